@@ -1,0 +1,70 @@
+// Package engine is the boundary between the platform and whatever produces
+// dialogue. It owns the request/response types and the Generator interface;
+// implementations live in sub-packages: engine/local (Maopao's in-process
+// Mixture-of-Experts engine over GGUF files) and engine/openai (a client for
+// any OpenAI-compatible /v1/chat/completions server).
+package engine
+
+import (
+	"context"
+	"errors"
+)
+
+// ChatMessage is one message of a chat prompt, in the roles chat templates use.
+type ChatMessage struct {
+	Role    string `json:"role"` // "system", "user" or "assistant"
+	Content string `json:"content"`
+}
+
+// Request asks for one completion of a chat.
+type Request struct {
+	Messages  []ChatMessage
+	MaxTokens int // <= 0 means the implementation's default
+
+	// Sampling. The zero value means greedy decoding.
+	Temperature      float32
+	TopK             int
+	TopP             float32
+	MinP             float32
+	RepeatPenalty    float32 // 1 or 0 = off
+	PresencePenalty  float32
+	FrequencyPenalty float32
+	Seed             uint64
+	Stop             []string
+}
+
+// Token is one streamed piece of a completion.
+type Token struct {
+	ID   int    // model token id; -1 when the implementation does not know it
+	Text string // decoded text of this piece (may be empty for a partial UTF-8 sequence)
+}
+
+// Result summarises a finished completion.
+type Result struct {
+	Text             string
+	PromptTokens     int
+	CompletionTokens int
+	// FinishReason is "stop" (EOS or a stop string), "length" or "cancelled".
+	FinishReason string
+}
+
+// Generator produces completions. Implementations must be safe for
+// concurrent use; Generate must return promptly with ctx.Err() when ctx is
+// cancelled (for example when the player leaves).
+type Generator interface {
+	// Generate runs the request and calls onToken for each piece as it is
+	// produced. If onToken returns an error, generation stops and Generate
+	// returns that error.
+	Generate(ctx context.Context, req Request, onToken func(Token) error) (Result, error)
+	// CountTokens counts how many tokens text takes in the model's
+	// tokenizer, so callers can fit prompts into ContextSize.
+	CountTokens(text string) int
+	// ContextSize is the model's context window in tokens.
+	ContextSize() int
+	// Describe says in one line what is producing the text (shown to users,
+	// for example "local MoE engine: qwen3moe, untrained random weights").
+	Describe() string
+}
+
+// ErrPromptTooLong is returned (wrapped) when a prompt does not fit the context.
+var ErrPromptTooLong = errors.New("prompt exceeds the model's context")

@@ -1,0 +1,108 @@
+// Package maopao holds the domain types shared by every part of the platform:
+// characters, players, conversations, messages and memories. It depends on
+// nothing but the standard library, so storage adapters, the simulation, the
+// gateway and the clients can all speak about the same things without pulling
+// in each other's dependencies.
+package maopao
+
+import (
+	"errors"
+	"time"
+)
+
+// Visibility says who may see a character or a world.
+type Visibility string
+
+const (
+	VisibilityPublic   Visibility = "public"
+	VisibilityUnlisted Visibility = "unlisted"
+	VisibilityPrivate  Visibility = "private"
+)
+
+// Character is an AI character. Field names follow the Character Card V2
+// spec so that cards import and export without renaming.
+type Character struct {
+	ID                      string         `json:"id" bson:"_id"`
+	Name                    string         `json:"name" bson:"name"`
+	Description             string         `json:"description" bson:"description"`
+	Personality             string         `json:"personality" bson:"personality"`
+	Scenario                string         `json:"scenario" bson:"scenario"`
+	FirstMes                string         `json:"first_mes" bson:"first_mes"`
+	MesExample              string         `json:"mes_example" bson:"mes_example"`
+	SystemPrompt            string         `json:"system_prompt" bson:"system_prompt"`
+	PostHistoryInstructions string         `json:"post_history_instructions" bson:"post_history_instructions"`
+	CreatorNotes            string         `json:"creator_notes" bson:"creator_notes"`
+	AlternateGreetings      []string       `json:"alternate_greetings" bson:"alternate_greetings"`
+	Tags                    []string       `json:"tags" bson:"tags"`
+	Creator                 string         `json:"creator" bson:"creator"`
+	CharacterVersion        string         `json:"character_version" bson:"character_version"`
+	Extensions              map[string]any `json:"extensions,omitempty" bson:"extensions,omitempty"`
+
+	// Maopao's own fields.
+	OwnerID    string     `json:"owner_id,omitempty" bson:"owner_id,omitempty"`
+	Visibility Visibility `json:"visibility" bson:"visibility"`
+	BuiltIn    bool       `json:"built_in,omitempty" bson:"built_in,omitempty"`
+	CreatedAt  time.Time  `json:"created_at" bson:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at" bson:"updated_at"`
+}
+
+// Player is a person using a client. Guests get a player record too, so their
+// history survives reconnects as long as they keep their token.
+type Player struct {
+	ID        string    `json:"id" bson:"_id"`
+	Name      string    `json:"name" bson:"name"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+}
+
+// Conversation is the one-to-one chat between a player and a character.
+// There is at most one per (player, character) pair.
+type Conversation struct {
+	ID          string    `json:"id" bson:"_id"`
+	PlayerID    string    `json:"player_id" bson:"player_id"`
+	CharacterID string    `json:"character_id" bson:"character_id"`
+	CreatedAt   time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at" bson:"updated_at"`
+}
+
+// Role says who wrote a message.
+type Role string
+
+const (
+	RoleUser      Role = "user"
+	RoleCharacter Role = "character"
+	RoleSystem    Role = "system"
+)
+
+// Message is one line of a conversation. IDs are assigned by whoever first
+// accepts the message (the gateway for a player's line, the world simulation
+// for a reply), so writing the same message twice is a no-op, which is what
+// makes replays after a crash safe.
+type Message struct {
+	ID             string    `json:"id" bson:"_id"`
+	ConversationID string    `json:"conversation_id" bson:"conversation_id"`
+	Seq            int64     `json:"seq" bson:"seq"` // assigned by the store, 1-based, dense per conversation
+	Role           Role      `json:"role" bson:"role"`
+	Content        string    `json:"content" bson:"content"`
+	ReplyTo        string    `json:"reply_to,omitempty" bson:"reply_to,omitempty"`
+	CreatedAt      time.Time `json:"created_at" bson:"created_at"`
+}
+
+// Memory is what a character remembers about one player beyond the recent
+// messages that still fit in a prompt: a running summary and a list of facts.
+type Memory struct {
+	PlayerID    string   `json:"player_id" bson:"player_id"`
+	CharacterID string   `json:"character_id" bson:"character_id"`
+	Summary     string   `json:"summary" bson:"summary"`
+	Facts       []string `json:"facts" bson:"facts"`
+	// SummarizedThrough is the Seq of the last message folded into Summary.
+	SummarizedThrough int64     `json:"summarized_through" bson:"summarized_through"`
+	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at"`
+}
+
+// Errors shared across packages. Adapters wrap them with context; callers
+// test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errors.New("invalid")
+)

@@ -1,0 +1,183 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Frame types sent by clients.
+const (
+	TypeHello          = "hello"
+	TypeListCharacters = "list_characters"
+	TypeOpenChat       = "open_chat"
+	TypeSay            = "say"
+	TypePing           = "ping"
+)
+
+// Frame types sent by gateways.
+const (
+	TypeWelcome    = "welcome"
+	TypeCharacters = "characters"
+	TypeChatOpened = "chat_opened"
+	TypeAck        = "ack"
+	TypeDelta      = "delta"
+	TypeComplete   = "complete"
+	TypeError      = "error"
+	TypePong       = "pong"
+)
+
+// Error codes carried by error frames (and HTTP problem types).
+const (
+	CodeBadJSON            = "bad_json"
+	CodeUnknownType        = "unknown_type"
+	CodeInvalid            = "invalid"
+	CodeFrameTooLarge      = "frame_too_large"
+	CodeUnauthenticated    = "unauthenticated"
+	CodeBadToken           = "bad_token"
+	CodeUnknownCharacter   = "unknown_character"
+	CodeUnknownChat        = "unknown_chat"
+	CodeRateLimited        = "rate_limited"
+	CodeUnavailable        = "unavailable"
+	CodeEngine             = "engine_error"
+	CodeInternal           = "internal"
+	CodeUnsupportedVersion = "unsupported_version"
+)
+
+// WebSocket close codes used by gateways (4000-4999 are application codes).
+const (
+	CloseFrameTooLarge = 1009 // RFC 6455 "message too big"
+	CloseSlowClient    = 4008 // the client did not read fast enough; its write queue overflowed
+	CloseBadAuth       = 4001
+	CloseShutdown      = 1001 // going away
+)
+
+// Limits every gateway enforces.
+const (
+	MaxFrameBytes = 64 << 10 // a client frame larger than this closes the connection with CloseFrameTooLarge
+	MaxSayRunes   = 4000     // a say frame's text longer than this is rejected with CodeInvalid
+)
+
+// Envelope is the part every frame has. Clients may set ID on a request;
+// the gateway copies it into Ref on the frames that answer it.
+type Envelope struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+	Ref  string `json:"ref,omitempty"`
+}
+
+// Hello authenticates a connection; it must be the first frame.
+type Hello struct {
+	Envelope
+	Token    string `json:"token"`
+	Protocol int    `json:"protocol"`
+}
+
+// Welcome answers Hello.
+type Welcome struct {
+	Envelope
+	PlayerID string `json:"player_id"`
+	Protocol int    `json:"protocol"`
+	Engine   string `json:"engine"` // what produces replies, in words
+}
+
+// CharacterSummary is what clients see of a character in lists.
+type CharacterSummary struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Scenario    string   `json:"scenario,omitempty"`
+	Greeting    string   `json:"greeting"`
+	Tags        []string `json:"tags"`
+}
+
+// Characters answers ListCharacters.
+type Characters struct {
+	Envelope
+	Characters []CharacterSummary `json:"characters"`
+}
+
+// OpenChat opens (or reopens) the player's chat with a character.
+type OpenChat struct {
+	Envelope
+	CharacterID string `json:"character_id"`
+	// HistoryLimit bounds how many past messages come back (default 100).
+	HistoryLimit int `json:"history_limit,omitempty"`
+}
+
+// ChatMessage is a stored line of a chat as clients see it.
+type ChatMessage struct {
+	ID      string    `json:"id"`
+	Seq     int64     `json:"seq"`
+	Role    string    `json:"role"` // "user", "character" or "system"
+	Content string    `json:"content"`
+	ReplyTo string    `json:"reply_to,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// ChatOpened answers OpenChat.
+type ChatOpened struct {
+	Envelope
+	ConversationID string           `json:"conversation_id"`
+	Character      CharacterSummary `json:"character"`
+	History        []ChatMessage    `json:"history"`
+	// Pending lists player messages that are accepted but not answered yet;
+	// their replies will stream on this connection.
+	Pending []string `json:"pending,omitempty"`
+}
+
+// Say sends a player's line into an open chat.
+type Say struct {
+	Envelope
+	ConversationID string `json:"conversation_id"`
+	Text           string `json:"text"`
+}
+
+// Ack tells the client its line is durably accepted; MessageID names it.
+type Ack struct {
+	Envelope
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"`
+}
+
+// Delta carries the next piece of a reply being generated.
+type Delta struct {
+	Envelope
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"` // the reply's id
+	ReplyTo        string `json:"reply_to"`   // the player's message it answers
+	Seq            int    `json:"seq"`        // 0, 1, 2 ... per reply
+	Text           string `json:"text"`
+}
+
+// Complete carries the whole stored reply once generation ends.
+type Complete struct {
+	Envelope
+	ConversationID string      `json:"conversation_id"`
+	Message        ChatMessage `json:"message"`
+	FinishReason   string      `json:"finish_reason"`
+}
+
+// Error reports a problem with a request or the connection.
+type Error struct {
+	Envelope
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// ConversationID and ReplyTo are set when a reply failed after the ack.
+	ConversationID string `json:"conversation_id,omitempty"`
+	ReplyTo        string `json:"reply_to,omitempty"`
+}
+
+// NewError builds an error frame answering the request with id ref.
+func NewError(ref, code, message string) Error {
+	return Error{Envelope: Envelope{Type: TypeError, Ref: ref}, Code: code, Message: message}
+}
+
+// Marshal encodes a frame; frames are plain structs so this cannot fail
+// except on programming errors, which it reports as an internal error frame.
+func Marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(NewError("", CodeInternal, "encode frame: "+err.Error()))
+	}
+	return b
+}

@@ -1,0 +1,56 @@
+package protocol
+
+import "time"
+
+// NATS subjects and streams. Every subject the platform uses is built here.
+const (
+	// InputStream is the JetStream stream holding every accepted player
+	// message until a world simulation has answered it.
+	InputStream = "MAOPAO_INPUT"
+	// InputSubjects is the subject filter of InputStream.
+	InputSubjects = "maopao.in.>"
+	// ChatWorkerConsumer is the durable consumer world simulations share.
+	ChatWorkerConsumer = "worldsim-chat"
+)
+
+// ChatInputSubject is where a player's line to a conversation is published
+// (into InputStream).
+func ChatInputSubject(conversationID string) string { return "maopao.in.chat." + conversationID }
+
+// ChatOutputSubject is the core NATS subject carrying reply events for a
+// conversation to whichever gateways hold its players' connections.
+func ChatOutputSubject(conversationID string) string { return "maopao.out.chat." + conversationID }
+
+// ChatOutputWildcard matches every ChatOutputSubject.
+const ChatOutputWildcard = "maopao.out.chat.*"
+
+// PlayerLine is the message on ChatInputSubject: one accepted player line.
+type PlayerLine struct {
+	MessageID      string    `json:"message_id"`
+	ConversationID string    `json:"conversation_id"`
+	PlayerID       string    `json:"player_id"`
+	CharacterID    string    `json:"character_id"`
+	Text           string    `json:"text"`
+	AcceptedAt     time.Time `json:"accepted_at"`
+}
+
+// Reply event kinds on ChatOutputSubject.
+const (
+	EventDelta    = "delta"
+	EventComplete = "complete"
+	EventError    = "error"
+	EventStored   = "stored" // the player's line is now in the conversation history
+)
+
+// ReplyEvent is the message on ChatOutputSubject.
+type ReplyEvent struct {
+	Kind           string       `json:"kind"`
+	ConversationID string       `json:"conversation_id"`
+	ReplyTo        string       `json:"reply_to"`
+	MessageID      string       `json:"message_id,omitempty"`
+	Seq            int          `json:"seq,omitempty"`
+	Text           string       `json:"text,omitempty"`
+	Message        *ChatMessage `json:"message,omitempty"`
+	FinishReason   string       `json:"finish_reason,omitempty"`
+	Code           string       `json:"code,omitempty"`
+}

@@ -1,0 +1,108 @@
+package tensor
+
+import (
+	"math"
+	"sync"
+)
+
+// act holds n activation rows prepared for one weight type: the float rows
+// themselves for float weights, or 8-bit blocks for quantized weights
+// (32-wide blocks for Q4_0/Q8_0, 256-wide blocks with 16-wide partial sums
+// for the K-quants, which need those sums to apply their per-sub-block mins).
+type act struct {
+	n, cols int
+	f       []float32
+	qs      []int8
+	d       []float32 // one scale per block
+	bsums   []int16   // per 32 weights (Q8_0-style) or per 16 (K-style)
+	blk     int       // 32 or QK_K; 0 for float activations
+}
+
+var actPool = sync.Pool{New: func() any { return new(act) }}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// actBlock is the activation block size the fast kernel of t wants.
+func actBlock(t Type) int {
+	switch t {
+	case Q4_0, Q8_0:
+		return 32
+	case Q4_K, Q5_K, Q6_K:
+		return QK_K
+	}
+	return 0
+}
+
+func prepareAct(t Type, x []float32, n, cols int) *act {
+	a := actPool.Get().(*act)
+	a.n, a.cols, a.f = n, cols, x
+	a.blk = actBlock(t)
+	if a.blk == 0 {
+		return a
+	}
+	nb := n * cols / a.blk
+	a.qs = grow(a.qs, n*cols)
+	a.d = grow(a.d, nb)
+	if a.blk == 32 {
+		a.bsums = grow(a.bsums, nb)
+	} else {
+		a.bsums = grow(a.bsums, n*cols/16)
+	}
+	for b := 0; b < nb; b++ {
+		quantAct(x[b*a.blk:(b+1)*a.blk], a.qs[b*a.blk:(b+1)*a.blk], &a.d[b])
+	}
+	if a.blk == 32 {
+		for b := 0; b < nb; b++ {
+			a.bsums[b] = sum8(a.qs[32*b : 32*b+32])
+		}
+	} else {
+		for g := range a.bsums {
+			a.bsums[g] = sum8(a.qs[16*g : 16*g+16])
+		}
+	}
+	return a
+}
+
+func (a *act) release() {
+	a.f = nil
+	actPool.Put(a)
+}
+
+func sum8(q []int8) int16 {
+	var s int16
+	for _, v := range q {
+		s += int16(v)
+	}
+	return s
+}
+
+// quantAct rounds one activation block to int8 with a symmetric scale.
+// Non-finite activations make the scale non-finite so the result is NaN
+// rather than silently wrong.
+func quantAct(x []float32, q []int8, d *float32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, abs32(v))
+	}
+	if amax == 0 || math.IsNaN(float64(amax)) || math.IsInf(float64(amax), 0) {
+		for i := range q {
+			q[i] = 0
+		}
+		if amax == 0 {
+			*d = 0
+		} else {
+			*d = float32(math.NaN())
+		}
+		return
+	}
+	*d = amax / 127
+	id := 127 / amax
+	for i, v := range x {
+		q[i] = int8(math.RoundToEven(float64(v * id)))
+	}
+}

@@ -1,0 +1,195 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// littleEndian gates reinterpreting mapped bytes as float32/uint16 slices.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+func asF32(b []byte) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func asU16(b []byte) []uint16 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
+}
+
+func dotF32Go(a, b []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	b = b[:len(a)]
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotF16Go(row []byte, x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	if !littleEndian {
+		for i := range x {
+			s0 += f16Table[binary.LittleEndian.Uint16(row[2*i:])] * x[i]
+		}
+		return s0
+	}
+	h := asU16(row)[:len(x)]
+	t := f16Table
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += t[h[i]] * x[i]
+		s1 += t[h[i+1]] * x[i+1]
+		s2 += t[h[i+2]] * x[i+2]
+		s3 += t[h[i+3]] * x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += t[h[i]] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotBF16Go(row []byte, x []float32) float32 {
+	var s0, s1 float32
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		s0 += BF16ToF32(binary.LittleEndian.Uint16(row[2*i:])) * x[i]
+		s1 += BF16ToF32(binary.LittleEndian.Uint16(row[2*i+2:])) * x[i+1]
+	}
+	for ; i < len(x); i++ {
+		s0 += BF16ToF32(binary.LittleEndian.Uint16(row[2*i:])) * x[i]
+	}
+	return s0 + s1
+}
+
+// Quantized kernels: row is one weight row, qs/d/bs the matching slice of
+// one prepared activation row.
+
+func dotQ8_0Go(row []byte, qs []int8, d []float32, _ []int16) float32 {
+	var acc float32
+	nb := len(row) / 34
+	for b := 0; b < nb; b++ {
+		blk := row[34*b : 34*b+34]
+		q := qs[32*b : 32*b+32]
+		var s int32
+		for j := 0; j < 32; j++ {
+			s += int32(int8(blk[2+j])) * int32(q[j])
+		}
+		acc += f16At(blk) * d[b] * float32(s)
+	}
+	return acc
+}
+
+func dotQ4_0Go(row []byte, qs []int8, d []float32, bs []int16) float32 {
+	var acc float32
+	nb := len(row) / 18
+	for b := 0; b < nb; b++ {
+		blk := row[18*b : 18*b+18]
+		q := qs[32*b : 32*b+32]
+		var s int32
+		for j := 0; j < 16; j++ {
+			s += int32(blk[2+j]&0xf)*int32(q[j]) + int32(blk[2+j]>>4)*int32(q[j+16])
+		}
+		s -= 8 * int32(bs[b])
+		acc += f16At(blk) * d[b] * float32(s)
+	}
+	return acc
+}
+
+func dotQ4KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
+	var acc float32
+	nb := len(row) / 144
+	for b := 0; b < nb; b++ {
+		blk := row[144*b : 144*b+144]
+		q := qs[QK_K*b : QK_K*b+QK_K]
+		g := bs[16*b : 16*b+16]
+		var sumi, summ int32
+		for c := 0; c < 4; c++ {
+			sc1, m1 := scaleMinK4(2*c, blk[4:16])
+			sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
+			w := blk[16+32*c : 48+32*c]
+			lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
+			var s1, s2 int32
+			for l := 0; l < 32; l++ {
+				s1 += int32(w[l]&0xf) * int32(lo[l])
+				s2 += int32(w[l]>>4) * int32(hi[l])
+			}
+			sumi += int32(sc1)*s1 + int32(sc2)*s2
+			summ += int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
+		}
+		acc += d[b] * (f16At(blk)*float32(sumi) - f16At(blk[2:])*float32(summ))
+	}
+	return acc
+}
+
+func dotQ5KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
+	var acc float32
+	nb := len(row) / 176
+	for b := 0; b < nb; b++ {
+		blk := row[176*b : 176*b+176]
+		q := qs[QK_K*b : QK_K*b+QK_K]
+		g := bs[16*b : 16*b+16]
+		qh := blk[16:48]
+		var sumi, summ int32
+		for c := 0; c < 4; c++ {
+			sc1, m1 := scaleMinK4(2*c, blk[4:16])
+			sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
+			w := blk[48+32*c : 80+32*c]
+			lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
+			sh1, sh2 := uint(2*c), uint(2*c+1)
+			var s1, s2 int32
+			for l := 0; l < 32; l++ {
+				s1 += int32(w[l]&0xf|(qh[l]>>sh1&1)<<4) * int32(lo[l])
+				s2 += int32(w[l]>>4|(qh[l]>>sh2&1)<<4) * int32(hi[l])
+			}
+			sumi += int32(sc1)*s1 + int32(sc2)*s2
+			summ += int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
+		}
+		acc += d[b] * (f16At(blk)*float32(sumi) - f16At(blk[2:])*float32(summ))
+	}
+	return acc
+}
+
+func dotQ6KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
+	var acc float32
+	nb := len(row) / 210
+	for b := 0; b < nb; b++ {
+		blk := row[210*b : 210*b+210]
+		q := qs[QK_K*b : QK_K*b+QK_K]
+		g := bs[16*b : 16*b+16]
+		var isum [16]int32
+		for h := 0; h < 2; h++ {
+			ql, qh := blk[64*h:64*h+64], blk[128+32*h:160+32*h]
+			qq := q[128*h : 128*h+128]
+			gi := isum[8*h : 8*h+8]
+			for l := 0; l < 32; l++ {
+				k := l >> 4
+				gi[k] += int32(ql[l]&0xf|(qh[l]&3)<<4) * int32(qq[l])
+				gi[k+2] += int32(ql[l+32]&0xf|(qh[l]>>2&3)<<4) * int32(qq[l+32])
+				gi[k+4] += int32(ql[l]>>4|(qh[l]>>4&3)<<4) * int32(qq[l+64])
+				gi[k+6] += int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) * int32(qq[l+96])
+			}
+		}
+		var sumi int32
+		for k := 0; k < 16; k++ {
+			sumi += int32(int8(blk[192+k])) * (isum[k] - 32*int32(g[k]))
+		}
+		acc += f16At(blk[208:]) * d[b] * float32(sumi)
+	}
+	return acc
+}

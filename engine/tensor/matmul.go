@@ -1,0 +1,258 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Matrix is Rows rows of Cols weights each, row-major, as GGUF stores a 2-D
+// tensor with ne[0]=Cols and ne[1]=Rows.
+type Matrix struct {
+	Type       Type
+	Rows, Cols int
+	Data       []byte
+}
+
+// rowBytes assumes the matrix was validated.
+func (m Matrix) rowBytes() int { return m.Cols / m.Type.BlockSize() * m.Type.BlockBytes() }
+
+// Row returns the bytes of row r (no copy).
+func (m Matrix) Row(r int) []byte {
+	rb := m.rowBytes()
+	return m.Data[r*rb : (r+1)*rb : (r+1)*rb]
+}
+
+// Check reports whether the matrix's type, shape and data length agree.
+func (m Matrix) Check() error {
+	if m.Rows < 0 || m.Cols < 0 {
+		return fmt.Errorf("tensor: matrix has negative shape %dx%d", m.Rows, m.Cols)
+	}
+	rb, err := RowBytes(m.Type, m.Cols)
+	if err != nil {
+		return err
+	}
+	if m.Rows > 0 && rb > math.MaxInt/m.Rows {
+		return fmt.Errorf("tensor: matrix %dx%d %v is too large", m.Rows, m.Cols, m.Type)
+	}
+	if len(m.Data) != rb*m.Rows {
+		return fmt.Errorf("tensor: matrix %dx%d %v needs %d bytes, has %d", m.Rows, m.Cols, m.Type, rb*m.Rows, len(m.Data))
+	}
+	return nil
+}
+
+// mustShape panics on caller bugs (mismatched slices): these are programming
+// errors inside the engine, never outside input, which gguf validates.
+func mustShape(m Matrix, x []float32, n int, y []float32) {
+	if err := m.Check(); err != nil {
+		panic(err)
+	}
+	if n < 0 || len(x) != n*m.Cols || len(y) != n*m.Rows {
+		panic(fmt.Sprintf("tensor: matmul %dx%d %v with n=%d: len(x)=%d (want %d), len(y)=%d (want %d)",
+			m.Rows, m.Cols, m.Type, n, len(x), n*m.Cols, len(y), n*m.Rows))
+	}
+}
+
+func mustRow(t Type, row []byte, x []float32) {
+	rb, err := RowBytes(t, len(x))
+	if err != nil {
+		panic(err)
+	}
+	if len(row) != rb {
+		panic(fmt.Sprintf("tensor: dot of %d %v weights: row has %d bytes, want %d", len(x), t, len(row), rb))
+	}
+}
+
+// DotRef is the obviously-correct reference: dequantize, then accumulate in
+// float64.
+func DotRef(t Type, row []byte, x []float32) float32 {
+	mustRow(t, row, x)
+	w := make([]float32, len(x))
+	dequantize(t, row, w)
+	var s float64
+	for i, v := range w {
+		s += float64(v) * float64(x[i])
+	}
+	return float32(s)
+}
+
+// Dot is the fast single-row dot product of a weight row with x.
+func Dot(t Type, row []byte, x []float32) float32 {
+	mustRow(t, row, x)
+	a := prepareAct(t, x, 1, len(x))
+	defer a.release()
+	return dotAct(t, row, a, 0, nil)
+}
+
+type qkernel func(row []byte, qs []int8, d []float32, bs []int16) float32
+
+// Kernel table; assembly init code may replace entries.
+var (
+	dotF32          = dotF32Go
+	dotF16          = dotF16Go
+	dotQ8_0 qkernel = dotQ8_0Go
+	dotQ4_0 qkernel = dotQ4_0Go
+	dotQ4K  qkernel = dotQ4KGo
+	dotQ5K  qkernel = dotQ5KGo
+	dotQ6K  qkernel = dotQ6KGo
+)
+
+func qkernelFor(t Type) qkernel {
+	switch t {
+	case Q8_0:
+		return dotQ8_0
+	case Q4_0:
+		return dotQ4_0
+	case Q4_K:
+		return dotQ4K
+	case Q5_K:
+		return dotQ5K
+	case Q6_K:
+		return dotQ6K
+	}
+	return nil
+}
+
+// dotAct computes row·(activation i). scratch, when non-nil, already holds
+// the row converted to float32 (float weight types only).
+func dotAct(t Type, row []byte, a *act, i int, scratch []float32) float32 {
+	x := a.f[i*a.cols : (i+1)*a.cols]
+	if scratch != nil {
+		return dotF32(scratch, x)
+	}
+	switch t {
+	case F32:
+		if littleEndian {
+			return dotF32(asF32(row), x)
+		}
+		w := make([]float32, len(x))
+		dequantize(t, row, w)
+		return dotF32(w, x)
+	case F16:
+		return dotF16(row, x)
+	case BF16:
+		return dotBF16Go(row, x)
+	}
+	k := qkernelFor(t)
+	nb := a.cols / a.blk
+	qs := a.qs[i*a.cols : (i+1)*a.cols]
+	d := a.d[i*nb : (i+1)*nb]
+	var bs []int16
+	if a.blk == 32 {
+		bs = a.bsums[i*nb : (i+1)*nb]
+	} else {
+		bs = a.bsums[i*a.cols/16 : (i+1)*a.cols/16]
+	}
+	return k(row, qs, d, bs)
+}
+
+// MatVecRef computes y[r] = DotRef(row r, x).
+func MatVecRef(m Matrix, x, y []float32) {
+	mustShape(m, x, 1, y)
+	for r := 0; r < m.Rows; r++ {
+		y[r] = DotRef(m.Type, m.Row(r), x)
+	}
+}
+
+// MatMulRef is the reference for MatMul.
+func MatMulRef(m Matrix, x []float32, n int, y []float32) {
+	mustShape(m, x, n, y)
+	for i := 0; i < n; i++ {
+		for r := 0; r < m.Rows; r++ {
+			y[i*m.Rows+r] = DotRef(m.Type, m.Row(r), x[i*m.Cols:(i+1)*m.Cols])
+		}
+	}
+}
+
+// rowTile is how many weight rows one work item covers; a tile of rows is
+// reused against every activation while it is hot in L1/L2.
+const rowTile = 16
+
+// MatMul computes Y = X·Mᵀ for n activation rows: x is n×Cols row-major and
+// y is n×Rows row-major. Activations are quantized once per call for
+// quantized weights; each weight row is reused across all n activations;
+// rows are shared among up to `threads` workers (threads ≤ 1 runs inline).
+func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
+	mustShape(m, x, n, y)
+	if n == 0 || m.Rows == 0 {
+		return
+	}
+	a := prepareAct(m.Type, x, n, m.Cols)
+	defer a.release()
+	// Float16/bfloat16 rows are converted once when enough activations
+	// reuse them; for one activation converting on the fly is cheaper.
+	convert := (m.Type == F16 || m.Type == BF16) && n >= 4
+	tiles := (m.Rows + rowTile - 1) / rowTile
+	var next atomic.Int64
+	work := func() {
+		var scratch []float32
+		if convert {
+			scratch = make([]float32, m.Cols)
+		}
+		for {
+			t := int(next.Add(1)) - 1
+			if t >= tiles {
+				return
+			}
+			r0, r1 := t*rowTile, min((t+1)*rowTile, m.Rows)
+			for r := r0; r < r1; r++ {
+				row := m.Row(r)
+				if convert {
+					dequantize(m.Type, row, scratch)
+				}
+				for i := 0; i < n; i++ {
+					y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
+				}
+			}
+		}
+	}
+	parallel(min(threads, tiles), work)
+}
+
+// A small persistent pool: handing a closure to a parked goroutine is
+// cheaper than starting one per call for the many small matmuls of a decode
+// step. When all workers are busy (several concurrent callers) the job runs
+// on a fresh goroutine instead of waiting.
+var (
+	poolOnce sync.Once
+	poolJobs chan func()
+)
+
+func startPool() {
+	nw := max(runtime.GOMAXPROCS(0), 2) * 2
+	poolJobs = make(chan func())
+	for i := 0; i < nw; i++ {
+		go func() {
+			for job := range poolJobs {
+				job()
+			}
+		}()
+	}
+}
+
+// parallel runs work on `threads` goroutines (the caller's included) and
+// waits for all of them.
+func parallel(threads int, work func()) {
+	if threads <= 1 {
+		work()
+		return
+	}
+	poolOnce.Do(startPool)
+	var wg sync.WaitGroup
+	wg.Add(threads - 1)
+	job := func() {
+		defer wg.Done()
+		work()
+	}
+	for i := 1; i < threads; i++ {
+		select {
+		case poolJobs <- job:
+		default:
+			go job()
+		}
+	}
+	work()
+	wg.Wait()
+}

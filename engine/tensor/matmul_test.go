@@ -1,0 +1,188 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Fast kernels quantize activations to 8 bits, so for quantized weights
+// they match the reference within the rounding noise of that step:
+// |error| has standard deviation about ‖w‖·amax(x)/(127·√12), so errScale
+// returns ‖w‖·amax(x)/127 and the tolerance is 2 of those (about 7σ; a
+// single wrong sub-block would be several times larger). Float kernels
+// differ only by summation order, relative to Σ|w·x|.
+var fastTol = map[Type]float64{
+	F32: 1e-5, F16: 1e-5, BF16: 1e-5, Q8_0: 2, Q4_0: 2, Q4_K: 2, Q5_K: 2, Q6_K: 2,
+}
+
+func randMatrix(t testing.TB, r *rand.Rand, typ Type, rows, cols int) Matrix {
+	data, err := Quantize(typ, randVec(r, rows*cols))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Matrix{Type: typ, Rows: rows, Cols: cols, Data: data}
+}
+
+func absDot(typ Type, row []byte, x []float32) float64 {
+	w := make([]float32, len(x))
+	dequantize(typ, row, w)
+	if typ.BlockSize() == 1 {
+		var s float64
+		for i := range w {
+			s += math.Abs(float64(w[i]) * float64(x[i]))
+		}
+		return s
+	}
+	var w2, amax float64
+	for i := range w {
+		w2 += float64(w[i]) * float64(w[i])
+		amax = max(amax, math.Abs(float64(x[i])))
+	}
+	return math.Sqrt(w2) * amax / 127
+}
+
+func checkClose(t *testing.T, typ Type, got, want float32, scale float64, what string) {
+	t.Helper()
+	if d := math.Abs(float64(got) - float64(want)); d > fastTol[typ]*scale+1e-6 || math.IsNaN(float64(got)) {
+		t.Errorf("%v %s: fast %v ref %v (|diff| %.3g, scale %.3g)", typ, what, got, want, d, scale)
+	}
+}
+
+func TestDotFastVsRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, typ := range allTypes {
+		for _, cols := range []int{256, 512, 1024, 768} {
+			m := randMatrix(t, r, typ, 3, cols)
+			for row := 0; row < m.Rows; row++ {
+				x := randVec(r, cols)
+				got := Dot(typ, m.Row(row), x)
+				want := DotRef(typ, m.Row(row), x)
+				checkClose(t, typ, got, want, absDot(typ, m.Row(row), x), "Dot")
+			}
+		}
+	}
+}
+
+func TestMatMulVsRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, typ := range allTypes {
+		for _, n := range []int{1, 3, 5} {
+			for _, threads := range []int{1, 2, 3} {
+				m := randMatrix(t, r, typ, 37, 512)
+				x := randVec(r, n*m.Cols)
+				y := make([]float32, n*m.Rows)
+				want := make([]float32, n*m.Rows)
+				MatMul(m, x, n, y, threads)
+				MatMulRef(m, x, n, want)
+				for i := 0; i < n; i++ {
+					for row := 0; row < m.Rows; row++ {
+						k := i*m.Rows + row
+						checkClose(t, typ, y[k], want[k], absDot(typ, m.Row(row), x[i*m.Cols:(i+1)*m.Cols]), "MatMul")
+					}
+				}
+				if n == 1 {
+					v := make([]float32, m.Rows)
+					MatVecRef(m, x, v)
+					for k := range v {
+						if v[k] != want[k] {
+							t.Fatalf("MatVecRef differs from MatMulRef at %d", k)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Exact small case: F32 weights and activations that are small integers give
+// exact products, so the fast path must match to the last bit.
+func TestMatMulExactF32(t *testing.T) {
+	w := []float32{1, 2, 3, 4, -1, 0, 2, 5}
+	data, _ := Quantize(F32, w)
+	m := Matrix{Type: F32, Rows: 2, Cols: 4, Data: data}
+	x := []float32{1, 1, 1, 1, 2, 0, -1, 3}
+	y := make([]float32, 4)
+	MatMul(m, x, 2, y, 2)
+	want := []float32{10, 6, 2 - 3 + 12, -2 - 2 + 15}
+	for i := range want {
+		if y[i] != want[i] {
+			t.Fatalf("y = %v want %v", y, want)
+		}
+	}
+}
+
+func TestMatMulNonFinite(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	m := randMatrix(t, r, Q4_K, 2, 256)
+	x := randVec(r, 256)
+	x[10] = float32(math.Inf(1))
+	y := make([]float32, 2)
+	MatMul(m, x, 1, y, 1)
+	if !math.IsNaN(float64(y[0])) && !math.IsInf(float64(y[0]), 0) {
+		t.Errorf("Inf activation produced finite %v", y[0])
+	}
+}
+
+func TestMatMulShapePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("mismatched x did not panic")
+		}
+	}()
+	m := Matrix{Type: F32, Rows: 2, Cols: 4, Data: make([]byte, 32)}
+	MatMul(m, make([]float32, 3), 1, make([]float32, 2), 1)
+}
+
+func FuzzDotFastVsRef(f *testing.F) {
+	f.Add(uint8(0), uint64(1), []byte{})
+	f.Add(uint8(5), uint64(2), make([]byte, 210))
+	f.Fuzz(func(t *testing.T, ti uint8, seed uint64, raw []byte) {
+		typ := allTypes[int(ti)%len(allTypes)]
+		bs := typ.BlockBytes()
+		nblk := len(raw) / bs
+		if nblk == 0 || nblk > 16 {
+			return
+		}
+		row := raw[:nblk*bs]
+		n := nblk * typ.BlockSize()
+		w := make([]float32, n)
+		dequantize(typ, row, w)
+		for _, v := range w { // arbitrary bytes can hold Inf/NaN scales
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || math.Abs(float64(v)) > 1e4 {
+				return
+			}
+		}
+		r := rand.New(rand.NewPCG(seed, 0))
+		x := randVec(r, n)
+		got, want := Dot(typ, row, x), DotRef(typ, row, x)
+		checkClose(t, typ, got, want, absDot(typ, row, x), "fuzz Dot")
+	})
+}
+
+func FuzzQuantizeRoundTrip(f *testing.F) {
+	f.Add(uint8(3), uint64(1), float32(1))
+	f.Add(uint8(6), uint64(5), float32(1e-3))
+	f.Fuzz(func(t *testing.T, ti uint8, seed uint64, scale float32) {
+		typ := allTypes[int(ti)%len(allTypes)]
+		if math.IsNaN(float64(scale)) || math.Abs(float64(scale)) > 1e3 || math.Abs(float64(scale)) < 1e-3 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 1))
+		x := randVec(r, 512)
+		for i := range x {
+			x[i] *= scale
+		}
+		q, err := Quantize(typ, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := make([]float32, len(x))
+		if err := Dequantize(typ, q, y); err != nil {
+			t.Fatal(err)
+		}
+		if e := relRMS(x, y); e > 2*relRMSBound[typ]+1e-3 {
+			t.Errorf("%v scale %v: rel err %v", typ, scale, e)
+		}
+	})
+}

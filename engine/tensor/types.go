@@ -1,0 +1,88 @@
+// Package tensor owns the numeric side of the local engine: ggml tensor type
+// ids and block layouts, float16/bfloat16 conversion, reference
+// quantizers/dequantizers, and the matrix-vector / matrix-matrix kernels the
+// model runs on (a plain reference path beside each fast path).
+package tensor
+
+import "fmt"
+
+// Type is a ggml tensor type id as stored in GGUF tensor infos.
+type Type uint32
+
+// Supported ggml type ids (values fixed by the GGUF format).
+const (
+	F32  Type = 0
+	F16  Type = 1
+	Q4_0 Type = 2
+	Q8_0 Type = 8
+	Q4_K Type = 12
+	Q5_K Type = 13
+	Q6_K Type = 14
+	BF16 Type = 30
+)
+
+// QK_K is the super-block size of the K-quants.
+const QK_K = 256
+
+type typeInfo struct {
+	name       string
+	blockSize  int
+	blockBytes int
+}
+
+var types = map[Type]typeInfo{
+	F32:  {"F32", 1, 4},
+	F16:  {"F16", 1, 2},
+	BF16: {"BF16", 1, 2},
+	Q4_0: {"Q4_0", 32, 18},
+	Q8_0: {"Q8_0", 32, 34},
+	Q4_K: {"Q4_K", QK_K, 144},
+	Q5_K: {"Q5_K", QK_K, 176},
+	Q6_K: {"Q6_K", QK_K, 210},
+}
+
+// ggml names for ids we do not support, so errors can say what a file holds.
+var otherNames = map[Type]string{
+	3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K",
+	15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S",
+	20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16",
+	26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
+}
+
+// String returns the ggml name of t, or "type(N)" when t is unknown.
+func (t Type) String() string {
+	if ti, ok := types[t]; ok {
+		return ti.name
+	}
+	if n, ok := otherNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("type(%d)", uint32(t))
+}
+
+// Valid reports whether t is a type this package can decode.
+func (t Type) Valid() bool {
+	_, ok := types[t]
+	return ok
+}
+
+// BlockSize is the number of weights per block (0 for unsupported types).
+func (t Type) BlockSize() int { return types[t].blockSize }
+
+// BlockBytes is the number of bytes per block (0 for unsupported types).
+func (t Type) BlockBytes() int { return types[t].blockBytes }
+
+// RowBytes returns the number of bytes n weights of type t take.
+func RowBytes(t Type, n int) (int, error) {
+	ti, ok := types[t]
+	if !ok {
+		return 0, fmt.Errorf("tensor: unsupported type %v", t)
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("tensor: negative element count %d", n)
+	}
+	if n%ti.blockSize != 0 {
+		return 0, fmt.Errorf("tensor: %d weights is not a multiple of the %v block size %d", n, t, ti.blockSize)
+	}
+	return n / ti.blockSize * ti.blockBytes, nil
+}

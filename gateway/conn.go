@@ -1,0 +1,326 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/protocol"
+)
+
+// conn is one player's WebSocket. A reader goroutine handles requests in
+// order; a writer goroutine drains a bounded queue, so a slow client is
+// closed instead of slowing anyone else down.
+type conn struct {
+	s        *Server
+	ws       *websocket.Conn
+	out      chan []byte
+	done     chan struct{}
+	once     sync.Once
+	playerID string
+	limiter  *rate.Limiter
+
+	mu    sync.Mutex
+	chats map[string]string // conversation ID → character ID, opened on this connection
+}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with an HTTP error
+	}
+	c := &conn{
+		s: s, ws: ws, out: make(chan []byte, s.WriteQueue), done: make(chan struct{}),
+		limiter: rate.NewLimiter(rate.Limit(4), 8), chats: map[string]string{},
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.metrics.connections.Inc()
+	go c.writeLoop()
+	c.readLoop(r.Context())
+}
+
+func (c *conn) send(b []byte) {
+	select {
+	case <-c.done:
+	case c.out <- b:
+	default:
+		c.s.metrics.slowClosed.Inc()
+		c.closeWith(protocol.CloseSlowClient, "client too slow: write queue full")
+	}
+}
+
+func (c *conn) sendFrame(v any) { c.send(protocol.Marshal(v)) }
+
+func (c *conn) sendError(ref, code, msg string) {
+	c.s.metrics.errors.WithLabelValues(code).Inc()
+	c.sendFrame(protocol.NewError(ref, code, msg))
+}
+
+// closeWith sends a close frame with code and stops the connection.
+func (c *conn) closeWith(code int, reason string) {
+	c.once.Do(func() {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		close(c.done)
+		_ = c.ws.Close()
+	})
+}
+
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case b := <-c.out:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				c.closeWith(websocket.CloseAbnormalClosure, "write failed")
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.closeWith(websocket.CloseAbnormalClosure, "ping failed")
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) readLoop(ctx context.Context) {
+	defer func() {
+		c.mu.Lock()
+		ids := make([]string, 0, len(c.chats))
+		for id := range c.chats {
+			ids = append(ids, id)
+		}
+		c.mu.Unlock()
+		c.s.unwatchAll(c, ids)
+		c.closeWith(websocket.CloseNormalClosure, "")
+		c.s.metrics.connections.Dec()
+	}()
+	c.ws.SetReadLimit(protocol.MaxFrameBytes)
+	_ = c.ws.SetReadDeadline(time.Now().Add(90 * time.Second))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(90 * time.Second)) })
+	for {
+		kind, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.s.metrics.errors.WithLabelValues(protocol.CodeFrameTooLarge).Inc()
+				c.closeWith(protocol.CloseFrameTooLarge, "frame larger than 65536 bytes")
+			}
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(90 * time.Second))
+		if kind != websocket.TextMessage {
+			c.sendError("", protocol.CodeBadJSON, "frames must be JSON text frames")
+			continue
+		}
+		c.handle(ctx, data)
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+	}
+}
+
+func (c *conn) handle(ctx context.Context, data []byte) {
+	var env protocol.Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		c.sendError("", protocol.CodeBadJSON, "frame is not a JSON object: "+err.Error())
+		return
+	}
+	c.s.metrics.frames.WithLabelValues(frameLabel(env.Type)).Inc()
+	if c.playerID == "" && env.Type != protocol.TypeHello && env.Type != protocol.TypePing {
+		c.sendError(env.ID, protocol.CodeUnauthenticated, "send a hello frame with a token first")
+		return
+	}
+	switch env.Type {
+	case protocol.TypeHello:
+		var h protocol.Hello
+		if err := json.Unmarshal(data, &h); err != nil {
+			c.sendError(env.ID, protocol.CodeBadJSON, "hello: "+err.Error())
+			return
+		}
+		c.hello(env.ID, h)
+	case protocol.TypePing:
+		c.sendFrame(protocol.Envelope{Type: protocol.TypePong, Ref: env.ID})
+	case protocol.TypeListCharacters:
+		c.listCharacters(ctx, env.ID)
+	case protocol.TypeOpenChat:
+		var o protocol.OpenChat
+		if err := json.Unmarshal(data, &o); err != nil {
+			c.sendError(env.ID, protocol.CodeBadJSON, "open_chat: "+err.Error())
+			return
+		}
+		c.openChat(ctx, env.ID, o)
+	case protocol.TypeSay:
+		var sy protocol.Say
+		if err := json.Unmarshal(data, &sy); err != nil {
+			c.sendError(env.ID, protocol.CodeBadJSON, "say: "+err.Error())
+			return
+		}
+		c.say(ctx, env.ID, sy)
+	case "":
+		c.sendError(env.ID, protocol.CodeInvalid, "frame has no type")
+	default:
+		c.sendError(env.ID, protocol.CodeUnknownType, "unknown frame type "+quote(env.Type))
+	}
+}
+
+func quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func frameLabel(t string) string {
+	switch t {
+	case protocol.TypeHello, protocol.TypePing, protocol.TypeListCharacters, protocol.TypeOpenChat, protocol.TypeSay:
+		return t
+	}
+	return "other"
+}
+
+func (c *conn) hello(ref string, h protocol.Hello) {
+	if h.Protocol != 0 && h.Protocol != protocol.Version {
+		c.sendError(ref, protocol.CodeUnsupportedVersion, "this gateway speaks protocol 1")
+		return
+	}
+	pid, err := c.s.tokens.Verify(h.Token)
+	if err != nil {
+		c.sendError(ref, protocol.CodeBadToken, "token rejected; get a new one from POST /api/v1/session")
+		return
+	}
+	if c.playerID != "" && c.playerID != pid {
+		c.sendError(ref, protocol.CodeInvalid, "this connection is already authenticated as another player")
+		return
+	}
+	c.playerID = pid
+	c.sendFrame(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: ref}, PlayerID: pid, Protocol: protocol.Version, Engine: c.s.Engine})
+}
+
+func (c *conn) listCharacters(ctx context.Context, ref string) {
+	all, err := c.s.Store.ListCharacters(ctx)
+	if err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not list characters; try again")
+		return
+	}
+	out := []protocol.CharacterSummary{}
+	for _, ch := range all {
+		if ch.Visibility == maopao.VisibilityPublic || ch.OwnerID == c.playerID {
+			out = append(out, summary(ch, ""))
+		}
+	}
+	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out})
+}
+
+func (c *conn) openChat(ctx context.Context, ref string, o protocol.OpenChat) {
+	if strings.TrimSpace(o.CharacterID) == "" {
+		c.sendError(ref, protocol.CodeInvalid, "open_chat: character_id is required")
+		return
+	}
+	ch, err := c.s.Store.GetCharacter(ctx, o.CharacterID)
+	if err != nil || (ch.Visibility == maopao.VisibilityPrivate && ch.OwnerID != c.playerID) {
+		if err != nil && !errors.Is(err, maopao.ErrNotFound) {
+			c.sendError(ref, protocol.CodeUnavailable, "could not load the character; try again")
+			return
+		}
+		c.sendError(ref, protocol.CodeUnknownCharacter, "no character with id "+quote(o.CharacterID))
+		return
+	}
+	conv, err := c.s.Store.OpenConversation(ctx, c.playerID, ch.ID)
+	if err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not open the chat; try again")
+		return
+	}
+	// Watch before reading history, so no reply slips between the two.
+	if err := c.s.watch(c, conv.ID); err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the chat; try again")
+		return
+	}
+	c.mu.Lock()
+	c.chats[conv.ID] = ch.ID
+	c.mu.Unlock()
+	limit := o.HistoryLimit
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	msgs, err := c.s.Store.RecentMessages(ctx, conv.ID, limit)
+	if err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not load the history; try again")
+		return
+	}
+	userName := ""
+	if p, err := c.s.Store.GetPlayer(ctx, c.playerID); err == nil {
+		userName = p.Name
+	}
+	hist := make([]protocol.ChatMessage, 0, len(msgs))
+	for _, m := range msgs {
+		hist = append(hist, protocol.ChatMessage{ID: m.ID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, ReplyTo: m.ReplyTo, At: m.CreatedAt})
+	}
+	c.sendFrame(protocol.ChatOpened{
+		Envelope:       protocol.Envelope{Type: protocol.TypeChatOpened, Ref: ref},
+		ConversationID: conv.ID, Character: summary(ch, userName), History: hist,
+	})
+}
+
+func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
+	c.mu.Lock()
+	charID, open := c.chats[sy.ConversationID]
+	c.mu.Unlock()
+	if !open {
+		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat before saying anything in it")
+		return
+	}
+	text := strings.TrimSpace(sy.Text)
+	switch {
+	case text == "":
+		c.sendError(ref, protocol.CodeInvalid, "say: text is empty")
+		return
+	case !utf8.ValidString(text):
+		c.sendError(ref, protocol.CodeInvalid, "say: text is not valid UTF-8")
+		return
+	case utf8.RuneCountInString(text) > protocol.MaxSayRunes:
+		c.sendError(ref, protocol.CodeInvalid, "say: text longer than 4000 characters")
+		return
+	}
+	if !c.limiter.Allow() {
+		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
+		return
+	}
+	line := protocol.PlayerLine{
+		MessageID: uuid.NewString(), ConversationID: sy.ConversationID, PlayerID: c.playerID,
+		CharacterID: charID, Text: text, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
+	}
+	b, _ := json.Marshal(line)
+	msg := &nats.Msg{Subject: protocol.ChatInputSubject(sy.ConversationID), Data: b, Header: nats.Header{}}
+	msg.Header.Set(nats.MsgIdHdr, line.MessageID)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// The ack goes to the client only after JetStream has the line on disk:
+	// from here on a crash of any one part cannot lose it.
+	if _, err := c.s.JS.PublishMsg(pctx, msg); err != nil {
+		c.s.Log.Error("publish player line", "conversation", sy.ConversationID, "err", err)
+		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
+		return
+	}
+	c.s.metrics.lines.Inc()
+	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: sy.ConversationID, MessageID: line.MessageID})
+}

@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/protocol"
+)
+
+// Problem is an RFC 9457 problem detail.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Problem{
+		Type: "https://maopao.dev/problems/" + code, Title: http.StatusText(status),
+		Status: status, Detail: detail, Code: code,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SessionRequest is the optional body of POST /api/v1/session.
+type SessionRequest struct {
+	Name string `json:"name"`
+}
+
+// SessionResponse answers POST /api/v1/session.
+type SessionResponse struct {
+	Token     string    `json:"token"`
+	PlayerID  string    `json:"player_id"`
+	Name      string    `json:"name"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+const maxPlayerNameRunes = 40
+
+// handleSession creates a guest player and returns its token.
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return
+	}
+	var req SessionRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4097))
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, protocol.CodeBadJSON, "read body: "+err.Error())
+		return
+	}
+	if len(body) > 4096 {
+		writeProblem(w, http.StatusRequestEntityTooLarge, protocol.CodeInvalid, "body larger than 4096 bytes")
+		return
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeProblem(w, http.StatusBadRequest, protocol.CodeBadJSON, "body is not a JSON object: "+err.Error())
+			return
+		}
+	}
+	name := strings.TrimSpace(req.Name)
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxPlayerNameRunes {
+		writeProblem(w, http.StatusUnprocessableEntity, protocol.CodeInvalid, "name: at most 40 characters of valid UTF-8")
+		return
+	}
+	if name == "" {
+		name = "Traveler"
+	}
+	p := maopao.Player{ID: uuid.NewString(), Name: name, CreatedAt: time.Now().UTC()}
+	if err := s.Store.PutPlayer(r.Context(), p); err != nil {
+		s.Log.Error("create player", "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "could not create the player; try again")
+		return
+	}
+	tok, exp, err := s.tokens.Issue(p.ID)
+	if err != nil {
+		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "sign token")
+		return
+	}
+	writeJSON(w, http.StatusOK, SessionResponse{Token: tok, PlayerID: p.ID, Name: p.Name, ExpiresAt: exp})
+}
+
+// CharacterList answers GET /api/v1/characters.
+type CharacterList struct {
+	Characters []protocol.CharacterSummary `json:"characters"`
+}
+
+func (s *Server) handleCharacters(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		return
+	}
+	list, err := s.listCharacters(r)
+	if err != nil {
+		writeProblem(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "list characters: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, CharacterList{Characters: list})
+}
+
+func (s *Server) listCharacters(r *http.Request) ([]protocol.CharacterSummary, error) {
+	all, err := s.Store.ListCharacters(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := []protocol.CharacterSummary{}
+	for _, c := range all {
+		if c.Visibility != maopao.VisibilityPublic {
+			continue
+		}
+		out = append(out, summary(c, ""))
+	}
+	return out, nil
+}
+
+func summary(c maopao.Character, userName string) protocol.CharacterSummary {
+	if userName == "" {
+		userName = "you"
+	}
+	tags := c.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return protocol.CharacterSummary{
+		ID: c.ID, Name: c.Name, Description: characters.ExpandMacros(c.Description, c.Name, userName),
+		Scenario: characters.ExpandMacros(c.Scenario, c.Name, userName),
+		Greeting: characters.Greeting(c, userName), Tags: tags,
+	}
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if err := s.Store.Ping(r.Context()); err != nil {
+		problems = append(problems, "store: "+err.Error())
+	}
+	if !s.NC.IsConnected() {
+		problems = append(problems, "nats: not connected")
+	}
+	if s.Health != nil {
+		if err := s.Health(r.Context()); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "problems": problems})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+}

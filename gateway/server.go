@@ -1,0 +1,215 @@
+// Package gateway owns the player-facing edge: the HTTP API for sessions and
+// character lists, the WebSocket endpoint speaking protocol v1, and the
+// routing of player lines into JetStream and of reply events back to the
+// connections that wait for them. It keeps no conversation state of its
+// own, so any number of gateways can share one NATS and one store.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/storage"
+)
+
+// Server is a gateway. Fill the exported fields, call Init, then serve Handler.
+type Server struct {
+	Store  storage.Store
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Secret []byte
+	// AllowedOrigins lists extra origins (scheme://host[:port]) allowed to
+	// open WebSockets; the page's own origin is always allowed.
+	AllowedOrigins []string
+	// Engine says what produces replies, shown to players on connect.
+	Engine string
+	// Web serves the web client at /; nil serves nothing there.
+	Web http.Handler
+	// Health adds checks of other parts to /healthz.
+	Health func(context.Context) error
+	Log    *slog.Logger
+	// WriteQueue is how many frames may wait for a slow client before the
+	// gateway closes it (default 256).
+	WriteQueue int
+
+	tokens   Tokens
+	upgrader websocket.Upgrader
+	metrics  *metrics
+	reg      *prometheus.Registry
+
+	mu    sync.Mutex
+	subs  map[string]*convSub // conversation ID → subscription shared by this gateway's connections
+	conns map[*conn]struct{}
+}
+
+type convSub struct {
+	sub   *nats.Subscription
+	conns map[*conn]struct{}
+}
+
+// Init prepares the server; it must be called once before Handler.
+func (s *Server) Init() error {
+	if s.Store == nil || s.NC == nil || s.JS == nil {
+		return fmt.Errorf("gateway: Store, NC and JS are required")
+	}
+	if len(s.Secret) < 16 {
+		return fmt.Errorf("gateway: the token secret must be at least 16 bytes")
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.WriteQueue <= 0 {
+		s.WriteQueue = 256
+	}
+	s.tokens = Tokens{Secret: s.Secret}
+	s.subs = map[string]*convSub{}
+	s.conns = map[*conn]struct{}{}
+	s.reg = prometheus.NewRegistry()
+	s.metrics = newMetrics(s.reg)
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     s.checkOrigin,
+	}
+	return nil
+}
+
+// Handler serves the gateway's HTTP surface.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", s.handleHealth)
+	mux.HandleFunc("/api/v1/session", s.handleSession)
+	mux.HandleFunc("/api/v1/characters", s.handleCharacters)
+	mux.HandleFunc("/ws", s.handleWS)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	if s.Web != nil {
+		mux.Handle("/", s.Web)
+	}
+	return mux
+}
+
+// checkOrigin allows browsers only from the page's own origin or the
+// configured ones; non-browser clients send no Origin and are allowed.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range s.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	s.Log.Warn("websocket origin refused", "origin", origin, "host", r.Host)
+	return false
+}
+
+// Shutdown closes every connection with "going away" so clients reconnect
+// to another gateway.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(protocol.CloseShutdown, "server shutting down")
+	}
+}
+
+// watch makes c receive the reply events of a conversation.
+func (s *Server) watch(c *conn, convID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := s.subs[convID]
+	if cs == nil {
+		sub, err := s.NC.Subscribe(protocol.ChatOutputSubject(convID), func(m *nats.Msg) { s.dispatch(convID, m.Data) })
+		if err != nil {
+			return err
+		}
+		cs = &convSub{sub: sub, conns: map[*conn]struct{}{}}
+		s.subs[convID] = cs
+	}
+	cs.conns[c] = struct{}{}
+	return nil
+}
+
+func (s *Server) unwatchAll(c *conn, convIDs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range convIDs {
+		cs := s.subs[id]
+		if cs == nil {
+			continue
+		}
+		delete(cs.conns, c)
+		if len(cs.conns) == 0 {
+			_ = cs.sub.Unsubscribe()
+			delete(s.subs, id)
+		}
+	}
+	delete(s.conns, c)
+}
+
+// dispatch turns a reply event into a frame for every local connection
+// watching the conversation.
+func (s *Server) dispatch(convID string, data []byte) {
+	var ev protocol.ReplyEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		s.Log.Warn("bad reply event", "conversation", convID, "err", err)
+		return
+	}
+	var frame any
+	switch ev.Kind {
+	case protocol.EventDelta:
+		frame = protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: convID, MessageID: ev.MessageID, ReplyTo: ev.ReplyTo, Seq: ev.Seq, Text: ev.Text}
+	case protocol.EventComplete:
+		if ev.Message == nil {
+			return
+		}
+		frame = protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, ConversationID: convID, Message: *ev.Message, FinishReason: ev.FinishReason}
+	case protocol.EventError:
+		e := protocol.NewError("", ev.Code, ev.Text)
+		e.ConversationID, e.ReplyTo = convID, ev.ReplyTo
+		frame = e
+	default:
+		return
+	}
+	b := protocol.Marshal(frame)
+	s.mu.Lock()
+	var targets []*conn
+	if cs := s.subs[convID]; cs != nil {
+		for c := range cs.conns {
+			targets = append(targets, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range targets {
+		c.send(b)
+	}
+}
+
+const writeWait = 10 * time.Second

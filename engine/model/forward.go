@@ -1,0 +1,435 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/maopao/maopao/engine/tensor"
+)
+
+// Batch is a set of tokens to run through the model in one forward pass.
+// Tokens may belong to different sequences (continuous batching); the tokens
+// of one sequence must be in order with consecutive positions, starting at or
+// before the number of positions the cache already holds for it (starting
+// before rewrites the rest of that sequence).
+type Batch struct {
+	Tokens []int
+	Pos    []int  // position of each token in its sequence
+	Seq    []int  // sequence id of each token; nil = all sequence 0
+	Logits []bool // which tokens need logits; nil = only the last token
+}
+
+// SeqBatch is a batch of consecutive tokens of one sequence starting at pos,
+// with logits for the last token only.
+func SeqBatch(seq, pos int, tokens []int) Batch {
+	b := Batch{Tokens: tokens, Pos: make([]int, len(tokens)), Seq: make([]int, len(tokens))}
+	for i := range tokens {
+		b.Pos[i] = pos + i
+		b.Seq[i] = seq
+	}
+	return b
+}
+
+func (m *Model) checkBatch(b Batch, kv *KVCache) error {
+	n := len(b.Tokens)
+	switch {
+	case n == 0:
+		return fmt.Errorf("model: empty batch")
+	case len(b.Pos) != n:
+		return fmt.Errorf("model: batch has %d tokens but %d positions", n, len(b.Pos))
+	case b.Seq != nil && len(b.Seq) != n:
+		return fmt.Errorf("model: batch has %d tokens but %d sequence ids", n, len(b.Seq))
+	case b.Logits != nil && len(b.Logits) != n:
+		return fmt.Errorf("model: batch has %d tokens but %d logit flags", n, len(b.Logits))
+	case kv == nil:
+		return fmt.Errorf("model: nil KV cache")
+	case kv.layers != m.Config.Layers || kv.kvDim != m.Config.KVHeads*m.Config.HeadDim:
+		return fmt.Errorf("model: KV cache was made for another model")
+	}
+	next := map[int]int{}
+	for i, tok := range b.Tokens {
+		if tok < 0 || tok >= m.Config.Vocab {
+			return fmt.Errorf("model: token %d at batch index %d is outside the vocabulary of %d", tok, i, m.Config.Vocab)
+		}
+		s, p := b.seq(i), b.Pos[i]
+		want, seen := next[s]
+		switch {
+		case p < 0:
+			return fmt.Errorf("model: negative position %d at batch index %d", p, i)
+		case seen && p != want:
+			return fmt.Errorf("model: sequence %d jumps from position %d to %d at batch index %d", s, want-1, p, i)
+		case !seen && p > kv.SeqLen(s):
+			return fmt.Errorf("model: sequence %d starts at position %d but the cache holds only %d", s, p, kv.SeqLen(s))
+		case p >= kv.maxSeqLen:
+			return fmt.Errorf("model: sequence %d position %d exceeds the context of %d", s, p, kv.maxSeqLen)
+		}
+		next[s] = p + 1
+	}
+	return nil
+}
+
+func (b Batch) seq(i int) int {
+	if b.Seq == nil {
+		return 0
+	}
+	return b.Seq[i]
+}
+
+func (b Batch) wantLogits(i int) bool {
+	if b.Logits == nil {
+		return i == len(b.Tokens)-1
+	}
+	return b.Logits[i]
+}
+
+// Forward runs the batch through the model, storing its keys and values in
+// kv, and returns the logits of the tokens flagged in b.Logits (in batch
+// order; nil entries for the others). On error the sequences of the batch
+// are cut back to where the batch started.
+func (m *Model) Forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32, error) {
+	if err := m.checkBatch(b, kv); err != nil {
+		return nil, err
+	}
+	start := map[int]int{}
+	for i := range b.Tokens {
+		if _, ok := start[b.seq(i)]; !ok {
+			start[b.seq(i)] = b.Pos[i]
+		}
+	}
+	logits, err := m.forward(ctx, b, kv)
+	if err != nil {
+		for s, p := range start {
+			kv.Truncate(s, p)
+		}
+		return nil, err
+	}
+	return logits, nil
+}
+
+// scratch holds the activations of one forward pass.
+type scratch struct {
+	x, xb    []float32 // n × Hidden: residual stream, normalised input
+	q, k, v  []float32 // n × qDim / kvDim
+	att      []float32 // n × qDim
+	tmp      []float32 // n × Hidden
+	cos, sin []float32 // n × RopeDims/2
+	kvOff    []int     // n: where each token's key/value go in the cache
+	seqs     []*seqState
+}
+
+func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32, error) {
+	c := m.Config
+	n := len(b.Tokens)
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	s := &scratch{
+		x: make([]float32, n*c.Hidden), xb: make([]float32, n*c.Hidden),
+		q: make([]float32, n*qDim), k: make([]float32, n*kvDim), v: make([]float32, n*kvDim),
+		att: make([]float32, n*qDim), tmp: make([]float32, n*c.Hidden),
+		cos: make([]float32, n*c.RopeDims/2), sin: make([]float32, n*c.RopeDims/2),
+		kvOff: make([]int, n), seqs: make([]*seqState, n),
+	}
+	for i := range b.Tokens {
+		if err := kv.prepare(b.seq(i), b.Pos[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range b.Tokens {
+		st := kv.seqs[b.seq(i)]
+		s.seqs[i] = st
+		s.kvOff[i] = kv.offset(st, b.Pos[i])
+		m.rope.cosSin(b.Pos[i], s.cos[i*c.RopeDims/2:(i+1)*c.RopeDims/2], s.sin[i*c.RopeDims/2:(i+1)*c.RopeDims/2])
+	}
+
+	// Embeddings.
+	rowBytes := len(m.Embed.Data) / m.Embed.Rows
+	for i, tok := range b.Tokens {
+		row := s.x[i*c.Hidden : (i+1)*c.Hidden]
+		if err := tensor.Dequantize(m.Embed.Type, m.Embed.Data[tok*rowBytes:(tok+1)*rowBytes], row); err != nil {
+			return nil, fmt.Errorf("model: token_embd.weight: %w", err)
+		}
+		if c.EmbedScale != 1 {
+			scale(row, c.EmbedScale)
+		}
+	}
+
+	for l := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m.layer(l, b, kv, s)
+	}
+
+	// Final norm and output projection, only for the rows that need logits.
+	var rows []int
+	for i := range b.Tokens {
+		if b.wantLogits(i) {
+			rows = append(rows, i)
+		}
+	}
+	out := make([][]float32, n)
+	if len(rows) == 0 {
+		return out, nil
+	}
+	h := make([]float32, len(rows)*c.Hidden)
+	for r, i := range rows {
+		rmsNorm(h[r*c.Hidden:(r+1)*c.Hidden], s.x[i*c.Hidden:(i+1)*c.Hidden], m.OutNorm, c.RMSEps)
+	}
+	lg := make([]float32, len(rows)*c.Vocab)
+	m.matMul(m.Output, h, len(rows), lg)
+	if c.LogitScale != 1 {
+		scale(lg, 1/c.LogitScale)
+	}
+	for r, i := range rows {
+		out[i] = lg[r*c.Vocab : (r+1)*c.Vocab : (r+1)*c.Vocab]
+	}
+	return out, nil
+}
+
+func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
+	c := m.Config
+	L := &m.Layers[l]
+	n := len(b.Tokens)
+	H, hd := c.Hidden, c.HeadDim
+	qDim, kvDim := c.Heads*hd, c.KVHeads*hd
+
+	// Attention block.
+	for i := 0; i < n; i++ {
+		rmsNorm(s.xb[i*H:(i+1)*H], s.x[i*H:(i+1)*H], L.AttnNorm, c.RMSEps)
+	}
+	m.matMul(L.Wq, s.xb, n, s.q)
+	m.matMul(L.Wk, s.xb, n, s.k)
+	m.matMul(L.Wv, s.xb, n, s.v)
+	half := c.RopeDims / 2
+	for i := 0; i < n; i++ {
+		q, k, v := s.q[i*qDim:(i+1)*qDim], s.k[i*kvDim:(i+1)*kvDim], s.v[i*kvDim:(i+1)*kvDim]
+		if L.Bq != nil {
+			addTo(q, L.Bq)
+			addTo(k, L.Bk)
+			addTo(v, L.Bv)
+		}
+		switch c.QKNorm {
+		case QKNormPerHead:
+			for h := 0; h < c.Heads; h++ {
+				rmsNorm(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], L.QNorm, c.RMSEps)
+			}
+			for h := 0; h < c.KVHeads; h++ {
+				rmsNorm(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], L.KNorm, c.RMSEps)
+			}
+		case QKNormFull:
+			rmsNorm(q, q, L.QNorm, c.RMSEps)
+			rmsNorm(k, k, L.KNorm, c.RMSEps)
+		}
+		cos, sin := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
+		for h := 0; h < c.Heads; h++ {
+			m.rope.rotate(q[h*hd:(h+1)*hd], cos, sin)
+		}
+		for h := 0; h < c.KVHeads; h++ {
+			m.rope.rotate(k[h*hd:(h+1)*hd], cos, sin)
+		}
+		copy(kv.k[l][s.kvOff[i]:s.kvOff[i]+kvDim], k)
+		copy(kv.v[l][s.kvOff[i]:s.kvOff[i]+kvDim], v)
+	}
+	m.attention(l, b, kv, s)
+	m.matMul(L.Wo, s.att, n, s.tmp)
+	addScaled(s.x, s.tmp, c.ResidualScale)
+
+	// Feed-forward block.
+	for i := 0; i < n; i++ {
+		rmsNorm(s.xb[i*H:(i+1)*H], s.x[i*H:(i+1)*H], L.FFNNorm, c.RMSEps)
+	}
+	if c.MoE() {
+		m.moe(l, n, s.xb, s.tmp)
+	} else {
+		m.swiglu(L.Gate, L.Up, L.Down, s.xb, n, s.tmp)
+	}
+	addScaled(s.x, s.tmp, c.ResidualScale)
+}
+
+// attention computes, for every token and head, the softmax-weighted sum of
+// the cached values of its sequence's positions up to its own (causal mask).
+// Query heads share key/value heads in groups (GQA).
+func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
+	c := m.Config
+	n, hd := len(b.Tokens), c.HeadDim
+	qDim, kvDim := c.Heads*hd, c.KVHeads*hd
+	group := c.Heads / c.KVHeads
+	kc, vc := kv.k[l], kv.v[l]
+	parallelFor(n*c.Heads, m.threadsFor(n*c.Heads), func(lo, hi int) {
+		var scores []float32
+		for w := lo; w < hi; w++ {
+			i, h := w/c.Heads, w%c.Heads
+			pos := b.Pos[i]
+			st := s.seqs[i]
+			q := s.q[i*qDim+h*hd : i*qDim+(h+1)*hd]
+			kvh := (h / group) * hd
+			if cap(scores) < pos+1 {
+				scores = make([]float32, pos+1, 2*(pos+1))
+			}
+			scores = scores[:pos+1]
+			for j := 0; j <= pos; j++ {
+				off := (st.blocks[j/BlockSize]*BlockSize+j%BlockSize)*kvDim + kvh
+				scores[j] = dot(q, kc[off:off+hd]) * c.AttnScale
+			}
+			softmax(scores)
+			out := s.att[i*qDim+h*hd : i*qDim+(h+1)*hd]
+			clear(out)
+			for j := 0; j <= pos; j++ {
+				off := (st.blocks[j/BlockSize]*BlockSize+j%BlockSize)*kvDim + kvh
+				axpy(out, vc[off:off+hd], scores[j])
+			}
+		}
+	})
+}
+
+// moe routes each token to its top-k experts and sums their SwiGLU outputs
+// weighted by the router probabilities. Tokens are grouped by expert so each
+// expert's matrices are read once per step, and experts no token chose are
+// never touched.
+func (m *Model) moe(l, n int, xb, out []float32) {
+	c := m.Config
+	L := &m.Layers[l]
+	H, E, K := c.Hidden, c.Experts, c.ExpertsUsed
+	probs := make([]float32, n*E)
+	m.matMul(L.Router, xb, n, probs)
+	type route struct {
+		tok int
+		w   float32
+	}
+	byExpert := make([][]route, E)
+	idx := make([]int, 0, E)
+	for i := 0; i < n; i++ {
+		p := probs[i*E : (i+1)*E]
+		softmax(p)
+		top := topK(p, K, idx)
+		var sum float32 = 1
+		if c.NormTopK {
+			sum = 0
+			for _, e := range top {
+				sum += p[e]
+			}
+		}
+		for _, e := range top {
+			byExpert[e] = append(byExpert[e], route{i, p[e] / sum})
+		}
+	}
+	clear(out[:n*H])
+	var in, y []float32
+	for e, rs := range byExpert {
+		if len(rs) == 0 {
+			continue
+		}
+		ne := len(rs)
+		in = grow(in, ne*H)
+		y = grow(y, ne*H)
+		for r, rt := range rs {
+			copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
+		}
+		m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y)
+		for r, rt := range rs {
+			axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
+		}
+	}
+	if c.SharedFF > 0 {
+		sh := make([]float32, n*H)
+		m.swiglu(L.ShGate, L.ShUp, L.ShDown, xb, n, sh)
+		for i := 0; i < n; i++ {
+			var g float32 = 1
+			if L.ShGateInp != nil {
+				g = sigmoid(dot(L.ShGateInp, xb[i*H:(i+1)*H]))
+			}
+			axpy(out[i*H:(i+1)*H], sh[i*H:(i+1)*H], g)
+		}
+	}
+}
+
+// swiglu computes down(silu(gate(x)) * up(x)) for n rows of x into out.
+func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []float32) {
+	ff := gate.Rows
+	g := make([]float32, n*ff)
+	u := make([]float32, n*ff)
+	m.matMul(gate, x, n, g)
+	m.matMul(up, x, n, u)
+	for i := range g {
+		g[i] = silu(g[i]) * u[i]
+	}
+	m.matMul(down, g, n, out)
+}
+
+func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
+	tensor.MatMul(w, x, n, y, m.threadsFor(n*w.Rows))
+}
+
+// threadsFor keeps tiny pieces of work on one goroutine, where spawning
+// more costs more than it saves.
+func (m *Model) threadsFor(work int) int {
+	t := m.Threads
+	if t < 1 {
+		t = 1
+	}
+	if work < 64 {
+		return 1
+	}
+	return t
+}
+
+// parallelFor splits [0, n) into about threads contiguous chunks.
+func parallelFor(n, threads int, fn func(lo, hi int)) {
+	if threads <= 1 || n <= 1 {
+		fn(0, n)
+		return
+	}
+	if threads > n {
+		threads = n
+	}
+	var wg sync.WaitGroup
+	chunk := (n + threads - 1) / threads
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func dot(a, b []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
+}
+
+func axpy(dst, x []float32, a float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += a * x[i]
+	}
+}
+
+func addTo(dst, x []float32) { axpy(dst, x, 1) }
+
+func addScaled(dst, x []float32, a float32) { axpy(dst, x, a) }
+
+func scale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}

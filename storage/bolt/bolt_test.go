@@ -1,0 +1,88 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maopao/maopao/storage"
+	"github.com/maopao/maopao/storage/storagetest"
+	bbolt "go.etcd.io/bbolt"
+)
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "maopao.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestPersistence(t *testing.T) {
+	storagetest.RunPersistence(t, func(t *testing.T, dir string) storage.Store {
+		s, err := Open(filepath.Join(dir, "data", "maopao.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maopao.db")
+	first, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(context.Background())
+
+	start := time.Now()
+	second, err := Open(path)
+	if err == nil {
+		second.Close(context.Background())
+		t.Fatal("second Open of a file in use succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Open took %v to fail, want about %v", d, lockTimeout)
+	}
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), path) {
+		t.Errorf("second Open: %v, want ErrInUse naming %s", err, path)
+	}
+
+	// Once the holder closes, the file opens again.
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	third, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open after the holder closed: %v", err)
+	}
+	third.Close(context.Background())
+}
+
+func TestOpenRejectsNewerLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maopao.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("99")) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+	_, err = Open(path)
+	if err == nil || !strings.Contains(err.Error(), `"99"`) {
+		t.Fatalf("Open of a layout-99 file: %v, want an error naming the layout", err)
+	}
+}
+
+func TestOpenEmptyPath(t *testing.T) {
+	if _, err := Open(""); err == nil {
+		t.Fatal("Open(\"\") succeeded")
+	}
+}

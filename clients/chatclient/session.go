@@ -1,0 +1,177 @@
+package chatclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/maopao/maopao/protocol"
+)
+
+// maxHTTPBody bounds what NewSession and Characters read from the server, so a
+// misbehaving server cannot make the client buffer without limit.
+const maxHTTPBody = 1 << 20
+
+// HTTPError is returned when the server answers an HTTP request with a status
+// other than 200. Code and Message come from a JSON problem body when the
+// server sent one.
+type HTTPError struct {
+	Method, URL string
+	Status      int
+	Code        string
+	Message     string
+}
+
+func (e *HTTPError) Error() string {
+	msg := e.Message
+	if e.Code != "" {
+		msg = e.Code + ": " + msg
+	}
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, msg)
+}
+
+// sessionReply is the body of POST /api/v1/session.
+type sessionReply struct {
+	Token     string    `json:"token"`
+	PlayerID  string    `json:"player_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// NewSession asks the server at baseURL for a guest player identity. name may
+// be empty. The token is the player's identity from then on: keep it to
+// continue the same conversations later.
+func NewSession(ctx context.Context, baseURL, name string) (token, playerID string, err error) {
+	u, err := apiURL(baseURL, "/api/v1/session")
+	if err != nil {
+		return "", "", err
+	}
+	body := []byte("{}")
+	if name != "" {
+		body, _ = json.Marshal(struct {
+			Name string `json:"name"`
+		}{name})
+	}
+	var rep sessionReply
+	if err := doJSON(ctx, http.MethodPost, u, body, &rep); err != nil {
+		return "", "", err
+	}
+	if rep.Token == "" || rep.PlayerID == "" {
+		return "", "", fmt.Errorf("POST %s: reply lacks token or player_id", u)
+	}
+	return rep.Token, rep.PlayerID, nil
+}
+
+// Characters lists the characters through GET /api/v1/characters, for callers
+// that want the list without opening a WebSocket.
+func Characters(ctx context.Context, baseURL string) ([]protocol.CharacterSummary, error) {
+	u, err := apiURL(baseURL, "/api/v1/characters")
+	if err != nil {
+		return nil, err
+	}
+	var rep struct {
+		Characters []protocol.CharacterSummary `json:"characters"`
+	}
+	if err := doJSON(ctx, http.MethodGet, u, nil, &rep); err != nil {
+		return nil, err
+	}
+	return rep.Characters, nil
+}
+
+func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
+	if err != nil {
+		return fmt.Errorf("%s %s: read reply: %w", method, u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		he := &HTTPError{Method: method, URL: u, Status: resp.StatusCode}
+		// Servers answer with problem JSON ({"code","message"} or RFC 9457
+		// {"type","title","detail"}); anything else is shown as plain text.
+		var prob struct {
+			Code, Message, Type, Title, Detail, Error string
+		}
+		if json.Unmarshal(data, &prob) == nil {
+			he.Code = firstNonEmpty(prob.Code, prob.Type)
+			he.Message = firstNonEmpty(prob.Message, prob.Detail, prob.Title, prob.Error)
+		} else {
+			he.Message = strings.TrimSpace(string(truncate(data, 200)))
+		}
+		return he
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode reply: %w", method, u, err)
+	}
+	return nil
+}
+
+// apiURL joins an API path onto baseURL, keeping any path prefix the server is
+// mounted under.
+func apiURL(baseURL, path string) (string, error) {
+	u, err := parseBase(baseURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return u.String(), nil
+}
+
+// parseBase checks that baseURL is an absolute http(s) URL.
+func parseBase(baseURL string) (*url.URL, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("server URL %q: %w", baseURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("server URL %q: scheme must be http or https", baseURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: no host", baseURL)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// errClosed is returned by calls made after Close.
+var errClosed = errors.New("chatclient: connection closed")

@@ -1,0 +1,345 @@
+// Package fakegw is a small in-memory server speaking protocol v1, used by the
+// clients' own tests (the Go client, the CLI and the web page) so they can run
+// without the platform. It implements the contract as docs describe it and no
+// more: guest sessions, the character list, chats with history and pending
+// replies, and replies streamed as deltas by a trivial echo "engine". It is
+// not the gateway.
+package fakegw
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/maopao/maopao/protocol"
+)
+
+// Engine is the welcome's engine string, shown by the web page's banner.
+const Engine = "fake gateway: replies are echoes, not a model"
+
+// Options tune the fake. The zero value works.
+type Options struct {
+	// Static serves everything outside /api/, /ws and /healthz.
+	Static http.Handler
+	// DeltaDelay is the pause between deltas (default 20ms).
+	DeltaDelay time.Duration
+	// Characters replaces the default three characters.
+	Characters []protocol.CharacterSummary
+	// Reply computes a reply; the default echoes the line.
+	Reply func(ch protocol.CharacterSummary, text string) string
+	// FailReply makes replies to lines containing this text fail with an
+	// engine_error after the ack.
+	FailReply string
+}
+
+// Server is a running fake.
+type Server struct {
+	*httptest.Server
+	opt Options
+
+	mu      sync.Mutex
+	ids     int
+	tokens  map[string]string // token → player id
+	convs   map[string]*conv  // player id + "/" + character id → conversation
+	byID    map[string]*conv
+	Revoked map[string]bool // tokens to answer with bad_token; tests set entries under Lock
+}
+
+type conv struct {
+	id, player string
+	ch         protocol.CharacterSummary
+	history    []protocol.ChatMessage
+	pending    []string
+	subs       map[*wsConn]bool
+}
+
+// DefaultCharacters are three characters, one with Chinese text.
+func DefaultCharacters() []protocol.CharacterSummary {
+	return []protocol.CharacterSummary{
+		{ID: "c-mira", Name: "Mira", Description: "A ship's cat who talks too much.", Greeting: "Mrrp. You're new on this ship.", Tags: []string{"cat", "ship"}},
+		{ID: "c-lao", Name: "老王", Description: "街角面馆的老板，热心肠。", Greeting: "来啦？今天吃点什么？", Tags: []string{"中文", "面馆"}},
+		{ID: "c-orin", Name: "Orin", Description: "A retired lighthouse keeper.", Scenario: "A stormy night.", Greeting: "Close the door, the wind is cold.", Tags: []string{"sea"}},
+	}
+}
+
+// Start runs a fake on a local port; Close stops it.
+func Start(opt Options) *Server {
+	if opt.DeltaDelay == 0 {
+		opt.DeltaDelay = 20 * time.Millisecond
+	}
+	if opt.Characters == nil {
+		opt.Characters = DefaultCharacters()
+	}
+	if opt.Reply == nil {
+		opt.Reply = func(ch protocol.CharacterSummary, text string) string {
+			return ch.Name + " heard you say: " + text
+		}
+	}
+	s := &Server{opt: opt, tokens: map[string]string{}, convs: map[string]*conv{}, byID: map[string]*conv{}, Revoked: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/session", s.session)
+	mux.HandleFunc("GET /api/v1/characters", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"characters": s.opt.Characters})
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("/ws", s.ws)
+	if opt.Static != nil {
+		mux.Handle("/", opt.Static)
+	}
+	s.Server = httptest.NewServer(mux)
+	return s
+}
+
+// Lock and Unlock guard Revoked.
+func (s *Server) Lock()   { s.mu.Lock() }
+func (s *Server) Unlock() { s.mu.Unlock() }
+
+func (s *Server) newID(prefix string) string {
+	s.ids++
+	return fmt.Sprintf("%s-%d", prefix, s.ids)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) session(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+			writeJSON(w, 400, map[string]string{"code": protocol.CodeBadJSON, "message": err.Error()})
+			return
+		}
+	}
+	s.mu.Lock()
+	tok, pid := s.newID("tok"), s.newID("player")
+	s.tokens[tok] = pid
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"token": tok, "player_id": pid, "expires_at": time.Now().Add(time.Hour)})
+}
+
+type wsConn struct {
+	c      *websocket.Conn
+	mu     sync.Mutex
+	player string
+}
+
+func (wc *wsConn) send(v any) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	wc.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	wc.c.WriteMessage(websocket.TextMessage, protocol.Marshal(v))
+}
+
+func (wc *wsConn) fail(ref, code, msg string) { wc.send(protocol.NewError(ref, code, msg)) }
+
+var upgrader = websocket.Upgrader{CheckOrigin: func(r *http.Request) bool {
+	u, err := url.Parse(r.Header.Get("Origin"))
+	return err == nil && u.Host == r.Host
+}}
+
+func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
+	c, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetReadLimit(protocol.MaxFrameBytes)
+	wc := &wsConn{c: c}
+	defer s.dropSubs(wc)
+	for {
+		_, data, err := c.ReadMessage()
+		if err != nil {
+			if err == websocket.ErrReadLimit {
+				wc.mu.Lock()
+				c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseFrameTooLarge, "frame too large"), time.Now().Add(time.Second))
+				wc.mu.Unlock()
+			}
+			return
+		}
+		if !s.handle(wc, data) {
+			return
+		}
+	}
+}
+
+// handle answers one frame; false ends the connection.
+func (s *Server) handle(wc *wsConn, data []byte) bool {
+	var env protocol.Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		wc.fail("", protocol.CodeBadJSON, "frame is not JSON: "+err.Error())
+		return true
+	}
+	if wc.player == "" && env.Type != protocol.TypeHello {
+		wc.fail(env.ID, protocol.CodeUnauthenticated, "the first frame must be hello")
+		return false
+	}
+	switch env.Type {
+	case protocol.TypeHello:
+		var h protocol.Hello
+		json.Unmarshal(data, &h)
+		s.mu.Lock()
+		pid, ok := s.tokens[h.Token]
+		if s.Revoked[h.Token] {
+			ok = false
+		}
+		s.mu.Unlock()
+		if !ok {
+			wc.fail(env.ID, protocol.CodeBadToken, "token is not valid")
+			wc.mu.Lock()
+			wc.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseBadAuth, "bad token"), time.Now().Add(time.Second))
+			wc.mu.Unlock()
+			return false
+		}
+		wc.player = pid
+		wc.send(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: env.ID}, PlayerID: pid, Protocol: protocol.Version, Engine: Engine})
+	case protocol.TypeListCharacters:
+		wc.send(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: env.ID}, Characters: s.opt.Characters})
+	case protocol.TypePing:
+		wc.send(protocol.Envelope{Type: protocol.TypePong, Ref: env.ID})
+	case protocol.TypeOpenChat:
+		var o protocol.OpenChat
+		json.Unmarshal(data, &o)
+		s.openChat(wc, env.ID, o.CharacterID)
+	case protocol.TypeSay:
+		var say protocol.Say
+		json.Unmarshal(data, &say)
+		s.say(wc, env.ID, say)
+	default:
+		wc.fail(env.ID, protocol.CodeUnknownType, fmt.Sprintf("unknown frame type %q", env.Type))
+	}
+	return true
+}
+
+func (s *Server) openChat(wc *wsConn, ref, charID string) {
+	var ch *protocol.CharacterSummary
+	for i := range s.opt.Characters {
+		if s.opt.Characters[i].ID == charID {
+			ch = &s.opt.Characters[i]
+		}
+	}
+	if ch == nil {
+		wc.fail(ref, protocol.CodeUnknownCharacter, fmt.Sprintf("no character %q", charID))
+		return
+	}
+	s.mu.Lock()
+	key := wc.player + "/" + charID
+	cv := s.convs[key]
+	if cv == nil {
+		cv = &conv{id: s.newID("conv"), player: wc.player, ch: *ch, subs: map[*wsConn]bool{}}
+		s.convs[key] = cv
+		s.byID[cv.id] = cv
+	}
+	cv.subs[wc] = true
+	opened := protocol.ChatOpened{
+		Envelope:       protocol.Envelope{Type: protocol.TypeChatOpened, Ref: ref},
+		ConversationID: cv.id, Character: cv.ch,
+		History: append([]protocol.ChatMessage{}, cv.history...),
+		Pending: append([]string(nil), cv.pending...),
+	}
+	s.mu.Unlock()
+	wc.send(opened)
+}
+
+func (s *Server) say(wc *wsConn, ref string, say protocol.Say) {
+	s.mu.Lock()
+	cv := s.byID[say.ConversationID]
+	if cv == nil || cv.player != wc.player {
+		s.mu.Unlock()
+		wc.fail(ref, protocol.CodeUnknownChat, fmt.Sprintf("no open chat %q", say.ConversationID))
+		return
+	}
+	if strings.TrimSpace(say.Text) == "" || utf8.RuneCountInString(say.Text) > protocol.MaxSayRunes {
+		s.mu.Unlock()
+		wc.fail(ref, protocol.CodeInvalid, fmt.Sprintf("text must be 1 to %d characters", protocol.MaxSayRunes))
+		return
+	}
+	msg := protocol.ChatMessage{ID: s.newID("msg"), Seq: int64(len(cv.history) + 1), Role: "user", Content: say.Text, At: time.Now().UTC()}
+	cv.history = append(cv.history, msg)
+	cv.pending = append(cv.pending, msg.ID)
+	replyID := s.newID("msg")
+	s.mu.Unlock()
+	wc.send(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: cv.id, MessageID: msg.ID})
+	go s.generate(cv, msg, replyID)
+}
+
+// generate streams a reply to every connection that has the chat open at the
+// time of each frame, as a gateway fanning out NATS events would.
+func (s *Server) generate(cv *conv, msg protocol.ChatMessage, replyID string) {
+	if s.opt.FailReply != "" && strings.Contains(msg.Content, s.opt.FailReply) {
+		time.Sleep(s.opt.DeltaDelay)
+		s.finish(cv, msg.ID, nil, protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeEngine, Message: "the engine failed (on purpose)", ConversationID: cv.id, ReplyTo: msg.ID})
+		return
+	}
+	text := s.opt.Reply(cv.ch, msg.Content)
+	runes := []rune(text)
+	for seq, i := 0, 0; i < len(runes); seq++ {
+		j := min(i+4, len(runes))
+		time.Sleep(s.opt.DeltaDelay)
+		s.broadcast(cv, protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: cv.id, MessageID: replyID, ReplyTo: msg.ID, Seq: seq, Text: string(runes[i:j])})
+		i = j
+	}
+	reply := protocol.ChatMessage{ID: replyID, Role: "character", Content: text, ReplyTo: msg.ID, At: time.Now().UTC()}
+	s.finish(cv, msg.ID, &reply, protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, ConversationID: cv.id, FinishReason: "stop"})
+}
+
+func (s *Server) finish(cv *conv, userMsg string, reply *protocol.ChatMessage, last any) {
+	s.mu.Lock()
+	if reply != nil {
+		reply.Seq = int64(len(cv.history) + 1)
+		cv.history = append(cv.history, *reply)
+		c := last.(protocol.Complete)
+		c.Message = *reply
+		last = c
+	}
+	for i, id := range cv.pending {
+		if id == userMsg {
+			cv.pending = append(cv.pending[:i], cv.pending[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	s.broadcast(cv, last)
+}
+
+func (s *Server) broadcast(cv *conv, v any) {
+	s.mu.Lock()
+	subs := make([]*wsConn, 0, len(cv.subs))
+	for wc := range cv.subs {
+		subs = append(subs, wc)
+	}
+	s.mu.Unlock()
+	for _, wc := range subs {
+		wc.send(v)
+	}
+}
+
+func (s *Server) dropSubs(wc *wsConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cv := range s.byID {
+		delete(cv.subs, wc)
+	}
+}
+
+// History returns a copy of a conversation's stored messages.
+func (s *Server) History(conversationID string) []protocol.ChatMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cv := s.byID[conversationID]; cv != nil {
+		return append([]protocol.ChatMessage(nil), cv.history...)
+	}
+	return nil
+}

@@ -1,0 +1,331 @@
+// Package app wires Maopao's parts into running roles: the all-in-one
+// server (`maopao serve`), a gateway, a world simulation. It owns start-up
+// order, defaults (embedded NATS, the embedded store, the bundled model)
+// and shutdown; every part it starts lives in its own package.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/clients/web"
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/local"
+	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/openai"
+	"github.com/maopao/maopao/gateway"
+	"github.com/maopao/maopao/storage"
+	"github.com/maopao/maopao/storage/bolt"
+	"github.com/maopao/maopao/storage/mongo"
+	"github.com/maopao/maopao/worldsim"
+)
+
+// Config says where each part is. Empty fields mean "embedded / default".
+type Config struct {
+	Addr     string // HTTP listen address; "127.0.0.1:0" picks a free port
+	DataDir  string // data folder (embedded store, JetStream, generated model, lock)
+	NATSURL  string // external NATS; "" starts an embedded server
+	MongoURI string // MongoDB; "" uses the embedded store in DataDir
+	MongoDB  string // database name (default from the URI, else "maopao")
+
+	LLMURL    string // OpenAI-compatible server; "" uses the in-process engine
+	LLMModel  string
+	LLMAPIKey string
+	ModelPath string // GGUF model for the in-process engine; "" = bundled model
+	Threads   int    // engine threads (0 = all cores)
+
+	Secret         string   // token-signing secret; "" = generated once and kept in the store
+	AllowedOrigins []string // extra WebSocket origins
+	Log            *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		return errors.New("app: a data folder is required (--data)")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("app: data folder %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return fmt.Errorf("app: create data folder: %w", err)
+	}
+	return nil
+}
+
+// Server is a running role.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	closers []func(context.Context) error // run in reverse order by Close
+	url     string
+	store   storage.Store
+	gen     engine.Generator
+	gw      *gateway.Server
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// URL is the base URL of the HTTP surface ("" for roles without one).
+func (s *Server) URL() string { return s.url }
+
+// Store is the store the server uses (tests inspect it).
+func (s *Server) Store() storage.Store { return s.store }
+
+// Engine is what generates replies ("" for roles without one).
+func (s *Server) Engine() engine.Generator { return s.gen }
+
+func (s *Server) onClose(f func(context.Context) error) { s.closers = append(s.closers, f) }
+
+// Close stops every part in reverse start order.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// Role selects what Start runs.
+type Role int
+
+const (
+	RoleAll      Role = iota // gateway + world simulation + engine in one process
+	RoleGateway              // the player-facing edge only
+	RoleWorldsim             // world simulation (with its engine client) only
+)
+
+// Start runs everything in one process: `maopao serve`.
+func Start(ctx context.Context, cfg Config) (*Server, error) { return StartRole(ctx, RoleAll, cfg) }
+
+// StartRole starts one role. On error, whatever was started is stopped.
+func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.onClose(func(context.Context) error { unlock(); return nil })
+
+	// Storage.
+	if err := s.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := seedSamples(ctx, s.store); err != nil {
+		return nil, err
+	}
+
+	// NATS.
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		emb, err := bus.StartEmbedded(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.onClose(func(context.Context) error { emb.Shutdown(); return nil })
+		natsURL = emb.URL()
+		s.log.Info("embedded NATS with JetStream started", "url", natsURL, "store", filepath.Join(cfg.DataDir, "nats"))
+	}
+	nc, err := bus.Connect(natsURL, "maopao", s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.onClose(func(context.Context) error { _ = nc.Drain(); return nil })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("app: JetStream: %w", err)
+	}
+	if err := bus.EnsureStreams(ctx, js); err != nil {
+		return nil, err
+	}
+
+	// Engine and world simulation.
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if role == RoleAll || role == RoleWorldsim {
+		if err := s.openEngine(); err != nil {
+			return nil, err
+		}
+		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worldsim"),
+			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
+		wsDone := make(chan error, 1)
+		go func() { wsDone <- svc.Run(runCtx) }()
+		s.onClose(func(ctx context.Context) error {
+			cancel()
+			select {
+			case err := <-wsDone:
+				return err
+			case <-ctx.Done():
+				return errors.New("app: world simulation did not stop in time")
+			}
+		})
+	}
+
+	// Gateway.
+	if role == RoleAll || role == RoleGateway {
+		if err := s.startGateway(ctx, nc, js); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) openStore(ctx context.Context) error {
+	if s.cfg.MongoURI != "" {
+		st, err := mongo.Open(ctx, s.cfg.MongoURI, s.cfg.MongoDB)
+		if err != nil {
+			return fmt.Errorf("app: MongoDB: %w", err)
+		}
+		s.store = st
+		s.log.Info("store: MongoDB", "uri", redactURI(s.cfg.MongoURI))
+	} else {
+		path := filepath.Join(s.cfg.DataDir, "maopao.db")
+		st, err := bolt.Open(path)
+		if err != nil {
+			return fmt.Errorf("app: embedded store: %w", err)
+		}
+		s.store = st
+		s.log.Info("store: embedded", "path", path)
+	}
+	st := s.store
+	s.onClose(func(ctx context.Context) error { return st.Close(ctx) })
+	return nil
+}
+
+func (s *Server) openEngine() error {
+	if s.cfg.LLMURL != "" {
+		c := openai.New(s.cfg.LLMURL)
+		c.Model, c.APIKey = s.cfg.LLMModel, s.cfg.LLMAPIKey
+		s.gen = c
+		s.log.Info("engine: OpenAI-compatible server", "url", s.cfg.LLMURL)
+		return nil
+	}
+	path := s.cfg.ModelPath
+	if path == "" {
+		path = filepath.Join(s.cfg.DataDir, "models", "maopao-bundled-untrained.gguf")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("no model given: writing a small RANDOM-WEIGHT MoE model; replies will be gibberish until you pass --model PATH.gguf or --llm-url URL", "path", path)
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return fmt.Errorf("app: create model folder: %w", err)
+			}
+			if err := modelgen.Write(path, modelgen.Bundled()); err != nil {
+				return fmt.Errorf("app: write bundled model: %w", err)
+			}
+		}
+	}
+	e, err := local.Open(path, local.Options{Threads: s.cfg.Threads})
+	if err != nil {
+		return fmt.Errorf("app: load model %s: %w", path, err)
+	}
+	if e.Untrained() {
+		s.log.Warn("the model has UNTRAINED random weights: replies are not real dialogue; use --model or --llm-url for a real model", "model", path)
+	}
+	s.gen = e
+	s.log.Info("engine: local MoE", "model", path, "describe", e.Describe())
+	s.onClose(func(context.Context) error { return e.Close() })
+	return nil
+}
+
+func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	secret := []byte(s.cfg.Secret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = gateway.LoadOrCreateSecret(ctx, s.store); err != nil {
+			return err
+		}
+	}
+	desc := "replies come from the world simulation"
+	if s.gen != nil {
+		desc = s.gen.Describe()
+	}
+	gw := &gateway.Server{
+		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
+		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"),
+	}
+	if err := gw.Init(); err != nil {
+		return err
+	}
+	s.gw = gw
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("app: listen on %s: %w", s.cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server", "err", err)
+		}
+	}()
+	host := ln.Addr().String()
+	s.url = "http://" + host
+	s.log.Info("gateway listening", "url", s.url)
+	s.onClose(func(ctx context.Context) error {
+		gw.Shutdown()
+		return hs.Shutdown(ctx)
+	})
+	return nil
+}
+
+// seedSamples stores the built-in characters that are missing, so a fresh
+// installation has someone to talk to. Edited built-ins are left alone.
+func seedSamples(ctx context.Context, st storage.Store) error {
+	for _, c := range characters.Samples() {
+		_, err := st.GetCharacter(ctx, c.ID)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, maopao.ErrNotFound) {
+			return fmt.Errorf("app: look up sample character %s: %w", c.Name, err)
+		}
+		if err := st.PutCharacter(ctx, c); err != nil {
+			return fmt.Errorf("app: store sample character %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+func redactURI(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if i := strings.Index(u, "://"); i >= 0 && i < at {
+			return u[:i+3] + "…@" + u[at+1:]
+		}
+	}
+	return u
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/maopao/maopao/app"
+)
+
+// serverFlags are the flags shared by the roles that run servers. Each can
+// also come from an environment variable, MAOPAO_ plus the flag's name in
+// upper case with dashes as underscores (--llm-url: MAOPAO_LLM_URL).
+type serverFlags struct {
+	cfg     app.Config
+	origins string
+	verbose bool
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "maopao")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "maopao")
+	}
+	return "maopao-data"
+}
+
+func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
+	c := &f.cfg
+	if role != app.RoleWorldsim {
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP address to listen on")
+		fs.StringVar(&c.Secret, "secret", "", "secret for signing player tokens (default: generated once and kept in the store)")
+		fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open WebSockets")
+	}
+	fs.StringVar(&c.DataDir, "data", defaultDataDir(), "data folder (embedded store, embedded NATS, generated model)")
+	fs.StringVar(&c.NATSURL, "nats", "", "external NATS URL (default: an embedded NATS server with JetStream)")
+	fs.StringVar(&c.MongoURI, "mongo", "", "MongoDB URI (default: the embedded store in the data folder)")
+	fs.StringVar(&c.MongoDB, "mongo-db", "", "MongoDB database name (default: from the URI, else maopao)")
+	if role != app.RoleGateway {
+		fs.StringVar(&c.LLMURL, "llm-url", "", "OpenAI-compatible server for replies, e.g. http://127.0.0.1:8081 (default: the in-process MoE engine)")
+		fs.StringVar(&c.LLMModel, "llm-model", "", "model name to send to the --llm-url server")
+		fs.StringVar(&c.LLMAPIKey, "llm-api-key", "", "API key for the --llm-url server")
+		fs.StringVar(&c.ModelPath, "model", "", "GGUF model for the in-process engine (default: a bundled small untrained model)")
+		fs.IntVar(&c.Threads, "threads", 0, "engine threads (default: all cores)")
+	}
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+}
+
+// applyEnv fills flags the user did not set from MAOPAO_* variables.
+func applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || err != nil {
+			return
+		}
+		name := "MAOPAO_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := fs.Set(fl.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func (f *serverFlags) config() app.Config {
+	c := f.cfg
+	for _, o := range strings.Split(f.origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return c
+}
+
+func newRoleCmd(use, short string, role app.Role) *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg := f.config()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := app.StartRole(ctx, role, cfg)
+			if err != nil {
+				return err
+			}
+			if srv.URL() != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Maopao is running: open %s\n", srv.URL())
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "Maopao", use, "is running")
+			}
+			<-ctx.Done()
+			cfg.Log.Info("shutting down")
+			return srv.Close()
+		},
+	}
+	f.register(cmd.Flags(), role)
+	return cmd
+}
+
+func newServeCmd() *cobra.Command {
+	return newRoleCmd("serve", "Run the whole platform in one process (gateway, world simulation, engine)", app.RoleAll)
+}
+
+func newGatewayCmd() *cobra.Command {
+	return newRoleCmd("gateway", "Run only the player-facing gateway (HTTP + WebSocket) against NATS and the store", app.RoleGateway)
+}
+
+func newWorldsimCmd() *cobra.Command {
+	return newRoleCmd("worldsim", "Run only the world simulation (and its engine) against NATS and the store", app.RoleWorldsim)
+}

@@ -1,0 +1,220 @@
+// Package openai is an engine.Generator that talks to any server offering
+// the OpenAI-compatible /v1/chat/completions API with streaming (llama.cpp's
+// llama-server, vLLM, Ollama, Maopao's own `maopao engine serve`, ...).
+package openai
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/maopao/maopao/engine"
+)
+
+// Client is an engine.Generator over HTTP. BaseURL is the server root
+// (for example http://127.0.0.1:8081); a trailing /v1 is accepted too.
+type Client struct {
+	BaseURL string
+	APIKey  string // sent as a bearer token when set
+	Model   string // the "model" field; "" lets the server pick
+	// Context is the context size to assume for prompt budgeting (default 4096).
+	Context int
+	HTTP    *http.Client
+}
+
+// New returns a client for baseURL.
+func New(baseURL string) *Client {
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 0}}
+}
+
+func (c *Client) endpoint() string {
+	u := strings.TrimRight(c.BaseURL, "/")
+	u = strings.TrimSuffix(u, "/v1")
+	return u + "/v1/chat/completions"
+}
+
+// Describe implements engine.Generator.
+func (c *Client) Describe() string {
+	m := c.Model
+	if m == "" {
+		m = "server default model"
+	}
+	return "OpenAI-compatible server at " + c.BaseURL + " (" + m + ")"
+}
+
+// ContextSize implements engine.Generator.
+func (c *Client) ContextSize() int {
+	if c.Context > 0 {
+		return c.Context
+	}
+	return 4096
+}
+
+// CountTokens estimates: the remote tokenizer is not reachable through this
+// API, and about four bytes a token holds for most BPE vocabularies;
+// erring high keeps prompts inside the server's context.
+func (c *Client) CountTokens(text string) int { return (len(text)+2)/3 + 1 }
+
+type chatRequest struct {
+	Model            string               `json:"model,omitempty"`
+	Messages         []engine.ChatMessage `json:"messages"`
+	Stream           bool                 `json:"stream"`
+	MaxTokens        int                  `json:"max_tokens,omitempty"`
+	Temperature      *float32             `json:"temperature,omitempty"`
+	TopP             float32              `json:"top_p,omitempty"`
+	TopK             int                  `json:"top_k,omitempty"`
+	MinP             float32              `json:"min_p,omitempty"`
+	PresencePenalty  float32              `json:"presence_penalty,omitempty"`
+	FrequencyPenalty float32              `json:"frequency_penalty,omitempty"`
+	RepeatPenalty    float32              `json:"repeat_penalty,omitempty"`
+	Seed             *uint64              `json:"seed,omitempty"`
+	Stop             []string             `json:"stop,omitempty"`
+	StreamOptions    map[string]bool      `json:"stream_options,omitempty"`
+}
+
+type chunk struct {
+	Choices []struct {
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	} `json:"usage"`
+	Error *struct {
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// Generate implements engine.Generator with a streaming request.
+func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(engine.Token) error) (engine.Result, error) {
+	temp := req.Temperature
+	body := chatRequest{
+		Model: c.Model, Messages: req.Messages, Stream: true, MaxTokens: req.MaxTokens,
+		Temperature: &temp, TopP: req.TopP, TopK: req.TopK, MinP: req.MinP,
+		PresencePenalty: req.PresencePenalty, FrequencyPenalty: req.FrequencyPenalty,
+		Stop: req.Stop, StreamOptions: map[string]bool{"include_usage": true},
+	}
+	if req.RepeatPenalty != 0 && req.RepeatPenalty != 1 {
+		body.RepeatPenalty = req.RepeatPenalty
+	}
+	if req.Seed != 0 {
+		seed := req.Seed
+		body.Seed = &seed
+	}
+	b, _ := json.Marshal(body)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(), bytes.NewReader(b))
+	if err != nil {
+		return engine.Result{}, fmt.Errorf("openai: build request: %w", err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "text/event-stream")
+	if c.APIKey != "" {
+		hreq.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(hreq)
+	if err != nil {
+		return engine.Result{}, fmt.Errorf("openai: POST %s: %w", c.endpoint(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		err := fmt.Errorf("openai: POST %s: %s: %s", c.endpoint(), resp.Status, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusBadRequest && bytes.Contains(bytes.ToLower(msg), []byte("context")) {
+			err = fmt.Errorf("%w: %v", engine.ErrPromptTooLong, err)
+		}
+		return engine.Result{}, err
+	}
+	var res engine.Result
+	var text strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "data:") {
+			continue // comments, event names, blank separators
+		}
+		data := strings.TrimSpace(strings.TrimPrefix(line, "data:"))
+		if data == "[DONE]" {
+			break
+		}
+		var ch chunk
+		if err := json.Unmarshal([]byte(data), &ch); err != nil {
+			return res, fmt.Errorf("openai: bad stream chunk %.80q: %w", data, err)
+		}
+		if ch.Error != nil {
+			return res, fmt.Errorf("openai: server error: %s", ch.Error.Message)
+		}
+		if ch.Usage != nil {
+			res.PromptTokens, res.CompletionTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
+		}
+		for _, choice := range ch.Choices {
+			if choice.Delta.Content != "" {
+				text.WriteString(choice.Delta.Content)
+				if err := onToken(engine.Token{ID: -1, Text: choice.Delta.Content}); err != nil {
+					res.Text = text.String()
+					return res, err
+				}
+			}
+			if choice.FinishReason != nil && *choice.FinishReason != "" {
+				res.FinishReason = *choice.FinishReason
+			}
+		}
+	}
+	res.Text = text.String()
+	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			res.FinishReason = "cancelled"
+			return res, ctx.Err()
+		}
+		return res, fmt.Errorf("openai: read stream: %w", err)
+	}
+	if ctx.Err() != nil {
+		res.FinishReason = "cancelled"
+		return res, ctx.Err()
+	}
+	if res.FinishReason == "" {
+		res.FinishReason = "stop"
+	}
+	return res, nil
+}
+
+// Ping checks that the server answers (GET /v1/models), for /healthz.
+func (c *Client) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	u := strings.TrimSuffix(strings.TrimRight(c.BaseURL, "/"), "/v1") + "/v1/models"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("llm server %s: %w", c.BaseURL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return errors.New("llm server " + c.BaseURL + ": " + resp.Status)
+	}
+	return nil
+}

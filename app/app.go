@@ -138,11 +138,18 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 			_ = s.Close()
 		}
 	}()
-	unlock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	if role != RoleAll && (cfg.NATSURL == "" || cfg.MongoURI == "") {
+		return nil, errors.New("app: a single role shares its work with other processes, so it needs an external NATS (--nats) and MongoDB (--mongo); use `maopao serve` for everything in one process")
 	}
-	s.onClose(func(context.Context) error { unlock(); return nil })
+	if cfg.NATSURL == "" || cfg.MongoURI == "" {
+		// The embedded store and JetStream files live in the data folder;
+		// two processes sharing them would corrupt both.
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.onClose(func(context.Context) error { unlock(); return nil })
+	}
 
 	// Storage.
 	if err := s.openStore(ctx); err != nil {

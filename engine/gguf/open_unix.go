@@ -1,0 +1,42 @@
+//go:build unix
+
+package gguf
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Open memory-maps path read-only and parses it; tensor data stays in the
+// page cache and is never copied.
+func Open(path string) (*File, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	defer fd.Close()
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	size := st.Size()
+	if size < 24 {
+		return nil, fmt.Errorf("gguf: %s: %d bytes is too small for a GGUF header", path, size)
+	}
+	if int64(int(size)) != size {
+		return nil, fmt.Errorf("gguf: %s: %d bytes do not fit in memory", path, size)
+	}
+	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
+	}
+	f, err := Parse(data)
+	if err != nil {
+		unix.Munmap(data)
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	f.unmap = func() error { return unix.Munmap(data) }
+	return f, nil
+}

@@ -148,6 +148,12 @@ func handshake(ctx context.Context, conn *websocket.Conn, token string) (protoco
 		if ctx.Err() != nil {
 			return protocol.Welcome{}, fmt.Errorf("wait for welcome: %w", ctx.Err())
 		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// The read deadline is the context's, and may fire a moment
+			// before the context itself reports it.
+			return protocol.Welcome{}, fmt.Errorf("wait for welcome: no answer by %s: %w", deadline.Format(time.TimeOnly), context.DeadlineExceeded)
+		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) && ce.Code == protocol.CloseBadAuth {
 			return protocol.Welcome{}, &FrameError{Code: protocol.CodeBadToken, Message: "connection closed: " + ce.Text}

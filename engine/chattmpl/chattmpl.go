@@ -1,0 +1,163 @@
+// Package chattmpl owns turning chat messages into the prompt text each model
+// family was trained on (ChatML, Llama 3, Mistral/Mixtral [INST], Tulu/OLMoE),
+// recognising the family from a GGUF tokenizer.chat_template, and the stop
+// strings that end an assistant turn. It writes the formats directly rather
+// than interpreting Jinja.
+package chattmpl
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/maopao/maopao/engine"
+)
+
+// Family is a chat prompt format.
+type Family string
+
+// Supported families.
+const (
+	ChatML  Family = "chatml"  // Qwen2/Qwen3 and the fallback
+	Llama3  Family = "llama3"  // <|start_header_id|>role<|end_header_id|>
+	Mistral Family = "mistral" // Mistral/Mixtral [INST] ... [/INST]
+	OLMoE   Family = "olmoe"   // Tulu-style <|user|> / <|assistant|>
+)
+
+// Families lists the supported families.
+func Families() []Family { return []Family{ChatML, Llama3, Mistral, OLMoE} }
+
+var aliases = map[string]Family{
+	"chatml": ChatML, "qwen": ChatML, "qwen2": ChatML, "qwen3": ChatML, "qwen2moe": ChatML, "qwen3moe": ChatML,
+	"llama3": Llama3, "llama-3": Llama3, "llama-3.1": Llama3,
+	"mistral": Mistral, "mixtral": Mistral, "mistral-v1": Mistral,
+	"olmoe": OLMoE, "tulu": OLMoE, "olmo": OLMoE,
+}
+
+// Parse resolves an explicit family name (case-insensitive, with a few
+// aliases such as "qwen3" or "mixtral").
+func Parse(name string) (Family, error) {
+	if f, ok := aliases[strings.ToLower(strings.TrimSpace(name))]; ok {
+		return f, nil
+	}
+	names := make([]string, 0, len(aliases))
+	for a := range aliases {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	return "", fmt.Errorf("chattmpl: unknown chat template family %q (valid: %s)", name, strings.Join(names, ", "))
+}
+
+// Detect recognises the family of a Jinja chat template by the markers it
+// writes. An empty or unrecognised template gives ChatML.
+func Detect(jinja string) Family {
+	switch {
+	case strings.Contains(jinja, "<|im_start|>"):
+		return ChatML
+	case strings.Contains(jinja, "<|start_header_id|>"):
+		return Llama3
+	case strings.Contains(jinja, "[INST]"):
+		return Mistral
+	case strings.Contains(jinja, "<|user|>") && strings.Contains(jinja, "<|assistant|>"):
+		return OLMoE
+	}
+	return ChatML
+}
+
+// Apply renders msgs in family f. With addGenerationPrompt the text ends
+// where the assistant's reply begins. bos is written first for families
+// whose templates write the BOS token themselves (Llama 3, Mistral, OLMoE);
+// pass "" when the caller adds BOS as a token instead. Control tokens in the
+// result are literal text, so encode it with special-token parsing on.
+// An unknown family renders as ChatML.
+func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos string) string {
+	var b strings.Builder
+	switch f {
+	case Llama3:
+		b.WriteString(bos)
+		for _, m := range msgs {
+			// Meta's template trims every message.
+			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n" + strings.TrimSpace(m.Content) + "<|eot_id|>")
+		}
+		if addGenerationPrompt {
+			b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
+		}
+	case Mistral:
+		applyMistral(&b, msgs, bos)
+	case OLMoE:
+		b.WriteString(bos)
+		for i, m := range msgs {
+			switch m.Role {
+			case "system":
+				b.WriteString("<|system|>\n" + m.Content + "\n")
+			case "assistant":
+				b.WriteString("<|assistant|>\n" + m.Content + "<|endoftext|>")
+				if i < len(msgs)-1 {
+					b.WriteString("\n")
+				}
+			default:
+				b.WriteString("<|user|>\n" + m.Content + "\n")
+			}
+		}
+		if addGenerationPrompt {
+			b.WriteString("<|assistant|>\n")
+		}
+	default:
+		for _, m := range msgs {
+			b.WriteString("<|im_start|>" + m.Role + "\n" + m.Content + "<|im_end|>\n")
+		}
+		if addGenerationPrompt {
+			b.WriteString("<|im_start|>assistant\n")
+		}
+	}
+	return b.String()
+}
+
+// applyMistral writes the "v1" Mistral/Mixtral format: no system role, so a
+// system message opens the next [INST] block and is joined to the user text
+// by a blank line; every assistant turn ends with </s>. The prompt always
+// ends ready for the assistant, so addGenerationPrompt changes nothing.
+func applyMistral(b *strings.Builder, msgs []engine.ChatMessage, bos string) {
+	b.WriteString(bos)
+	open := false
+	for _, m := range msgs {
+		switch m.Role {
+		case "system":
+			if !open {
+				b.WriteString(" [INST] ")
+				open = true
+			}
+			b.WriteString(m.Content + "\n\n")
+		case "assistant":
+			if open { // a system message with no user turn after it
+				b.WriteString(" [/INST]")
+				open = false
+			}
+			b.WriteString(" " + m.Content + "</s>")
+		default:
+			if !open {
+				b.WriteString(" [INST] ")
+			}
+			b.WriteString(m.Content + " [/INST]")
+			open = false
+		}
+	}
+	if open {
+		b.WriteString(" [/INST]")
+	}
+}
+
+// StopStrings are texts that end an assistant turn in family f when the
+// model writes them as text rather than as a single end-of-generation token.
+func StopStrings(f Family) []string {
+	switch f {
+	case Llama3:
+		return []string{"<|eot_id|>", "<|end_of_text|>", "<|start_header_id|>"}
+	case Mistral:
+		return []string{"</s>", "[INST]"}
+	case OLMoE:
+		return []string{"<|endoftext|>", "<|user|>", "<|system|>"}
+	default:
+		return []string{"<|im_end|>", "<|endoftext|>", "<|im_start|>"}
+	}
+}

@@ -1,0 +1,560 @@
+// Package tokenizer owns text <-> token id conversion for the local engine:
+// loading a vocabulary from GGUF tokenizer metadata (byte-level BPE "gpt2"
+// and SentencePiece-style "llama" models, as llama.cpp reads them), encoding
+// with special-token parsing, decoding (whole or streamed), and building small
+// byte-level BPE vocabularies for tests and the bundled random-weight model.
+package tokenizer
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// TokenType is the GGUF token_type value of a vocabulary entry.
+type TokenType int32
+
+// Token types as GGUF (and SentencePiece) number them.
+const (
+	TypeUndefined   TokenType = 0
+	TypeNormal      TokenType = 1
+	TypeUnknown     TokenType = 2
+	TypeControl     TokenType = 3
+	TypeUserDefined TokenType = 4
+	TypeUnused      TokenType = 5
+	TypeByte        TokenType = 6
+)
+
+type modelKind int
+
+const (
+	kindBPE modelKind = iota + 1
+	kindSPM
+)
+
+// spmSpace is SentencePiece's visible stand-in for a space (U+2581).
+const spmSpace = "\u2581"
+
+// Tokenizer converts between text and token ids. It is immutable after
+// FromMetadata apart from an internal word cache, and safe for concurrent use.
+type Tokenizer struct {
+	kind   modelKind
+	pre    *preFamily
+	tokens []string
+	types  []TokenType
+	scores []float32
+	toID   map[string]int32
+	// pieces[id] is what the token decodes to in user-visible text;
+	// control-like tokens decode to "" there and to their text in special.
+	pieces  []string
+	special []string
+
+	bos, eos, eot, eom, unk, pad int
+	addBOS, addEOS, spacePrefix  bool
+	eog                          []bool
+	// specials are the ids matched literally in text before pre-tokenizing,
+	// longest text first (so "<|im_start|>" wins over a shorter prefix).
+	specials []int32
+	byteTok  [256]int32 // SentencePiece <0xXX> tokens, -1 when absent
+
+	bpe *bpeModel
+}
+
+// eogTexts are token texts that end generation in the chat models we run,
+// whether or not the metadata names them (llama.cpp keeps the same list).
+var eogTexts = map[string]bool{
+	"<|eot_id|>": true, "<|im_end|>": true, "<|end|>": true, "<end_of_turn>": true,
+	"<|endoftext|>": true, "</s>": true, "<|eom_id|>": true, "<EOT>": true,
+	"<|end_of_text|>": true,
+}
+
+// FromMetadata builds a tokenizer from GGUF tokenizer metadata. Errors name
+// the offending key.
+func FromMetadata(md map[string]any) (*Tokenizer, error) {
+	if md == nil {
+		return nil, errors.New("tokenizer: no metadata")
+	}
+	model, ok, err := mdString(md, KeyModel)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("tokenizer: metadata %s: missing", KeyModel)
+	}
+	t := &Tokenizer{bos: -1, eos: -1, eot: -1, eom: -1, unk: -1, pad: -1}
+	switch model {
+	case "gpt2":
+		t.kind = kindBPE
+	case "llama":
+		t.kind = kindSPM
+	default:
+		return nil, fmt.Errorf("tokenizer: metadata %s: unsupported tokenizer model %q (want \"gpt2\" or \"llama\")", KeyModel, model)
+	}
+
+	tokens, ok, err := mdStrings(md, KeyTokens)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("tokenizer: metadata %s: missing", KeyTokens)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("tokenizer: metadata %s: empty vocabulary", KeyTokens)
+	}
+	if len(tokens) >= 1<<31-1 {
+		return nil, fmt.Errorf("tokenizer: metadata %s: %d tokens is too many", KeyTokens, len(tokens))
+	}
+	n := len(tokens)
+	t.tokens = make([]string, n)
+	t.toID = make(map[string]int32, n)
+	for i, s := range tokens {
+		if s == "" {
+			// llama.cpp renames empty entries the same way so ids stay stable.
+			s = fmt.Sprintf("[EMPTY_%d]", i)
+		}
+		if j, dup := t.toID[s]; dup {
+			return nil, fmt.Errorf("tokenizer: metadata %s: duplicate token %q at ids %d and %d", KeyTokens, s, j, i)
+		}
+		t.toID[s] = int32(i)
+		t.tokens[i] = s
+	}
+
+	t.types = make([]TokenType, n)
+	types, ok, err := mdInts(md, KeyTokenType)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if len(types) != n {
+			return nil, fmt.Errorf("tokenizer: metadata %s: %d entries for %d tokens", KeyTokenType, len(types), n)
+		}
+		for i, v := range types {
+			if v < int64(TypeUndefined) || v > int64(TypeByte) {
+				return nil, fmt.Errorf("tokenizer: metadata %s[%d]: unknown token type %d", KeyTokenType, i, v)
+			}
+			t.types[i] = TokenType(v)
+		}
+	} else {
+		for i := range t.types {
+			t.types[i] = TypeNormal
+		}
+	}
+
+	scores, ok, err := mdFloats(md, KeyScores)
+	if err != nil {
+		return nil, err
+	}
+	if ok && len(scores) != n {
+		return nil, fmt.Errorf("tokenizer: metadata %s: %d entries for %d tokens", KeyScores, len(scores), n)
+	}
+	t.scores = scores
+
+	preName, _, err := mdString(md, KeyPre)
+	if err != nil {
+		return nil, err
+	}
+	switch t.kind {
+	case kindBPE:
+		if t.pre, err = lookupPre(preName); err != nil {
+			return nil, err
+		}
+		t.addBOS = t.pre.addBOS
+		merges, ok, err := mdStrings(md, KeyMerges)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("tokenizer: metadata %s: missing (required for model gpt2)", KeyMerges)
+		}
+		if t.bpe, err = newBPE(t.toID, n, merges, t.pre.ignoreMerges); err != nil {
+			return nil, err
+		}
+	case kindSPM:
+		t.addBOS = true
+		t.spacePrefix = true
+		// llama.cpp's defaults for SentencePiece vocabularies.
+		for _, d := range []struct {
+			dst *int
+			id  int
+		}{{&t.unk, 0}, {&t.bos, 1}, {&t.eos, 2}} {
+			if d.id < n {
+				*d.dst = d.id
+			}
+		}
+	}
+
+	if err := t.readSpecialIDs(md); err != nil {
+		return nil, err
+	}
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{KeyAddBOS, &t.addBOS}, {KeyAddEOS, &t.addEOS}, {KeyAddSpacePrefix, &t.spacePrefix}} {
+		v, ok, err := mdBool(md, b.key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			*b.dst = v
+		}
+	}
+	if t.kind == kindBPE {
+		t.spacePrefix = false // llama.cpp's BPE path never adds one
+	}
+	if t.addBOS && t.bos < 0 {
+		return nil, fmt.Errorf("tokenizer: metadata %s is true, but %s is not set", KeyAddBOS, KeyBOS)
+	}
+	if t.addEOS && t.eos < 0 {
+		return nil, fmt.Errorf("tokenizer: metadata %s is true, but %s is not set", KeyAddEOS, KeyEOS)
+	}
+
+	t.eog = make([]bool, n)
+	for i, s := range t.tokens {
+		if eogTexts[s] {
+			t.eog[i] = true
+			if t.types[i] != TypeControl {
+				t.types[i] = TypeControl // as llama.cpp: these are control tokens whatever the file says
+			}
+		}
+	}
+	for _, id := range []int{t.eos, t.eot, t.eom} {
+		if id >= 0 {
+			t.eog[id] = true
+		}
+	}
+
+	for i := range t.byteTok {
+		t.byteTok[i] = -1
+		if id, ok := t.toID[fmt.Sprintf("<0x%02X>", i)]; ok {
+			t.byteTok[i] = id
+		}
+	}
+	for i, typ := range t.types {
+		if typ == TypeControl || typ == TypeUserDefined || typ == TypeUnknown {
+			t.specials = append(t.specials, int32(i))
+		}
+	}
+	sort.SliceStable(t.specials, func(a, b int) bool {
+		return len(t.tokens[t.specials[a]]) > len(t.tokens[t.specials[b]])
+	})
+	t.buildPieces()
+	return t, nil
+}
+
+func (t *Tokenizer) readSpecialIDs(md map[string]any) error {
+	for _, s := range []struct {
+		key string
+		dst *int
+	}{{KeyBOS, &t.bos}, {KeyEOS, &t.eos}, {KeyEOT, &t.eot}, {KeyEOM, &t.eom}, {KeyUnknown, &t.unk}, {KeyPadding, &t.pad}} {
+		v, ok, err := mdInt(md, s.key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if v < 0 || v >= int64(len(t.tokens)) {
+			return fmt.Errorf("tokenizer: metadata %s: id %d outside vocabulary of %d tokens", s.key, v, len(t.tokens))
+		}
+		*s.dst = int(v)
+	}
+	return nil
+}
+
+func (t *Tokenizer) buildPieces() {
+	n := len(t.tokens)
+	t.pieces = make([]string, n)
+	t.special = make([]string, n)
+	for i, s := range t.tokens {
+		var p string
+		switch t.types[i] {
+		case TypeControl, TypeUnused:
+			p = ""
+		case TypeUserDefined:
+			p = s
+		case TypeByte:
+			if b, ok := parseByteToken(s); ok {
+				p = string([]byte{b})
+			} else {
+				p = s
+			}
+		case TypeUnknown:
+			if t.kind == kindSPM {
+				p = "\u2585" // what llama.cpp shows for <unk>
+			} else {
+				p = ""
+			}
+		default:
+			if t.kind == kindBPE {
+				p = string(byteLevelDecode(nil, s))
+			} else {
+				p = strings.ReplaceAll(s, spmSpace, " ")
+			}
+		}
+		t.pieces[i] = p
+		t.special[i] = p
+		if t.types[i] == TypeControl || t.types[i] == TypeUnknown {
+			t.special[i] = s
+		}
+	}
+}
+
+func parseByteToken(s string) (byte, bool) {
+	if len(s) != 6 || s[:3] != "<0x" || s[5] != '>' {
+		return 0, false
+	}
+	var v byte
+	for _, c := range s[3:5] {
+		v <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			v |= byte(c - '0')
+		case c >= 'A' && c <= 'F':
+			v |= byte(c - 'A' + 10)
+		case c >= 'a' && c <= 'f':
+			v |= byte(c - 'a' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// VocabSize is the number of tokens.
+func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
+
+// BOS is the beginning-of-sequence id, or -1.
+func (t *Tokenizer) BOS() int { return t.bos }
+
+// EOS is the end-of-sequence id, or -1.
+func (t *Tokenizer) EOS() int { return t.eos }
+
+// EOT is the end-of-turn id from metadata, or -1.
+func (t *Tokenizer) EOT() int { return t.eot }
+
+// Padding is the padding id, or -1.
+func (t *Tokenizer) Padding() int { return t.pad }
+
+// Unknown is the unknown-token id, or -1.
+func (t *Tokenizer) Unknown() int { return t.unk }
+
+// AddBOS reports whether the model expects BOS in front of a prompt.
+func (t *Tokenizer) AddBOS() bool { return t.addBOS }
+
+// AddEOS reports whether the metadata asks for EOS after a prompt; Encode
+// never appends it on its own.
+func (t *Tokenizer) AddEOS() bool { return t.addEOS }
+
+// Model is "gpt2" or "llama", as in tokenizer.ggml.model.
+func (t *Tokenizer) Model() string {
+	if t.kind == kindSPM {
+		return "llama"
+	}
+	return "gpt2"
+}
+
+// IsEOG reports whether sampling id ends generation.
+func (t *Tokenizer) IsEOG(id int) bool {
+	return id >= 0 && id < len(t.eog) && t.eog[id]
+}
+
+// TokenText is the raw vocabulary entry for id ("" when out of range).
+func (t *Tokenizer) TokenText(id int) string {
+	if id < 0 || id >= len(t.tokens) {
+		return ""
+	}
+	return t.tokens[id]
+}
+
+// TokenType is the type of id (TypeUndefined when out of range).
+func (t *Tokenizer) TokenType(id int) TokenType {
+	if id < 0 || id >= len(t.types) {
+		return TypeUndefined
+	}
+	return t.types[id]
+}
+
+// TokenID looks up a vocabulary entry by its raw text.
+func (t *Tokenizer) TokenID(text string) (int, bool) {
+	id, ok := t.toID[text]
+	return int(id), ok
+}
+
+// fragment is a piece of input that is either raw text or one special token.
+type fragment struct {
+	text string
+	id   int32 // -1 for text
+}
+
+// Encode converts text to ids. addBOS prepends BOS when the vocabulary has
+// one. With parseSpecial, control tokens written literally (such as
+// "<|im_start|>") become their ids; user-defined tokens are always matched,
+// as llama.cpp does, and control tokens are otherwise plain text.
+func (t *Tokenizer) Encode(text string, addBOS bool, parseSpecial bool) []int {
+	out := make([]int, 0, len(text)/3+2)
+	if addBOS && t.bos >= 0 {
+		out = append(out, t.bos)
+	}
+	prevSpecial := true
+	for _, f := range t.partition(text, parseSpecial) {
+		if f.id >= 0 {
+			out = append(out, int(f.id))
+			prevSpecial = true
+			continue
+		}
+		switch t.kind {
+		case kindBPE:
+			for _, w := range t.pre.split(f.text) {
+				out = t.bpe.encodeWord(w, t.unk, out)
+			}
+		case kindSPM:
+			s := f.text
+			// SentencePiece treats the start of text, and text after a special
+			// token, as the start of a word.
+			if t.spacePrefix && prevSpecial {
+				s = " " + s
+			}
+			out = t.encodeSPM(s, out)
+		}
+		prevSpecial = false
+	}
+	return out
+}
+
+func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+	frags := []fragment{{text: text, id: -1}}
+	if text == "" {
+		return nil
+	}
+	for _, sid := range t.specials {
+		typ := t.types[sid]
+		if !parseSpecial && typ != TypeUserDefined {
+			continue
+		}
+		st := t.tokens[sid]
+		var next []fragment
+		for i, f := range frags {
+			if f.id >= 0 || !strings.Contains(f.text, st) {
+				if next != nil {
+					next = append(next, f)
+				}
+				continue
+			}
+			if next == nil {
+				next = append(make([]fragment, 0, len(frags)+4), frags[:i]...)
+			}
+			rest := f.text
+			for {
+				j := strings.Index(rest, st)
+				if j < 0 {
+					break
+				}
+				if j > 0 {
+					next = append(next, fragment{text: rest[:j], id: -1})
+				}
+				next = append(next, fragment{id: sid})
+				rest = rest[j+len(st):]
+			}
+			if rest != "" {
+				next = append(next, fragment{text: rest, id: -1})
+			}
+		}
+		if next != nil {
+			frags = next
+		}
+	}
+	return frags
+}
+
+// Decode converts ids to text. Control tokens (BOS, <|im_end|>, ...) and ids
+// outside the vocabulary produce nothing. For SentencePiece vocabularies the
+// space Encode adds at the start of text (and after a special token) is
+// removed again, so Decode(Encode(s)) == s.
+func (t *Tokenizer) Decode(ids []int) string {
+	return t.decode(ids, false)
+}
+
+// DecodeSpecial is Decode but writes control tokens as their text.
+func (t *Tokenizer) DecodeSpecial(ids []int) string {
+	return t.decode(ids, true)
+}
+
+func (t *Tokenizer) decode(ids []int, special bool) string {
+	var b strings.Builder
+	atStart := true
+	for _, id := range ids {
+		p, start := t.piece(id, special, atStart)
+		atStart = start
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// piece returns the text of id and whether the next token starts a word in
+// SentencePiece's sense (after the beginning or a special token).
+func (t *Tokenizer) piece(id int, special, atStart bool) (string, bool) {
+	if id < 0 || id >= len(t.tokens) {
+		return "", atStart
+	}
+	p := t.pieces[id]
+	if special {
+		p = t.special[id]
+	}
+	switch t.types[id] {
+	case TypeControl, TypeUserDefined, TypeUnknown:
+		return p, true
+	case TypeUnused:
+		return p, atStart
+	}
+	if atStart && t.spacePrefix && t.kind == kindSPM && strings.HasPrefix(p, " ") {
+		p = p[1:]
+	}
+	return p, false
+}
+
+// StreamDecoder turns ids into text one at a time without splitting a UTF-8
+// character whose bytes arrive in different tokens.
+type StreamDecoder struct {
+	t       *Tokenizer
+	pending []byte
+	atStart bool
+}
+
+// NewStreamDecoder starts decoding a fresh sequence; it follows Decode's
+// rules, including dropping the SentencePiece word-start space at the start.
+func (t *Tokenizer) NewStreamDecoder() *StreamDecoder {
+	return &StreamDecoder{t: t, atStart: true}
+}
+
+// Push adds one id and returns the text completed by it: valid UTF-8, with
+// an unfinished multi-byte sequence at the end held back for later tokens.
+// Bytes that can never form a character come out as U+FFFD.
+func (d *StreamDecoder) Push(id int) string {
+	p, start := d.t.piece(id, false, d.atStart)
+	d.atStart = start
+	d.pending = append(d.pending, p...)
+	cut := len(d.pending)
+	// Look back at most 3 bytes for the lead byte of an unfinished rune.
+	for i := len(d.pending) - 1; i >= 0 && i >= len(d.pending)-3; i-- {
+		c := d.pending[i]
+		if c&0xC0 == 0x80 {
+			continue // continuation byte
+		}
+		if c >= 0xC0 && !utf8.FullRune(d.pending[i:]) {
+			cut = i
+		}
+		break
+	}
+	out := strings.ToValidUTF8(string(d.pending[:cut]), "\uFFFD")
+	d.pending = append(d.pending[:0], d.pending[cut:]...)
+	return out
+}
+
+// Flush returns whatever is held back, as U+FFFD when it never completed.
+func (d *StreamDecoder) Flush() string {
+	out := strings.ToValidUTF8(string(d.pending), "\uFFFD")
+	d.pending = d.pending[:0]
+	return out
+}

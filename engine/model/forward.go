@@ -357,6 +357,10 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 }
 
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
+	if m.Exact {
+		tensor.MatMulRef(w, x, n, y)
+		return
+	}
 	tensor.MatMul(w, x, n, y, m.threadsFor(n*w.Rows))
 }
 

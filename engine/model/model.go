@@ -42,6 +42,10 @@ type Model struct {
 	Layers  []Layer
 	// Threads is how many goroutines the matrix kernels and attention use.
 	Threads int
+	// Exact runs every projection through the reference kernel, which keeps
+	// activations in float instead of quantizing them to 8 bits for
+	// quantized weights: slow, for checking the math of quantized models.
+	Exact bool
 
 	rope ropeTable
 }

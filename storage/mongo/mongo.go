@@ -1,0 +1,418 @@
+// Package mongo owns Maopao's MongoDB store, the production storage.Store.
+// It uses only operations that behave the same on MongoDB and on FerretDB v1
+// (which the tests run against): single-document writes, unique indexes,
+// find with sort/limit/projection. No transactions, no $push modifiers, no
+// positional updates, no TTL indexes and no distinct (FerretDB rejects the
+// maxTimeMS the driver adds when a context has a deadline).
+//
+// Collections: characters, players, conversations (unique index on
+// player_id+character_id), messages (_id = message ID; unique index on
+// conversation_id+seq), memories (_id = the JSON array [player, character])
+// and settings (_id = key). Indexes are created by Open.
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/storage"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+)
+
+// DefaultDatabase is used when neither Open's argument nor the URI names one.
+const DefaultDatabase = "maopao"
+
+// Store is a storage.Store on a MongoDB (or wire-compatible) server.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+
+	characters, players, conversations, messages, memories, settings *mongo.Collection
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open connects to uri, checks the server answers, and creates the indexes
+// the store relies on. database "" means the URI's path, or DefaultDatabase.
+func Open(ctx context.Context, uri, database string) (*Store, error) {
+	cs, err := connstring.ParseAndValidate(uri)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open: bad URI: %v: %w", err, maopao.ErrInvalid)
+	}
+	if database == "" {
+		database = cs.Database
+	}
+	if database == "" {
+		database = DefaultDatabase
+	}
+	if i := strings.IndexAny(database, "/\\. \"$\x00"); i >= 0 {
+		return nil, fmt.Errorf("mongo: open: database name %q contains %q, which MongoDB forbids: %w",
+			database, database[i], maopao.ErrInvalid)
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open %s: %w", cs.Hosts, err)
+	}
+	db := client.Database(database)
+	s := &Store{
+		client:        client,
+		db:            db,
+		characters:    db.Collection("characters"),
+		players:       db.Collection("players"),
+		conversations: db.Collection("conversations"),
+		messages:      db.Collection("messages"),
+		memories:      db.Collection("memories"),
+		settings:      db.Collection("settings"),
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: open %s: %w", cs.Hosts, err)
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: open %s/%s: %w", cs.Hosts, database, err)
+	}
+	return s, nil
+}
+
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	unique := []struct {
+		coll *mongo.Collection
+		name string
+		keys bson.D
+	}{
+		// Racing OpenConversation calls converge on the one insert this
+		// lets through.
+		{s.conversations, "player_character", bson.D{{Key: "player_id", Value: 1}, {Key: "character_id", Value: 1}}},
+		// Claiming a Seq is inserting under this index; see AppendMessage.
+		{s.messages, "conversation_seq", bson.D{{Key: "conversation_id", Value: 1}, {Key: "seq", Value: 1}}},
+	}
+	for _, u := range unique {
+		_, err := u.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    u.keys,
+			Options: options.Index().SetName(u.name).SetUnique(true),
+		})
+		if err != nil {
+			return fmt.Errorf("create index %s on %s: %w", u.name, u.coll.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Database is the database the store uses.
+func (s *Store) Database() string { return s.db.Name() }
+
+// Ping reports whether the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mongo: ping: %w", err)
+	}
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		return fmt.Errorf("mongo: ping: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects; later calls return the first call's result.
+func (s *Store) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		if err := s.client.Disconnect(ctx); err != nil {
+			s.closeErr = fmt.Errorf("mongo: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// PutCharacter inserts or replaces the character with c.ID.
+func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
+	const op = "put character"
+	if c.ID == "" {
+		return fmt.Errorf("mongo: %s: empty ID: %w", op, maopao.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(op, c.ID, err)
+	}
+	ext, err := jsonExtensions(c.Extensions)
+	if err != nil {
+		return fmt.Errorf("mongo: %s %q: %w", op, c.ID, err)
+	}
+	c.Extensions = ext
+	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	_, err = s.characters.ReplaceOne(ctx, byID(c.ID), c, options.Replace().SetUpsert(true))
+	return fail(op, c.ID, err)
+}
+
+// GetCharacter returns maopao.ErrNotFound (wrapped) when absent.
+func (s *Store) GetCharacter(ctx context.Context, id string) (maopao.Character, error) {
+	const op = "get character"
+	if err := ctx.Err(); err != nil {
+		return maopao.Character{}, fail(op, id, err)
+	}
+	raw, err := s.characters.FindOne(ctx, byID(id)).Raw()
+	if err != nil {
+		return maopao.Character{}, fail(op, id, err)
+	}
+	c, err := decodeCharacter(raw)
+	return c, fail(op, id, err)
+}
+
+// ListCharacters returns every character ordered by Name, then ID.
+func (s *Store) ListCharacters(ctx context.Context) ([]maopao.Character, error) {
+	const op = "list characters"
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, "", err)
+	}
+	cur, err := s.characters.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fail(op, "", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	out := []maopao.Character{}
+	for cur.Next(ctx) {
+		c, err := decodeCharacter(cur.Current)
+		if err != nil {
+			return nil, fail(op, "", err)
+		}
+		out = append(out, c)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fail(op, "", err)
+	}
+	// The server's order depends on collation settings we do not own; the
+	// contract is Go's byte order, which the bolt store uses too.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// DeleteCharacter returns maopao.ErrNotFound (wrapped) when absent.
+func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
+	const op = "delete character"
+	if err := ctx.Err(); err != nil {
+		return fail(op, id, err)
+	}
+	res, err := s.characters.DeleteOne(ctx, byID(id))
+	if err != nil {
+		return fail(op, id, err)
+	}
+	if res.DeletedCount == 0 {
+		return fail(op, id, mongo.ErrNoDocuments)
+	}
+	return nil
+}
+
+// PutPlayer inserts or replaces the player with p.ID.
+func (s *Store) PutPlayer(ctx context.Context, p maopao.Player) error {
+	const op = "put player"
+	if p.ID == "" {
+		return fmt.Errorf("mongo: %s: empty ID: %w", op, maopao.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(op, p.ID, err)
+	}
+	p.CreatedAt = normTime(p.CreatedAt)
+	_, err := s.players.ReplaceOne(ctx, byID(p.ID), p, options.Replace().SetUpsert(true))
+	return fail(op, p.ID, err)
+}
+
+// GetPlayer returns maopao.ErrNotFound (wrapped) when absent.
+func (s *Store) GetPlayer(ctx context.Context, id string) (maopao.Player, error) {
+	const op = "get player"
+	var p maopao.Player
+	if err := ctx.Err(); err != nil {
+		return p, fail(op, id, err)
+	}
+	if err := s.players.FindOne(ctx, byID(id)).Decode(&p); err != nil {
+		return maopao.Player{}, fail(op, id, err)
+	}
+	p.CreatedAt = normTime(p.CreatedAt)
+	return p, nil
+}
+
+// memoryDoc gives a memory the _id that makes PutMemory a single upsert.
+type memoryDoc struct {
+	ID            string `bson:"_id"`
+	maopao.Memory `bson:",inline"`
+}
+
+// memoryID is unambiguous for any pair of IDs, unlike a joined string.
+func memoryID(playerID, characterID string) string {
+	b, _ := json.Marshal([2]string{playerID, characterID}) // strings always marshal
+	return string(b)
+}
+
+// GetMemory returns a zero Memory with the IDs filled in when none is stored.
+func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (maopao.Memory, error) {
+	const op = "get memory"
+	zero := maopao.Memory{PlayerID: playerID, CharacterID: characterID}
+	if playerID == "" || characterID == "" {
+		return zero, fmt.Errorf("mongo: %s: player ID %q and character ID %q must both be set: %w",
+			op, playerID, characterID, maopao.ErrInvalid)
+	}
+	id := memoryID(playerID, characterID)
+	if err := ctx.Err(); err != nil {
+		return zero, fail(op, id, err)
+	}
+	var d memoryDoc
+	err := s.memories.FindOne(ctx, byID(id)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return zero, nil
+	}
+	if err != nil {
+		return zero, fail(op, id, err)
+	}
+	d.Memory.UpdatedAt = normTime(d.Memory.UpdatedAt)
+	return d.Memory, nil
+}
+
+// PutMemory inserts or replaces the memory for m's (player, character).
+func (s *Store) PutMemory(ctx context.Context, m maopao.Memory) error {
+	const op = "put memory"
+	if m.PlayerID == "" || m.CharacterID == "" {
+		return fmt.Errorf("mongo: %s: player ID %q and character ID %q must both be set: %w",
+			op, m.PlayerID, m.CharacterID, maopao.ErrInvalid)
+	}
+	id := memoryID(m.PlayerID, m.CharacterID)
+	if err := ctx.Err(); err != nil {
+		return fail(op, id, err)
+	}
+	m.UpdatedAt = normTime(m.UpdatedAt)
+	d := memoryDoc{ID: id, Memory: m}
+	_, err := s.memories.ReplaceOne(ctx, byID(id), d, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		// Two upserts of a new _id can race on MongoDB; the loser's retry
+		// finds the document and replaces it.
+		_, err = s.memories.ReplaceOne(ctx, byID(id), d, options.Replace().SetUpsert(true))
+	}
+	return fail(op, id, err)
+}
+
+type settingDoc struct {
+	Key   string `bson:"_id"`
+	Value []byte `bson:"value"`
+}
+
+// GetSetting returns maopao.ErrNotFound (wrapped) when absent.
+func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
+	const op = "get setting"
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, key, err)
+	}
+	var d settingDoc
+	if err := s.settings.FindOne(ctx, byID(key)).Decode(&d); err != nil {
+		return nil, fail(op, key, err)
+	}
+	return nonNil(d.Value), nil
+}
+
+// PutSettingIfAbsent stores value unless key exists and returns whichever
+// value is stored afterwards. The insert either wins or hits the _id index,
+// so racing writers all end up reading the winner's value.
+func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error) {
+	const op = "put setting"
+	if key == "" {
+		return nil, fmt.Errorf("mongo: %s: empty key: %w", op, maopao.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, key, err)
+	}
+	value = nonNil(value)
+	_, err := s.settings.InsertOne(ctx, settingDoc{Key: key, Value: value})
+	if err == nil {
+		return append([]byte{}, value...), nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return nil, fail(op, key, err)
+	}
+	return s.GetSetting(ctx, key)
+}
+
+// fail wraps err with the operation and the record it was about, turning
+// "no documents" into maopao.ErrNotFound.
+func fail(op, id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	where := op
+	if id != "" {
+		where = fmt.Sprintf("%s %q", op, id)
+	}
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("mongo: %s: %w", where, maopao.ErrNotFound)
+	}
+	return fmt.Errorf("mongo: %s: %w", where, err)
+}
+
+func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+// normTime is the one time form both adapters store: UTC at millisecond
+// precision, which is what a BSON date holds anyway.
+func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// jsonExtensions reduces card extensions to what JSON can hold (numbers
+// become float64), so that what is read back matches the bolt store, which
+// stores JSON.
+func jsonExtensions(ext map[string]any) (map[string]any, error) {
+	if len(ext) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ext)
+	if err != nil {
+		return nil, fmt.Errorf("extensions cannot be stored as JSON: %v: %w", err, maopao.ErrInvalid)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("extensions do not survive JSON: %v: %w", err, maopao.ErrInvalid)
+	}
+	return out, nil
+}
+
+// decodeCharacter decodes a character document. Extensions go through
+// relaxed Extended JSON: the driver would decode nested documents as bson.D
+// and integers as int32/int64, while callers (and the bolt store) see plain
+// JSON values.
+func decodeCharacter(raw bson.Raw) (maopao.Character, error) {
+	var c maopao.Character
+	if err := bson.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("corrupt character document: %w", err)
+	}
+	c.Extensions = nil
+	if v, err := raw.LookupErr("extensions"); err == nil && v.Type == bson.TypeEmbeddedDocument {
+		j, err := bson.MarshalExtJSON(v.Document(), false, false)
+		if err != nil {
+			return c, fmt.Errorf("character %q extensions: %w", c.ID, err)
+		}
+		if err := json.Unmarshal(j, &c.Extensions); err != nil {
+			return c, fmt.Errorf("character %q extensions: %w", c.ID, err)
+		}
+		if len(c.Extensions) == 0 {
+			c.Extensions = nil
+		}
+	}
+	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	return c, nil
+}

@@ -278,6 +278,7 @@ func (c *conn) openChat(ctx context.Context, ref string, o protocol.OpenChat) {
 	c.sendFrame(protocol.ChatOpened{
 		Envelope:       protocol.Envelope{Type: protocol.TypeChatOpened, Ref: ref},
 		ConversationID: conv.ID, Character: summary(ch, userName), History: hist,
+		Pending: unanswered(msgs),
 	})
 }
 
@@ -323,4 +324,22 @@ func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 	}
 	c.s.metrics.lines.Inc()
 	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: sy.ConversationID, MessageID: line.MessageID})
+}
+
+// unanswered lists the stored player lines that have no reply yet: their
+// replies are still being generated and will stream to this connection.
+func unanswered(msgs []maopao.Message) []string {
+	answered := map[string]bool{}
+	for _, m := range msgs {
+		if m.ReplyTo != "" {
+			answered[m.ReplyTo] = true
+		}
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Role == maopao.RoleUser && !answered[m.ID] {
+			out = append(out, m.ID)
+		}
+	}
+	return out
 }

@@ -1,0 +1,201 @@
+package worldsim_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/engine/openai"
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/storage/bolt"
+	"github.com/maopao/maopao/worldsim"
+)
+
+// stallingLLM streams one piece and then waits until released (or until
+// the client goes away), so a test can stop a world simulation mid-reply.
+type stallingLLM struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (l *stallingLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := l.calls.Add(1)
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"piece-of-call-%d \"}}]}\n\n", n)
+	w.(http.Flusher).Flush()
+	select {
+	case <-l.release:
+	case <-r.Context().Done():
+		return
+	}
+	fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"done.\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+}
+
+func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	emb, err := bus.StartEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	st, err := bolt.Open(filepath.Join(dir, "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	char := characters.Samples()[2]
+	if err := st.PutCharacter(ctx, char); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutPlayer(ctx, maopao.Player{ID: "p1", Name: "Ada", CreatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := st.OpenConversation(ctx, "p1", char.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	llm := &stallingLLM{release: make(chan struct{})}
+	hs := httptest.NewServer(llm)
+	defer hs.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// Watch the conversation's reply events on a connection of our own.
+	obs, err := bus.Connect(emb.URL(), "observer", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	var mu sync.Mutex
+	var events []protocol.ReplyEvent
+	firstDelta := make(chan struct{}, 4)
+	completed := make(chan protocol.ReplyEvent, 4)
+	sub, err := obs.Subscribe(protocol.ChatOutputSubject(conv.ID), func(m *nats.Msg) {
+		var ev protocol.ReplyEvent
+		_ = json.Unmarshal(m.Data, &ev)
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+		switch ev.Kind {
+		case protocol.EventDelta:
+			firstDelta <- struct{}{}
+		case protocol.EventComplete:
+			completed <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	startWorldsim := func(name string) (*nats.Conn, context.CancelFunc, chan error) {
+		nc, err := bus.Connect(emb.URL(), name, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := &worldsim.ChatService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, AckWait: 2 * time.Second,
+			Config: worldsim.ChatConfig{MaxTokens: 32}}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(runCtx) }()
+		return nc, stop, done
+	}
+
+	ncA, stopA, doneA := startWorldsim("worldsim-a")
+	// The gateway's part: put the line into JetStream.
+	gw, err := bus.Connect(emb.URL(), "gateway", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	gjs, _ := jetstream.New(gw)
+	if err := bus.EnsureStreams(ctx, gjs); err != nil {
+		t.Fatal(err)
+	}
+	lineMsg := protocol.PlayerLine{MessageID: "11111111-2222-4333-8444-555555555555", ConversationID: conv.ID, PlayerID: "p1", CharacterID: char.ID, Text: "Please explain primes.", AcceptedAt: time.Now().UTC()}
+	b, _ := json.Marshal(lineMsg)
+	if _, err := gjs.Publish(ctx, protocol.ChatInputSubject(conv.ID), b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-firstDelta:
+	case <-ctx.Done():
+		t.Fatal("world simulation A never started answering")
+	}
+	// Crash A: its NATS connection drops without acking or naking, then its
+	// goroutines die.
+	ncA.Close()
+	stopA()
+	<-doneA
+
+	_, stopB, doneB := startWorldsim("worldsim-b")
+	defer func() { stopB(); <-doneB }()
+	// B gets the line once A's ack deadline passes.
+	deadline := time.After(30 * time.Second)
+	for llm.calls.Load() < 2 {
+		select {
+		case <-deadline:
+			t.Fatal("the line was not redelivered to world simulation B")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	close(llm.release)
+	var done protocol.ReplyEvent
+	select {
+	case done = <-completed:
+	case <-ctx.Done():
+		t.Fatal("no complete event from B")
+	}
+	if done.MessageID != worldsim.ReplyID(lineMsg.MessageID) || done.Message.Content != "piece-of-call-2 done." {
+		t.Fatalf("complete %+v", done)
+	}
+	// Exactly one answer is stored, and no second complete arrives.
+	time.Sleep(500 * time.Millisecond)
+	msgs, err := st.RecentMessages(ctx, conv.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].ID != lineMsg.MessageID || msgs[1].ReplyTo != lineMsg.MessageID {
+		t.Fatalf("stored messages: %+v", msgs)
+	}
+	mu.Lock()
+	completes := 0
+	for _, ev := range events {
+		if ev.Kind == protocol.EventComplete {
+			completes++
+		}
+	}
+	mu.Unlock()
+	if completes != 1 {
+		t.Fatalf("%d complete events, want exactly 1", completes)
+	}
+	// The stream no longer holds the line: it was acked.
+	info, err := gjs.Stream(ctx, protocol.InputStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si, _ := info.Info(ctx); si.State.Msgs != 0 {
+		t.Fatalf("input stream still holds %d messages after the answer", si.State.Msgs)
+	}
+}

@@ -1,0 +1,184 @@
+// Package local is Maopao's in-process inference engine: it opens a GGUF
+// model, builds the tokenizer and chat template from its metadata, and
+// implements engine.Generator with the engine/model forward pass. Concurrent
+// requests run in their own KV-cache sequences of one shared block cache;
+// a new request reuses the cached prefix of the most similar earlier
+// conversation, so a long shared persona prompt is computed once.
+package local
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/chattmpl"
+	"github.com/maopao/maopao/engine/gguf"
+	"github.com/maopao/maopao/engine/model"
+	"github.com/maopao/maopao/engine/tokenizer"
+)
+
+// Options tunes an Engine; the zero value picks sensible defaults.
+type Options struct {
+	Threads       int    // goroutines for the matrix kernels; 0 = runtime.NumCPU()
+	ContextSize   int    // tokens per conversation; 0 = the model's, capped at DefaultMaxContext
+	ChatTemplate  string // chat template family name overriding detection; "" = detect from the file
+	MaxConcurrent int    // conversations held in the KV cache at once; 0 = 4
+}
+
+// DefaultMaxContext caps the context when Options.ContextSize is 0, so a
+// model trained for 128k positions does not reserve a huge KV cache.
+const DefaultMaxContext = 4096
+
+// DefaultMaxTokens is the completion length when a request sets none.
+const DefaultMaxTokens = 256
+
+// promptChunk is how many prompt tokens go through one forward pass: big
+// enough to batch the matrix work, small enough to bound scratch memory and
+// to notice cancellation during a long prompt.
+const promptChunk = 512
+
+// Engine is a loaded local model. It implements engine.Generator and is
+// safe for concurrent use.
+type Engine struct {
+	file      *gguf.File
+	model     *model.Model
+	tok       *tokenizer.Tokenizer
+	family    chattmpl.Family
+	stops     []string
+	ctxSize   int
+	untrained bool
+	desc      string
+
+	slotsFree chan int // ids of free sequence slots
+
+	mu    sync.Mutex // guards kv and slots; held for each forward pass
+	kv    *model.KVCache
+	slots []slot
+}
+
+// slot remembers what a KV-cache sequence holds, for prefix reuse.
+type slot struct {
+	tokens []int
+	busy   bool
+}
+
+var _ engine.Generator = (*Engine)(nil)
+
+// Open loads the GGUF model at path.
+func Open(path string, opts Options) (*Engine, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	e, err := New(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("local: %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// New builds an engine over an already opened file; Close closes it.
+func New(f *gguf.File, opts Options) (*Engine, error) {
+	m, err := model.Load(f)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.FromMetadata(f.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() > m.Config.Vocab {
+		return nil, fmt.Errorf("tokenizer has %d tokens but the model only %d embeddings", tok.VocabSize(), m.Config.Vocab)
+	}
+	fam, err := pickTemplate(f, opts.ChatTemplate)
+	if err != nil {
+		return nil, err
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	m.Threads = threads
+	ctxSize := opts.ContextSize
+	if ctxSize <= 0 {
+		ctxSize = min(m.Config.ContextLength, DefaultMaxContext)
+	}
+	if ctxSize > m.Config.ContextLength {
+		return nil, fmt.Errorf("context size %d exceeds the model's %d", ctxSize, m.Config.ContextLength)
+	}
+	conc := opts.MaxConcurrent
+	if conc <= 0 {
+		conc = 4
+	}
+	untrained, _ := f.Metadata["maopao.untrained"].(bool)
+	e := &Engine{
+		file: f, model: m, tok: tok, family: fam, stops: chattmpl.StopStrings(fam),
+		ctxSize: ctxSize, untrained: untrained,
+		slotsFree: make(chan int, conc),
+		kv:        model.NewKVCache(m, conc*ctxSize, ctxSize),
+		slots:     make([]slot, conc),
+	}
+	for i := 0; i < conc; i++ {
+		e.slotsFree <- i
+	}
+	e.desc = describe(m, untrained)
+	return e, nil
+}
+
+func pickTemplate(f *gguf.File, name string) (chattmpl.Family, error) {
+	if name != "" {
+		return chattmpl.Parse(name)
+	}
+	src, _ := f.Metadata["tokenizer.chat_template"].(string)
+	return chattmpl.Detect(src), nil
+}
+
+func describe(m *model.Model, untrained bool) string {
+	c := m.Config
+	var b strings.Builder
+	if c.MoE() {
+		fmt.Fprintf(&b, "local MoE engine: %s %d layers, %d experts top-%d, %v", c.Arch, c.Layers, c.Experts, c.ExpertsUsed, m.WeightType())
+	} else {
+		fmt.Fprintf(&b, "local engine: %s %d layers, dense, %v", c.Arch, c.Layers, m.WeightType())
+	}
+	if untrained {
+		b.WriteString(" (untrained random weights)")
+	}
+	return b.String()
+}
+
+// Close releases the model file. The engine must not be used afterwards.
+func (e *Engine) Close() error { return e.file.Close() }
+
+// Untrained reports whether the file says its weights are random
+// (metadata maopao.untrained), so the platform can tell users.
+func (e *Engine) Untrained() bool { return e.untrained }
+
+// Model exposes the loaded network (for benchmarks and tools).
+func (e *Engine) Model() *model.Model { return e.model }
+
+// Tokenizer exposes the model's tokenizer.
+func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
+
+// Describe says in one line what produces the text.
+func (e *Engine) Describe() string { return e.desc }
+
+// ContextSize is the number of tokens one conversation may hold.
+func (e *Engine) ContextSize() int { return e.ctxSize }
+
+// CountTokens counts the tokens of text as it would appear inside a prompt.
+func (e *Engine) CountTokens(text string) int { return len(e.tok.Encode(text, false, false)) }
+
+// Prompt renders messages through the chat template and tokenizes them the
+// way Generate does.
+func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
+	bos := ""
+	if e.tok.BOS() >= 0 && !e.tok.AddBOS() {
+		bos = e.tok.TokenText(e.tok.BOS())
+	}
+	text := chattmpl.Apply(e.family, msgs, true, bos)
+	return e.tok.Encode(text, e.tok.AddBOS(), true)
+}

@@ -1,0 +1,356 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/modelgen"
+)
+
+var tinyPath = map[string]string{}
+var tinyOnce sync.Mutex
+
+// tinyModel writes (once per test binary) a tiny model of arch.
+func tinyModel(t *testing.T, arch string) string {
+	t.Helper()
+	tinyOnce.Lock()
+	defer tinyOnce.Unlock()
+	if p, ok := tinyPath[arch]; ok {
+		return p
+	}
+	p := filepath.Join(tmpDir, arch+".gguf")
+	if err := modelgen.Write(p, modelgen.Tiny(arch)); err != nil {
+		t.Fatal(err)
+	}
+	tinyPath[arch] = p
+	return p
+}
+
+var tmpDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	tmpDir, err = osMkdirTemp()
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	osRemoveAll(tmpDir)
+	osExit(code)
+}
+
+func open(t *testing.T, opts Options) *Engine {
+	t.Helper()
+	e, err := Open(tinyModel(t, "qwen3moe"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func chat(text string) engine.Request {
+	return engine.Request{Messages: []engine.ChatMessage{
+		{Role: "system", Content: "You are a friendly innkeeper."},
+		{Role: "user", Content: text},
+	}, MaxTokens: 24}
+}
+
+// run generates and also returns the concatenation of the streamed pieces.
+func run(t *testing.T, e *Engine, ctx context.Context, req engine.Request) (engine.Result, string, error) {
+	var b strings.Builder
+	res, err := e.Generate(ctx, req, func(tok engine.Token) error {
+		b.WriteString(tok.Text)
+		return nil
+	})
+	return res, b.String(), err
+}
+
+func TestGenerateGreedyDeterministic(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	req := chat("Where does the road go?")
+	r1, s1, err := run(t, e, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Text != s1 {
+		t.Errorf("streamed %q but result text %q", s1, r1.Text)
+	}
+	if r1.CompletionTokens == 0 || r1.PromptTokens == 0 || r1.Text == "" {
+		t.Fatalf("empty generation: %+v", r1)
+	}
+	if r1.FinishReason != "length" && r1.FinishReason != "stop" {
+		t.Errorf("finish reason %q", r1.FinishReason)
+	}
+	if r1.FinishReason == "length" && r1.CompletionTokens != req.MaxTokens {
+		t.Errorf("finished by length after %d tokens, MaxTokens %d", r1.CompletionTokens, req.MaxTokens)
+	}
+	if want := len(e.Prompt(req.Messages)); r1.PromptTokens != want {
+		t.Errorf("prompt tokens %d, want %d", r1.PromptTokens, want)
+	}
+	// The second run reuses the cached prompt; the text must not change.
+	r2, s2, err := run(t, e, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2 != r1 || s2 != s1 {
+		t.Errorf("second greedy run differs:\n%+v\n%+v", r1, r2)
+	}
+	// A fresh engine with more threads must agree too.
+	e2 := open(t, Options{Threads: 3})
+	r3, _, err := run(t, e2, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3 != r1 {
+		t.Errorf("fresh engine differs:\n%+v\n%+v", r1, r3)
+	}
+	t.Logf("%s: %q", e.Describe(), r1.Text)
+}
+
+func TestGenerateGreedyMatchesModel(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	req := chat("Tell me a story.")
+	req.MaxTokens = 10
+	var ids []int
+	_, err := e.Generate(context.Background(), req, func(tok engine.Token) error {
+		ids = append(ids, tok.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recompute greedily with the whole sequence each step (no cache reuse).
+	prompt := e.Prompt(req.Messages)
+	seq := append([]int(nil), prompt...)
+	var want []int
+	for i := 0; i < 10; i++ {
+		kv := newCacheFor(e)
+		out, err := e.model.Forward(context.Background(), seqBatch(seq), kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := argmax(out[len(out)-1])
+		if e.tok.IsEOG(next) {
+			break
+		}
+		want = append(want, next)
+		seq = append(seq, next)
+	}
+	// Streamed ids skip tokens whose text was empty or held back, so check
+	// that they are a subsequence in order.
+	j := 0
+	for _, id := range ids {
+		for j < len(want) && want[j] != id {
+			j++
+		}
+		if j == len(want) {
+			t.Fatalf("streamed ids %v are not a subsequence of greedy %v", ids, want)
+		}
+	}
+}
+
+func TestStopStrings(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	req := chat("What is in the basket?")
+	req.MaxTokens = 40
+	full, _, err := run(t, e, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.Text) < 12 {
+		t.Skipf("generation too short to cut: %q", full.Text)
+	}
+	// A stop string from the middle of the text, on rune boundaries.
+	i := len(full.Text) / 2
+	for !utf8.RuneStart(full.Text[i]) {
+		i++
+	}
+	j := i + 1
+	for j < len(full.Text) && (j-i < 3 || !utf8.RuneStart(full.Text[j])) {
+		j++
+	}
+	stop := full.Text[i:j]
+	want := full.Text[:strings.Index(full.Text, stop)]
+	req.Stop = []string{"no such text at all", stop}
+	res, streamed, err := run(t, e, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != want || streamed != want {
+		t.Errorf("stop %q: text %q streamed %q, want %q", stop, res.Text, streamed, want)
+	}
+	if res.FinishReason != "stop" {
+		t.Errorf("finish reason %q, want stop", res.FinishReason)
+	}
+}
+
+func TestStopper(t *testing.T) {
+	s := newStopper([]string{"<END>", "xyz"})
+	var out strings.Builder
+	for _, p := range []string{"hello <", "EN", "D> never"} {
+		piece, stopped := s.add(p)
+		out.WriteString(piece)
+		if strings.Contains(out.String(), "<") {
+			t.Fatalf("held text leaked: %q", out.String())
+		}
+		if stopped {
+			break
+		}
+	}
+	if out.String() != "hello " || s.final() != "hello " {
+		t.Errorf("emitted %q final %q", out.String(), s.final())
+	}
+	s = newStopper([]string{"<END>"})
+	a, _ := s.add("a <E")
+	b := s.push("", true)
+	if a+b != "a <E" || s.final() != "a <E" {
+		t.Errorf("held text not released at the end: %q + %q", a, b)
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := chat("Talk for a long time.")
+	req.MaxTokens = 200
+	n := 0
+	res, err := e.Generate(ctx, req, func(tok engine.Token) error {
+		n++
+		if n == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if res.FinishReason != "cancelled" || res.CompletionTokens >= 200 || res.Text == "" {
+		t.Errorf("partial result %+v", res)
+	}
+	// A cancelled context before the start returns at once.
+	if _, err := e.Generate(ctx, req, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	// The engine still works afterwards.
+	if _, _, err := run(t, e, context.Background(), chat("hello")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCallbackError(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	boom := errors.New("client went away")
+	_, err := e.Generate(context.Background(), chat("hi"), func(engine.Token) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("error %v, want the callback's", err)
+	}
+}
+
+func TestPromptTooLong(t *testing.T) {
+	e := open(t, Options{Threads: 1, ContextSize: 64})
+	_, err := e.Generate(context.Background(), chat(strings.Repeat("The lantern swung in the wind. ", 20)), nil)
+	if !errors.Is(err, engine.ErrPromptTooLong) {
+		t.Fatalf("error %v, want ErrPromptTooLong", err)
+	}
+	if !strings.Contains(err.Error(), "64") {
+		t.Errorf("error %q does not give the context size", err)
+	}
+	if e.ContextSize() != 64 {
+		t.Errorf("ContextSize %d", e.ContextSize())
+	}
+	// Generation stops at the context even when MaxTokens asks for more.
+	req := chat("hi")
+	req.MaxTokens = 1000
+	res, _, err := run(t, e, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PromptTokens+res.CompletionTokens > 64 {
+		t.Errorf("%d+%d tokens exceed the context of 64", res.PromptTokens, res.CompletionTokens)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	e := open(t, Options{Threads: 2, MaxConcurrent: 3})
+	prompts := []string{"Where is the inn?", "你好，朋友。", "Where is the inn? Tell me more.", "Good night!"}
+	want := make([]engine.Result, len(prompts))
+	for i, p := range prompts {
+		r, _, err := run(t, e, context.Background(), chat(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = r
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for k := 0; k < 4; k++ {
+		for i, p := range prompts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, s, err := run(t, e, context.Background(), chat(p))
+				switch {
+				case err != nil:
+					errs <- err
+				case r != want[i] || s != want[i].Text:
+					errs <- fmt.Errorf("prompt %q: concurrent %+v, sequential %+v", p, r, want[i])
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open(filepath.Join(t.TempDir(), "missing.gguf"), Options{}); err == nil {
+		t.Error("opened a missing file")
+	}
+	if _, err := Open(tinyModel(t, "qwen3moe"), Options{ContextSize: 100000}); err == nil {
+		t.Error("accepted a context larger than the model's")
+	}
+	if _, err := Open(tinyModel(t, "qwen3moe"), Options{ChatTemplate: "nonesuch"}); err == nil {
+		t.Error("accepted an unknown chat template")
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	e := open(t, Options{})
+	d := e.Describe()
+	for _, w := range []string{"qwen3moe", "2 layers", "4 experts top-2", "F32", "untrained"} {
+		if !strings.Contains(d, w) {
+			t.Errorf("Describe %q lacks %q", d, w)
+		}
+	}
+	if !e.Untrained() {
+		t.Error("Untrained false for a modelgen model")
+	}
+	if n := e.CountTokens("hello there"); n <= 0 || n > 11 {
+		t.Errorf("CountTokens = %d", n)
+	}
+}
+
+func TestOtherArchitectures(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen2moe", "olmoe", "granitemoe"} {
+		e, err := Open(tinyModel(t, arch), Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := run(t, e, context.Background(), chat("hello"))
+		e.Close()
+		if err != nil || res.CompletionTokens == 0 {
+			t.Errorf("%s: %+v %v", arch, res, err)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/model"
+	"github.com/maopao/maopao/engine/sample"
+)
+
+// Generate runs one chat completion; see engine.Generator.
+func (e *Engine) Generate(ctx context.Context, req engine.Request, onToken func(engine.Token) error) (engine.Result, error) {
+	prompt := e.Prompt(req.Messages)
+	return e.GenerateTokens(ctx, prompt, req, onToken)
+}
+
+// GenerateTokens is Generate for an already tokenized prompt (req.Messages
+// is ignored).
+func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Request, onToken func(engine.Token) error) (engine.Result, error) {
+	res := engine.Result{PromptTokens: len(prompt)}
+	if len(prompt) == 0 {
+		return res, fmt.Errorf("local: empty prompt")
+	}
+	if len(prompt)+1 > e.ctxSize {
+		return res, fmt.Errorf("local: %w: %d prompt tokens + 1 to generate > context of %d", engine.ErrPromptTooLong, len(prompt), e.ctxSize)
+	}
+	for i, t := range prompt {
+		if t < 0 || t >= e.model.Config.Vocab {
+			return res, fmt.Errorf("local: prompt token %d at index %d is outside the vocabulary of %d", t, i, e.model.Config.Vocab)
+		}
+	}
+	maxTokens := req.MaxTokens
+	if maxTokens <= 0 {
+		maxTokens = DefaultMaxTokens
+	}
+	maxTokens = min(maxTokens, e.ctxSize-len(prompt))
+
+	var seq int
+	select {
+	case seq = <-e.slotsFree:
+	case <-ctx.Done():
+		res.FinishReason = "cancelled"
+		return res, ctx.Err()
+	}
+	defer func() { e.slotsFree <- seq }()
+
+	// Prompt, reusing whatever prefix of it the cache already holds.
+	pos, err := e.startSequence(seq, prompt)
+	if err != nil {
+		return res, err
+	}
+	var logits []float32
+	for pos < len(prompt) {
+		if err := ctx.Err(); err != nil {
+			res.FinishReason = "cancelled"
+			e.finishSequence(seq, prompt[:pos])
+			return res, err
+		}
+		end := min(pos+promptChunk, len(prompt))
+		out, err := e.forward(ctx, model.SeqBatch(seq, pos, prompt[pos:end]))
+		if err != nil {
+			e.finishSequence(seq, prompt[:pos])
+			return res, e.ctxErr(ctx, &res, err)
+		}
+		logits = out[end-pos-1]
+		pos = end
+	}
+
+	sp := sample.Params{
+		Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP,
+		RepeatPenalty: req.RepeatPenalty, PresencePenalty: req.PresencePenalty,
+		FrequencyPenalty: req.FrequencyPenalty, Seed: req.Seed,
+	}
+	smp := sample.New(sp)
+	stops := append(append([]string(nil), e.stops...), req.Stop...)
+	st := newStopper(stops)
+	dec := e.tok.NewStreamDecoder()
+	history := append(make([]int, 0, len(prompt)+maxTokens), prompt...)
+
+	emit := func(id int, text string) error {
+		if text == "" || onToken == nil {
+			return nil
+		}
+		return onToken(engine.Token{ID: id, Text: text})
+	}
+	finish := func(reason string) {
+		res.FinishReason = reason
+		res.Text = st.final()
+		e.finishSequence(seq, history)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			finish("cancelled")
+			return res, err
+		}
+		id := smp.Sample(logits, history)
+		if e.tok.IsEOG(id) {
+			if err := emit(id, st.push(dec.Flush(), true)); err != nil {
+				finish("stop")
+				return res, err
+			}
+			finish("stop")
+			return res, nil
+		}
+		res.CompletionTokens++
+		history = append(history, id)
+		piece, stopped := st.add(dec.Push(id))
+		if err := emit(id, piece); err != nil {
+			finish("stop")
+			return res, err
+		}
+		if stopped {
+			finish("stop")
+			return res, nil
+		}
+		if res.CompletionTokens >= maxTokens {
+			if err := emit(id, st.push(dec.Flush(), true)); err != nil {
+				finish("length")
+				return res, err
+			}
+			finish("length")
+			return res, nil
+		}
+		out, err := e.forward(ctx, model.SeqBatch(seq, len(history)-1, history[len(history)-1:]))
+		if err != nil {
+			// The last token never reached the cache.
+			history = history[:len(history)-1]
+			finish("cancelled")
+			return res, e.ctxErr(ctx, &res, err)
+		}
+		logits = out[0]
+	}
+}
+
+func (e *Engine) ctxErr(ctx context.Context, res *engine.Result, err error) error {
+	if ctx.Err() != nil {
+		res.FinishReason = "cancelled"
+		return ctx.Err()
+	}
+	return fmt.Errorf("local: %w", err)
+}
+
+func (e *Engine) forward(ctx context.Context, b model.Batch) ([][]float32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.model.Forward(ctx, b, e.kv)
+}
+
+// startSequence prepares slot seq for prompt and returns how many of its
+// tokens are already in the cache. It keeps the slot's own common prefix,
+// or borrows a longer one from another slot's blocks.
+func (e *Engine) startSequence(seq int, prompt []int) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.slots[seq]
+	s.busy = true
+	keep := commonPrefix(s.tokens, prompt)
+	from := seq
+	for i := range e.slots {
+		if i == seq {
+			continue
+		}
+		// Only whole blocks are worth borrowing.
+		if n := commonPrefix(e.slots[i].tokens, prompt); n >= keep+model.BlockSize {
+			keep, from = n, i
+		}
+	}
+	// At least one prompt token must run to produce logits.
+	keep = min(keep, len(prompt)-1)
+	if from != seq {
+		if err := e.kv.Fork(from, seq, keep); err != nil {
+			return 0, err
+		}
+	} else {
+		e.kv.Truncate(seq, keep)
+	}
+	s.tokens = nil // unknown until the sequence finishes
+	return keep, nil
+}
+
+// finishSequence records what slot seq's cache holds now.
+func (e *Engine) finishSequence(seq int, tokens []int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := min(len(tokens), e.kv.SeqLen(seq))
+	e.kv.Truncate(seq, n)
+	e.slots[seq] = slot{tokens: append([]int(nil), tokens[:n]...)}
+}
+
+func commonPrefix(a, b []int) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// stopper holds back generated text that could be the start of a stop
+// string, so a stop string never reaches the client even in part.
+type stopper struct {
+	stops   []string
+	maxLen  int
+	text    strings.Builder
+	emitted int // bytes of text already handed out
+	cut     int // final length once a stop string is found; -1 while none
+}
+
+func newStopper(stops []string) *stopper {
+	s := &stopper{cut: -1}
+	for _, x := range stops {
+		if x != "" {
+			s.stops = append(s.stops, x)
+			s.maxLen = max(s.maxLen, len(x))
+		}
+	}
+	return s
+}
+
+// add appends a decoded piece and returns the text now safe to emit and
+// whether a stop string was reached.
+func (s *stopper) add(piece string) (string, bool) {
+	if s.cut >= 0 {
+		return "", true
+	}
+	s.text.WriteString(piece)
+	all := s.text.String()
+	from := max(0, s.emitted-s.maxLen)
+	best := -1
+	for _, x := range s.stops {
+		if i := strings.Index(all[from:], x); i >= 0 && (best < 0 || from+i < best) {
+			best = from + i
+		}
+	}
+	if best >= 0 {
+		s.cut = best
+		out := ""
+		if best > s.emitted {
+			out = all[s.emitted:best]
+			s.emitted = best
+		}
+		return out, true
+	}
+	safe := len(all) - s.held(all)
+	if safe <= s.emitted {
+		return "", false
+	}
+	out := all[s.emitted:safe]
+	s.emitted = safe
+	return out, false
+}
+
+// push appends a final piece (flush) and, at the end, releases held text.
+func (s *stopper) push(piece string, end bool) string {
+	out, stopped := s.add(piece)
+	if stopped || !end {
+		return out
+	}
+	all := s.text.String()
+	out += all[s.emitted:]
+	s.emitted = len(all)
+	return out
+}
+
+// held is the length of the longest suffix of all that is a proper prefix
+// of a stop string.
+func (s *stopper) held(all string) int {
+	h := 0
+	for _, x := range s.stops {
+		for n := min(len(x)-1, len(all)); n > h; n-- {
+			if strings.HasSuffix(all, x[:n]) {
+				h = n
+				break
+			}
+		}
+	}
+	return h
+}
+
+func (s *stopper) final() string {
+	all := s.text.String()
+	if s.cut >= 0 {
+		return all[:s.cut]
+	}
+	return all
+}

@@ -79,7 +79,7 @@ func TestSpecialIDsAndEOG(t *testing.T) {
 	if !tk.IsEOG(im) || !tk.IsEOG(eot) {
 		t.Error("<|im_end|> and <|endoftext|> end generation")
 	}
-	if tk.IsEOG(ids(t, tk, "<|im_start|>")[0]) || tk.IsEOG(ids(t, tk, "a")[0]) || tk.IsEOG(-1) || tk.IsEOG(1 << 30) {
+	if tk.IsEOG(ids(t, tk, "<|im_start|>")[0]) || tk.IsEOG(ids(t, tk, "a")[0]) || tk.IsEOG(-1) || tk.IsEOG(1<<30) {
 		t.Error("IsEOG too broad")
 	}
 	if got := tk.Encode("x", true, false); got[0] != eot {

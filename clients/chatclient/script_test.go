@@ -64,7 +64,10 @@ func TestDialRejections(t *testing.T) {
 		want string
 	}{
 		{"wrong protocol", func(t *testing.T, c *websocket.Conn) { welcome(t, c, 2) }, "protocol 2"},
-		{"not JSON", func(t *testing.T, c *websocket.Conn) { readFrame(t, c); c.WriteMessage(websocket.TextMessage, []byte("hi")) }, "not JSON"},
+		{"not JSON", func(t *testing.T, c *websocket.Conn) {
+			readFrame(t, c)
+			c.WriteMessage(websocket.TextMessage, []byte("hi"))
+		}, "not JSON"},
 		{"other frame", func(t *testing.T, c *websocket.Conn) { readFrame(t, c); c.WriteJSON(map[string]string{"type": "pong"}) }, `"pong" frame`},
 		{"close 4001", func(t *testing.T, c *websocket.Conn) {
 			readFrame(t, c)

@@ -92,6 +92,7 @@ type qkernel func(row []byte, qs []int8, d []float32, bs []int16) float32
 var (
 	dotF32          = dotF32Go
 	dotF16          = dotF16Go
+	dotBF16         = dotBF16Go
 	dotQ8_0 qkernel = dotQ8_0Go
 	dotQ4_0 qkernel = dotQ4_0Go
 	dotQ4K  qkernel = dotQ4KGo
@@ -133,7 +134,7 @@ func dotAct(t Type, row []byte, a *act, i int, scratch []float32) float32 {
 	case F16:
 		return dotF16(row, x)
 	case BF16:
-		return dotBF16Go(row, x)
+		return dotBF16(row, x)
 	}
 	k := qkernelFor(t)
 	nb := a.cols / a.blk

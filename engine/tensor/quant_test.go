@@ -108,7 +108,7 @@ func TestQ6KLayout(t *testing.T) {
 	// Weight 128+64+17 = 209 lives in the second half, third quarter: low
 	// nibble is the high nibble of ql[64+17], top 2 bits are bits 4-5 of
 	// qh[32+17]; its sub-block is 8 + 4 + 1 = 13.
-	sc[13] = 0xfd // int8 -3
+	sc[13] = 0xfd             // int8 -3
 	blk[64+17] = 0xa0         // low 4 bits = 10
 	blk[128+32+17] = 0x2 << 4 // high 2 bits = 2 -> q = 10 + 32 = 42
 	y := dq(t, Q6_K, blk, 256)

@@ -1,0 +1,114 @@
+//go:build amd64 && !noasm
+
+package tensor
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:noescape
+func dotF32AVX512(a, b *float32, n int) float32
+
+//go:noescape
+func dotF16AVX512(a *uint16, b *float32, n int) float32
+
+//go:noescape
+func dotBF16AVX512(a *uint16, b *float32, n int) float32
+
+//go:noescape
+func dotQ8_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
+
+//go:noescape
+func dotQ4_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
+
+//go:noescape
+func dotQ4KAVX512(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+
+//go:noescape
+func dotQ5KAVX512(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+
+//go:noescape
+func dotQ6KAVX512(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+
+// hasAVX512 reports whether the AVX-512 kernels can run here: they need
+// F, BW, VL and VNNI (plus FMA and F16C, which every such CPU has).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
+	cpu.X86.HasAVX512VNNI && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+func init() {
+	if os.Getenv("MAOPAO_NOASM") == "1" || !hasAVX512 || !littleEndian {
+		return
+	}
+	useAVX512()
+}
+
+func useAVX512() {
+	dotF32 = func(a, b []float32) float32 {
+		n := len(a) &^ 15
+		var s float32
+		if n > 0 {
+			s = dotF32AVX512(&a[0], &b[0], n)
+		}
+		if n < len(a) {
+			s += dotF32Go(a[n:], b[n:len(a)])
+		}
+		return s
+	}
+	dotF16 = func(row []byte, x []float32) float32 {
+		n := len(x) &^ 15
+		var s float32
+		if n > 0 {
+			s = dotF16AVX512(&asU16(row)[0], &x[0], n)
+		}
+		if n < len(x) {
+			s += dotF16Go(row[2*n:], x[n:])
+		}
+		return s
+	}
+	dotBF16 = func(row []byte, x []float32) float32 {
+		n := len(x) &^ 15
+		var s float32
+		if n > 0 {
+			s = dotBF16AVX512(&asU16(row)[0], &x[0], n)
+		}
+		if n < len(x) {
+			s += dotBF16Go(row[2*n:], x[n:])
+		}
+		return s
+	}
+	dotQ8_0 = func(row []byte, qs []int8, d []float32, _ []int16) float32 {
+		if len(row) == 0 {
+			return 0
+		}
+		nb := len(row) / 34
+		_ = qs[32*nb-1]
+		_ = d[nb-1]
+		return dotQ8_0AVX512(&row[0], &qs[0], &d[0], nb)
+	}
+	dotQ4_0 = func(row []byte, qs []int8, d []float32, _ []int16) float32 {
+		if len(row) == 0 {
+			return 0
+		}
+		nb := len(row) / 18
+		_ = qs[32*nb-1]
+		_ = d[nb-1]
+		return dotQ4_0AVX512(&row[0], &qs[0], &d[0], nb)
+	}
+	k := func(bb int, f func(*byte, *int8, *float32, *int16, int) float32) qkernel {
+		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
+			if len(row) == 0 {
+				return 0
+			}
+			nb := len(row) / bb
+			_ = qs[QK_K*nb-1] // bounds checks the assembly relies on
+			_ = d[nb-1]
+			_ = bs[16*nb-1]
+			return f(&row[0], &qs[0], &d[0], &bs[0], nb)
+		}
+	}
+	dotQ4K = k(144, dotQ4KAVX512)
+	dotQ5K = k(176, dotQ5KAVX512)
+	dotQ6K = k(210, dotQ6KAVX512)
+}

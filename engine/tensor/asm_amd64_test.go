@@ -1,0 +1,97 @@
+//go:build amd64 && !noasm
+
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// randRow fills a row with random bytes (every nibble and bit pattern,
+// including -128 int8 weights) and then writes sane f16 scales so the
+// values stay finite.
+func randRow(r *rand.Rand, typ Type, nblk int) []byte {
+	bb := typ.BlockBytes()
+	row := make([]byte, nblk*bb)
+	for i := range row {
+		row[i] = byte(r.Uint32())
+	}
+	for b := 0; b < nblk; b++ {
+		blk := row[b*bb:]
+		switch typ {
+		case Q4_0, Q8_0:
+			putF16(blk, float32(r.NormFloat64()))
+		case Q4_K, Q5_K:
+			putF16(blk, float32(r.NormFloat64()))
+			putF16(blk[2:], float32(r.NormFloat64()))
+		case Q6_K:
+			putF16(blk[208:], float32(r.NormFloat64()))
+		case F16, BF16:
+			for i := 0; i < bb; i += 2 {
+				v := float32(r.NormFloat64())
+				if typ == F16 {
+					putF16(blk[i:], v)
+				} else {
+					blk[i], blk[i+1] = byte(F32ToBF16(v)), byte(F32ToBF16(v)>>8)
+				}
+			}
+		case F32:
+			for i := 0; i < bb; i += 4 {
+				u := math.Float32bits(float32(r.NormFloat64()))
+				blk[i], blk[i+1], blk[i+2], blk[i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+			}
+		}
+	}
+	return row
+}
+
+// TestAVX512MatchesGo compares each assembly kernel with its pure-Go twin on
+// the same prepared activations; only summation order differs.
+func TestAVX512MatchesGo(t *testing.T) {
+	if !hasAVX512 || os.Getenv("MAOPAO_NOASM") == "1" {
+		t.Skip("assembly kernels not in use (no AVX-512 VNNI, or MAOPAO_NOASM=1)")
+	}
+	goK := map[Type]qkernel{Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go, Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo}
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, typ := range allTypes {
+		for _, cols := range []int{256, 512, 1024 + 256, 4096} {
+			if typ.BlockSize() == 1 {
+				cols += 7 // exercise the Go tail after the vector loop
+			}
+			for trial := 0; trial < 20; trial++ {
+				row := randRow(r, typ, cols/typ.BlockSize())
+				x := randVec(r, cols)
+				if trial == 0 {
+					for i := range x { // saturate the activation quantizer
+						x[i] = float32(1 - 2*(i%2))
+					}
+				}
+				a := prepareAct(typ, x, 1, cols)
+				var got, want float32
+				var scale float64
+				switch typ {
+				case F32:
+					got, want = dotF32(asF32(row), x), dotF32Go(asF32(row), x)
+				case F16:
+					got, want = dotF16(row, x), dotF16Go(row, x)
+				case BF16:
+					got, want = dotBF16(row, x), dotBF16Go(row, x)
+				default:
+					got = dotAct(typ, row, a, 0, nil)
+					want = goK[typ](row, a.qs, a.d, a.bsums)
+				}
+				w := make([]float32, cols)
+				dequantize(typ, row, w)
+				for i := range w {
+					scale += math.Abs(float64(w[i]) * float64(x[i]))
+				}
+				a.release()
+				if d := math.Abs(float64(got - want)); d > 1e-5*scale+1e-6 {
+					t.Fatalf("%v cols %d trial %d: asm %v go %v", typ, cols, trial, got, want)
+				}
+			}
+		}
+	}
+}

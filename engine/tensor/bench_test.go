@@ -1,0 +1,41 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkMatMul measures a 512×1024 weight matrix (rows × cols) against
+// one activation (decode) and 64 activations (prompt processing).
+func BenchmarkMatMul(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, typ := range allTypes {
+		m := randMatrix(b, r, typ, 512, 1024)
+		for _, n := range []int{1, 64} {
+			for _, threads := range []int{1, 2} {
+				x := randVec(r, n*m.Cols)
+				y := make([]float32, n*m.Rows)
+				b.Run(fmt.Sprintf("%v/n=%d/t=%d", typ, n, threads), func(b *testing.B) {
+					b.SetBytes(int64(len(m.Data)))
+					for b.Loop() {
+						MatMul(m, x, n, y, threads)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*m.Rows*m.Cols)*1000, "ps/weight")
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkQuantize(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	x := randVec(r, 4096)
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
+		b.Run(typ.String(), func(b *testing.B) {
+			for b.Loop() {
+				Quantize(typ, x)
+			}
+		})
+	}
+}

@@ -31,7 +31,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/maopao/maopao"
@@ -169,8 +168,8 @@ func (s *Store) wrap(op string, err error) error {
 
 // PutCharacter inserts or replaces the character with c.ID.
 func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
-	if c.ID == "" {
-		return fmt.Errorf("bolt: put character: empty ID: %w", maopao.ErrInvalid)
+	if err := validCharacter(c); err != nil {
+		return fmt.Errorf("bolt: put character: %w", err)
 	}
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
 	v, err := encode("character "+c.ID, c)
@@ -233,8 +232,8 @@ func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 
 // PutPlayer inserts or replaces the player with p.ID.
 func (s *Store) PutPlayer(ctx context.Context, p maopao.Player) error {
-	if p.ID == "" {
-		return fmt.Errorf("bolt: put player: empty ID: %w", maopao.ErrInvalid)
+	if err := validPlayer(p); err != nil {
+		return fmt.Errorf("bolt: put player: %w", err)
 	}
 	p.CreatedAt = normTime(p.CreatedAt)
 	v, err := encode("player "+p.ID, p)
@@ -259,9 +258,8 @@ func (s *Store) GetPlayer(ctx context.Context, id string) (maopao.Player, error)
 // The pair index lookup and the insert share one write transaction, and
 // bbolt runs one writer at a time, so racing callers cannot both create.
 func (s *Store) OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
-	if playerID == "" || characterID == "" {
-		return maopao.Conversation{}, fmt.Errorf("bolt: open conversation: player ID %q and character ID %q must both be set: %w",
-			playerID, characterID, maopao.ErrInvalid)
+	if err := validPair(playerID, characterID); err != nil {
+		return maopao.Conversation{}, fmt.Errorf("bolt: open conversation: %w", err)
 	}
 	pair := pairKey(playerID, characterID)
 	var conv maopao.Conversation
@@ -427,9 +425,8 @@ func (s *Store) MessagesAfter(ctx context.Context, conversationID string, afterS
 // GetMemory returns a zero Memory with the IDs filled in when none is stored.
 func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (maopao.Memory, error) {
 	mem := maopao.Memory{PlayerID: playerID, CharacterID: characterID}
-	if playerID == "" || characterID == "" {
-		return mem, fmt.Errorf("bolt: get memory: player ID %q and character ID %q must both be set: %w",
-			playerID, characterID, maopao.ErrInvalid)
+	if err := validPair(playerID, characterID); err != nil {
+		return mem, fmt.Errorf("bolt: get memory: %w", err)
 	}
 	err := s.view(ctx, "get memory", func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketMemories).Get(pairKey(playerID, characterID))
@@ -446,9 +443,8 @@ func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (ma
 
 // PutMemory inserts or replaces the memory for m's (player, character).
 func (s *Store) PutMemory(ctx context.Context, m maopao.Memory) error {
-	if m.PlayerID == "" || m.CharacterID == "" {
-		return fmt.Errorf("bolt: put memory: player ID %q and character ID %q must both be set: %w",
-			m.PlayerID, m.CharacterID, maopao.ErrInvalid)
+	if err := validMemory(m); err != nil {
+		return fmt.Errorf("bolt: put memory: %w", err)
 	}
 	m.UpdatedAt = normTime(m.UpdatedAt)
 	v, err := encode("memory", m)
@@ -478,8 +474,8 @@ func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 // PutSettingIfAbsent stores value unless key exists and returns whichever
 // value is stored afterwards.
 func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error) {
-	if key == "" {
-		return nil, fmt.Errorf("bolt: put setting: empty key: %w", maopao.ErrInvalid)
+	if err := validKey(key); err != nil {
+		return nil, fmt.Errorf("bolt: put setting: %w", err)
 	}
 	var out []byte
 	err := s.update(ctx, "put setting "+key, func(tx *bbolt.Tx) error {
@@ -495,20 +491,6 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte
 		return nil, err
 	}
 	return out, nil
-}
-
-func validMessage(m maopao.Message) error {
-	switch {
-	case m.ID == "":
-		return fmt.Errorf("message has no ID (the sender assigns it, so retries stay idempotent): %w", maopao.ErrInvalid)
-	case m.ConversationID == "":
-		return fmt.Errorf("message %q has no conversation ID: %w", m.ID, maopao.ErrInvalid)
-	case m.Role != maopao.RoleUser && m.Role != maopao.RoleCharacter && m.Role != maopao.RoleSystem:
-		return fmt.Errorf("message %q has role %q, want user, character or system: %w", m.ID, m.Role, maopao.ErrInvalid)
-	case !utf8.ValidString(m.Content):
-		return fmt.Errorf("message %q content is not valid UTF-8: %w", m.ID, maopao.ErrInvalid)
-	}
-	return nil
 }
 
 // normTime is the one time form both adapters store: UTC at millisecond

@@ -86,3 +86,17 @@ func TestOpenEmptyPath(t *testing.T) {
 		t.Fatal("Open(\"\") succeeded")
 	}
 }
+
+// FuzzPairKey checks the pair index cannot confuse two different pairs,
+// whatever bytes the IDs hold.
+func FuzzPairKey(f *testing.F) {
+	f.Add("ab", "c", "a", "bc")
+	f.Add("", "x", "x", "")
+	f.Add("\x01a", "", "\x01", "a")
+	f.Fuzz(func(t *testing.T, a, b, c, d string) {
+		same := string(pairKey(a, b)) == string(pairKey(c, d))
+		if same != (a == c && b == d) {
+			t.Fatalf("pairKey(%q,%q) == pairKey(%q,%q) is %v", a, b, c, d, same)
+		}
+	})
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/maopao/maopao"
@@ -26,9 +25,8 @@ const maxClaimAttempts = 64
 // through; the losers read the winner's document.
 func (s *Store) OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
 	const op = "open conversation"
-	if playerID == "" || characterID == "" {
-		return maopao.Conversation{}, fmt.Errorf("mongo: %s: player ID %q and character ID %q must both be set: %w",
-			op, playerID, characterID, maopao.ErrInvalid)
+	if err := validPair(playerID, characterID); err != nil {
+		return maopao.Conversation{}, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	pair := bson.D{{Key: "player_id", Value: playerID}, {Key: "character_id", Value: characterID}}
 	for range 3 {
@@ -187,7 +185,7 @@ func (s *Store) RecentMessages(ctx context.Context, conversationID string, limit
 	if limit > 0 {
 		opts.SetLimit(int64(limit))
 	}
-	out, err := s.findMessages(ctx, "recent messages", bson.D{{Key: "conversation_id", Value: conversationID}}, opts)
+	out, err := s.findMessages(ctx, "recent messages", conversationID, bson.D{{Key: "conversation_id", Value: conversationID}}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -208,11 +206,10 @@ func (s *Store) MessagesAfter(ctx context.Context, conversationID string, afterS
 		{Key: "conversation_id", Value: conversationID},
 		{Key: "seq", Value: bson.D{{Key: "$gt", Value: afterSeq}}},
 	}
-	return s.findMessages(ctx, "messages after", filter, opts)
+	return s.findMessages(ctx, "messages after", conversationID, filter, opts)
 }
 
-func (s *Store) findMessages(ctx context.Context, op string, filter bson.D, opts *options.FindOptionsBuilder) ([]maopao.Message, error) {
-	convID := filter[0].Value.(string)
+func (s *Store) findMessages(ctx context.Context, op, convID string, filter bson.D, opts *options.FindOptionsBuilder) ([]maopao.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(op, convID, err)
 	}
@@ -233,18 +230,4 @@ func (s *Store) findMessages(ctx context.Context, op string, filter bson.D, opts
 func normConversation(c maopao.Conversation) maopao.Conversation {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
 	return c
-}
-
-func validMessage(m maopao.Message) error {
-	switch {
-	case m.ID == "":
-		return fmt.Errorf("message has no ID (the sender assigns it, so retries stay idempotent): %w", maopao.ErrInvalid)
-	case m.ConversationID == "":
-		return fmt.Errorf("message %q has no conversation ID: %w", m.ID, maopao.ErrInvalid)
-	case m.Role != maopao.RoleUser && m.Role != maopao.RoleCharacter && m.Role != maopao.RoleSystem:
-		return fmt.Errorf("message %q has role %q, want user, character or system: %w", m.ID, m.Role, maopao.ErrInvalid)
-	case !utf8.ValidString(m.Content):
-		return fmt.Errorf("message %q content is not valid UTF-8: %w", m.ID, maopao.ErrInvalid)
-	}
-	return nil
 }

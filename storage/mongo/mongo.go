@@ -139,19 +139,17 @@ func (s *Store) Close(ctx context.Context) error {
 // PutCharacter inserts or replaces the character with c.ID.
 func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
 	const op = "put character"
-	if c.ID == "" {
-		return fmt.Errorf("mongo: %s: empty ID: %w", op, maopao.ErrInvalid)
+	if err := validCharacter(c); err != nil {
+		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(op, c.ID, err)
 	}
-	ext, err := jsonExtensions(c.Extensions)
+	d, err := newCharacterDoc(c)
 	if err != nil {
 		return fmt.Errorf("mongo: %s %q: %w", op, c.ID, err)
 	}
-	c.Extensions = ext
-	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
-	_, err = s.characters.ReplaceOne(ctx, byID(c.ID), c, options.Replace().SetUpsert(true))
+	_, err = s.characters.ReplaceOne(ctx, byID(c.ID), d, options.Replace().SetUpsert(true))
 	return fail(op, c.ID, err)
 }
 
@@ -161,11 +159,11 @@ func (s *Store) GetCharacter(ctx context.Context, id string) (maopao.Character, 
 	if err := ctx.Err(); err != nil {
 		return maopao.Character{}, fail(op, id, err)
 	}
-	raw, err := s.characters.FindOne(ctx, byID(id)).Raw()
-	if err != nil {
+	var d characterDoc
+	if err := s.characters.FindOne(ctx, byID(id)).Decode(&d); err != nil {
 		return maopao.Character{}, fail(op, id, err)
 	}
-	c, err := decodeCharacter(raw)
+	c, err := d.character()
 	return c, fail(op, id, err)
 }
 
@@ -182,7 +180,11 @@ func (s *Store) ListCharacters(ctx context.Context) ([]maopao.Character, error) 
 	defer cur.Close(context.WithoutCancel(ctx))
 	out := []maopao.Character{}
 	for cur.Next(ctx) {
-		c, err := decodeCharacter(cur.Current)
+		var d characterDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, fail(op, "", err)
+		}
+		c, err := d.character()
 		if err != nil {
 			return nil, fail(op, "", err)
 		}
@@ -221,8 +223,8 @@ func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 // PutPlayer inserts or replaces the player with p.ID.
 func (s *Store) PutPlayer(ctx context.Context, p maopao.Player) error {
 	const op = "put player"
-	if p.ID == "" {
-		return fmt.Errorf("mongo: %s: empty ID: %w", op, maopao.ErrInvalid)
+	if err := validPlayer(p); err != nil {
+		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(op, p.ID, err)
@@ -262,9 +264,8 @@ func memoryID(playerID, characterID string) string {
 func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (maopao.Memory, error) {
 	const op = "get memory"
 	zero := maopao.Memory{PlayerID: playerID, CharacterID: characterID}
-	if playerID == "" || characterID == "" {
-		return zero, fmt.Errorf("mongo: %s: player ID %q and character ID %q must both be set: %w",
-			op, playerID, characterID, maopao.ErrInvalid)
+	if err := validPair(playerID, characterID); err != nil {
+		return zero, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	id := memoryID(playerID, characterID)
 	if err := ctx.Err(); err != nil {
@@ -285,9 +286,8 @@ func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (ma
 // PutMemory inserts or replaces the memory for m's (player, character).
 func (s *Store) PutMemory(ctx context.Context, m maopao.Memory) error {
 	const op = "put memory"
-	if m.PlayerID == "" || m.CharacterID == "" {
-		return fmt.Errorf("mongo: %s: player ID %q and character ID %q must both be set: %w",
-			op, m.PlayerID, m.CharacterID, maopao.ErrInvalid)
+	if err := validMemory(m); err != nil {
+		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	id := memoryID(m.PlayerID, m.CharacterID)
 	if err := ctx.Err(); err != nil {
@@ -327,8 +327,8 @@ func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 // so racing writers all end up reading the winner's value.
 func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error) {
 	const op = "put setting"
-	if key == "" {
-		return nil, fmt.Errorf("mongo: %s: empty key: %w", op, maopao.ErrInvalid)
+	if err := validKey(key); err != nil {
+		return nil, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fail(op, key, err)
@@ -373,44 +373,36 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// jsonExtensions reduces card extensions to what JSON can hold (numbers
-// become float64), so that what is read back matches the bolt store, which
-// stores JSON.
-func jsonExtensions(ext map[string]any) (map[string]any, error) {
-	if len(ext) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(ext)
-	if err != nil {
-		return nil, fmt.Errorf("extensions cannot be stored as JSON: %v: %w", err, maopao.ErrInvalid)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("extensions do not survive JSON: %v: %w", err, maopao.ErrInvalid)
-	}
-	return out, nil
+// characterDoc keeps card extensions as a JSON string. Extensions come from
+// imported cards, and BSON field names cannot hold what JSON keys can
+// ("a.b", "$ref" and NUL are rejected by MongoDB or FerretDB); the driver
+// would also hand nested values back as bson.D and int32. As a string they
+// round-trip exactly as in the bolt store, which stores JSON.
+type characterDoc struct {
+	maopao.Character `bson:",inline"`
+	ExtensionsJSON   string `bson:"extensions_json,omitempty"`
 }
 
-// decodeCharacter decodes a character document. Extensions go through
-// relaxed Extended JSON: the driver would decode nested documents as bson.D
-// and integers as int32/int64, while callers (and the bolt store) see plain
-// JSON values.
-func decodeCharacter(raw bson.Raw) (maopao.Character, error) {
-	var c maopao.Character
-	if err := bson.Unmarshal(raw, &c); err != nil {
-		return c, fmt.Errorf("corrupt character document: %w", err)
-	}
-	c.Extensions = nil
-	if v, err := raw.LookupErr("extensions"); err == nil && v.Type == bson.TypeEmbeddedDocument {
-		j, err := bson.MarshalExtJSON(v.Document(), false, false)
+func newCharacterDoc(c maopao.Character) (characterDoc, error) {
+	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	d := characterDoc{Character: c}
+	d.Extensions = nil
+	if len(c.Extensions) > 0 {
+		b, err := json.Marshal(c.Extensions)
 		if err != nil {
-			return c, fmt.Errorf("character %q extensions: %w", c.ID, err)
+			return d, fmt.Errorf("extensions cannot be stored as JSON: %v: %w", err, maopao.ErrInvalid)
 		}
-		if err := json.Unmarshal(j, &c.Extensions); err != nil {
-			return c, fmt.Errorf("character %q extensions: %w", c.ID, err)
-		}
-		if len(c.Extensions) == 0 {
-			c.Extensions = nil
+		d.ExtensionsJSON = string(b)
+	}
+	return d, nil
+}
+
+func (d characterDoc) character() (maopao.Character, error) {
+	c := d.Character
+	c.Extensions = nil
+	if d.ExtensionsJSON != "" {
+		if err := json.Unmarshal([]byte(d.ExtensionsJSON), &c.Extensions); err != nil {
+			return c, fmt.Errorf("character %q: corrupt extensions_json: %w", c.ID, err)
 		}
 	}
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)

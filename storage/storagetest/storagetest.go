@@ -10,6 +10,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,6 +129,13 @@ func testCharacterRoundTrip(t *testing.T, s storage.Store) {
 	_, err = s.GetCharacter(ctx, "no-such-character")
 	isErr(t, "GetCharacter(missing)", err, maopao.ErrNotFound)
 	isErr(t, "PutCharacter(empty ID)", s.PutCharacter(ctx, maopao.Character{Name: "x"}), maopao.ErrInvalid)
+	bad := sampleCharacter("bad-utf8", "ok")
+	bad.Tags = []string{"fine", "\xc3\x28"}
+	isErr(t, "PutCharacter(invalid UTF-8 tag)", s.PutCharacter(ctx, bad), maopao.ErrInvalid)
+	bad = sampleCharacter(strings.Repeat("x", 100_000), "long")
+	isErr(t, "PutCharacter(100 kB ID)", s.PutCharacter(ctx, bad), maopao.ErrInvalid)
+	_, err = s.GetCharacter(ctx, "bad-utf8")
+	isErr(t, "GetCharacter of a rejected character", err, maopao.ErrNotFound)
 }
 
 func testCharacterReplaceDelete(t *testing.T, s storage.Store) {
@@ -188,6 +196,7 @@ func testPlayers(t *testing.T, s storage.Store) {
 	must(t, err)
 	equal(t, "replaced player", got, wantPlayer(p))
 	isErr(t, "PutPlayer(empty ID)", s.PutPlayer(ctx, maopao.Player{Name: "x"}), maopao.ErrInvalid)
+	isErr(t, "PutPlayer(invalid UTF-8 name)", s.PutPlayer(ctx, maopao.Player{ID: "p2", Name: "\xff"}), maopao.ErrInvalid)
 }
 
 func testMemories(t *testing.T, s storage.Store) {
@@ -223,6 +232,10 @@ func testMemories(t *testing.T, s storage.Store) {
 	equal(t, "memory (a, bc)", gotB, wantMemory(b))
 
 	isErr(t, "PutMemory(no character)", s.PutMemory(ctx, maopao.Memory{PlayerID: "p1"}), maopao.ErrInvalid)
+	isErr(t, "PutMemory(invalid UTF-8 fact)",
+		s.PutMemory(ctx, maopao.Memory{PlayerID: "p1", CharacterID: "c1", Facts: []string{"\xfe"}}), maopao.ErrInvalid)
+	_, err = s.GetMemory(ctx, "", "c1")
+	isErr(t, "GetMemory(empty player)", err, maopao.ErrInvalid)
 }
 
 func testSettings(t *testing.T, s storage.Store) {
@@ -368,6 +381,10 @@ func sampleCharacter(id, name string) maopao.Character {
 			"depth_prompt": map[string]any{"prompt": "remember the pond", "depth": 4, "ratio": 0.5},
 			"list":         []any{1, "two", true, nil, map[string]any{"k": "v"}},
 			"emoji":        "🦆",
+			// Legal JSON keys that BSON field names cannot hold.
+			"a.b":     map[string]any{"$ref": "x", "nul\x00key": 1},
+			"$dollar": "kept",
+			"":        "empty key",
 		},
 		OwnerID:    "owner-1",
 		Visibility: maopao.VisibilityPublic,

@@ -1,0 +1,117 @@
+package bolt
+
+// This file is kept identical (but for the package clause) in storage/bolt
+// and storage/mongo, so both stores refuse the same input.
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/maopao/maopao"
+)
+
+// maxIDLen keeps IDs within every backend's key limits (MongoDB index keys
+// are about 1 KiB) with room to spare.
+const maxIDLen = 512
+
+func validID(kind, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s ID is empty: %w", kind, maopao.ErrInvalid)
+	case len(id) > maxIDLen:
+		return fmt.Errorf("%s ID is %d bytes, more than %d: %w", kind, len(id), maxIDLen, maopao.ErrInvalid)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%s ID %q is not valid UTF-8: %w", kind, id, maopao.ErrInvalid)
+	}
+	return nil
+}
+
+// validText checks name/value pairs of text fields. Invalid UTF-8 would be
+// silently replaced by JSON and kept as-is by BSON, so stores would differ.
+func validText(owner string, nameValue ...string) error {
+	for i := 0; i+1 < len(nameValue); i += 2 {
+		if !utf8.ValidString(nameValue[i+1]) {
+			return fmt.Errorf("%s: %s is not valid UTF-8: %w", owner, nameValue[i], maopao.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func validList(owner, name string, values []string) error {
+	for i, v := range values {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%s: %s[%d] is not valid UTF-8: %w", owner, name, i, maopao.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func validCharacter(c maopao.Character) error {
+	if err := validID("character", c.ID); err != nil {
+		return err
+	}
+	owner := fmt.Sprintf("character %q", c.ID)
+	if err := validText(owner,
+		"name", c.Name, "description", c.Description, "personality", c.Personality,
+		"scenario", c.Scenario, "first_mes", c.FirstMes, "mes_example", c.MesExample,
+		"system_prompt", c.SystemPrompt, "post_history_instructions", c.PostHistoryInstructions,
+		"creator_notes", c.CreatorNotes, "creator", c.Creator, "character_version", c.CharacterVersion,
+		"owner_id", c.OwnerID, "visibility", string(c.Visibility),
+	); err != nil {
+		return err
+	}
+	if err := validList(owner, "alternate_greetings", c.AlternateGreetings); err != nil {
+		return err
+	}
+	return validList(owner, "tags", c.Tags)
+}
+
+func validPlayer(p maopao.Player) error {
+	if err := validID("player", p.ID); err != nil {
+		return err
+	}
+	return validText(fmt.Sprintf("player %q", p.ID), "name", p.Name)
+}
+
+func validPair(playerID, characterID string) error {
+	if err := validID("player", playerID); err != nil {
+		return err
+	}
+	return validID("character", characterID)
+}
+
+func validMemory(m maopao.Memory) error {
+	if err := validPair(m.PlayerID, m.CharacterID); err != nil {
+		return err
+	}
+	owner := fmt.Sprintf("memory of %q about %q", m.CharacterID, m.PlayerID)
+	if err := validText(owner, "summary", m.Summary); err != nil {
+		return err
+	}
+	return validList(owner, "facts", m.Facts)
+}
+
+func validMessage(m maopao.Message) error {
+	if err := validID("message", m.ID); err != nil {
+		return fmt.Errorf("%w (the sender assigns message IDs, so retries stay idempotent)", err)
+	}
+	if err := validID("conversation", m.ConversationID); err != nil {
+		return fmt.Errorf("message %q: %w", m.ID, err)
+	}
+	switch m.Role {
+	case maopao.RoleUser, maopao.RoleCharacter, maopao.RoleSystem:
+	default:
+		return fmt.Errorf("message %q has role %q, want user, character or system: %w", m.ID, m.Role, maopao.ErrInvalid)
+	}
+	return validText(fmt.Sprintf("message %q", m.ID), "content", m.Content, "reply_to", m.ReplyTo)
+}
+
+func validKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("setting key is empty: %w", maopao.ErrInvalid)
+	}
+	if len(key) > maxIDLen {
+		return fmt.Errorf("setting key is %d bytes, more than %d: %w", len(key), maxIDLen, maopao.ErrInvalid)
+	}
+	return nil
+}

@@ -3,6 +3,9 @@ package bolt
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,6 +66,40 @@ func TestSecondOpenFailsFast(t *testing.T) {
 		t.Fatalf("Open after the holder closed: %v", err)
 	}
 	third.Close(context.Background())
+}
+
+// TestSecondProcessFailsFast is the real case: a second maopao process on the
+// same data folder. The test binary re-runs itself as that process.
+func TestSecondProcessFailsFast(t *testing.T) {
+	if path := os.Getenv("MAOPAO_BOLT_HELPER_PATH"); path != "" {
+		s, err := Open(path)
+		if err == nil {
+			s.Close(context.Background())
+			fmt.Println("OPENED")
+			return
+		}
+		fmt.Printf("ERR in_use=%v %v\n", errors.Is(err, ErrInUse), err)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "maopao.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondProcessFailsFast$")
+	cmd.Env = append(os.Environ(), "MAOPAO_BOLT_HELPER_PATH="+path)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper process: %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("second process took %v", d)
+	}
+	if !strings.Contains(string(out), "ERR in_use=true") || !strings.Contains(string(out), "data folder in use") {
+		t.Fatalf("second process output:\n%s\nwant an ErrInUse error saying the data folder is in use", out)
+	}
 }
 
 func TestOpenRejectsNewerLayout(t *testing.T) {

@@ -182,29 +182,52 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 	}
 	a := prepareAct(m.Type, x, n, m.Cols)
 	defer a.release()
-	// Float16/bfloat16 rows are converted once when enough activations
-	// reuse them; for one activation converting on the fly is cheaper.
-	convert := (m.Type == F16 || m.Type == BF16) && n >= 4
+	rb := m.rowBytes()
 	tiles := (m.Rows + rowTile - 1) / rowTile
 	var next atomic.Int64
-	work := func() {
-		var scratch []float32
-		if convert {
-			scratch = make([]float32, m.Cols)
+	var work func()
+	if k := qkernelFor(m.Type); k != nil {
+		// Per-activation slices are cut once, not per row.
+		nb, ng := m.Cols/a.blk, m.Cols/a.blk
+		if a.blk == QK_K {
+			ng = m.Cols / 16
 		}
-		for {
-			t := int(next.Add(1)) - 1
-			if t >= tiles {
-				return
-			}
-			r0, r1 := t*rowTile, min((t+1)*rowTile, m.Rows)
-			for r := r0; r < r1; r++ {
-				row := m.Row(r)
-				if convert {
-					dequantize(m.Type, row, scratch)
+		work = func() {
+			for {
+				t := int(next.Add(1)) - 1
+				if t >= tiles {
+					return
 				}
-				for i := 0; i < n; i++ {
-					y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
+				for r := t * rowTile; r < min((t+1)*rowTile, m.Rows); r++ {
+					row := m.Data[r*rb : (r+1)*rb]
+					for i := 0; i < n; i++ {
+						y[i*m.Rows+r] = k(row, a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng])
+					}
+				}
+			}
+		}
+	} else {
+		// Float16/bfloat16 rows are converted once when enough activations
+		// reuse them; for one activation converting on the fly is cheaper.
+		convert := (m.Type == F16 || m.Type == BF16) && n >= 4
+		work = func() {
+			var scratch []float32
+			if convert {
+				scratch = make([]float32, m.Cols)
+			}
+			for {
+				t := int(next.Add(1)) - 1
+				if t >= tiles {
+					return
+				}
+				for r := t * rowTile; r < min((t+1)*rowTile, m.Rows); r++ {
+					row := m.Data[r*rb : (r+1)*rb]
+					if convert {
+						dequantize(m.Type, row, scratch)
+					}
+					for i := 0; i < n; i++ {
+						y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
+					}
 				}
 			}
 		}

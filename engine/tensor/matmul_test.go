@@ -186,3 +186,16 @@ func FuzzQuantizeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestRoundSmall(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	vals := []float32{0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -127, 127, 0.49999997}
+	for i := 0; i < 10000; i++ {
+		vals = append(vals, float32(r.NormFloat64()*60))
+	}
+	for _, v := range vals {
+		if got, want := roundSmall(v), int32(math.RoundToEven(float64(v))); got != want {
+			t.Fatalf("roundSmall(%v) = %d want %d", v, got, want)
+		}
+	}
+}

@@ -30,7 +30,7 @@ type typeInfo struct {
 	blockBytes int
 }
 
-var types = map[Type]typeInfo{
+var types = [...]typeInfo{
 	F32:  {"F32", 1, 4},
 	F16:  {"F16", 1, 2},
 	BF16: {"BF16", 1, 2},
@@ -50,8 +50,15 @@ var otherNames = map[Type]string{
 }
 
 // String returns the ggml name of t, or "type(N)" when t is unknown.
+func (t Type) info() (typeInfo, bool) {
+	if int(t) < len(types) && types[t].blockSize != 0 {
+		return types[t], true
+	}
+	return typeInfo{}, false
+}
+
 func (t Type) String() string {
-	if ti, ok := types[t]; ok {
+	if ti, ok := t.info(); ok {
 		return ti.name
 	}
 	if n, ok := otherNames[t]; ok {
@@ -62,19 +69,25 @@ func (t Type) String() string {
 
 // Valid reports whether t is a type this package can decode.
 func (t Type) Valid() bool {
-	_, ok := types[t]
+	_, ok := t.info()
 	return ok
 }
 
 // BlockSize is the number of weights per block (0 for unsupported types).
-func (t Type) BlockSize() int { return types[t].blockSize }
+func (t Type) BlockSize() int {
+	ti, _ := t.info()
+	return ti.blockSize
+}
 
 // BlockBytes is the number of bytes per block (0 for unsupported types).
-func (t Type) BlockBytes() int { return types[t].blockBytes }
+func (t Type) BlockBytes() int {
+	ti, _ := t.info()
+	return ti.blockBytes
+}
 
 // RowBytes returns the number of bytes n weights of type t take.
 func RowBytes(t Type, n int) (int, error) {
-	ti, ok := types[t]
+	ti, ok := t.info()
 	if !ok {
 		return 0, fmt.Errorf("tensor: unsupported type %v", t)
 	}

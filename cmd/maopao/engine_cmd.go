@@ -1,8 +1,351 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
 
-// newEngineCmd is owned by the engine work; see engine/local.
+	"github.com/spf13/cobra"
+
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/gguf"
+	"github.com/maopao/maopao/engine/httpapi"
+	"github.com/maopao/maopao/engine/local"
+	"github.com/maopao/maopao/engine/model"
+	"github.com/maopao/maopao/engine/modelgen"
+)
+
+// newEngineCmd groups the commands that run or exercise the local MoE
+// engine directly, without the rest of the platform.
 func newEngineCmd() *cobra.Command {
-	return &cobra.Command{Use: "engine", Short: "Run or exercise the local MoE engine"}
+	cmd := &cobra.Command{Use: "engine", Short: "Run or exercise the local MoE engine"}
+	cmd.AddCommand(engineGenerateCmd(), engineBenchCmd(), engineGenModelCmd(), engineServeCmd())
+	return cmd
+}
+
+// defaultModelPath is where the bundled random-weight model lives when no
+// --model is given.
+func defaultModelPath() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "maopao", "bundled-qwen3moe-q8_0.gguf")
+}
+
+// modelOrBundled returns path, or the bundled model (written on first use).
+func modelOrBundled(cmd *cobra.Command, path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	path = defaultModelPath()
+	made, err := modelgen.EnsureBundled(path)
+	if err != nil {
+		return "", err
+	}
+	if made {
+		fmt.Fprintf(cmd.ErrOrStderr(), "wrote the bundled untrained model to %s\n", path)
+	}
+	return path, nil
+}
+
+func engineGenerateCmd() *cobra.Command {
+	var (
+		modelPath, prompt, tmpl   string
+		n, threads, ctxSize, topK int
+		temp, topP, minP, repeat  float32
+		seed                      uint64
+		ids, chat, verbose        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Generate text from a prompt (raw, or as a chat with --chat)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := modelOrBundled(cmd, modelPath)
+			if err != nil {
+				return err
+			}
+			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: 1})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			req := engine.Request{MaxTokens: n, Temperature: temp, TopK: topK, TopP: topP, MinP: minP, RepeatPenalty: repeat, Seed: seed}
+			var toks []int
+			if chat {
+				req.Messages = []engine.ChatMessage{{Role: "user", Content: prompt}}
+				toks = e.Prompt(req.Messages)
+			} else {
+				tk := e.Tokenizer()
+				toks = tk.Encode(prompt, tk.AddBOS(), true)
+			}
+			out := cmd.OutOrStdout()
+			if ids {
+				fmt.Fprintln(out, "prompt:", joinInts(toks))
+			}
+			start := time.Now()
+			first := time.Duration(0)
+			var gen []int
+			res, err := e.GenerateTokens(ctx, toks, req, func(t engine.Token) error {
+				if first == 0 {
+					first = time.Since(start)
+				}
+				if ids {
+					if t.ID >= 0 {
+						gen = append(gen, t.ID)
+					}
+					return nil
+				}
+				_, err := fmt.Fprint(out, t.Text)
+				return err
+			})
+			if ids {
+				fmt.Fprintln(out, "output:", joinInts(gen))
+			} else {
+				fmt.Fprintln(out)
+			}
+			if verbose {
+				total := time.Since(start)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s\n%d prompt tokens, %d generated (%s); first token after %v, %.1f tokens/s after it\n",
+					e.Describe(), res.PromptTokens, res.CompletionTokens, res.FinishReason, first.Round(time.Millisecond),
+					float64(max(res.CompletionTokens-1, 0))/(total-first).Seconds())
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&modelPath, "model", "m", "", "GGUF model file (default: the bundled untrained model)")
+	f.StringVarP(&prompt, "prompt", "p", "", "prompt text")
+	f.IntVarP(&n, "tokens", "n", 64, "tokens to generate at most")
+	f.Float32Var(&temp, "temp", 0, "sampling temperature (0 = greedy)")
+	f.IntVar(&topK, "top-k", 0, "top-k filter (0 = off)")
+	f.Float32Var(&topP, "top-p", 0, "top-p filter (0 = off)")
+	f.Float32Var(&minP, "min-p", 0, "min-p filter (0 = off)")
+	f.Float32Var(&repeat, "repeat-penalty", 0, "repetition penalty (0 or 1 = off)")
+	f.Uint64Var(&seed, "seed", 0, "sampling seed")
+	f.BoolVar(&ids, "ids", false, "print token ids instead of text")
+	f.BoolVar(&chat, "chat", false, "wrap the prompt as a user message in the chat template")
+	f.StringVar(&tmpl, "template", "", "chat template family (default: detected from the model)")
+	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
+	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size (0 = the model's, capped)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print timings to stderr")
+	return cmd
+}
+
+func joinInts(xs []int) string {
+	var b strings.Builder
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, x)
+	}
+	return b.String()
+}
+
+func engineBenchCmd() *cobra.Command {
+	var modelPath string
+	var pp, tg, threads, reps int
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure prompt processing and generation speed (like llama-bench)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := modelOrBundled(cmd, modelPath)
+			if err != nil {
+				return err
+			}
+			if pp < 0 || tg < 0 || reps < 1 || threads < 1 {
+				return fmt.Errorf("bench: -p and -n must be >= 0, -r and -t >= 1")
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			m, err := model.Load(f)
+			if err != nil {
+				return err
+			}
+			m.Threads = threads
+			if pp+tg > m.Config.ContextLength {
+				return fmt.Errorf("bench: -p %d + -n %d exceeds the model's context of %d", pp, tg, m.Config.ContextLength)
+			}
+			c := m.Config
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "model: %s, %s, %d layers, hidden %d, %d experts top-%d, vocab %d, %.1fM params\n",
+				filepath.Base(path), m.WeightType(), c.Layers, c.Hidden, c.Experts, c.ExpertsUsed, c.Vocab, float64(m.Params())/1e6)
+			ctx := cmd.Context()
+			rng := rand.New(rand.NewPCG(1, 2))
+			tokens := make([]int, max(pp, tg))
+			for i := range tokens {
+				tokens[i] = rng.IntN(c.Vocab)
+			}
+			kv := model.NewKVCache(m, pp+tg+model.BlockSize, pp+tg+1)
+			run := func(name string, n int, once func() error) error {
+				if n == 0 {
+					return nil
+				}
+				if err := once(); err != nil { // warm-up
+					return err
+				}
+				var rates []float64
+				for r := 0; r < reps; r++ {
+					start := time.Now()
+					if err := once(); err != nil {
+						return err
+					}
+					rates = append(rates, float64(n)/time.Since(start).Seconds())
+				}
+				sort.Float64s(rates)
+				fmt.Fprintf(out, "%-6s t=%d: %8.1f tokens/s (median of %d; min %.1f, max %.1f)\n",
+					fmt.Sprintf("%s%d", name, n), threads, rates[len(rates)/2], reps, rates[0], rates[len(rates)-1])
+				return nil
+			}
+			err = run("pp", pp, func() error {
+				kv.Remove(0)
+				_, err := m.Forward(ctx, model.SeqBatch(0, 0, tokens[:pp]), kv)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return run("tg", tg, func() error {
+				kv.Remove(0)
+				for i := 0; i < tg; i++ {
+					if _, err := m.Forward(ctx, model.SeqBatch(0, i, tokens[i:i+1]), kv); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&modelPath, "model", "m", "", "GGUF model file (default: the bundled untrained model)")
+	f.IntVarP(&pp, "prompt", "p", 512, "prompt tokens processed in one batch")
+	f.IntVarP(&tg, "gen", "n", 128, "tokens generated one at a time")
+	f.IntVarP(&threads, "threads", "t", 1, "threads")
+	f.IntVarP(&reps, "reps", "r", 5, "repetitions (the median is reported)")
+	return cmd
+}
+
+func engineGenModelCmd() *cobra.Command {
+	var arch, typ, outPath, shape string
+	var benchShape bool
+	var seed int64
+	cmd := &cobra.Command{
+		Use:   "gen-model",
+		Short: "Write a random-weight MoE model as GGUF (for tests, benchmarks and llama.cpp comparisons)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if outPath == "" {
+				return errors.New("gen-model: -o FILE is required")
+			}
+			t, err := modelgen.ParseType(typ)
+			if err != nil {
+				return err
+			}
+			if benchShape {
+				shape = "bench"
+			}
+			var s modelgen.Spec
+			switch shape {
+			case "bench":
+				s = modelgen.Bench(arch, t)
+			case "tiny":
+				s = modelgen.Tiny(arch)
+			case "bundled":
+				s = modelgen.Bundled()
+				s.Arch = arch
+			default:
+				return fmt.Errorf("gen-model: unknown --shape %q (bench, tiny, bundled)", shape)
+			}
+			s.Type = t
+			if cmd.Flags().Changed("seed") {
+				s.Seed = seed
+			}
+			start := time.Now()
+			if err := modelgen.Write(outPath, s); err != nil {
+				return err
+			}
+			st, _ := os.Stat(outPath)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s %s, hidden %d, %d layers, %d experts top-%d, vocab %d, %.1f MiB in %v\n",
+				outPath, s.Arch, s.Type, s.Hidden, s.Layers, s.Experts, s.ExpertsUsed, s.Vocab,
+				float64(st.Size())/(1<<20), time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&arch, "arch", "qwen3moe", "architecture: llama (Mixtral), qwen2moe, qwen3moe, olmoe, granitemoe, qwen2, qwen3, granite")
+	f.StringVar(&typ, "type", "Q8_0", "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K")
+	f.StringVarP(&outPath, "output", "o", "", "output GGUF file")
+	f.StringVar(&shape, "shape", "bundled", "model shape: bundled, tiny or bench")
+	f.BoolVar(&benchShape, "bench-shape", false, "the benchmark shape (same as --shape bench)")
+	f.Int64Var(&seed, "seed", 0, "weight seed (default: the shape's)")
+	return cmd
+}
+
+func engineServeCmd() *cobra.Command {
+	var modelPath, addr, name, tmpl string
+	var threads, ctxSize, conc int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the local engine over an OpenAI-compatible HTTP API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := modelOrBundled(cmd, modelPath)
+			if err != nil {
+				return err
+			}
+			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: conc})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if name == "" {
+				name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: httpapi.New(e, name), ReadHeaderTimeout: 10 * time.Second}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(sctx)
+			}()
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s\nserving %q on http://%s/v1/chat/completions\n", e.Describe(), name, ln.Addr())
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&modelPath, "model", "m", "", "GGUF model file (default: the bundled untrained model)")
+	f.StringVar(&addr, "addr", "127.0.0.1:8081", "listen address")
+	f.StringVar(&name, "name", "", "model name reported by the API (default: the file name)")
+	f.StringVar(&tmpl, "template", "", "chat template family (default: detected from the model)")
+	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
+	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size per conversation (0 = the model's, capped)")
+	f.IntVar(&conc, "parallel", 4, "conversations kept in the KV cache at once")
+	return cmd
 }

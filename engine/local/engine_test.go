@@ -144,16 +144,8 @@ func TestGenerateGreedyMatchesModel(t *testing.T) {
 		want = append(want, next)
 		seq = append(seq, next)
 	}
-	// Streamed ids skip tokens whose text was empty or held back, so check
-	// that they are a subsequence in order.
-	j := 0
-	for _, id := range ids {
-		for j < len(want) && want[j] != id {
-			j++
-		}
-		if j == len(want) {
-			t.Fatalf("streamed ids %v are not a subsequence of greedy %v", ids, want)
-		}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("streamed ids %v, greedy recomputation %v", ids, want)
 	}
 }
 

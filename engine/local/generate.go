@@ -79,8 +79,11 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	dec := e.tok.NewStreamDecoder()
 	history := append(make([]int, 0, len(prompt)+maxTokens), prompt...)
 
+	// Every sampled token is reported, with empty text while its bytes are
+	// an incomplete UTF-8 sequence or could start a stop string; text held
+	// back until the end is reported with ID -1.
 	emit := func(id int, text string) error {
-		if text == "" || onToken == nil {
+		if onToken == nil || (id < 0 && text == "") {
 			return nil
 		}
 		return onToken(engine.Token{ID: id, Text: text})
@@ -97,16 +100,17 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		}
 		id := smp.Sample(logits, history)
 		if e.tok.IsEOG(id) {
-			if err := emit(id, st.push(dec.Flush(), true)); err != nil {
-				finish("stop")
-				return res, err
-			}
+			err := emit(-1, st.push(dec.Flush(), true))
 			finish("stop")
-			return res, nil
+			return res, err
 		}
 		res.CompletionTokens++
 		history = append(history, id)
 		piece, stopped := st.add(dec.Push(id))
+		last := !stopped && res.CompletionTokens >= maxTokens
+		if last {
+			piece += st.push(dec.Flush(), true)
+		}
 		if err := emit(id, piece); err != nil {
 			finish("stop")
 			return res, err
@@ -115,11 +119,7 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 			finish("stop")
 			return res, nil
 		}
-		if res.CompletionTokens >= maxTokens {
-			if err := emit(id, st.push(dec.Flush(), true)); err != nil {
-				finish("length")
-				return res, err
-			}
+		if last {
 			finish("length")
 			return res, nil
 		}

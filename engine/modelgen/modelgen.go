@@ -8,7 +8,10 @@ package modelgen
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/maopao/maopao/engine/tensor"
 )
@@ -154,6 +157,44 @@ func Write(path string, s Spec) error {
 		return fmt.Errorf("modelgen: %w", err)
 	}
 	return nil
+}
+
+// EnsureBundled writes the Bundled model to path unless a file is already
+// there, and reports whether it wrote one. The file appears atomically
+// (written next to path, then renamed), so a crash never leaves half a
+// model behind for the next start to load.
+func EnsureBundled(path string) (bool, error) {
+	if _, err := os.Stat(path); err == nil {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, fmt.Errorf("modelgen: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bundled-*.gguf")
+	if err != nil {
+		return false, fmt.Errorf("modelgen: %w", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if err := Write(tmp.Name(), Bundled()); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return false, fmt.Errorf("modelgen: %w", err)
+	}
+	return true, nil
+}
+
+// ParseType resolves a ggml type name such as "Q8_0" or "f16".
+func ParseType(name string) (tensor.Type, error) {
+	var names []string
+	for _, t := range []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
+		if strings.EqualFold(t.String(), name) {
+			return t, nil
+		}
+		names = append(names, t.String())
+	}
+	return 0, fmt.Errorf("modelgen: unknown weight type %q (valid: %s)", name, strings.Join(names, ", "))
 }
 
 func sortedKeys(m map[string]any) []string {

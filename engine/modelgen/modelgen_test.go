@@ -113,3 +113,31 @@ func TestSpecErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureBundled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "bundled.gguf")
+	made, err := EnsureBundled(path)
+	if err != nil || !made {
+		t.Fatalf("first call: %v %v", made, err)
+	}
+	made, err = EnsureBundled(path)
+	if err != nil || made {
+		t.Fatalf("second call rewrote the model: %v %v", made, err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func TestParseType(t *testing.T) {
+	for _, n := range []string{"Q8_0", "q4_k", "F16", "bf16"} {
+		if _, err := ParseType(n); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := ParseType("Q3_K"); err == nil || !strings.Contains(err.Error(), "Q8_0") {
+		t.Errorf("unknown type error %v", err)
+	}
+}

@@ -57,7 +57,14 @@ type Tokenizer struct {
 	// specials are the ids matched literally in text before pre-tokenizing,
 	// longest text first (so "<|im_start|>" wins over a shorter prefix).
 	specials []int32
-	byteTok  [256]int32 // SentencePiece <0xXX> tokens, -1 when absent
+	// Vocabularies may hold thousands of reserved control tokens, so
+	// partition first finds which specials occur at all: candidate start
+	// bytes, the distinct special lengths, and each special's rank in
+	// specials.
+	specialFirst [256]bool
+	specialLens  []int
+	specialRank  map[string]int
+	byteTok      [256]int32 // SentencePiece <0xXX> tokens, -1 when absent
 
 	bpe *bpeModel
 }
@@ -239,6 +246,17 @@ func FromMetadata(md map[string]any) (*Tokenizer, error) {
 	sort.SliceStable(t.specials, func(a, b int) bool {
 		return len(t.tokens[t.specials[a]]) > len(t.tokens[t.specials[b]])
 	})
+	t.specialRank = make(map[string]int, len(t.specials))
+	seenLen := map[int]bool{}
+	for r, id := range t.specials {
+		s := t.tokens[id]
+		t.specialRank[s] = r
+		t.specialFirst[s[0]] = true
+		if !seenLen[len(s)] {
+			seenLen[len(s)] = true
+			t.specialLens = append(t.specialLens, len(s))
+		}
+	}
 	t.buildPieces()
 	return t, nil
 }
@@ -423,16 +441,15 @@ func (t *Tokenizer) Encode(text string, addBOS bool, parseSpecial bool) []int {
 	return out
 }
 
+// partition splits text around special tokens the way llama.cpp does:
+// specials are applied longest first, each one cutting every remaining
+// text fragment at all its occurrences.
 func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
-	frags := []fragment{{text: text, id: -1}}
 	if text == "" {
 		return nil
 	}
-	for _, sid := range t.specials {
-		typ := t.types[sid]
-		if !parseSpecial && typ != TypeUserDefined {
-			continue
-		}
+	frags := []fragment{{text: text, id: -1}}
+	for _, sid := range t.specialsIn(text, parseSpecial) {
 		st := t.tokens[sid]
 		var next []fragment
 		for i, f := range frags {
@@ -466,6 +483,40 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		}
 	}
 	return frags
+}
+
+// specialsIn lists the specials that occur somewhere in text and may be
+// matched, in the order partition applies them.
+func (t *Tokenizer) specialsIn(text string, parseSpecial bool) []int32 {
+	if len(t.specials) == 0 {
+		return nil
+	}
+	var ranks []int
+	seen := map[int]bool{}
+	for i := 0; i < len(text); i++ {
+		if !t.specialFirst[text[i]] {
+			continue
+		}
+		for _, l := range t.specialLens {
+			if i+l > len(text) {
+				continue
+			}
+			r, ok := t.specialRank[text[i:i+l]]
+			if !ok || seen[r] {
+				continue
+			}
+			seen[r] = true
+			if parseSpecial || t.types[t.specials[r]] == TypeUserDefined {
+				ranks = append(ranks, r)
+			}
+		}
+	}
+	sort.Ints(ranks)
+	out := make([]int32, len(ranks))
+	for i, r := range ranks {
+		out[i] = t.specials[r]
+	}
+	return out
 }
 
 // Decode converts ids to text. Control tokens (BOS, <|im_end|>, ...) and ids

@@ -5,10 +5,13 @@
 // positional updates, no TTL indexes and no distinct (FerretDB rejects the
 // maxTimeMS the driver adds when a context has a deadline).
 //
-// Collections: characters, players, conversations (unique index on
+// Collections: characters (card extensions as a JSON string, see
+// characterDoc), players, conversations (unique index on
 // player_id+character_id), messages (_id = message ID; unique index on
-// conversation_id+seq), memories (_id = the JSON array [player, character])
-// and settings (_id = key). Indexes are created by Open.
+// conversation_id+seq, which is also how Seqs are claimed, see
+// AppendMessage), memories (_id = the JSON array [player, character]) and
+// settings (_id = key). Open creates the indexes. Times are stored as BSON
+// dates, UTC milliseconds, the same values the bolt store returns.
 package mongo
 
 import (

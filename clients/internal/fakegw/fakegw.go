@@ -51,6 +51,7 @@ type Server struct {
 	convs   map[string]*conv  // player id + "/" + character id → conversation
 	byID    map[string]*conv
 	Revoked map[string]bool // tokens to answer with bad_token; tests set entries under Lock
+	live    map[*wsConn]bool
 }
 
 type conv struct {
@@ -83,7 +84,7 @@ func Start(opt Options) *Server {
 			return ch.Name + " heard you say: " + text
 		}
 	}
-	s := &Server{opt: opt, tokens: map[string]string{}, convs: map[string]*conv{}, byID: map[string]*conv{}, Revoked: map[string]bool{}}
+	s := &Server{opt: opt, tokens: map[string]string{}, convs: map[string]*conv{}, byID: map[string]*conv{}, Revoked: map[string]bool{}, live: map[*wsConn]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/session", s.session)
 	mux.HandleFunc("GET /api/v1/characters", func(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +159,9 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	defer c.Close()
 	c.SetReadLimit(protocol.MaxFrameBytes)
 	wc := &wsConn{c: c}
+	s.mu.Lock()
+	s.live[wc] = true
+	s.mu.Unlock()
 	defer s.dropSubs(wc)
 	for {
 		_, data, err := c.ReadMessage()
@@ -329,6 +333,7 @@ func (s *Server) broadcast(cv *conv, v any) {
 func (s *Server) dropSubs(wc *wsConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.live, wc)
 	for _, cv := range s.byID {
 		delete(cv.subs, wc)
 	}
@@ -342,4 +347,15 @@ func (s *Server) History(conversationID string) []protocol.ChatMessage {
 		return append([]protocol.ChatMessage(nil), cv.history...)
 	}
 	return nil
+}
+
+// DropAll cuts every WebSocket connection without a close frame, as a crashed
+// gateway or a lost network would, and returns how many there were.
+func (s *Server) DropAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for wc := range s.live {
+		wc.c.NetConn().Close()
+	}
+	return len(s.live)
 }

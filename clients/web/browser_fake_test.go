@@ -1,0 +1,69 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/maopao/maopao/clients/internal/fakegw"
+	"github.com/maopao/maopao/clients/web"
+	"github.com/maopao/maopao/protocol"
+)
+
+// TestBrowserWithFakeGateway runs the page against the clients' in-memory
+// fake, which lets it check what the real platform cannot be made to do on
+// demand: hostile character text, dropped connections, rejected tokens and
+// failed replies.
+func TestBrowserWithFakeGateway(t *testing.T) {
+	p := newPage(t)
+	chars := append(fakegw.DefaultCharacters(), protocol.CharacterSummary{
+		ID: "c-x", Name: `<img src=x onerror="window.__pwned=1">Eve`, Description: `<b>bold?</b> & "quotes"`,
+		Greeting: `<script>window.__pwned=2</script>hi`, Tags: []string{"<i>t</i>"},
+	})
+	srv := fakegw.Start(fakegw.Options{Static: web.Handler(), Characters: chars, FailReply: "boom"})
+	defer srv.Close()
+
+	res := chatFlow(t, p, srv.URL, 20*time.Second)
+	want := "Mira heard you say: " + res.said
+	if res.final != want {
+		t.Errorf("completed reply %q, want %q", res.final, want)
+	}
+	for _, s := range res.streamed {
+		if !strings.HasPrefix(want, s) {
+			t.Errorf("streamed text %q is not a prefix of the reply %q", s, want)
+		}
+	}
+
+	// The connection drops: the page reconnects by itself and keeps working.
+	if n := srv.DropAll(); n == 0 {
+		t.Fatal("the page had no WebSocket open")
+	}
+	p.waitJS("offline status", `document.getElementById("status").classList.contains("offline")`, 5*time.Second)
+	p.waitJS("back online", `document.getElementById("status").classList.contains("online")`, 10*time.Second)
+	p.do("say after reconnect", chromedp.SendKeys(chromedp.ID("input"), "still there?"), pressEnter)
+	p.waitJS("reply after reconnect", `Array.from(document.querySelectorAll("#messages .message.character.complete .text")).some(n => n.textContent === "Mira heard you say: still there?")`, 10*time.Second)
+
+	// A failed reply shows as a readable inline error.
+	p.do("say a failing line", chromedp.SendKeys(chromedp.ID("input"), "boom"), pressEnter)
+	p.waitJS("inline error", `Array.from(document.querySelectorAll("#messages .message.error")).some(n => n.textContent.includes("engine_error") && n.textContent.includes("failed"))`, 10*time.Second)
+
+	// A rejected token is replaced with a new guest session.
+	evalJS[bool](p, `localStorage.setItem("maopao.token", "forged"), true`)
+	p.do("reload with a forged token", chromedp.Reload())
+	p.waitJS("online with a new token", `document.getElementById("status").classList.contains("online") && localStorage.getItem("maopao.token") !== "forged"`, 15*time.Second)
+
+	// Hostile text stays text.
+	p.do("back to the list", chromedp.Click(chromedp.ID("back")))
+	p.waitJS("list shown", `!document.getElementById("list-view").hidden`, 5*time.Second)
+	p.do("open the hostile character", chromedp.Click(chromedp.CSS(`#characters .character[data-id="c-x"]`)))
+	p.waitJS("its greeting as text", `Array.from(document.querySelectorAll("#messages .greeting .text")).some(n => n.textContent === "<script>window.__pwned=2</script>hi")`, 10*time.Second)
+	pwned := evalJS[int](p, `window.__pwned || 0`)
+	tagsInCards := evalJS[int](p, `document.querySelectorAll("#characters img, #characters b, #characters i, #messages script").length`)
+	name := evalJS[string](p, `document.querySelector('#characters .character[data-id="c-x"] .name').textContent`)
+	if pwned != 0 || tagsInCards != 0 || name != chars[3].Name {
+		t.Errorf("character text was interpreted as markup: pwned=%d elements=%d name=%q", pwned, tagsInCards, name)
+	}
+	checkNoJSErrors(t, p)
+}

@@ -16,6 +16,12 @@ type act struct {
 	d       []float32 // one scale per block
 	bsums   []int16   // per 32 weights (Q8_0-style) or per 16 (K-style)
 	blk     int       // 32 or QK_K; 0 for float activations
+
+	// Groups of four K-quant activations interleaved block by block (see
+	// pack4), for the kernels that decode a weight block once for four.
+	pqs []int8
+	pd  []float32
+	pbs []int16
 }
 
 var actPool = sync.Pool{New: func() any { return new(act) }}
@@ -66,6 +72,30 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 		}
 	}
 	return a
+}
+
+// pack4 interleaves the first 4·groups activations of a K-quant act: for
+// group g and block b, the four activations' 256 int8s, then their four
+// scales and 4×16 partial sums are adjacent, so a 4-way kernel walks one
+// pointer per array.
+func (a *act) pack4(groups int) {
+	nb := a.cols / QK_K
+	a.pqs = grow(a.pqs, 4*groups*a.cols)
+	a.pd = grow(a.pd, 4*groups*nb)
+	a.pbs = grow(a.pbs, 4*groups*nb*16)
+	for g := 0; g < groups; g++ {
+		for j := 0; j < 4; j++ {
+			i := 4*g + j
+			for b := 0; b < nb; b++ {
+				dst := 4*g*a.cols + b*4*QK_K + j*QK_K
+				src := i*a.cols + b*QK_K
+				copy(a.pqs[dst:dst+QK_K], a.qs[src:src+QK_K])
+				a.pd[4*g*nb+4*b+j] = a.d[i*nb+b]
+				dbs := (4*g*nb + 4*b + j) * 16
+				copy(a.pbs[dbs:dbs+16], a.bsums[(i*nb+b)*16:(i*nb+b)*16+16])
+			}
+		}
+	}
 }
 
 func (a *act) release() {

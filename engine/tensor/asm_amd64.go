@@ -23,15 +23,6 @@ func dotQ8_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
 //go:noescape
 func dotQ4_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
 
-//go:noescape
-func dotQ4KAVX512(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
-
-//go:noescape
-func dotQ5KAVX512(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
-
-//go:noescape
-func dotQ6KAVX512(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
-
 // hasAVX512 reports whether the AVX-512 kernels can run here: they need
 // F, BW, VL and VNNI (plus FMA and F16C, which every such CPU has).
 var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
@@ -96,7 +87,7 @@ func useAVX512() {
 		_ = d[nb-1]
 		return dotQ4_0AVX512(&row[0], &qs[0], &d[0], nb)
 	}
-	k := func(bb int, f func(*byte, *int8, *float32, *int16, int) float32) qkernel {
+	k := func(bb int, f kasm) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			if len(row) == 0 {
 				return 0
@@ -105,10 +96,50 @@ func useAVX512() {
 			_ = qs[QK_K*nb-1] // bounds checks the assembly relies on
 			_ = d[nb-1]
 			_ = bs[16*nb-1]
-			return f(&row[0], &qs[0], &d[0], &bs[0], nb)
+			var out float32
+			f(&row[0], &qs[0], &d[0], &bs[0], nb, &out)
+			return out
 		}
 	}
-	dotQ4K = k(144, dotQ4KAVX512)
-	dotQ5K = k(176, dotQ5KAVX512)
-	dotQ6K = k(210, dotQ6KAVX512)
+	dotQ4K = k(144, dotQ4KVNNI)
+	dotQ5K = k(176, dotQ5KVNNI)
+	dotQ6K = k(210, dotQ6KVNNI)
+	k4 := func(bb int, f kasm) qkernel4 {
+		return func(row []byte, qs []int8, d []float32, bs []int16, out *[4]float32) {
+			if len(row) == 0 {
+				*out = [4]float32{}
+				return
+			}
+			nb := len(row) / bb
+			_ = qs[4*QK_K*nb-1]
+			_ = d[4*nb-1]
+			_ = bs[4*16*nb-1]
+			f(&row[0], &qs[0], &d[0], &bs[0], nb, &out[0])
+		}
+	}
+	dotQ4Kx4 = k4(144, dotQ4KVNNIx4)
+	dotQ5Kx4 = k4(176, dotQ5KVNNIx4)
+	dotQ6Kx4 = k4(210, dotQ6KVNNIx4)
 }
+
+// kasm is the signature of the generated K-quant kernels: nb blocks of one
+// weight row against 1 or 4 packed activations, results in out.
+type kasm = func(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ4KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ5KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ6KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)

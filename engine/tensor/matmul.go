@@ -88,6 +88,10 @@ func Dot(t Type, row []byte, x []float32) float32 {
 
 type qkernel func(row []byte, qs []int8, d []float32, bs []int16) float32
 
+// qkernel4 computes one weight row against four activations packed block
+// by block (see act.pack4), sharing the weight decoding among them.
+type qkernel4 func(row []byte, qs []int8, d []float32, bs []int16, out *[4]float32)
+
 // Kernel table; assembly init code may replace entries.
 var (
 	dotF32          = dotF32Go
@@ -98,7 +102,21 @@ var (
 	dotQ4K  qkernel = dotQ4KGo
 	dotQ5K  qkernel = dotQ5KGo
 	dotQ6K  qkernel = dotQ6KGo
+
+	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4 qkernel4 // nil unless assembly provides them
 )
+
+func qkernel4For(t Type) qkernel4 {
+	switch t {
+	case Q4_K:
+		return dotQ4Kx4
+	case Q5_K:
+		return dotQ5Kx4
+	case Q6_K:
+		return dotQ6Kx4
+	}
+	return nil
+}
 
 func qkernelFor(t Type) qkernel {
 	switch t {
@@ -192,7 +210,14 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 		if a.blk == QK_K {
 			ng = m.Cols / 16
 		}
+		k4 := qkernel4For(m.Type)
+		groups := 0
+		if k4 != nil && n >= 4 {
+			groups = n / 4
+			a.pack4(groups)
+		}
 		work = func() {
+			var out [4]float32
 			for {
 				t := int(next.Add(1)) - 1
 				if t >= tiles {
@@ -200,7 +225,13 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 				}
 				for r := t * rowTile; r < min((t+1)*rowTile, m.Rows); r++ {
 					row := m.Data[r*rb : (r+1)*rb]
-					for i := 0; i < n; i++ {
+					for g := 0; g < groups; g++ {
+						k4(row, a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb], a.pbs[4*g*ng:4*(g+1)*ng], &out)
+						for j, v := range out {
+							y[(4*g+j)*m.Rows+r] = v
+						}
+					}
+					for i := 4 * groups; i < n; i++ {
 						y[i*m.Rows+r] = k(row, a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng])
 					}
 				}

@@ -67,7 +67,7 @@ func TestDotFastVsRef(t *testing.T) {
 func TestMatMulVsRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range allTypes {
-		for _, n := range []int{1, 3, 5} {
+		for _, n := range []int{1, 3, 5, 8} {
 			for _, threads := range []int{1, 2, 3} {
 				m := randMatrix(t, r, typ, 37, 512)
 				x := randVec(r, n*m.Cols)

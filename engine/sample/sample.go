@@ -6,7 +6,6 @@ package sample
 
 import (
 	"math"
-	"sort"
 )
 
 // Params configures a Sampler. The zero value is greedy decoding with no
@@ -31,13 +30,10 @@ const DefaultPenaltyLastN = 64
 type Sampler struct {
 	p     Params
 	rng   splitMix64
-	cands []cand
+	w     []float32 // working copy of the logits
+	ids   []int32   // candidate ids
+	wts   []float64 // weights parallel to ids
 	count map[int]int
-}
-
-type cand struct {
-	id    int
-	logit float32
 }
 
 // New returns a sampler for p.
@@ -58,41 +54,114 @@ func (s *Sampler) Params() Params { return s.p }
 // so far. It returns -1 only when logits is empty. logits is not modified.
 //
 // Order: penalties over the last PenaltyLastN ids of history, then
-// temperature, top-k, top-p, min-p, then a draw from the renormalised
-// distribution. (llama.cpp's default chain applies temperature after the
+// temperature, top-k, top-p, min-p, then a draw from what is left,
+// renormalised. (llama.cpp's default chain applies temperature after the
 // filters; here temperature comes first, as in Hugging Face transformers, so
-// top-p and min-p see the tempered distribution.)
+// top-p and min-p see the tempered distribution.) Candidates are ordered by
+// logit, lower id first on ties. NaN logits are never picked.
+//
+// Nothing here sorts the whole vocabulary: top-k keeps a k-sized heap and
+// top-p finds its nucleus by weighted selection, so a step costs O(n).
 func (s *Sampler) Sample(logits []float32, history []int) int {
-	if len(logits) == 0 {
+	n := len(logits)
+	if n == 0 {
 		return -1
 	}
-	c := s.cands[:0]
-	for id, l := range logits {
-		if l != l { // NaN never wins
-			l = float32(math.Inf(-1))
-		}
-		c = append(c, cand{id: id, logit: l})
+	if cap(s.w) < n {
+		s.w = make([]float32, n)
 	}
-	s.cands = c
-	s.applyPenalties(c, history)
+	w := s.w[:n]
+	copy(w, logits)
+	s.applyPenalties(w, history)
 
 	// Tiny temperatures overflow 1/T; they mean greedy anyway.
 	if s.p.Temperature < 1e-6 {
-		return argmax(c)
+		return argmax(w)
 	}
-	inv := 1 / s.p.Temperature
-	for i := range c {
-		if !math.IsInf(float64(c[i].logit), -1) { // -Inf × 0 would be NaN
-			c[i].logit *= inv
+	ninf := float32(math.Inf(-1))
+	m := ninf
+	for i, v := range w {
+		if v != v {
+			w[i] = ninf
+			continue
+		}
+		m = max(m, v)
+	}
+	if math.IsInf(float64(m), 0) {
+		return s.uniformAt(w, m)
+	}
+
+	ids := s.ids[:0]
+	wts := s.wts[:0]
+	// Weights are relative to the best token: exp((l - m)/T) is the
+	// tempered probability up to the common normaliser.
+	invT := 1 / float64(s.p.Temperature)
+	weight := func(id int32) float64 { return math.Exp((float64(w[id]) - float64(m)) * invT) }
+
+	// min-p keeps p_i >= MinP × p_max, i.e. l_i >= m + T·ln(MinP); the
+	// tokens it keeps are a best-first prefix, like top-p's and top-k's.
+	minP := s.p.MinP
+	useMinP := minP > 0 && minP <= 1
+	thr := ninf
+	if useMinP {
+		thr = m + s.p.Temperature*float32(math.Log(float64(minP)))
+	}
+	topP := s.p.TopP
+	useTopP := topP > 0 && topP < 1
+
+	if k := s.p.TopK; k > 0 && k < n {
+		ids = topK(w, k, ids)
+		var z float64
+		for _, id := range ids {
+			x := weight(id)
+			wts = append(wts, x)
+			z += x
+		}
+		cut := len(ids)
+		if useTopP {
+			var cum float64
+			for i, x := range wts {
+				cum += x
+				if cum >= float64(topP)*z {
+					cut = i + 1
+					break
+				}
+			}
+		}
+		for cut > 1 && w[ids[cut-1]] < thr {
+			cut--
+		}
+		ids, wts = ids[:cut], wts[:cut]
+	} else {
+		// top-p's nucleus is measured against the whole mass z, so it needs
+		// every weight; min-p alone only needs the survivors'.
+		var z float64
+		for i, v := range w {
+			switch {
+			case useTopP:
+				x := weight(int32(i))
+				z += x
+				if v >= thr {
+					ids = append(ids, int32(i))
+					wts = append(wts, x)
+				}
+			case v >= thr:
+				ids = append(ids, int32(i))
+				wts = append(wts, weight(int32(i)))
+			}
+		}
+		if useTopP {
+			// Both filters keep prefixes of the same order, so the result is
+			// the shorter one: the nucleus is looked for inside min-p's set.
+			cut := max(nucleus(ids, wts, w, float64(topP)*z), 1)
+			ids, wts = ids[:cut], wts[:cut]
 		}
 	}
-	c = topK(c, s.p.TopK)
-	c = topP(c, s.p.TopP)
-	c = minP(c, s.p.MinP)
-	return s.draw(c)
+	s.ids, s.wts = ids, wts
+	return s.draw(ids, wts)
 }
 
-func (s *Sampler) applyPenalties(c []cand, history []int) {
+func (s *Sampler) applyPenalties(w []float32, history []int) {
 	rep, pres, freq := s.p.RepeatPenalty, s.p.PresencePenalty, s.p.FrequencyPenalty
 	if (rep == 0 || rep == 1) && pres == 0 && freq == 0 {
 		return
@@ -107,12 +176,12 @@ func (s *Sampler) applyPenalties(c []cand, history []int) {
 	}
 	clear(s.count)
 	for _, id := range window {
-		if id >= 0 && id < len(c) {
+		if id >= 0 && id < len(w) {
 			s.count[id]++
 		}
 	}
 	for id, k := range s.count {
-		l := c[id].logit
+		l := w[id]
 		if rep != 0 && rep != 1 {
 			// Dividing a positive logit and multiplying a negative one both
 			// make the token less likely, as llama.cpp defines it.
@@ -122,46 +191,62 @@ func (s *Sampler) applyPenalties(c []cand, history []int) {
 				l *= rep
 			}
 		}
-		l -= float32(k)*freq + pres
-		c[id].logit = l
+		w[id] = l - (float32(k)*freq + pres)
 	}
 }
 
 // better orders candidates: higher logit first, lower id on ties.
-func better(a, b cand) bool {
-	if a.logit != b.logit {
-		return a.logit > b.logit
+func better(w []float32, a, b int32) bool {
+	if w[a] != w[b] {
+		return w[a] > w[b]
 	}
-	return a.id < b.id
+	return a < b
 }
 
-func argmax(c []cand) int {
-	best := c[0]
-	for _, x := range c[1:] {
-		if better(x, best) {
-			best = x
+func argmax(w []float32) int {
+	best := -1
+	for i, v := range w {
+		if v != v {
+			continue
+		}
+		if best < 0 || v > w[best] {
+			best = i
 		}
 	}
-	return best.id
+	if best < 0 {
+		return 0 // every logit is NaN
+	}
+	return best
 }
 
-// topK keeps the k best candidates, sorted best first.
-func topK(c []cand, k int) []cand {
-	if k <= 0 || k >= len(c) {
-		return c
+// uniformAt draws uniformly among the ids whose logit equals m: the +Inf
+// ones, or all of them when everything is -Inf.
+func (s *Sampler) uniformAt(w []float32, m float32) int {
+	ids := s.ids[:0]
+	for i, v := range w {
+		if v == m {
+			ids = append(ids, int32(i))
+		}
 	}
-	// A size-k min-heap of the best seen keeps this O(n log k) on large
-	// vocabularies.
-	h := c[:0:0]
-	h = append(h, c[:k]...)
-	worse := func(i, j int) bool { return better(h[j], h[i]) }
-	down := func(i int) {
+	s.ids = ids
+	return int(ids[int(s.rng.float64()*float64(len(ids)))%len(ids)])
+}
+
+// topK appends the k best ids of w to dst, best first.
+func topK(w []float32, k int, dst []int32) []int32 {
+	h := dst[:0]
+	for i := 0; i < k; i++ {
+		h = append(h, int32(i))
+	}
+	// A min-heap (worst at the root) of the best k seen so far.
+	worse := func(i, j int) bool { return better(w, h[j], h[i]) }
+	down := func(i, n int) {
 		for {
 			l, r, m := 2*i+1, 2*i+2, i
-			if l < len(h) && worse(l, m) {
+			if l < n && worse(l, m) {
 				m = l
 			}
-			if r < len(h) && worse(r, m) {
+			if r < n && worse(r, m) {
 				m = r
 			}
 			if m == i {
@@ -172,110 +257,95 @@ func topK(c []cand, k int) []cand {
 		}
 	}
 	for i := k/2 - 1; i >= 0; i-- {
-		down(i)
+		down(i, k)
 	}
-	for _, x := range c[k:] {
-		if better(x, h[0]) {
-			h[0] = x
-			down(0)
+	for i := k; i < len(w); i++ {
+		if w[i] < w[h[0]] {
+			continue // cheap common case: worse than the worst kept
+		}
+		if better(w, int32(i), h[0]) {
+			h[0] = int32(i)
+			down(0, k)
 		}
 	}
-	sort.Slice(h, func(i, j int) bool { return better(h[i], h[j]) })
-	copy(c, h)
-	return c[:k]
+	// Heap-sort in place: popping the worst to the end leaves best first.
+	for end := k - 1; end > 0; end-- {
+		h[0], h[end] = h[end], h[0]
+		down(0, end)
+	}
+	return h
 }
 
-// softmax returns probabilities for c (in c's order) in float64.
-func softmax(c []cand) []float64 {
-	mx := math.Inf(-1)
-	for _, x := range c {
-		mx = math.Max(mx, float64(x.logit))
+// nucleus reorders ids (and wts with them) so that the smallest best-first
+// set whose weight reaches target comes first, and returns its size. It is
+// a weighted quickselect: expected O(n), no full sort.
+func nucleus(ids []int32, wts []float64, w []float32, target float64) int {
+	swap := func(i, j int) {
+		ids[i], ids[j] = ids[j], ids[i]
+		wts[i], wts[j] = wts[j], wts[i]
 	}
-	p := make([]float64, len(c))
-	if math.IsInf(mx, 0) {
-		// All -Inf: uniform. Some +Inf: uniform over those.
-		var k float64
-		for i, x := range c {
-			if math.IsInf(mx, -1) || float64(x.logit) == mx {
-				p[i] = 1
-				k++
+	lo, hi := 0, len(ids)
+	for hi > lo {
+		// Median of three as pivot, moved to the end of the range.
+		a, b, c := lo, lo+(hi-lo)/2, hi-1
+		if better(w, ids[b], ids[a]) {
+			a, b = b, a
+		}
+		if better(w, ids[c], ids[b]) {
+			b = c
+			if better(w, ids[b], ids[a]) {
+				b = a
 			}
 		}
-		for i := range p {
-			p[i] /= k
+		swap(b, hi-1)
+		pv := ids[hi-1]
+		store := lo
+		var mass float64
+		for i := lo; i < hi-1; i++ {
+			if better(w, ids[i], pv) {
+				swap(i, store)
+				mass += wts[store]
+				store++
+			}
 		}
-		return p
+		swap(store, hi-1)
+		if mass >= target && store > lo {
+			hi = store
+			continue
+		}
+		mass += wts[store]
+		if mass >= target {
+			return store + 1
+		}
+		target -= mass
+		lo = store + 1
 	}
-	var sum float64
-	for i, x := range c {
-		p[i] = math.Exp(float64(x.logit) - mx)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
+	return lo
 }
 
-func topP(c []cand, p float32) []cand {
-	if p <= 0 || p >= 1 || len(c) <= 1 {
-		return c
+func (s *Sampler) draw(ids []int32, wts []float64) int {
+	if len(ids) == 1 {
+		return int(ids[0])
 	}
-	sort.Slice(c, func(i, j int) bool { return better(c[i], c[j]) })
-	probs := softmax(c)
+	var total float64
+	for _, x := range wts {
+		total += x
+	}
+	r := s.rng.float64() * total
 	var cum float64
-	for i, q := range probs {
-		cum += q
-		if cum >= float64(p) {
-			return c[:i+1]
-		}
-	}
-	return c
-}
-
-func minP(c []cand, p float32) []cand {
-	if p <= 0 || p > 1 || len(c) <= 1 {
-		return c
-	}
-	mx := float32(math.Inf(-1))
-	for _, x := range c {
-		mx = max(mx, x.logit)
-	}
-	// p_i >= p × p_max  <=>  logit_i >= logit_max + ln p, whatever the
-	// normalisation.
-	cut := mx + float32(math.Log(float64(p)))
-	out := c[:0]
-	for _, x := range c {
-		if x.logit >= cut {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func (s *Sampler) draw(c []cand) int {
-	if len(c) == 0 {
-		return -1
-	}
-	if len(c) == 1 {
-		return c[0].id
-	}
-	probs := softmax(c)
-	r := s.rng.float64()
-	var cum float64
-	for i, q := range probs {
-		cum += q
+	for i, x := range wts {
+		cum += x
 		if r < cum {
-			return c[i].id
+			return int(ids[i])
 		}
 	}
-	// Rounding left r above the total: take the last token with any mass.
-	for i := len(c) - 1; i >= 0; i-- {
-		if probs[i] > 0 {
-			return c[i].id
+	// Rounding left r at the total: take the last token with any weight.
+	for i := len(wts) - 1; i >= 0; i-- {
+		if wts[i] > 0 {
+			return int(ids[i])
 		}
 	}
-	return c[len(c)-1].id
+	return int(ids[len(ids)-1])
 }
 
 // splitMix64 is a small, fixed PRNG: unlike math/rand its sequence is part of

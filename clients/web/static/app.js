@@ -193,6 +193,8 @@
     setStatus("online", "online");
     el.banner.hidden = !f.engine;
     el.banner.textContent = f.engine ? "Engine: " + f.engine : "";
+    // Players must not mistake noise for a character's words.
+    el.banner.classList.toggle("warn", /random|untrained|not a model/i.test(f.engine || ""));
     if (f.player_id) store(LS_PLAYER, f.player_id);
     send({ type: "list_characters" }, { kind: "list" });
     var want = current ? current.characterId : load(LS_CHAR);
@@ -253,7 +255,7 @@
     el.title.textContent = c.name;
     paintAvatar(el.chatAvatar, c.name || "?");
     el.chatName.textContent = c.name;
-    el.chatDesc.textContent = c.scenario || c.description || "";
+    el.chatDesc.textContent = c.description || "";
     document.title = c.name + " · Maopao";
   }
 
@@ -282,6 +284,7 @@
     showChatHeader(f.character);
     var nodes = [];
     var hist = Array.isArray(f.history) ? f.history : [];
+    if (f.character.scenario) nodes.push(messageNode("system scenario", null, f.character.scenario));
     if (hist.length === 0 && f.character.greeting) {
       nodes.push(messageNode("character greeting", f.character.name, f.character.greeting));
     }

@@ -37,7 +37,7 @@ const DefaultMaxTokens = 256
 // promptChunk is how many prompt tokens go through one forward pass: big
 // enough to batch the matrix work, small enough to bound scratch memory and
 // to notice cancellation during a long prompt.
-const promptChunk = 512
+const promptChunk = maxBatchTokens
 
 // Engine is a loaded local model. It implements engine.Generator and is
 // safe for concurrent use.
@@ -53,9 +53,18 @@ type Engine struct {
 
 	slotsFree chan int // ids of free sequence slots
 
-	mu    sync.Mutex // guards kv and slots; held for each forward pass
-	kv    *model.KVCache
-	slots []slot
+	mu           sync.Mutex // guards kv, slots and the counters; held for each forward pass
+	kv           *model.KVCache
+	slots        []slot
+	batches      int
+	batchedSteps int
+
+	qmu     sync.Mutex // guards queue and closed
+	queue   []*step
+	closed  bool
+	wake    chan struct{} // a step was queued
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the scheduler has exited
 }
 
 // slot remembers what a KV-cache sequence holds, for prefix reuse.
@@ -124,6 +133,10 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	for i := 0; i < conc; i++ {
 		e.slotsFree <- i
 	}
+	e.wake = make(chan struct{}, 1)
+	e.stop = make(chan struct{})
+	e.stopped = make(chan struct{})
+	go e.schedule()
 	e.desc = describe(m, untrained)
 	return e, nil
 }
@@ -150,8 +163,20 @@ func describe(m *model.Model, untrained bool) string {
 	return b.String()
 }
 
-// Close releases the model file. The engine must not be used afterwards.
-func (e *Engine) Close() error { return e.file.Close() }
+// Close stops the scheduler and releases the model file. Generate calls
+// still running fail; later calls fail at once.
+func (e *Engine) Close() error {
+	e.qmu.Lock()
+	if e.closed {
+		e.qmu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.qmu.Unlock()
+	close(e.stop)
+	<-e.stopped
+	return e.file.Close()
+}
 
 // Untrained reports whether the file says its weights are random
 // (metadata maopao.untrained), so the platform can tell users.

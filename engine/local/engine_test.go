@@ -303,6 +303,47 @@ func TestConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	batches, steps := e.BatchStats()
+	t.Logf("%d forward passes carried %d sequence steps", batches, steps)
+	if steps <= batches {
+		t.Errorf("no forward pass carried more than one conversation (%d passes, %d steps)", batches, steps)
+	}
+}
+
+func TestCloseWhileGenerating(t *testing.T) {
+	e, err := Open(tinyModel(t, "qwen3moe"), Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := chat("Talk for a long time.")
+	req.MaxTokens = 400
+	started, closed := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		_, err := e.Generate(context.Background(), req, func(engine.Token) error {
+			if n++; n == 2 {
+				close(started)
+				<-closed // the next step starts after Close
+			}
+			return nil
+		})
+		done <- err
+	}()
+	<-started
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(closed)
+	if err := <-done; err == nil {
+		t.Error("generation kept going after Close")
+	}
+	if _, err := e.Generate(context.Background(), req, nil); err == nil {
+		t.Error("Generate after Close succeeded")
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
 }
 
 func TestOpenErrors(t *testing.T) {

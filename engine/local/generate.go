@@ -59,12 +59,12 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 			return res, err
 		}
 		end := min(pos+promptChunk, len(prompt))
-		out, err := e.forward(ctx, model.SeqBatch(seq, pos, prompt[pos:end]))
+		out, err := e.forward(seq, pos, prompt[pos:end])
 		if err != nil {
 			e.finishSequence(seq, prompt[:pos])
 			return res, e.ctxErr(ctx, &res, err)
 		}
-		logits = out[end-pos-1]
+		logits = out
 		pos = end
 	}
 
@@ -123,14 +123,14 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 			finish("length")
 			return res, nil
 		}
-		out, err := e.forward(ctx, model.SeqBatch(seq, len(history)-1, history[len(history)-1:]))
+		out, err := e.forward(seq, len(history)-1, history[len(history)-1:])
 		if err != nil {
 			// The last token never reached the cache.
 			history = history[:len(history)-1]
 			finish("cancelled")
 			return res, e.ctxErr(ctx, &res, err)
 		}
-		logits = out[0]
+		logits = out
 	}
 }
 
@@ -140,12 +140,6 @@ func (e *Engine) ctxErr(ctx context.Context, res *engine.Result, err error) erro
 		return ctx.Err()
 	}
 	return fmt.Errorf("local: %w", err)
-}
-
-func (e *Engine) forward(ctx context.Context, b model.Batch) ([][]float32, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.model.Forward(ctx, b, e.kv)
 }
 
 // startSequence prepares slot seq for prompt and returns how many of its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/maopao/maopao/engine/tensor"
 )
@@ -127,7 +128,7 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 		q: make([]float32, n*qDim), k: make([]float32, n*kvDim), v: make([]float32, n*kvDim),
 		att: make([]float32, n*qDim), tmp: make([]float32, n*c.Hidden),
 		cos: make([]float32, n*c.RopeDims/2), sin: make([]float32, n*c.RopeDims/2),
-		kvOff: make([]int, n), seqs: make([]*seqState, n),
+		seqs: make([]*seqState, n),
 	}
 	for i := range b.Tokens {
 		if err := kv.prepare(b.seq(i), b.Pos[i]); err != nil {
@@ -137,7 +138,6 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 	for i := range b.Tokens {
 		st := kv.seqs[b.seq(i)]
 		s.seqs[i] = st
-		s.kvOff[i] = kv.offset(st, b.Pos[i])
 		m.rope.cosSin(b.Pos[i], s.cos[i*c.RopeDims/2:(i+1)*c.RopeDims/2], s.sin[i*c.RopeDims/2:(i+1)*c.RopeDims/2])
 	}
 
@@ -227,8 +227,7 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 		for h := 0; h < c.KVHeads; h++ {
 			m.rope.rotate(k[h*hd:(h+1)*hd], cos, sin)
 		}
-		copy(kv.k[l][s.kvOff[i]:s.kvOff[i]+kvDim], k)
-		copy(kv.v[l][s.kvOff[i]:s.kvOff[i]+kvDim], v)
+		kv.store(l, s.seqs[i], b.Pos[i], k, v, hd)
 	}
 	m.attention(l, b, kv, s)
 	m.matMul(L.Wo, s.att, n, s.tmp)
@@ -246,40 +245,84 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 	addScaled(s.x, s.tmp, c.ResidualScale)
 }
 
+// attnTile is how many query tokens of one sequence share one pass over
+// the keys: large enough to make the score and value products real matrix
+// products, small enough that the causal mask wastes little.
+const attnTile = 32
+
 // attention computes, for every token and head, the softmax-weighted sum of
 // the cached values of its sequence's positions up to its own (causal mask).
-// Query heads share key/value heads in groups (GQA).
+// Query heads share key/value heads in groups (GQA). Work is split by
+// (sequence, KV head); for each, the keys and the transposed values are
+// gathered once into contiguous scratch so that scores = Q·Kᵀ and
+// out = P·V run through the matrix kernels.
 func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	c := m.Config
-	n, hd := len(b.Tokens), c.HeadDim
-	qDim, kvDim := c.Heads*hd, c.KVHeads*hd
+	hd := c.HeadDim
+	qDim := c.Heads * hd
 	group := c.Heads / c.KVHeads
-	kc, vc := kv.k[l], kv.v[l]
-	parallelFor(n*c.Heads, m.threadsFor(n*c.Heads), func(lo, hi int) {
-		var scores []float32
+
+	// Batch indices of each sequence, in order (positions are consecutive).
+	var order []int
+	bySeq := map[int][]int{}
+	for i := range b.Tokens {
+		sq := b.seq(i)
+		if _, ok := bySeq[sq]; !ok {
+			order = append(order, sq)
+		}
+		bySeq[sq] = append(bySeq[sq], i)
+	}
+	items := len(order) * c.KVHeads
+	parallelFor(items, m.threadsFor(items*64), func(lo, hi int) {
+		var kbuf, vt, qbuf, sc, ob []float32
 		for w := lo; w < hi; w++ {
-			i, h := w/c.Heads, w%c.Heads
-			pos := b.Pos[i]
-			st := s.seqs[i]
-			q := s.q[i*qDim+h*hd : i*qDim+(h+1)*hd]
-			kvh := (h / group) * hd
-			if cap(scores) < pos+1 {
-				scores = make([]float32, pos+1, 2*(pos+1))
-			}
-			scores = scores[:pos+1]
-			for j := 0; j <= pos; j++ {
-				off := (st.blocks[j/BlockSize]*BlockSize+j%BlockSize)*kvDim + kvh
-				scores[j] = dot(q, kc[off:off+hd]) * c.AttnScale
-			}
-			softmax(scores)
-			out := s.att[i*qDim+h*hd : i*qDim+(h+1)*hd]
-			clear(out)
-			for j := 0; j <= pos; j++ {
-				off := (st.blocks[j/BlockSize]*BlockSize+j%BlockSize)*kvDim + kvh
-				axpy(out, vc[off:off+hd], scores[j])
+			idx := bySeq[order[w/c.KVHeads]]
+			h := w % c.KVHeads
+			st := s.seqs[idx[0]]
+			npos := b.Pos[idx[len(idx)-1]] + 1
+			kbuf = grow(kbuf, npos*hd)
+			kv.gatherK(l, st, h, npos, hd, kbuf)
+			for t0 := 0; t0 < len(idx); t0 += attnTile {
+				tile := idx[t0:min(t0+attnTile, len(idx))]
+				limit := b.Pos[tile[len(tile)-1]] + 1
+				nq := len(tile) * group
+				qbuf = grow(qbuf, nq*hd)
+				for r, i := range tile {
+					for g := 0; g < group; g++ {
+						qh := h*group + g
+						copy(qbuf[(r*group+g)*hd:], s.q[i*qDim+qh*hd:i*qDim+(qh+1)*hd])
+					}
+				}
+				sc = grow(sc, nq*limit)
+				tensor.MatMul(f32Matrix(kbuf[:limit*hd], limit, hd), qbuf, nq, sc, 1)
+				for r, i := range tile {
+					p := b.Pos[i]
+					for g := 0; g < group; g++ {
+						row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
+						scale(row[:p+1], c.AttnScale)
+						softmax(row[:p+1])
+						clear(row[p+1:])
+					}
+				}
+				vt = grow(vt, hd*limit)
+				kv.gatherVT(l, st, h, limit, hd, vt)
+				ob = grow(ob, nq*hd)
+				tensor.MatMul(f32Matrix(vt, hd, limit), sc, nq, ob, 1)
+				for r, i := range tile {
+					for g := 0; g < group; g++ {
+						qh := h*group + g
+						copy(s.att[i*qDim+qh*hd:i*qDim+(qh+1)*hd], ob[(r*group+g)*hd:(r*group+g+1)*hd])
+					}
+				}
 			}
 		}
 	})
+}
+
+// f32Matrix views float32 data as a rows×cols F32 matrix without copying.
+func f32Matrix(x []float32, rows, cols int) tensor.Matrix {
+	return tensor.Matrix{Type: tensor.F32, Rows: rows, Cols: cols,
+		Data: unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*4)}
 }
 
 // moe routes each token to its top-k experts and sums their SwiGLU outputs

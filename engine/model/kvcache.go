@@ -193,7 +193,44 @@ func (c *KVCache) copyBlock(dst, src int) {
 	}
 }
 
-// offset is the index in a layer's k/v slice where position pos of seq starts.
-func (c *KVCache) offset(s *seqState, pos int) int {
-	return (s.blocks[pos/BlockSize]*BlockSize + pos%BlockSize) * c.kvDim
+// Within a block, each layer keeps one region per KV head: keys as
+// [position][headDim] and values transposed as [headDim][position], so that
+// attention can gather a head's keys, and its values as columns, with whole
+// contiguous copies and run both products through the matrix kernels.
+
+// store writes the keys and values of one position.
+func (c *KVCache) store(l int, s *seqState, pos int, k, v []float32, headDim int) {
+	base := s.blocks[pos/BlockSize] * BlockSize * c.kvDim
+	off := pos % BlockSize
+	kc, vc := c.k[l], c.v[l]
+	for h := 0; h < c.kvDim/headDim; h++ {
+		region := base + h*BlockSize*headDim
+		copy(kc[region+off*headDim:region+(off+1)*headDim], k[h*headDim:(h+1)*headDim])
+		for d := 0; d < headDim; d++ {
+			vc[region+d*BlockSize+off] = v[h*headDim+d]
+		}
+	}
+}
+
+// gatherK copies the keys of head h for positions [0, n) into dst (n×headDim).
+func (c *KVCache) gatherK(l int, s *seqState, h, n, headDim int, dst []float32) {
+	kc := c.k[l]
+	for b := 0; b*BlockSize < n; b++ {
+		rows := min(BlockSize, n-b*BlockSize)
+		region := s.blocks[b]*BlockSize*c.kvDim + h*BlockSize*headDim
+		copy(dst[b*BlockSize*headDim:], kc[region:region+rows*headDim])
+	}
+}
+
+// gatherVT copies the values of head h for positions [0, n) into dst as
+// headDim rows of n.
+func (c *KVCache) gatherVT(l int, s *seqState, h, n, headDim int, dst []float32) {
+	vc := c.v[l]
+	for b := 0; b*BlockSize < n; b++ {
+		cols := min(BlockSize, n-b*BlockSize)
+		region := s.blocks[b]*BlockSize*c.kvDim + h*BlockSize*headDim
+		for d := 0; d < headDim; d++ {
+			copy(dst[d*n+b*BlockSize:d*n+b*BlockSize+cols], vc[region+d*BlockSize:region+d*BlockSize+cols])
+		}
+	}
 }

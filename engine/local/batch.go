@@ -1,0 +1,126 @@
+package local
+
+import (
+	"context"
+	"errors"
+
+	"github.com/maopao/maopao/engine/model"
+)
+
+// Continuous batching: every running Generate hands its next forward step
+// (a prompt chunk or one decoded token) to a queue, and one scheduler
+// goroutine runs everything queued as ONE forward pass, so concurrent
+// conversations share each read of the weights. A sequence that is still
+// sampling when a pass starts simply joins the next one.
+
+// maxBatchTokens bounds one forward pass, so a long prompt chunk delays the
+// decode steps batched with it by a bounded amount.
+const maxBatchTokens = 256
+
+type step struct {
+	seq, pos int
+	tokens   []int
+	done     chan stepResult
+}
+
+type stepResult struct {
+	logits []float32
+	err    error
+}
+
+// forward runs tokens of sequence seq from pos and returns the logits of the
+// last one. It waits for the pass it joins even if the caller's context ends
+// meanwhile (a pass is short); callers check their context between steps.
+func (e *Engine) forward(seq, pos int, tokens []int) ([]float32, error) {
+	s := &step{seq: seq, pos: pos, tokens: tokens, done: make(chan stepResult, 1)}
+	e.qmu.Lock()
+	if e.closed {
+		e.qmu.Unlock()
+		return nil, errClosed
+	}
+	e.queue = append(e.queue, s)
+	e.qmu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default: // already woken
+	}
+	r := <-s.done
+	return r.logits, r.err
+}
+
+// schedule is the scheduler goroutine; it exits when Close closes stop.
+func (e *Engine) schedule() {
+	defer close(e.stopped)
+	for {
+		select {
+		case <-e.stop:
+			e.qmu.Lock()
+			for _, s := range e.queue {
+				s.done <- stepResult{err: errClosed}
+			}
+			e.queue = nil
+			e.qmu.Unlock()
+			return
+		case <-e.wake:
+		}
+		for {
+			e.qmu.Lock()
+			var batch []*step
+			n := 0
+			for len(e.queue) > 0 && (len(batch) == 0 || n+len(e.queue[0].tokens) <= maxBatchTokens) {
+				batch = append(batch, e.queue[0])
+				n += len(e.queue[0].tokens)
+				e.queue = e.queue[1:]
+			}
+			e.qmu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			e.mu.Lock()
+			e.runBatch(batch)
+			e.mu.Unlock()
+		}
+	}
+}
+
+// runBatch runs steps as one forward pass; e.mu is held.
+func (e *Engine) runBatch(steps []*step) {
+	e.batches++
+	e.batchedSteps += len(steps)
+	var b model.Batch
+	last := make([]int, len(steps))
+	for k, s := range steps {
+		for i, t := range s.tokens {
+			b.Tokens = append(b.Tokens, t)
+			b.Pos = append(b.Pos, s.pos+i)
+			b.Seq = append(b.Seq, s.seq)
+			b.Logits = append(b.Logits, i == len(s.tokens)-1)
+		}
+		last[k] = len(b.Tokens) - 1
+	}
+	out, err := e.model.Forward(context.Background(), b, e.kv)
+	if err != nil && len(steps) > 1 {
+		// Isolate the failing step so the others still run.
+		for _, s := range steps {
+			e.runBatch([]*step{s})
+		}
+		return
+	}
+	for k, s := range steps {
+		if err != nil {
+			s.done <- stepResult{err: err}
+			continue
+		}
+		s.done <- stepResult{logits: out[last[k]]}
+	}
+}
+
+// BatchStats reports how many forward passes ran and how many sequence
+// steps they carried (steps/batches > 1 means conversations shared passes).
+func (e *Engine) BatchStats() (batches, steps int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.batches, e.batchedSteps
+}
+
+var errClosed = errors.New("local: engine closed")

@@ -1,0 +1,71 @@
+package model
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/maopao/maopao/engine/gguf"
+	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/tensor"
+)
+
+// benchModel writes the benchmark shape of the reference notes (114M
+// parameters, the one measured with llama-bench) at Q8_0.
+func benchModel(b *testing.B) *Model {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.gguf")
+	if err := modelgen.Write(path, modelgen.Bench("qwen3moe", tensor.Q8_0)); err != nil {
+		b.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	m, err := Load(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func benchTokens(n, vocab int) []int {
+	t := make([]int, n)
+	for i := range t {
+		t[i] = (i*7919 + 13) % vocab
+	}
+	return t
+}
+
+// BenchmarkPrompt512 is llama-bench's pp512 at one thread.
+func BenchmarkPrompt512(b *testing.B) {
+	m := benchModel(b)
+	kv := NewKVCache(m, 1024, 1024)
+	toks := benchTokens(512, m.Config.Vocab)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		kv.Remove(0)
+		if _, err := m.Forward(context.Background(), SeqBatch(0, 0, toks), kv); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(512*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// BenchmarkDecode128 is llama-bench's tg128 at one thread.
+func BenchmarkDecode128(b *testing.B) {
+	m := benchModel(b)
+	kv := NewKVCache(m, 1024, 1024)
+	toks := benchTokens(128, m.Config.Vocab)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		kv.Remove(0)
+		for p, tok := range toks {
+			if _, err := m.Forward(context.Background(), SeqBatch(0, p, []int{tok}), kv); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(128*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}

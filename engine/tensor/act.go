@@ -22,7 +22,14 @@ type act struct {
 	pqs []int8
 	pd  []float32
 	pbs []int16
+
+	bs16 []int16 // scratch: 16-wide sums before pairing for 32-wide blocks
 }
+
+// quantActRows, when set by assembly, does what quantAct and the
+// partial-sum loops do for whole rows: int8 blocks of blk, one scale per
+// block, and the sum of every 16 int8s in bs16.
+var quantActRows func(x []float32, q []int8, d []float32, bs16 []int16, blk int)
 
 var actPool = sync.Pool{New: func() any { return new(act) }}
 
@@ -58,6 +65,20 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 		a.bsums = grow(a.bsums, nb)
 	} else {
 		a.bsums = grow(a.bsums, n*cols/16)
+	}
+	if quantActRows != nil {
+		bs16 := a.bsums
+		if a.blk == 32 {
+			a.bs16 = grow(a.bs16, n*cols/16)
+			bs16 = a.bs16
+		}
+		quantActRows(x[:n*cols], a.qs, a.d, bs16, a.blk)
+		if a.blk == 32 {
+			for b := range a.bsums {
+				a.bsums[b] = bs16[2*b] + bs16[2*b+1]
+			}
+		}
+		return a
 	}
 	for b := 0; b < nb; b++ {
 		quantAct(x[b*a.blk:(b+1)*a.blk], a.qs[b*a.blk:(b+1)*a.blk], &a.d[b])

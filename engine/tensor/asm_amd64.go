@@ -18,6 +18,9 @@ func dotF16AVX512(a *uint16, b *float32, n int) float32
 func dotBF16AVX512(a *uint16, b *float32, n int) float32
 
 //go:noescape
+func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
+
+//go:noescape
 func dotQ8_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
 
 //go:noescape
@@ -36,6 +39,14 @@ func init() {
 }
 
 func useAVX512() {
+	quantActRows = func(x []float32, q []int8, d []float32, bs16 []int16, blk int) {
+		nb := len(x) / blk
+		if nb == 0 {
+			return
+		}
+		_, _, _ = q[nb*blk-1], d[nb-1], bs16[nb*blk/16-1]
+		quantActAVX512(&x[0], &q[0], &d[0], &bs16[0], nb, blk)
+	}
 	dotF32 = func(a, b []float32) float32 {
 		n := len(a) &^ 15
 		var s float32

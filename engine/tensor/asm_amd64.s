@@ -176,7 +176,98 @@ q40loop:
 	MOVSS X0, ret+32(FP)
 	RET
 
+// func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
+// Rounds nb blocks of blk floats (blk a multiple of 16) to int8 with scale
+// amax/127 per block, and writes the sum of every 16 int8s to bs. The
+// block maximum is taken on the absolute values' bit patterns as unsigned
+// integers, which orders finite values, then Inf, then NaN, so a
+// non-finite block is detected reliably and gets scale NaN and zero q.
+TEXT ·quantActAVX512(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), R8
+	MOVQ bs+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVQ blk+40(FP), DX
+	SHRQ $4, DX
+	VPBROADCASTD absmask<>(SB), Z10
+	VBROADCASTSS f127<>(SB), X11
+qaBlock:
+	VPXORD Z1, Z1, Z1
+	MOVQ SI, R10
+	MOVQ DX, R11
+qaMax:
+	VPANDD (R10), Z10, Z2
+	VPMAXUD Z2, Z1, Z1
+	ADDQ $64, R10
+	DECQ R11
+	JNZ qaMax
+	VEXTRACTI64X4 $1, Z1, Y2
+	VPMAXUD Y2, Y1, Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPMAXUD X2, X1, X1
+	VPSHUFD $0x4e, X1, X2
+	VPMAXUD X2, X1, X1
+	VPSHUFD $1, X1, X2
+	VPMAXUD X2, X1, X1
+	VMOVD X1, AX
+	CMPL AX, $0x7f800000
+	JAE qaNonFinite
+	TESTL AX, AX
+	JZ qaZero
+	VDIVSS X11, X1, X3
+	VMOVSS X3, (R8)
+	VDIVSS X1, X11, X3
+	VBROADCASTSS X3, Z3
+	MOVQ DX, R11
+qaConv:
+	VMULPS (SI), Z3, Z4
+	VCVTPS2DQ Z4, Z4
+	VPMOVSDB Z4, (DI)
+	VEXTRACTI64X4 $1, Z4, Y6
+	VPADDD Y6, Y4, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0x4e, X6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $1, X6, X7
+	VPADDD X7, X6, X6
+	VMOVD X6, AX
+	MOVW AX, (R9)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	ADDQ $2, R9
+	DECQ R11
+	JNZ qaConv
+	JMP qaNext
+qaNonFinite:
+	MOVL $0x7fc00000, (R8)
+	JMP qaFill
+qaZero:
+	MOVL $0, (R8)
+qaFill:
+	VPXORD X5, X5, X5
+	MOVQ DX, R11
+qaFillLoop:
+	VMOVDQU X5, (DI)
+	MOVW $0, (R9)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	ADDQ $2, R9
+	DECQ R11
+	JNZ qaFillLoop
+qaNext:
+	ADDQ $4, R8
+	DECQ CX
+	JNZ qaBlock
+	VZEROUPPER
+	RET
+
 DATA bytes0F<>+0(SB)/4, $0xf0f0f0f
 GLOBL bytes0F<>(SB), RODATA|NOPTR, $4
 DATA bytes08<>+0(SB)/4, $0x8080808
 GLOBL bytes08<>(SB), RODATA|NOPTR, $4
+DATA absmask<>+0(SB)/4, $0x7fffffff
+GLOBL absmask<>(SB), RODATA|NOPTR, $4
+DATA f127<>+0(SB)/4, $0x42fe0000
+GLOBL f127<>(SB), RODATA|NOPTR, $4

@@ -127,3 +127,46 @@ func TestAVX512FourWay(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantActAsm requires the assembly activation quantizer to match the
+// Go one bit for bit, including all-zero and non-finite blocks.
+func TestQuantActAsm(t *testing.T) {
+	if quantActRows == nil {
+		t.Skip("assembly activation quantizer not in use")
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, blk := range []int{32, 256} {
+		nb := 6
+		x := randVec(r, nb*blk)
+		for i := range x {
+			x[i] *= float32(1 + 50*r.Float64())
+		}
+		x[3] = 0.5 * 127 / 2 // exercise ties once scaled
+		for i := blk; i < 2*blk; i++ {
+			x[i] = 0
+		}
+		x[2*blk+5] = float32(math.NaN())
+		x[3*blk+7] = float32(math.Inf(-1))
+		x[4*blk] = -1e-30
+		q, d, bs := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/16)
+		quantActRows(x, q, d, bs, blk)
+		for b := 0; b < nb; b++ {
+			var wq [256]int8
+			var wd float32
+			quantAct(x[b*blk:(b+1)*blk], wq[:blk], &wd)
+			if math.Float32bits(wd) != math.Float32bits(d[b]) && !(math.IsNaN(float64(wd)) && math.IsNaN(float64(d[b]))) {
+				t.Errorf("blk %d block %d: scale %v want %v", blk, b, d[b], wd)
+			}
+			for i := 0; i < blk; i++ {
+				if q[b*blk+i] != wq[i] {
+					t.Fatalf("blk %d block %d elem %d: q %d want %d", blk, b, i, q[b*blk+i], wq[i])
+				}
+			}
+			for g := 0; g < blk/16; g++ {
+				if want := sum8(wq[16*g : 16*g+16]); bs[b*blk/16+g] != want {
+					t.Errorf("blk %d block %d group %d: sum %d want %d", blk, b, g, bs[b*blk/16+g], want)
+				}
+			}
+		}
+	}
+}

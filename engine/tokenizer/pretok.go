@@ -22,6 +22,13 @@ const (
 	reQwen2  = `(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
+// Qwen3.5 keeps combining marks with the letters before them.
+const reQwen35 = `(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
+// The GPT-2 expression as the multi-expression families use it (text it
+// leaves unmatched becomes a fragment anyway).
+const reGPT2Core = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`
+
 var defaultExprs = []string{
 	`[\p{P}\$\+<=>\^~\|]+`,
 	`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
@@ -49,6 +56,10 @@ var (
 	famGPT2    = &preFamily{name: "gpt-2", exprs: []string{reGPT2}}
 	famLlama3  = &preFamily{name: "llama3", exprs: []string{reLlama3}, ignoreMerges: true, addBOS: true}
 	famQwen2   = &preFamily{name: "qwen2", exprs: []string{reQwen2}}
+	famQwen35  = &preFamily{name: "qwen35", exprs: []string{reQwen35}}
+	// StarCoder-style: every digit alone, then GPT-2.
+	famStarcoder = &preFamily{name: "starcoder", exprs: []string{`\p{N}`, reGPT2Core}}
+	famFalcon    = &preFamily{name: "falcon", exprs: []string{"[\\p{P}\\$\\+<=>\\^~\\|`]+", reGPT2Core, `[0-9][0-9][0-9]`}}
 	// dbrx and smaug-bpe use the llama-3 expression without its other quirks.
 	famLlama3Plain = &preFamily{name: "dbrx", exprs: []string{reLlama3}}
 )
@@ -72,6 +83,15 @@ var preFamilies = map[string]*preFamily{
 	"deepseek-r1-qwen": famQwen2,
 	"megrez":           famQwen2,
 	"stablelm2":        famQwen2,
+	"qwen35":           famQwen35,
+	"starcoder":        famStarcoder,
+	"refact":           famStarcoder,
+	"command-r":        famStarcoder,
+	"smollm":           famStarcoder,
+	"codeshell":        famStarcoder,
+	"exaone":           famStarcoder,
+	"minerva-7b":       famStarcoder,
+	"falcon":           famFalcon,
 	"dbrx":             famLlama3Plain,
 	"smaug-bpe":        famLlama3Plain,
 }

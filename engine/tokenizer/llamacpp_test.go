@@ -230,3 +230,31 @@ func readGGUFMetadata(path string) (map[string]any, error) {
 	}
 	return md, nil
 }
+
+func BenchmarkLlamaCppVocab(b *testing.B) {
+	dir := os.Getenv("MAOPAO_LLAMA_VOCAB_DIR")
+	if dir == "" {
+		b.Skip("MAOPAO_LLAMA_VOCAB_DIR not set")
+	}
+	for _, name := range []string{"qwen2", "llama-bpe", "llama-spm"} {
+		md, err := readGGUFMetadata(filepath.Join(dir, "ggml-vocab-"+name+".gguf"))
+		if err != nil {
+			b.Skip(err)
+		}
+		b.Run(name+"/load", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := FromMetadata(md); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		tk, _ := FromMetadata(md)
+		text := strings.Repeat(trainCorpus+"\n", 8)
+		b.Run(name+"/encode", func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for i := 0; i < b.N; i++ {
+				tk.Encode(text, false, true)
+			}
+		})
+	}
+}

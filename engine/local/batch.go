@@ -85,8 +85,8 @@ func (e *Engine) schedule() {
 
 // runBatch runs steps as one forward pass; e.mu is held.
 func (e *Engine) runBatch(steps []*step) {
-	e.batches++
-	e.batchedSteps += len(steps)
+	e.stats.ForwardPasses++
+	e.stats.SequenceSteps += len(steps)
 	var b model.Batch
 	last := make([]int, len(steps))
 	for k, s := range steps {
@@ -111,16 +111,17 @@ func (e *Engine) runBatch(steps []*step) {
 			s.done <- stepResult{err: err}
 			continue
 		}
+		sl := &e.slots[s.seq]
+		sl.tokens = append(sl.tokens[:s.pos], s.tokens...)
 		s.done <- stepResult{logits: out[last[k]]}
 	}
 }
 
-// BatchStats reports how many forward passes ran and how many sequence
-// steps they carried (steps/batches > 1 means conversations shared passes).
-func (e *Engine) BatchStats() (batches, steps int) {
+// Stats reports the work done so far.
+func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.batches, e.batchedSteps
+	return e.stats
 }
 
 var errClosed = errors.New("local: engine closed")

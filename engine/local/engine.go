@@ -53,11 +53,10 @@ type Engine struct {
 
 	slotsFree chan int // ids of free sequence slots
 
-	mu           sync.Mutex // guards kv, slots and the counters; held for each forward pass
-	kv           *model.KVCache
-	slots        []slot
-	batches      int
-	batchedSteps int
+	mu    sync.Mutex // guards kv, slots and the counters; held for each forward pass
+	kv    *model.KVCache
+	slots []slot
+	stats Stats
 
 	qmu     sync.Mutex // guards queue and closed
 	queue   []*step
@@ -67,10 +66,18 @@ type Engine struct {
 	stopped chan struct{} // closed when the scheduler has exited
 }
 
-// slot remembers what a KV-cache sequence holds, for prefix reuse.
+// slot remembers what a KV-cache sequence holds (exactly its cached
+// tokens, kept up to date after every forward pass), for prefix reuse.
 type slot struct {
 	tokens []int
-	busy   bool
+}
+
+// Stats counts the engine's work since Open.
+type Stats struct {
+	ForwardPasses      int // model forward passes
+	SequenceSteps      int // prompt chunks and decode steps they carried; > ForwardPasses when conversations were batched
+	PromptTokens       int // prompt tokens requested
+	CachedPromptTokens int // of those, found in the KV cache and not recomputed
 }
 
 var _ engine.Generator = (*Engine)(nil)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/engine/modelgen"
 )
 
@@ -303,8 +304,9 @@ func TestConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	batches, steps := e.BatchStats()
-	t.Logf("%d forward passes carried %d sequence steps", batches, steps)
+	st := e.Stats()
+	batches, steps := st.ForwardPasses, st.SequenceSteps
+	t.Logf("%+v", st)
 	if steps <= batches {
 		t.Errorf("no forward pass carried more than one conversation (%d passes, %d steps)", batches, steps)
 	}
@@ -385,5 +387,72 @@ func TestOtherArchitectures(t *testing.T) {
 		if err != nil || res.CompletionTokens == 0 {
 			t.Errorf("%s: %+v %v", arch, res, err)
 		}
+	}
+}
+
+// TestPrefixReuse checks that a conversation continuing an earlier one, and
+// one sharing the prompt of a conversation still running, reuse the cached
+// prefix, and that the text is the same as computed from scratch.
+func TestPrefixReuse(t *testing.T) {
+	long := chat(strings.Repeat("The innkeeper tells the story of the seven bridges. ", 6) + "What happened next?")
+	fresh := func(req engine.Request) engine.Result {
+		e := open(t, Options{Threads: 1})
+		r, _, err := run(t, e, context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want1 := fresh(long)
+	follow := long
+	follow.Messages = append(append([]engine.ChatMessage(nil), long.Messages...),
+		engine.ChatMessage{Role: "assistant", Content: want1.Text},
+		engine.ChatMessage{Role: "user", Content: "And then?"})
+	want2 := fresh(follow)
+
+	e := open(t, Options{Threads: 1, MaxConcurrent: 2})
+	if r, _, _ := run(t, e, context.Background(), long); r != want1 {
+		t.Fatalf("first turn %+v, want %+v", r, want1)
+	}
+	before := e.Stats()
+	if r, _, _ := run(t, e, context.Background(), follow); r != want2 {
+		t.Errorf("second turn with reuse %+v, want %+v", r, want2)
+	}
+	after := e.Stats()
+	if cached := after.CachedPromptTokens - before.CachedPromptTokens; cached < want1.PromptTokens-1 {
+		t.Errorf("second turn reused %d cached tokens, want at least the first prompt's %d", cached, want1.PromptTokens-1)
+	}
+
+	// On a fresh engine, a conversation with the same opening as one still
+	// generating (so its own slot is empty) borrows the running one's blocks.
+	e = open(t, Options{Threads: 1, MaxConcurrent: 2})
+	blocker := make(chan struct{})
+	running := make(chan struct{})
+	go func() {
+		n := 0
+		e.Generate(context.Background(), follow, func(engine.Token) error {
+			if n++; n == 1 {
+				close(running)
+				<-blocker
+			}
+			return nil
+		})
+	}()
+	<-running
+	before = e.Stats()
+	other := long
+	other.Messages = append(append([]engine.ChatMessage(nil), long.Messages[:1]...),
+		engine.ChatMessage{Role: "user", Content: long.Messages[1].Content + " Tell me slowly."})
+	wantOther := fresh(other)
+	r, _, err := run(t, e, context.Background(), other)
+	close(blocker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != wantOther {
+		t.Errorf("borrowed-prefix run %+v, want %+v", r, wantOther)
+	}
+	if cached := e.Stats().CachedPromptTokens - before.CachedPromptTokens; cached < model.BlockSize {
+		t.Errorf("borrowed only %d tokens from the running conversation", cached)
 	}
 }

@@ -144,12 +144,12 @@ func (e *Engine) ctxErr(ctx context.Context, res *engine.Result, err error) erro
 
 // startSequence prepares slot seq for prompt and returns how many of its
 // tokens are already in the cache. It keeps the slot's own common prefix,
-// or borrows a longer one from another slot's blocks.
+// or borrows a longer one from another slot's blocks, even from a
+// conversation still running (its blocks are shared copy-on-write).
 func (e *Engine) startSequence(seq int, prompt []int) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := &e.slots[seq]
-	s.busy = true
 	keep := commonPrefix(s.tokens, prompt)
 	from := seq
 	for i := range e.slots {
@@ -170,7 +170,13 @@ func (e *Engine) startSequence(seq int, prompt []int) (int, error) {
 	} else {
 		e.kv.Truncate(seq, keep)
 	}
-	s.tokens = nil // unknown until the sequence finishes
+	if from != seq {
+		s.tokens = append(s.tokens[:0], e.slots[from].tokens[:keep]...)
+	} else {
+		s.tokens = s.tokens[:keep]
+	}
+	e.stats.PromptTokens += len(prompt)
+	e.stats.CachedPromptTokens += keep
 	return keep, nil
 }
 
@@ -180,7 +186,7 @@ func (e *Engine) finishSequence(seq int, tokens []int) {
 	defer e.mu.Unlock()
 	n := min(len(tokens), e.kv.SeqLen(seq))
 	e.kv.Truncate(seq, n)
-	e.slots[seq] = slot{tokens: append([]int(nil), tokens[:n]...)}
+	e.slots[seq].tokens = append(e.slots[seq].tokens[:0], tokens[:n]...)
 }
 
 func commonPrefix(a, b []int) int {

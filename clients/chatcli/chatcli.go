@@ -183,17 +183,21 @@ func interactive(ctx context.Context, c *chatclient.Client, op protocol.ChatOpen
 		}
 	}
 	stream := func(d protocol.Delta) { io.WriteString(out, d.Text) }
+	// A pending reply may have started streaming before this connection
+	// joined, so its first pieces never reach us: print it whole when done.
+	if n := len(op.Pending); n > 0 {
+		fmt.Fprintf(opt.Stderr, "(waiting for %s to answer %d earlier line(s)…)\n", name, n)
+	}
 	for _, id := range op.Pending {
-		fmt.Fprintf(out, "%s: ", name)
-		if _, err := c.Await(ctx, id, stream); err != nil {
-			fmt.Fprintln(out)
-			if ctx.Err() != nil {
-				return nil
-			}
+		done, err := c.Await(ctx, id, nil)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
 			fmt.Fprintf(opt.Stderr, "maopao: %v\n", err)
 			continue
 		}
-		fmt.Fprintln(out)
+		fmt.Fprintf(out, "%s: %s\n", name, done.Message.Content)
 	}
 
 	lines := make(chan string)

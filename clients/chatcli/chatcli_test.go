@@ -3,9 +3,11 @@ package chatcli_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,4 +194,60 @@ func TestDefaultIdentityPath(t *testing.T) {
 	if _, err := chatcli.DefaultIdentityPath("127.0.0.1:8080"); err == nil {
 		t.Error("DefaultIdentityPath accepted a URL without scheme")
 	}
+}
+
+func TestInteractiveAwaitsPendingAndStopsOnCancel(t *testing.T) {
+	srv := fakegw.Start(fakegw.Options{DeltaDelay: 30 * time.Millisecond})
+	defer srv.Close()
+	idFile := filepath.Join(t.TempDir(), "id.json")
+	// A first run leaves a line whose reply is still being written.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := chatcli.Run(ctx, chatcli.Options{URL: srv.URL, Character: "orin", Say: "tell me about the storm", IdentityFile: idFile, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+	cancel()
+	if err == nil {
+		t.Fatal("the short first run finished; the reply should still be streaming")
+	}
+	// The next interactive run shows that reply before its prompt, then ends
+	// when its context does although stdin stays open.
+	stdin, stdinW := io.Pipe()
+	defer stdinW.Close()
+	ctx, cancel = context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- chatcli.Run(ctx, chatcli.Options{URL: srv.URL, Character: "orin", IdentityFile: idFile, Stdin: stdin, Stdout: &syncBuffer{b: &out}, Stderr: io.Discard})
+	}()
+	want := "Orin: Orin heard you say: tell me about the storm\nyou> "
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readSync(&out), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output lacks the pending reply %q:\n%s", want, readSync(&out))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+var outMu sync.Mutex
+
+type syncBuffer struct{ b *bytes.Buffer }
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	outMu.Lock()
+	defer outMu.Unlock()
+	return s.b.Write(p)
+}
+
+func readSync(b *bytes.Buffer) string {
+	outMu.Lock()
+	defer outMu.Unlock()
+	return b.String()
 }

@@ -2,8 +2,10 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
+	"testing"
 )
 
 func postJSON(ctx context.Context, url, body string) (*http.Response, error) {
@@ -13,4 +15,16 @@ func postJSON(ctx context.Context, url, body string) (*http.Response, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return http.DefaultClient.Do(req)
+}
+
+func metricsText(t *testing.T, ctx context.Context, baseURL string) string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

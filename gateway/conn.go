@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,8 +27,11 @@ type conn struct {
 	s        *Server
 	ws       *websocket.Conn
 	out      chan []byte
-	done     chan struct{}
+	done     chan struct{} // closed when the socket is closed
 	once     sync.Once
+	closing  atomic.Bool      // set once a close is requested; later frames are dropped
+	kill     chan closeReason // the close the writer should send
+	readDone chan struct{}    // closed when the read loop has stopped
 	playerID string
 	limiter  *rate.Limiter
 
@@ -41,7 +45,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
-		s: s, ws: ws, out: make(chan []byte, s.WriteQueue), done: make(chan struct{}),
+		s: s, ws: ws, out: make(chan []byte, s.WriteQueue), done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
 		limiter: rate.NewLimiter(rate.Limit(4), 8), chats: map[string]string{},
 	}
 	s.mu.Lock()
@@ -53,6 +57,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *conn) send(b []byte) {
+	if c.closing.Load() {
+		return
+	}
 	select {
 	case <-c.done:
 	case c.out <- b:
@@ -69,31 +76,66 @@ func (c *conn) sendError(ref, code, msg string) {
 	c.sendFrame(protocol.NewError(ref, code, msg))
 }
 
-// closeWith sends a close frame with code and stops the connection.
+// closeGrace bounds how long a closing connection waits for the client's
+// answering close frame.
+const closeGrace = 5 * time.Second
+
+type closeReason struct {
+	code int
+	text string
+}
+
+// closeWith asks the writer to send a close frame with code, after which
+// it closes the socket. Queued frames are dropped: a slow client gets the
+// close code as soon as it reads again, instead of the backlog.
 func (c *conn) closeWith(code int, reason string) {
+	if c.closing.CompareAndSwap(false, true) {
+		c.kill <- closeReason{code, reason}
+	}
+}
+
+func (c *conn) finish() {
 	c.once.Do(func() {
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		close(c.done)
 		_ = c.ws.Close()
 	})
 }
 
 func (c *conn) writeLoop() {
+	defer c.finish()
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
-	for {
+	sendClose := func(r closeReason) {
+		if c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(r.code, r.text), time.Now().Add(writeWait)) != nil {
+			return
+		}
+		// Let the client read the backlog and answer the close frame before
+		// the socket goes: closing first would reset the connection and
+		// throw away the close code the client is about to read.
 		select {
-		case <-c.done:
+		case <-c.readDone:
+		case <-time.After(closeGrace):
+		}
+	}
+	for {
+		// A requested close goes before anything still queued.
+		select {
+		case r := <-c.kill:
+			sendClose(r)
+			return
+		default:
+		}
+		select {
+		case r := <-c.kill:
+			sendClose(r)
 			return
 		case b := <-c.out:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.closeWith(websocket.CloseAbnormalClosure, "write failed")
 				return
 			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.closeWith(websocket.CloseAbnormalClosure, "ping failed")
 				return
 			}
 		}
@@ -110,6 +152,8 @@ func (c *conn) readLoop(ctx context.Context) {
 		c.mu.Unlock()
 		c.s.unwatchAll(c, ids)
 		c.closeWith(websocket.CloseNormalClosure, "")
+		close(c.readDone)
+		<-c.done
 		c.s.metrics.connections.Dec()
 	}()
 	c.ws.SetReadLimit(protocol.MaxFrameBytes)
@@ -119,8 +163,10 @@ func (c *conn) readLoop(ctx context.Context) {
 		kind, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has already sent the 1009 close frame.
 				c.s.metrics.errors.WithLabelValues(protocol.CodeFrameTooLarge).Inc()
-				c.closeWith(protocol.CloseFrameTooLarge, "frame larger than 65536 bytes")
+				c.closing.Store(true)
+				c.finish()
 			}
 			return
 		}
@@ -129,12 +175,10 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.sendError("", protocol.CodeBadJSON, "frames must be JSON text frames")
 			continue
 		}
-		c.handle(ctx, data)
-		select {
-		case <-c.done:
-			return
-		default:
+		if c.closing.Load() {
+			continue // read until the writer closes the socket, but act on nothing
 		}
+		c.handle(ctx, data)
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package chattmpl owns turning chat messages into the prompt text each model
-// family was trained on (ChatML, Llama 3, Mistral/Mixtral [INST], Tulu/OLMoE),
+// family was trained on (ChatML, Qwen3, Llama 3, Mistral/Mixtral [INST],
+// Tulu/OLMoE, Phi-3),
 // recognising the family from a GGUF tokenizer.chat_template, and the stop
 // strings that end an assistant turn. It writes the formats directly rather
 // than interpreting Jinja.
@@ -18,17 +19,21 @@ type Family string
 
 // Supported families.
 const (
-	ChatML  Family = "chatml"  // Qwen2/Qwen3 and the fallback
+	ChatML  Family = "chatml"  // Qwen2 and the fallback
+	Qwen3   Family = "qwen3"   // ChatML with Qwen3's thinking block, run in non-thinking mode
 	Llama3  Family = "llama3"  // <|start_header_id|>role<|end_header_id|>
 	Mistral Family = "mistral" // Mistral/Mixtral [INST] ... [/INST]
 	OLMoE   Family = "olmoe"   // Tulu-style <|user|> / <|assistant|>
+	Phi3    Family = "phi3"    // <|user|> ... <|end|> (Phi-3.5-MoE)
 )
 
 // Families lists the supported families.
-func Families() []Family { return []Family{ChatML, Llama3, Mistral, OLMoE} }
+func Families() []Family { return []Family{ChatML, Qwen3, Llama3, Mistral, OLMoE, Phi3} }
 
 var aliases = map[string]Family{
-	"chatml": ChatML, "qwen": ChatML, "qwen2": ChatML, "qwen3": ChatML, "qwen2moe": ChatML, "qwen3moe": ChatML,
+	"chatml": ChatML, "qwen": ChatML, "qwen2": ChatML, "qwen2moe": ChatML,
+	"qwen3": Qwen3, "qwen3moe": Qwen3,
+	"phi3": Phi3, "phi-3": Phi3, "phi3.5": Phi3, "phimoe": Phi3,
 	"llama3": Llama3, "llama-3": Llama3, "llama-3.1": Llama3,
 	"mistral": Mistral, "mixtral": Mistral, "mistral-v1": Mistral,
 	"olmoe": OLMoE, "tulu": OLMoE, "olmo": OLMoE,
@@ -52,12 +57,16 @@ func Parse(name string) (Family, error) {
 // writes. An empty or unrecognised template gives ChatML.
 func Detect(jinja string) Family {
 	switch {
+	case strings.Contains(jinja, "<|im_start|>") && strings.Contains(jinja, "<think>"):
+		return Qwen3
 	case strings.Contains(jinja, "<|im_start|>"):
 		return ChatML
 	case strings.Contains(jinja, "<|start_header_id|>"):
 		return Llama3
 	case strings.Contains(jinja, "[INST]"):
 		return Mistral
+	case strings.Contains(jinja, "<|user|>") && strings.Contains(jinja, "<|end|>"):
+		return Phi3
 	case strings.Contains(jinja, "<|user|>") && strings.Contains(jinja, "<|assistant|>"):
 		return OLMoE
 	}
@@ -101,6 +110,34 @@ func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos st
 		}
 		if addGenerationPrompt {
 			b.WriteString("<|assistant|>\n")
+		}
+	case Phi3:
+		for _, m := range msgs {
+			if m.Role == "system" && m.Content == "" {
+				continue // Phi-3's template drops empty system messages
+			}
+			b.WriteString("<|" + m.Role + "|>\n" + m.Content + "<|end|>\n")
+		}
+		if addGenerationPrompt {
+			b.WriteString("<|assistant|>\n")
+		}
+	case Qwen3:
+		for _, m := range msgs {
+			c := m.Content
+			if m.Role == "assistant" {
+				// Earlier turns are shown without their reasoning, as
+				// Qwen3's template does.
+				if i := strings.LastIndex(c, "</think>"); i >= 0 {
+					c = strings.TrimLeft(c[i+len("</think>"):], "\n")
+				}
+			}
+			b.WriteString("<|im_start|>" + m.Role + "\n" + c + "<|im_end|>\n")
+		}
+		if addGenerationPrompt {
+			// An empty thinking block is how Qwen3's template switches
+			// thinking off (enable_thinking=false): characters answer
+			// directly instead of writing their reasoning to the player.
+			b.WriteString("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 		}
 	default:
 		for _, m := range msgs {
@@ -157,6 +194,8 @@ func StopStrings(f Family) []string {
 		return []string{"</s>", "[INST]"}
 	case OLMoE:
 		return []string{"<|endoftext|>", "<|user|>", "<|system|>"}
+	case Phi3:
+		return []string{"<|end|>", "<|endoftext|>", "<|user|>"}
 	default:
 		return []string{"<|im_end|>", "<|endoftext|>", "<|im_start|>"}
 	}

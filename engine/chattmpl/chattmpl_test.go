@@ -33,6 +33,16 @@ func TestApplyFamilies(t *testing.T) {
 			"<|start_header_id|>user<|end_header_id|>\n\nWho are you?<|eot_id|>" +
 			"<|start_header_id|>assistant<|end_header_id|>\n\n"},
 		{Mistral, "<s>", "<s> [INST] You are Mao.\n\nHi! [/INST] Hello.</s> [INST] Who are you? [/INST]"},
+		{Qwen3, "<|endoftext|>", "<|im_start|>system\nYou are Mao.<|im_end|>\n" +
+			"<|im_start|>user\nHi!<|im_end|>\n" +
+			"<|im_start|>assistant\nHello.<|im_end|>\n" +
+			"<|im_start|>user\nWho are you?<|im_end|>\n" +
+			"<|im_start|>assistant\n<think>\n\n</think>\n\n"},
+		{Phi3, "<s>", "<|system|>\nYou are Mao.<|end|>\n" +
+			"<|user|>\nHi!<|end|>\n" +
+			"<|assistant|>\nHello.<|end|>\n" +
+			"<|user|>\nWho are you?<|end|>\n" +
+			"<|assistant|>\n"},
 		{OLMoE, "<|endoftext|>", "<|endoftext|><|system|>\nYou are Mao.\n" +
 			"<|user|>\nHi!\n" +
 			"<|assistant|>\nHello.<|endoftext|>\n" +
@@ -58,6 +68,18 @@ func TestApplyWithoutGenerationPrompt(t *testing.T) {
 	if got, want := Apply(Llama3, []engine.ChatMessage{{Role: "user", Content: "  padded \n"}}, false, ""),
 		"<|start_header_id|>user<|end_header_id|>\n\npadded<|eot_id|>"; got != want {
 		t.Errorf("llama3 trims content: %q", got)
+	}
+}
+
+func TestQwen3DropsEarlierReasoning(t *testing.T) {
+	msgs := []engine.ChatMessage{
+		{Role: "user", Content: "Hi"},
+		{Role: "assistant", Content: "<think>\nplan\n</think>\n\nHello."},
+		{Role: "user", Content: "Bye"},
+	}
+	want := "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"
+	if got := Apply(Qwen3, msgs, false, ""); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
 
@@ -88,6 +110,10 @@ func TestDetect(t *testing.T) {
 		{`{%- for message in messages %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}`, ChatML},
 		{`{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}`, Llama3},
 		{`{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% endif %}{% endfor %}`, Mistral},
+		// Qwen3: ChatML markers plus the thinking switch.
+		{`{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\n\n</think>\n\n' }}{%- endif %}{%- endif %}`, Qwen3},
+		// Phi-3.5: <|user|> like Tulu, but turns end with <|end|>.
+		{`{% for message in messages %}{% if message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}`, Phi3},
 		{`{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + '\n' }}{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + '\n' }}{% elif message['role'] == 'assistant' %}{{ '<|assistant|>\n'  + message['content'] + eos_token }}{% endif %}{% endfor %}`, OLMoE},
 	}
 	for i, c := range cases {
@@ -98,7 +124,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for name, want := range map[string]Family{"chatml": ChatML, "Qwen3": ChatML, "llama3": Llama3, "mixtral": Mistral, " olmoe ": OLMoE} {
+	for name, want := range map[string]Family{"chatml": ChatML, "qwen2": ChatML, "Qwen3": Qwen3, "llama3": Llama3, "mixtral": Mistral, " olmoe ": OLMoE, "phi-3": Phi3} {
 		got, err := Parse(name)
 		if err != nil || got != want {
 			t.Errorf("Parse(%q) = %q, %v", name, got, err)
@@ -116,7 +142,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestStopStrings(t *testing.T) {
-	want := map[Family]string{ChatML: "<|im_end|>", Llama3: "<|eot_id|>", Mistral: "</s>", OLMoE: "<|endoftext|>"}
+	want := map[Family]string{ChatML: "<|im_end|>", Qwen3: "<|im_end|>", Llama3: "<|eot_id|>", Mistral: "</s>", OLMoE: "<|endoftext|>", Phi3: "<|end|>"}
 	for f, first := range want {
 		s := StopStrings(f)
 		if len(s) == 0 || s[0] != first {

@@ -95,25 +95,41 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 	return a
 }
 
-// pack4 interleaves the first 4·groups activations of a K-quant act: for
-// group g and block b, the four activations' 256 int8s, then their four
-// scales and 4×16 partial sums are adjacent, so a 4-way kernel walks one
-// pointer per array.
+// packChunk is how many weights of one activation the 4-way kernels of a
+// type read at a time: a K-quant super-block, or a pair of 32-blocks.
+func packChunk(blk int) int {
+	if blk == QK_K {
+		return QK_K
+	}
+	return 64
+}
+
+// pack4 interleaves the first 4·groups activations chunk by chunk (see
+// packChunk): for group g and chunk c, the four activations' int8s, then
+// their scales and (K-quants) 16-wide partial sums are adjacent, so a 4-way
+// kernel walks one pointer per array. cols must be a multiple of the chunk.
 func (a *act) pack4(groups int) {
-	nb := a.cols / QK_K
+	G := packChunk(a.blk)
+	nc, nd, dpc := a.cols/G, a.cols/a.blk, G/a.blk
 	a.pqs = grow(a.pqs, 4*groups*a.cols)
-	a.pd = grow(a.pd, 4*groups*nb)
-	a.pbs = grow(a.pbs, 4*groups*nb*16)
+	a.pd = grow(a.pd, 4*groups*nd)
+	if a.blk == QK_K {
+		a.pbs = grow(a.pbs, 4*groups*a.cols/16)
+	} else {
+		a.pbs = a.pbs[:0]
+	}
 	for g := 0; g < groups; g++ {
 		for j := 0; j < 4; j++ {
 			i := 4*g + j
-			for b := 0; b < nb; b++ {
-				dst := 4*g*a.cols + b*4*QK_K + j*QK_K
-				src := i*a.cols + b*QK_K
-				copy(a.pqs[dst:dst+QK_K], a.qs[src:src+QK_K])
-				a.pd[4*g*nb+4*b+j] = a.d[i*nb+b]
-				dbs := (4*g*nb + 4*b + j) * 16
-				copy(a.pbs[dbs:dbs+16], a.bsums[(i*nb+b)*16:(i*nb+b)*16+16])
+			for c := 0; c < nc; c++ {
+				dst := 4*g*a.cols + (4*c+j)*G
+				copy(a.pqs[dst:dst+G], a.qs[i*a.cols+c*G:])
+				dd := 4*g*nd + (4*c+j)*dpc
+				copy(a.pd[dd:dd+dpc], a.d[i*nd+c*dpc:])
+				if a.blk == QK_K {
+					dbs := (4*g*nd + 4*c + j) * 16
+					copy(a.pbs[dbs:dbs+16], a.bsums[(i*nd+c)*16:])
+				}
 			}
 		}
 	}

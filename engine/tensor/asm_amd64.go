@@ -20,12 +20,6 @@ func dotBF16AVX512(a *uint16, b *float32, n int) float32
 //go:noescape
 func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
 
-//go:noescape
-func dotQ8_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
-
-//go:noescape
-func dotQ4_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
-
 // hasAVX512 reports whether the AVX-512 kernels can run here: they need
 // F, BW, VL and VNNI (plus FMA and F16C, which every such CPU has).
 var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
@@ -80,24 +74,37 @@ func useAVX512() {
 		}
 		return s
 	}
-	dotQ8_0 = func(row []byte, qs []int8, d []float32, _ []int16) float32 {
-		if len(row) == 0 {
-			return 0
+	// Q8_0/Q4_0 kernels take pairs of blocks; an odd last block goes to Go.
+	q32 := func(bb int, f q32asm, tail qkernel) qkernel {
+		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
+			nb := len(row) / bb
+			np := nb / 2
+			var s float32
+			if np > 0 {
+				_, _ = qs[64*np-1], d[2*np-1]
+				f(&row[0], &qs[0], &d[0], np, &s)
+			}
+			if nb%2 == 1 {
+				s += tail(row[(nb-1)*bb:], qs[(nb-1)*32:], d[nb-1:], bs[nb-1:])
+			}
+			return s
 		}
-		nb := len(row) / 34
-		_ = qs[32*nb-1]
-		_ = d[nb-1]
-		return dotQ8_0AVX512(&row[0], &qs[0], &d[0], nb)
 	}
-	dotQ4_0 = func(row []byte, qs []int8, d []float32, _ []int16) float32 {
-		if len(row) == 0 {
-			return 0
+	dotQ8_0 = q32(34, dotQ8_0VNNI, dotQ8_0Go)
+	dotQ4_0 = q32(18, dotQ4_0VNNI, dotQ4_0Go)
+	q32x4 := func(bb int, f q32asm) qkernel4 {
+		return func(row []byte, qs []int8, d []float32, _ []int16, out *[4]float32) {
+			np := len(row) / bb / 2 // cols is a multiple of 64 here
+			if np == 0 {
+				*out = [4]float32{}
+				return
+			}
+			_, _ = qs[4*64*np-1], d[4*2*np-1]
+			f(&row[0], &qs[0], &d[0], np, &out[0])
 		}
-		nb := len(row) / 18
-		_ = qs[32*nb-1]
-		_ = d[nb-1]
-		return dotQ4_0AVX512(&row[0], &qs[0], &d[0], nb)
 	}
+	dotQ8_0x4 = q32x4(34, dotQ8_0VNNIx4)
+	dotQ4_0x4 = q32x4(18, dotQ4_0VNNIx4)
 	k := func(bb int, f kasm) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			if len(row) == 0 {
@@ -154,3 +161,19 @@ func dotQ5KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float
 
 //go:noescape
 func dotQ6KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+// q32asm is the signature of the generated Q8_0/Q4_0 kernels: npairs
+// pairs of blocks of one weight row against 1 or 4 activations.
+type q32asm = func(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ8_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ4_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)

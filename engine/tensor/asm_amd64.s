@@ -2,11 +2,8 @@
 
 #include "textflag.h"
 
-// AVX-512 (F, BW, VL, VNNI) kernels for the float types and the 32-weight
-// block types (the K-quants are in the generated asmk*_amd64.s). Q8_0/Q4_0
-// weights are made unsigned with VPABSB/VPSIGNB and fed to VPDPBUSD against
-// the int8 activations; each block is folded into a float accumulator, so
-// only one horizontal sum happens per row.
+// AVX-512 kernels for the float types and the activation quantizer; the
+// quantized dot products are generated (asmk*_amd64.s, asmq8*_amd64.s).
 
 // f16 scale at off(SI) times the activation scale at (R8) -> X reg.
 #define F16XD(off, x) MOVWLZX off(SI), AX; VMOVD AX, x; VCVTPH2PS x, x; VMULSS (R8), x, x
@@ -114,68 +111,6 @@ bf16done:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotQ8_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
-TEXT ·dotQ8_0AVX512(SB), NOSPLIT, $0-36
-	MOVQ row+0(FP), SI
-	MOVQ qs+8(FP), DI
-	MOVQ d+16(FP), R8
-	MOVQ nb+24(FP), CX
-	VXORPS Y0, Y0, Y0
-q8loop:
-	VMOVDQU 2(SI), Y1
-	VPABSB Y1, Y3
-	VMOVDQU (DI), Y2
-	VPSIGNB Y1, Y2, Y4
-	VPXOR Y5, Y5, Y5
-	VPDPBUSD Y4, Y3, Y5
-	VCVTDQ2PS Y5, Y5
-	F16XD(0, X6)
-	VBROADCASTSS X6, Y6
-	VFMADD231PS Y5, Y6, Y0
-	ADDQ $34, SI
-	ADDQ $32, DI
-	ADDQ $4, R8
-	DECQ CX
-	JNZ q8loop
-	HSUMY(Y0, X0, X1)
-	VZEROUPPER
-	MOVSS X0, ret+32(FP)
-	RET
-
-// func dotQ4_0AVX512(row *byte, qs *int8, d *float32, nb int) float32
-TEXT ·dotQ4_0AVX512(SB), NOSPLIT, $0-36
-	MOVQ row+0(FP), SI
-	MOVQ qs+8(FP), DI
-	MOVQ d+16(FP), R8
-	MOVQ nb+24(FP), CX
-	VXORPS Y0, Y0, Y0
-	VPBROADCASTD bytes0F<>(SB), Y10
-	VPBROADCASTD bytes08<>(SB), Y11
-q40loop:
-	VMOVDQU 2(SI), X1
-	VPSRLW $4, X1, X2
-	VINSERTI128 $1, X2, Y1, Y1
-	VPAND Y10, Y1, Y1
-	VPSUBB Y11, Y1, Y1
-	VPABSB Y1, Y3
-	VMOVDQU (DI), Y2
-	VPSIGNB Y1, Y2, Y4
-	VPXOR Y5, Y5, Y5
-	VPDPBUSD Y4, Y3, Y5
-	VCVTDQ2PS Y5, Y5
-	F16XD(0, X6)
-	VBROADCASTSS X6, Y6
-	VFMADD231PS Y5, Y6, Y0
-	ADDQ $18, SI
-	ADDQ $32, DI
-	ADDQ $4, R8
-	DECQ CX
-	JNZ q40loop
-	HSUMY(Y0, X0, X1)
-	VZEROUPPER
-	MOVSS X0, ret+32(FP)
-	RET
-
 // func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
 // Rounds nb blocks of blk floats (blk a multiple of 16) to int8 with scale
 // amax/127 per block, and writes the sum of every 16 int8s to bs. The
@@ -263,10 +198,6 @@ qaNext:
 	VZEROUPPER
 	RET
 
-DATA bytes0F<>+0(SB)/4, $0xf0f0f0f
-GLOBL bytes0F<>(SB), RODATA|NOPTR, $4
-DATA bytes08<>+0(SB)/4, $0x8080808
-GLOBL bytes08<>(SB), RODATA|NOPTR, $4
 DATA absmask<>+0(SB)/4, $0x7fffffff
 GLOBL absmask<>(SB), RODATA|NOPTR, $4
 DATA f127<>+0(SB)/4, $0x42fe0000

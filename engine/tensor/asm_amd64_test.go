@@ -56,7 +56,10 @@ func TestAVX512MatchesGo(t *testing.T) {
 	goK := map[Type]qkernel{Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go, Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo}
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, typ := range allTypes {
-		for _, cols := range []int{256, 512, 1024 + 256, 4096} {
+		for _, cols := range []int{256, 512, 1024 + 256, 4096, 288} {
+			if cols%typ.BlockSize() != 0 {
+				continue
+			}
 			if typ.BlockSize() == 1 {
 				cols += 7 // exercise the Go tail after the vector loop
 			}
@@ -102,24 +105,29 @@ func TestAVX512FourWay(t *testing.T) {
 	if dotQ4Kx4 == nil {
 		t.Skip("4-way kernels not in use")
 	}
-	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo}
+	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
 	r := rand.New(rand.NewPCG(13, 14))
 	for typ, gk := range goK {
-		for _, nblk := range []int{1, 3} {
-			cols := nblk * QK_K
+		for _, nchunk := range []int{1, 3} {
+			cols := nchunk * packChunk(actBlock(typ))
+			nblk := cols / typ.BlockSize()
 			row := randRow(r, typ, nblk)
 			x := randVec(r, 9*cols)
 			a := prepareAct(typ, x, 9, cols)
 			a.pack4(2)
-			ng := cols / 16
+			ng := len(a.bsums) / 9
 			for g := 0; g < 2; g++ {
 				var out [4]float32
-				qkernel4For(typ)(row, a.pqs[4*g*cols:4*(g+1)*cols], a.pd[4*g*nblk:4*(g+1)*nblk], a.pbs[4*g*ng:4*(g+1)*ng], &out)
+				var bs []int16
+				if len(a.pbs) > 0 {
+					bs = a.pbs[4*g*ng : 4*(g+1)*ng]
+				}
+				qkernel4For(typ)(row, a.pqs[4*g*cols:4*(g+1)*cols], a.pd[4*g*nblk:4*(g+1)*nblk], bs, &out)
 				for j := 0; j < 4; j++ {
 					i := 4*g + j
 					want := gk(row, a.qs[i*cols:(i+1)*cols], a.d[i*nblk:(i+1)*nblk], a.bsums[i*ng:(i+1)*ng])
 					if d := math.Abs(float64(out[j] - want)); d > 1e-4*math.Abs(float64(want))+1e-3 {
-						t.Errorf("%v nblk %d act %d: 4-way %v, go %v", typ, nblk, i, out[j], want)
+						t.Errorf("%v cols %d act %d: 4-way %v, go %v", typ, cols, i, out[j], want)
 					}
 				}
 			}

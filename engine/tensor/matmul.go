@@ -103,7 +103,8 @@ var (
 	dotQ5K  qkernel = dotQ5KGo
 	dotQ6K  qkernel = dotQ6KGo
 
-	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4 qkernel4 // nil unless assembly provides them
+	// nil unless assembly provides them
+	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 qkernel4
 )
 
 func qkernel4For(t Type) qkernel4 {
@@ -114,6 +115,10 @@ func qkernel4For(t Type) qkernel4 {
 		return dotQ5Kx4
 	case Q6_K:
 		return dotQ6Kx4
+	case Q8_0:
+		return dotQ8_0x4
+	case Q4_0:
+		return dotQ4_0x4
 	}
 	return nil
 }
@@ -212,7 +217,7 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 		}
 		k4 := qkernel4For(m.Type)
 		groups := 0
-		if k4 != nil && n >= 4 {
+		if k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0 {
 			groups = n / 4
 			a.pack4(groups)
 		}
@@ -226,7 +231,11 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 				for r := t * rowTile; r < min((t+1)*rowTile, m.Rows); r++ {
 					row := m.Data[r*rb : (r+1)*rb]
 					for g := 0; g < groups; g++ {
-						k4(row, a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb], a.pbs[4*g*ng:4*(g+1)*ng], &out)
+						var bs []int16
+						if len(a.pbs) > 0 {
+							bs = a.pbs[4*g*ng : 4*(g+1)*ng]
+						}
+						k4(row, a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb], bs, &out)
 						for j, v := range out {
 							y[(4*g+j)*m.Rows+r] = v
 						}

@@ -67,26 +67,32 @@ func TestDotFastVsRef(t *testing.T) {
 func TestMatMulVsRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range allTypes {
-		for _, n := range []int{1, 3, 5, 8} {
-			for _, threads := range []int{1, 2, 3} {
-				m := randMatrix(t, r, typ, 37, 512)
-				x := randVec(r, n*m.Cols)
-				y := make([]float32, n*m.Rows)
-				want := make([]float32, n*m.Rows)
-				MatMul(m, x, n, y, threads)
-				MatMulRef(m, x, n, want)
-				for i := 0; i < n; i++ {
-					for row := 0; row < m.Rows; row++ {
-						k := i*m.Rows + row
-						checkClose(t, typ, y[k], want[k], absDot(typ, m.Row(row), x[i*m.Cols:(i+1)*m.Cols]), "MatMul")
+		colsList := []int{512}
+		if typ.BlockSize() <= 32 {
+			colsList = append(colsList, 96) // odd block count, not a multiple of 64
+		}
+		for _, cols := range colsList {
+			for _, n := range []int{1, 3, 5, 8} {
+				for _, threads := range []int{1, 2, 3} {
+					m := randMatrix(t, r, typ, 37, cols)
+					x := randVec(r, n*m.Cols)
+					y := make([]float32, n*m.Rows)
+					want := make([]float32, n*m.Rows)
+					MatMul(m, x, n, y, threads)
+					MatMulRef(m, x, n, want)
+					for i := 0; i < n; i++ {
+						for row := 0; row < m.Rows; row++ {
+							k := i*m.Rows + row
+							checkClose(t, typ, y[k], want[k], absDot(typ, m.Row(row), x[i*m.Cols:(i+1)*m.Cols]), "MatMul")
+						}
 					}
-				}
-				if n == 1 {
-					v := make([]float32, m.Rows)
-					MatVecRef(m, x, v)
-					for k := range v {
-						if v[k] != want[k] {
-							t.Fatalf("MatVecRef differs from MatMulRef at %d", k)
+					if n == 1 {
+						v := make([]float32, m.Rows)
+						MatVecRef(m, x, v)
+						for k := range v {
+							if v[k] != want[k] {
+								t.Fatalf("MatVecRef differs from MatMulRef at %d", k)
+							}
 						}
 					}
 				}

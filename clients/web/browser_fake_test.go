@@ -54,6 +54,13 @@ func TestBrowserWithFakeGateway(t *testing.T) {
 	p.do("reload with a forged token", chromedp.Reload())
 	p.waitJS("online with a new token", `document.getElementById("status").classList.contains("online") && localStorage.getItem("maopao.token") !== "forged"`, 15*time.Second)
 
+	// Role-play actions in asterisks are emphasised, asterisks kept.
+	p.do("open Lao Wang", chromedp.Click(chromedp.ID("back")), chromedp.Click(chromedp.CSS(`#characters .character[data-id="c-lao"]`)))
+	p.waitJS("greeting", `document.querySelector("#messages .greeting")`, 10*time.Second)
+	p.do("say an action", chromedp.SendKeys(chromedp.ID("input"), "*waves* 你好"), pressEnter)
+	p.waitJS("action emphasised in my line and the reply", `document.querySelectorAll("#messages .message.user em.action").length === 1 &&
+		Array.from(document.querySelectorAll("#messages .message.character.complete em.action")).some(n => n.textContent === "*waves*")`, 10*time.Second)
+
 	// Hostile text stays text.
 	p.do("back to the list", chromedp.Click(chromedp.ID("back")))
 	p.waitJS("list shown", `!document.getElementById("list-view").hidden`, 5*time.Second)

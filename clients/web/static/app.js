@@ -338,7 +338,7 @@
     n.dataset.id = m.id;
     n.classList.remove("streaming", "waiting");
     n.classList.add("complete");
-    n.querySelector(".text").textContent = m.content;
+    setRichText(n.querySelector(".text"), m.content);
     scrollDown(false);
   }
 
@@ -374,8 +374,25 @@
   function messageNode(kind, who, text) {
     var n = make("div", "message " + kind);
     if (who) n.append(make("div", "who", who));
-    n.append(make("div", "text", text), make("div", "meta"));
+    var body = make("div", "text");
+    setRichText(body, text);
+    n.append(body, make("div", "meta"));
     return n;
+  }
+
+  // Role-play text marks actions as *waves*; show them as emphasis. The
+  // asterisks stay in the text, so what is shown is still exactly what was
+  // written, and nothing is ever parsed as markup.
+  function setRichText(node, text) {
+    node.replaceChildren();
+    var re = /\*[^*\n]+\*/g, at = 0, m;
+    text = text || "";
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > at) node.append(document.createTextNode(text.slice(at, m.index)));
+      node.append(make("em", "action", m[0]));
+      at = m.index + m[0].length;
+    }
+    if (at < text.length) node.append(document.createTextNode(text.slice(at)));
   }
 
   function replyPlaceholder(replyTo) {

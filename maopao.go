@@ -38,12 +38,85 @@ type Character struct {
 	CharacterVersion        string         `json:"character_version" bson:"character_version"`
 	Extensions              map[string]any `json:"extensions,omitempty" bson:"extensions,omitempty"`
 
+	CharacterBook *Lorebook `json:"character_book,omitempty" bson:"character_book,omitempty"`
+
+	// Character Card V3 additions.
+	Assets                   []Asset           `json:"assets,omitempty" bson:"assets,omitempty"`
+	Nickname                 string            `json:"nickname,omitempty" bson:"nickname,omitempty"`
+	CreatorNotesMultilingual map[string]string `json:"creator_notes_multilingual,omitempty" bson:"creator_notes_multilingual,omitempty"`
+	Source                   []string          `json:"source,omitempty" bson:"source,omitempty"`
+	GroupOnlyGreetings       []string          `json:"group_only_greetings,omitempty" bson:"group_only_greetings,omitempty"`
+	CreationDate             int64             `json:"creation_date,omitempty" bson:"creation_date,omitempty"`         // Unix seconds, as the card had it
+	ModificationDate         int64             `json:"modification_date,omitempty" bson:"modification_date,omitempty"` // Unix seconds
+
+	// CardExtra keeps fields of an imported card's data object that no
+	// spec version names, so export gives them back unchanged.
+	CardExtra map[string]any `json:"card_extra,omitempty" bson:"card_extra,omitempty"`
+
 	// Maopao's own fields.
 	OwnerID    string     `json:"owner_id,omitempty" bson:"owner_id,omitempty"`
 	Visibility Visibility `json:"visibility" bson:"visibility"`
 	BuiltIn    bool       `json:"built_in,omitempty" bson:"built_in,omitempty"`
-	CreatedAt  time.Time  `json:"created_at" bson:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at" bson:"updated_at"`
+	// Avatar is the character's picture: a PNG or JPEG, at most 2 MiB.
+	Avatar     []byte    `json:"avatar,omitempty" bson:"avatar,omitempty"`
+	AvatarType string    `json:"avatar_type,omitempty" bson:"avatar_type,omitempty"` // MIME type of Avatar
+	Revision   int       `json:"revision" bson:"revision"`                           // 1 on create, +1 on every update
+	CreatedAt  time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at" bson:"updated_at"`
+}
+
+// Lorebook is a character book (Card V2 character_book, or a standalone
+// lorebook_v3): entries whose content enters the prompt when their keys
+// appear in the conversation.
+type Lorebook struct {
+	Name              string         `json:"name,omitempty" bson:"name,omitempty"`
+	Description       string         `json:"description,omitempty" bson:"description,omitempty"`
+	ScanDepth         *int           `json:"scan_depth,omitempty" bson:"scan_depth,omitempty"`
+	TokenBudget       *int           `json:"token_budget,omitempty" bson:"token_budget,omitempty"`
+	RecursiveScanning *bool          `json:"recursive_scanning,omitempty" bson:"recursive_scanning,omitempty"`
+	Extensions        map[string]any `json:"extensions" bson:"extensions"`
+	Entries           []LoreEntry    `json:"entries" bson:"entries"`
+	// Extra keeps fields no spec names, for lossless export.
+	Extra map[string]any `json:"extra,omitempty" bson:"extra,omitempty"`
+}
+
+// LoreEntry is one lorebook entry, with the Card V2/V3 field names.
+type LoreEntry struct {
+	Keys           []string       `json:"keys" bson:"keys"`
+	Content        string         `json:"content" bson:"content"`
+	Extensions     map[string]any `json:"extensions" bson:"extensions"`
+	Enabled        bool           `json:"enabled" bson:"enabled"`
+	InsertionOrder int            `json:"insertion_order" bson:"insertion_order"`
+	CaseSensitive  *bool          `json:"case_sensitive,omitempty" bson:"case_sensitive,omitempty"`
+	UseRegex       *bool          `json:"use_regex,omitempty" bson:"use_regex,omitempty"`
+	Name           string         `json:"name,omitempty" bson:"name,omitempty"`
+	Priority       *int           `json:"priority,omitempty" bson:"priority,omitempty"`
+	// ID is a number or a string in the cards seen in the wild.
+	ID            any      `json:"id,omitempty" bson:"id,omitempty"`
+	Comment       string   `json:"comment,omitempty" bson:"comment,omitempty"`
+	Selective     *bool    `json:"selective,omitempty" bson:"selective,omitempty"`
+	SecondaryKeys []string `json:"secondary_keys,omitempty" bson:"secondary_keys,omitempty"`
+	Constant      *bool    `json:"constant,omitempty" bson:"constant,omitempty"`
+	Position      string   `json:"position,omitempty" bson:"position,omitempty"` // "before_char" or "after_char"
+	// Extra keeps fields no spec names, for lossless export.
+	Extra map[string]any `json:"extra,omitempty" bson:"extra,omitempty"`
+}
+
+// Asset is a Card V3 asset reference.
+type Asset struct {
+	Type string `json:"type" bson:"type"`
+	URI  string `json:"uri" bson:"uri"`
+	Name string `json:"name" bson:"name"`
+	Ext  string `json:"ext" bson:"ext"`
+}
+
+// Account is a player who registered with a user name and password, which
+// creators need to own characters.
+type Account struct {
+	PlayerID     string    `json:"player_id" bson:"_id"`
+	Username     string    `json:"username" bson:"username"` // unique, compared case-insensitively
+	PasswordHash string    `json:"-" bson:"password_hash"`   // argon2id or bcrypt, in its standard encoded form
+	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
 }
 
 // Player is a person using a client. Guests get a player record too, so their

@@ -94,7 +94,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/api/v1/session", s.handleSession)
-	mux.HandleFunc("/api/v1/characters", s.handleCharacters)
+	s.registerCreatorAPI(mux)
 	mux.HandleFunc("/ws", s.handleWS)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if s.Web != nil {

@@ -4,9 +4,15 @@ package tensor
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
+
+// The quantized and 4-way float kernels are generated:
+//go:generate sh -c "python3 gen_asmk.py 1 > asmk1_amd64.s && python3 gen_asmk.py 4 > asmk4_amd64.s"
+//go:generate sh -c "python3 gen_asmq8.py 1 > asmq81_amd64.s && python3 gen_asmq8.py 4 > asmq84_amd64.s"
+//go:generate sh -c "python3 gen_asmf.py > asmf_amd64.s"
 
 //go:noescape
 func dotF32AVX512(a, b *float32, n int) float32
@@ -74,6 +80,32 @@ func useAVX512() {
 		}
 		return s
 	}
+	f4 := func(esize int, f func(w unsafe.Pointer, x *float32, stride, n int, out *float32), tail func(row []byte, x []float32) float32) floatKernel4 {
+		return func(row []byte, x []float32, stride int, out *[4]float32) {
+			cols := len(row) / esize
+			n := cols &^ 15
+			_ = x[3*stride+cols-1]
+			if n > 0 {
+				f(unsafe.Pointer(&row[0]), &x[0], stride, n, &out[0])
+			} else {
+				*out = [4]float32{}
+			}
+			if n < cols {
+				for j := range out {
+					out[j] += tail(row[n*esize:], x[j*stride+n:j*stride+cols])
+				}
+			}
+		}
+	}
+	dotF32x4 = f4(4, func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF32x4AVX512((*float32)(w), x, stride, n, out)
+	}, func(row []byte, x []float32) float32 { return dotF32Go(asF32(row), x) })
+	dotF16x4 = f4(2, func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF16x4AVX512((*uint16)(w), x, stride, n, out)
+	}, dotF16Go)
+	dotBF16x4 = f4(2, func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotBF16x4AVX512((*uint16)(w), x, stride, n, out)
+	}, dotBF16Go)
 	// Q8_0/Q4_0 kernels take pairs of blocks; an odd last block goes to Go.
 	q32 := func(bb int, f q32asm, tail qkernel) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
@@ -177,3 +209,12 @@ func dotQ8_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
 
 //go:noescape
 func dotQ4_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotF32x4AVX512(w *float32, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotBF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)

@@ -1,5 +1,5 @@
-# Generates asmk_amd64.s: K-quant kernels for 1 or 4 activations using
-# VPMADDUBSW + VPDPWSSD with int16 scales.
+# Generates asmk{1,4}_amd64.s: K-quant kernels for 1 or 4 activations.
+# Uses VPMADDUBSW + VPDPWSSD with int16 scales. Run: python3 gen_asmk.py J > asmkJ_amd64.s
 out = []
 def e(s=""): out.append(s)
 

@@ -104,8 +104,25 @@ var (
 	dotQ6K  qkernel = dotQ6KGo
 
 	// nil unless assembly provides them
+	dotF32x4, dotF16x4, dotBF16x4                      floatKernel4
 	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 qkernel4
 )
+
+// floatKernel4 computes one float weight row against four activation rows
+// that start stride floats apart in x.
+type floatKernel4 func(row []byte, x []float32, stride int, out *[4]float32)
+
+func floatKernel4For(t Type) floatKernel4 {
+	switch t {
+	case F32:
+		return dotF32x4
+	case F16:
+		return dotF16x4
+	case BF16:
+		return dotBF16x4
+	}
+	return nil
+}
 
 func qkernel4For(t Type) qkernel4 {
 	switch t {
@@ -228,18 +245,24 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 				if t >= tiles {
 					return
 				}
-				for r := t * rowTile; r < min((t+1)*rowTile, m.Rows); r++ {
-					row := m.Data[r*rb : (r+1)*rb]
-					for g := 0; g < groups; g++ {
-						var bs []int16
-						if len(a.pbs) > 0 {
-							bs = a.pbs[4*g*ng : 4*(g+1)*ng]
-						}
-						k4(row, a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb], bs, &out)
+				r0, r1 := t*rowTile, min((t+1)*rowTile, m.Rows)
+				// Activation group outside, rows inside: one group stays in
+				// L1 while the tile's rows pass over it.
+				for g := 0; g < groups; g++ {
+					var bs []int16
+					if len(a.pbs) > 0 {
+						bs = a.pbs[4*g*ng : 4*(g+1)*ng]
+					}
+					qs, d := a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb]
+					for r := r0; r < r1; r++ {
+						k4(m.Data[r*rb:(r+1)*rb], qs, d, bs, &out)
 						for j, v := range out {
 							y[(4*g+j)*m.Rows+r] = v
 						}
 					}
+				}
+				for r := r0; r < r1; r++ {
+					row := m.Data[r*rb : (r+1)*rb]
 					for i := 4 * groups; i < n; i++ {
 						y[i*m.Rows+r] = k(row, a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng])
 					}
@@ -247,25 +270,42 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 			}
 		}
 	} else {
-		// Float16/bfloat16 rows are converted once when enough activations
-		// reuse them; for one activation converting on the fly is cheaper.
-		convert := (m.Type == F16 || m.Type == BF16) && n >= 4
+		// Without a 4-way kernel, float16/bfloat16 rows are converted once
+		// when enough activations reuse them; for one activation converting
+		// on the fly is cheaper.
+		k4 := floatKernel4For(m.Type)
+		groups := 0
+		if k4 != nil {
+			groups = n / 4
+		}
+		convert := k4 == nil && (m.Type == F16 || m.Type == BF16) && n >= 4
 		work = func() {
 			var scratch []float32
 			if convert {
 				scratch = make([]float32, m.Cols)
 			}
+			var out [4]float32
 			for {
 				t := int(next.Add(1)) - 1
 				if t >= tiles {
 					return
 				}
-				for r := t * rowTile; r < min((t+1)*rowTile, m.Rows); r++ {
+				r0, r1 := t*rowTile, min((t+1)*rowTile, m.Rows)
+				for g := 0; g < groups; g++ {
+					xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
+					for r := r0; r < r1; r++ {
+						k4(m.Data[r*rb:(r+1)*rb], xg, m.Cols, &out)
+						for j, v := range out {
+							y[(4*g+j)*m.Rows+r] = v
+						}
+					}
+				}
+				for r := r0; r < r1; r++ {
 					row := m.Data[r*rb : (r+1)*rb]
 					if convert {
 						dequantize(m.Type, row, scratch)
 					}
-					for i := 0; i < n; i++ {
+					for i := 4 * groups; i < n; i++ {
 						y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
 					}
 				}

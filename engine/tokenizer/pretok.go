@@ -45,6 +45,8 @@ type preFamily struct {
 	ignoreMerges bool
 	// addBOS is the family's default for tokenizer.ggml.add_bos_token.
 	addBOS bool
+	// fast, when set, replaces the single expression in exprs.
+	fast fastSplitter
 
 	once sync.Once
 	res  []*regexp2.Regexp
@@ -53,15 +55,15 @@ type preFamily struct {
 
 var (
 	famDefault = &preFamily{name: "default", exprs: defaultExprs}
-	famGPT2    = &preFamily{name: "gpt-2", exprs: []string{reGPT2}}
-	famLlama3  = &preFamily{name: "llama3", exprs: []string{reLlama3}, ignoreMerges: true, addBOS: true}
-	famQwen2   = &preFamily{name: "qwen2", exprs: []string{reQwen2}}
+	famGPT2    = &preFamily{name: "gpt-2", exprs: []string{reGPT2}, fast: fastGPT2}
+	famLlama3  = &preFamily{name: "llama3", exprs: []string{reLlama3}, ignoreMerges: true, addBOS: true, fast: fastLlama3}
+	famQwen2   = &preFamily{name: "qwen2", exprs: []string{reQwen2}, fast: fastQwen2}
 	famQwen35  = &preFamily{name: "qwen35", exprs: []string{reQwen35}}
 	// StarCoder-style: every digit alone, then GPT-2.
 	famStarcoder = &preFamily{name: "starcoder", exprs: []string{`\p{N}`, reGPT2Core}}
 	famFalcon    = &preFamily{name: "falcon", exprs: []string{"[\\p{P}\\$\\+<=>\\^~\\|`]+", reGPT2Core, `[0-9][0-9][0-9]`}}
 	// dbrx and smaug-bpe use the llama-3 expression without its other quirks.
-	famLlama3Plain = &preFamily{name: "dbrx", exprs: []string{reLlama3}}
+	famLlama3Plain = &preFamily{name: "dbrx", exprs: []string{reLlama3}, fast: fastLlama3}
 )
 
 var preFamilies = map[string]*preFamily{
@@ -152,6 +154,23 @@ func (f *preFamily) split(text string) []string {
 	offs = append(offs, len(text))
 
 	frags := [][2]int{{0, len(runes)}}
+	if f.fast != nil {
+		frags = frags[:0]
+		for i := 0; i < len(runes); {
+			e := f.fast(runes, i)
+			if e <= i { // cannot happen for these expressions; never loop forever
+				e = i + 1
+			}
+			frags = append(frags, [2]int{i, e})
+			i = e
+		}
+		return fragmentsToWords(text, offs, frags)
+	}
+	return fragmentsToWords(text, offs, f.splitRegex(runes, frags))
+}
+
+// splitRegex applies the family's expressions in turn to frags.
+func (f *preFamily) splitRegex(runes []rune, frags [][2]int) [][2]int {
 	for _, re := range f.res {
 		next := make([][2]int, 0, len(frags)*2)
 		for _, fr := range frags {
@@ -159,6 +178,10 @@ func (f *preFamily) split(text string) []string {
 		}
 		frags = next
 	}
+	return frags
+}
+
+func fragmentsToWords(text string, offs []int, frags [][2]int) []string {
 	words := make([]string, len(frags))
 	for i, fr := range frags {
 		words[i] = text[offs[fr[0]]:offs[fr[1]]]

@@ -179,3 +179,75 @@ var (
 	ErrConflict = errors.New("conflict")
 	ErrInvalid  = errors.New("invalid")
 )
+
+// World is an open world authored by a creator: places connected to each
+// other, characters living there on daily routines, and a clock.
+type World struct {
+	ID          string     `json:"id" bson:"_id"`
+	Name        string     `json:"name" bson:"name"`
+	Description string     `json:"description" bson:"description"`
+	Locations   []Location `json:"locations" bson:"locations"`
+	Residents   []Resident `json:"residents" bson:"residents"`
+	// SimMinutesPerSecond is how fast the world's clock runs: 1 means a
+	// sim minute passes every real second.
+	SimMinutesPerSecond float64    `json:"sim_minutes_per_second" bson:"sim_minutes_per_second"`
+	OwnerID             string     `json:"owner_id,omitempty" bson:"owner_id,omitempty"`
+	Visibility          Visibility `json:"visibility" bson:"visibility"`
+	BuiltIn             bool       `json:"built_in,omitempty" bson:"built_in,omitempty"`
+	Revision            int        `json:"revision" bson:"revision"`
+	CreatedAt           time.Time  `json:"created_at" bson:"created_at"`
+	UpdatedAt           time.Time  `json:"updated_at" bson:"updated_at"`
+}
+
+// Location is a place in a world; everyone at a location hears what is said there.
+type Location struct {
+	ID          string   `json:"id" bson:"id"`
+	Name        string   `json:"name" bson:"name"`
+	Description string   `json:"description" bson:"description"`
+	Connections []string `json:"connections" bson:"connections"` // IDs of locations one can walk to
+}
+
+// Resident places a character in a world.
+type Resident struct {
+	CharacterID string `json:"character_id" bson:"character_id"`
+	LocationID  string `json:"location_id" bson:"location_id"` // where it starts
+	// Talkativeness (0..1) is how readily it speaks up in a group (default 0.5).
+	Talkativeness float64       `json:"talkativeness" bson:"talkativeness"`
+	Routine       []RoutineStep `json:"routine" bson:"routine"`
+}
+
+// RoutineStep says where a character goes at a time of the sim day.
+type RoutineStep struct {
+	AtMinute   int    `json:"at_minute" bson:"at_minute"` // minutes after sim midnight, 0..1439
+	LocationID string `json:"location_id" bson:"location_id"`
+	Activity   string `json:"activity" bson:"activity"`
+}
+
+// MemoryKind says what a memory record is.
+type MemoryKind string
+
+const (
+	MemoryObservation MemoryKind = "observation"
+	MemoryDialogue    MemoryKind = "dialogue"
+	MemoryReflection  MemoryKind = "reflection"
+)
+
+// MemoryRecord is one entry of a character's memory stream in a world.
+type MemoryRecord struct {
+	ID          string     `json:"id" bson:"_id"`
+	WorldID     string     `json:"world_id" bson:"world_id"`
+	CharacterID string     `json:"character_id" bson:"character_id"`
+	Kind        MemoryKind `json:"kind" bson:"kind"`
+	Text        string     `json:"text" bson:"text"`
+	Importance  int        `json:"importance" bson:"importance"` // 1..10
+	// SimMinute is when it happened on the world's clock; LastAccess when
+	// it was last retrieved (recency decays from there).
+	SimMinute  int64  `json:"sim_minute" bson:"sim_minute"`
+	LastAccess int64  `json:"last_access" bson:"last_access"`
+	LocationID string `json:"location_id,omitempty" bson:"location_id,omitempty"`
+	// PrivateTo names the player a private conversation was with: such a
+	// memory may only reach prompts built for that player.
+	PrivateTo string `json:"private_to,omitempty" bson:"private_to,omitempty"`
+	// Evidence lists the memories a reflection was drawn from.
+	Evidence []string `json:"evidence,omitempty" bson:"evidence,omitempty"`
+}

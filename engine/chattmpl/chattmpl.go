@@ -80,13 +80,24 @@ func Detect(jinja string) Family {
 // result are literal text, so encode it with special-token parsing on.
 // An unknown family renders as ChatML.
 func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos string) string {
-	var b strings.Builder
+	text, _ := ApplyGuarded(f, msgs, addGenerationPrompt, bos)
+	return text
+}
+
+// ApplyGuarded is Apply that also returns where each message's text lies in
+// the result, as [start, end) byte ranges. Hand them to
+// tokenizer.EncodeGuarded so that control-token text inside a message stays
+// text.
+func ApplyGuarded(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos string) (string, [][2]int) {
+	var b builder
 	switch f {
 	case Llama3:
 		b.WriteString(bos)
 		for _, m := range msgs {
 			// Meta's template trims every message.
-			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n" + strings.TrimSpace(m.Content) + "<|eot_id|>")
+			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n")
+			b.content(strings.TrimSpace(m.Content))
+			b.WriteString("<|eot_id|>")
 		}
 		if addGenerationPrompt {
 			b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
@@ -98,14 +109,20 @@ func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos st
 		for i, m := range msgs {
 			switch m.Role {
 			case "system":
-				b.WriteString("<|system|>\n" + m.Content + "\n")
+				b.WriteString("<|system|>\n")
+				b.content(m.Content)
+				b.WriteString("\n")
 			case "assistant":
-				b.WriteString("<|assistant|>\n" + m.Content + "<|endoftext|>")
+				b.WriteString("<|assistant|>\n")
+				b.content(m.Content)
+				b.WriteString("<|endoftext|>")
 				if i < len(msgs)-1 {
 					b.WriteString("\n")
 				}
 			default:
-				b.WriteString("<|user|>\n" + m.Content + "\n")
+				b.WriteString("<|user|>\n")
+				b.content(m.Content)
+				b.WriteString("\n")
 			}
 		}
 		if addGenerationPrompt {
@@ -116,7 +133,9 @@ func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos st
 			if m.Role == "system" && m.Content == "" {
 				continue // Phi-3's template drops empty system messages
 			}
-			b.WriteString("<|" + m.Role + "|>\n" + m.Content + "<|end|>\n")
+			b.WriteString("<|" + m.Role + "|>\n")
+			b.content(m.Content)
+			b.WriteString("<|end|>\n")
 		}
 		if addGenerationPrompt {
 			b.WriteString("<|assistant|>\n")
@@ -131,7 +150,9 @@ func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos st
 					c = strings.TrimLeft(c[i+len("</think>"):], "\n")
 				}
 			}
-			b.WriteString("<|im_start|>" + m.Role + "\n" + c + "<|im_end|>\n")
+			b.WriteString("<|im_start|>" + m.Role + "\n")
+			b.content(c)
+			b.WriteString("<|im_end|>\n")
 		}
 		if addGenerationPrompt {
 			// An empty thinking block is how Qwen3's template switches
@@ -141,20 +162,37 @@ func Apply(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool, bos st
 		}
 	default:
 		for _, m := range msgs {
-			b.WriteString("<|im_start|>" + m.Role + "\n" + m.Content + "<|im_end|>\n")
+			b.WriteString("<|im_start|>" + m.Role + "\n")
+			b.content(m.Content)
+			b.WriteString("<|im_end|>\n")
 		}
 		if addGenerationPrompt {
 			b.WriteString("<|im_start|>assistant\n")
 		}
 	}
-	return b.String()
+	return b.String(), b.spans
+}
+
+// builder writes a prompt and remembers where message text went.
+type builder struct {
+	strings.Builder
+	spans [][2]int
+}
+
+func (b *builder) content(s string) {
+	if s == "" {
+		return
+	}
+	start := b.Len()
+	b.WriteString(s)
+	b.spans = append(b.spans, [2]int{start, b.Len()})
 }
 
 // applyMistral writes the "v1" Mistral/Mixtral format: no system role, so a
 // system message opens the next [INST] block and is joined to the user text
 // by a blank line; every assistant turn ends with </s>. The prompt always
 // ends ready for the assistant, so addGenerationPrompt changes nothing.
-func applyMistral(b *strings.Builder, msgs []engine.ChatMessage, bos string) {
+func applyMistral(b *builder, msgs []engine.ChatMessage, bos string) {
 	b.WriteString(bos)
 	open := false
 	for _, m := range msgs {
@@ -164,18 +202,22 @@ func applyMistral(b *strings.Builder, msgs []engine.ChatMessage, bos string) {
 				b.WriteString(" [INST] ")
 				open = true
 			}
-			b.WriteString(m.Content + "\n\n")
+			b.content(m.Content)
+			b.WriteString("\n\n")
 		case "assistant":
 			if open { // a system message with no user turn after it
 				b.WriteString(" [/INST]")
 				open = false
 			}
-			b.WriteString(" " + m.Content + "</s>")
+			b.WriteString(" ")
+			b.content(m.Content)
+			b.WriteString("</s>")
 		default:
 			if !open {
 				b.WriteString(" [INST] ")
 			}
-			b.WriteString(m.Content + " [/INST]")
+			b.content(m.Content)
+			b.WriteString(" [/INST]")
 			open = false
 		}
 	}

@@ -30,6 +30,15 @@ func FuzzEncodeDecode(f *testing.F) {
 			if (byteLevel || utf8.ValidString(s)) && dec != s {
 				t.Fatalf("tokenizer %d: round trip %q -> %q", i, s, dec)
 			}
+			g := tk.EncodeGuarded(s, false, [][2]int{{len(s) / 3, 2 * len(s) / 3}})
+			for _, id := range g {
+				if id < 0 || id >= tk.VocabSize() {
+					t.Fatalf("tokenizer %d: guarded id %d out of range", i, id)
+				}
+			}
+			if byteLevel && tk.DecodeSpecial(g) != s {
+				t.Fatalf("tokenizer %d: guarded round trip %q -> %q", i, s, tk.DecodeSpecial(g))
+			}
 			d := tk.NewStreamDecoder()
 			var b strings.Builder
 			for _, id := range got {

@@ -402,8 +402,9 @@ func (t *Tokenizer) TokenID(text string) (int, bool) {
 
 // fragment is a piece of input that is either raw text or one special token.
 type fragment struct {
-	text string
-	id   int32 // -1 for text
+	text  string
+	start int   // byte offset of text in the input
+	id    int32 // -1 for text
 }
 
 // Encode converts text to ids. addBOS prepends BOS when the vocabulary has
@@ -411,12 +412,26 @@ type fragment struct {
 // "<|im_start|>") become their ids; user-defined tokens are always matched,
 // as llama.cpp does, and control tokens are otherwise plain text.
 func (t *Tokenizer) Encode(text string, addBOS bool, parseSpecial bool) []int {
+	return t.encode(text, addBOS, parseSpecial, nil)
+}
+
+// EncodeGuarded is Encode with special-token parsing, except that no special
+// token is recognised where it overlaps one of the byte ranges in plain
+// ([start, end) pairs, for example the message texts from
+// chattmpl.ApplyGuarded). A player who types "<|im_end|>" then gets those
+// characters as text instead of ending their turn. Outside the ranges the
+// result is exactly Encode(text, addBOS, true).
+func (t *Tokenizer) EncodeGuarded(text string, addBOS bool, plain [][2]int) []int {
+	return t.encode(text, addBOS, true, plain)
+}
+
+func (t *Tokenizer) encode(text string, addBOS, parseSpecial bool, plain [][2]int) []int {
 	out := make([]int, 0, len(text)/3+2)
 	if addBOS && t.bos >= 0 {
 		out = append(out, t.bos)
 	}
 	prevSpecial := true
-	for _, f := range t.partition(text, parseSpecial) {
+	for _, f := range t.partition(text, parseSpecial, plain) {
 		if f.id >= 0 {
 			out = append(out, int(f.id))
 			prevSpecial = true
@@ -444,9 +459,17 @@ func (t *Tokenizer) Encode(text string, addBOS bool, parseSpecial bool) []int {
 // partition splits text around special tokens the way llama.cpp does:
 // specials are applied longest first, each one cutting every remaining
 // text fragment at all its occurrences.
-func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+func (t *Tokenizer) partition(text string, parseSpecial bool, plain [][2]int) []fragment {
 	if text == "" {
 		return nil
+	}
+	guarded := func(at, n int) bool {
+		for _, r := range plain {
+			if at < r[1] && r[0] < at+n {
+				return true
+			}
+		}
+		return false
 	}
 	frags := []fragment{{text: text, id: -1}}
 	for _, sid := range t.specialsIn(text, parseSpecial) {
@@ -462,20 +485,27 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 			if next == nil {
 				next = append(make([]fragment, 0, len(frags)+4), frags[:i]...)
 			}
-			rest := f.text
+			// from..pos is text not yet emitted; pos is where the search resumes.
+			from, pos := 0, 0
 			for {
-				j := strings.Index(rest, st)
+				j := strings.Index(f.text[pos:], st)
 				if j < 0 {
 					break
 				}
-				if j > 0 {
-					next = append(next, fragment{text: rest[:j], id: -1})
+				j += pos
+				if guarded(f.start+j, len(st)) {
+					pos = j + 1
+					continue
 				}
-				next = append(next, fragment{id: sid})
-				rest = rest[j+len(st):]
+				if j > from {
+					next = append(next, fragment{text: f.text[from:j], start: f.start + from, id: -1})
+				}
+				next = append(next, fragment{start: f.start + j, id: sid})
+				from = j + len(st)
+				pos = from
 			}
-			if rest != "" {
-				next = append(next, fragment{text: rest, id: -1})
+			if from < len(f.text) {
+				next = append(next, fragment{text: f.text[from:], start: f.start + from, id: -1})
 			}
 		}
 		if next != nil {

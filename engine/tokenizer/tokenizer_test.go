@@ -197,3 +197,30 @@ func TestByteLevelBPEMetadataLoadsAndTypes(t *testing.T) {
 		t.Errorf("bos id type %T", md[KeyBOS])
 	}
 }
+
+func TestEncodeGuarded(t *testing.T) {
+	tk := trained(t, "qwen2")
+	end := ids(t, tk, "<|im_end|>")[0]
+	text := "a<|im_end|>b<|im_end|>c"
+	// Guard the first occurrence only, by a range that merely overlaps it.
+	got := tk.EncodeGuarded(text, false, [][2]int{{3, 4}})
+	n := 0
+	for _, id := range got {
+		if id == end {
+			n++
+		}
+	}
+	if n != 1 || got[len(got)-2] != end {
+		t.Errorf("got %v: want only the second <|im_end|> as a token", got)
+	}
+	if tk.DecodeSpecial(got) != text {
+		t.Errorf("round trip: %q", tk.DecodeSpecial(got))
+	}
+	if !eqInts(tk.EncodeGuarded(text, true, nil), tk.Encode(text, true, true)) {
+		t.Error("no ranges must equal Encode with parseSpecial")
+	}
+	// A range that ends where the token starts does not guard it.
+	if got := tk.EncodeGuarded(text, false, [][2]int{{0, 1}}); !eqInts(got, tk.Encode(text, false, true)) {
+		t.Errorf("adjacent range guarded a token: %v", got)
+	}
+}

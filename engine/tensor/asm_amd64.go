@@ -13,77 +13,150 @@ import (
 //go:generate sh -c "python3 gen_asmk.py 1 > asmk1_amd64.s && python3 gen_asmk.py 4 > asmk4_amd64.s"
 //go:generate sh -c "python3 gen_asmq8.py 1 > asmq81_amd64.s && python3 gen_asmq8.py 4 > asmq84_amd64.s"
 //go:generate sh -c "python3 gen_asmf.py > asmf_amd64.s"
+//go:generate sh -c "python3 gen_avx2.py 1 > avx2_1_amd64.s && python3 gen_avx2.py 4 > avx2_4_amd64.s"
 
-//go:noescape
-func dotF32AVX512(a, b *float32, n int) float32
-
-//go:noescape
-func dotF16AVX512(a *uint16, b *float32, n int) float32
-
-//go:noescape
-func dotBF16AVX512(a *uint16, b *float32, n int) float32
-
-//go:noescape
-func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
-
-// hasAVX512 reports whether the AVX-512 kernels can run here: they need
-// F, BW, VL and VNNI (plus FMA and F16C, which every such CPU has).
-var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
-	cpu.X86.HasAVX512VNNI && cpu.X86.HasFMA && cpu.X86.HasF16C
+var (
+	// hasAVX512 reports whether the AVX-512 kernels can run: they need F,
+	// BW, VL and VNNI (plus FMA and F16C, which every such CPU has).
+	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
+		cpu.X86.HasAVX512VNNI && cpu.X86.HasFMA && cpu.X86.HasF16C
+	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+)
 
 func init() {
-	if os.Getenv("MAOPAO_NOASM") == "1" || !hasAVX512 || !littleEndian {
+	if !littleEndian {
 		return
 	}
-	useAVX512()
+	if hasAVX2 {
+		kernelSets = append(kernelSets, kernelSet{"avx2", func() { install(avx2Set) }})
+	}
+	if hasAVX512 {
+		kernelSets = append(kernelSets, kernelSet{"avx512-vnni", func() { install(avx512Set) }})
+	}
+	if os.Getenv("MAOPAO_NOASM") != "1" {
+		best := kernelSets[len(kernelSets)-1]
+		best.use()
+	}
 }
 
-func useAVX512() {
+// kasm is the signature of the generated K-quant kernels: nb blocks of one
+// weight row against 1 or 4 packed activations, results in out.
+type kasm = func(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+// q32asm is the signature of the generated Q8_0/Q4_0 kernels: npairs pairs
+// of blocks of one weight row against 1 or 4 activations.
+type q32asm = func(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+type f1asm = func(w unsafe.Pointer, x *float32, n int) float32
+type f4asm = func(w unsafe.Pointer, x *float32, stride, n int, out *float32)
+
+// asmSet is one instruction-set level's kernels.
+type asmSet struct {
+	name      string
+	floatStep int // the float kernels take a multiple of this many weights
+	quantAct  func(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
+
+	f32, f16, bf16       f1asm
+	f32x4, f16x4, bf16x4 f4asm
+
+	q4k, q5k, q6k, q4kx4, q5kx4, q6kx4 kasm
+	q8, q40, q8x4, q40x4               q32asm
+}
+
+var avx512Set = asmSet{
+	name: "avx512-vnni", floatStep: 16, quantAct: quantActAVX512,
+	f32:  func(w unsafe.Pointer, x *float32, n int) float32 { return dotF32AVX512((*float32)(w), x, n) },
+	f16:  func(w unsafe.Pointer, x *float32, n int) float32 { return dotF16AVX512((*uint16)(w), x, n) },
+	bf16: func(w unsafe.Pointer, x *float32, n int) float32 { return dotBF16AVX512((*uint16)(w), x, n) },
+	f32x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF32x4AVX512((*float32)(w), x, stride, n, out)
+	},
+	f16x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF16x4AVX512((*uint16)(w), x, stride, n, out)
+	},
+	bf16x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotBF16x4AVX512((*uint16)(w), x, stride, n, out)
+	},
+	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
+	q4kx4: dotQ4KVNNIx4, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4,
+	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
+}
+
+// one adapts an output-pointer float kernel to a single activation.
+func one(f func(unsafe.Pointer, *float32, int, int, *float32)) f1asm {
+	return func(w unsafe.Pointer, x *float32, n int) float32 {
+		var s float32
+		f(w, x, 0, n, &s)
+		return s
+	}
+}
+
+var avx2Set = asmSet{
+	name: "avx2", floatStep: 8, quantAct: quantActAVX2,
+	f32: one(func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF32AVX2x1((*float32)(w), x, stride, n, out)
+	}),
+	f16: one(func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF16AVX2x1((*uint16)(w), x, stride, n, out)
+	}),
+	bf16: one(func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotBF16AVX2x1((*uint16)(w), x, stride, n, out)
+	}),
+	f32x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF32AVX2x4((*float32)(w), x, stride, n, out)
+	},
+	f16x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotF16AVX2x4((*uint16)(w), x, stride, n, out)
+	},
+	bf16x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
+		dotBF16AVX2x4((*uint16)(w), x, stride, n, out)
+	},
+	q4k: dotQ4KAVX2, q5k: dotQ5KAVX2, q6k: dotQ6KAVX2,
+	q4kx4: dotQ4KAVX2x4, q5kx4: dotQ5KAVX2x4, q6kx4: dotQ6KAVX2x4,
+	q8: dotQ8_0AVX2, q40: dotQ4_0AVX2, q8x4: dotQ8_0AVX2x4, q40x4: dotQ4_0AVX2x4,
+}
+
+// install points the kernel table at s, wrapping each assembly routine so
+// that slice bounds are checked before any pointer is handed over and
+// lengths the assembly does not take (float tails, odd Q8_0/Q4_0 blocks)
+// go to the Go kernels.
+func install(s asmSet) {
+	useGo()
+	kernelName = s.name
 	quantActRows = func(x []float32, q []int8, d []float32, bs16 []int16, blk int) {
 		nb := len(x) / blk
 		if nb == 0 {
 			return
 		}
 		_, _, _ = q[nb*blk-1], d[nb-1], bs16[nb*blk/16-1]
-		quantActAVX512(&x[0], &q[0], &d[0], &bs16[0], nb, blk)
+		s.quantAct(&x[0], &q[0], &d[0], &bs16[0], nb, blk)
 	}
+	step := s.floatStep
+	f1 := func(esize int, f f1asm, tail func(row []byte, x []float32) float32) func(row []byte, x []float32) float32 {
+		return func(row []byte, x []float32) float32 {
+			n := len(x) - len(x)%step
+			_ = row[len(x)*esize-1:]
+			var r float32
+			if n > 0 {
+				r = f(unsafe.Pointer(&row[0]), &x[0], n)
+			}
+			if n < len(x) {
+				r += tail(row[n*esize:], x[n:])
+			}
+			return r
+		}
+	}
+	f32tail := func(row []byte, x []float32) float32 { return dotF32Go(asF32(row), x) }
+	f32 := f1(4, s.f32, f32tail)
 	dotF32 = func(a, b []float32) float32 {
-		n := len(a) &^ 15
-		var s float32
-		if n > 0 {
-			s = dotF32AVX512(&a[0], &b[0], n)
-		}
-		if n < len(a) {
-			s += dotF32Go(a[n:], b[n:len(a)])
-		}
-		return s
+		return f32(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(a))), 4*len(a)), b[:len(a)])
 	}
-	dotF16 = func(row []byte, x []float32) float32 {
-		n := len(x) &^ 15
-		var s float32
-		if n > 0 {
-			s = dotF16AVX512(&asU16(row)[0], &x[0], n)
-		}
-		if n < len(x) {
-			s += dotF16Go(row[2*n:], x[n:])
-		}
-		return s
-	}
-	dotBF16 = func(row []byte, x []float32) float32 {
-		n := len(x) &^ 15
-		var s float32
-		if n > 0 {
-			s = dotBF16AVX512(&asU16(row)[0], &x[0], n)
-		}
-		if n < len(x) {
-			s += dotBF16Go(row[2*n:], x[n:])
-		}
-		return s
-	}
-	f4 := func(esize int, f func(w unsafe.Pointer, x *float32, stride, n int, out *float32), tail func(row []byte, x []float32) float32) floatKernel4 {
+	dotF16 = f1(2, s.f16, dotF16Go)
+	dotBF16 = f1(2, s.bf16, dotBF16Go)
+	f4 := func(esize int, f f4asm, tail func(row []byte, x []float32) float32) floatKernel4 {
 		return func(row []byte, x []float32, stride int, out *[4]float32) {
 			cols := len(row) / esize
-			n := cols &^ 15
+			n := cols - cols%step
 			_ = x[3*stride+cols-1]
 			if n > 0 {
 				f(unsafe.Pointer(&row[0]), &x[0], stride, n, &out[0])
@@ -97,33 +170,26 @@ func useAVX512() {
 			}
 		}
 	}
-	dotF32x4 = f4(4, func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
-		dotF32x4AVX512((*float32)(w), x, stride, n, out)
-	}, func(row []byte, x []float32) float32 { return dotF32Go(asF32(row), x) })
-	dotF16x4 = f4(2, func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
-		dotF16x4AVX512((*uint16)(w), x, stride, n, out)
-	}, dotF16Go)
-	dotBF16x4 = f4(2, func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
-		dotBF16x4AVX512((*uint16)(w), x, stride, n, out)
-	}, dotBF16Go)
-	// Q8_0/Q4_0 kernels take pairs of blocks; an odd last block goes to Go.
+	dotF32x4 = f4(4, s.f32x4, f32tail)
+	dotF16x4 = f4(2, s.f16x4, dotF16Go)
+	dotBF16x4 = f4(2, s.bf16x4, dotBF16Go)
 	q32 := func(bb int, f q32asm, tail qkernel) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			nb := len(row) / bb
 			np := nb / 2
-			var s float32
+			var r float32
 			if np > 0 {
 				_, _ = qs[64*np-1], d[2*np-1]
-				f(&row[0], &qs[0], &d[0], np, &s)
+				f(&row[0], &qs[0], &d[0], np, &r)
 			}
 			if nb%2 == 1 {
-				s += tail(row[(nb-1)*bb:], qs[(nb-1)*32:], d[nb-1:], bs[nb-1:])
+				r += tail(row[(nb-1)*bb:], qs[(nb-1)*32:], d[nb-1:], bs[nb-1:])
 			}
-			return s
+			return r
 		}
 	}
-	dotQ8_0 = q32(34, dotQ8_0VNNI, dotQ8_0Go)
-	dotQ4_0 = q32(18, dotQ4_0VNNI, dotQ4_0Go)
+	dotQ8_0 = q32(34, s.q8, dotQ8_0Go)
+	dotQ4_0 = q32(18, s.q40, dotQ4_0Go)
 	q32x4 := func(bb int, f q32asm) qkernel4 {
 		return func(row []byte, qs []int8, d []float32, _ []int16, out *[4]float32) {
 			np := len(row) / bb / 2 // cols is a multiple of 64 here
@@ -135,25 +201,23 @@ func useAVX512() {
 			f(&row[0], &qs[0], &d[0], np, &out[0])
 		}
 	}
-	dotQ8_0x4 = q32x4(34, dotQ8_0VNNIx4)
-	dotQ4_0x4 = q32x4(18, dotQ4_0VNNIx4)
+	dotQ8_0x4 = q32x4(34, s.q8x4)
+	dotQ4_0x4 = q32x4(18, s.q40x4)
 	k := func(bb int, f kasm) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			if len(row) == 0 {
 				return 0
 			}
 			nb := len(row) / bb
-			_ = qs[QK_K*nb-1] // bounds checks the assembly relies on
-			_ = d[nb-1]
-			_ = bs[16*nb-1]
+			_, _, _ = qs[QK_K*nb-1], d[nb-1], bs[16*nb-1]
 			var out float32
 			f(&row[0], &qs[0], &d[0], &bs[0], nb, &out)
 			return out
 		}
 	}
-	dotQ4K = k(144, dotQ4KVNNI)
-	dotQ5K = k(176, dotQ5KVNNI)
-	dotQ6K = k(210, dotQ6KVNNI)
+	dotQ4K = k(144, s.q4k)
+	dotQ5K = k(176, s.q5k)
+	dotQ6K = k(210, s.q6k)
 	k4 := func(bb int, f kasm) qkernel4 {
 		return func(row []byte, qs []int8, d []float32, bs []int16, out *[4]float32) {
 			if len(row) == 0 {
@@ -161,60 +225,11 @@ func useAVX512() {
 				return
 			}
 			nb := len(row) / bb
-			_ = qs[4*QK_K*nb-1]
-			_ = d[4*nb-1]
-			_ = bs[4*16*nb-1]
+			_, _, _ = qs[4*QK_K*nb-1], d[4*nb-1], bs[4*16*nb-1]
 			f(&row[0], &qs[0], &d[0], &bs[0], nb, &out[0])
 		}
 	}
-	dotQ4Kx4 = k4(144, dotQ4KVNNIx4)
-	dotQ5Kx4 = k4(176, dotQ5KVNNIx4)
-	dotQ6Kx4 = k4(210, dotQ6KVNNIx4)
+	dotQ4Kx4 = k4(144, s.q4kx4)
+	dotQ5Kx4 = k4(176, s.q5kx4)
+	dotQ6Kx4 = k4(210, s.q6kx4)
 }
-
-// kasm is the signature of the generated K-quant kernels: nb blocks of one
-// weight row against 1 or 4 packed activations, results in out.
-type kasm = func(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-//go:noescape
-func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-//go:noescape
-func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-//go:noescape
-func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-//go:noescape
-func dotQ4KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-//go:noescape
-func dotQ5KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-//go:noescape
-func dotQ6KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-// q32asm is the signature of the generated Q8_0/Q4_0 kernels: npairs
-// pairs of blocks of one weight row against 1 or 4 activations.
-type q32asm = func(row *byte, qs *int8, d *float32, npairs int, out *float32)
-
-//go:noescape
-func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
-
-//go:noescape
-func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
-
-//go:noescape
-func dotQ8_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
-
-//go:noescape
-func dotQ4_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
-
-//go:noescape
-func dotF32x4AVX512(w *float32, x *float32, stride, n int, out *float32)
-
-//go:noescape
-func dotF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)
-
-//go:noescape
-func dotBF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)

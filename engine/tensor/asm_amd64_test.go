@@ -5,7 +5,6 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 )
 
@@ -47,12 +46,13 @@ func randRow(r *rand.Rand, typ Type, nblk int) []byte {
 	return row
 }
 
-// TestAVX512MatchesGo compares each assembly kernel with its pure-Go twin on
+// TestAsmMatchesGo compares each assembly kernel with its pure-Go twin on
 // the same prepared activations; only summation order differs.
-func TestAVX512MatchesGo(t *testing.T) {
-	if !hasAVX512 || os.Getenv("MAOPAO_NOASM") == "1" {
-		t.Skip("assembly kernels not in use (no AVX-512 VNNI, or MAOPAO_NOASM=1)")
-	}
+func TestAsmMatchesGo(t *testing.T) {
+	forEachKernelSet(t, true, testAsmMatchesGo)
+}
+
+func testAsmMatchesGo(t *testing.T) {
 	goK := map[Type]qkernel{Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go, Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo}
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, typ := range allTypes {
@@ -99,12 +99,13 @@ func TestAVX512MatchesGo(t *testing.T) {
 	}
 }
 
-// TestAVX512FourWay checks the 4-activation K-quant kernels against the
+// TestAsmFourWay checks the 4-activation K-quant kernels against the
 // pure-Go single-activation kernels on random weight bytes.
-func TestAVX512FourWay(t *testing.T) {
-	if dotQ4Kx4 == nil {
-		t.Skip("4-way kernels not in use")
-	}
+func TestAsmFourWay(t *testing.T) {
+	forEachKernelSet(t, true, testAsmFourWay)
+}
+
+func testAsmFourWay(t *testing.T) {
 	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
 	r := rand.New(rand.NewPCG(13, 14))
 	for typ, gk := range goK {
@@ -139,9 +140,10 @@ func TestAVX512FourWay(t *testing.T) {
 // TestQuantActAsm requires the assembly activation quantizer to match the
 // Go one bit for bit, including all-zero and non-finite blocks.
 func TestQuantActAsm(t *testing.T) {
-	if quantActRows == nil {
-		t.Skip("assembly activation quantizer not in use")
-	}
+	forEachKernelSet(t, true, testQuantActAsm)
+}
+
+func testQuantActAsm(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, blk := range []int{32, 256} {
 		nb := 6

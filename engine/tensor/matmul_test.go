@@ -49,7 +49,34 @@ func checkClose(t *testing.T, typ Type, got, want float32, scale float64, what s
 	}
 }
 
-func TestDotFastVsRef(t *testing.T) {
+// forEachKernelSet runs f once per kernel set this CPU supports (only the
+// assembly ones when asmOnly), restoring the active set afterwards.
+func forEachKernelSet(t *testing.T, asmOnly bool, f func(t *testing.T)) {
+	active := Kernels()
+	defer func() {
+		for _, ks := range kernelSets {
+			if ks.name == active {
+				ks.use()
+			}
+		}
+	}()
+	ran := false
+	for _, ks := range kernelSets {
+		if asmOnly && ks.name == "go" {
+			continue
+		}
+		ks.use()
+		ran = true
+		t.Run(ks.name, f)
+	}
+	if !ran {
+		t.Skip("no assembly kernels on this CPU")
+	}
+}
+
+func TestDotFastVsRef(t *testing.T) { forEachKernelSet(t, false, testDotFastVsRef) }
+
+func testDotFastVsRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, typ := range allTypes {
 		for _, cols := range []int{256, 512, 1024, 768} {
@@ -64,7 +91,9 @@ func TestDotFastVsRef(t *testing.T) {
 	}
 }
 
-func TestMatMulVsRef(t *testing.T) {
+func TestMatMulVsRef(t *testing.T) { forEachKernelSet(t, false, testMatMulVsRef) }
+
+func testMatMulVsRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range allTypes {
 		colsList := []int{512}

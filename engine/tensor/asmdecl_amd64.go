@@ -1,0 +1,109 @@
+//go:build amd64 && !noasm
+
+package tensor
+
+// Assembly entry points (asm_amd64.s, and the generated asm*_amd64.s and
+// avx2_*_amd64.s). Pointers must address as much data as the counts say;
+// the wrappers in asm_amd64.go check that with slice bounds first.
+
+//go:noescape
+func dotF32AVX512(a, b *float32, n int) float32
+
+//go:noescape
+func dotF16AVX512(a *uint16, b *float32, n int) float32
+
+//go:noescape
+func dotBF16AVX512(a *uint16, b *float32, n int) float32
+
+//go:noescape
+func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
+
+//go:noescape
+func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ4KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ5KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ6KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ8_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ4_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotF32x4AVX512(w *float32, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotBF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotQ4KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ5KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ6KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ8_0AVX2(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ4_0AVX2(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotF32AVX2x1(w *float32, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotF16AVX2x1(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotBF16AVX2x1(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotQ4KAVX2x4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ5KAVX2x4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ6KAVX2x4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
+func dotQ8_0AVX2x4(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotQ4_0AVX2x4(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+//go:noescape
+func dotF32AVX2x4(w *float32, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotF16AVX2x4(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func dotBF16AVX2x4(w *uint16, x *float32, stride, n int, out *float32)
+
+//go:noescape
+func quantActAVX2(x *float32, q *int8, d *float32, bs *int16, nb, blk int)

@@ -1,0 +1,28 @@
+package tensor
+
+// kernelSet is one selectable implementation of the kernel table; tests run
+// every set this CPU supports.
+type kernelSet struct {
+	name string
+	use  func()
+}
+
+// kernelSets lists the sets this CPU can run, best last; assembly init code
+// appends to it.
+var kernelSets = []kernelSet{{"go", useGo}}
+
+var kernelName = "go"
+
+// Kernels names the active kernel set: "avx512-vnni", "avx2" or "go".
+// MAOPAO_NOASM=1 in the environment (or the noasm build tag) forces "go".
+func Kernels() string { return kernelName }
+
+// useGo resets the kernel table to the pure-Go kernels.
+func useGo() {
+	kernelName = "go"
+	quantActRows = nil
+	dotF32, dotF16, dotBF16 = dotF32Go, dotF16Go, dotBF16Go
+	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
+	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil
+	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 = nil, nil, nil, nil, nil
+}

@@ -547,4 +547,3 @@ func (t *Tokenizer) specialsIn(text string, parseSpecial bool) []int32 {
 	}
 	return out
 }
-

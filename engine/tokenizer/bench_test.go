@@ -29,3 +29,13 @@ func BenchmarkEncodePrompt(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkTrain(b *testing.B) {
+	corpus := strings.Repeat(trainCorpus, 50)
+	for i := 0; i < 200; i++ {
+		corpus += fmt.Sprintf(" word%dx%d", i, i*7919)
+	}
+	for i := 0; i < b.N; i++ {
+		TrainByteLevelBPE(corpus, 8000, chatSpecials)
+	}
+}

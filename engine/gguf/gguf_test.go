@@ -418,3 +418,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteFileFailureLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	w := NewWriter()
+	w.SetAlignment(12) // not a power of two: WriteTo fails after the temp file exists
+	path := filepath.Join(dir, "bad.gguf")
+	if err := w.WriteFile(path); err == nil {
+		t.Fatal("bad alignment written")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
+	}
+	if err := NewWriter().WriteFile(filepath.Join(dir, "no", "such", "dir.gguf")); err == nil {
+		t.Error("write into a missing directory succeeded")
+	}
+}
+
+// A string array one byte short of its count fails with the key named.
+func TestShortStringArray(t *testing.T) {
+	b := appendStr(header(3, 0, 1), "tokenizer.ggml.tokens")
+	b = binary.LittleEndian.AppendUint32(b, uint32(TypeArray))
+	b = binary.LittleEndian.AppendUint32(b, uint32(TypeString))
+	b = binary.LittleEndian.AppendUint64(b, 1<<20)
+	b = append(b, make([]byte, 8<<20)...) // room for 1<<20 empty strings' lengths…
+	b = b[:len(b)-1]                      // …but one byte short
+	if _, err := Parse(b); err == nil || !strings.Contains(err.Error(), "tokenizer.ggml.tokens") || !strings.Contains(err.Error(), "element 1048575") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -149,7 +149,9 @@ func parse(data []byte) (*File, error) {
 	if nt > uint64(d.remaining()/24) {
 		return nil, fmt.Errorf("tensor count %d cannot fit in a %d-byte file", nt, len(data))
 	}
-	f.Keys = make([]string, 0, nkv)
+	// Counts only bound capacity hints: slices grow with what is actually
+	// decoded, so a lying header cannot reserve memory up front.
+	f.Keys = make([]string, 0, min(nkv, 1<<12))
 	for i := uint64(0); i < nkv; i++ {
 		key, err := d.str()
 		if err != nil {
@@ -179,8 +181,8 @@ func parse(data []byte) (*File, error) {
 		}
 		f.Alignment = uint64(a)
 	}
-	f.Tensors = make([]*TensorInfo, 0, nt)
-	sizes := make([]uint64, 0, nt)
+	f.Tensors = make([]*TensorInfo, 0, min(nt, 1<<12))
+	sizes := make([]uint64, 0, min(nt, 1<<12))
 	for i := uint64(0); i < nt; i++ {
 		t, size, err := d.tensorInfo(f.Alignment)
 		if err != nil {
@@ -333,21 +335,25 @@ func (d *decoder) array(depth int) (any, error) {
 		}
 		return out, nil
 	case TypeString:
-		out := make([]string, n)
-		for i := range out {
-			if out[i], err = d.str(); err != nil {
+		// A string header is larger than its minimum encoding, so grow as
+		// strings are decoded instead of trusting n.
+		out := make([]string, 0, min(n, 1<<16))
+		for i := 0; i < n; i++ {
+			s, err := d.str()
+			if err != nil {
 				return nil, fmt.Errorf("element %d: %w", i, err)
 			}
+			out = append(out, s)
 		}
 		return out, nil
 	}
-	out := make([]any, n)
-	for i := range out {
+	out := make([]any, 0, min(n, 1<<10))
+	for i := 0; i < n; i++ {
 		v, err := d.value(TypeArray, depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
-		out[i] = v
+		out = append(out, v)
 	}
 	return out, nil
 }

@@ -17,8 +17,8 @@ type act struct {
 	bsums   []int16   // per 32 weights (Q8_0-style) or per 16 (K-style)
 	blk     int       // 32 or QK_K; 0 for float activations
 
-	// Groups of four K-quant activations interleaved block by block (see
-	// pack4), for the kernels that decode a weight block once for four.
+	// Groups of four activations interleaved chunk by chunk (see pack4),
+	// for the kernels that decode a weight block once for four.
 	pqs []int8
 	pd  []float32
 	pbs []int16

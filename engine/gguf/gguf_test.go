@@ -435,14 +435,14 @@ func TestWriteFileFailureLeavesNothing(t *testing.T) {
 	}
 }
 
-// A string array one byte short of its count fails with the key named.
+// A string array one byte short fails at its last element, key named.
 func TestShortStringArray(t *testing.T) {
 	b := appendStr(header(3, 0, 1), "tokenizer.ggml.tokens")
 	b = binary.LittleEndian.AppendUint32(b, uint32(TypeArray))
 	b = binary.LittleEndian.AppendUint32(b, uint32(TypeString))
 	b = binary.LittleEndian.AppendUint64(b, 1<<20)
-	b = append(b, make([]byte, 8<<20)...) // room for 1<<20 empty strings' lengths…
-	b = b[:len(b)-1]                      // …but one byte short
+	b = append(b, make([]byte, 8<<20)...) // 1<<20 string lengths, all 0…
+	b[len(b)-8] = 1                       // …except the last, whose byte is missing
 	if _, err := Parse(b); err == nil || !strings.Contains(err.Error(), "tokenizer.ggml.tokens") || !strings.Contains(err.Error(), "element 1048575") {
 		t.Fatalf("err = %v", err)
 	}

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
@@ -183,47 +181,49 @@ func (c *conn) readLoop(ctx context.Context) {
 }
 
 func (c *conn) handle(ctx context.Context, data []byte) {
-	var env protocol.Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		c.sendError("", protocol.CodeBadJSON, "frame is not a JSON object: "+err.Error())
+	req, bad := protocol.DecodeClientFrame(data)
+	if bad != nil {
+		c.s.metrics.errors.WithLabelValues(bad.Code).Inc()
+		c.sendFrame(bad)
 		return
 	}
-	c.s.metrics.frames.WithLabelValues(frameLabel(env.Type)).Inc()
-	if c.playerID == "" && env.Type != protocol.TypeHello && env.Type != protocol.TypePing {
-		c.sendError(env.ID, protocol.CodeUnauthenticated, "send a hello frame with a token first")
+	switch r := req.(type) {
+	case protocol.Ping:
+		c.s.metrics.frames.WithLabelValues(protocol.TypePing).Inc()
+		c.sendFrame(protocol.Envelope{Type: protocol.TypePong, Ref: r.ID})
+		return
+	case protocol.Hello:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeHello).Inc()
+		c.hello(r.ID, r)
 		return
 	}
-	switch env.Type {
-	case protocol.TypeHello:
-		var h protocol.Hello
-		if err := json.Unmarshal(data, &h); err != nil {
-			c.sendError(env.ID, protocol.CodeBadJSON, "hello: "+err.Error())
-			return
-		}
-		c.hello(env.ID, h)
-	case protocol.TypePing:
-		c.sendFrame(protocol.Envelope{Type: protocol.TypePong, Ref: env.ID})
-	case protocol.TypeListCharacters:
-		c.listCharacters(ctx, env.ID)
-	case protocol.TypeOpenChat:
-		var o protocol.OpenChat
-		if err := json.Unmarshal(data, &o); err != nil {
-			c.sendError(env.ID, protocol.CodeBadJSON, "open_chat: "+err.Error())
-			return
-		}
-		c.openChat(ctx, env.ID, o)
-	case protocol.TypeSay:
-		var sy protocol.Say
-		if err := json.Unmarshal(data, &sy); err != nil {
-			c.sendError(env.ID, protocol.CodeBadJSON, "say: "+err.Error())
-			return
-		}
-		c.say(ctx, env.ID, sy)
-	case "":
-		c.sendError(env.ID, protocol.CodeInvalid, "frame has no type")
-	default:
-		c.sendError(env.ID, protocol.CodeUnknownType, "unknown frame type "+quote(env.Type))
+	if c.playerID == "" {
+		c.sendError(envelopeOf(req).ID, protocol.CodeUnauthenticated, "send a hello frame with a token first")
+		return
 	}
+	switch r := req.(type) {
+	case protocol.ListCharacters:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeListCharacters).Inc()
+		c.listCharacters(ctx, r.ID)
+	case protocol.OpenChat:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeOpenChat).Inc()
+		c.openChat(ctx, r.ID, r)
+	case protocol.Say:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeSay).Inc()
+		c.say(ctx, r.ID, r)
+	}
+}
+
+func envelopeOf(req any) protocol.Envelope {
+	switch r := req.(type) {
+	case protocol.ListCharacters:
+		return r.Envelope
+	case protocol.OpenChat:
+		return r.Envelope
+	case protocol.Say:
+		return r.Envelope
+	}
+	return protocol.Envelope{}
 }
 
 func quote(s string) string {
@@ -234,19 +234,7 @@ func quote(s string) string {
 	return string(b)
 }
 
-func frameLabel(t string) string {
-	switch t {
-	case protocol.TypeHello, protocol.TypePing, protocol.TypeListCharacters, protocol.TypeOpenChat, protocol.TypeSay:
-		return t
-	}
-	return "other"
-}
-
 func (c *conn) hello(ref string, h protocol.Hello) {
-	if h.Protocol != 0 && h.Protocol != protocol.Version {
-		c.sendError(ref, protocol.CodeUnsupportedVersion, "this gateway speaks protocol 1")
-		return
-	}
 	pid, err := c.s.tokens.Verify(h.Token)
 	if err != nil {
 		c.sendError(ref, protocol.CodeBadToken, "token rejected; get a new one from POST /api/v1/session")
@@ -276,10 +264,6 @@ func (c *conn) listCharacters(ctx context.Context, ref string) {
 }
 
 func (c *conn) openChat(ctx context.Context, ref string, o protocol.OpenChat) {
-	if strings.TrimSpace(o.CharacterID) == "" {
-		c.sendError(ref, protocol.CodeInvalid, "open_chat: character_id is required")
-		return
-	}
 	ch, err := c.s.Store.GetCharacter(ctx, o.CharacterID)
 	if err != nil || (ch.Visibility == maopao.VisibilityPrivate && ch.OwnerID != c.playerID) {
 		if err != nil && !errors.Is(err, maopao.ErrNotFound) {
@@ -303,7 +287,7 @@ func (c *conn) openChat(ctx context.Context, ref string, o protocol.OpenChat) {
 	c.chats[conv.ID] = ch.ID
 	c.mu.Unlock()
 	limit := o.HistoryLimit
-	if limit <= 0 || limit > 500 {
+	if limit == 0 {
 		limit = 100
 	}
 	msgs, err := c.s.Store.RecentMessages(ctx, conv.ID, limit)
@@ -334,18 +318,7 @@ func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat before saying anything in it")
 		return
 	}
-	text := strings.TrimSpace(sy.Text)
-	switch {
-	case text == "":
-		c.sendError(ref, protocol.CodeInvalid, "say: text is empty")
-		return
-	case !utf8.ValidString(text):
-		c.sendError(ref, protocol.CodeInvalid, "say: text is not valid UTF-8")
-		return
-	case utf8.RuneCountInString(text) > protocol.MaxSayRunes:
-		c.sendError(ref, protocol.CodeInvalid, "say: text longer than 4000 characters")
-		return
-	}
+	text := sy.Text // validated by protocol.DecodeClientFrame
 	if !c.limiter.Allow() {
 		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
 		return

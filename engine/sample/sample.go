@@ -44,6 +44,9 @@ func New(p Params) *Sampler {
 			*f = 0
 		}
 	}
+	// An infinite temperature would turn -Inf logits into NaN weights; a
+	// huge finite one means the same (uniform over what is allowed).
+	p.Temperature = min(p.Temperature, 1e30)
 	return &Sampler{p: p, rng: splitMix64{state: p.Seed}, count: map[int]int{}}
 }
 
@@ -324,6 +327,9 @@ func nucleus(ids []int32, wts []float64, w []float32, target float64) int {
 }
 
 func (s *Sampler) draw(ids []int32, wts []float64) int {
+	if len(ids) == 0 {
+		return argmax(s.w) // unreachable: the best token survives every filter
+	}
 	if len(ids) == 1 {
 		return int(ids[0])
 	}

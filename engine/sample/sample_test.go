@@ -213,6 +213,9 @@ func TestOddInputs(t *testing.T) {
 		{[]float32{1, 2}, Params{Temperature: 1e-30}, func(id int) bool { return id == 1 }},
 		{[]float32{1, 2}, Params{Temperature: float32(math.Inf(1)), TopK: 5}, func(id int) bool { return id == 0 || id == 1 }},
 		{[]float32{1, 2}, Params{Temperature: 1, RepeatPenalty: -3, TopK: -1, MinP: 7}, func(id int) bool { return id == 0 || id == 1 }},
+		{[]float32{ninf, 1, 2}, Params{Temperature: inf, MinP: 1}, func(id int) bool { return id == 1 || id == 2 }},
+		{[]float32{ninf, 1, 2}, Params{Temperature: inf, TopP: 0.5}, func(id int) bool { return id == 1 || id == 2 }},
+		{[]float32{ninf, 1, 2}, Params{Temperature: 1e38}, func(id int) bool { return id == 1 || id == 2 }},
 	}
 	for i, c := range cases {
 		for k := 0; k < 20; k++ {

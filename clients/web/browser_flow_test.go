@@ -1,3 +1,6 @@
+// Browser tests drive the page in headless Chromium through chromedp. They
+// skip when no Chromium is installed, unless CI=true. Set MAOPAO_SCREENSHOTS
+// to a folder to keep screenshots of the list, the chat and the mobile view.
 package web_test
 
 import (

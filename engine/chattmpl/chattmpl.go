@@ -1,6 +1,6 @@
 // Package chattmpl owns turning chat messages into the prompt text each model
 // family was trained on (ChatML, Qwen3, Llama 3, Mistral/Mixtral [INST],
-// Tulu/OLMoE, Phi-3),
+// Tulu/OLMoE, Phi-3, Granite),
 // recognising the family from a GGUF tokenizer.chat_template, and the stop
 // strings that end an assistant turn. It writes the formats directly rather
 // than interpreting Jinja.
@@ -25,15 +25,17 @@ const (
 	Mistral Family = "mistral" // Mistral/Mixtral [INST] ... [/INST]
 	OLMoE   Family = "olmoe"   // Tulu-style <|user|> / <|assistant|>
 	Phi3    Family = "phi3"    // <|user|> ... <|end|> (Phi-3.5-MoE)
+	Granite Family = "granite" // <|start_of_role|>role<|end_of_role|> (Granite 3 MoE)
 )
 
 // Families lists the supported families.
-func Families() []Family { return []Family{ChatML, Qwen3, Llama3, Mistral, OLMoE, Phi3} }
+func Families() []Family { return []Family{ChatML, Qwen3, Llama3, Mistral, OLMoE, Phi3, Granite} }
 
 var aliases = map[string]Family{
 	"chatml": ChatML, "qwen": ChatML, "qwen2": ChatML, "qwen2moe": ChatML,
 	"qwen3": Qwen3, "qwen3moe": Qwen3,
 	"phi3": Phi3, "phi-3": Phi3, "phi3.5": Phi3, "phimoe": Phi3,
+	"granite": Granite, "granitemoe": Granite,
 	"llama3": Llama3, "llama-3": Llama3, "llama-3.1": Llama3,
 	"mistral": Mistral, "mixtral": Mistral, "mistral-v1": Mistral,
 	"olmoe": OLMoE, "tulu": OLMoE, "olmo": OLMoE,
@@ -63,6 +65,8 @@ func Detect(jinja string) Family {
 		return ChatML
 	case strings.Contains(jinja, "<|start_header_id|>"):
 		return Llama3
+	case strings.Contains(jinja, "<|start_of_role|>"):
+		return Granite
 	case strings.Contains(jinja, "[INST]"):
 		return Mistral
 	case strings.Contains(jinja, "<|user|>") && strings.Contains(jinja, "<|end|>"):
@@ -139,6 +143,18 @@ func ApplyGuarded(f Family, msgs []engine.ChatMessage, addGenerationPrompt bool,
 		}
 		if addGenerationPrompt {
 			b.WriteString("<|assistant|>\n")
+		}
+	case Granite:
+		// Granite's template invents a system message (with today's date)
+		// when there is none; a character prompt always brings its own, so
+		// that is left out.
+		for _, m := range msgs {
+			b.WriteString("<|start_of_role|>" + m.Role + "<|end_of_role|>")
+			b.content(m.Content)
+			b.WriteString("<|end_of_text|>\n")
+		}
+		if addGenerationPrompt {
+			b.WriteString("<|start_of_role|>assistant<|end_of_role|>")
 		}
 	case Qwen3:
 		for _, m := range msgs {
@@ -238,6 +254,8 @@ func StopStrings(f Family) []string {
 		return []string{"<|endoftext|>", "<|user|>", "<|system|>"}
 	case Phi3:
 		return []string{"<|end|>", "<|endoftext|>", "<|user|>"}
+	case Granite:
+		return []string{"<|end_of_text|>", "<|start_of_role|>"}
 	default:
 		return []string{"<|im_end|>", "<|endoftext|>", "<|im_start|>"}
 	}

@@ -38,6 +38,11 @@ func TestApplyFamilies(t *testing.T) {
 			"<|im_start|>assistant\nHello.<|im_end|>\n" +
 			"<|im_start|>user\nWho are you?<|im_end|>\n" +
 			"<|im_start|>assistant\n<think>\n\n</think>\n\n"},
+		{Granite, "", "<|start_of_role|>system<|end_of_role|>You are Mao.<|end_of_text|>\n" +
+			"<|start_of_role|>user<|end_of_role|>Hi!<|end_of_text|>\n" +
+			"<|start_of_role|>assistant<|end_of_role|>Hello.<|end_of_text|>\n" +
+			"<|start_of_role|>user<|end_of_role|>Who are you?<|end_of_text|>\n" +
+			"<|start_of_role|>assistant<|end_of_role|>"},
 		{Phi3, "<s>", "<|system|>\nYou are Mao.<|end|>\n" +
 			"<|user|>\nHi!<|end|>\n" +
 			"<|assistant|>\nHello.<|end|>\n" +
@@ -124,7 +129,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for name, want := range map[string]Family{"chatml": ChatML, "qwen2": ChatML, "Qwen3": Qwen3, "llama3": Llama3, "mixtral": Mistral, " olmoe ": OLMoE, "phi-3": Phi3} {
+	for name, want := range map[string]Family{"chatml": ChatML, "qwen2": ChatML, "Qwen3": Qwen3, "llama3": Llama3, "mixtral": Mistral, " olmoe ": OLMoE, "phi-3": Phi3, "granitemoe": Granite} {
 		got, err := Parse(name)
 		if err != nil || got != want {
 			t.Errorf("Parse(%q) = %q, %v", name, got, err)
@@ -142,7 +147,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestStopStrings(t *testing.T) {
-	want := map[Family]string{ChatML: "<|im_end|>", Qwen3: "<|im_end|>", Llama3: "<|eot_id|>", Mistral: "</s>", OLMoE: "<|endoftext|>", Phi3: "<|end|>"}
+	want := map[Family]string{ChatML: "<|im_end|>", Qwen3: "<|im_end|>", Llama3: "<|eot_id|>", Mistral: "</s>", OLMoE: "<|endoftext|>", Phi3: "<|end|>", Granite: "<|end_of_text|>"}
 	for f, first := range want {
 		s := StopStrings(f)
 		if len(s) == 0 || s[0] != first {

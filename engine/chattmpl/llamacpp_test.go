@@ -22,6 +22,7 @@ func TestDetectLlamaCppTemplates(t *testing.T) {
 		"meta-llama-Llama-3.3-70B-Instruct.jinja":    Llama3,
 		"microsoft-Phi-3.5-mini-instruct.jinja":      Phi3,
 		"mistralai-Mistral-Nemo-Instruct-2407.jinja": Mistral,
+		"ibm-granite-granite-3.3-2B-Instruct.jinja":  Granite,
 	}
 	for file, f := range want {
 		b, err := os.ReadFile(filepath.Join(dir, file))

@@ -135,7 +135,7 @@ func install(s asmSet) {
 	f1 := func(esize int, f f1asm, tail func(row []byte, x []float32) float32) func(row []byte, x []float32) float32 {
 		return func(row []byte, x []float32) float32 {
 			n := len(x) - len(x)%step
-			_ = row[len(x)*esize-1:]
+			_ = row[:len(x)*esize]
 			var r float32
 			if n > 0 {
 				r = f(unsafe.Pointer(&row[0]), &x[0], n)
@@ -157,7 +157,7 @@ func install(s asmSet) {
 		return func(row []byte, x []float32, stride int, out *[4]float32) {
 			cols := len(row) / esize
 			n := cols - cols%step
-			_ = x[3*stride+cols-1]
+			_ = x[:3*stride+cols]
 			if n > 0 {
 				f(unsafe.Pointer(&row[0]), &x[0], stride, n, &out[0])
 			} else {

@@ -234,3 +234,33 @@ func TestRoundSmall(t *testing.T) {
 		}
 	}
 }
+
+func TestMatMulEmpty(t *testing.T) {
+	forEachKernelSet(t, false, func(t *testing.T) {
+		for _, typ := range allTypes {
+			for _, shape := range [][2]int{{0, 256}, {3, 0}, {0, 0}} {
+				m := Matrix{Type: typ, Rows: shape[0], Cols: shape[1]}
+				rb, _ := RowBytes(typ, m.Cols)
+				m.Data = make([]byte, rb*m.Rows)
+				for _, n := range []int{0, 1, 4} {
+					x := make([]float32, n*m.Cols)
+					y := make([]float32, n*m.Rows)
+					for i := range y {
+						y[i] = 7
+					}
+					MatMul(m, x, n, y, 2)
+					for _, v := range y {
+						if v != 0 {
+							t.Fatalf("%v %v n=%d: y = %v, want zeros", typ, shape, n, y)
+						}
+					}
+				}
+				if m.Cols == 0 {
+					if d := Dot(typ, nil, nil); d != 0 {
+						t.Errorf("%v empty Dot = %v", typ, d)
+					}
+				}
+			}
+		}
+	})
+}

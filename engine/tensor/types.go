@@ -2,6 +2,14 @@
 // ids and block layouts, float16/bfloat16 conversion, reference
 // quantizers/dequantizers, and the matrix-vector / matrix-matrix kernels the
 // model runs on (a plain reference path beside each fast path).
+//
+// The fast path quantizes activations to int8 once per MatMul (32-wide
+// blocks for Q4_0/Q8_0, 256-wide with 16-wide sums for the K-quants, as
+// llama.cpp does) and runs integer dot products, decoding each weight block
+// once for four activations when a call has several. On amd64 the kernels
+// are AVX-512 VNNI or AVX2 assembly picked at start-up (see Kernels);
+// MAOPAO_NOASM=1 or the noasm build tag selects the pure-Go kernels, which
+// are also used on other architectures.
 package tensor
 
 import "fmt"

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -179,50 +178,43 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handle answers one frame; false ends the connection.
+// handle answers one frame; false ends the connection. Validation is the
+// protocol package's, as in the real gateway.
 func (s *Server) handle(wc *wsConn, data []byte) bool {
-	var env protocol.Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		wc.fail("", protocol.CodeBadJSON, "frame is not JSON: "+err.Error())
-		return true
+	req, bad := protocol.DecodeClientFrame(data)
+	if bad != nil {
+		wc.send(*bad)
+		return wc.player != "" || bad.Code == protocol.CodeBadJSON
 	}
-	if wc.player == "" && env.Type != protocol.TypeHello {
-		wc.fail(env.ID, protocol.CodeUnauthenticated, "the first frame must be hello")
+	if _, hello := req.(protocol.Hello); wc.player == "" && !hello {
+		wc.fail("", protocol.CodeUnauthenticated, "the first frame must be hello")
 		return false
 	}
-	switch env.Type {
-	case protocol.TypeHello:
-		var h protocol.Hello
-		json.Unmarshal(data, &h)
+	switch r := req.(type) {
+	case protocol.Hello:
 		s.mu.Lock()
-		pid, ok := s.tokens[h.Token]
-		if s.Revoked[h.Token] {
+		pid, ok := s.tokens[r.Token]
+		if s.Revoked[r.Token] {
 			ok = false
 		}
 		s.mu.Unlock()
 		if !ok {
-			wc.fail(env.ID, protocol.CodeBadToken, "token is not valid")
+			wc.fail(r.ID, protocol.CodeBadToken, "token is not valid")
 			wc.mu.Lock()
 			wc.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseBadAuth, "bad token"), time.Now().Add(time.Second))
 			wc.mu.Unlock()
 			return false
 		}
 		wc.player = pid
-		wc.send(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: env.ID}, PlayerID: pid, Protocol: protocol.Version, Engine: Engine})
-	case protocol.TypeListCharacters:
-		wc.send(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: env.ID}, Characters: s.opt.Characters})
-	case protocol.TypePing:
-		wc.send(protocol.Envelope{Type: protocol.TypePong, Ref: env.ID})
-	case protocol.TypeOpenChat:
-		var o protocol.OpenChat
-		json.Unmarshal(data, &o)
-		s.openChat(wc, env.ID, o.CharacterID)
-	case protocol.TypeSay:
-		var say protocol.Say
-		json.Unmarshal(data, &say)
-		s.say(wc, env.ID, say)
-	default:
-		wc.fail(env.ID, protocol.CodeUnknownType, fmt.Sprintf("unknown frame type %q", env.Type))
+		wc.send(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: r.ID}, PlayerID: pid, Protocol: protocol.Version, Engine: Engine})
+	case protocol.ListCharacters:
+		wc.send(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: r.ID}, Characters: s.opt.Characters})
+	case protocol.Ping:
+		wc.send(protocol.Envelope{Type: protocol.TypePong, Ref: r.ID})
+	case protocol.OpenChat:
+		s.openChat(wc, r.ID, r.CharacterID)
+	case protocol.Say:
+		s.say(wc, r.ID, r)
 	}
 	return true
 }
@@ -263,11 +255,6 @@ func (s *Server) say(wc *wsConn, ref string, say protocol.Say) {
 	if cv == nil || cv.player != wc.player {
 		s.mu.Unlock()
 		wc.fail(ref, protocol.CodeUnknownChat, fmt.Sprintf("no open chat %q", say.ConversationID))
-		return
-	}
-	if strings.TrimSpace(say.Text) == "" || utf8.RuneCountInString(say.Text) > protocol.MaxSayRunes {
-		s.mu.Unlock()
-		wc.fail(ref, protocol.CodeInvalid, fmt.Sprintf("text must be 1 to %d characters", protocol.MaxSayRunes))
 		return
 	}
 	msg := protocol.ChatMessage{ID: s.newID("msg"), Seq: int64(len(cv.history) + 1), Role: "user", Content: say.Text, At: time.Now().UTC()}

@@ -31,7 +31,7 @@ const reGPT2Core = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+
 
 var defaultExprs = []string{
 	`[\p{P}\$\+<=>\^~\|]+`,
-	`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
+	reGPT2Core,
 	`\p{N}+`,
 	`[0-9][0-9][0-9]`,
 }

@@ -54,3 +54,28 @@ type ReplyEvent struct {
 	FinishReason   string       `json:"finish_reason,omitempty"`
 	Code           string       `json:"code,omitempty"`
 }
+
+// World subjects. IDs in subjects must be NATS tokens: UUIDs for worlds and
+// players, and location ids made of letters, digits, '-' and '_'.
+const (
+	// WorldLogStream keeps every input of every world (player lines, ticks,
+	// engine results) in order: a world's state is a fold of its log, so a
+	// new owner rebuilds it from a snapshot plus the log after it.
+	WorldLogStream   = "MAOPAO_WORLD_LOG"
+	WorldLogSubjects = "maopao.world.in.>"
+	// WorldLeaseBucket is the key-value bucket of world ownership leases.
+	WorldLeaseBucket = "maopao_world_leases"
+)
+
+// WorldInputSubject is where a world's inputs are appended.
+func WorldInputSubject(worldID string) string { return "maopao.world.in." + worldID }
+
+// WorldRoomSubject carries the events players at a location perceive.
+func WorldRoomSubject(worldID, locationID string) string {
+	return "maopao.world.out." + worldID + ".room." + locationID
+}
+
+// WorldPlayerSubject carries events for one player in a world (private chats, moves).
+func WorldPlayerSubject(worldID, playerID string) string {
+	return "maopao.world.out." + worldID + ".player." + playerID
+}

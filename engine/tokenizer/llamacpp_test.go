@@ -73,6 +73,60 @@ func TestLlamaCppVocabularies(t *testing.T) {
 	}
 }
 
+// TestLlamaCppVocabularySpecials checks special-token handling on the real
+// vocabularies: ids, BOS defaults and end-of-generation tokens of the
+// model families the engine runs.
+func TestLlamaCppVocabularySpecials(t *testing.T) {
+	dir := os.Getenv("MAOPAO_LLAMA_VOCAB_DIR")
+	if dir == "" {
+		t.Skip("MAOPAO_LLAMA_VOCAB_DIR not set")
+	}
+	cases := []struct {
+		name, bos string
+		addBOS    bool
+		eog       []string
+		chat      string // must encode to start and end with special tokens
+	}{
+		{"qwen2", "", false, []string{"<|im_end|>", "<|endoftext|>"}, "<|im_start|>user\nhi<|im_end|>"},
+		{"llama-bpe", "<|begin_of_text|>", true, []string{"<|eot_id|>", "<|end_of_text|>"}, "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"},
+		{"llama-spm", "<s>", true, []string{"</s>"}, "<s>[INST] hi [/INST]</s>"},
+	}
+	for _, c := range cases {
+		md, err := readGGUFMetadata(filepath.Join(dir, "ggml-vocab-"+c.name+".gguf"))
+		if err != nil {
+			t.Skipf("%v", err)
+		}
+		tk, err := FromMetadata(md)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.bos != "" && tk.TokenText(tk.BOS()) != c.bos {
+			t.Errorf("%s: BOS is %q", c.name, tk.TokenText(tk.BOS()))
+		}
+		if tk.AddBOS() != c.addBOS {
+			t.Errorf("%s: AddBOS %v", c.name, tk.AddBOS())
+		}
+		for _, e := range c.eog {
+			id, ok := tk.TokenID(e)
+			if !ok || !tk.IsEOG(id) {
+				t.Errorf("%s: %s should end generation", c.name, e)
+			}
+		}
+		got := tk.Encode(c.chat, false, true)
+		if len(got) < 3 || tk.TokenType(got[0]) != TypeControl || tk.TokenType(got[len(got)-1]) != TypeControl {
+			t.Errorf("%s: %q -> %v: specials not parsed", c.name, c.chat, got)
+		}
+		if tk.DecodeSpecial(got) != c.chat {
+			t.Errorf("%s: %q decodes to %q", c.name, c.chat, tk.DecodeSpecial(got))
+		}
+		for _, id := range tk.Encode(c.chat, false, false) {
+			if tk.TokenType(id) == TypeControl {
+				t.Errorf("%s: control token %d without special parsing", c.name, id)
+			}
+		}
+	}
+}
+
 // readGGUFMetadata reads only the key/value section of a GGUF file, into the
 // Go types FromMetadata expects. It is a test helper, not a GGUF reader.
 func readGGUFMetadata(path string) (map[string]any, error) {

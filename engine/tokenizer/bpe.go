@@ -100,7 +100,9 @@ func (m *bpeModel) encodeWord(word string, unk int, out []int) []int {
 		if len(m.cache) >= bpeCacheMax {
 			clear(m.cache)
 		}
-		m.cache[word] = ids
+		// word points into the caller's text; a copy keeps the cache from
+		// pinning whole prompts in memory.
+		m.cache[strings.Clone(word)] = ids
 		m.mu.Unlock()
 	}
 	for _, id := range ids {

@@ -187,6 +187,11 @@ func Load(f *gguf.File) (*Model, error) {
 	if m.Output.Rows == 0 {
 		m.Output = m.Embed
 	}
+	// Each block has at least six tensors; checking this before allocating
+	// keeps a corrupt block_count from asking for absurd memory.
+	if cfg.Layers > len(f.Tensors)/6 {
+		return nil, fmt.Errorf("model: %s.block_count = %d but the file has only %d tensors", cfg.Arch, cfg.Layers, len(f.Tensors))
+	}
 	m.Layers = make([]Layer, cfg.Layers)
 	for l := range m.Layers {
 		if err := m.loadLayer(t, l); err != nil {

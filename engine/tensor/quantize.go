@@ -84,7 +84,9 @@ func quantQ8_0(x []float32, blk []byte) {
 		id = 1 / d
 	}
 	for j, v := range x {
-		blk[2+j] = byte(int8(clampInt(roundInt(v*id), -127, 127)))
+		// ggml rounds Q8_0 with roundf (ties away from zero), unlike the
+		// K-quants' nearest-even; match it so files are byte-identical.
+		blk[2+j] = byte(int8(clampInt(int(math.Round(float64(v*id))), -127, 127)))
 	}
 }
 

@@ -204,10 +204,16 @@ func (b *builder) content(s string) {
 	b.spans = append(b.spans, [2]int{start, b.Len()})
 }
 
-// applyMistral writes the "v1" Mistral/Mixtral format: no system role, so a
-// system message opens the next [INST] block and is joined to the user text
-// by a blank line; every assistant turn ends with </s>. The prompt always
-// ends ready for the assistant, so addGenerationPrompt changes nothing.
+// applyMistral writes the Mistral/Mixtral instruct format. There is no
+// system role: a system message opens the next [INST] block and is joined to
+// the user text by a blank line, as Mixtral's updated template does; every
+// assistant turn ends with </s>. The prompt always ends ready for the
+// assistant, so addGenerationPrompt changes nothing.
+//
+// Spacing follows Mistral's reference tokenization, [BOS] "▁[INST]" user
+// "▁[/INST]" "▁answer" [EOS] "▁[INST]" ..., given a SentencePiece tokenizer
+// that starts a word after BOS and after </s> (as ours and llama.cpp's do):
+// so no space before [INST], one before [/INST] and before each answer.
 func applyMistral(b *builder, msgs []engine.ChatMessage, bos string) {
 	b.WriteString(bos)
 	open := false
@@ -215,7 +221,7 @@ func applyMistral(b *builder, msgs []engine.ChatMessage, bos string) {
 		switch m.Role {
 		case "system":
 			if !open {
-				b.WriteString(" [INST] ")
+				b.WriteString("[INST] ")
 				open = true
 			}
 			b.content(m.Content)
@@ -230,7 +236,7 @@ func applyMistral(b *builder, msgs []engine.ChatMessage, bos string) {
 			b.WriteString("</s>")
 		default:
 			if !open {
-				b.WriteString(" [INST] ")
+				b.WriteString("[INST] ")
 			}
 			b.content(m.Content)
 			b.WriteString(" [/INST]")

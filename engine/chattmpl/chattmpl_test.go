@@ -32,7 +32,7 @@ func TestApplyFamilies(t *testing.T) {
 			"<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>" +
 			"<|start_header_id|>user<|end_header_id|>\n\nWho are you?<|eot_id|>" +
 			"<|start_header_id|>assistant<|end_header_id|>\n\n"},
-		{Mistral, "<s>", "<s> [INST] You are Mao.\n\nHi! [/INST] Hello.</s> [INST] Who are you? [/INST]"},
+		{Mistral, "<s>", "<s>[INST] You are Mao.\n\nHi! [/INST] Hello.</s>[INST] Who are you? [/INST]"},
 		{Qwen3, "<|endoftext|>", "<|im_start|>system\nYou are Mao.<|im_end|>\n" +
 			"<|im_start|>user\nHi!<|im_end|>\n" +
 			"<|im_start|>assistant\nHello.<|im_end|>\n" +
@@ -93,10 +93,10 @@ func TestMistralSystemHandling(t *testing.T) {
 		msgs []engine.ChatMessage
 		want string
 	}{
-		{[]engine.ChatMessage{{Role: "user", Content: "Hi"}}, " [INST] Hi [/INST]"},
-		{[]engine.ChatMessage{{Role: "system", Content: "S"}}, " [INST] S\n\n [/INST]"},
+		{[]engine.ChatMessage{{Role: "user", Content: "Hi"}}, "[INST] Hi [/INST]"},
+		{[]engine.ChatMessage{{Role: "system", Content: "S"}}, "[INST] S\n\n [/INST]"},
 		{[]engine.ChatMessage{{Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "system", Content: "S2"}, {Role: "user", Content: "c"}},
-			" [INST] a [/INST] b</s> [INST] S2\n\nc [/INST]"},
+			"[INST] a [/INST] b</s>[INST] S2\n\nc [/INST]"},
 	}
 	for _, c := range cases {
 		if got := Apply(Mistral, c.msgs, true, ""); got != c.want {

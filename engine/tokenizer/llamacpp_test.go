@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/chattmpl"
 )
 
 // TestLlamaCppVocabularies compares Encode with the expected token ids that
@@ -124,6 +127,38 @@ func TestLlamaCppVocabularySpecials(t *testing.T) {
 				t.Errorf("%s: control token %d without special parsing", c.name, id)
 			}
 		}
+	}
+}
+
+// TestMistralPromptTokenization checks that the Mistral chat format,
+// tokenized as one text, gives Mistral's reference token layout: BOS, then
+// each of "[INST]", the message, "[/INST]", the answer tokenized on its own,
+// EOS after each answer.
+func TestMistralPromptTokenization(t *testing.T) {
+	dir := os.Getenv("MAOPAO_LLAMA_VOCAB_DIR")
+	if dir == "" {
+		t.Skip("MAOPAO_LLAMA_VOCAB_DIR not set")
+	}
+	md, err := readGGUFMetadata(filepath.Join(dir, "ggml-vocab-llama-spm.gguf"))
+	if err != nil {
+		t.Skip(err)
+	}
+	tk := mustTok(t, md)
+	msgs := []engine.ChatMessage{
+		{Role: "system", Content: "You are Mao."},
+		{Role: "user", Content: "Hi!"},
+		{Role: "assistant", Content: "Hello there."},
+		{Role: "user", Content: "Who are you?"},
+	}
+	got := tk.Encode(chattmpl.Apply(chattmpl.Mistral, msgs, true, ""), true, true)
+	enc := func(s string) []int { return tk.Encode(s, false, false) }
+	want := []int{tk.BOS()}
+	for _, part := range [][]int{enc("[INST]"), enc("You are Mao.\n\nHi!"), enc("[/INST]"), enc("Hello there."), {tk.EOS()},
+		enc("[INST]"), enc("Who are you?"), enc("[/INST]")} {
+		want = append(want, part...)
+	}
+	if !eqInts(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
 

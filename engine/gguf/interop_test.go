@@ -160,6 +160,65 @@ func TestGGUFPyInterop(t *testing.T) {
 	}
 }
 
+// TestGGUFPyWrittenFile reads a file written by gguf-py's GGUFWriter.
+func TestGGUFPyWrittenFile(t *testing.T) {
+	dir := os.Getenv("MAOPAO_GGUF_PY")
+	if dir == "" {
+		t.Skip("MAOPAO_GGUF_PY not set")
+	}
+	py := os.Getenv("MAOPAO_PYTHON")
+	if py == "" {
+		py = "python3"
+	}
+	path := filepath.Join(t.TempDir(), "py.gguf")
+	if out, err := exec.Command(py, "testdata/ggufpy_write.py", dir, path).CombinedOutput(); err != nil {
+		t.Fatalf("gguf-py: %v\n%s", err, out)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]any{
+		"general.architecture": "llama", "t.u8": uint8(200), "t.i8": int8(-7), "t.u32": uint32(7),
+		"t.i32": int32(-5), "t.f32": float32(0.25), "t.bool": true, "t.str": "h\u00e9llo",
+		"t.u64": uint64(1 << 40), "t.f64": -2.5, "t.strs": []string{"a", "bc", ""},
+		"t.ints": []int32{1, -2, 3}, "t.floats": []float32{0.5, 1.5},
+	}
+	for k, v := range want {
+		if got := f.Metadata[k]; !reflect.DeepEqual(got, v) {
+			t.Errorf("%q = %#v, want %#v", k, got, v)
+		}
+	}
+	m32, _ := f.Tensor("w.f32")
+	mat, err := m32.Matrix()
+	if err != nil || mat.Rows != 2 || mat.Cols != 3 {
+		t.Fatalf("w.f32: %+v %v", m32.Shape, err)
+	}
+	row := make([]float32, 3)
+	tensor.Dequantize(tensor.F32, mat.Row(1), row)
+	if row[0] != 3 || row[2] != 5 {
+		t.Errorf("w.f32 row 1 = %v", row)
+	}
+	h, _ := f.Tensor("w.f16")
+	hv := make([]float32, 4)
+	if err := tensor.Dequantize(h.Type, h.Data, hv); err != nil || hv[1] != -2 || hv[3] != 4 {
+		t.Errorf("w.f16 = %v %v", hv, err)
+	}
+	q, _ := f.Tensor("w.q8")
+	qm, err := q.Matrix()
+	if err != nil || q.Type != tensor.Q8_0 || qm.Rows != 2 || qm.Cols != 64 {
+		t.Fatalf("w.q8: %v %v %v", q.Type, q.Shape, err)
+	}
+	qv := make([]float32, 128)
+	tensor.Dequantize(q.Type, q.Data, qv)
+	for i, v := range qv {
+		if x := -1 + 2*float64(i)/127; math.Abs(float64(v)-x) > 0.005 {
+			t.Fatalf("w.q8[%d] = %v, want about %v", i, v, x)
+		}
+	}
+}
+
 func tensorTypeByName(s string) tensor.Type {
 	for i := 0; i < 64; i++ {
 		if tensor.Type(i).String() == s {

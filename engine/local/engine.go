@@ -70,6 +70,10 @@ type Engine struct {
 // tokens, kept up to date after every forward pass), for prefix reuse.
 type slot struct {
 	tokens []int
+	// While the slot computes its prompt: the prompt, and a channel closed
+	// when it is done, for conversations that want to borrow its prefix.
+	pending []int
+	ready   chan struct{}
 }
 
 // Stats counts the engine's work since Open.

@@ -46,11 +46,28 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	}
 	defer func() { e.slotsFree <- seq }()
 
-	// Prompt, reusing whatever prefix of it the cache already holds.
-	pos, err := e.startSequence(seq, prompt)
-	if err != nil {
-		return res, err
+	// Prompt, reusing whatever prefix of it the cache already holds. When
+	// another conversation is computing a longer common prefix right now
+	// (players opening chats with the same character at once), wait for it
+	// and borrow it instead of computing the same tokens twice.
+	var pos int
+	for {
+		p, wait, err := e.startSequence(seq, prompt)
+		if err != nil {
+			return res, err
+		}
+		if wait == nil {
+			pos = p
+			break
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			res.FinishReason = "cancelled"
+			return res, ctx.Err()
+		}
 	}
+	defer e.promptDone(seq)
 	var logits []float32
 	for pos < len(prompt) {
 		if err := ctx.Err(); err != nil {
@@ -67,6 +84,8 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		logits = out
 		pos = end
 	}
+
+	e.promptDone(seq)
 
 	sp := sample.Params{
 		Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP,
@@ -145,10 +164,15 @@ func (e *Engine) ctxErr(ctx context.Context, res *engine.Result, err error) erro
 // startSequence prepares slot seq for prompt and returns how many of its
 // tokens are already in the cache. It keeps the slot's own common prefix,
 // or borrows a longer one from another slot's blocks, even from a
-// conversation still running (its blocks are shared copy-on-write).
-func (e *Engine) startSequence(seq int, prompt []int) (int, error) {
+// conversation still running (its blocks are shared copy-on-write). If a
+// longer prefix is being computed right now it changes nothing and returns
+// a channel to wait on before trying again.
+func (e *Engine) startSequence(seq int, prompt []int) (int, <-chan struct{}, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if wait := e.prefixInFlight(seq, prompt); wait != nil {
+		return 0, wait, nil
+	}
 	s := &e.slots[seq]
 	keep := commonPrefix(s.tokens, prompt)
 	from := seq
@@ -165,7 +189,7 @@ func (e *Engine) startSequence(seq int, prompt []int) (int, error) {
 	keep = min(keep, len(prompt)-1)
 	if from != seq {
 		if err := e.kv.Fork(from, seq, keep); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	} else {
 		e.kv.Truncate(seq, keep)
@@ -177,7 +201,41 @@ func (e *Engine) startSequence(seq int, prompt []int) (int, error) {
 	}
 	e.stats.PromptTokens += len(prompt)
 	e.stats.CachedPromptTokens += keep
-	return keep, nil
+	s.pending, s.ready = prompt, make(chan struct{})
+	return keep, nil, nil
+}
+
+// prefixInFlight returns a channel to wait on when another slot is still
+// computing a prompt that shares at least a block more with prompt than
+// anything already cached; nil when there is nothing worth waiting for.
+// e.mu is held.
+func (e *Engine) prefixInFlight(seq int, prompt []int) <-chan struct{} {
+	have := 0
+	for i := range e.slots {
+		have = max(have, commonPrefix(e.slots[i].tokens, prompt))
+	}
+	for i := range e.slots {
+		sl := &e.slots[i]
+		if i == seq || sl.ready == nil {
+			continue
+		}
+		if n := min(commonPrefix(sl.pending, prompt), len(prompt)-1); n >= have+model.BlockSize {
+			return sl.ready
+		}
+	}
+	return nil
+}
+
+// promptDone marks the end of seq's prompt phase (idempotent), waking
+// conversations waiting to borrow its prefix.
+func (e *Engine) promptDone(seq int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sl := &e.slots[seq]
+	if sl.ready != nil {
+		close(sl.ready)
+		sl.ready, sl.pending = nil, nil
+	}
 }
 
 // finishSequence records what slot seq's cache holds now.

@@ -245,17 +245,20 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 	addScaled(s.x, s.tmp, c.ResidualScale)
 }
 
-// attnTile is how many query tokens of one sequence share one pass over
-// the keys: large enough to make the score and value products real matrix
-// products, small enough that the causal mask wastes little.
+// attnTile is the width of the position tiles attention works in: query
+// tokens of one sequence in the same tile share one pass over the keys.
+// Tiles are fixed by absolute position, and a tile always reads keys and
+// values up to its end (zero-padded), so every query row is computed from
+// the same operands however the prompt was split into batches; only the
+// kernels' summation order may differ with the number of rows per pass.
 const attnTile = 32
 
 // attention computes, for every token and head, the softmax-weighted sum of
 // the cached values of its sequence's positions up to its own (causal mask).
 // Query heads share key/value heads in groups (GQA). Work is split by
 // (sequence, KV head); for each, the keys and the transposed values are
-// gathered once into contiguous scratch so that scores = Q·Kᵀ and
-// out = P·V run through the matrix kernels.
+// gathered into contiguous scratch so that scores = Q·Kᵀ and out = P·V run
+// through the matrix kernels.
 func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	c := m.Config
 	hd := c.HeadDim
@@ -280,11 +283,18 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 			h := w % c.KVHeads
 			st := s.seqs[idx[0]]
 			npos := b.Pos[idx[len(idx)-1]] + 1
-			kbuf = grow(kbuf, npos*hd)
+			padded := (npos + attnTile - 1) / attnTile * attnTile
+			kbuf = grow(kbuf, padded*hd)
 			kv.gatherK(l, st, h, npos, hd, kbuf)
-			for t0 := 0; t0 < len(idx); t0 += attnTile {
-				tile := idx[t0:min(t0+attnTile, len(idx))]
-				limit := b.Pos[tile[len(tile)-1]] + 1
+			clear(kbuf[npos*hd:])
+			for t0 := 0; t0 < len(idx); {
+				limit := (b.Pos[idx[t0]]/attnTile + 1) * attnTile
+				t1 := t0
+				for t1 < len(idx) && b.Pos[idx[t1]] < limit {
+					t1++
+				}
+				tile := idx[t0:t1]
+				t0 = t1
 				nq := len(tile) * group
 				qbuf = grow(qbuf, nq*hd)
 				for r, i := range tile {
@@ -305,7 +315,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 					}
 				}
 				vt = grow(vt, hd*limit)
-				kv.gatherVT(l, st, h, limit, hd, vt)
+				kv.gatherVT(l, st, h, min(limit, npos), limit, hd, vt)
 				ob = grow(ob, nq*hd)
 				tensor.MatMul(f32Matrix(vt, hd, limit), sc, nq, ob, 1)
 				for r, i := range tile {

@@ -223,14 +223,17 @@ func (c *KVCache) gatherK(l int, s *seqState, h, n, headDim int, dst []float32) 
 }
 
 // gatherVT copies the values of head h for positions [0, n) into dst as
-// headDim rows of n.
-func (c *KVCache) gatherVT(l int, s *seqState, h, n, headDim int, dst []float32) {
+// headDim rows of stride values, zero-filling each row past n.
+func (c *KVCache) gatherVT(l int, s *seqState, h, n, stride, headDim int, dst []float32) {
 	vc := c.v[l]
+	for d := 0; d < headDim; d++ {
+		clear(dst[d*stride+n : (d+1)*stride])
+	}
 	for b := 0; b*BlockSize < n; b++ {
 		cols := min(BlockSize, n-b*BlockSize)
 		region := s.blocks[b]*BlockSize*c.kvDim + h*BlockSize*headDim
 		for d := 0; d < headDim; d++ {
-			copy(dst[d*n+b*BlockSize:d*n+b*BlockSize+cols], vc[region+d*BlockSize:region+d*BlockSize+cols])
+			copy(dst[d*stride+b*BlockSize:d*stride+b*BlockSize+cols], vc[region+d*BlockSize:region+d*BlockSize+cols])
 		}
 	}
 }

@@ -118,7 +118,9 @@ func checkForward(t *testing.T, m *Model, want [][]float64, fastTol float64) {
 			if argmax(got[i]) == argmax64(want[i]) {
 				agree++
 			}
-			if e := relErr(step[i], f64(got[i])); e > 1e-4 {
+			// Batching changes results only by rounding: the matrix kernels
+			// may sum in another order when several rows share a pass.
+			if e := relErr(step[i], f64(got[i])); e > 1e-5 {
 				t.Errorf("exact=%v position %d: token-by-token differs from batched by %.3g", exact, i, e)
 			}
 		}

@@ -7,6 +7,8 @@ package storage
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/maopao/maopao"
 )
@@ -19,7 +21,8 @@ type Characters interface {
 	GetCharacter(ctx context.Context, id string) (maopao.Character, error)
 	// ListCharacters returns every character ordered by Name, then ID.
 	ListCharacters(ctx context.Context) ([]maopao.Character, error)
-	// DeleteCharacter returns maopao.ErrNotFound (wrapped) when absent.
+	// DeleteCharacter deletes the character and its history; it returns
+	// maopao.ErrNotFound (wrapped) when absent.
 	DeleteCharacter(ctx context.Context, id string) error
 }
 
@@ -68,9 +71,117 @@ type KV interface {
 	PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error)
 }
 
+// CharacterRevisions is the creator side of character storage: inserts
+// that never overwrite, updates guarded by the revision the editor saw
+// (optimistic concurrency), and the history of every earlier revision.
+// Characters written with PutCharacter keep whatever Revision they carry and
+// leave the history alone.
+type CharacterRevisions interface {
+	// CreateCharacter stores c as revision 1 (c.Revision is ignored). It
+	// returns maopao.ErrConflict (wrapped) when c.ID is taken.
+	CreateCharacter(ctx context.Context, c maopao.Character) (maopao.Character, error)
+	// UpdateCharacter replaces the character c.ID if its stored Revision is
+	// expectedRevision, storing c as expectedRevision+1 and keeping the
+	// replaced revision in the history. It returns the stored character;
+	// maopao.ErrConflict (wrapped) when the stored revision differs and
+	// maopao.ErrNotFound when the character is absent. CreatedAt, OwnerID
+	// and BuiltIn are whatever c says: callers copy them over.
+	UpdateCharacter(ctx context.Context, c maopao.Character, expectedRevision int) (maopao.Character, error)
+	// CharacterHistory returns every stored revision of the character,
+	// current one included, newest first, without Avatar bytes (AvatarType
+	// stays, so callers know a revision had one). maopao.ErrNotFound
+	// (wrapped) when the character is absent.
+	CharacterHistory(ctx context.Context, id string) ([]maopao.Character, error)
+	// GetCharacterRevision returns one revision, the current one included,
+	// with its avatar. maopao.ErrNotFound (wrapped) when absent.
+	GetCharacterRevision(ctx context.Context, id string, revision int) (maopao.Character, error)
+	// SearchCharacters returns the characters q matches and its viewer may
+	// see, ordered by Name then ID, without Avatar bytes.
+	SearchCharacters(ctx context.Context, q CharacterQuery) ([]maopao.Character, error)
+}
+
+// CharacterQuery selects characters. Empty fields do not filter. Text
+// compares case-insensitively (strings.ToLower on both sides), as a
+// substring of Name or Nickname; Tag and Creator compare case-insensitively
+// as whole values.
+type CharacterQuery struct {
+	Text    string
+	Tag     string
+	OwnerID string
+	Creator string
+	// ViewerID is who asks: besides public characters (and unlisted ones
+	// when IncludeUnlisted is set), the viewer sees all of their own.
+	ViewerID        string
+	IncludeUnlisted bool
+	// Limit <= 0 means no limit; Offset skips that many matches first.
+	Limit, Offset int
+}
+
+// Visible reports whether q's viewer may see c in a search.
+func (q CharacterQuery) Visible(c maopao.Character) bool {
+	switch {
+	case q.ViewerID != "" && c.OwnerID == q.ViewerID:
+		return true
+	case c.Visibility == maopao.VisibilityPublic:
+		return true
+	case c.Visibility == maopao.VisibilityUnlisted:
+		return q.IncludeUnlisted
+	}
+	return false
+}
+
+// Matches reports whether c passes q's filters, visibility included. It is
+// the reference every adapter's SearchCharacters must agree with.
+func (q CharacterQuery) Matches(c maopao.Character) bool {
+	if !q.Visible(c) {
+		return false
+	}
+	if q.OwnerID != "" && c.OwnerID != q.OwnerID {
+		return false
+	}
+	if q.Creator != "" && strings.ToLower(c.Creator) != strings.ToLower(q.Creator) {
+		return false
+	}
+	if q.Tag != "" && !slices.Contains(LowerAll(c.Tags), strings.ToLower(q.Tag)) {
+		return false
+	}
+	if q.Text != "" {
+		t := strings.ToLower(q.Text)
+		if !strings.Contains(strings.ToLower(c.Name), t) && !strings.Contains(strings.ToLower(c.Nickname), t) {
+			return false
+		}
+	}
+	return true
+}
+
+// LowerAll is strings.ToLower of each value, for adapters that keep
+// lower-cased copies to search on.
+func LowerAll(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = strings.ToLower(v)
+	}
+	return out
+}
+
+// Accounts stores registered accounts. Usernames are unique regardless of
+// case: adapters index strings.ToLower(Username).
+type Accounts interface {
+	// CreateAccount returns maopao.ErrConflict (wrapped) when the username
+	// (compared case-insensitively) or the player ID is taken.
+	CreateAccount(ctx context.Context, a maopao.Account) error
+	// GetAccountByUsername finds an account whatever the case of username;
+	// maopao.ErrNotFound (wrapped) when absent.
+	GetAccountByUsername(ctx context.Context, username string) (maopao.Account, error)
+	// GetAccount returns maopao.ErrNotFound (wrapped) when absent.
+	GetAccount(ctx context.Context, playerID string) (maopao.Account, error)
+}
+
 // Store is everything the platform keeps, behind one handle.
 type Store interface {
 	Characters
+	CharacterRevisions
+	Accounts
 	Players
 	Conversations
 	Memories

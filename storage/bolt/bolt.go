@@ -5,7 +5,11 @@
 //
 // Layout (all values JSON unless said otherwise):
 //
-//	characters/<id>                 maopao.Character
+//	characters/<id>                 maopao.Character without Avatar
+//	avatars/<id>                    the current revision's avatar bytes (raw)
+//	revisions/<id>/<rev as 8 bytes big-endian>  an earlier revision, Avatar included
+//	accounts/<player id>            accountRecord
+//	usernames/<lower-cased name>    player ID (raw)
 //	players/<id>                    maopao.Player
 //	conversations/<id>              maopao.Conversation
 //	pairs/<pairKey(player,char)>    conversation ID (raw)
@@ -17,7 +21,13 @@
 //
 // Big-endian Seq keys make bbolt's byte order the Seq order, so the last key
 // of a conversation's bucket is its highest Seq and range reads are cursor
-// walks.
+// walks. Avatars (up to 2 MiB) live apart from the character records so
+// that lists and searches never decode them.
+//
+// Buckets added after layout "1" was first written (avatars, revisions,
+// accounts, usernames) are created on open, and a version-1 file without
+// them reads as having no avatars, history or accounts, which is what it
+// holds; so the layout version stays "1".
 package bolt
 
 import (
@@ -62,12 +72,17 @@ var (
 	bucketMemories      = []byte("memories")
 	bucketSettings      = []byte("settings")
 	bucketMeta          = []byte("meta")
+	bucketAvatars       = []byte("avatars")
+	bucketRevisions     = []byte("revisions")
+	bucketAccounts      = []byte("accounts")
+	bucketUsernames     = []byte("usernames")
 	keySchema           = []byte("schema")
 )
 
 var allBuckets = [][]byte{
 	bucketCharacters, bucketPlayers, bucketConversations, bucketPairs,
 	bucketMessages, bucketMessageIDs, bucketMemories, bucketSettings, bucketMeta,
+	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames,
 }
 
 // Store is a storage.Store backed by one bbolt file.
@@ -171,21 +186,53 @@ func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
 	if err := validCharacter(c); err != nil {
 		return fmt.Errorf("bolt: put character: %w", err)
 	}
+	return s.update(ctx, "put character "+c.ID, func(tx *bbolt.Tx) error {
+		return putCurrent(tx, c)
+	})
+}
+
+// putCurrent writes c as the current revision: the record without its
+// avatar, and the avatar apart.
+func putCurrent(tx *bbolt.Tx, c maopao.Character) error {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	avatar := c.Avatar
+	c.Avatar = nil
 	v, err := encode("character "+c.ID, c)
 	if err != nil {
-		return fmt.Errorf("bolt: put character: %w", err)
+		return err
 	}
-	return s.update(ctx, "put character "+c.ID, func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketCharacters).Put([]byte(c.ID), v)
-	})
+	if err := tx.Bucket(bucketCharacters).Put([]byte(c.ID), v); err != nil {
+		return err
+	}
+	if len(avatar) == 0 {
+		return tx.Bucket(bucketAvatars).Delete([]byte(c.ID))
+	}
+	return tx.Bucket(bucketAvatars).Put([]byte(c.ID), avatar)
+}
+
+// getCurrent reads the current revision, avatar included when withAvatar.
+func getCurrent(tx *bbolt.Tx, id string, withAvatar bool) (maopao.Character, error) {
+	var c maopao.Character
+	if err := getJSON(tx.Bucket(bucketCharacters), id, "character", &c); err != nil {
+		return c, err
+	}
+	c.Avatar = nil
+	if withAvatar {
+		if a := tx.Bucket(bucketAvatars).Get([]byte(id)); a != nil {
+			// bbolt's slices die with the transaction.
+			c.Avatar = append([]byte{}, a...)
+		}
+	}
+	return c, nil
 }
 
 // GetCharacter returns maopao.ErrNotFound (wrapped) when absent.
 func (s *Store) GetCharacter(ctx context.Context, id string) (maopao.Character, error) {
 	var c maopao.Character
 	err := s.view(ctx, "get character "+id, func(tx *bbolt.Tx) error {
-		return getJSON(tx.Bucket(bucketCharacters), id, "character", &c)
+		var err error
+		c, err = getCurrent(tx, id, true)
+		return err
 	})
 	return c, err
 }
@@ -194,39 +241,62 @@ func (s *Store) GetCharacter(ctx context.Context, id string) (maopao.Character, 
 func (s *Store) ListCharacters(ctx context.Context) ([]maopao.Character, error) {
 	out := []maopao.Character{}
 	err := s.view(ctx, "list characters", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketCharacters).ForEach(func(k, v []byte) error {
-			// Long walks give cancellation a chance between records.
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var c maopao.Character
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("character %q: corrupt record: %w", k, err)
+		avatars := tx.Bucket(bucketAvatars)
+		return s.eachCharacter(ctx, tx, func(c maopao.Character) {
+			if a := avatars.Get([]byte(c.ID)); a != nil {
+				c.Avatar = append([]byte{}, a...)
 			}
 			out = append(out, c)
-			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].ID < out[j].ID
-	})
+	sortCharacters(out)
 	return out, nil
 }
 
-// DeleteCharacter returns maopao.ErrNotFound (wrapped) when absent.
+// eachCharacter decodes every current record (without avatars).
+func (s *Store) eachCharacter(ctx context.Context, tx *bbolt.Tx, fn func(maopao.Character)) error {
+	return tx.Bucket(bucketCharacters).ForEach(func(k, v []byte) error {
+		// Long walks give cancellation a chance between records.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var c maopao.Character
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("character %q: corrupt record: %w", k, err)
+		}
+		c.Avatar = nil
+		fn(c)
+		return nil
+	})
+}
+
+func sortCharacters(cs []maopao.Character) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Name != cs[j].Name {
+			return cs[i].Name < cs[j].Name
+		}
+		return cs[i].ID < cs[j].ID
+	})
+}
+
+// DeleteCharacter deletes the character, its avatar and its history;
+// maopao.ErrNotFound (wrapped) when absent.
 func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 	return s.update(ctx, "delete character "+id, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketCharacters)
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("character %q: %w", id, maopao.ErrNotFound)
 		}
-		return b.Delete([]byte(id))
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketAvatars).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return deleteHistory(tx, id)
 	})
 }
 

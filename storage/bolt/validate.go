@@ -56,14 +56,43 @@ func validCharacter(c maopao.Character) error {
 		"scenario", c.Scenario, "first_mes", c.FirstMes, "mes_example", c.MesExample,
 		"system_prompt", c.SystemPrompt, "post_history_instructions", c.PostHistoryInstructions,
 		"creator_notes", c.CreatorNotes, "creator", c.Creator, "character_version", c.CharacterVersion,
-		"owner_id", c.OwnerID, "visibility", string(c.Visibility),
+		"owner_id", c.OwnerID, "visibility", string(c.Visibility), "nickname", c.Nickname,
+		"avatar_type", c.AvatarType,
 	); err != nil {
 		return err
 	}
-	if err := validList(owner, "alternate_greetings", c.AlternateGreetings); err != nil {
-		return err
+	if len(c.Avatar) > MaxAvatarBytes {
+		return fmt.Errorf("%s: avatar is %d bytes, more than %d: %w", owner, len(c.Avatar), MaxAvatarBytes, maopao.ErrInvalid)
 	}
-	return validList(owner, "tags", c.Tags)
+	if c.Revision < 0 {
+		return fmt.Errorf("%s: revision %d is negative: %w", owner, c.Revision, maopao.ErrInvalid)
+	}
+	for name, list := range map[string][]string{
+		"alternate_greetings": c.AlternateGreetings, "tags": c.Tags, "source": c.Source,
+		"group_only_greetings": c.GroupOnlyGreetings,
+	} {
+		if err := validList(owner, name, list); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxAvatarBytes bounds a character's avatar, well inside MongoDB's 16 MiB
+// document limit even with the rest of a large card beside it.
+const MaxAvatarBytes = 2 << 20
+
+func validAccount(a maopao.Account) error {
+	if err := validID("player", a.PlayerID); err != nil {
+		return fmt.Errorf("account: %w", err)
+	}
+	if err := validID("username", a.Username); err != nil {
+		return fmt.Errorf("account of player %q: %w", a.PlayerID, err)
+	}
+	if a.PasswordHash == "" {
+		return fmt.Errorf("account %q has no password hash: %w", a.Username, maopao.ErrInvalid)
+	}
+	return validText(fmt.Sprintf("account %q", a.Username), "password_hash", a.PasswordHash)
 }
 
 func validPlayer(p maopao.Player) error {

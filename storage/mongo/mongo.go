@@ -5,8 +5,11 @@
 // positional updates, no TTL indexes and no distinct (FerretDB rejects the
 // maxTimeMS the driver adds when a context has a deadline).
 //
-// Collections: characters (card extensions as a JSON string, see
-// characterDoc), players, conversations (unique index on
+// Collections: characters (card fields whose map keys come from outside as
+// JSON strings, lower-cased copies of the searched fields; see
+// characterDoc), character_revisions (earlier revisions, _id = the JSON
+// array [character, revision]; see UpdateCharacter), accounts (_id = player
+// ID, unique index on the lower-cased username), players, conversations (unique index on
 // player_id+character_id), messages (_id = message ID; unique index on
 // conversation_id+seq, which is also how Seqs are claimed, see
 // AppendMessage), memories (_id = the JSON array [player, character]) and
@@ -41,6 +44,7 @@ type Store struct {
 	db     *mongo.Database
 
 	characters, players, conversations, messages, memories, settings *mongo.Collection
+	revisions, accounts                                               *mongo.Collection
 
 	closeOnce sync.Once
 	closeErr  error
@@ -79,12 +83,18 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		messages:      db.Collection("messages"),
 		memories:      db.Collection("memories"),
 		settings:      db.Collection("settings"),
+		revisions:     db.Collection("character_revisions"),
+		accounts:      db.Collection("accounts"),
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo: open %s: %w", cs.Hosts, err)
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: open %s/%s: %w", cs.Hosts, database, err)
+	}
+	if err := s.backfillSearchFields(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo: open %s/%s: %w", cs.Hosts, database, err)
 	}
@@ -102,6 +112,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.conversations, "player_character", bson.D{{Key: "player_id", Value: 1}, {Key: "character_id", Value: 1}}},
 		// Claiming a Seq is inserting under this index; see AppendMessage.
 		{s.messages, "conversation_seq", bson.D{{Key: "conversation_id", Value: 1}, {Key: "seq", Value: 1}}},
+		// Usernames are unique whatever their case; see CreateAccount.
+		{s.accounts, "username_lc", bson.D{{Key: "username_lc", Value: 1}}},
 	}
 	for _, u := range unique {
 		_, err := u.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
@@ -198,16 +210,23 @@ func (s *Store) ListCharacters(ctx context.Context) ([]maopao.Character, error) 
 	}
 	// The server's order depends on collation settings we do not own; the
 	// contract is Go's byte order, which the bolt store uses too.
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].ID < out[j].ID
-	})
+	sortCharacters(out)
 	return out, nil
 }
 
-// DeleteCharacter returns maopao.ErrNotFound (wrapped) when absent.
+func sortCharacters(cs []maopao.Character) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].Name != cs[j].Name {
+			return cs[i].Name < cs[j].Name
+		}
+		return cs[i].ID < cs[j].ID
+	})
+}
+
+// DeleteCharacter deletes the character and its history; maopao.ErrNotFound
+// (wrapped) when absent. Without transactions the history goes in a
+// separate step, after the character, so a crash in between leaves history
+// nobody can reach; CreateCharacter clears such leftovers.
 func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 	const op = "delete character"
 	if err := ctx.Err(); err != nil {
@@ -220,7 +239,8 @@ func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 	if res.DeletedCount == 0 {
 		return fail(op, id, mongo.ErrNoDocuments)
 	}
-	return nil
+	_, err = s.revisions.DeleteMany(ctx, bson.D{{Key: "character_id", Value: id}})
+	return fail(op+" history", id, err)
 }
 
 // PutPlayer inserts or replaces the player with p.ID.
@@ -376,36 +396,73 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// characterDoc keeps card extensions as a JSON string. Extensions come from
-// imported cards, and BSON field names cannot hold what JSON keys can
-// ("a.b", "$ref" and NUL are rejected by MongoDB or FerretDB); the driver
-// would also hand nested values back as bson.D and int32. As a string they
-// round-trip exactly as in the bolt store, which stores JSON.
+// characterDoc keeps the card fields whose map keys come from imported
+// cards as JSON strings: BSON field names cannot hold what JSON keys can
+// ("a.b", "$ref" and NUL are rejected by MongoDB or FerretDB), and the
+// driver would hand nested values back as bson.D and int32. As strings
+// they round-trip exactly as in the bolt store, which stores JSON. The
+// *_lc fields are lower-cased copies for SearchCharacters (strings.ToLower,
+// so both stores agree on what matches).
 type characterDoc struct {
 	maopao.Character `bson:",inline"`
-	ExtensionsJSON   string `bson:"extensions_json,omitempty"`
+	ExtensionsJSON   string   `bson:"extensions_json,omitempty"`
+	BookJSON         string   `bson:"character_book_json,omitempty"`
+	CardExtraJSON    string   `bson:"card_extra_json,omitempty"`
+	NotesJSON        string   `bson:"creator_notes_multilingual_json,omitempty"`
+	NameLC           string   `bson:"name_lc"`
+	NicknameLC       string   `bson:"nickname_lc"`
+	CreatorLC        string   `bson:"creator_lc"`
+	TagsLC           []string `bson:"tags_lc"`
 }
 
 func newCharacterDoc(c maopao.Character) (characterDoc, error) {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
-	d := characterDoc{Character: c}
-	d.Extensions = nil
-	if len(c.Extensions) > 0 {
-		b, err := json.Marshal(c.Extensions)
-		if err != nil {
-			return d, fmt.Errorf("extensions cannot be stored as JSON: %v: %w", err, maopao.ErrInvalid)
+	d := characterDoc{
+		Character: c,
+		NameLC:    strings.ToLower(c.Name), NicknameLC: strings.ToLower(c.Nickname),
+		CreatorLC: strings.ToLower(c.Creator), TagsLC: storage.LowerAll(c.Tags),
+	}
+	d.Extensions, d.CharacterBook, d.CardExtra, d.CreatorNotesMultilingual = nil, nil, nil, nil
+	for _, f := range []struct {
+		name  string
+		empty bool
+		v     any
+		dst   *string
+	}{
+		{"extensions", len(c.Extensions) == 0, c.Extensions, &d.ExtensionsJSON},
+		{"character_book", c.CharacterBook == nil, c.CharacterBook, &d.BookJSON},
+		{"card_extra", len(c.CardExtra) == 0, c.CardExtra, &d.CardExtraJSON},
+		{"creator_notes_multilingual", len(c.CreatorNotesMultilingual) == 0, c.CreatorNotesMultilingual, &d.NotesJSON},
+	} {
+		if f.empty {
+			continue
 		}
-		d.ExtensionsJSON = string(b)
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return d, fmt.Errorf("%s cannot be stored as JSON: %v: %w", f.name, err, maopao.ErrInvalid)
+		}
+		*f.dst = string(b)
 	}
 	return d, nil
 }
 
 func (d characterDoc) character() (maopao.Character, error) {
 	c := d.Character
-	c.Extensions = nil
-	if d.ExtensionsJSON != "" {
-		if err := json.Unmarshal([]byte(d.ExtensionsJSON), &c.Extensions); err != nil {
-			return c, fmt.Errorf("character %q: corrupt extensions_json: %w", c.ID, err)
+	c.Extensions, c.CharacterBook, c.CardExtra, c.CreatorNotesMultilingual = nil, nil, nil, nil
+	for _, f := range []struct {
+		name, src string
+		dst       any
+	}{
+		{"extensions_json", d.ExtensionsJSON, &c.Extensions},
+		{"character_book_json", d.BookJSON, &c.CharacterBook},
+		{"card_extra_json", d.CardExtraJSON, &c.CardExtra},
+		{"creator_notes_multilingual_json", d.NotesJSON, &c.CreatorNotesMultilingual},
+	} {
+		if f.src == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+			return c, fmt.Errorf("character %q: corrupt %s: %w", c.ID, f.name, err)
 		}
 	}
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)

@@ -10,6 +10,7 @@ import (
 	"github.com/maopao/maopao/storage"
 	"github.com/maopao/maopao/storage/ferrettest"
 	"github.com/maopao/maopao/storage/storagetest"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 func open(t *testing.T, uri string) *Store {
@@ -64,5 +65,66 @@ func TestOpenDatabaseName(t *testing.T) {
 	}
 	if _, err := Open(ctx, "http://example.com", ""); !errors.Is(err, maopao.ErrInvalid) {
 		t.Errorf("Open with an http URI: %v, want ErrInvalid", err)
+	}
+}
+
+// TestStaleUpdateClaim covers the crash UpdateCharacter must survive: a
+// claim on a revision that stayed current. A fresh claim means an editor
+// at work (conflict); an old one is taken over.
+func TestStaleUpdateClaim(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := open(t, ferrettest.Start(t))
+	c := maopao.Character{ID: "c1", Name: "One", Visibility: maopao.VisibilityPublic}
+	if _, err := s.CreateCharacter(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	d, err := newCharacterDoc(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := revisionDoc{ID: revisionID("c1", 1), CharacterID: "c1", Revision: 1, Character: d, Token: "crashed", ClaimedAt: time.Now()}
+	if _, err := s.revisions.InsertOne(ctx, claim); err != nil {
+		t.Fatal(err)
+	}
+	c.Name = "Two"
+	if _, err := s.UpdateCharacter(ctx, c, 1); !errors.Is(err, maopao.ErrConflict) {
+		t.Fatalf("update past a fresh claim: %v, want ErrConflict", err)
+	}
+	if _, err := s.revisions.UpdateOne(ctx, byID(claim.ID), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "claimed_at", Value: time.Now().Add(-2 * claimTimeout)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UpdateCharacter(ctx, c, 1)
+	if err != nil {
+		t.Fatalf("update past a stale claim: %v", err)
+	}
+	if got.Revision != 2 || got.Name != "Two" {
+		t.Fatalf("update past a stale claim stored %+v", got)
+	}
+	hist, err := s.CharacterHistory(ctx, "c1")
+	if err != nil || len(hist) != 2 || hist[1].Name != "One" {
+		t.Fatalf("history after a taken-over claim: %v %+v", err, hist)
+	}
+}
+
+// TestBackfillSearchFields: characters written before the lower-cased
+// search fields existed are found once the store is opened again.
+func TestBackfillSearchFields(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	uri := ferrettest.Start(t)
+	s := open(t, uri)
+	if _, err := s.characters.InsertOne(ctx, bson.D{{Key: "_id", Value: "old"}, {Key: "name", Value: "Old Timer"},
+		{Key: "visibility", Value: "public"}, {Key: "tags", Value: bson.A{"Legacy"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SearchCharacters(ctx, storage.CharacterQuery{Text: "timer"}); err != nil || len(got) != 0 {
+		t.Fatalf("search before the backfill: %v %v (the test's premise is that it misses)", got, err)
+	}
+	s2 := open(t, uri)
+	got, err := s2.SearchCharacters(ctx, storage.CharacterQuery{Text: "timer", Tag: "legacy"})
+	if err != nil || len(got) != 1 || got[0].ID != "old" {
+		t.Fatalf("search after reopening: %v %+v", err, got)
 	}
 }

@@ -456,3 +456,44 @@ func TestPrefixReuse(t *testing.T) {
 		t.Errorf("borrowed only %d tokens from the running conversation", cached)
 	}
 }
+
+// TestConcurrentColdPrefix starts four conversations with the same long
+// persona at once: the persona must be computed once, not four times.
+func TestConcurrentColdPrefix(t *testing.T) {
+	persona := strings.Repeat("You are Mei, the innkeeper of the Lantern Inn by the seven bridges. ", 8)
+	reqs := make([]engine.Request, 4)
+	want := make([]engine.Result, 4)
+	ref := open(t, Options{Threads: 1, MaxConcurrent: 1})
+	for i := range reqs {
+		reqs[i] = engine.Request{MaxTokens: 8, Messages: []engine.ChatMessage{
+			{Role: "system", Content: persona}, {Role: "user", Content: fmt.Sprintf("Question number %d?", i)}}}
+		r, _, err := run(t, ref, context.Background(), reqs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = r
+	}
+	shared := commonPrefix(ref.Prompt(reqs[0].Messages), ref.Prompt(reqs[1].Messages))
+
+	e := open(t, Options{Threads: 2, MaxConcurrent: 4})
+	var wg sync.WaitGroup
+	got := make([]engine.Result, 4)
+	for i := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _, _ = run(t, e, context.Background(), reqs[i])
+		}()
+	}
+	wg.Wait()
+	for i := range reqs {
+		if got[i] != want[i] {
+			t.Errorf("request %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	st := e.Stats()
+	t.Logf("shared prefix %d tokens; %+v", shared, st)
+	if st.CachedPromptTokens < 3*(shared-model.BlockSize) {
+		t.Errorf("only %d prompt tokens came from the cache; the %d-token persona was recomputed", st.CachedPromptTokens, shared)
+	}
+}

@@ -44,7 +44,7 @@ type Store struct {
 	db     *mongo.Database
 
 	characters, players, conversations, messages, memories, settings *mongo.Collection
-	revisions, accounts                                               *mongo.Collection
+	revisions, accounts                                              *mongo.Collection
 
 	closeOnce sync.Once
 	closeErr  error

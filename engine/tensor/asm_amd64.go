@@ -39,13 +39,16 @@ func init() {
 	}
 }
 
-// kasm is the signature of the generated K-quant kernels: nb blocks of one
-// weight row against 1 or 4 packed activations, results in out.
-type kasm = func(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-
-// q32asm is the signature of the generated Q8_0/Q4_0 kernels: npairs pairs
-// of blocks of one weight row against 1 or 4 activations.
-type q32asm = func(row *byte, qs *int8, d *float32, npairs int, out *float32)
+// Signatures of the generated kernels: nb K-quant blocks, or npairs pairs
+// of Q8_0/Q4_0 blocks, of one weight row against one activation (the sum is
+// returned, so nothing escapes through the indirect call) or four packed
+// activations (sums stored in out).
+type (
+	kasm    = func(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+	kasm4   = func(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+	q32asm  = func(row *byte, qs *int8, d *float32, npairs int) float32
+	q32asm4 = func(row *byte, qs *int8, d *float32, npairs int, out *float32)
+)
 
 type f1asm = func(w unsafe.Pointer, x *float32, n int) float32
 type f4asm = func(w unsafe.Pointer, x *float32, stride, n int, out *float32)
@@ -59,8 +62,10 @@ type asmSet struct {
 	f32, f16, bf16       f1asm
 	f32x4, f16x4, bf16x4 f4asm
 
-	q4k, q5k, q6k, q4kx4, q5kx4, q6kx4 kasm
-	q8, q40, q8x4, q40x4               q32asm
+	q4k, q5k, q6k       kasm
+	q4kx4, q5kx4, q6kx4 kasm4
+	q8, q40             q32asm
+	q8x4, q40x4         q32asm4
 }
 
 var avx512Set = asmSet{
@@ -82,26 +87,11 @@ var avx512Set = asmSet{
 	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
 }
 
-// one adapts an output-pointer float kernel to a single activation.
-func one(f func(unsafe.Pointer, *float32, int, int, *float32)) f1asm {
-	return func(w unsafe.Pointer, x *float32, n int) float32 {
-		var s float32
-		f(w, x, 0, n, &s)
-		return s
-	}
-}
-
 var avx2Set = asmSet{
 	name: "avx2", floatStep: 8, quantAct: quantActAVX2,
-	f32: one(func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
-		dotF32AVX2x1((*float32)(w), x, stride, n, out)
-	}),
-	f16: one(func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
-		dotF16AVX2x1((*uint16)(w), x, stride, n, out)
-	}),
-	bf16: one(func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
-		dotBF16AVX2x1((*uint16)(w), x, stride, n, out)
-	}),
+	f32:  func(w unsafe.Pointer, x *float32, n int) float32 { return dotF32AVX2x1((*float32)(w), x, 0, n) },
+	f16:  func(w unsafe.Pointer, x *float32, n int) float32 { return dotF16AVX2x1((*uint16)(w), x, 0, n) },
+	bf16: func(w unsafe.Pointer, x *float32, n int) float32 { return dotBF16AVX2x1((*uint16)(w), x, 0, n) },
 	f32x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
 		dotF32AVX2x4((*float32)(w), x, stride, n, out)
 	},
@@ -180,7 +170,7 @@ func install(s asmSet) {
 			var r float32
 			if np > 0 {
 				_, _ = qs[64*np-1], d[2*np-1]
-				f(&row[0], &qs[0], &d[0], np, &r)
+				r = f(&row[0], &qs[0], &d[0], np)
 			}
 			if nb%2 == 1 {
 				r += tail(row[(nb-1)*bb:], qs[(nb-1)*32:], d[nb-1:], bs[nb-1:])
@@ -190,7 +180,7 @@ func install(s asmSet) {
 	}
 	dotQ8_0 = q32(34, s.q8, dotQ8_0Go)
 	dotQ4_0 = q32(18, s.q40, dotQ4_0Go)
-	q32x4 := func(bb int, f q32asm) qkernel4 {
+	q32x4 := func(bb int, f q32asm4) qkernel4 {
 		return func(row []byte, qs []int8, d []float32, _ []int16, out *[4]float32) {
 			np := len(row) / bb / 2 // cols is a multiple of 64 here
 			if np == 0 {
@@ -210,15 +200,13 @@ func install(s asmSet) {
 			}
 			nb := len(row) / bb
 			_, _, _ = qs[QK_K*nb-1], d[nb-1], bs[16*nb-1]
-			var out float32
-			f(&row[0], &qs[0], &d[0], &bs[0], nb, &out)
-			return out
+			return f(&row[0], &qs[0], &d[0], &bs[0], nb)
 		}
 	}
 	dotQ4K = k(144, s.q4k)
 	dotQ5K = k(176, s.q5k)
 	dotQ6K = k(210, s.q6k)
-	k4 := func(bb int, f kasm) qkernel4 {
+	k4 := func(bb int, f kasm4) qkernel4 {
 		return func(row []byte, qs []int8, d []float32, bs []int16, out *[4]float32) {
 			if len(row) == 0 {
 				*out = [4]float32{}

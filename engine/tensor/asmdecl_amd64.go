@@ -19,13 +19,13 @@ func dotBF16AVX512(a *uint16, b *float32, n int) float32
 func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
 
 //go:noescape
-func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 
 //go:noescape
-func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 
 //go:noescape
-func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 
 //go:noescape
 func dotQ4KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
@@ -37,10 +37,10 @@ func dotQ5KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float
 func dotQ6KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
 
 //go:noescape
-func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
+func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
 
 //go:noescape
-func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
+func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
 
 //go:noescape
 func dotQ8_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
@@ -58,28 +58,28 @@ func dotF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)
 func dotBF16x4AVX512(w *uint16, x *float32, stride, n int, out *float32)
 
 //go:noescape
-func dotQ4KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+func dotQ4KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 
 //go:noescape
-func dotQ5KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+func dotQ5KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 
 //go:noescape
-func dotQ6KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+func dotQ6KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 
 //go:noescape
-func dotQ8_0AVX2(row *byte, qs *int8, d *float32, npairs int, out *float32)
+func dotQ8_0AVX2(row *byte, qs *int8, d *float32, npairs int) float32
 
 //go:noescape
-func dotQ4_0AVX2(row *byte, qs *int8, d *float32, npairs int, out *float32)
+func dotQ4_0AVX2(row *byte, qs *int8, d *float32, npairs int) float32
 
 //go:noescape
-func dotF32AVX2x1(w *float32, x *float32, stride, n int, out *float32)
+func dotF32AVX2x1(w *float32, x *float32, stride, n int) float32
 
 //go:noescape
-func dotF16AVX2x1(w *uint16, x *float32, stride, n int, out *float32)
+func dotF16AVX2x1(w *uint16, x *float32, stride, n int) float32
 
 //go:noescape
-func dotBF16AVX2x1(w *uint16, x *float32, stride, n int, out *float32)
+func dotBF16AVX2x1(w *uint16, x *float32, stride, n int) float32
 
 //go:noescape
 func dotQ4KAVX2x4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)

@@ -10,8 +10,8 @@
 // with the int8 activations into int16 pairs, and VPDPWSSD applies the
 // per-sub-block scales while accumulating in int32.
 
-// func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-TEXT ·dotQ4KVNNI(SB), NOSPLIT, $0-48
+// func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+TEXT ·dotQ4KVNNI(SB), NOSPLIT, $0-44
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -106,7 +106,6 @@ dotQ4KVNNI_loop:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ dotQ4KVNNI_loop
-	MOVQ out+40(FP), DI
 	VEXTRACTF64X4 $1, Z0, Y8
 	VADDPS Y8, Y0, Y0
 	VEXTRACTF128 $1, Y0, X8
@@ -115,12 +114,12 @@ dotQ4KVNNI_loop:
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-TEXT ·dotQ5KVNNI(SB), NOSPLIT, $0-48
+// func dotQ5KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+TEXT ·dotQ5KVNNI(SB), NOSPLIT, $0-44
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -241,7 +240,6 @@ dotQ5KVNNI_loop:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ dotQ5KVNNI_loop
-	MOVQ out+40(FP), DI
 	VEXTRACTF64X4 $1, Z0, Y8
 	VADDPS Y8, Y0, Y0
 	VEXTRACTF128 $1, Y0, X8
@@ -250,12 +248,12 @@ dotQ5KVNNI_loop:
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-TEXT ·dotQ6KVNNI(SB), NOSPLIT, $0-48
+// func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+TEXT ·dotQ6KVNNI(SB), NOSPLIT, $0-44
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -333,7 +331,6 @@ dotQ6KVNNI_loop:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ dotQ6KVNNI_loop
-	MOVQ out+40(FP), DI
 	VEXTRACTF64X4 $1, Z0, Y8
 	VADDPS Y8, Y0, Y0
 	VEXTRACTF128 $1, Y0, X8
@@ -342,7 +339,7 @@ dotQ6KVNNI_loop:
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
 

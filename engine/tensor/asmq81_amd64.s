@@ -10,8 +10,8 @@
 // with a masked negate, then VPDPBUSD; each block's int32 lanes are scaled
 // by weight scale × activation scale in float.
 
-// func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
-TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-40
+// func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
+TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-36
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -43,7 +43,6 @@ dotQ8_0VNNI_loop:
 	ADDQ $8, R8
 	DECQ CX
 	JNZ dotQ8_0VNNI_loop
-	MOVQ out+32(FP), DI
 	VEXTRACTF64X4 $1, Z0, Y14
 	VADDPS Y14, Y0, Y0
 	VEXTRACTF128 $1, Y0, X14
@@ -52,12 +51,12 @@ dotQ8_0VNNI_loop:
 	VADDPS X14, X0, X0
 	VPSHUFD $1, X0, X14
 	VADDSS X14, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int, out *float32)
-TEXT ·dotQ4_0VNNI(SB), NOSPLIT, $0-40
+// func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
+TEXT ·dotQ4_0VNNI(SB), NOSPLIT, $0-36
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -96,7 +95,6 @@ dotQ4_0VNNI_loop:
 	ADDQ $8, R8
 	DECQ CX
 	JNZ dotQ4_0VNNI_loop
-	MOVQ out+32(FP), DI
 	VEXTRACTF64X4 $1, Z0, Y14
 	VADDPS Y14, Y0, Y0
 	VEXTRACTF128 $1, Y0, X14
@@ -105,7 +103,7 @@ dotQ4_0VNNI_loop:
 	VADDPS X14, X0, X0
 	VPSHUFD $1, X0, X14
 	VADDSS X14, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 

@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func dotQ4KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-48
+// func dotQ4KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-44
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -115,19 +115,18 @@ dotQ4KAVX2_loop:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ dotQ4KAVX2_loop
-	MOVQ out+40(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ5KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-TEXT ·dotQ5KAVX2(SB), NOSPLIT, $32-48
+// func dotQ5KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+TEXT ·dotQ5KAVX2(SB), NOSPLIT, $32-44
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -270,19 +269,18 @@ dotQ5KAVX2_loop:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ dotQ5KAVX2_loop
-	MOVQ out+40(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ6KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
-TEXT ·dotQ6KAVX2(SB), NOSPLIT, $32-48
+// func dotQ6KAVX2(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
+TEXT ·dotQ6KAVX2(SB), NOSPLIT, $32-44
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -413,19 +411,18 @@ dotQ6KAVX2_loop:
 	ADDQ $32, R9
 	DECQ CX
 	JNZ dotQ6KAVX2_loop
-	MOVQ out+40(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ8_0AVX2(row *byte, qs *int8, d *float32, npairs int, out *float32)
-TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-40
+// func dotQ8_0AVX2(row *byte, qs *int8, d *float32, npairs int) float32
+TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-36
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -463,19 +460,18 @@ dotQ8_0AVX2_loop:
 	ADDQ $8, R8
 	DECQ CX
 	JNZ dotQ8_0AVX2_loop
-	MOVQ out+32(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ4_0AVX2(row *byte, qs *int8, d *float32, npairs int, out *float32)
-TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-40
+// func dotQ4_0AVX2(row *byte, qs *int8, d *float32, npairs int) float32
+TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-36
 	MOVQ row+0(FP), SI
 	MOVQ qs+8(FP), DI
 	MOVQ d+16(FP), R8
@@ -521,19 +517,18 @@ dotQ4_0AVX2_loop:
 	ADDQ $8, R8
 	DECQ CX
 	JNZ dotQ4_0AVX2_loop
-	MOVQ out+32(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 
-// func dotF32AVX2x1(w *float32, x *float32, stride, n int, out *float32)
-TEXT ·dotF32AVX2x1(SB), NOSPLIT, $0-40
+// func dotF32AVX2x1(w *float32, x *float32, stride, n int) float32
+TEXT ·dotF32AVX2x1(SB), NOSPLIT, $0-36
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ stride+16(FP), R9
@@ -574,19 +569,18 @@ dotF32AVX2x1_done:
 	VADDPS Y5, Y1, Y1
 	VADDPS Y6, Y2, Y2
 	VADDPS Y7, Y3, Y3
-	MOVQ out+32(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 
-// func dotF16AVX2x1(w *uint16, x *float32, stride, n int, out *float32)
-TEXT ·dotF16AVX2x1(SB), NOSPLIT, $0-40
+// func dotF16AVX2x1(w *uint16, x *float32, stride, n int) float32
+TEXT ·dotF16AVX2x1(SB), NOSPLIT, $0-36
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ stride+16(FP), R9
@@ -627,19 +621,18 @@ dotF16AVX2x1_done:
 	VADDPS Y5, Y1, Y1
 	VADDPS Y6, Y2, Y2
 	VADDPS Y7, Y3, Y3
-	MOVQ out+32(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 
-// func dotBF16AVX2x1(w *uint16, x *float32, stride, n int, out *float32)
-TEXT ·dotBF16AVX2x1(SB), NOSPLIT, $0-40
+// func dotBF16AVX2x1(w *uint16, x *float32, stride, n int) float32
+TEXT ·dotBF16AVX2x1(SB), NOSPLIT, $0-36
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ stride+16(FP), R9
@@ -683,14 +676,13 @@ dotBF16AVX2x1_done:
 	VADDPS Y5, Y1, Y1
 	VADDPS Y6, Y2, Y2
 	VADDPS Y7, Y3, Y3
-	MOVQ out+32(FP), DI
 	VEXTRACTF128 $1, Y0, X8
 	VADDPS X8, X0, X0
 	VMOVHLPS X0, X0, X8
 	VADDPS X8, X0, X0
 	VPSHUFD $1, X0, X8
 	VADDSS X8, X0, X0
-	VMOVSS X0, 0(DI)
+	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
 

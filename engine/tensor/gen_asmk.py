@@ -52,8 +52,12 @@ def f16bcast(off, x, z):
     return [f"MOVWLZX {off}(SI), AX", f"VMOVD AX, {x}", f"VCVTPH2PS {x}, {x}", f"VBROADCASTSS {x}, {z}"]
 
 def prologue(name, J):
-    e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
+    if J == 1:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int) float32")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-44")
+    else:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
     for l in ["MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX"]:
         e("\t" + l)
     for j in range(J):
@@ -66,11 +70,12 @@ def epilogue(name, J, bb):
     e(f"\tADDQ ${32*J}, R9")
     e("\tDECQ CX")
     e(f"\tJNZ {name}_loop")
-    e("\tMOVQ out+40(FP), DI")
+    if J > 1:
+        e("\tMOVQ out+40(FP), DI")
     for j in range(J):
         for l in hsum(f"Z{j}", "Y8", "X8"):
             e("\t" + l)
-        e(f"\tVMOVSS X{j}, {4*j}(DI)")
+        e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+40(FP)")
     e("\tVZEROUPPER")
     e("\tRET")
     e("")

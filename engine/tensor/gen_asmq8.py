@@ -13,8 +13,12 @@ def hsum(j, tmpy="Y14", tmpx="X14"):
 
 def kernel(name, J, q4):
     bb = 18 if q4 else 34
-    e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int, out *float32)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
+    if J == 1:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int) float32")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-36")
+    else:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
     for l in ["MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ npairs+24(FP), CX"]:
         e("\t" + l)
     for j in range(J):
@@ -60,11 +64,12 @@ def kernel(name, J, q4):
     e(f"\tADDQ ${8*J}, R8")
     e("\tDECQ CX")
     e(f"\tJNZ {name}_loop")
-    e("\tMOVQ out+32(FP), DI")
+    if J > 1:
+        e("\tMOVQ out+32(FP), DI")
     for j in range(J):
         for l in hsum(j):
             e("\t" + l)
-        e(f"\tVMOVSS X{j}, {4*j}(DI)")
+        e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+32(FP)")
     e("\tVZEROUPPER")
     e("\tRET")
     e("")

@@ -24,10 +24,12 @@ def hsum(j, t="8"):
 
 
 def store_out(off):
-    ins(f"MOVQ out+{off}(FP), DI")
+    # J = 1 kernels return the sum; J = 4 ones store through out.
+    if J > 1:
+        ins(f"MOVQ out+{off}(FP), DI")
     for j in range(J):
         hsum(j)
-        ins(f"VMOVSS X{j}, {4*j}(DI)")
+        ins(f"VMOVSS X{j}, {4*j}(DI)" if J > 1 else f"VMOVSS X0, ret+{off}(FP)")
     ins("VZEROUPPER", "RET")
     e()
 
@@ -44,8 +46,12 @@ def f16(off, x, y):
 
 
 def kprologue(name):
-    e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $32-48")
+    if J == 1:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int) float32")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $32-44")
+    else:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $32-48")
     ins("MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX")
     for j in range(J):
         ins(f"VXORPS Y{j}, Y{j}, Y{j}")
@@ -117,8 +123,12 @@ def q6(name):
 
 def q32(name, q4):
     bb = 18 if q4 else 34
-    e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int, out *float32)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
+    if J == 1:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int) float32")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-36")
+    else:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
     ins("MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ npairs+24(FP), CX")
     for j in range(J):
         ins(f"VXORPS Y{j}, Y{j}, Y{j}")
@@ -163,8 +173,12 @@ def flt(name, kind):
         if J == 4:
             ins(f"ADDQ ${32*k}, R10")
 
-    e(f"// func {name}(w *{wtype}, x *float32, stride, n int, out *float32)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
+    if J == 1:
+        e(f"// func {name}(w *{wtype}, x *float32, stride, n int) float32")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-36")
+    else:
+        e(f"// func {name}(w *{wtype}, x *float32, stride, n int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
     ins("MOVQ w+0(FP), SI", "MOVQ x+8(FP), DI", "MOVQ stride+16(FP), R9", "SHLQ $2, R9", "MOVQ n+24(FP), CX",
         "LEAQ (DI)(R9*2), R10", "ADDQ R9, R10")
     for j in range(8):

@@ -95,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/api/v1/session", s.handleSession)
 	s.registerCreatorAPI(mux)
+	s.registerStudioAPI(mux)
 	mux.HandleFunc("/ws", s.handleWS)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if s.Web != nil {

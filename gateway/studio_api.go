@@ -1,0 +1,6 @@
+package gateway
+
+import "net/http"
+
+// registerStudioAPI mounts the creator studio's endpoints (draft previews).
+func (s *Server) registerStudioAPI(mux *http.ServeMux) {}

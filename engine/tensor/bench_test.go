@@ -39,3 +39,16 @@ func BenchmarkQuantize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParallelOverhead is the fixed cost of handing work to a second
+// goroutine and waiting for it, which decides when splitting a small
+// matmul pays.
+func BenchmarkParallelOverhead(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t=%d", threads), func(b *testing.B) {
+			for b.Loop() {
+				parallel(threads, func() {})
+			}
+		})
+	}
+}

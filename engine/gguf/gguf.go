@@ -86,18 +86,16 @@ func (t *TensorInfo) NumElements() int64 {
 	return n
 }
 
-// Matrix views a 2-D tensor (Cols=Shape[0], Rows=Shape[1]) as a matrix. A
-// 1-D tensor is a single row.
+// Matrix views a 2-D tensor (Cols=Shape[0], Rows=Shape[1]) as a matrix
+// without copying.
 func (t *TensorInfo) Matrix() (tensor.Matrix, error) {
-	var rows int64 = 1
-	switch len(t.Shape) {
-	case 1:
-	case 2:
-		rows = t.Shape[1]
-	default:
+	if len(t.Shape) != 2 {
 		return tensor.Matrix{}, fmt.Errorf("gguf: tensor %q has shape %v, want 2-D", t.Name, t.Shape)
 	}
-	m := tensor.Matrix{Type: t.Type, Rows: int(rows), Cols: int(t.Shape[0]), Data: t.Data}
+	if t.Shape[0] > math.MaxInt32 || t.Shape[1] > math.MaxInt32 {
+		return tensor.Matrix{}, fmt.Errorf("gguf: tensor %q: shape %v too large", t.Name, t.Shape)
+	}
+	m := tensor.Matrix{Type: t.Type, Rows: int(t.Shape[1]), Cols: int(t.Shape[0]), Data: t.Data}
 	if err := m.Check(); err != nil {
 		return tensor.Matrix{}, fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
 	}

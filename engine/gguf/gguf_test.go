@@ -128,6 +128,10 @@ func TestRoundTrip(t *testing.T) {
 		if _, err := m.Slice3D(0); err == nil {
 			t.Error("Slice3D of 2-D accepted")
 		}
+		v, _ := f.Tensor("v")
+		if _, err := v.Matrix(); err == nil || !strings.Contains(err.Error(), `"v"`) {
+			t.Errorf("1-D Matrix error %v should name the tensor", err)
+		}
 	}
 }
 

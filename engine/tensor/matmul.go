@@ -206,8 +206,8 @@ func MatMulRef(m Matrix, x []float32, n int, y []float32) {
 	}
 }
 
-// rowTile is how many weight rows one work item covers; a tile of rows is
-// reused against every activation while it is hot in L1/L2.
+// rowTile is how many weight rows one work item covers: the tile's rows
+// stay in L1/L2 while every activation (group) passes over them.
 const rowTile = 16
 
 // MatMul computes Y = X·Mᵀ for n activation rows: x is n×Cols row-major and

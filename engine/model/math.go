@@ -1,9 +1,6 @@
 package model
 
-import (
-	"math"
-	"sort"
-)
+import "math"
 
 // rmsNorm writes x / rms(x) * w into dst. dst may alias x.
 func rmsNorm(dst, x, w []float32, eps float32) {
@@ -46,14 +43,29 @@ func silu(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
 func sigmoid(x float32) float32 { return 1 / (1 + float32(math.Exp(float64(-x)))) }
 
 // topK returns the indices of the k largest values of p, largest first; ties
-// go to the lower index so routing is deterministic.
+// go to the lower index so routing is deterministic. idx is reused as the
+// result buffer. Selection by repeated scans: k and len(p) are small.
 func topK(p []float32, k int, idx []int) []int {
 	idx = idx[:0]
-	for i := range p {
-		idx = append(idx, i)
+	for len(idx) < k {
+		best := -1
+		for i, v := range p {
+			if (best < 0 || v > p[best]) && !contains(idx, i) {
+				best = i
+			}
+		}
+		idx = append(idx, best)
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
-	return idx[:k]
+	return idx
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }
 
 // ropeTable holds the inverse frequencies of rotary embeddings for one head

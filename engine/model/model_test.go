@@ -367,3 +367,17 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTopK(t *testing.T) {
+	p := []float32{0.1, 0.4, 0.05, 0.4, 0.05}
+	got := topK(p, 3, nil)
+	if len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 0 {
+		t.Errorf("topK = %v, want [1 3 0] (ties to the lower index)", got)
+	}
+	// NaN router outputs must still give k distinct experts.
+	nan := float32(math.NaN())
+	got = topK([]float32{nan, nan, 1}, 2, nil)
+	if len(got) != 2 || got[0] == got[1] || got[0] < 0 || got[1] < 0 {
+		t.Errorf("topK with NaN = %v", got)
+	}
+}

@@ -111,16 +111,17 @@ func (t *TensorInfo) Slice3D(i int) (tensor.Matrix, error) {
 	if i < 0 || int64(i) >= t.Shape[2] {
 		return tensor.Matrix{}, fmt.Errorf("gguf: tensor %q: index %d out of range [0,%d)", t.Name, i, t.Shape[2])
 	}
-	rb, err := tensor.RowBytes(t.Type, int(t.Shape[0]))
+	// Checked arithmetic: a hand-built TensorInfo may hold any shape.
+	per, err := tensorBytes(t.Type, t.Shape[:2])
 	if err != nil {
 		return tensor.Matrix{}, fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
 	}
-	per := rb * int(t.Shape[1])
-	if t.Shape[1] > math.MaxInt32 || int64(len(t.Data)) != int64(per)*t.Shape[2] {
+	hi, total := bits.Mul64(per, uint64(t.Shape[2]))
+	if hi != 0 || total != uint64(len(t.Data)) || t.Shape[1] > math.MaxInt32 {
 		return tensor.Matrix{}, fmt.Errorf("gguf: tensor %q: %d data bytes do not match shape %v of %v", t.Name, len(t.Data), t.Shape, t.Type)
 	}
-	m := tensor.Matrix{Type: t.Type, Rows: int(t.Shape[1]), Cols: int(t.Shape[0]), Data: t.Data[i*per : (i+1)*per : (i+1)*per]}
-	return m, nil
+	lo, end := uint64(i)*per, uint64(i+1)*per
+	return tensor.Matrix{Type: t.Type, Rows: int(t.Shape[1]), Cols: int(t.Shape[0]), Data: t.Data[lo:end:end]}, nil
 }
 
 // tensorBytes computes the data size of a tensor, rejecting shapes whose

@@ -451,3 +451,20 @@ func TestShortStringArray(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestHandBuiltTensorInfo(t *testing.T) {
+	bad := []*TensorInfo{
+		{Name: "huge", Type: tensor.F32, Shape: []int64{1 << 30, 1 << 40, 1 << 30}, Data: make([]byte, 64)},
+		{Name: "short", Type: tensor.Q4_K, Shape: []int64{256, 2, 2}, Data: make([]byte, 144*3)},
+		{Name: "blocks", Type: tensor.Q4_K, Shape: []int64{100, 2, 2}, Data: make([]byte, 64)},
+	}
+	for _, ti := range bad {
+		if _, err := ti.Slice3D(0); err == nil || !strings.Contains(err.Error(), ti.Name) {
+			t.Errorf("%s: Slice3D err = %v", ti.Name, err)
+		}
+	}
+	m2 := &TensorInfo{Name: "m", Type: tensor.F32, Shape: []int64{4, 2}, Data: make([]byte, 31)}
+	if _, err := m2.Matrix(); err == nil || !strings.Contains(err.Error(), `"m"`) {
+		t.Errorf("short 2-D Matrix err = %v", err)
+	}
+}

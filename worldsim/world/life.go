@@ -1,0 +1,246 @@
+package world
+
+import (
+	"math"
+	"strings"
+
+	"github.com/maopao/maopao"
+)
+
+// maxTickMinutes bounds one Tick, so a runner that fell far behind (or a
+// bad log entry) cannot stall the world for long.
+const maxTickMinutes = 1440
+
+func (s *State) tick(t Tick) []Effect {
+	minutes := int64(max(t.SimMinutes, 0))
+	if t.RealMillis > 0 {
+		// Integer arithmetic keeps the clock exact on every machine: the rate
+		// is in thousandths of a sim minute per real second, the remainder
+		// in millionths of a sim minute.
+		rate := int64(math.Round(s.World.SimMinutesPerSecond * 1000))
+		if rate <= 0 || s.World.SimMinutesPerSecond != s.World.SimMinutesPerSecond {
+			rate = 1000
+		}
+		rate = min(rate, 1_000_000) // 1000 sim minutes per second
+		ms := min(t.RealMillis, 86_400_000)
+		s.SubMin += ms * rate
+		minutes += s.SubMin / 1_000_000
+		s.SubMin %= 1_000_000
+	}
+	minutes = min(minutes, maxTickMinutes)
+	var effs []Effect
+	for range minutes {
+		effs = append(effs, s.minute()...)
+	}
+	return effs
+}
+
+// TimeOfDay renders a sim minute as "day D HH:MM", day 1 being the first.
+func TimeOfDay(minute int64) string {
+	d, m := minute/1440, minute%1440
+	return "day " + itoa(d+1) + " " + pad2(m/60) + ":" + pad2(m%60)
+}
+
+func itoa(v int64) string {
+	if v == 0 {
+		return "0"
+	}
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	var b [20]byte
+	k := len(b)
+	for v > 0 {
+		k--
+		b[k] = byte('0' + v%10)
+		v /= 10
+	}
+	if neg {
+		k--
+		b[k] = '-'
+	}
+	return string(b[k:])
+}
+
+func pad2(v int64) string {
+	return string([]byte{byte('0' + v/10), byte('0' + v%10)})
+}
+
+// minute is one sim minute of autonomous life: residents follow their
+// routines, idle pairs may strike up a conversation.
+func (s *State) minute() []Effect {
+	s.Clock++
+	var effs []Effect
+	x := s.index()
+	at := int(s.Clock % 1440)
+	for _, i := range x.sched[at] {
+		a := &s.Actors[i]
+		var step *RoutineStep
+		for k := range a.Routine {
+			if a.Routine[k].AtMinute == at {
+				step = &a.Routine[k] // the last one wins
+			}
+		}
+		if step == nil {
+			continue
+		}
+		if step.LocationID != a.Location {
+			effs = append(effs, s.walk(i, step.LocationID, step.Activity)...)
+		} else {
+			a.Activity = step.Activity
+		}
+	}
+	if !s.queueShort(s.Config.TalkQueueMax) {
+		return effs
+	}
+	for li := range x.byLoc {
+		here := x.byLoc[li]
+		if len(here) < 2 || !s.permille(s.Config.ConversationPermille) {
+			continue
+		}
+		idle := 0
+		for _, i := range here {
+			if s.idle(i) {
+				idle++
+			}
+		}
+		if idle < 2 {
+			continue
+		}
+		p := s.intn(idle)
+		q := s.intn(idle - 1)
+		if q >= p {
+			q++
+		}
+		var pair [2]int
+		n := 0
+		for _, i := range here {
+			if s.idle(i) {
+				if n == p {
+					pair[0] = i
+				}
+				if n == q {
+					pair[1] = i
+				}
+				n++
+			}
+		}
+		effs = append(effs, s.startConversation(pair, s.World.Locations[li].ID)...)
+		if !s.queueShort(s.Config.TalkQueueMax) {
+			break
+		}
+	}
+	return effs
+}
+
+func (s *State) idle(i int) bool {
+	a := &s.Actors[i]
+	return a.Conv == 0 && a.Pending == 0
+}
+
+// walk moves a resident: the place it leaves and the place it reaches
+// both see it, and it remembers where it went and whom it found there.
+func (s *State) walk(i int, to, activity string) []Effect {
+	a := &s.Actors[i]
+	if a.Conv != 0 {
+		s.endConversation(a.Conv)
+	}
+	from := a.Location
+	effs := s.depart(KindCharacter, a.Card.ID, a.Card.Name, from, to)
+	s.moveActor(i, to)
+	a.Activity = activity
+	effs = append(effs, s.arrive(KindCharacter, a.Card.ID, a.Card.Name, to, from)...)
+	var b strings.Builder
+	b.WriteString("I went to ")
+	b.WriteString(s.locName(to))
+	if activity != "" {
+		b.WriteString(" to ")
+		b.WriteString(activity)
+	}
+	b.WriteString(".")
+	first := false
+	var names []string
+	for _, j := range s.actorsAt(to) {
+		if j != i {
+			names = append(names, s.Actors[j].Card.Name)
+			first = meet(a, s.Actors[j].Card.ID) || first
+		}
+	}
+	for _, p := range s.playersAt(to) {
+		names = append(names, p.Name)
+		first = meet(a, p.ID) || first
+	}
+	if len(names) > 0 {
+		const list = 6
+		if len(names) > list {
+			names = append(names[:list], "others")
+		}
+		b.WriteString(" " + strings.Join(names, ", ") + " were there.")
+	}
+	_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: b.String(), LocationID: to,
+		Importance: guessImportance(1, "", "", first)})
+	return append(effs, e)
+}
+
+func (s *State) conversation(id int64) *Conversation {
+	for k := range s.Convos {
+		if s.Convos[k].ID == id {
+			return &s.Convos[k]
+		}
+	}
+	return nil
+}
+
+func (s *State) startConversation(pair [2]int, loc string) []Effect {
+	s.Next.Conv++
+	c := Conversation{ID: s.Next.Conv, Members: pair, Location: loc, MaxTurns: s.Config.ConversationTurns}
+	s.Convos = append(s.Convos, c)
+	s.Actors[pair[0]].Conv, s.Actors[pair[1]].Conv = c.ID, c.ID
+	s.Stats.Conversations++
+	return s.queueTurn(&s.Convos[len(s.Convos)-1], "")
+}
+
+// queueTurn asks the next speaker for a line; when the engine is too busy
+// the conversation simply ends (autonomous talk never waits in line).
+func (s *State) queueTurn(c *Conversation, last string) []Effect {
+	speaker := c.Members[c.Turns%2]
+	other := s.Actors[c.Members[(c.Turns+1)%2]].Card.Name
+	if !s.queueShort(s.Config.TalkQueueMax) {
+		s.Stats.DroppedTalk++
+		s.endConversation(c.ID)
+		return nil
+	}
+	w := s.newWork(WorkTalk, PriorityTalk, speaker)
+	w.Audience = Audience{LocationID: c.Location}
+	w.Conv, w.Query = c.ID, strings.TrimSpace(other+" "+last)
+	_, effs := s.enqueue(w)
+	return effs
+}
+
+func (s *State) nextTurn(id int64, line Line) []Effect {
+	c := s.conversation(id)
+	if c == nil {
+		return nil
+	}
+	c.Turns++
+	if c.Turns >= c.MaxTurns {
+		s.endConversation(id)
+		return nil
+	}
+	return s.queueTurn(c, line.Text)
+}
+
+func (s *State) endConversation(id int64) {
+	for k := range s.Convos {
+		if c := s.Convos[k]; c.ID == id {
+			for _, i := range c.Members {
+				if s.Actors[i].Conv == id {
+					s.Actors[i].Conv = 0
+				}
+			}
+			s.Convos = append(s.Convos[:k], s.Convos[k+1:]...)
+			return
+		}
+	}
+}

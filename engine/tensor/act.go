@@ -148,21 +148,25 @@ func sum8(q []int8) int16 {
 	return s
 }
 
+// actTiny is the block maximum below which a block is taken as all zero:
+// 127/amax would overflow for the smallest floats, and such a block adds
+// less than 1e-30 per weight to a dot product.
+const actTiny = 1e-30
+
 // quantAct rounds one activation block to int8 with a symmetric scale.
-// Non-finite activations make the scale non-finite so the result is NaN
-// rather than silently wrong.
+// Non-finite activations make the scale NaN so the result is NaN rather
+// than silently wrong.
 func quantAct(x []float32, q []int8, d *float32) {
 	var amax float32
 	for _, v := range x {
 		amax = max(amax, abs32(v))
 	}
-	if amax == 0 || math.IsNaN(float64(amax)) || math.IsInf(float64(amax), 0) {
+	if nonFinite := math.IsNaN(float64(amax)) || math.IsInf(float64(amax), 0); nonFinite || amax < actTiny {
 		for i := range q {
 			q[i] = 0
 		}
-		if amax == 0 {
-			*d = 0
-		} else {
+		*d = 0
+		if nonFinite {
 			*d = float32(math.NaN())
 		}
 		return

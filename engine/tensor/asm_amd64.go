@@ -33,10 +33,18 @@ func init() {
 	if hasAVX512 {
 		kernelSets = append(kernelSets, kernelSet{"avx512-vnni", func() { install(avx512Set) }})
 	}
-	if os.Getenv("MAOPAO_NOASM") != "1" {
-		best := kernelSets[len(kernelSets)-1]
-		best.use()
+	if os.Getenv("MAOPAO_NOASM") == "1" {
+		return
 	}
+	// MAOPAO_KERNELS=avx2 (or go) picks a lesser set, for comparisons.
+	want := os.Getenv("MAOPAO_KERNELS")
+	for _, ks := range kernelSets {
+		if ks.name == want {
+			ks.use()
+			return
+		}
+	}
+	kernelSets[len(kernelSets)-1].use()
 }
 
 // Signatures of the generated kernels: nb K-quant blocks, or npairs pairs

@@ -116,7 +116,8 @@ bf16done:
 // amax/127 per block, and writes the sum of every 16 int8s to bs. The
 // block maximum is taken on the absolute values' bit patterns as unsigned
 // integers, which orders finite values, then Inf, then NaN, so a
-// non-finite block is detected reliably and gets scale NaN and zero q.
+// non-finite block is detected reliably and gets scale NaN and zero q; a
+// block below actTiny gets scale 0 and zero q.
 TEXT ·quantActAVX512(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), SI
 	MOVQ q+8(FP), DI
@@ -148,8 +149,8 @@ qaMax:
 	VMOVD X1, AX
 	CMPL AX, $0x7f800000
 	JAE qaNonFinite
-	TESTL AX, AX
-	JZ qaZero
+	CMPL AX, $0x0da24260 // actTiny = 1e-30
+	JB qaZero
 	VDIVSS X11, X1, X3
 	VMOVSS X3, (R8)
 	VDIVSS X1, X11, X3

@@ -158,6 +158,9 @@ func testQuantActAsm(t *testing.T) {
 		x[2*blk+5] = float32(math.NaN())
 		x[3*blk+7] = float32(math.Inf(-1))
 		x[4*blk] = -1e-30
+		for i := 5 * blk; i < 6*blk; i++ {
+			x[i] = 1e-36 // below actTiny: 127/amax would overflow
+		}
 		q, d, bs := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/16)
 		quantActRows(x, q, d, bs, blk)
 		for b := 0; b < nb; b++ {

@@ -9,6 +9,7 @@ import (
 // BenchmarkMatMul measures a 512×1024 weight matrix (rows × cols) against
 // one activation (decode) and 64 activations (prompt processing).
 func BenchmarkMatMul(b *testing.B) {
+	b.Logf("kernels: %s", Kernels())
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, typ := range allTypes {
 		m := randMatrix(b, r, typ, 512, 1024)

@@ -14,7 +14,8 @@ var kernelSets = []kernelSet{{"go", useGo}}
 var kernelName = "go"
 
 // Kernels names the active kernel set: "avx512-vnni", "avx2" or "go".
-// MAOPAO_NOASM=1 in the environment (or the noasm build tag) forces "go".
+// MAOPAO_NOASM=1 in the environment (or the noasm build tag) forces "go";
+// MAOPAO_KERNELS=<name> picks any set the CPU supports.
 func Kernels() string { return kernelName }
 
 // useGo resets the kernel table to the pure-Go kernels.

@@ -216,7 +216,7 @@ def quant_act():
         "ADDQ $32, R10", "DECQ R11", "JNZ qa2Max")
     ins("VEXTRACTI128 $1, Y1, X2", "VPMAXUD X2, X1, X1", "VPSHUFD $0x4e, X1, X2", "VPMAXUD X2, X1, X1",
         "VPSHUFD $1, X1, X2", "VPMAXUD X2, X1, X1", "VMOVD X1, AX", "CMPL AX, $0x7f800000", "JAE qa2NonFinite",
-        "TESTL AX, AX", "JZ qa2Zero", "VDIVSS X11, X1, X3", "VMOVSS X3, (R8)", "VDIVSS X1, X11, X3",
+        "CMPL AX, $0x0da24260", "JB qa2Zero", "VDIVSS X11, X1, X3", "VMOVSS X3, (R8)", "VDIVSS X1, X11, X3",
         "VBROADCASTSS X3, Y3", "MOVQ DX, R11", "SHRQ $5, R11")
     e("qa2Conv:")
     for k in range(4):

@@ -264,3 +264,23 @@ func TestMatMulEmpty(t *testing.T) {
 		}
 	})
 }
+
+func TestMatMulTinyActivations(t *testing.T) {
+	forEachKernelSet(t, false, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, typ := range allTypes {
+			m := randMatrix(t, r, typ, 4, 512)
+			x := make([]float32, 4*512)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 1e-37)
+			}
+			y := make([]float32, 16)
+			MatMul(m, x, 4, y, 1)
+			for _, v := range y {
+				if math.IsNaN(float64(v)) || math.Abs(float64(v)) > 1e-30 {
+					t.Fatalf("%v: tiny activations gave %v", typ, y)
+				}
+			}
+		}
+	})
+}

@@ -190,8 +190,19 @@ func FuzzDotFastVsRef(f *testing.F) {
 		}
 		r := rand.New(rand.NewPCG(seed, 0))
 		x := randVec(r, n)
-		got, want := Dot(typ, row, x), DotRef(typ, row, x)
-		checkClose(t, typ, got, want, absDot(typ, row, x), "fuzz Dot")
+		want := DotRef(typ, row, x)
+		active := Kernels()
+		defer func() {
+			for _, ks := range kernelSets {
+				if ks.name == active {
+					ks.use()
+				}
+			}
+		}()
+		for _, ks := range kernelSets {
+			ks.use()
+			checkClose(t, typ, Dot(typ, row, x), want, absDot(typ, row, x), "fuzz Dot "+ks.name)
+		}
 	})
 }
 

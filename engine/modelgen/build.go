@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/maopao/maopao/engine/gguf"
 	"github.com/maopao/maopao/engine/tensor"
@@ -64,6 +66,44 @@ func (g *gen) matrix(name string, cols, rows int, extra ...int) {
 		n *= e
 	}
 	g.add(name, typeFor(g.s.Type, cols), shape, g.normal(n, 0, 1/math.Sqrt(float64(cols))))
+}
+
+// vocabMatrix adds an output projection {cols, vocab} whose row t is scaled
+// by rowScale[t].
+func (g *gen) vocabMatrix(name string, cols int, rowScale []float32) {
+	vals := g.normal(cols*len(rowScale), 0, 1/math.Sqrt(float64(cols)))
+	for t, sc := range rowScale {
+		for j := t * cols; j < (t+1)*cols; j++ {
+			vals[j] *= sc
+		}
+	}
+	g.add(name, typeFor(g.s.Type, cols), []int64{int64(cols), int64(len(rowScale))}, vals)
+}
+
+// readableRows gives each token's output row a scale: 3 for tokens that
+// decode to whole characters and for end-of-turn tokens (a wide spread of
+// logits), 0 for byte pieces of a multi-byte character and for reserved
+// tokens (logit 0, far below the best). An untrained model then mostly
+// emits real words (nonsense, but readable) instead of stray bytes that
+// render as U+FFFD.
+func readableRows(md map[string]any) ([]float32, error) {
+	tok, err := tokenizer.FromMetadata(md)
+	if err != nil {
+		return nil, fmt.Errorf("modelgen: generated vocabulary does not load: %w", err)
+	}
+	scale := make([]float32, tok.VocabSize())
+	for id := range scale {
+		text := tok.Decode([]int{id})
+		switch {
+		case tok.IsEOG(id):
+			scale[id] = 3
+		case text == "" || !utf8.ValidString(text) || strings.ContainsRune(text, utf8.RuneError):
+			scale[id] = 0
+		default:
+			scale[id] = 3
+		}
+	}
+	return scale, nil
 }
 
 // vector adds an F32 vector (norm weights around 1, biases around 0).
@@ -130,11 +170,17 @@ func Build(s Spec) (*gguf.Writer, error) {
 	kv("tokenizer.chat_template", ChatTemplate)
 
 	H, qDim, kvDim := s.Hidden, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
-	g.matrix("token_embd.weight", H, nVocab)
-	g.vector("output_norm.weight", H, 1, 0.1)
-	if !s.TiedOutput {
-		g.matrix("output.weight", H, nVocab)
+	rowScale, err := readableRows(md)
+	if err != nil {
+		return nil, err
 	}
+	if s.TiedOutput {
+		g.vocabMatrix("token_embd.weight", H, rowScale)
+	} else {
+		g.matrix("token_embd.weight", H, nVocab)
+		g.vocabMatrix("output.weight", H, rowScale)
+	}
+	g.vector("output_norm.weight", H, 1, 0.1)
 	for l := 0; l < s.Layers; l++ {
 		n := func(x string) string { return fmt.Sprintf("blk.%d.%s", l, x) }
 		g.vector(n("attn_norm.weight"), H, 1, 0.1)

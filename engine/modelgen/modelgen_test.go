@@ -141,3 +141,56 @@ func TestParseType(t *testing.T) {
 		t.Errorf("unknown type error %v", err)
 	}
 }
+
+// TestReadableOutput checks that partial-character byte tokens get a zero
+// output row (so random models print words, not U+FFFD) and whole tokens
+// do not.
+func TestReadableOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := Write(path, Tiny("qwen3moe")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.FromMetadata(f.Metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := f.Tensor("output.weight")
+	m, err := out.Matrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowNorm := func(id int) float64 {
+		row := make([]float32, m.Cols)
+		if err := tensor.Dequantize(m.Type, m.Row(id), row); err != nil {
+			t.Fatal(err)
+		}
+		var s float64
+		for _, v := range row {
+			s += float64(v * v)
+		}
+		return s
+	}
+	var zero, nonzero int
+	for id := 0; id < tok.VocabSize(); id++ {
+		text := tok.Decode([]int{id})
+		n := rowNorm(id)
+		if strings.ContainsRune(text, '\uFFFD') || text == "" {
+			if n != 0 && !tok.IsEOG(id) {
+				t.Errorf("token %d %q has output row norm %g, want 0", id, text, n)
+			}
+			zero++
+		} else if n == 0 {
+			t.Errorf("token %d %q has a zero output row", id, text)
+		} else {
+			nonzero++
+		}
+	}
+	if zero == 0 || nonzero == 0 {
+		t.Errorf("%d zero rows, %d non-zero rows", zero, nonzero)
+	}
+}

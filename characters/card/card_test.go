@@ -39,14 +39,14 @@ func readTestdata(t testing.TB, name string) []byte {
 // normalise fills in what a V3 export writes for required fields that an
 // import from V1/V2 may have left absent.
 func normalise(c maopao.Character) maopao.Character {
-	if c.GroupOnlyGreetings == nil {
+	if _, null := c.CardExtra["group_only_greetings"]; c.GroupOnlyGreetings == nil && !null {
 		c.GroupOnlyGreetings = []string{}
 	}
 	if c.CharacterBook != nil {
 		b := *c.CharacterBook
 		b.Entries = append([]maopao.LoreEntry(nil), b.Entries...)
 		for i := range b.Entries {
-			if b.Entries[i].UseRegex == nil {
+			if _, null := b.Entries[i].Extra["use_regex"]; b.Entries[i].UseRegex == nil && !null {
 				b.Entries[i].UseRegex = ptr(false)
 			}
 		}

@@ -4,10 +4,11 @@
 
 #include "textflag.h"
 
-// AVX-512 VNNI K-quant kernels over J activations in the packed layout (per block: J×256 int8, J scales, J×16
-// partial sums). Weights become unsigned bytes, VPMADDUBSW multiplies them
-// with the int8 activations into int16 pairs, and VPDPWSSD applies the
-// per-sub-block scales while accumulating in int32.
+// AVX-512 VNNI K-quant kernels over J activations in the packed layout
+// (per block: J×256 int8, J scales, J×16 partial sums). Weights become
+// unsigned bytes, VPMADDUBSW multiplies them with the int8 activations
+// into int16 pairs, and VPDPWSSD applies the per-sub-block scales while
+// accumulating in int32.
 
 // func dotQ4KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 TEXT ·dotQ4KVNNI(SB), NOSPLIT, $0-44

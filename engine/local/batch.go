@@ -13,8 +13,8 @@ import (
 // conversations share each read of the weights. A sequence that is still
 // sampling when a pass starts simply joins the next one.
 
-// maxBatchTokens bounds one forward pass, so a long prompt chunk delays the
-// decode steps batched with it by a bounded amount.
+// maxBatchTokens bounds the prompt tokens of one forward pass, so a long
+// prompt delays the decode steps batched with it by a bounded amount.
 const maxBatchTokens = 256
 
 type step struct {
@@ -65,13 +65,7 @@ func (e *Engine) schedule() {
 		}
 		for {
 			e.qmu.Lock()
-			var batch []*step
-			n := 0
-			for len(e.queue) > 0 && (len(batch) == 0 || n+len(e.queue[0].tokens) <= maxBatchTokens) {
-				batch = append(batch, e.queue[0])
-				n += len(e.queue[0].tokens)
-				e.queue = e.queue[1:]
-			}
+			batch := e.takeBatch()
 			e.qmu.Unlock()
 			if len(batch) == 0 {
 				break
@@ -81,6 +75,29 @@ func (e *Engine) schedule() {
 			e.mu.Unlock()
 		}
 	}
+}
+
+// takeBatch picks the next pass: every queued decode step (one token each,
+// so running conversations never wait behind a long prompt), plus prompt
+// chunks in arrival order up to maxBatchTokens prompt tokens (at least one).
+// e.qmu is held.
+func (e *Engine) takeBatch() []*step {
+	var batch []*step
+	rest := e.queue[:0:0]
+	promptTokens := 0
+	for _, s := range e.queue {
+		switch {
+		case len(s.tokens) == 1:
+			batch = append(batch, s)
+		case promptTokens == 0 || promptTokens+len(s.tokens) <= maxBatchTokens:
+			batch = append(batch, s)
+			promptTokens += len(s.tokens)
+		default:
+			rest = append(rest, s)
+		}
+	}
+	e.queue = rest
+	return batch
 }
 
 // runBatch runs steps as one forward pass; e.mu is held.

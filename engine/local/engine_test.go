@@ -497,3 +497,27 @@ func TestConcurrentColdPrefix(t *testing.T) {
 		t.Errorf("only %d prompt tokens came from the cache; the %d-token persona was recomputed", st.CachedPromptTokens, shared)
 	}
 }
+
+func TestTakeBatch(t *testing.T) {
+	mk := func(n int) *step { return &step{tokens: make([]int, n)} }
+	c200, d1, c100, d2, c50 := mk(200), mk(1), mk(100), mk(1), mk(50)
+	e := &Engine{queue: []*step{c200, d1, c100, d2, c50}}
+	got := e.takeBatch()
+	want := []*step{c200, d1, d2, c50}
+	if len(got) != len(want) {
+		t.Fatalf("batch of %d steps, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d: got %d tokens, want %d", i, len(got[i].tokens), len(want[i].tokens))
+		}
+	}
+	if len(e.queue) != 1 || e.queue[0] != c100 {
+		t.Errorf("left %d steps queued, want the 100-token chunk", len(e.queue))
+	}
+	// A lone oversized chunk still runs.
+	e.queue = []*step{mk(maxBatchTokens + 10)}
+	if got := e.takeBatch(); len(got) != 1 || len(e.queue) != 0 {
+		t.Errorf("oversized chunk not taken")
+	}
+}

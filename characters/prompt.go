@@ -1,28 +1,25 @@
 package characters
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/characters/lorebook"
 	"github.com/maopao/maopao/engine"
 )
 
-// ExpandMacros replaces the card macros for the character's and the
-// player's names, in both the {{...}} and the older <BOT>/<USER> spellings.
-func ExpandMacros(text, charName, userName string) string {
-	if !strings.ContainsAny(text, "{<") {
-		return text
-	}
-	r := strings.NewReplacer(
-		"{{char}}", charName, "{{Char}}", charName, "<BOT>", charName, "<bot>", charName,
-		"{{user}}", userName, "{{User}}", userName, "<USER>", userName, "<user>", userName,
-	)
-	return r.Replace(text)
-}
-
 // Greeting is the character's first message with macros expanded.
 func Greeting(c maopao.Character, userName string) string {
-	return ExpandMacros(c.FirstMes, c.Name, userName)
+	return ExpandMacros(c.FirstMes, macroName(c), userName)
+}
+
+// macroName is what {{char}} stands for: the V3 nickname when there is one.
+func macroName(c maopao.Character) string {
+	if strings.TrimSpace(c.Nickname) != "" {
+		return c.Nickname
+	}
+	return c.Name
 }
 
 // DefaultSystemPrompt is used when a character has no system prompt of its
@@ -38,24 +35,62 @@ type PromptInput struct {
 	// the player's line to answer.
 	History []maopao.Message
 	// ContextSize is the model's context window; ReserveTokens is left free
-	// for the reply.
+	// for the reply. ContextSize 0 means no limit.
 	ContextSize   int
 	ReserveTokens int
-	// CountTokens counts tokens with the model's tokenizer.
+	// CountTokens counts tokens with the model's tokenizer; nil estimates.
 	CountTokens func(string) int
+	// Seed fixes {{random}}, {{pick}} and {{roll}} so that a world
+	// simulation rebuilds the same prompt when it replays; one seed per
+	// conversation keeps {{pick}} stable for the whole chat.
+	Seed uint64
+	// MessageCount is how many messages the conversation has had, for
+	// lorebook @@activate_only_after/@@activate_only_every and to draw
+	// fresh {{random}} values each turn. 0 means the Seq of the last
+	// History message.
+	MessageCount int
 }
 
-// BuildPrompt assembles the chat messages for the engine: a system message
-// with the character definition and what the character remembers, then as
-// much recent history as fits in the context budget (newest kept), then the
-// post-history instructions. creator_notes never reach a prompt.
+// Each message costs its text plus a few tokens of chat-template framing.
+const framing = 8
+
+// BuildPrompt assembles the chat messages for the engine; see
+// BuildPromptReport.
 func BuildPrompt(in PromptInput) []engine.ChatMessage {
+	msgs, _ := BuildPromptReport(in)
+	return msgs
+}
+
+// BuildPromptReport assembles the chat messages for the engine and says
+// which lorebook entries fired, so a studio test chat can show them.
+//
+// The prompt is a system message (the system prompt, before_char lore, the
+// character definition, after_char lore, what the character remembers and
+// the example dialogues), then the recent history with @@depth lore
+// inserted into it as messages of their own, then the post-history
+// instructions. Within ContextSize-ReserveTokens, what must stay comes
+// first: the system prompt, definition, memory, post-history instructions
+// and the newest message; then lore (lower priority entries dropped first),
+// then example dialogues (later ones dropped first), then as much older
+// history as fits, newest kept. creator_notes never reach a prompt.
+func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
 	c := in.Character
 	user := in.UserName
 	if user == "" {
 		user = "User"
 	}
-	x := func(s string) string { return ExpandMacros(s, c.Name, user) }
+	msgCount := in.MessageCount
+	if msgCount <= 0 && len(in.History) > 0 {
+		msgCount = max(int(in.History[len(in.History)-1].Seq), len(in.History))
+	}
+	env := MacroEnv{Char: macroName(c), User: user, Seed: in.Seed, Turn: uint64(msgCount)}
+	x := env.Expand
+	count := in.CountTokens
+	if count == nil {
+		count = func(s string) int { return len(s)/4 + 1 }
+	}
+	limited := in.ContextSize > 0
+	budget := in.ContextSize - in.ReserveTokens
 
 	sys := c.SystemPrompt
 	if strings.TrimSpace(sys) == "" {
@@ -63,72 +98,240 @@ func BuildPrompt(in PromptInput) []engine.ChatMessage {
 	} else {
 		sys = strings.ReplaceAll(sys, "{{original}}", DefaultSystemPrompt)
 	}
-	var b strings.Builder
-	b.WriteString(x(sys))
-	section := func(title, body string) {
-		if body = strings.TrimSpace(body); body != "" {
-			b.WriteString("\n\n")
-			b.WriteString(title)
-			b.WriteString(":\n")
-			b.WriteString(x(body))
-		}
-	}
-	section(c.Name, c.Description)
-	section("Personality", c.Personality)
-	section("Scenario", c.Scenario)
-	if len(in.Memory.Facts) > 0 {
-		section("What "+c.Name+" knows about "+user, "- "+strings.Join(in.Memory.Facts, "\n- "))
-	}
-	section("Earlier in this conversation", in.Memory.Summary)
-	section("Example dialogue", strings.ReplaceAll(c.MesExample, "<START>", ""))
-	system := engine.ChatMessage{Role: "system", Content: b.String()}
-
+	sys = x(sys)
 	var post *engine.ChatMessage
 	if p := strings.TrimSpace(c.PostHistoryInstructions); p != "" {
-		p = strings.ReplaceAll(p, "{{original}}", "")
-		post = &engine.ChatMessage{Role: "system", Content: x(p)}
+		// The default post-history instructions are empty.
+		p = strings.TrimSpace(x(strings.ReplaceAll(p, "{{original}}", "")))
+		if p != "" {
+			post = &engine.ChatMessage{Role: "system", Content: p}
+		}
 	}
+	greeting := Greeting(c, user)
+	atStart := len(in.History) == 0 || in.History[0].Seq <= 1
+	showGreeting := greeting != "" && atStart && in.Memory.Summary == ""
 
-	count := in.CountTokens
-	if count == nil {
-		count = func(s string) int { return len(s)/4 + 1 }
-	}
-	// Each message costs its text plus a few tokens of template framing.
-	const framing = 8
-	budget := in.ContextSize - in.ReserveTokens
-	used := count(system.Content) + framing
+	// The parts that always go in, measured without lore and examples.
+	def := definition{c: c, user: user, x: x, sys: sys, mem: in.Memory}
+	used := count(def.render(nil, nil)) + framing
 	if post != nil {
 		used += count(post.Content) + framing
 	}
-	// Walk back from the newest message, keeping what fits; the greeting
-	// (shown to the player but not stored) is included when the history is
-	// short enough to reach the beginning.
+	if n := len(in.History); n > 0 {
+		used += count(in.History[n-1].Content) + framing
+	}
+
+	// Lore, scanned over the whole visible chat.
+	var scan []lorebook.Message
+	if showGreeting {
+		scan = append(scan, lorebook.Message{Role: "assistant", Text: greeting})
+	}
+	for _, m := range in.History {
+		scan = append(scan, lorebook.Message{Role: chatRole(m.Role), Text: m.Content})
+	}
+	loreBudget := 0
+	if limited {
+		loreBudget = budget - used
+		if loreBudget <= 0 {
+			loreBudget = -1
+		}
+	}
+	res := lorebook.Activate(c.CharacterBook, scan, lorebook.Options{
+		TokenBudget: loreBudget,
+		// Charging each entry a message's framing keeps the estimate on
+		// the safe side whether it joins the system message or stands
+		// alone at a depth.
+		CountTokens:  func(s string) int { return count(s) + framing },
+		MessageIndex: msgCount,
+		CharName:     env.Char, UserName: user,
+		Expand: x,
+	})
+	used += res.TokensUsed
+
+	// Example dialogues, while they fit.
+	var examples []string
+	for _, ex := range splitExamples(c.MesExample) {
+		ex = x(ex)
+		cost := count(exampleLabel(len(examples)) + ex)
+		if len(examples) == 0 {
+			cost += count(examplesHeader)
+		}
+		if limited && used+cost > budget {
+			continue
+		}
+		used += cost
+		examples = append(examples, ex)
+	}
+	system := engine.ChatMessage{Role: "system", Content: def.render(res.Entries, examples)}
+
+	// Depth lore becomes messages of its own inside the history.
+	type inserted struct {
+		depth int
+		msg   engine.ChatMessage
+	}
+	var depthMsgs []inserted
+	slot := map[[2]string]int{}
+	for _, a := range res.Entries {
+		if a.Depth < 0 {
+			continue
+		}
+		k := [2]string{strconv.Itoa(a.Depth), a.Role}
+		if i, ok := slot[k]; ok {
+			depthMsgs[i].msg.Content += "\n" + a.Content
+			continue
+		}
+		slot[k] = len(depthMsgs)
+		depthMsgs = append(depthMsgs, inserted{a.Depth, engine.ChatMessage{Role: a.Role, Content: a.Content}})
+	}
+
+	// Recount exactly what is fixed now, then fill with history, newest
+	// first. The newest message always goes in.
+	used = count(system.Content) + framing
+	if post != nil {
+		used += count(post.Content) + framing
+	}
+	for _, d := range depthMsgs {
+		used += count(d.msg.Content) + framing
+	}
 	var kept []engine.ChatMessage
 	reachedStart := true
 	for i := len(in.History) - 1; i >= 0; i-- {
 		m := in.History[i]
 		msg := engine.ChatMessage{Role: chatRole(m.Role), Content: m.Content}
 		cost := count(msg.Content) + framing
-		if in.ContextSize > 0 && used+cost > budget && len(kept) > 0 {
+		if limited && used+cost > budget && len(kept) > 0 {
 			reachedStart = false
 			break
 		}
 		used += cost
 		kept = append(kept, msg)
 	}
-	out := []engine.ChatMessage{system}
-	if g := Greeting(c, user); reachedStart && g != "" && in.Memory.Summary == "" {
-		if in.ContextSize <= 0 || used+count(g)+framing <= budget {
-			out = append(out, engine.ChatMessage{Role: "assistant", Content: g})
+	var hist []engine.ChatMessage
+	if reachedStart && showGreeting {
+		if !limited || used+count(greeting)+framing <= budget {
+			hist = append(hist, engine.ChatMessage{Role: "assistant", Content: greeting})
 		}
 	}
 	for i := len(kept) - 1; i >= 0; i-- {
-		out = append(out, kept[i])
+		hist = append(hist, kept[i])
+	}
+
+	out := []engine.ChatMessage{system}
+	// Depth N goes before the last N messages; deeper than the history
+	// goes before its oldest message.
+	for i := 0; i <= len(hist); i++ {
+		fromEnd := len(hist) - i
+		for _, d := range depthMsgs {
+			if d.depth == fromEnd || (i == 0 && d.depth > fromEnd) {
+				out = append(out, d.msg)
+			}
+		}
+		if i < len(hist) {
+			out = append(out, hist[i])
+		}
 	}
 	if post != nil {
 		out = append(out, *post)
 	}
-	return out
+	return out, res
+}
+
+// definition renders the system message.
+type definition struct {
+	c    maopao.Character
+	user string
+	x    func(string) string
+	sys  string
+	mem  maopao.Memory
+}
+
+func (d definition) render(lore []lorebook.Activated, examples []string) string {
+	c, x := d.c, d.x
+	at := map[string][]string{}
+	for _, a := range lore {
+		if a.Depth >= 0 {
+			continue
+		}
+		pos := a.Position
+		// Lore for a section the card lacks goes after the definition.
+		if (pos == lorebook.PositionPersonality && strings.TrimSpace(c.Personality) == "") ||
+			(pos == lorebook.PositionScenario && strings.TrimSpace(c.Scenario) == "") {
+			pos = lorebook.PositionAfterChar
+		}
+		at[pos] = append(at[pos], a.Content)
+	}
+	var b strings.Builder
+	b.WriteString(d.sys)
+	para := func(parts []string) {
+		if len(parts) > 0 {
+			b.WriteString("\n\n")
+			b.WriteString(strings.Join(parts, "\n"))
+		}
+	}
+	section := func(title, body string, extra []string) {
+		body = strings.TrimSpace(body)
+		if body == "" {
+			return
+		}
+		b.WriteString("\n\n")
+		b.WriteString(title)
+		b.WriteString(":\n")
+		b.WriteString(x(body))
+		for _, e := range extra {
+			b.WriteString("\n")
+			b.WriteString(e)
+		}
+	}
+	para(at[lorebook.PositionBeforeChar])
+	section(c.Name, c.Description, nil)
+	section("Personality", c.Personality, at[lorebook.PositionPersonality])
+	section("Scenario", c.Scenario, at[lorebook.PositionScenario])
+	para(at[lorebook.PositionAfterChar])
+	if len(d.mem.Facts) > 0 {
+		section("What "+c.Name+" knows about "+d.user, "- "+strings.Join(d.mem.Facts, "\n- "), nil)
+	}
+	section("Earlier in this conversation", d.mem.Summary, nil)
+	if len(examples) > 0 {
+		b.WriteString(examplesHeader)
+		for i, ex := range examples {
+			b.WriteString(exampleLabel(i))
+			b.WriteString(ex)
+		}
+	}
+	return b.String()
+}
+
+const examplesHeader = "\n\nExample dialogues (they show the style; they are not part of this conversation):"
+
+func exampleLabel(i int) string { return "\n\n[Example " + strconv.Itoa(i+1) + "]\n" }
+
+// splitExamples splits mes_example at its <START> markers (any case) into
+// example dialogues; text before the first marker is an example too.
+func splitExamples(s string) []string {
+	var out []string
+	for {
+		i := indexFold(s, "<START>")
+		part := s
+		if i >= 0 {
+			part = s[:i]
+		}
+		if t := strings.TrimSpace(part); t != "" {
+			out = append(out, t)
+		}
+		if i < 0 {
+			return out
+		}
+		s = s[i+len("<START>"):]
+	}
+}
+
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 func chatRole(r maopao.Role) string {

@@ -164,7 +164,6 @@ func (s *State) walk(i int, to, activity string) []Effect {
 	for _, j := range s.actorsAt(to) {
 		if j != i {
 			names = append(names, s.Actors[j].Card.Name)
-			first = meet(a, s.Actors[j].Card.ID) || first
 		}
 	}
 	for _, p := range s.playersAt(to) {

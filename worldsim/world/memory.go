@@ -188,8 +188,9 @@ func isWordRune(r rune) bool {
 	return r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r > 127 && !isCJK(r) && r != utf8.RuneError && !strings.ContainsRune("，。！？、：；“”‘’（）…—", r))
 }
 
-// meet records that actor i has seen who, returning true the first time.
-// The set is capped; past the cap everyone new counts as a first meeting.
+// meet records that an actor has seen a player, returning true the first
+// time. Residents of a world are neighbours and never meet for the first
+// time. The set is capped; past the cap every new player counts as new.
 func meet(a *Actor, who string) bool {
 	const metCap = 256
 	k := sort.SearchStrings(a.Met, who)

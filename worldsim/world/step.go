@@ -179,7 +179,7 @@ func (s *State) arrive(kind, id, name, at, from string) []Effect {
 		if a.Card.ID == id {
 			continue
 		}
-		imp := guessImportance(1, "", "", meet(a, id))
+		imp := guessImportance(1, "", "", kind == KindPlayer && meet(a, id))
 		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: text, LocationID: at, Importance: imp})
 		effs = append(effs, e)
 	}
@@ -231,7 +231,7 @@ func (s *State) playerSaid(in PlayerSaid) []Effect {
 	}
 	s.markSeen(in.MessageID)
 	line := Line{ID: in.MessageID, From: p.ID, FromName: p.Name, FromKind: KindPlayer, Text: strings.TrimSpace(in.Text), SimMinute: s.Clock}
-	effs := s.say(p.Location, line, -1)
+	effs, heard := s.say(p.Location, line, -1)
 	for _, i := range s.responders(p.Location, line.Text, -1, addressed, 0) {
 		w := s.newWork(WorkReply, PriorityReply, i)
 		w.Audience = Audience{LocationID: p.Location}
@@ -239,12 +239,14 @@ func (s *State) playerSaid(in PlayerSaid) []Effect {
 		_, e := s.enqueue(w)
 		effs = append(effs, e...)
 	}
+	effs = append(effs, s.askRating(line.FromName+" said: "+quote(line.Text), heard)...)
 	return append(effs, Ack{in.MessageID})
 }
 
 // say puts a line into a room: everyone there sees it and every character
-// there remembers it (a character elsewhere knows nothing of it).
-func (s *State) say(loc string, line Line, speaker int) []Effect {
+// there remembers it (a character elsewhere knows nothing of it). It
+// returns the IDs of those memories, for a rating.
+func (s *State) say(loc string, line Line, speaker int) ([]Effect, []string) {
 	r := s.room(loc)
 	r.Lines = appendLine(r.Lines, line, s.Config.TranscriptCap)
 	effs := []Effect{Broadcast{loc, Event{Kind: EventSaid, ID: line.ID, ReplyTo: line.ReplyTo, From: line.From, FromName: line.FromName,
@@ -258,13 +260,13 @@ func (s *State) say(loc string, line Line, speaker int) []Effect {
 			text = "I said: " + quote(line.Text)
 			imp = guessImportance(2, line.Text, "", false)
 		} else {
-			imp = guessImportance(2, line.Text, a.Card.Name, meet(a, line.From))
+			imp = guessImportance(2, line.Text, a.Card.Name, line.FromKind == KindPlayer && meet(a, line.From))
 		}
 		id, e := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: text, LocationID: loc, Importance: imp})
 		targets = append(targets, id)
 		effs = append(effs, e)
 	}
-	return append(effs, s.askRating(heard, targets)...)
+	return effs, targets
 }
 
 func quote(t string) string { return "“" + t + "”" }
@@ -429,18 +431,19 @@ func (s *State) spoke(w *Work, text string) []Effect {
 	loc := w.Audience.LocationID
 	line := Line{ID: s.lineID(w), From: a.Card.ID, FromName: a.Card.Name, FromKind: KindCharacter,
 		Text: cleanReply(text, a.Card.Name), SimMinute: s.Clock, ReplyTo: w.ReplyTo}
-	effs := s.say(loc, line, w.Actor)
+	effs, heard := s.say(loc, line, w.Actor)
 	if w.Kind == WorkTalk {
-		return append(effs, s.nextTurn(w.Conv, line)...)
+		effs = append(effs, s.nextTurn(w.Conv, line)...)
+	} else {
+		for _, i := range s.responders(loc, line.Text, w.Actor, -1, w.Chain) {
+			r := s.newWork(WorkReply, PriorityReply, i)
+			r.Audience = Audience{LocationID: loc}
+			r.ReplyTo, r.Chain, r.Query = line.ID, w.Chain+1, a.Card.Name+" "+line.Text
+			_, e := s.enqueue(r)
+			effs = append(effs, e...)
+		}
 	}
-	for _, i := range s.responders(loc, line.Text, w.Actor, -1, w.Chain) {
-		r := s.newWork(WorkReply, PriorityReply, i)
-		r.Audience = Audience{LocationID: loc}
-		r.ReplyTo, r.Chain, r.Query = line.ID, w.Chain+1, a.Card.Name+" "+line.Text
-		_, e := s.enqueue(r)
-		effs = append(effs, e...)
-	}
-	return effs
+	return append(effs, s.askRating(line.FromName+" said: "+quote(line.Text), heard)...)
 }
 
 func (s *State) spokePrivately(w *Work, text string) []Effect {

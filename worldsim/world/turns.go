@@ -65,9 +65,11 @@ func (s *State) responders(loc, text string, speaker, addressed, chain int) []in
 			}
 		}
 	}
+	// Someone already about to answer here is not asked to roll again, but
+	// being named or addressed still calls for an answer of its own.
 	var cands []int
 	for _, i := range s.actorsAt(loc) {
-		if i != speaker && !busy[i] {
+		if i != speaker {
 			cands = append(cands, i)
 		}
 	}
@@ -109,7 +111,7 @@ func (s *State) responders(loc, text string, speaker, addressed, chain int) []in
 		msg := tokens(text)
 		for _, i := range rest {
 			a := &s.Actors[i]
-			if a.Conv != 0 {
+			if a.Conv != 0 || busy[i] {
 				continue // busy talking; only a mention draws it away
 			}
 			rel := overlap(msg, knownTerms(a))
@@ -130,8 +132,16 @@ func (s *State) responders(loc, text string, speaker, addressed, chain int) []in
 			}
 		}
 	}
-	if len(out) == 0 && speaker < 0 && len(cands) > 0 {
-		out = append(out, cands[s.intn(len(cands))])
+	if len(out) == 0 && speaker < 0 {
+		var free []int
+		for _, i := range cands {
+			if !busy[i] {
+				free = append(free, i)
+			}
+		}
+		if len(free) > 0 {
+			out = append(out, free[s.intn(len(free))])
+		}
 	}
 	return out
 }

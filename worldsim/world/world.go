@@ -134,20 +134,19 @@ type Stats struct {
 
 // Actor is a resident character's live state.
 type Actor struct {
-	Card      maopao.Character `json:"card"` // the card, without avatar and assets
-	Location  string           `json:"location"`
-	Activity  string           `json:"activity"`
-	Talk      float64          `json:"talkativeness"`
-	Routine   []RoutineStep    `json:"routine"`           // sorted by minute
-	Conv      int64            `json:"conv,omitempty"`    // autonomous conversation it is in
-	Pending   int              `json:"pending,omitempty"` // queued or running work it speaks in
-	ImpSum    int              `json:"importance_sum"`    // importance since the last reflection
-	Reflect   bool             `json:"reflecting,omitempty"`
-	NextMem   int64            `json:"next_mem"`
-	Stream    []Memory         `json:"stream"`      // observations and dialogue, oldest first
-	Insights  []Memory         `json:"reflections"` // oldest first
-	Met       []string         `json:"met"`         // sorted IDs of those it has seen, capped
-	LastHeard int64            `json:"last_heard,omitempty"`
+	Card     maopao.Character `json:"card"` // the card, without avatar and assets
+	Location string           `json:"location"`
+	Activity string           `json:"activity"`
+	Talk     float64          `json:"talkativeness"`
+	Routine  []RoutineStep    `json:"routine"`           // sorted by minute
+	Conv     int64            `json:"conv,omitempty"`    // autonomous conversation it is in
+	Pending  int              `json:"pending,omitempty"` // queued or running work it speaks in
+	ImpSum   int              `json:"importance_sum"`    // importance since the last reflection
+	Reflect  bool             `json:"reflecting,omitempty"`
+	NextMem  int64            `json:"next_mem"`
+	Stream   []Memory         `json:"stream"`      // observations and dialogue, oldest first
+	Insights []Memory         `json:"reflections"` // oldest first
+	Met      []string         `json:"met"`         // sorted IDs of the players it has seen, capped
 }
 
 // RoutineStep is a maopao.RoutineStep checked against the world.

@@ -1,0 +1,246 @@
+package local_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/local"
+	"github.com/maopao/maopao/engine/model"
+	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/tensor"
+)
+
+// TestLlamaCppGreedy compares greedy decoding with llama.cpp on the same
+// GGUF files. It needs llama.cpp's tools, so it skips unless
+// MAOPAO_LLAMA_CPP_BIN names the directory holding llama-completion.
+//
+// MAOPAO_LLAMA_CPP_MODELS (space-separated GGUF paths) picks the models;
+// without it the test writes tiny Mixtral- and Qwen3-MoE-shaped models.
+// MAOPAO_LLAMA_CPP_STEPS sets the generated length (default 64) and
+// MAOPAO_LLAMA_CPP_MIN_TOP1 the teacher-forced top-1 agreement a model must
+// reach (default 0.9; quantized files may want less, see docs/engine.md).
+//
+// llama-completion cannot print token ids, but with --prompt-cache-all it
+// saves every decoded token in its session file, which begins with the
+// magic "ggsn", a version and a u32 count of int32 tokens.
+func TestLlamaCppGreedy(t *testing.T) {
+	bin := os.Getenv("MAOPAO_LLAMA_CPP_BIN")
+	if bin == "" {
+		t.Skip("set MAOPAO_LLAMA_CPP_BIN to the directory of llama.cpp's tools (llama-completion)")
+	}
+	completion := filepath.Join(bin, "llama-completion")
+	if _, err := os.Stat(completion); err != nil {
+		t.Fatalf("MAOPAO_LLAMA_CPP_BIN: %v", err)
+	}
+	steps := envInt(t, "MAOPAO_LLAMA_CPP_STEPS", 64)
+	minTop1 := envFloat(t, "MAOPAO_LLAMA_CPP_MIN_TOP1", 0.9)
+
+	models := strings.Fields(os.Getenv("MAOPAO_LLAMA_CPP_MODELS"))
+	if len(models) == 0 {
+		dir := t.TempDir()
+		for _, arch := range []string{"llama", "qwen3moe"} {
+			for _, typ := range []tensor.Type{tensor.F32, tensor.Q8_0} {
+				s := modelgen.Tiny(arch)
+				s.Type = typ
+				p := filepath.Join(dir, fmt.Sprintf("%s-%s.gguf", arch, typ))
+				if err := modelgen.Write(p, s); err != nil {
+					t.Fatal(err)
+				}
+				models = append(models, p)
+			}
+		}
+	}
+	const prompt = "Once upon a time, in a quiet village by the sea, there lived a"
+	for _, path := range models {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			cmp := compareGreedy(t, completion, path, prompt, steps)
+			t.Logf("%s: prompt %d tokens identical; greedy %d steps: %s; teacher-forced top-1 %d/%d (%.1f%%), largest logit gap at a disagreement %.4g",
+				filepath.Base(path), cmp.promptLen, cmp.steps, cmp.divergence(), cmp.agree, cmp.forced,
+				100*float64(cmp.agree)/float64(cmp.forced), cmp.maxGap)
+			if frac := float64(cmp.agree) / float64(cmp.forced); frac < minTop1 {
+				t.Errorf("teacher-forced top-1 agreement %.3f < %.3f", frac, minTop1)
+			}
+		})
+	}
+}
+
+type greedyComparison struct {
+	promptLen, steps int
+	firstDiff        int // -1 when all steps agree
+	ours, theirs     []int
+	agree, forced    int
+	maxGap           float32 // our logit(our top) - our logit(llama.cpp's token), worst case
+}
+
+func (c greedyComparison) divergence() string {
+	if c.firstDiff < 0 {
+		return "identical"
+	}
+	return fmt.Sprintf("first divergence at step %d (ours %d, llama.cpp %d)", c.firstDiff, c.ours[c.firstDiff], c.theirs[c.firstDiff])
+}
+
+func compareGreedy(t *testing.T, completion, path, prompt string, steps int) greedyComparison {
+	t.Helper()
+	e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	tk := e.Tokenizer()
+	ids := tk.Encode(prompt, tk.AddBOS(), true)
+
+	session := filepath.Join(t.TempDir(), "session.bin")
+	// One more token than compared: llama-completion never decodes its last
+	// sampled token, so that one is missing from the session file.
+	cmd := exec.Command(completion, "-m", path, "-p", prompt, "-n", strconv.Itoa(steps+1),
+		"-t", "1", "-c", "512", "-no-cnv", "--ignore-eos", "--no-warmup",
+		"--samplers", "top_k", "--top-k", "1", "--temp", "0",
+		"--prompt-cache", session, "--prompt-cache-all")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", cmd, err, tail(out, 3000))
+	}
+	all, err := readSessionTokens(session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < len(ids) || !equalInts(all[:len(ids)], ids) {
+		t.Fatalf("prompt tokenizes differently: ours %v, llama.cpp's session starts %v", ids, all[:min(len(all), len(ids)+4)])
+	}
+	theirs := all[len(ids):]
+	if len(theirs) < steps {
+		t.Fatalf("llama.cpp decoded only %d of %d tokens", len(theirs), steps)
+	}
+	theirs = theirs[:steps]
+
+	var ours []int
+	_, err = e.GenerateTokens(context.Background(), ids, engine.Request{MaxTokens: steps}, func(tok engine.Token) error {
+		if tok.ID >= 0 {
+			ours = append(ours, tok.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := greedyComparison{promptLen: len(ids), steps: steps, firstDiff: -1, ours: ours, theirs: theirs}
+	for i := range theirs {
+		if i >= len(ours) || ours[i] != theirs[i] {
+			c.firstDiff = i
+			break
+		}
+	}
+	if c.firstDiff >= len(ours) {
+		t.Fatalf("our engine stopped after %d tokens (EOS?) where llama.cpp went on", len(ours))
+	}
+
+	// Teacher forcing: run llama.cpp's whole sequence through our model and
+	// ask whether our argmax at each position is the token llama.cpp chose.
+	m := e.Model()
+	seq := append(append([]int(nil), ids...), theirs...)
+	b := model.SeqBatch(0, 0, seq)
+	b.Logits = make([]bool, len(seq))
+	for i := len(ids) - 1; i < len(seq)-1; i++ {
+		b.Logits[i] = true
+	}
+	kv := model.NewKVCache(m, len(seq)+model.BlockSize, len(seq))
+	logits, err := m.Forward(context.Background(), b, kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(ids) - 1; i < len(seq)-1; i++ {
+		l := logits[i]
+		top := argmaxOf(l)
+		want := seq[i+1]
+		c.forced++
+		if top == want {
+			c.agree++
+			continue
+		}
+		if gap := l[top] - l[want]; gap > c.maxGap || math.IsNaN(float64(gap)) {
+			c.maxGap = gap
+		}
+	}
+	return c
+}
+
+func readSessionTokens(path string) ([]int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 12 || binary.LittleEndian.Uint32(data) != 0x6767736e {
+		return nil, fmt.Errorf("%s: not a llama.cpp session file", path)
+	}
+	n := int(binary.LittleEndian.Uint32(data[8:]))
+	if n < 0 || 12+4*n > len(data) {
+		return nil, fmt.Errorf("%s: token count %d does not fit in %d bytes", path, n, len(data))
+	}
+	toks := make([]int, n)
+	for i := range toks {
+		toks[i] = int(int32(binary.LittleEndian.Uint32(data[12+4*i:])))
+	}
+	return toks, nil
+}
+
+func argmaxOf(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return v
+}
+
+func envFloat(t *testing.T, name string, def float64) float64 {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || v > 1 {
+		t.Fatalf("%s=%q: want a fraction between 0 and 1", name, s)
+	}
+	return v
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}

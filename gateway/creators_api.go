@@ -1,9 +1,159 @@
 package gateway
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/protocol"
+)
+
+// creatorAPI is the REST API for accounts and characters. Its state (the
+// login rate limiter, the password-hashing slots) lives here rather than in
+// Server, so the API is one self-contained piece mounted by
+// registerCreatorAPI.
+type creatorAPI struct {
+	s      *Server
+	logins *loginLimiter
+	// hashSlots bounds concurrent argon2 computations: each takes
+	// argonMemoryKiB of memory, so unbounded logins would be a memory DoS.
+	hashSlots chan struct{}
+}
+
+func newCreatorAPI(s *Server) *creatorAPI {
+	return &creatorAPI{s: s, logins: newLoginLimiter(), hashSlots: make(chan struct{}, maxConcurrentHashes)}
+}
 
 // registerCreatorAPI mounts the character and account REST API
 // (/api/v1/characters..., /api/v1/accounts...).
 func (s *Server) registerCreatorAPI(mux *http.ServeMux) {
-	mux.HandleFunc("/api/v1/characters", s.handleCharacters)
+	a := newCreatorAPI(s)
+	a.register(mux)
+}
+
+type apiHandler func(w http.ResponseWriter, r *http.Request) *apiError
+
+func (a *creatorAPI) handle(mux *http.ServeMux, pattern string, h apiHandler) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if e := h(w, r); e != nil {
+			writeAPIError(w, e)
+		}
+	})
+}
+
+func (a *creatorAPI) register(mux *http.ServeMux) {
+	a.handle(mux, "POST /api/v1/accounts/register", a.handleRegister)
+	a.handle(mux, "POST /api/v1/accounts/login", a.handleLogin)
+	a.handle(mux, "GET /api/v1/accounts/me", a.handleMe)
+
+	a.handle(mux, "GET /api/v1/characters", a.handleList)
+	a.handle(mux, "POST /api/v1/characters", a.handleCreate)
+	a.handle(mux, "POST /api/v1/characters/import", a.handleImport)
+	a.handle(mux, "GET /api/v1/characters/{id}", a.handleGet)
+	a.handle(mux, "PUT /api/v1/characters/{id}", a.handlePut)
+	a.handle(mux, "PATCH /api/v1/characters/{id}", a.handlePatch)
+	a.handle(mux, "DELETE /api/v1/characters/{id}", a.handleDelete)
+	a.handle(mux, "GET /api/v1/characters/{id}/history", a.handleHistory)
+	a.handle(mux, "GET /api/v1/characters/{id}/history/{rev}", a.handleRevision)
+	a.handle(mux, "GET /api/v1/characters/{id}/avatar", a.handleGetAvatar)
+	a.handle(mux, "PUT /api/v1/characters/{id}/avatar", a.handlePutAvatar)
+	a.handle(mux, "GET /api/v1/characters/{id}/export", a.handleExport)
+
+	// Whatever the patterns above do not take gets a problem too, rather
+	// than net/http's plain-text 404 or 405.
+	for _, prefix := range []string{"/api/v1/characters", "/api/v1/characters/", "/api/v1/accounts/"} {
+		a.handle(mux, prefix, a.handleUnmatched)
+	}
+}
+
+// knownRoutes are the creator API's paths (as segment shapes) and their
+// methods, for the 405 answers of handleUnmatched.
+var knownRoutes = []struct {
+	shape, allow string
+}{
+	{"accounts/register", "POST"}, {"accounts/login", "POST"}, {"accounts/me", "GET"},
+	{"characters", "GET, POST"}, {"characters/import", "POST"},
+	{"characters/*", "GET, PUT, PATCH, DELETE"}, {"characters/*/history", "GET"},
+	{"characters/*/history/*", "GET"}, {"characters/*/avatar", "GET, PUT"}, {"characters/*/export", "GET"},
+}
+
+func (a *creatorAPI) handleUnmatched(w http.ResponseWriter, r *http.Request) *apiError {
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/"), "/")
+	for _, route := range knownRoutes {
+		shape := strings.Split(route.shape, "/")
+		if len(shape) != len(segs) {
+			continue
+		}
+		match := true
+		for i := range shape {
+			if shape[i] != "*" && shape[i] != segs[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			w.Header().Set("Allow", route.allow)
+			return problemf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s %s: use %s", r.Method, r.URL.Path, route.allow)
+		}
+	}
+	return problemf(http.StatusNotFound, codeNotFound, "no API endpoint at %s", r.URL.Path)
+}
+
+// viewer returns the player a request's bearer token names, "" when it has
+// none. A token that is present but does not verify is an error, not an
+// anonymous request: a client with an expired token should learn so.
+func (a *creatorAPI) viewer(r *http.Request) (string, *apiError) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", nil
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", unauthenticated(protocol.CodeBadToken, "the Authorization header must be \"Bearer <token>\"")
+	}
+	id, err := a.s.tokens.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return "", unauthenticated(protocol.CodeBadToken, "the token is not valid (expired, or from another server); log in again")
+	}
+	return id, nil
+}
+
+// player is viewer for endpoints that need someone signed in.
+func (a *creatorAPI) player(r *http.Request) (string, *apiError) {
+	id, e := a.viewer(r)
+	if e == nil && id == "" {
+		e = unauthenticated(protocol.CodeUnauthenticated, "sign in: send \"Authorization: Bearer <token>\"")
+	}
+	return id, e
+}
+
+func unauthenticated(code, detail string) *apiError {
+	e := problemf(http.StatusUnauthorized, code, "%s", detail)
+	e.header = http.Header{"Www-Authenticate": {`Bearer realm="maopao"`}}
+	return e
+}
+
+// creator is player for endpoints that need a registered account, which
+// guests do not have.
+func (a *creatorAPI) creator(r *http.Request) (maopao.Account, *apiError) {
+	id, e := a.player(r)
+	if e != nil {
+		return maopao.Account{}, e
+	}
+	acc, err := a.s.Store.GetAccount(r.Context(), id)
+	if errors.Is(err, maopao.ErrNotFound) {
+		return maopao.Account{}, problemf(http.StatusForbidden, codeForbidden,
+			"guests cannot create or edit characters: register with POST /api/v1/accounts/register")
+	}
+	if err != nil {
+		return maopao.Account{}, a.storeError("look up account", err)
+	}
+	return acc, nil
+}
+
+// storeError turns an unexpected store failure into a 503, logging it.
+func (a *creatorAPI) storeError(what string, err error) *apiError {
+	a.s.Log.Error("creator API: "+what, "err", err)
+	return problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "%s failed; try again", what)
 }

@@ -155,8 +155,7 @@ func (s *State) walk(i int, to, activity string) []Effect {
 	b.WriteString("I went to ")
 	b.WriteString(s.locName(to))
 	if activity != "" {
-		b.WriteString(" to ")
-		b.WriteString(activity)
+		b.WriteString(" (" + activity + ")")
 	}
 	b.WriteString(".")
 	first := false
@@ -170,12 +169,16 @@ func (s *State) walk(i int, to, activity string) []Effect {
 		names = append(names, p.Name)
 		first = meet(a, p.ID) || first
 	}
-	if len(names) > 0 {
-		const list = 6
-		if len(names) > list {
-			names = append(names[:list], "others")
-		}
-		b.WriteString(" " + strings.Join(names, ", ") + " were there.")
+	const list = 6
+	if len(names) > list {
+		names = append(names[:list], "others")
+	}
+	switch len(names) {
+	case 0:
+	case 1:
+		b.WriteString(" " + names[0] + " was there.")
+	default:
+		b.WriteString(" " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " were there.")
 	}
 	_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: b.String(), LocationID: to,
 		Importance: guessImportance(1, "", "", first)})

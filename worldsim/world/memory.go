@@ -46,11 +46,13 @@ func (s *State) remember(i int, m Memory) (string, Effect) {
 	m.SimMinute, m.LastAccess = s.Clock, s.Clock
 	m.Importance = clampImp(m.Importance)
 	if m.Kind == maopao.MemoryReflection {
+		// A reflection does not count towards the next one, or every
+		// reflection would call for another at once.
 		a.Insights = appendCapped(a.Insights, m, s.Config.ReflectionCap)
 	} else {
 		a.Stream = appendCapped(a.Stream, m, s.Config.MemoryCap)
+		s.addImportance(i, m.Importance)
 	}
-	s.addImportance(i, m.Importance)
 	return memoryID(a.Card.ID, m.Seq), MemoryAdded{s.record(a, &m)}
 }
 
@@ -69,9 +71,8 @@ func appendCapped(l []Memory, m Memory, limit int) []Memory {
 
 func (s *State) addImportance(i, delta int) {
 	a := &s.Actors[i]
-	before := a.ImpSum
 	a.ImpSum = max(a.ImpSum+delta, 0)
-	if before < s.Config.ReflectionThreshold && a.ImpSum >= s.Config.ReflectionThreshold && !a.Reflect && !s.isDue(i) {
+	if a.ImpSum >= s.Config.ReflectionThreshold && !a.Reflect && !s.isDue(i) {
 		s.Due = append(s.Due, i)
 	}
 }

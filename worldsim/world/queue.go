@@ -51,6 +51,7 @@ func (s *State) enqueue(w Work) (bool, []Effect) {
 			return false, s.drop(&w)
 		}
 		s.Queue = s.Queue[:len(s.Queue)-1]
+		s.release(&worst)
 		effs = s.drop(&worst)
 	}
 	k := sort.Search(len(s.Queue), func(i int) bool {
@@ -111,6 +112,11 @@ func (s *State) errorEvent(w *Work, code, text string) Event {
 func (s *State) dispatch() []Effect {
 	var effs []Effect
 	for len(s.Flight) < s.Config.MaxInFlight && len(s.Queue) > 0 {
+		if s.Queue[0].Priority == PriorityIdle && s.Config.MaxInFlight > 1 && len(s.Flight) >= s.Config.MaxInFlight-1 {
+			// Keep one engine slot for speech: a player should not wait
+			// behind ratings and reflections.
+			break
+		}
 		w := s.Queue[0]
 		copy(s.Queue, s.Queue[1:])
 		s.Queue[len(s.Queue)-1] = Work{}

@@ -506,8 +506,7 @@ func (s *State) startDue() []Effect {
 
 // reflected stores a reflection's insights as memories with their evidence.
 func (s *State) reflected(w *Work, insights []string) []Effect {
-	a := &s.Actors[w.Actor]
-	a.Reflect = false
+	s.Actors[w.Actor].Reflect = false
 	s.addImportance(w.Actor, -w.Covered)
 	s.Stats.Reflections++
 	var effs []Effect

@@ -30,7 +30,8 @@ type Config struct {
 	MaxChain          int `json:"max_chain,omitempty"`          // depth of characters answering characters (2)
 	ConversationTurns int `json:"conversation_turns,omitempty"` // lines in an autonomous conversation (8)
 	// ConversationPermille is the chance per location per sim minute that
-	// two idle characters there start talking, in thousandths (20).
+	// two idle characters there start talking, in thousandths (20;
+	// negative turns autonomous conversations off).
 	ConversationPermille int `json:"conversation_permille,omitempty"`
 
 	ReflectionThreshold int `json:"reflection_threshold,omitempty"` // summed importance that triggers a reflection (150)
@@ -68,7 +69,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxResponders, 2)
 	def(&c.MaxChain, 2)
 	def(&c.ConversationTurns, 8)
-	def(&c.ConversationPermille, 20)
+	if c.ConversationPermille == 0 {
+		c.ConversationPermille = 20 // negative: never
+	}
 	def(&c.ReflectionThreshold, 150)
 	def(&c.ReflectionWindow, 100)
 	def(&c.MemoryCap, 500)

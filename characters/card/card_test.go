@@ -44,7 +44,9 @@ func normalise(c maopao.Character) maopao.Character {
 	}
 	if c.CharacterBook != nil {
 		b := *c.CharacterBook
-		b.Entries = append([]maopao.LoreEntry(nil), b.Entries...)
+		if b.Entries != nil {
+			b.Entries = append(make([]maopao.LoreEntry, 0, len(b.Entries)), b.Entries...)
+		}
 		for i := range b.Entries {
 			if _, null := b.Entries[i].Extra["use_regex"]; b.Entries[i].UseRegex == nil && !null {
 				b.Entries[i].UseRegex = ptr(false)

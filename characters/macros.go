@@ -69,8 +69,20 @@ type expander struct {
 // macroBuf is the output of one nesting level; trimNext makes the next
 // literal text drop its leading line breaks (after {{trim}}).
 type macroBuf struct {
-	strings.Builder
+	buf      []byte
 	trimNext bool
+}
+
+func (b *macroBuf) write(s string)   { b.buf = append(b.buf, s...) }
+func (b *macroBuf) writeByte(c byte) { b.buf = append(b.buf, c) }
+func (b *macroBuf) String() string   { return string(b.buf) }
+
+// trimEnd drops trailing line breaks in place, so many {{trim}}s stay
+// linear.
+func (b *macroBuf) trimEnd() {
+	for n := len(b.buf); n > 0 && (b.buf[n-1] == '\n' || b.buf[n-1] == '\r'); n-- {
+		b.buf = b.buf[:n-1]
+	}
 }
 
 // put writes a macro's value, which is final text: never expanded again.
@@ -78,7 +90,7 @@ func (b *macroBuf) put(v string) {
 	if v != "" {
 		b.trimNext = false
 	}
-	b.WriteString(v)
+	b.write(v)
 }
 
 // matchBraces pairs every "{{" with its "}}" in one pass; unpaired ones
@@ -139,17 +151,17 @@ func (x *expander) literal(b *macroBuf, t string, unescape bool) {
 		if i < 0 {
 			break
 		}
-		b.WriteString(t[:i])
+		b.write(t[:i])
 		t = t[i:]
 		if n, v := x.angle(t); n > 0 {
 			b.put(v)
 			t = t[n:]
 			continue
 		}
-		b.WriteByte('<')
+		b.writeByte('<')
 		t = t[1:]
 	}
-	b.WriteString(t)
+	b.write(t)
 }
 
 func (x *expander) angle(t string) (int, string) {
@@ -189,9 +201,7 @@ func (x *expander) macro(b *macroBuf, open, close, depth int) {
 		b.put("\n")
 		return
 	case "trim":
-		t := strings.TrimRight(b.String(), "\r\n")
-		b.Reset()
-		b.WriteString(t)
+		b.trimEnd()
 		b.trimNext = true
 		return
 	case "noop", "comment", "hidden_key":
@@ -222,9 +232,9 @@ func (x *expander) macro(b *macroBuf, open, close, depth int) {
 	}
 	// Unknown (or {{original}}, which the caller fills): keep it, with
 	// the macros inside it expanded.
-	b.WriteString("{{")
+	b.write("{{")
 	x.expand(b, lo, hi, depth+1, false)
-	b.WriteString("}}")
+	b.write("}}")
 }
 
 // splitArgs splits a list argument at top level (not inside nested

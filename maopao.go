@@ -251,3 +251,13 @@ type MemoryRecord struct {
 	// Evidence lists the memories a reflection was drawn from.
 	Evidence []string `json:"evidence,omitempty" bson:"evidence,omitempty"`
 }
+
+// WorldSnapshot is a world simulation's saved state: the state after the
+// input log entry with sequence Seq, written by the owner of lease Epoch.
+type WorldSnapshot struct {
+	WorldID string    `json:"world_id" bson:"_id"`
+	Seq     uint64    `json:"seq" bson:"seq"`
+	Epoch   uint64    `json:"epoch" bson:"epoch"`
+	State   []byte    `json:"state" bson:"state"` // JSON of worldsim/world.State
+	SavedAt time.Time `json:"saved_at" bson:"saved_at"`
+}

@@ -145,6 +145,7 @@ func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
 		MessageIndex: msgCount,
 		CharName:     env.Char, UserName: user,
 		Expand: x,
+		Seed:   in.Seed,
 	})
 	used += res.TokensUsed
 

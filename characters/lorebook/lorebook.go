@@ -48,6 +48,9 @@ type Options struct {
 	// Expand expands macros in keys and content (characters.MacroEnv.Expand
 	// in a prompt); nil replaces only {{char}} and {{user}}.
 	Expand func(string) string
+	// Seed drives SillyTavern's per-entry "probability" rolls, together
+	// with MessageIndex, so a replay fires the same entries.
+	Seed uint64
 }
 
 // Activated is one entry that fired.
@@ -121,6 +124,7 @@ type entry struct {
 	noRecurse  bool // exclude_recursion: only the chat can fire it
 	noFeed     bool // prevent_recursion: its content fires nothing
 	delayed    bool // delay_until_recursion: only recursion can fire it
+	chance     int  // percent; 100 unless SillyTavern's useProbability says less
 }
 
 // Activate decides which entries of book fire for chat. A nil book or an
@@ -203,6 +207,15 @@ func Activate(book *maopao.Lorebook, chat []Message, opt Options) Result {
 				continue
 			}
 			fired[e.index] = true
+			if e.chance < 100 {
+				// A failed roll counts as this turn's decision: the entry
+				// does not get another chance in a later pass.
+				roll := int(mix(opt.Seed^mix(uint64(msgIndex)<<20^uint64(e.index))) % 100)
+				if roll >= e.chance {
+					continue
+				}
+				reason += fmt.Sprintf(" (rolled %d < %d%%)", roll, e.chance)
+			}
 			depth, pos := e.set.depth, e.set.position
 			now = append(now, Activated{
 				Entry: e.src, Index: e.index, Content: e.content, Position: pos,
@@ -221,8 +234,8 @@ func Activate(book *maopao.Lorebook, chat []Message, opt Options) Result {
 		}
 		slices.SortStableFunc(order, func(a, b int) int {
 			ea, eb := nowEntries[a], nowEntries[b]
-			if ea.constant != eb.constant {
-				if ea.constant {
+			if ea.always() != eb.always() {
+				if ea.always() {
 					return -1
 				}
 				return 1
@@ -261,6 +274,16 @@ func Activate(book *maopao.Lorebook, chat []Message, opt Options) Result {
 	res.TokensUsed = used
 	return res
 }
+
+// mix is the splitmix64 finaliser, a well-spread hash for seeded rolls.
+func mix(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// always reports whether the entry fires without keys.
+func (e *entry) always() bool { return e.constant || e.set.forceActivate }
 
 type fedText struct {
 	from int
@@ -384,6 +407,12 @@ func prepare(i int, src maopao.LoreEntry, expand func(string) string, msgIndex i
 	e.noRecurse, _ = extBool(ext, "exclude_recursion")
 	e.noFeed, _ = extBool(ext, "prevent_recursion")
 	e.delayed, _ = extBool(ext, "delay_until_recursion")
+	e.chance = 100
+	if use, _ := extBool(ext, "useProbability"); use {
+		if p, ok := extInt(ext, "probability"); ok {
+			e.chance = min(max(p, 0), 100)
+		}
+	}
 	if !e.constant && !e.set.forceActivate && len(e.keys) == 0 {
 		if len(src.Keys) > 0 {
 			warns = append(warns, fmt.Sprintf("%s: no usable key; it can never fire", where))

@@ -393,3 +393,32 @@ func TestActivateNilAndDeterministic(t *testing.T) {
 		t.Fatalf("dropped %v, want [2]", got)
 	}
 }
+
+func TestProbability(t *testing.T) {
+	b := book(
+		ent("Sometimes.", "x", ext("useProbability", true), ext("probability", float64(30))),
+		ent("Never.", "x", ext("useProbability", true), ext("probability", float64(0))),
+		ent("Ignored when unused.", "x", ext("useProbability", false), ext("probability", float64(0))),
+	)
+	hits := 0
+	for turn := 1; turn <= 400; turn++ {
+		opt := Options{Seed: 5, MessageIndex: turn}
+		r := Activate(&b, chat("x"), opt)
+		got := indexes(r.Entries)
+		if slices.Contains(got, 1) || !slices.Contains(got, 2) {
+			t.Fatalf("turn %d fired %v", turn, got)
+		}
+		if slices.Contains(got, 0) {
+			hits++
+			if !strings.Contains(r.Entries[0].Reason, "< 30%") {
+				t.Errorf("reason %q does not show the roll", r.Entries[0].Reason)
+			}
+		}
+		if again := indexes(Activate(&b, chat("x"), opt).Entries); !slices.Equal(again, got) {
+			t.Fatalf("turn %d not replayable: %v then %v", turn, got, again)
+		}
+	}
+	if hits < 80 || hits > 160 {
+		t.Fatalf("30%% entry fired %d times in 400 turns", hits)
+	}
+}

@@ -73,6 +73,11 @@ func BuildPrompt(in PromptInput) []engine.ChatMessage {
 // and the newest message; then lore (lower priority entries dropped first),
 // then example dialogues (later ones dropped first), then as much older
 // history as fits, newest kept. creator_notes never reach a prompt.
+//
+// Lore is scanned over the history, preceded by the greeting when the
+// history starts at the conversation's beginning, so "chat[i]" in a reason
+// counts the greeting as chat[0] then. Entry costs in the report include a
+// message's template framing.
 func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
 	c := in.Character
 	user := in.UserName

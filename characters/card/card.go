@@ -47,10 +47,10 @@ const (
 	// MaxJSONBytes caps the card JSON itself, also after base64 decoding or
 	// decompression from a PNG chunk, or from a CHARX's card.json.
 	MaxJSONBytes = 16 << 20
-	// MaxJSONValues caps the number of JSON values (objects, arrays, strings,
-	// numbers...) in one card, so that memory stays proportional to a sane
-	// card even for inputs like [0,0,0,...].
-	MaxJSONValues = 1 << 20
+	// MaxJSONValues caps the number of JSON values and object keys in one
+	// card (about 6000 SillyTavern lorebook entries), so that the decoded
+	// tree stays under ~80 MiB of allocation even for inputs like [{},{},...].
+	MaxJSONValues = 1 << 19
 	// MaxJSONDepth caps nesting of objects and arrays.
 	MaxJSONDepth = 128
 	// MaxFieldBytes caps every text field the spec names (description,

@@ -422,6 +422,7 @@ func TestBadInput(t *testing.T) {
 		{"many entries", `{"spec":"chara_card_v2","data":{"name":"a","character_book":{"entries":[` + many + `]}}}`,
 			"data.character_book.entries", "the limit is"},
 		{"deep", strings.Repeat(`{"a":`, MaxJSONDepth+1) + "1" + strings.Repeat("}", MaxJSONDepth+1), "", "deeper"},
+		{"values", `{"name":"a","x":[` + strings.Repeat("0,", MaxJSONValues) + `0]}`, "", "more than"},
 		{"jpeg", "\xff\xd8\xff\xe0 jfif", "", "JPEG"},
 		{"empty", "", "", "empty"},
 	} {

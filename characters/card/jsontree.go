@@ -12,19 +12,22 @@ import (
 // parseJSON decodes one JSON document into a tree of map[string]any, []any,
 // string, json.Number, bool and nil. Numbers stay json.Number so that
 // integers beyond 2^53 and the exact spelling of decimals survive a round
-// trip. The tree is built token by token so that the value count and depth
-// limits apply before memory is spent, not after.
+// trip. A cheap scan checks the value count and depth limits first, so that
+// memory is spent only on documents of a sane shape.
 func parseJSON(data []byte) (any, error) {
 	if len(data) > MaxJSONBytes {
 		return nil, errf("", "card JSON is %d bytes; the limit is %d", len(data), MaxJSONBytes)
 	}
 	data = bytes.TrimPrefix(data, utf8BOM)
+	if err := scanShape(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	p := &treeParser{dec: dec, data: data}
-	v, err := p.value(0)
-	if err != nil {
-		return nil, err
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, p.syntax(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, p.syntax(errors.New("more data after the JSON value"))
@@ -32,62 +35,50 @@ func parseJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-type treeParser struct {
-	dec    *json.Decoder
-	data   []byte
-	values int
+// scanShape counts values (keys included) and nesting without allocating.
+// It does not validate syntax; the decoder does that afterwards.
+func scanShape(data []byte) error {
+	depth, values := 0, 0
+	inString, escaped, inNumber := false, false, false
+	for _, b := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+			continue
+		}
+		number := b == '-' || b >= '0' && b <= '9'
+		switch {
+		case b == '"':
+			inString = true
+			values++
+		case b == '{' || b == '[':
+			depth++
+			values++
+			if depth > MaxJSONDepth {
+				return errf("", "card JSON nests deeper than %d levels", MaxJSONDepth)
+			}
+		case b == '}' || b == ']':
+			depth--
+		case b == 't' || b == 'f' || b == 'n' || number && !inNumber:
+			values++
+		}
+		inNumber = number || inNumber && (b == '.' || b == 'e' || b == 'E' || b == '+')
+		if values > MaxJSONValues {
+			return errf("", "card JSON has more than %d values", MaxJSONValues)
+		}
+	}
+	return nil
 }
 
-func (p *treeParser) value(depth int) (any, error) {
-	tok, err := p.dec.Token()
-	if err != nil {
-		return nil, p.syntax(err)
-	}
-	p.values++
-	if p.values > MaxJSONValues {
-		return nil, errf("", "card JSON has more than %d values", MaxJSONValues)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil
-	}
-	if depth >= MaxJSONDepth {
-		return nil, errf("", "card JSON nests deeper than %d levels", MaxJSONDepth)
-	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for p.dec.More() {
-			kt, err := p.dec.Token()
-			if err != nil {
-				return nil, p.syntax(err)
-			}
-			key, _ := kt.(string) // the decoder only yields strings in key position
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			m[key] = v
-		}
-		if _, err := p.dec.Token(); err != nil {
-			return nil, p.syntax(err)
-		}
-		return m, nil
-	case '[':
-		a := []any{}
-		for p.dec.More() {
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		if _, err := p.dec.Token(); err != nil {
-			return nil, p.syntax(err)
-		}
-		return a, nil
-	}
-	return nil, p.syntax(fmt.Errorf("unexpected %q", rune(d)))
+type treeParser struct {
+	dec  *json.Decoder
+	data []byte
 }
 
 // syntax turns a decoder error into an *Error with a line and column.

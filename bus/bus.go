@@ -125,3 +125,22 @@ func ChatConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Dura
 	}
 	return c, nil
 }
+
+// EnsureWorldLog declares the stream holding every world's input log. It
+// keeps entries by limits, not work-queue: a new owner reads a world's log
+// from its latest snapshot on, and owners purge what snapshots cover.
+func EnsureWorldLog(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        protocol.WorldLogStream,
+		Description: "every input of every world, in order",
+		Subjects:    []string{protocol.WorldLogSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  2 * time.Minute,
+		MaxAge:      30 * 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: declare stream %s: %w", protocol.WorldLogStream, err)
+	}
+	return st, nil
+}

@@ -1,6 +1,9 @@
 package protocol
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // NATS subjects and streams. Every subject the platform uses is built here.
 const (
@@ -78,4 +81,36 @@ func WorldRoomSubject(worldID, locationID string) string {
 // WorldPlayerSubject carries events for one player in a world (private chats, moves).
 func WorldPlayerSubject(worldID, playerID string) string {
 	return "maopao.world.out." + worldID + ".player." + playerID
+}
+
+// WorldQuerySubject is served by a world's current owner: a request for
+// what a player sees on joining (WorldQuery → WorldView).
+func WorldQuerySubject(worldID string) string { return "maopao.world.query." + worldID }
+
+// WorldLogEntry is one entry of a world's log. Gateways append player
+// inputs (Owner and Epoch empty). The owner appends its own inputs (ticks,
+// engine results) stamped with its lease revision as Epoch, and a Takeover
+// entry when it takes the world: entries from an earlier owner's epoch
+// that land after a takeover are ignored, so a stale owner cannot advance
+// the world twice.
+type WorldLogEntry struct {
+	Owner    string          `json:"owner,omitempty"`
+	Epoch    uint64          `json:"epoch,omitempty"`
+	Takeover bool            `json:"takeover,omitempty"`
+	Input    json.RawMessage `json:"input,omitempty"` // worldsim/world.EncodeInput
+}
+
+// WorldQuery asks the owner of a world what a player sees at a location.
+type WorldQuery struct {
+	PlayerID   string `json:"player_id"`
+	LocationID string `json:"location_id"`
+}
+
+// WorldView answers WorldQuery.
+type WorldView struct {
+	LocationID string       `json:"location_id"`
+	Present    []Actor      `json:"present"`
+	Recent     []WorldEvent `json:"recent"`
+	SimMinute  int64        `json:"sim_minute"`
+	Error      string       `json:"error,omitempty"`
 }

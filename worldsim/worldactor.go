@@ -1,0 +1,439 @@
+package worldsim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/worldsim/world"
+)
+
+func newID() string { return uuid.NewString() }
+
+// worldActor runs one world: it folds the world's input log into a
+// world.State and performs the effects. Only the lease holder writes ticks
+// and engine results into the log; everything else (player lines) comes
+// from gateways.
+type worldActor struct {
+	svc    *WorldService
+	def    maopao.World
+	epoch  uint64 // this owner's lease revision
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	state    world.State
+	seq      uint64 // last log entry folded into state
+	curEpoch uint64 // the epoch whose owner entries count, as the log says
+	live     bool   // replay is over: effects are performed
+	queries  chan query
+	results  chan struct{} // wakes the loop when generation finished
+	genSem   chan struct{}
+	memories chan maopao.MemoryRecord
+	handOver bool
+	mu       sync.Mutex
+}
+
+type query struct {
+	q     protocol.WorldQuery
+	reply func(protocol.WorldView)
+}
+
+func (a *worldActor) stop(handOver bool) {
+	a.mu.Lock()
+	a.handOver = handOver
+	a.mu.Unlock()
+	a.cancel()
+}
+
+func (a *worldActor) run(ctx context.Context) error {
+	svc := a.svc
+	log := svc.Log.With("world", a.def.ID)
+	defer close(a.done)
+	chars, err := loadCharacters(ctx, svc.Store, a.def)
+	if err != nil {
+		return err
+	}
+	// Start from the latest snapshot, or from the definition.
+	snap, err := svc.Store.GetWorldSnapshot(ctx, a.def.ID)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(snap.State, &a.state); err != nil {
+			return fmt.Errorf("world %s: decode snapshot at seq %d: %w", a.def.ID, snap.Seq, err)
+		}
+		a.seq, a.curEpoch = snap.Seq, snap.Epoch
+	case errors.Is(err, maopao.ErrNotFound):
+		if a.state, err = world.New(svc.Config, a.def, chars, worldSeed(a.def.ID)); err != nil {
+			return fmt.Errorf("world %s: %w", a.def.ID, err)
+		}
+	default:
+		return fmt.Errorf("world %s: load snapshot: %w", a.def.ID, err)
+	}
+
+	// Announce the takeover in the log: from that entry on, only this
+	// owner's ticks and engine results count.
+	takeoverSeq, err := a.append(ctx, protocol.WorldLogEntry{Owner: svc.Owner, Epoch: a.epoch, Takeover: true}, "")
+	if err != nil {
+		return err
+	}
+	a.queries = make(chan query, 64)
+	a.results = make(chan struct{}, 1)
+	max := svc.Config.MaxInFlight
+	if max <= 0 {
+		max = 2
+	}
+	a.genSem = make(chan struct{}, max)
+	a.memories = make(chan maopao.MemoryRecord, 4096)
+
+	// Keep the lease; losing it stops the world here at once.
+	leaseCtx, stopLease := context.WithCancel(ctx)
+	defer stopLease()
+	leaseLost := make(chan struct{})
+	lastRev := make(chan uint64, 1)
+	go func() {
+		rev, err := svc.leases.Keep(leaseCtx, a.def.ID, a.epoch)
+		lastRev <- rev
+		if errors.Is(err, bus.ErrLeaseLost) {
+			log.Warn("world lease lost; stopping", "err", err)
+			close(leaseLost)
+			a.cancel()
+		}
+	}()
+
+	sub, err := svc.NC.Subscribe(protocol.WorldQuerySubject(a.def.ID), func(m *nats.Msg) {
+		var q protocol.WorldQuery
+		if err := json.Unmarshal(m.Data, &q); err != nil {
+			return
+		}
+		select {
+		case a.queries <- query{q: q, reply: func(v protocol.WorldView) { b, _ := json.Marshal(v); _ = m.Respond(b) }}:
+		default:
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("world %s: serve queries: %w", a.def.ID, err)
+	}
+	defer sub.Unsubscribe()
+
+	var memWG sync.WaitGroup
+	memWG.Add(1)
+	go func() { defer memWG.Done(); a.writeMemories() }()
+	defer func() { close(a.memories); memWG.Wait() }()
+
+	cons, err := svc.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{protocol.WorldInputSubject(a.def.ID)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    a.seq + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("world %s: read log: %w", a.def.ID, err)
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("world %s: read log: %w", a.def.ID, err)
+	}
+	defer msgs.Stop()
+	entries := make(chan jetstream.Msg)
+	go func() {
+		defer close(entries)
+		for {
+			m, err := msgs.Next()
+			if err != nil {
+				return
+			}
+			select {
+			case entries <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	tick := time.NewTicker(svc.TickEvery)
+	defer tick.Stop()
+	snapT := time.NewTicker(svc.SnapshotEvery)
+	defer snapT.Stop()
+	lastTick := time.Now()
+	var genWG sync.WaitGroup
+	genCtx, stopGen := context.WithCancel(context.Background())
+	defer func() { stopGen(); genWG.Wait() }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			stopGen()
+			genWG.Wait()
+			a.mu.Lock()
+			handOver := a.handOver
+			a.mu.Unlock()
+			select {
+			case <-leaseLost:
+				return ctx.Err() // another owner has it; do not write
+			default:
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.snapshot(sctx); err != nil {
+				log.Warn("final snapshot", "err", err)
+			}
+			if handOver {
+				stopLease()
+				if err := svc.leases.Release(sctx, a.def.ID, <-lastRev); err != nil {
+					log.Warn("hand over lease", "err", err)
+				}
+			}
+			return ctx.Err()
+		case m, ok := <-entries:
+			if !ok {
+				return fmt.Errorf("world %s: log reader stopped", a.def.ID)
+			}
+			meta, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			for _, e := range a.fold(meta.Sequence.Stream, m.Data()) {
+				if a.live {
+					a.perform(genCtx, &genWG, e)
+				}
+			}
+			if !a.live && meta.Sequence.Stream >= takeoverSeq {
+				// Caught up with our own takeover: redo the engine calls
+				// that were running when the last owner stopped.
+				a.live = true
+				lastTick = time.Now()
+				for _, e := range a.state.Resume() {
+					a.perform(genCtx, &genWG, e)
+				}
+				log.Info("world live", "seq", a.seq, "clock", a.state.Clock)
+			}
+		case <-tick.C:
+			if !a.live {
+				continue
+			}
+			now := time.Now()
+			ms := now.Sub(lastTick).Milliseconds()
+			lastTick = now
+			a.appendOwn(ctx, world.Tick{RealMillis: ms})
+		case q := <-a.queries:
+			q.reply(a.view(q.q))
+		case <-snapT.C:
+			if a.live {
+				if err := a.snapshot(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("snapshot", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// fold applies one log entry to the state and returns the effects.
+func (a *worldActor) fold(seq uint64, data []byte) []world.Effect {
+	a.seq = seq
+	var e protocol.WorldLogEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		a.svc.Log.Warn("bad world log entry", "world", a.def.ID, "seq", seq, "err", err)
+		return nil
+	}
+	if e.Takeover {
+		a.curEpoch = e.Epoch
+		return nil
+	}
+	if e.Epoch != 0 && e.Epoch != a.curEpoch {
+		return nil // written by an owner that has since lost the world
+	}
+	in, err := world.DecodeInput(e.Input)
+	if err != nil {
+		a.svc.Log.Warn("bad world input", "world", a.def.ID, "seq", seq, "err", err)
+		return nil
+	}
+	return a.state.Step(in)
+}
+
+func (a *worldActor) append(ctx context.Context, e protocol.WorldLogEntry, msgID string) (uint64, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return 0, err
+	}
+	msg := &nats.Msg{Subject: protocol.WorldInputSubject(a.def.ID), Data: b, Header: nats.Header{}}
+	if msgID != "" {
+		msg.Header.Set(nats.MsgIdHdr, msgID)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ack, err := a.svc.JS.PublishMsg(pctx, msg)
+	if err != nil {
+		return 0, fmt.Errorf("world %s: append to log: %w", a.def.ID, err)
+	}
+	return ack.Sequence, nil
+}
+
+// appendOwn logs one of the owner's own inputs under its epoch.
+func (a *worldActor) appendOwn(ctx context.Context, in world.Input) {
+	raw, err := world.EncodeInput(in)
+	if err != nil {
+		a.svc.Log.Error("encode world input", "err", err)
+		return
+	}
+	msgID := ""
+	if g, ok := in.(world.Generated); ok {
+		msgID = fmt.Sprintf("%s/%d/%s", a.def.ID, a.epoch, g.WorkID)
+	}
+	if _, err := a.append(ctx, protocol.WorldLogEntry{Owner: a.svc.Owner, Epoch: a.epoch, Input: raw}, msgID); err != nil && ctx.Err() == nil {
+		a.svc.Log.Warn("append own input", "world", a.def.ID, "err", err)
+	}
+}
+
+func (a *worldActor) snapshot(ctx context.Context) error {
+	b, err := json.Marshal(&a.state)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	snap := maopao.WorldSnapshot{WorldID: a.def.ID, Seq: a.seq, Epoch: a.curEpoch, State: b, SavedAt: time.Now().UTC()}
+	if err := a.svc.Store.PutWorldSnapshot(ctx, snap); err != nil {
+		return err
+	}
+	// What the snapshot covers is no longer needed in the log.
+	if err := a.svc.stream.Purge(ctx, jetstream.WithPurgeSubject(protocol.WorldInputSubject(a.def.ID)), jetstream.WithPurgeSequence(a.seq+1)); err != nil {
+		return fmt.Errorf("purge log below %d: %w", a.seq+1, err)
+	}
+	return nil
+}
+
+func (a *worldActor) writeMemories() {
+	for r := range a.memories {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.svc.Store.PutMemoryRecord(ctx, r); err != nil {
+			a.svc.Log.Warn("store memory record", "world", a.def.ID, "record", r.ID, "err", err)
+		}
+		cancel()
+	}
+}
+
+// perform carries out one effect of a live world.
+func (a *worldActor) perform(genCtx context.Context, wg *sync.WaitGroup, e world.Effect) {
+	switch e := e.(type) {
+	case world.Broadcast:
+		a.publish(protocol.WorldRoomSubject(a.def.ID, e.LocationID), a.event(e.Event, e.LocationID, ""))
+	case world.SendPrivate:
+		with := ""
+		if e.Event.FromKind == world.KindCharacter {
+			with = e.Event.From
+		}
+		a.publish(protocol.WorldPlayerSubject(a.def.ID, e.PlayerID), a.event(e.Event, e.Event.LocationID, with))
+	case world.MemoryAdded:
+		select {
+		case a.memories <- e.Record:
+		default:
+			a.svc.Log.Warn("memory writer behind; record dropped from storage (it stays in the world state)", "world", a.def.ID, "record", e.Record.ID)
+		}
+	case world.Generate:
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.generate(genCtx, e)
+		}()
+	case world.Ack:
+		// Player lines are in the log already; nothing to do.
+	}
+}
+
+func (a *worldActor) generate(ctx context.Context, g world.Generate) {
+	select {
+	case a.genSem <- struct{}{}:
+		defer func() { <-a.genSem }()
+	case <-ctx.Done():
+		return
+	}
+	name := g.CharacterID
+	for _, act := range a.state.Actors {
+		if act.Card.ID == g.CharacterID {
+			name = act.Card.Name
+		}
+	}
+	actor := protocol.Actor{Kind: "character", ID: g.CharacterID, Name: name}
+	subject := ""
+	private := ""
+	switch {
+	case g.Audience.PlayerID != "":
+		subject = protocol.WorldPlayerSubject(a.def.ID, g.Audience.PlayerID)
+		private = g.CharacterID
+	case g.Audience.LocationID != "":
+		subject = protocol.WorldRoomSubject(a.def.ID, g.Audience.LocationID)
+	}
+	seq := 0
+	res, err := a.svc.Engine.Generate(ctx, g.Request, func(t engine.Token) error {
+		if subject == "" || t.Text == "" {
+			return nil
+		}
+		a.publish(subject, protocol.WorldEvent{Kind: protocol.WorldDelta, WorldID: a.def.ID, LocationID: g.Audience.LocationID, PrivateWith: private,
+			MessageID: g.LineID, Actor: actor, Text: t.Text, Seq: seq})
+		seq++
+		return nil
+	})
+	if ctx.Err() != nil {
+		return // stopping: the next owner resumes this work
+	}
+	out := world.Generated{WorkID: g.WorkID, Text: res.Text}
+	if err != nil {
+		out.Code = protocol.CodeEngine
+		a.svc.Log.Warn("world generation failed", "world", a.def.ID, "work", g.WorkID, "err", err)
+	}
+	a.appendOwn(ctx, out)
+}
+
+func (a *worldActor) publish(subject string, ev protocol.WorldEvent) {
+	b, _ := json.Marshal(ev)
+	if err := a.svc.NC.Publish(subject, b); err != nil {
+		a.svc.Log.Warn("publish world event", "subject", subject, "err", err)
+	}
+}
+
+func (a *worldActor) event(e world.Event, loc, private string) protocol.WorldEvent {
+	kind := e.Kind
+	if kind == world.EventSaid {
+		kind = protocol.WorldSaid
+	}
+	if loc == "" {
+		loc = e.LocationID
+	}
+	return protocol.WorldEvent{
+		Kind: kind, WorldID: a.def.ID, LocationID: loc, PrivateWith: private, MessageID: e.ID, ReplyTo: e.ReplyTo,
+		Actor: protocol.Actor{Kind: e.FromKind, ID: e.From, Name: e.FromName}, Text: e.Text, SimMinute: e.SimMinute, Code: e.Code,
+	}
+}
+
+// view answers what a player sees at a location.
+func (a *worldActor) view(q protocol.WorldQuery) protocol.WorldView {
+	loc := q.LocationID
+	v := protocol.WorldView{LocationID: loc, SimMinute: a.state.Clock, Present: []protocol.Actor{}, Recent: []protocol.WorldEvent{}}
+	for _, act := range a.state.Actors {
+		if act.Location == loc {
+			v.Present = append(v.Present, protocol.Actor{Kind: "character", ID: act.Card.ID, Name: act.Card.Name})
+		}
+	}
+	for _, p := range a.state.People {
+		if p.Location == loc {
+			v.Present = append(v.Present, protocol.Actor{Kind: "player", ID: p.ID, Name: p.Name})
+		}
+	}
+	for _, r := range a.state.Rooms {
+		if r.LocationID != loc {
+			continue
+		}
+		for _, l := range r.Lines {
+			v.Recent = append(v.Recent, protocol.WorldEvent{Kind: protocol.WorldSaid, WorldID: a.def.ID, LocationID: loc, MessageID: l.ID, ReplyTo: l.ReplyTo,
+				Actor: protocol.Actor{Kind: l.FromKind, ID: l.From, Name: l.FromName}, Text: l.Text, SimMinute: l.SimMinute})
+		}
+	}
+	return v
+}

@@ -1,0 +1,197 @@
+package worldsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/worldsim/world"
+)
+
+// WorldStore is what the world runner needs from storage.
+type WorldStore interface {
+	ListWorlds(ctx context.Context) ([]maopao.World, error)
+	GetCharacter(ctx context.Context, id string) (maopao.Character, error)
+	// GetWorldSnapshot returns maopao.ErrNotFound (wrapped) when there is none.
+	GetWorldSnapshot(ctx context.Context, worldID string) (maopao.WorldSnapshot, error)
+	PutWorldSnapshot(ctx context.Context, s maopao.WorldSnapshot) error
+	// PutMemoryRecord inserts or replaces a record by ID.
+	PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) error
+}
+
+// WorldService runs the worlds this process owns. Ownership comes from
+// leases in a JetStream key-value bucket: every process tries to claim
+// worlds nobody holds, keeps renewing the ones it has, and hands them
+// over on shutdown; when a process dies its leases lapse and another one
+// takes its worlds, restoring each from its latest snapshot and the input
+// log after it.
+type WorldService struct {
+	Store  WorldStore
+	Engine engine.Generator
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Log    *slog.Logger
+	// Owner names this process in leases (default: a fresh UUID).
+	Owner string
+	// Config tunes every world's simulation.
+	Config world.Config
+	// LeaseTTL: how long a dead owner keeps its worlds (default 10s).
+	LeaseTTL time.Duration
+	// TickEvery: real time between clock ticks (default 1s).
+	TickEvery time.Duration
+	// SnapshotEvery: how often a world's state is saved (default 30s).
+	SnapshotEvery time.Duration
+	// ClaimEvery: how often unowned worlds are looked for (default LeaseTTL/2).
+	ClaimEvery time.Duration
+	// MaxWorlds caps the worlds this process runs (default 1000).
+	MaxWorlds int
+
+	leases *bus.Leases
+	stream jetstream.Stream
+	mu     sync.Mutex
+	actors map[string]*worldActor
+	wg     sync.WaitGroup
+}
+
+func (s *WorldService) defaults() {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.Owner == "" {
+		s.Owner = "worldsim-" + newID()
+	}
+	if s.LeaseTTL <= 0 {
+		s.LeaseTTL = 10 * time.Second
+	}
+	if s.TickEvery <= 0 {
+		s.TickEvery = time.Second
+	}
+	if s.SnapshotEvery <= 0 {
+		s.SnapshotEvery = 30 * time.Second
+	}
+	if s.ClaimEvery <= 0 {
+		s.ClaimEvery = s.LeaseTTL / 2
+	}
+	if s.MaxWorlds <= 0 {
+		s.MaxWorlds = 1000
+	}
+	if s.Config.ContextSize == 0 && s.Engine != nil {
+		s.Config.ContextSize = s.Engine.ContextSize()
+	}
+}
+
+// Run claims and runs worlds until ctx ends, then snapshots each and
+// releases its lease so another process can take over at once.
+func (s *WorldService) Run(ctx context.Context) error {
+	s.defaults()
+	var err error
+	if s.stream, err = bus.EnsureWorldLog(ctx, s.JS); err != nil {
+		return err
+	}
+	if s.leases, err = bus.OpenLeases(ctx, s.JS, protocol.WorldLeaseBucket, s.Owner, s.LeaseTTL); err != nil {
+		return err
+	}
+	s.actors = map[string]*worldActor{}
+	t := time.NewTicker(s.ClaimEvery)
+	defer t.Stop()
+	for {
+		s.claim(ctx)
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for _, a := range s.actors {
+				a.stop(true)
+			}
+			s.mu.Unlock()
+			s.wg.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Owned lists the IDs of the worlds this process runs now.
+func (s *WorldService) Owned() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.actors {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (s *WorldService) claim(ctx context.Context) {
+	worlds, err := s.Store.ListWorlds(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Warn("list worlds", "err", err)
+		}
+		return
+	}
+	for _, w := range worlds {
+		s.mu.Lock()
+		_, running := s.actors[w.ID]
+		full := len(s.actors) >= s.MaxWorlds
+		s.mu.Unlock()
+		if running || full || ctx.Err() != nil {
+			continue
+		}
+		rev, ok, err := s.leases.TryAcquire(ctx, w.ID)
+		if err != nil || !ok {
+			continue
+		}
+		a := &worldActor{svc: s, def: w, epoch: rev, done: make(chan struct{})}
+		actx, cancel := context.WithCancel(context.Background())
+		a.cancel = cancel
+		s.mu.Lock()
+		s.actors[w.ID] = a
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			err := a.run(actx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.Log.Error("world stopped", "world", w.ID, "err", err)
+			}
+			s.mu.Lock()
+			delete(s.actors, w.ID)
+			s.mu.Unlock()
+		}()
+		s.Log.Info("world claimed", "world", w.ID, "name", w.Name, "owner", s.Owner)
+	}
+}
+
+// worldSeed derives a world's PRNG seed from its ID, so every owner
+// rebuilding it from scratch starts from the same state.
+func worldSeed(id string) uint64 {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+func loadCharacters(ctx context.Context, st WorldStore, def maopao.World) ([]maopao.Character, error) {
+	var out []maopao.Character
+	for _, r := range def.Residents {
+		c, err := st.GetCharacter(ctx, r.CharacterID)
+		if err != nil {
+			return nil, fmt.Errorf("world %s: resident %s: %w", def.ID, r.CharacterID, err)
+		}
+		c.Avatar = nil
+		out = append(out, c)
+	}
+	return out, nil
+}

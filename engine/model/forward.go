@@ -108,28 +108,44 @@ func (m *Model) Forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 	return logits, nil
 }
 
-// scratch holds the activations of one forward pass.
+// scratch holds the activations of one forward pass. Scratches are pooled
+// and reused across passes (buffers only grow), so a decode step allocates
+// little besides its logits.
 type scratch struct {
 	x, xb    []float32 // n × Hidden: residual stream, normalised input
 	q, k, v  []float32 // n × qDim / kvDim
 	att      []float32 // n × qDim
 	tmp      []float32 // n × Hidden
 	cos, sin []float32 // n × RopeDims/2
-	kvOff    []int     // n: where each token's key/value go in the cache
 	seqs     []*seqState
+
+	probs, in, y, sh, g, u, h []float32 // feed-forward and output scratch
+	routes                    [][]route
+	idx                       []int
+	attn                      []attnBufs // per attention worker
 }
+
+type route struct {
+	tok int
+	w   float32
+}
+
+// attnBufs are one attention worker's scratch.
+type attnBufs struct{ k, vt, q, sc, o []float32 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32, error) {
 	c := m.Config
 	n := len(b.Tokens)
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	s := &scratch{
-		x: make([]float32, n*c.Hidden), xb: make([]float32, n*c.Hidden),
-		q: make([]float32, n*qDim), k: make([]float32, n*kvDim), v: make([]float32, n*kvDim),
-		att: make([]float32, n*qDim), tmp: make([]float32, n*c.Hidden),
-		cos: make([]float32, n*c.RopeDims/2), sin: make([]float32, n*c.RopeDims/2),
-		seqs: make([]*seqState, n),
-	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	s.x, s.xb, s.tmp = grow(s.x, n*c.Hidden), grow(s.xb, n*c.Hidden), grow(s.tmp, n*c.Hidden)
+	s.q, s.att = grow(s.q, n*qDim), grow(s.att, n*qDim)
+	s.k, s.v = grow(s.k, n*kvDim), grow(s.v, n*kvDim)
+	s.cos, s.sin = grow(s.cos, n*c.RopeDims/2), grow(s.sin, n*c.RopeDims/2)
+	s.seqs = grow(s.seqs, n)
 	for i := range b.Tokens {
 		if err := kv.prepare(b.seq(i), b.Pos[i]); err != nil {
 			return nil, err
@@ -171,7 +187,8 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 	if len(rows) == 0 {
 		return out, nil
 	}
-	h := make([]float32, len(rows)*c.Hidden)
+	s.h = grow(s.h, len(rows)*c.Hidden)
+	h := s.h
 	for r, i := range rows {
 		rmsNorm(h[r*c.Hidden:(r+1)*c.Hidden], s.x[i*c.Hidden:(i+1)*c.Hidden], m.OutNorm, c.RMSEps)
 	}
@@ -238,9 +255,9 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 		rmsNorm(s.xb[i*H:(i+1)*H], s.x[i*H:(i+1)*H], L.FFNNorm, c.RMSEps)
 	}
 	if c.MoE() {
-		m.moe(l, n, s.xb, s.tmp)
+		m.moe(l, n, s)
 	} else {
-		m.swiglu(L.Gate, L.Up, L.Down, s.xb, n, s.tmp)
+		m.swiglu(L.Gate, L.Up, L.Down, s.xb, n, s.tmp, s)
 	}
 	addScaled(s.x, s.tmp, c.ResidualScale)
 }
@@ -276,8 +293,14 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 		bySeq[sq] = append(bySeq[sq], i)
 	}
 	items := len(order) * c.KVHeads
-	parallelFor(items, m.threadsFor(items*64), func(lo, hi int) {
-		var kbuf, vt, qbuf, sc, ob []float32
+	threads := min(m.threadsFor(items*64), items)
+	if len(s.attn) < threads {
+		s.attn = append(s.attn, make([]attnBufs, threads-len(s.attn))...)
+	}
+	parallelFor(items, threads, func(worker, lo, hi int) {
+		ab := &s.attn[worker]
+		kbuf, vt, qbuf, sc, ob := ab.k, ab.vt, ab.q, ab.sc, ab.o
+		defer func() { ab.k, ab.vt, ab.q, ab.sc, ab.o = kbuf, vt, qbuf, sc, ob }()
 		for w := lo; w < hi; w++ {
 			idx := bySeq[order[w/c.KVHeads]]
 			h := w % c.KVHeads
@@ -339,22 +362,24 @@ func f32Matrix(x []float32, rows, cols int) tensor.Matrix {
 // weighted by the router probabilities. Tokens are grouped by expert so each
 // expert's matrices are read once per step, and experts no token chose are
 // never touched.
-func (m *Model) moe(l, n int, xb, out []float32) {
+func (m *Model) moe(l, n int, s *scratch) {
 	c := m.Config
 	L := &m.Layers[l]
 	H, E, K := c.Hidden, c.Experts, c.ExpertsUsed
-	probs := make([]float32, n*E)
+	xb, out := s.xb, s.tmp
+	s.probs = grow(s.probs, n*E)
+	probs := s.probs
 	m.matMul(L.Router, xb, n, probs)
-	type route struct {
-		tok int
-		w   float32
+	s.routes = grow(s.routes, E)
+	byExpert := s.routes
+	for e := range byExpert {
+		byExpert[e] = byExpert[e][:0]
 	}
-	byExpert := make([][]route, E)
-	idx := make([]int, 0, E)
 	for i := 0; i < n; i++ {
 		p := probs[i*E : (i+1)*E]
 		softmax(p)
-		top := topK(p, K, idx)
+		s.idx = topK(p, K, s.idx)
+		top := s.idx
 		var sum float32 = 1
 		if c.NormTopK {
 			sum = 0
@@ -367,25 +392,26 @@ func (m *Model) moe(l, n int, xb, out []float32) {
 		}
 	}
 	clear(out[:n*H])
-	var in, y []float32
 	for e, rs := range byExpert {
 		if len(rs) == 0 {
 			continue
 		}
 		ne := len(rs)
-		in = grow(in, ne*H)
-		y = grow(y, ne*H)
+		s.in = grow(s.in, ne*H)
+		s.y = grow(s.y, ne*H)
+		in, y := s.in, s.y
 		for r, rt := range rs {
 			copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
 		}
-		m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y)
+		m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s)
 		for r, rt := range rs {
 			axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
 		}
 	}
 	if c.SharedFF > 0 {
-		sh := make([]float32, n*H)
-		m.swiglu(L.ShGate, L.ShUp, L.ShDown, xb, n, sh)
+		s.sh = grow(s.sh, n*H)
+		sh := s.sh
+		m.swiglu(L.ShGate, L.ShUp, L.ShDown, xb, n, sh, s)
 		for i := 0; i < n; i++ {
 			var g float32 = 1
 			if L.ShGateInp != nil {
@@ -397,10 +423,10 @@ func (m *Model) moe(l, n int, xb, out []float32) {
 }
 
 // swiglu computes down(silu(gate(x)) * up(x)) for n rows of x into out.
-func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []float32) {
+func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []float32, s *scratch) {
 	ff := gate.Rows
-	g := make([]float32, n*ff)
-	u := make([]float32, n*ff)
+	s.g, s.u = grow(s.g, n*ff), grow(s.u, n*ff)
+	g, u := s.g, s.u
 	m.matMul(gate, x, n, g)
 	m.matMul(up, x, n, u)
 	for i := range g {
@@ -430,31 +456,32 @@ func (m *Model) threadsFor(work int) int {
 	return t
 }
 
-// parallelFor splits [0, n) into about threads contiguous chunks.
-func parallelFor(n, threads int, fn func(lo, hi int)) {
+// parallelFor splits [0, n) into at most threads contiguous chunks; fn gets
+// its worker number (< threads) and its range.
+func parallelFor(n, threads int, fn func(worker, lo, hi int)) {
 	if threads <= 1 || n <= 1 {
-		fn(0, n)
+		fn(0, 0, n)
 		return
 	}
-	if threads > n {
-		threads = n
-	}
+	threads = min(threads, n)
 	var wg sync.WaitGroup
 	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
+	for w, lo := 0, 0; lo < n; w, lo = w+1, lo+chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			fn(w, lo, hi)
 		}()
 	}
 	wg.Wait()
 }
 
-func grow(s []float32, n int) []float32 {
+// grow returns s resized to n, reallocating only when it is too small; the
+// contents are not cleared.
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

@@ -187,7 +187,11 @@ func jsonProblem(err error, limit int64) *apiError {
 	}
 	if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
 		e := problemf(http.StatusBadRequest, protocol.CodeBadJSON, "unknown field %q", m[1])
-		e.errs = []FieldError{{Path: m[1], Message: "unknown field"}}
+		path := m[1]
+		if path == "" {
+			path = `""`
+		}
+		e.errs = []FieldError{{Path: path, Message: "unknown field"}}
 		return e
 	}
 	return problemf(http.StatusBadRequest, protocol.CodeBadJSON, "the body is not a valid request: %v", err)

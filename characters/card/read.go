@@ -479,6 +479,9 @@ func (r *reader) readBook(m map[string]any, path string) (*maopao.Lorebook, erro
 		Extensions:        f.object("extensions"),
 		Entries:           []maopao.LoreEntry{},
 	}
+	if f.err != nil {
+		return nil, f.err
+	}
 	if v, ok := f.rest["entries"]; ok {
 		delete(f.rest, "entries")
 		switch a := v.(type) {

@@ -17,8 +17,12 @@ const BlockSize = 16
 type KVCache struct {
 	layers, kvDim int
 	maxSeqLen     int
-	k, v          [][]float32 // per layer: nBlocks*BlockSize*kvDim
-	refs          []int32     // per block
+	// data[b] holds block b for every layer: layer l's keys at
+	// l*2*blockLen, its values at (l*2+1)*blockLen, blockLen =
+	// BlockSize*kvDim. Blocks are allocated on first use, so a cache sized
+	// for many long conversations costs memory only as it fills.
+	data [][]float32
+	refs []int32 // per block
 	free          []int
 	seqs          map[int]*seqState
 }
@@ -43,14 +47,9 @@ func NewKVCache(m *Model, capacity, maxSeqLen int) *KVCache {
 		layers:    m.Config.Layers,
 		kvDim:     m.Config.KVHeads * m.Config.HeadDim,
 		maxSeqLen: maxSeqLen,
-		k:         make([][]float32, m.Config.Layers),
-		v:         make([][]float32, m.Config.Layers),
+		data:      make([][]float32, nBlocks),
 		refs:      make([]int32, nBlocks),
 		seqs:      map[int]*seqState{},
-	}
-	for l := range c.k {
-		c.k[l] = make([]float32, nBlocks*BlockSize*c.kvDim)
-		c.v[l] = make([]float32, nBlocks*BlockSize*c.kvDim)
 	}
 	for b := nBlocks - 1; b >= 0; b-- {
 		c.free = append(c.free, b)
@@ -143,6 +142,9 @@ func (c *KVCache) alloc() (int, error) {
 	b := c.free[len(c.free)-1]
 	c.free = c.free[:len(c.free)-1]
 	c.refs[b] = 1
+	if c.data[b] == nil {
+		c.data[b] = make([]float32, c.layers*2*BlockSize*c.kvDim)
+	}
 	return b, nil
 }
 
@@ -186,11 +188,7 @@ func (c *KVCache) prepare(seq, pos int) error {
 }
 
 func (c *KVCache) copyBlock(dst, src int) {
-	sz := BlockSize * c.kvDim
-	for l := range c.k {
-		copy(c.k[l][dst*sz:(dst+1)*sz], c.k[l][src*sz:(src+1)*sz])
-		copy(c.v[l][dst*sz:(dst+1)*sz], c.v[l][src*sz:(src+1)*sz])
-	}
+	copy(c.data[dst], c.data[src])
 }
 
 // Within a block, each layer keeps one region per KV head: keys as
@@ -198,13 +196,22 @@ func (c *KVCache) copyBlock(dst, src int) {
 // attention can gather a head's keys, and its values as columns, with whole
 // contiguous copies and run both products through the matrix kernels.
 
+func (c *KVCache) keys(l, block int) []float32 {
+	n := BlockSize * c.kvDim
+	return c.data[block][2*l*n : (2*l+1)*n]
+}
+
+func (c *KVCache) values(l, block int) []float32 {
+	n := BlockSize * c.kvDim
+	return c.data[block][(2*l+1)*n : (2*l+2)*n]
+}
+
 // store writes the keys and values of one position.
 func (c *KVCache) store(l int, s *seqState, pos int, k, v []float32, headDim int) {
-	base := s.blocks[pos/BlockSize] * BlockSize * c.kvDim
+	kc, vc := c.keys(l, s.blocks[pos/BlockSize]), c.values(l, s.blocks[pos/BlockSize])
 	off := pos % BlockSize
-	kc, vc := c.k[l], c.v[l]
 	for h := 0; h < c.kvDim/headDim; h++ {
-		region := base + h*BlockSize*headDim
+		region := h * BlockSize * headDim
 		copy(kc[region+off*headDim:region+(off+1)*headDim], k[h*headDim:(h+1)*headDim])
 		for d := 0; d < headDim; d++ {
 			vc[region+d*BlockSize+off] = v[h*headDim+d]
@@ -214,24 +221,23 @@ func (c *KVCache) store(l int, s *seqState, pos int, k, v []float32, headDim int
 
 // gatherK copies the keys of head h for positions [0, n) into dst (n×headDim).
 func (c *KVCache) gatherK(l int, s *seqState, h, n, headDim int, dst []float32) {
-	kc := c.k[l]
 	for b := 0; b*BlockSize < n; b++ {
 		rows := min(BlockSize, n-b*BlockSize)
-		region := s.blocks[b]*BlockSize*c.kvDim + h*BlockSize*headDim
-		copy(dst[b*BlockSize*headDim:], kc[region:region+rows*headDim])
+		region := h * BlockSize * headDim
+		copy(dst[b*BlockSize*headDim:], c.keys(l, s.blocks[b])[region:region+rows*headDim])
 	}
 }
 
 // gatherVT copies the values of head h for positions [0, n) into dst as
 // headDim rows of stride values, zero-filling each row past n.
 func (c *KVCache) gatherVT(l int, s *seqState, h, n, stride, headDim int, dst []float32) {
-	vc := c.v[l]
 	for d := 0; d < headDim; d++ {
 		clear(dst[d*stride+n : (d+1)*stride])
 	}
 	for b := 0; b*BlockSize < n; b++ {
 		cols := min(BlockSize, n-b*BlockSize)
-		region := s.blocks[b]*BlockSize*c.kvDim + h*BlockSize*headDim
+		vc := c.values(l, s.blocks[b])
+		region := h * BlockSize * headDim
 		for d := 0; d < headDim; d++ {
 			copy(dst[d*stride+b*BlockSize:d*stride+b*BlockSize+cols], vc[region+d*BlockSize:region+d*BlockSize+cols])
 		}

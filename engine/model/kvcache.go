@@ -23,8 +23,8 @@ type KVCache struct {
 	// for many long conversations costs memory only as it fills.
 	data [][]float32
 	refs []int32 // per block
-	free          []int
-	seqs          map[int]*seqState
+	free []int
+	seqs map[int]*seqState
 }
 
 type seqState struct {

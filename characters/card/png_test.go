@@ -12,6 +12,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -274,6 +275,47 @@ func TestDecodePNGErrors(t *testing.T) {
 		var e *Error
 		if !errors.As(err, &e) || !strings.HasPrefix(e.Path, tc.path) || !strings.Contains(e.Msg, tc.msg) {
 			t.Errorf("%s: got %v; want path %q... msg containing %q", tc.name, err, tc.path, tc.msg)
+		}
+	}
+}
+
+// A PNG as SillyTavern writes it: "chara" holds its V2 JSON (with the
+// top-level copies), "ccv3" the same JSON relabelled as V3. We read ccv3,
+// and our own export puts every data field back into both chunks.
+func TestSillyTavernPNG(t *testing.T) {
+	v2 := readTestdata(t, "sillytavern_v2.json")
+	var doc map[string]any
+	if err := json.Unmarshal(v2, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["spec"], doc["spec_version"] = "chara_card_v3", "3.0"
+	v3, _ := json.Marshal(doc)
+	in := smallPNG(t, testChunk("tEXt", cardText("chara", string(v2))), testChunk("tEXt", cardText("ccv3", string(v3))))
+	imp := mustDecode(t, in)
+	if imp.Spec != SpecV3 || len(imp.Warnings) > 0 {
+		t.Fatalf("spec %q warnings %q", imp.Spec, imp.Warnings)
+	}
+	diff(t, mustDecode(t, v2).Character, imp.Character)
+
+	out, err := EncodePNG(imp.Character, imp.Avatar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inData := tree(t, v2).(map[string]any)["data"].(map[string]any)
+	inData["character_book"].(map[string]any)["extensions"] = map[string]any{}
+	for _, kw := range []string{"ccv3", "chara"} {
+		var raw []byte
+		for _, c := range stChunks(t, out) {
+			if k, text, _ := bytes.Cut(c.data, []byte{0}); c.typ == "tEXt" && string(k) == kw {
+				raw, _ = base64.StdEncoding.DecodeString(string(text))
+			}
+		}
+		got := tree(t, raw).(map[string]any)["data"].(map[string]any)
+		if kw == "chara" {
+			delete(inData, "group_only_greetings") // V3 only
+		}
+		if !reflect.DeepEqual(inData, got) {
+			t.Errorf("%s chunk data differs from the card's:\n%s", kw, raw)
 		}
 	}
 }

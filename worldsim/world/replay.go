@@ -61,7 +61,7 @@ func (s *State) Summary() string {
 	}
 	fmt.Fprintf(&b, "queue [%s] flight [%s] convs %d due %v\n", strings.Join(q, " "), strings.Join(f, " "), len(s.Convos), s.Due)
 	fmt.Fprintf(&b, "stats %+v\n", s.Stats)
-	fmt.Fprintf(&b, "talk %s\n", s.TalkHash())
+	fmt.Fprintf(&b, "talk %s memories %s\n", s.TalkHash(), s.MemoryHash())
 	return b.String()
 }
 
@@ -79,6 +79,23 @@ func (s *State) TalkHash() string {
 	}
 	for _, t := range s.Thread {
 		write("thread "+t.PlayerID+" "+t.CharacterID, t.Lines)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// MemoryHash hashes every memory stream: texts, importance, access times,
+// privacy and evidence, in order.
+func (s *State) MemoryHash() string {
+	h := sha256.New()
+	for i := range s.Actors {
+		a := &s.Actors[i]
+		fmt.Fprintf(h, "%s\x00%d\x00", a.Card.ID, a.NextMem)
+		for _, l := range [][]Memory{a.Stream, a.Insights} {
+			for _, m := range l {
+				fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s\x00", m.Seq, m.Kind, m.Text, m.Importance, m.Rated,
+					m.SimMinute, m.LastAccess, m.LocationID, m.PrivateTo, strings.Join(m.Evidence, ","))
+			}
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

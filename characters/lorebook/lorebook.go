@@ -182,9 +182,10 @@ func Activate(book *maopao.Lorebook, chat []Message, opt Options) Result {
 		texts[i] = newText(m.Text)
 	}
 
+	slow := &slowBudget{left: slowRegexBudget}
 	var cands []*entry
 	for i, src := range book.Entries {
-		e, warn := prepare(i, src, expand, msgIndex)
+		e, warn := prepare(i, src, expand, msgIndex, slow)
 		res.Warnings = append(res.Warnings, warn...)
 		if e != nil {
 			cands = append(cands, e)
@@ -272,6 +273,9 @@ func Activate(book *maopao.Lorebook, chat []Message, opt Options) Result {
 		return cmp.Compare(a.Index, b.Index)
 	})
 	res.TokensUsed = used
+	if slow.exhausted {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("regular-expression keys with lookaround or backreferences used up their %v; later matches were skipped", slowRegexBudget))
+	}
 	return res
 }
 
@@ -292,7 +296,7 @@ type fedText struct {
 
 // prepare parses an entry's decorators and extensions and compiles its
 // keys. It returns nil for entries that can never fire.
-func prepare(i int, src maopao.LoreEntry, expand func(string) string, msgIndex int) (*entry, []string) {
+func prepare(i int, src maopao.LoreEntry, expand func(string) string, msgIndex int, slow *slowBudget) (*entry, []string) {
 	if !src.Enabled {
 		return nil, nil
 	}
@@ -366,7 +370,7 @@ func prepare(i int, src maopao.LoreEntry, expand func(string) string, msgIndex i
 		e.scan = expand(stripHiddenKeys(body, true))
 	}
 
-	mode := keyMode{caseSensitive: false, wholeWords: true}
+	mode := keyMode{caseSensitive: false, wholeWords: true, slow: slow}
 	if src.CaseSensitive != nil {
 		mode.caseSensitive = *src.CaseSensitive
 	} else if b, ok := extBool(ext, "case_sensitive"); ok {

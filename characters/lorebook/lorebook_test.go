@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/maopao/maopao"
 )
@@ -420,5 +421,25 @@ func TestProbability(t *testing.T) {
 	}
 	if hits < 80 || hits > 160 {
 		t.Fatalf("30%% entry fired %d times in 400 turns", hits)
+	}
+}
+
+func TestPathologicalRegexIsBounded(t *testing.T) {
+	var entries []maopao.LoreEntry
+	for range 40 {
+		entries = append(entries, ent("Slow.", `/^(?=a)(a+)+$/`))
+	}
+	b := book(entries...)
+	msg := strings.Repeat("a", 40) + "X"
+	start := time.Now()
+	r := Activate(&b, chat(msg, msg), Options{})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("activation took %v", took)
+	}
+	if len(r.Entries) != 0 {
+		t.Fatalf("fired %v", indexes(r.Entries))
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "used up") {
+		t.Fatalf("no warning about the regex budget: %q", r.Warnings)
 	}
 }

@@ -27,16 +27,28 @@ type matcher struct {
 	whole bool
 	re    *regexp.Regexp
 	re2   *regexp2.Regexp
+	slow  *slowBudget // shared by the backtracking matchers of one activation
 }
 
-// regexTimeout bounds one backtracking match: keys come from cards anyone
-// can upload, and a pathological pattern must not stall a prompt.
-const regexTimeout = 50 * time.Millisecond
+// Keys come from cards anyone can upload, and a pathological pattern must
+// not stall a prompt: regexTimeout bounds one backtracking match and
+// slowRegexBudget all of them in one activation.
+const (
+	regexTimeout    = 50 * time.Millisecond
+	slowRegexBudget = 250 * time.Millisecond
+)
+
+// slowBudget is what is left of slowRegexBudget in one activation.
+type slowBudget struct {
+	left      time.Duration
+	exhausted bool
+}
 
 type keyMode struct {
 	caseSensitive bool
 	wholeWords    bool
 	useRegex      bool
+	slow          *slowBudget
 }
 
 // compileKey turns a key into a matcher; ok is false (with a reason) for a
@@ -46,14 +58,14 @@ func compileKey(key string, m keyMode) (*matcher, error) {
 		return nil, fmt.Errorf("is empty")
 	}
 	if pat, flags, ok := slashRegex(key); ok {
-		return compileRegex(key, pat, flags)
+		return compileRegex(key, pat, flags, m.slow)
 	}
 	if m.useRegex {
 		flags := ""
 		if !m.caseSensitive {
 			flags = "i"
 		}
-		return compileRegex(key, key, flags)
+		return compileRegex(key, key, flags, m.slow)
 	}
 	k := strings.TrimSpace(key)
 	mt := &matcher{key: k, lit: k, cs: m.caseSensitive}
@@ -83,8 +95,11 @@ func slashRegex(key string) (pat, flags string, ok bool) {
 	return k[1:end], flags, true
 }
 
-func compileRegex(key, pat, flags string) (*matcher, error) {
-	mt := &matcher{key: key}
+func compileRegex(key, pat, flags string, slow *slowBudget) (*matcher, error) {
+	if slow == nil {
+		slow = &slowBudget{left: slowRegexBudget}
+	}
+	mt := &matcher{key: key, slow: slow}
 	prefix := ""
 	opts := regexp2.None
 	for _, f := range flags {
@@ -115,7 +130,6 @@ func compileRegex(key, pat, flags string) (*matcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("is not a valid regular expression: %v", err)
 	}
-	re2.MatchTimeout = regexTimeout
 	mt.re2 = re2
 	return mt, nil
 }
@@ -126,7 +140,14 @@ func (m *matcher) in(t text) bool {
 	case m.re != nil:
 		return m.re.MatchString(t.raw)
 	case m.re2 != nil:
+		if m.slow.left <= 0 {
+			m.slow.exhausted = true
+			return false
+		}
+		m.re2.MatchTimeout = min(regexTimeout, m.slow.left)
+		start := time.Now()
 		ok, err := m.re2.MatchString(t.raw)
+		m.slow.left -= time.Since(start)
 		return ok && err == nil
 	}
 	hay := t.lower

@@ -329,6 +329,26 @@ func TestV1Card(t *testing.T) {
 	}
 }
 
+func TestPygmalionCard(t *testing.T) {
+	in := []byte(`{"char_name":"Pyg","char_persona":"d","world_scenario":"s","char_greeting":"hi","example_dialogue":"<START>","personality":"p"}`)
+	imp := mustDecode(t, in)
+	c := imp.Character
+	if imp.Spec != SpecV1 || c.Name != "Pyg" || c.Description != "d" || c.Scenario != "s" || c.FirstMes != "hi" ||
+		c.MesExample != "<START>" || c.Personality != "p" || c.CardExtra != nil || len(imp.Warnings) != 1 {
+		t.Fatalf("%+v %q", c, imp.Warnings)
+	}
+}
+
+func TestEncodeJSONKeepsMarkupReadable(t *testing.T) {
+	b, err := EncodeJSON(maopao.Character{Name: "a", MesExample: "<START>\n{{char}}: a & b"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"<START>\n{{char}}: a & b"`)) {
+		t.Fatalf("escaped: %s", b)
+	}
+}
+
 func TestLorebookRoundTrip(t *testing.T) {
 	b := *fullCharacter().CharacterBook
 	out, err := EncodeLorebook(b)

@@ -49,6 +49,9 @@ func (r *reader) readCard(root map[string]any) (maopao.Character, Spec, error) {
 			c, err := r.readData(d, "data", false)
 			return c, SpecV2, err
 		}
+		if _, hasName := root["name"]; !hasName {
+			root = r.pygmalion(root)
+		}
 		c, err := r.readData(root, "", false)
 		return c, SpecV1, err
 	}
@@ -87,6 +90,30 @@ func (r *reader) readCard(root map[string]any) (maopao.Character, Spec, error) {
 	}
 	c, err := r.readData(d, "data", spec == SpecV3)
 	return c, spec, err
+}
+
+// pygmalionKeys map the field names of the older Pygmalion/Gradio flat
+// format, which predates V1's, to V1's.
+var pygmalionKeys = map[string]string{
+	"char_name": "name", "char_persona": "description", "world_scenario": "scenario",
+	"char_greeting": "first_mes", "example_dialogue": "mes_example",
+}
+
+func (r *reader) pygmalion(root map[string]any) map[string]any {
+	if _, ok := root["char_name"]; !ok {
+		return root
+	}
+	out := make(map[string]any, len(root))
+	for k, v := range root {
+		if v1, ok := pygmalionKeys[k]; ok {
+			if _, clash := root[v1]; !clash {
+				k = v1
+			}
+		}
+		out[k] = v
+	}
+	r.warn("Pygmalion-style field names (char_name, char_persona, ...) read as their V1 names")
+	return out
 }
 
 // checkVersion reads spec_version. Minor versions and odd spellings are

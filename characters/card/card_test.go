@@ -429,6 +429,7 @@ func TestBadInput(t *testing.T) {
 		{"not object", `{"spec":"chara_card_v2","data":[1]}`, "data", "want an object"},
 		{"unknown spec", `{"spec":"chara_card_v9","data":{"name":"a"}}`, "spec", `unknown spec "chara_card_v9"`},
 		{"lorebook as card", `{"spec":"lorebook_v3","data":{"entries":[]}}`, "spec", "lorebook"},
+		{"version type", `{"spec":"chara_card_v2","spec_version":["2.0"],"data":{"name":"a"}}`, "spec_version", "want a string"},
 		{"future v3", `{"spec":"chara_card_v3","spec_version":"4.0","data":{"name":"a"}}`, "spec_version", "newer"},
 		{"no name", `{"spec":"chara_card_v2","spec_version":"2.0","data":{"description":"d"}}`, "data.name", "needs a character name"},
 		{"tags type", `{"spec":"chara_card_v2","data":{"name":"a","tags":["x",3]}}`, "data.tags[1]", "want a string, got a number"},

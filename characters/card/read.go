@@ -59,20 +59,19 @@ func (r *reader) readCard(root map[string]any) (maopao.Character, Spec, error) {
 	if !ok {
 		return maopao.Character{}, "", errf("spec", "want a string such as \"chara_card_v2\", got %s", kindOf(specV))
 	}
-	var spec Spec
-	switch Spec(s) {
+	spec, major := Spec(s), 0
+	switch spec {
 	case SpecV2:
-		spec = SpecV2
-		r.checkVersion(root, 2)
+		major = 2
 	case SpecV3:
-		spec = SpecV3
-		if err := r.checkVersion(root, 3); err != nil {
-			return maopao.Character{}, "", err
-		}
+		major = 3
 	case SpecLorebookV3:
 		return maopao.Character{}, "", errf("spec", "this is a lorebook (lorebook_v3), not a character card; import it as a lorebook")
 	default:
 		return maopao.Character{}, "", errf("spec", "unknown spec %s; want \"chara_card_v2\" or \"chara_card_v3\"", describe(specV))
+	}
+	if err := r.checkVersion(root, major); err != nil {
+		return maopao.Character{}, "", err
 	}
 	d, ok := root["data"].(map[string]any)
 	if !ok {

@@ -521,3 +521,28 @@ func TestTakeBatch(t *testing.T) {
 		t.Errorf("oversized chunk not taken")
 	}
 }
+
+func TestSampling(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	req := chat("Tell me about the river.")
+	req.Temperature, req.TopP, req.MaxTokens = 1.2, 0.95, 16
+	req.Seed = 42
+	a, _, err := run(t, e, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := run(t, e, context.Background(), req)
+	if a != b {
+		t.Errorf("same seed gave %q and %q", a.Text, b.Text)
+	}
+	// Seed 0 draws a random seed: a few runs must not all agree.
+	req.Seed = 0
+	texts := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		r, _, _ := run(t, e, context.Background(), req)
+		texts[r.Text] = true
+	}
+	if len(texts) == 1 {
+		t.Errorf("seed 0 gave the same text four times: %q", a.Text)
+	}
+}

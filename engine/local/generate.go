@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/maopao/maopao/engine"
@@ -10,7 +11,9 @@ import (
 	"github.com/maopao/maopao/engine/sample"
 )
 
-// Generate runs one chat completion; see engine.Generator.
+// Generate runs one chat completion; see engine.Generator. With
+// Temperature > 0, Seed 0 draws a fresh random seed; any other seed makes
+// the completion reproducible.
 func (e *Engine) Generate(ctx context.Context, req engine.Request, onToken func(engine.Token) error) (engine.Result, error) {
 	prompt := e.Prompt(req.Messages)
 	return e.GenerateTokens(ctx, prompt, req, onToken)
@@ -91,6 +94,10 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP,
 		RepeatPenalty: req.RepeatPenalty, PresencePenalty: req.PresencePenalty,
 		FrequencyPenalty: req.FrequencyPenalty, Seed: req.Seed,
+	}
+	if sp.Seed == 0 && sp.Temperature > 0 {
+		// Seed 0 asks for variety: "regenerate" should not repeat itself.
+		sp.Seed = rand.Uint64() | 1
 	}
 	smp := sample.New(sp)
 	stops := append(append([]string(nil), e.stops...), req.Stop...)

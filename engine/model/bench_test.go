@@ -2,6 +2,8 @@ package model
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,13 +12,20 @@ import (
 	"github.com/maopao/maopao/engine/tensor"
 )
 
-// benchModel writes the benchmark shape of the reference notes (114M
-// parameters, the one measured with llama-bench) at Q8_0.
+// benchModel loads the benchmark shape of the reference notes (114M
+// parameters, the one measured with llama-bench) at Q8_0, written once to
+// the temporary directory and reused by later runs.
 func benchModel(b *testing.B) *Model {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), "bench.gguf")
-	if err := modelgen.Write(path, modelgen.Bench("qwen3moe", tensor.Q8_0)); err != nil {
-		b.Fatal(err)
+	path := filepath.Join(os.TempDir(), "maopao-bench-qwen3moe-q8_0.gguf")
+	if _, err := os.Stat(path); err != nil {
+		tmp := path + fmt.Sprintf(".%d.tmp", os.Getpid())
+		if err := modelgen.Write(tmp, modelgen.Bench("qwen3moe", tensor.Q8_0)); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			b.Fatal(err)
+		}
 	}
 	f, err := gguf.Open(path)
 	if err != nil {

@@ -228,7 +228,9 @@ func (a *creatorAPI) handlePatch(w http.ResponseWriter, r *http.Request) *apiErr
 	var doc map[string]any
 	b, err := json.Marshal(view(base))
 	if err == nil {
-		err = json.Unmarshal(b, &doc)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		err = dec.Decode(&doc)
 	}
 	if err != nil {
 		return problemf(http.StatusInternalServerError, protocol.CodeInternal, "encode character: %v", err)

@@ -145,6 +145,9 @@ func decodeJSON(body io.Reader, limit int64, dst any) *apiError {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
+	// Numbers in extensions stay as written: cards carry integers beyond
+	// 2^53, and a character read with GET must survive being PUT back.
+	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {

@@ -13,7 +13,10 @@ import (
 	"github.com/maopao/maopao"
 )
 
-// Characters stores characters.
+// Characters stores characters. Numbers inside a character's maps
+// (Extensions, CardExtra, the lorebook's Extensions and Extra, LoreEntry.ID)
+// come back as json.Number, exactly as written, whatever numeric type they
+// were stored as: imported cards carry integers beyond 2^53.
 type Characters interface {
 	// PutCharacter inserts or replaces the character with c.ID.
 	PutCharacter(ctx context.Context, c maopao.Character) error

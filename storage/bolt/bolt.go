@@ -31,6 +31,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -213,8 +214,12 @@ func putCurrent(tx *bbolt.Tx, c maopao.Character) error {
 // getCurrent reads the current revision, avatar included when withAvatar.
 func getCurrent(tx *bbolt.Tx, id string, withAvatar bool) (maopao.Character, error) {
 	var c maopao.Character
-	if err := getJSON(tx.Bucket(bucketCharacters), id, "character", &c); err != nil {
-		return c, err
+	v := tx.Bucket(bucketCharacters).Get([]byte(id))
+	if v == nil {
+		return c, fmt.Errorf("character %q: %w", id, maopao.ErrNotFound)
+	}
+	if err := decodeCharacter(v, &c); err != nil {
+		return c, fmt.Errorf("character %q: corrupt record: %w", id, err)
 	}
 	c.Avatar = nil
 	if withAvatar {
@@ -264,7 +269,7 @@ func (s *Store) eachCharacter(ctx context.Context, tx *bbolt.Tx, fn func(maopao.
 			return err
 		}
 		var c maopao.Character
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decodeCharacter(v, &c); err != nil {
 			return fmt.Errorf("character %q: corrupt record: %w", k, err)
 		}
 		c.Avatar = nil
@@ -574,6 +579,16 @@ func encode(what string, v any) ([]byte, error) {
 		return nil, fmt.Errorf("%s cannot be stored as JSON: %v: %w", what, err, maopao.ErrInvalid)
 	}
 	return b, nil
+}
+
+// decodeCharacter reads a character record keeping the numbers in its maps
+// (extensions, lorebooks, card_extra) as json.Number: cards carry integers
+// beyond 2^53 and decimals whose spelling matters, and an export must give
+// them back as imported.
+func decodeCharacter(v []byte, c *maopao.Character) error {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	return dec.Decode(c)
 }
 
 func getJSON(b *bbolt.Bucket, id, kind string, dst any) error {

@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -194,7 +193,7 @@ func revKey(rev int) []byte {
 
 func decodeRevision(id string, k, v []byte) (maopao.Character, error) {
 	var c maopao.Character
-	if err := json.Unmarshal(v, &c); err != nil {
+	if err := decodeCharacter(v, &c); err != nil {
 		return c, fmt.Errorf("character %q history key %x: corrupt record: %w", id, k, err)
 	}
 	return c, nil

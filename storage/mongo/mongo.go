@@ -461,7 +461,11 @@ func (d characterDoc) character() (maopao.Character, error) {
 		if f.src == "" {
 			continue
 		}
-		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+		// Numbers stay json.Number: cards carry integers beyond 2^53 and
+		// decimals whose spelling an export must keep.
+		dec := json.NewDecoder(strings.NewReader(f.src))
+		dec.UseNumber()
+		if err := dec.Decode(f.dst); err != nil {
 			return c, fmt.Errorf("character %q: corrupt %s: %w", c.ID, f.name, err)
 		}
 	}

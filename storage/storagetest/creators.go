@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -408,5 +409,27 @@ func testAccountsConcurrent(t *testing.T, s storage.Store) {
 	}
 	if winners != 1 {
 		t.Fatalf("%d of %d racing registrations of one username succeeded, want exactly 1", winners, racers)
+	}
+}
+
+// testCharacterNumbers: numbers in card maps survive exactly, as cards need.
+func testCharacterNumbers(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	c := sampleCharacter("numbers", "Numbers")
+	c.Extensions = map[string]any{
+		"big": json.Number("123456789012345678901234567890"), "precise": json.Number("0.1000000000000000055511151231257827"),
+		"spelled": json.Number("2.50"), "neg": json.Number("-1e400"),
+	}
+	c.CharacterBook = &maopao.Lorebook{Entries: []maopao.LoreEntry{{ID: json.Number("18446744073709551617"), Keys: []string{"k"}}}}
+	must(t, s.PutCharacter(ctx, c))
+	got, err := s.GetCharacter(ctx, c.ID)
+	must(t, err)
+	for k, want := range c.Extensions {
+		if got.Extensions[k] != want {
+			t.Errorf("extension %s = %#v, want %#v", k, got.Extensions[k], want)
+		}
+	}
+	if got.CharacterBook == nil || len(got.CharacterBook.Entries) != 1 || got.CharacterBook.Entries[0].ID != json.Number("18446744073709551617") {
+		t.Errorf("lore entry id read back as %#v", got.CharacterBook)
 	}
 }

@@ -5,6 +5,7 @@
 package storagetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"Close", testClose},
 		{"CharacterAllFields", testCharacterAllFields},
+		{"CharacterNumbers", testCharacterNumbers},
 		{"CreateCharacter", testCreateCharacter},
 		{"UpdateCharacterHistory", testUpdateCharacterHistory},
 		{"UpdateCharacterConcurrent", testUpdateCharacterConcurrent},
@@ -413,8 +415,9 @@ func sampleCharacter(id, name string) maopao.Character {
 }
 
 // wantCharacter is c as every adapter must return it: times in UTC
-// milliseconds, maps and lorebooks as JSON would decode them (numbers
-// float64, lorebook entry IDs included).
+// milliseconds, maps and lorebooks as JSON decodes them with UseNumber
+// (numbers are json.Number, spelled as encoding/json writes them, lorebook
+// entry IDs included), so that big integers and decimals survive exactly.
 func wantCharacter(c maopao.Character) maopao.Character {
 	c.CreatedAt, c.UpdatedAt = msUTC(c.CreatedAt), msUTC(c.UpdatedAt)
 	b, err := json.Marshal(c)
@@ -422,7 +425,9 @@ func wantCharacter(c maopao.Character) maopao.Character {
 		panic(err) // the suite's own sample data
 	}
 	var out maopao.Character
-	if err := json.Unmarshal(b, &out); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
 		panic(err)
 	}
 	return canonical(out).(maopao.Character)

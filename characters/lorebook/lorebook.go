@@ -379,7 +379,10 @@ func prepare(i int, src maopao.LoreEntry, expand func(string) string, msgIndex i
 	if b, ok := extBool(ext, "match_whole_words"); ok {
 		mode.wholeWords = b
 	}
-	mode.useRegex = src.UseRegex != nil && *src.UseRegex
+	// SillyTavern exports every entry with use_regex true while its keys
+	// are plain words (regular expressions only when written /like/this),
+	// so an entry carrying SillyTavern's own extensions is read its way.
+	mode.useRegex = src.UseRegex != nil && *src.UseRegex && !fromSillyTavern(ext)
 	compile := func(what string, keys []string) []*matcher {
 		var ms []*matcher
 		for _, k := range keys {
@@ -516,6 +519,17 @@ func (e *entry) fires(pass int, chat []text, scanDepth int, feed []fedText) (str
 		return "", false
 	}
 	return reason + ", " + logicNames[e.logic] + hitNote, true
+}
+
+// fromSillyTavern recognises an entry exported by SillyTavern by the
+// extension fields only it writes.
+func fromSillyTavern(ext map[string]any) bool {
+	for _, k := range [...]string{"display_index", "selectiveLogic", "useProbability", "exclude_recursion", "prevent_recursion"} {
+		if _, ok := ext[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func extInt(ext map[string]any, name string) (int, bool) {

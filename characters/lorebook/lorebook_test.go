@@ -1,7 +1,9 @@
 package lorebook
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -441,5 +443,42 @@ func TestPathologicalRegexIsBounded(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(r.Warnings, "\n"), "used up") {
 		t.Fatalf("no warning about the regex budget: %q", r.Warnings)
+	}
+}
+
+// TestSillyTavernExport reads a book as SillyTavern exports it inside a
+// card: every entry has use_regex true with plain-word keys, and the real
+// settings live in extensions.
+func TestSillyTavernExport(t *testing.T) {
+	data, err := os.ReadFile("testdata/sillytavern_book.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b maopao.Lorebook
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	r := Activate(&b, chat(
+		"The Lighthouse at night, a stormy night.",
+		"I code in C++ daily; concatenate that. The harbor is quiet.",
+	), Options{CharName: "Orin", UserName: "Ada"})
+	got := map[int]Activated{}
+	for _, a := range r.Entries {
+		got[a.Index] = a
+	}
+	if want := []int{4, 2, 0, 1}; !slices.Equal(indexes(r.Entries), want) {
+		t.Fatalf("fired %v, want %v (%v; warnings %v)", indexes(r.Entries), want, reasons(r.Entries), r.Warnings)
+	}
+	if a := got[2]; a.Depth != 2 || a.Role != "user" || a.Content != "A storm is coming; Ada should stay indoors." {
+		t.Errorf("depth entry: %+v", a)
+	}
+	if got[4].Position != PositionBeforeChar || got[0].Position != PositionAfterChar || got[0].Depth != -1 {
+		t.Errorf("positions: %+v / %+v", got[4], got[0])
+	}
+	if got[1].Content != "Orin once wrote the harbour's tide tables in C++." {
+		t.Errorf("content: %q", got[1].Content)
+	}
+	if len(r.Warnings) != 0 {
+		t.Errorf("warnings: %v", r.Warnings)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -483,4 +484,19 @@ func TestBadLorebook(t *testing.T) {
 func TestEncodeJSONRejectsUnknownSpec(t *testing.T) {
 	_, err := EncodeJSON(maopao.Character{Name: "a"}, SpecV1)
 	checkErr(t, "v1", err, "spec", "cannot encode")
+}
+
+// A card made of millions of tiny values is refused before the decoder
+// builds them: the allocation stays near the input's own size.
+func TestDecodeRefusesManyValuesCheaply(t *testing.T) {
+	in := []byte(`{"name":"a","extensions":{"x":[` + strings.Repeat("{},", MaxJSONBytes/3-20) + `{}]}}`)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Decode(in)
+	runtime.ReadMemStats(&after)
+	checkErr(t, "many values", err, "", "values")
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Errorf("allocated %d MiB to refuse it", n>>20)
+	}
 }

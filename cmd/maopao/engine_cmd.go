@@ -23,6 +23,7 @@ import (
 	"github.com/maopao/maopao/engine/local"
 	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/tensor"
 )
 
 // newEngineCmd groups the commands that run or exercise the local MoE
@@ -281,6 +282,10 @@ func engineGenModelCmd() *cobra.Command {
 			start := time.Now()
 			if err := modelgen.Write(outPath, s); err != nil {
 				return err
+			}
+			if _, err := tensor.RowBytes(t, s.Hidden); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: hidden %d is not a multiple of the %v block (%d); those weights fall back to Q8_0 or F16\n",
+					s.Hidden, t, t.BlockSize())
 			}
 			st, _ := os.Stat(outPath)
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s %s, hidden %d, %d layers, %d experts top-%d, vocab %d, %.1f MiB in %v\n",

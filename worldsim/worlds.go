@@ -101,7 +101,9 @@ func (s *WorldService) Run(ctx context.Context) error {
 	if s.leases, err = bus.OpenLeases(ctx, s.JS, protocol.WorldLeaseBucket, s.Owner, s.LeaseTTL); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.actors = map[string]*worldActor{}
+	s.mu.Unlock()
 	t := time.NewTicker(s.ClaimEvery)
 	defer t.Stop()
 	for {

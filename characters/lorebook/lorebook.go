@@ -6,6 +6,11 @@
 // not), selective secondary-key logic, bounded recursive scanning, V3
 // decorators (@@depth, @@scan_depth, @@activate_only_after, ...) with @@@
 // fallbacks, and a token budget that drops lower-priority entries first.
+// Entries exported by SillyTavern (recognised by its extension fields) are
+// read its way: their use_regex flag is ignored, since SillyTavern sets it
+// on every entry, and its extensions (selectiveLogic, position/depth/role,
+// scan_depth, case_sensitive, match_whole_words, exclude_recursion,
+// prevent_recursion, delay_until_recursion, probability) are honoured.
 // It is deterministic: the same book, chat and options give the same result.
 package lorebook
 

@@ -546,3 +546,15 @@ func TestSampling(t *testing.T) {
 		t.Errorf("seed 0 gave the same text four times: %q", a.Text)
 	}
 }
+
+func TestStopTokenIDs(t *testing.T) {
+	e := open(t, Options{Threads: 1})
+	start, _ := e.tok.TokenID("<|im_start|>")
+	ids := stopTokenIDs(e.tok, append(append([]string(nil), e.stops...), "plain text", "<|nonexistent|>"))
+	if !ids[start] || e.tok.IsEOG(start) {
+		t.Errorf("stop ids %v lack <|im_start|> (%d), which is a control token but not end-of-generation", ids, start)
+	}
+	if len(ids) != 3 {
+		t.Errorf("stop ids %v: want exactly the three ChatML control tokens", ids)
+	}
+}

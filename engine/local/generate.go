@@ -9,6 +9,7 @@ import (
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/engine/sample"
+	"github.com/maopao/maopao/engine/tokenizer"
 )
 
 // Generate runs one chat completion; see engine.Generator. With
@@ -102,6 +103,7 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	smp := sample.New(sp)
 	stops := append(append([]string(nil), e.stops...), req.Stop...)
 	st := newStopper(stops)
+	stopIDs := stopTokenIDs(e.tok, stops)
 	dec := e.tok.NewStreamDecoder()
 	history := append(make([]int, 0, len(prompt)+maxTokens), prompt...)
 
@@ -125,7 +127,7 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 			return res, err
 		}
 		id := smp.Sample(logits, history)
-		if e.tok.IsEOG(id) {
+		if e.tok.IsEOG(id) || stopIDs[id] {
 			err := emit(-1, st.push(dec.Flush(), true))
 			finish("stop")
 			return res, err
@@ -252,6 +254,19 @@ func (e *Engine) finishSequence(seq int, tokens []int) {
 	n := min(len(tokens), e.kv.SeqLen(seq))
 	e.kv.Truncate(seq, n)
 	e.slots[seq].tokens = append(e.slots[seq].tokens[:0], tokens[:n]...)
+}
+
+// stopTokenIDs maps the stop strings that are control tokens to their ids.
+// Control tokens decode to no text, so a stop string such as ChatML's
+// <|im_start|> (the model opening another turn) must be caught by id.
+func stopTokenIDs(tok *tokenizer.Tokenizer, stops []string) map[int]bool {
+	ids := map[int]bool{}
+	for _, x := range stops {
+		if id, ok := tok.TokenID(x); ok && tok.TokenType(id) == tokenizer.TypeControl {
+			ids[id] = true
+		}
+	}
+	return ids
 }
 
 func commonPrefix(a, b []int) int {

@@ -1,6 +1,342 @@
 package gateway
 
-import "net/http"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/protocol"
+)
+
+// Limits of draft previews.
+const (
+	// MaxPreviewBodyBytes bounds POST /api/v1/studio/preview; the request
+	// crosses NATS, whose default payload limit is about this size.
+	MaxPreviewBodyBytes = 1 << 20
+	// PreviewTimeout bounds a whole preview, generation included.
+	PreviewTimeout = 120 * time.Second
+	// previewStartTimeout bounds the wait for the service's first event,
+	// which it sends before generating: longer means it is stuck or gone.
+	previewStartTimeout = 20 * time.Second
+	// maxPreviewsPerPlayer bounds one account's concurrent previews on one
+	// gateway; each holds an engine slot.
+	maxPreviewsPerPlayer = 2
+	previewKeepAlive     = 15 * time.Second
+)
+
+// studioAPI serves the creator studio's endpoints.
+type studioAPI struct {
+	s  *Server
+	mu sync.Mutex
+	// running counts each player's previews in flight on this gateway.
+	running map[string]int
+}
 
 // registerStudioAPI mounts the creator studio's endpoints (draft previews).
-func (s *Server) registerStudioAPI(mux *http.ServeMux) {}
+func (s *Server) registerStudioAPI(mux *http.ServeMux) {
+	a := &studioAPI{s: s, running: map[string]int{}}
+	mux.HandleFunc("POST /api/v1/studio/preview", a.handlePreview)
+	mux.HandleFunc("/api/v1/studio/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/studio/preview" {
+			w.Header().Set("Allow", http.MethodPost)
+			writeAPIError(w, problemf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s %s: use POST", r.Method, r.URL.Path))
+			return
+		}
+		writeAPIError(w, problemf(http.StatusNotFound, codeNotFound, "no API endpoint at %s", r.URL.Path))
+	})
+}
+
+// handlePreview runs a test chat with a draft character: the request goes
+// to a world simulation over NATS and its events come back as server-sent
+// events (lore, then deltas, then complete or error).
+func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
+	acc, e := (&creatorAPI{s: a.s}).creator(r)
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	req, e := decodePreview(w, r)
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	if !a.acquire(acc.PlayerID) {
+		e := problemf(http.StatusTooManyRequests, protocol.CodeRateLimited,
+			"%d previews are already running for this account; wait for one to finish", maxPreviewsPerPlayer)
+		e.header = http.Header{"Retry-After": {"5"}}
+		writeAPIError(w, e)
+		return
+	}
+	defer a.release(acc.PlayerID)
+
+	req.ID = uuid.NewString()
+	req.Deadline = time.Now().Add(PreviewTimeout)
+	data, err := json.Marshal(req)
+	if err != nil {
+		writeAPIError(w, problemf(http.StatusInternalServerError, protocol.CodeInternal, "encode the preview request: %v", err))
+		return
+	}
+	if max := a.s.NC.MaxPayload(); int64(len(data)) > max {
+		writeAPIError(w, problemf(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"the draft is %d bytes as a preview request, more than the %d the message bus carries; shorten the lorebook or the test chat", len(data), max))
+		return
+	}
+	inbox := a.s.NC.NewInbox()
+	// A generous buffer: deltas arrive faster than a slow browser may read,
+	// and a full channel drops events (caught by the sequence check).
+	events := make(chan *nats.Msg, 4096)
+	sub, err := a.s.NC.ChanSubscribe(inbox, events)
+	if err != nil {
+		writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err))
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := a.s.NC.PublishMsg(&nats.Msg{Subject: protocol.StudioPreviewSubject, Reply: inbox, Data: data}); err != nil {
+		writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err))
+		return
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			// The browser left or the preview timed out: let the engine stop.
+			_ = a.s.NC.Publish(protocol.StudioPreviewCancelSubject(req.ID), nil)
+		}
+	}()
+
+	// The first event decides between a problem answer and a stream.
+	var first protocol.PreviewEvent
+	start := time.NewTimer(previewStartTimeout)
+	defer start.Stop()
+	select {
+	case <-r.Context().Done():
+		return
+	case <-start.C:
+		writeAPIError(w, problemf(http.StatusGatewayTimeout, protocol.CodeUnavailable,
+			"no world simulation took the preview within %v; try again", previewStartTimeout))
+		return
+	case m := <-events:
+		if noResponders(m) {
+			writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable,
+				"no world simulation is running to answer previews; try again later"))
+			finished = true
+			return
+		}
+		if err := json.Unmarshal(m.Data, &first); err != nil || first.Seq != 0 {
+			writeAPIError(w, problemf(http.StatusBadGateway, protocol.CodeInternal, "the preview service sent a malformed first event"))
+			return
+		}
+		if first.Kind == protocol.PreviewError {
+			finished = true
+			writeAPIError(w, serviceProblem(first.Error))
+			return
+		}
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // proxies must not hold the stream back
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(req.Deadline.Add(10 * time.Second))
+	w.WriteHeader(http.StatusOK)
+
+	send := func(ev protocol.PreviewEvent) error {
+		name, payload := sseData(ev)
+		b, _ := json.Marshal(payload)
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := send(first); err != nil {
+		return
+	}
+	overall := time.NewTimer(time.Until(req.Deadline))
+	defer overall.Stop()
+	keepAlive := time.NewTicker(previewKeepAlive)
+	defer keepAlive.Stop()
+	next := 1
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-overall.C:
+			_ = send(protocol.PreviewEvent{Kind: protocol.PreviewError, Error: &protocol.PreviewErrorData{
+				Code: protocol.CodeEngine, Message: fmt.Sprintf("the preview took longer than %v and was stopped", PreviewTimeout)}})
+			return
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case m := <-events:
+			var ev protocol.PreviewEvent
+			if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Seq != next {
+				_ = send(protocol.PreviewEvent{Kind: protocol.PreviewError, Error: &protocol.PreviewErrorData{
+					Code: protocol.CodeInternal, Message: "part of the preview was lost on the way; send the line again"}})
+				return
+			}
+			next++
+			if err := send(ev); err != nil {
+				return
+			}
+			if ev.Kind == protocol.PreviewComplete || ev.Kind == protocol.PreviewError {
+				finished = true
+				return
+			}
+		}
+	}
+}
+
+// sseData is the server-sent event name and data object for ev.
+func sseData(ev protocol.PreviewEvent) (string, any) {
+	switch ev.Kind {
+	case protocol.PreviewLore:
+		if ev.Lore == nil {
+			return ev.Kind, protocol.PreviewLoreData{Entries: []protocol.PreviewLoreEntry{}, Dropped: []protocol.PreviewLoreEntry{}, Warnings: []string{}}
+		}
+		return ev.Kind, ev.Lore
+	case protocol.PreviewDelta:
+		return ev.Kind, protocol.PreviewDeltaData{Text: ev.Text}
+	case protocol.PreviewComplete:
+		return ev.Kind, protocol.PreviewCompleteData{Text: ev.Text, FinishReason: ev.FinishReason}
+	case protocol.PreviewError:
+		if ev.Error == nil {
+			return ev.Kind, protocol.PreviewErrorData{Code: protocol.CodeInternal, Message: "the preview failed"}
+		}
+		return ev.Kind, ev.Error
+	}
+	return protocol.PreviewError, protocol.PreviewErrorData{Code: protocol.CodeInternal, Message: "the preview service sent an unknown event " + strconv.Quote(ev.Kind)}
+}
+
+// serviceProblem turns an error the service answered with before any
+// output into the HTTP problem a client can act on.
+func serviceProblem(d *protocol.PreviewErrorData) *apiError {
+	if d == nil {
+		return problemf(http.StatusBadGateway, protocol.CodeInternal, "the preview failed")
+	}
+	status := http.StatusBadGateway
+	switch d.Code {
+	case protocol.CodeRateLimited:
+		e := problemf(http.StatusTooManyRequests, d.Code, "%s", d.Message)
+		e.header = http.Header{"Retry-After": {"5"}}
+		return e
+	case protocol.CodeInvalid, protocol.CodeBadJSON:
+		status = http.StatusUnprocessableEntity
+	case protocol.CodeUnavailable:
+		status = http.StatusServiceUnavailable
+	}
+	return problemf(status, d.Code, "%s", d.Message)
+}
+
+// noResponders reports NATS's "no responders" status, which the server
+// sends to the inbox when nobody subscribes to the request subject.
+func noResponders(m *nats.Msg) bool {
+	return len(m.Data) == 0 && m.Header.Get("Status") == "503"
+}
+
+func (a *studioAPI) acquire(player string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running[player] >= maxPreviewsPerPlayer {
+		return false
+	}
+	a.running[player]++
+	return true
+}
+
+func (a *studioAPI) release(player string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running[player]--; a.running[player] <= 0 {
+		delete(a.running, player)
+	}
+}
+
+// decodePreview reads and checks a preview body, naming every field at
+// fault with the creator API's paths ("character.name", "messages[2].role").
+func decodePreview(w http.ResponseWriter, r *http.Request) (protocol.PreviewRequest, *apiError) {
+	var out protocol.PreviewRequest
+	var body protocol.PreviewBody
+	if e := decodeJSONBody(w, r, MaxPreviewBodyBytes, &body); e != nil {
+		return out, e
+	}
+	var errs []FieldError
+	raw := bytes.TrimSpace(body.Character)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		errs = append(errs, FieldError{Path: "character", Message: "required: the draft character"})
+	} else {
+		var c characterBody
+		if e := decodeJSON(bytes.NewReader(raw), MaxPreviewBodyBytes, &c); e != nil {
+			prefixPaths(e, "character")
+			return out, e
+		}
+		// The avatar does not reach a prompt, and a draft read back with GET
+		// may carry it.
+		c.Avatar, c.AvatarType = nil, ""
+		for _, fe := range validateCharacter(&c.Character) {
+			errs = append(errs, FieldError{Path: "character." + fe.Path, Message: fe.Message})
+		}
+		out.Character = c.Character
+	}
+	switch n := len(body.Messages); {
+	case n == 0:
+		errs = append(errs, FieldError{Path: "messages", Message: "required: at least the user's line to answer"})
+	case n > protocol.MaxPreviewMessages:
+		errs = append(errs, FieldError{Path: "messages", Message: fmt.Sprintf("%d messages, more than %d", n, protocol.MaxPreviewMessages)})
+	default:
+		for i, m := range body.Messages {
+			p := fmt.Sprintf("messages[%d]", i)
+			if m.Role != string(maopao.RoleUser) && m.Role != string(maopao.RoleCharacter) {
+				errs = append(errs, FieldError{Path: p + ".role", Message: fmt.Sprintf("%q: want user or character", m.Role)})
+			}
+			if n := utf8.RuneCountInString(m.Content); n > protocol.MaxPreviewMessageRunes {
+				errs = append(errs, FieldError{Path: p + ".content", Message: fmt.Sprintf("%d characters, more than %d", n, protocol.MaxPreviewMessageRunes)})
+			} else if strings.TrimSpace(m.Content) == "" && m.Role == string(maopao.RoleUser) {
+				errs = append(errs, FieldError{Path: p + ".content", Message: "empty line"})
+			}
+		}
+		if last := body.Messages[len(body.Messages)-1]; last.Role != string(maopao.RoleUser) {
+			errs = append(errs, FieldError{Path: fmt.Sprintf("messages[%d].role", len(body.Messages)-1),
+				Message: "the last line must be the user's, for the character to answer it"})
+		}
+	}
+	name := strings.TrimSpace(body.UserName)
+	if n := utf8.RuneCountInString(name); n > maxPlayerNameRunes {
+		errs = append(errs, FieldError{Path: "user_name", Message: fmt.Sprintf("%d characters, more than %d", n, maxPlayerNameRunes)})
+	}
+	if len(errs) > 0 {
+		if len(errs) > 16 {
+			errs = append(errs[:16], FieldError{Path: "(body)", Message: fmt.Sprintf("and %d more errors", len(errs)-16)})
+		}
+		return out, invalidFields(errs)
+	}
+	out.Messages = body.Messages
+	out.UserName = name
+	return out, nil
+}
+
+// prefixPaths moves the field paths of a problem found in a nested
+// document under prefix.
+func prefixPaths(e *apiError, prefix string) {
+	for i := range e.errs {
+		if e.errs[i].Path == "(body)" {
+			e.errs[i].Path = prefix
+		} else {
+			e.errs[i].Path = prefix + "." + e.errs[i].Path
+		}
+	}
+	if len(e.errs) == 0 {
+		e.errs = []FieldError{{Path: prefix, Message: e.detail}}
+	}
+	e.detail = prefix + ": " + e.detail
+}

@@ -558,3 +558,50 @@ func TestStopTokenIDs(t *testing.T) {
 		t.Errorf("stop ids %v: want exactly the three ChatML control tokens", ids)
 	}
 }
+
+// TestStressCancel runs many overlapping conversations sharing prefixes,
+// cancelling some at random points, then checks that fresh requests still
+// get exactly the answers a fresh engine gives (no cache corruption).
+func TestStressCancel(t *testing.T) {
+	persona := strings.Repeat("Mei keeps the Lantern Inn. ", 10)
+	mk := func(i int) engine.Request {
+		return engine.Request{MaxTokens: 6 + i%4, Messages: []engine.ChatMessage{
+			{Role: "system", Content: persona}, {Role: "user", Content: fmt.Sprintf("Line %d.", i%4)}}}
+	}
+	ref := open(t, Options{Threads: 1, MaxConcurrent: 1})
+	want := map[int]engine.Result{}
+	for i := 0; i < 4; i++ {
+		r, _, err := run(t, ref, context.Background(), mk(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = r
+	}
+	e := open(t, Options{Threads: 2, MaxConcurrent: 3})
+	var wg sync.WaitGroup
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			res, err := e.Generate(ctx, mk(i), func(engine.Token) error {
+				if n++; i%3 == 0 && n == 1+i%4 {
+					cancel()
+				}
+				return nil
+			})
+			if err == nil && i%3 != 0 && res != want[i%4] {
+				t.Errorf("request %d: %+v, want %+v", i, res, want[i%4])
+			}
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < 4; i++ {
+		r, _, err := run(t, e, context.Background(), mk(i))
+		if err != nil || r != want[i] {
+			t.Errorf("after the stress, request %d: %+v %v, want %+v", i, r, err, want[i])
+		}
+	}
+}

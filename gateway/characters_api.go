@@ -141,7 +141,11 @@ func (a *creatorAPI) handleCreate(w http.ResponseWriter, r *http.Request) *apiEr
 	if e != nil {
 		return e
 	}
-	stored, e := a.createCharacter(r, acc, body.Character)
+	c := body.Character
+	if c.Creator == "" {
+		c.Creator = acc.Username
+	}
+	stored, e := a.createCharacter(r, acc, c)
 	if e != nil {
 		return e
 	}
@@ -158,9 +162,6 @@ func (a *creatorAPI) createCharacter(r *http.Request, acc maopao.Account, c maop
 	c.CreatedAt, c.UpdatedAt = now, now
 	if c.Visibility == "" {
 		c.Visibility = maopao.VisibilityPrivate
-	}
-	if c.Creator == "" {
-		c.Creator = acc.Username
 	}
 	stored, err := a.s.Store.CreateCharacter(r.Context(), c)
 	if err != nil {

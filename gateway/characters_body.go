@@ -418,7 +418,7 @@ func validateCharacter(c *maopao.Character) []FieldError {
 			v.jsonSize(p+".extensions", e.Extensions, MaxMapBytes)
 			v.jsonSize(p+".extra", e.Extra, MaxMapBytes)
 			switch e.ID.(type) {
-			case nil, string, float64, json.Number:
+			case nil, string, float64, int, int64, json.Number:
 			default:
 				v.add(p+".id", "want a number or a string")
 			}

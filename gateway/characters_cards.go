@@ -62,9 +62,6 @@ func (a *creatorAPI) handleImport(w http.ResponseWriter, r *http.Request) *apiEr
 		}
 	}
 	c.Assets, warnings = keptAssets(c.Assets, len(c.Avatar) > 0, warnings)
-	if n := len(imp.Files); n > 0 {
-		warnings = append(warnings, fmt.Sprintf("the archive's %d files are not kept, apart from the main icon", n))
-	}
 	c.Tags, warnings = cleanTags(c.Tags, warnings)
 	avatar, avatarType := c.Avatar, c.AvatarType
 	c.Avatar = nil // validateCharacter refuses avatars in bodies
@@ -153,18 +150,20 @@ func cardProblem(err error) *apiError {
 	return problemf(http.StatusUnprocessableEntity, protocol.CodeInvalid, "not a Character Card (PNG, JSON or CHARX): %v", err)
 }
 
-// keptAssets drops embedded assets whose files the store does not keep
-// (all but the main icon, whose file is the avatar), so that what is
-// stored can be exported again.
+// keptAssets drops embedded assets: the store keeps no archive files, and
+// the main icon's file is the avatar, which every CHARX export writes back
+// as the main icon asset. So what is stored exports, and re-imports, the
+// same in every format.
 func keptAssets(assets []maopao.Asset, haveAvatar bool, warnings []string) ([]maopao.Asset, []string) {
 	var out []maopao.Asset
 	for _, as := range assets {
-		embedded := strings.HasPrefix(as.URI, "embeded://") || strings.HasPrefix(as.URI, "embedded://")
-		if embedded && !(haveAvatar && as.Type == "icon" && as.Name == "main") {
-			warnings = append(warnings, fmt.Sprintf("asset %q (%s) dropped: only the main icon of an archive is kept", as.Name, as.URI))
+		if !strings.HasPrefix(as.URI, "embeded://") && !strings.HasPrefix(as.URI, "embedded://") {
+			out = append(out, as)
 			continue
 		}
-		out = append(out, as)
+		if !(haveAvatar && as.Type == "icon" && as.Name == "main") {
+			warnings = append(warnings, fmt.Sprintf("asset %q (%s) dropped: archive files other than the main icon are not kept", as.Name, as.URI))
+		}
 	}
 	return out, warnings
 }

@@ -92,7 +92,7 @@ func validPassword(pw string) *FieldError {
 
 // handleRegister creates an account. A request carrying a guest's token
 // turns that guest into the account (keeping its conversations); otherwise
-// a new player is made.
+// (no token, or an account's token) a new player is made.
 func (a *creatorAPI) handleRegister(w http.ResponseWriter, r *http.Request) *apiError {
 	var req AccountRequest
 	if e := decodeJSONBody(w, r, maxAccountBody, &req); e != nil {
@@ -114,8 +114,10 @@ func (a *creatorAPI) handleRegister(w http.ResponseWriter, r *http.Request) *api
 		return e
 	}
 	if playerID != "" {
+		// Only a guest is upgraded; a token of another account means the
+		// same client registers a second account, which gets a new player.
 		if _, err := a.s.Store.GetAccount(ctx, playerID); err == nil {
-			return problemf(http.StatusConflict, codeConflict, "this token's player already has an account; log in instead")
+			playerID = ""
 		} else if !errors.Is(err, maopao.ErrNotFound) {
 			return a.storeError("look up account", err)
 		}

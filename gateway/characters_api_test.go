@@ -537,7 +537,12 @@ func TestAccounts(t *testing.T) {
 	if r.status != 201 || out.PlayerID != "guest-42" {
 		t.Errorf("guest upgrade: %d %s", r.status, r.body)
 	}
-	a.do("POST", "/api/v1/accounts/register", guestTok, AccountRequest{Username: "twice", Password: "correct horse"}).problem(t, http.StatusConflict)
+	// Registering again with that (now an account's) token makes a new player.
+	r = a.do("POST", "/api/v1/accounts/register", guestTok, AccountRequest{Username: "second", Password: "correct horse"})
+	r.json(t, &out)
+	if r.status != 201 || out.PlayerID == "guest-42" {
+		t.Errorf("second account from an account's token: %d %s", r.status, r.body)
+	}
 }
 
 func TestLoginLimiterRefills(t *testing.T) {

@@ -18,7 +18,8 @@
     listView: $("list-view"), listError: $("list-error"), listLoading: $("list-loading"),
     characters: $("characters"), chatView: $("chat-view"), chatAvatar: $("chat-avatar"),
     chatName: $("chat-name"), chatDesc: $("chat-description"), messages: $("messages"),
-    composer: $("composer"), input: $("input"), send: $("send")
+    composer: $("composer"), input: $("input"), send: $("send"), studioView: $("studio-view"),
+    studioLink: $("studio-link")
   };
 
   var ws = null;
@@ -245,6 +246,7 @@
     var c = characters.find(function (x) { return x.id === characterId; });
     if (c) showChatHeader(c);
     el.listView.hidden = true;
+    el.studioView.hidden = true;
     el.chatView.hidden = false;
     el.back.hidden = false;
     if (ready) send({ type: "open_chat", character_id: characterId }, { kind: "open", characterId: characterId });
@@ -264,19 +266,24 @@
     unsent = [];
     store(LS_CHAR, null);
     el.chatView.hidden = true;
+    el.studioView.hidden = true;
     el.listView.hidden = false;
     el.back.hidden = true;
+    el.studioLink.hidden = false;
     el.title.textContent = "Maopao";
     document.title = "Maopao";
     el.messages.replaceChildren();
   }
 
   el.back.addEventListener("click", function () {
-    if (history.state && history.state.chat) history.back(); else showList();
+    if (history.state && (history.state.chat || history.state.studio)) history.back(); else showList();
   });
   window.addEventListener("popstate", function (ev) {
-    if (!(ev.state && ev.state.chat)) showList();
+    // The studio (studio.js) handles its own history entries.
+    if (!(ev.state && (ev.state.chat || ev.state.studio))) showList();
   });
+  // The studio leaves the chat through the same path as the back button.
+  window.maopao = { showList: showList };
 
   function onChatOpened(f) {
     if (!current || !f.character || f.character.id !== current.characterId) return;

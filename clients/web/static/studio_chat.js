@@ -1,0 +1,194 @@
+// Maopao creator studio, test chat: talks to the draft in the editor through
+// POST /api/v1/studio/preview, a server-sent event stream read with fetch
+// (lore, then delta pieces, then complete or error), and shows which
+// lorebook entries fired and why. Nothing of it is stored.
+(function () {
+  "use strict";
+
+  var studio = window.maopaoStudio;
+  var $ = function (id) { return document.getElementById(id); };
+  var el = {
+    messages: $("preview-messages"), lore: $("preview-lore"), form: $("preview-form"),
+    input: $("preview-input"), send: $("preview-send"), stop: $("preview-stop"), reset: $("preview-reset")
+  };
+
+  var lines = [];        // the test chat so far: {role, content}
+  var running = null;    // AbortController of the preview in flight
+
+  function make(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = text;
+    return n;
+  }
+
+  function bubble(kind, who, text) {
+    var n = make("div", "pmsg " + kind);
+    n.append(make("div", "who", who), make("div", "text", text), make("div", "meta"));
+    el.messages.append(n);
+    el.messages.scrollTop = el.messages.scrollHeight;
+    return n;
+  }
+
+  function setBusy(b) {
+    el.send.disabled = b;
+    el.stop.hidden = !b;
+  }
+
+  function reset() {
+    if (running) running.abort();
+    lines = [];
+    el.messages.replaceChildren();
+    el.lore.replaceChildren();
+    studio.markFired([]);
+    var d = studio.draft();
+    if (d && d.first_mes) bubble("character greeting", d.name || "draft", d.first_mes);
+  }
+  studio.onDraftOpened(reset);
+  el.reset.addEventListener("click", reset);
+  el.stop.addEventListener("click", function () { if (running) running.abort(); });
+
+  function renderLore(data) {
+    var entries = data.entries || [], dropped = data.dropped || [], warnings = data.warnings || [];
+    var nodes = [make("h4", null, "Lorebook entries that fired")];
+    if (!entries.length) nodes.push(make("p", "small lore-none", "None fired for this line."));
+    entries.forEach(function (e) { nodes.push(loreRow(e, "lore-fired")); });
+    dropped.forEach(function (e) {
+      var r = loreRow(e, "lore-dropped");
+      r.querySelector(".lore-reason").append(document.createTextNode(" — left out: over the token budget"));
+      nodes.push(r);
+    });
+    warnings.forEach(function (w) { nodes.push(make("p", "small lore-warning", "⚠ " + w)); });
+    el.lore.replaceChildren.apply(el.lore, nodes);
+    studio.markFired(entries.map(function (e) { return e.index; }));
+  }
+
+  function loreRow(e, cls) {
+    var n = make("div", cls);
+    n.dataset.index = String(e.index);
+    var head = make("div", "lore-row-head");
+    head.append(make("span", "lore-title", e.name || "Entry #" + (e.index + 1)));
+    (e.keys || []).forEach(function (k) { head.append(make("span", "tag", k)); });
+    var where = e.depth >= 0 ? "in the chat, " + e.depth + " from the end" : (e.position || "before_char").replace("_", " ");
+    n.append(head, make("div", "lore-reason small", e.reason + " · " + where + (e.tokens ? " · " + e.tokens + " tokens" : "")));
+    return n;
+  }
+
+  // readEvents calls onEvent(name, data) for each server-sent event of a
+  // response body as it arrives.
+  async function readEvents(body, onEvent) {
+    var reader = body.getReader();
+    var decoder = new TextDecoder();
+    var buf = "";
+    for (;;) {
+      var chunk = await reader.read();
+      if (chunk.done) break;
+      buf += decoder.decode(chunk.value, { stream: true });
+      var cut;
+      while ((cut = buf.search(/\r?\n\r?\n/)) >= 0) {
+        var block = buf.slice(0, cut);
+        buf = buf.slice(cut).replace(/^\r?\n\r?\n/, "");
+        var name = "message", data = [];
+        block.split(/\r?\n/).forEach(function (line) {
+          if (line.startsWith(":")) return; // keep-alive comment
+          var colon = line.indexOf(":");
+          var field = colon < 0 ? line : line.slice(0, colon);
+          var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "event") name = value;
+          else if (field === "data") data.push(value);
+        });
+        if (!data.length) continue;
+        var parsed;
+        try { parsed = JSON.parse(data.join("\n")); } catch (e) { continue; }
+        if (onEvent(name, parsed) === false) return;
+      }
+    }
+  }
+
+  async function send(text) {
+    var draft = studio.draft();
+    var account = studio.account();
+    if (!draft || !account || running) return;
+    lines.push({ role: "user", content: text });
+    var mine = bubble("user", "you", text);
+    var reply = bubble("character streaming waiting", draft.name || "draft", "");
+    var replyText = reply.querySelector(".text");
+    var ctl = new AbortController();
+    running = ctl;
+    setBusy(true);
+    var finished = false;
+    function fail(msg) {
+      finished = true;
+      reply.classList.remove("streaming", "waiting");
+      reply.classList.add("failed");
+      reply.querySelector(".meta").textContent = msg;
+      // The failed line leaves the chat, so sending it again is a clean retry.
+      lines.pop();
+      mine.classList.add("failed");
+    }
+    try {
+      var resp = await fetch("api/v1/studio/preview", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + account.token },
+        body: JSON.stringify({ character: draft, messages: lines, user_name: account.username }),
+        signal: ctl.signal
+      });
+      if (!resp.ok) {
+        var p = {};
+        try { p = await resp.json(); } catch (e) { /* not JSON */ }
+        // Fields of the draft are marked in the editor; the rest is said here.
+        var draftErrs = (p.errors || []).filter(function (e) { return /^character\./.test(e.path || ""); })
+          .map(function (e) { return { path: e.path.replace(/^character\./, ""), message: e.message }; });
+        if (draftErrs.length) studio.showDraftErrors(draftErrs);
+        if (resp.status === 401) studio.signOut("Your sign-in expired; log in again.");
+        fail((p.detail || "HTTP " + resp.status) + (draftErrs.length ? " (see the marked fields)" : ""));
+        return;
+      }
+      await readEvents(resp.body, function (name, data) {
+        switch (name) {
+          case "lore":
+            renderLore(data);
+            var fired = (data.entries || []).map(function (e) { return e.name || "#" + (e.index + 1); });
+            reply.querySelector(".meta").textContent = fired.length ? "lorebook: " + fired.join(", ") : "";
+            return true;
+          case "delta":
+            reply.classList.remove("waiting");
+            replyText.append(document.createTextNode(data.text || ""));
+            el.messages.scrollTop = el.messages.scrollHeight;
+            return true;
+          case "complete":
+            finished = true;
+            replyText.textContent = data.text || "";
+            reply.classList.remove("streaming", "waiting");
+            reply.classList.add("complete");
+            if (data.finish_reason === "length") reply.querySelector(".meta").append(document.createTextNode(" · cut at the length limit"));
+            lines.push({ role: "character", content: data.text || "…" });
+            return false;
+          case "error":
+            fail((data.message || "the preview failed") + (data.code ? " [" + data.code + "]" : ""));
+            return false;
+        }
+        return true;
+      });
+      if (!finished) fail("the stream ended before the reply was complete");
+    } catch (e) {
+      fail(e.name === "AbortError" ? "stopped" : "the server cannot be reached (" + e.message + ")");
+    } finally {
+      if (running === ctl) running = null;
+      setBusy(false);
+    }
+  }
+
+  el.form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = el.input.value.trim();
+    if (!text || running) return;
+    el.input.value = "";
+    send(text);
+  });
+  el.input.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing || ev.keyCode === 229) return;
+    ev.preventDefault();
+    el.form.requestSubmit();
+  });
+})();

@@ -158,6 +158,9 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 	if err := seedSamples(ctx, s.store); err != nil {
 		return nil, err
 	}
+	if err := seedWorlds(ctx, s.worldStore()); err != nil {
+		return nil, err
+	}
 
 	// NATS.
 	natsURL := cfg.NATSURL
@@ -192,16 +195,22 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		}
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worldsim"),
 			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
-		wsDone := make(chan error, 1)
+		worlds := &worldsim.WorldService{Store: s.worldStore(), Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worlds")}
+		wsDone := make(chan error, 2)
 		go func() { wsDone <- svc.Run(runCtx) }()
+		go func() { wsDone <- worlds.Run(runCtx) }()
 		s.onClose(func(ctx context.Context) error {
 			cancel()
-			select {
-			case err := <-wsDone:
-				return err
-			case <-ctx.Done():
-				return errors.New("app: world simulation did not stop in time")
+			var errs []error
+			for range 2 {
+				select {
+				case err := <-wsDone:
+					errs = append(errs, err)
+				case <-ctx.Done():
+					return errors.New("app: world simulation did not stop in time")
+				}
 			}
+			return errors.Join(errs...)
 		})
 	}
 
@@ -284,7 +293,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	}
 	gw := &gateway.Server{
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
-		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"),
+		Worlds: s.worldStore(), Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"),
 	}
 	if err := gw.Init(); err != nil {
 		return err
@@ -323,6 +332,31 @@ func seedSamples(ctx context.Context, st storage.Store) error {
 		}
 		if err := st.PutCharacter(ctx, c); err != nil {
 			return fmt.Errorf("app: store sample character %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// worldStore is the store's world side; both adapters have one.
+func (s *Server) worldStore() worldStore { return s.store.(worldStore) }
+
+type worldStore interface {
+	storage.Worlds
+	GetCharacter(ctx context.Context, id string) (maopao.Character, error)
+}
+
+// seedWorlds stores the built-in worlds that are missing.
+func seedWorlds(ctx context.Context, st storage.Worlds) error {
+	for _, w := range characters.SampleWorlds() {
+		_, err := st.GetWorld(ctx, w.ID)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, maopao.ErrNotFound) {
+			return fmt.Errorf("app: look up sample world %s: %w", w.Name, err)
+		}
+		if err := st.PutWorld(ctx, w); err != nil {
+			return fmt.Errorf("app: store sample world %s: %w", w.Name, err)
 		}
 	}
 	return nil

@@ -33,8 +33,9 @@ type conn struct {
 	playerID string
 	limiter  *rate.Limiter
 
-	mu    sync.Mutex
-	chats map[string]string // conversation ID → character ID, opened on this connection
+	mu     sync.Mutex
+	chats  map[string]string    // conversation ID → character ID, opened on this connection
+	worlds map[string]*presence // world ID → where the player is in it
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +45,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		s: s, ws: ws, out: make(chan []byte, s.WriteQueue), done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
-		limiter: rate.NewLimiter(rate.Limit(4), 8), chats: map[string]string{},
+		limiter: rate.NewLimiter(rate.Limit(4), 8), chats: map[string]string{}, worlds: map[string]*presence{},
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -149,6 +150,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		c.s.unwatchAll(c, ids)
+		c.leaveAllWorlds()
 		c.closeWith(websocket.CloseNormalClosure, "")
 		close(c.readDone)
 		<-c.done
@@ -211,6 +213,24 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 	case protocol.Say:
 		c.s.metrics.frames.WithLabelValues(protocol.TypeSay).Inc()
 		c.say(ctx, r.ID, r)
+	case protocol.ListWorlds:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeListWorlds).Inc()
+		c.listWorlds(ctx, r.ID)
+	case protocol.JoinWorld:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeJoinWorld).Inc()
+		c.joinWorld(ctx, r.ID, r)
+	case protocol.Move:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeMove).Inc()
+		c.move(ctx, r.ID, r)
+	case protocol.RoomSay:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeRoomSay).Inc()
+		c.roomSay(ctx, r.ID, r)
+	case protocol.PrivateSay:
+		c.s.metrics.frames.WithLabelValues(protocol.TypePrivateSay).Inc()
+		c.privateSay(ctx, r.ID, r)
+	case protocol.LeaveWorld:
+		c.s.metrics.frames.WithLabelValues(protocol.TypeLeaveWorld).Inc()
+		c.leaveWorld(ctx, r.ID, r)
 	}
 }
 
@@ -221,6 +241,18 @@ func envelopeOf(req any) protocol.Envelope {
 	case protocol.OpenChat:
 		return r.Envelope
 	case protocol.Say:
+		return r.Envelope
+	case protocol.ListWorlds:
+		return r.Envelope
+	case protocol.JoinWorld:
+		return r.Envelope
+	case protocol.Move:
+		return r.Envelope
+	case protocol.RoomSay:
+		return r.Envelope
+	case protocol.PrivateSay:
+		return r.Envelope
+	case protocol.LeaveWorld:
 		return r.Envelope
 	}
 	return protocol.Envelope{}

@@ -35,6 +35,8 @@ type Server struct {
 	// AllowedOrigins lists extra origins (scheme://host[:port]) allowed to
 	// open WebSockets; the page's own origin is always allowed.
 	AllowedOrigins []string
+	// Worlds gives access to open worlds; nil serves none.
+	Worlds storage.Worlds
 	// Engine says what produces replies, shown to players on connect.
 	Engine string
 	// Web serves the web client at /; nil serves nothing there.

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"unicode/utf8"
 )
@@ -19,7 +20,8 @@ type Ping struct{ Envelope }
 // authenticated, is the chat open) are the gateway's.
 func DecodeClientFrame(data []byte) (any, *Error) {
 	var env Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	var err error
+	if err = json.Unmarshal(data, &env); err != nil {
 		return nil, errFrame("", CodeBadJSON, "frame is not a JSON object: "+err.Error())
 	}
 	bad := func(err error) *Error {
@@ -56,18 +58,66 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if err := json.Unmarshal(data, &s); err != nil {
 			return nil, bad(err)
 		}
-		s.Text = strings.TrimSpace(s.Text)
-		switch {
-		case s.ConversationID == "":
+		if s.ConversationID == "" {
 			return nil, errFrame(env.ID, CodeInvalid, "say: conversation_id is required")
-		case s.Text == "":
-			return nil, errFrame(env.ID, CodeInvalid, "say: text is empty")
-		case !utf8.ValidString(s.Text):
-			return nil, errFrame(env.ID, CodeInvalid, "say: text is not valid UTF-8")
-		case utf8.RuneCountInString(s.Text) > MaxSayRunes:
-			return nil, errFrame(env.ID, CodeInvalid, "say: text longer than 4000 characters")
+		}
+		if s.Text, err = checkSayText("say", s.Text); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
 		return s, nil
+	case TypeListWorlds:
+		return ListWorlds{env}, nil
+	case TypeJoinWorld:
+		var j JoinWorld
+		if err := json.Unmarshal(data, &j); err != nil {
+			return nil, bad(err)
+		}
+		if j.WorldID == "" {
+			return nil, errFrame(env.ID, CodeInvalid, "join_world: world_id is required")
+		}
+		return j, nil
+	case TypeMove:
+		var m Move
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, bad(err)
+		}
+		if m.WorldID == "" || m.LocationID == "" {
+			return nil, errFrame(env.ID, CodeInvalid, "move: world_id and location_id are required")
+		}
+		return m, nil
+	case TypeRoomSay:
+		var r RoomSay
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, bad(err)
+		}
+		if r.WorldID == "" {
+			return nil, errFrame(env.ID, CodeInvalid, "room_say: world_id is required")
+		}
+		if r.Text, err = checkSayText("room_say", r.Text); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
+		}
+		return r, nil
+	case TypePrivateSay:
+		var p PrivateSay
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, bad(err)
+		}
+		if p.WorldID == "" || p.CharacterID == "" {
+			return nil, errFrame(env.ID, CodeInvalid, "private_say: world_id and character_id are required")
+		}
+		if p.Text, err = checkSayText("private_say", p.Text); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
+		}
+		return p, nil
+	case TypeLeaveWorld:
+		var l LeaveWorld
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, bad(err)
+		}
+		if l.WorldID == "" {
+			return nil, errFrame(env.ID, CodeInvalid, "leave_world: world_id is required")
+		}
+		return l, nil
 	case "":
 		return nil, errFrame(env.ID, CodeInvalid, "frame has no type")
 	default:
@@ -83,4 +133,18 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 func errFrame(ref, code, msg string) *Error {
 	e := NewError(ref, code, msg)
 	return &e
+}
+
+// checkSayText trims a player's line and checks it is sayable.
+func checkSayText(frame, text string) (string, error) {
+	text = strings.TrimSpace(text)
+	switch {
+	case text == "":
+		return "", errors.New(frame + ": text is empty")
+	case !utf8.ValidString(text):
+		return "", errors.New(frame + ": text is not valid UTF-8")
+	case utf8.RuneCountInString(text) > MaxSayRunes:
+		return "", errors.New(frame + ": text longer than 4000 characters")
+	}
+	return text, nil
 }

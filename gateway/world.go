@@ -1,0 +1,297 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/worldsim/world"
+)
+
+// presence is a connection's place in one world: where its player is and
+// the subscriptions that bring that place's events.
+type presence struct {
+	def      maopao.World
+	location string
+	room     *nats.Subscription
+	private  *nats.Subscription
+}
+
+func worldSummary(w maopao.World) protocol.WorldSummary {
+	sum := protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: w.Description, Residents: len(w.Residents), Locations: []protocol.LocationSummary{}}
+	for _, l := range w.Locations {
+		sum.Locations = append(sum.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: l.Description, Connections: l.Connections})
+	}
+	return sum
+}
+
+func (c *conn) listWorlds(ctx context.Context, ref string) {
+	if c.s.Worlds == nil {
+		c.sendError(ref, protocol.CodeUnavailable, "this gateway serves no worlds")
+		return
+	}
+	all, err := c.s.Worlds.ListWorlds(ctx)
+	if err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not list worlds; try again")
+		return
+	}
+	out := []protocol.WorldSummary{}
+	for _, w := range all {
+		if w.Visibility == maopao.VisibilityPublic || w.OwnerID == c.playerID {
+			out = append(out, worldSummary(w))
+		}
+	}
+	c.sendFrame(protocol.Worlds{Envelope: protocol.Envelope{Type: protocol.TypeWorlds, Ref: ref}, Worlds: out})
+}
+
+// appendWorldInput puts a player's input into the world's log; the ack to
+// the client waits for JetStream, as for chat lines.
+func (c *conn) appendWorldInput(ctx context.Context, worldID, msgID string, in world.Input) error {
+	raw, err := world.EncodeInput(in)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(protocol.WorldLogEntry{Input: raw})
+	m := &nats.Msg{Subject: protocol.WorldInputSubject(worldID), Data: b, Header: nats.Header{}}
+	m.Header.Set(nats.MsgIdHdr, msgID)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = c.s.JS.PublishMsg(pctx, m)
+	return err
+}
+
+func (c *conn) forwardWorldEvents(m *nats.Msg) {
+	var ev protocol.WorldEvent
+	if err := json.Unmarshal(m.Data, &ev); err != nil {
+		return
+	}
+	c.sendFrame(protocol.WorldEventFrame{Envelope: protocol.Envelope{Type: protocol.TypeWorldEvent}, Event: ev})
+}
+
+func (c *conn) playerName(ctx context.Context) string {
+	if p, err := c.s.Store.GetPlayer(ctx, c.playerID); err == nil && p.Name != "" {
+		return p.Name
+	}
+	return "Traveler"
+}
+
+func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) {
+	if c.s.Worlds == nil {
+		c.sendError(ref, protocol.CodeUnavailable, "this gateway serves no worlds")
+		return
+	}
+	w, err := c.s.Worlds.GetWorld(ctx, j.WorldID)
+	if err != nil || (w.Visibility == maopao.VisibilityPrivate && w.OwnerID != c.playerID) {
+		if err != nil && !errors.Is(err, maopao.ErrNotFound) {
+			c.sendError(ref, protocol.CodeUnavailable, "could not load the world; try again")
+			return
+		}
+		c.sendError(ref, protocol.CodeUnknownWorld, "no world with id "+quote(j.WorldID))
+		return
+	}
+	loc := j.LocationID
+	if loc == "" && len(w.Locations) > 0 {
+		loc = w.Locations[0].ID
+	}
+	if !hasLocation(w, loc) {
+		c.sendError(ref, protocol.CodeUnknownLocation, "world "+quote(w.Name)+" has no location "+quote(loc))
+		return
+	}
+	c.leaveWorldQuietly(w.ID)
+	p := &presence{def: w, location: loc}
+	if p.room, err = c.s.NC.Subscribe(protocol.WorldRoomSubject(w.ID, loc), c.forwardWorldEvents); err == nil {
+		p.private, err = c.s.NC.Subscribe(protocol.WorldPlayerSubject(w.ID, c.playerID), c.forwardWorldEvents)
+	}
+	if err != nil {
+		p.unsubscribe()
+		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the world; try again")
+		return
+	}
+	if err := c.appendWorldInput(ctx, w.ID, uuid.NewString(), world.PlayerJoined{PlayerID: c.playerID, Name: c.playerName(ctx), LocationID: loc}); err != nil {
+		p.unsubscribe()
+		c.sendError(ref, protocol.CodeUnavailable, "could not join the world; try again")
+		return
+	}
+	c.mu.Lock()
+	c.worlds[w.ID] = p
+	c.mu.Unlock()
+	view := c.queryWorld(w.ID, loc)
+	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
+		World: worldSummary(w), LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+}
+
+// queryWorld asks the world's owner what is at a location. A world whose
+// owner is starting up answers nothing for a moment: the player joins all
+// the same and sees events as they come.
+func (c *conn) queryWorld(worldID, loc string) protocol.WorldView {
+	empty := protocol.WorldView{LocationID: loc, Present: []protocol.Actor{}, Recent: []protocol.WorldEvent{}}
+	b, _ := json.Marshal(protocol.WorldQuery{PlayerID: c.playerID, LocationID: loc})
+	msg, err := c.s.NC.Request(protocol.WorldQuerySubject(worldID), b, 2*time.Second)
+	if err != nil {
+		return empty
+	}
+	var v protocol.WorldView
+	if json.Unmarshal(msg.Data, &v) != nil {
+		return empty
+	}
+	return v
+}
+
+func hasLocation(w maopao.World, id string) bool {
+	for _, l := range w.Locations {
+		if l.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func connected(w maopao.World, from, to string) bool {
+	for _, l := range w.Locations {
+		if l.ID == from {
+			for _, c := range l.Connections {
+				if c == to {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (c *conn) presenceIn(ref, worldID string) *presence {
+	c.mu.Lock()
+	p := c.worlds[worldID]
+	c.mu.Unlock()
+	if p == nil {
+		c.sendError(ref, protocol.CodeUnknownWorld, "join the world with join_world first")
+	}
+	return p
+}
+
+func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
+	p := c.presenceIn(ref, m.WorldID)
+	if p == nil {
+		return
+	}
+	if !hasLocation(p.def, m.LocationID) {
+		c.sendError(ref, protocol.CodeUnknownLocation, "no location "+quote(m.LocationID))
+		return
+	}
+	if m.LocationID != p.location && !connected(p.def, p.location, m.LocationID) {
+		c.sendError(ref, protocol.CodeInvalid, "move: "+quote(m.LocationID)+" cannot be reached from "+quote(p.location))
+		return
+	}
+	msgID := uuid.NewString()
+	if err := c.appendWorldInput(ctx, m.WorldID, msgID, world.PlayerMoved{PlayerID: c.playerID, LocationID: m.LocationID}); err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not move; try again")
+		return
+	}
+	room, err := c.s.NC.Subscribe(protocol.WorldRoomSubject(m.WorldID, m.LocationID), c.forwardWorldEvents)
+	if err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the new place")
+		return
+	}
+	c.mu.Lock()
+	old := p.room
+	p.room, p.location = room, m.LocationID
+	c.mu.Unlock()
+	_ = old.Unsubscribe()
+	view := c.queryWorld(m.WorldID, m.LocationID)
+	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
+		World: worldSummary(p.def), LocationID: m.LocationID, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+}
+
+func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {
+	p := c.presenceIn(ref, r.WorldID)
+	if p == nil {
+		return
+	}
+	if !c.limiter.Allow() {
+		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
+		return
+	}
+	msgID := uuid.NewString()
+	if err := c.appendWorldInput(ctx, r.WorldID, msgID, world.PlayerSaid{MessageID: msgID, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}); err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
+		return
+	}
+	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, MessageID: msgID})
+}
+
+func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSay) {
+	p := c.presenceIn(ref, ps.WorldID)
+	if p == nil {
+		return
+	}
+	resident := false
+	for _, r := range p.def.Residents {
+		resident = resident || r.CharacterID == ps.CharacterID
+	}
+	if !resident {
+		c.sendError(ref, protocol.CodeUnknownCharacter, "no character "+quote(ps.CharacterID)+" lives in this world")
+		return
+	}
+	if !c.limiter.Allow() {
+		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
+		return
+	}
+	msgID := uuid.NewString()
+	if err := c.appendWorldInput(ctx, ps.WorldID, msgID, world.PrivateSaid{MessageID: msgID, PlayerID: c.playerID, CharacterID: ps.CharacterID, Text: ps.Text}); err != nil {
+		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
+		return
+	}
+	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, MessageID: msgID})
+}
+
+func (c *conn) leaveWorld(ctx context.Context, ref string, l protocol.LeaveWorld) {
+	if c.presenceIn(ref, l.WorldID) == nil {
+		return
+	}
+	c.leaveWorldQuietly(l.WorldID)
+	_ = c.appendWorldInput(ctx, l.WorldID, uuid.NewString(), world.PlayerLeft{PlayerID: c.playerID})
+	c.sendFrame(protocol.Envelope{Type: protocol.TypeAck, Ref: ref})
+}
+
+// leaveWorldQuietly drops the connection's subscriptions to a world.
+func (c *conn) leaveWorldQuietly(worldID string) {
+	c.mu.Lock()
+	p := c.worlds[worldID]
+	delete(c.worlds, worldID)
+	c.mu.Unlock()
+	if p != nil {
+		p.unsubscribe()
+	}
+}
+
+// leaveAllWorlds runs when the connection ends: the player leaves every
+// world it was in, so characters stop seeing a ghost.
+func (c *conn) leaveAllWorlds() {
+	c.mu.Lock()
+	ids := make([]string, 0, len(c.worlds))
+	for id := range c.worlds {
+		ids = append(ids, id)
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.leaveWorldQuietly(id)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.appendWorldInput(ctx, id, uuid.NewString(), world.PlayerLeft{PlayerID: c.playerID})
+		cancel()
+	}
+}
+
+func (p *presence) unsubscribe() {
+	if p.room != nil {
+		_ = p.room.Unsubscribe()
+	}
+	if p.private != nil {
+		_ = p.private.Unsubscribe()
+	}
+}

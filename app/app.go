@@ -196,13 +196,15 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worldsim"),
 			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
 		worlds := &worldsim.WorldService{Store: s.worldStore(), Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worlds")}
-		wsDone := make(chan error, 2)
+		preview := &worldsim.PreviewService{NC: nc, Engine: s.gen, Log: s.log.With("part", "preview")}
+		wsDone := make(chan error, 3)
 		go func() { wsDone <- svc.Run(runCtx) }()
 		go func() { wsDone <- worlds.Run(runCtx) }()
+		go func() { wsDone <- preview.Run(runCtx) }()
 		s.onClose(func(ctx context.Context) error {
 			cancel()
 			var errs []error
-			for range 2 {
+			for range 3 {
 				select {
 				case err := <-wsDone:
 					errs = append(errs, err)

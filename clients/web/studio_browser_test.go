@@ -205,7 +205,7 @@ func TestBrowserStudio(t *testing.T) {
 	}
 	typeInto(p, "#f-personality", "Patient.")
 	click(p, "#studio-save")
-	p.waitJS("conflict shown", `!document.getElementById("studio-conflict").hidden && document.getElementById("conflict-text").textContent.includes("revision")`, 10*time.Second)
+	p.waitJS("conflict shown", `!document.getElementById("studio-conflict").hidden && document.getElementById("conflict-text").textContent.includes("changed elsewhere")`, 10*time.Second)
 	p.screenshot("studio-conflict")
 	click(p, "#conflict-reload")
 	p.waitJS("reloaded", `document.getElementById("f-description").value === "Edited in another tab." && document.getElementById("studio-conflict").hidden`, 10*time.Second)
@@ -243,6 +243,7 @@ func TestBrowserStudio(t *testing.T) {
 		Array.from(document.querySelectorAll("#my-characters .my-character .name")).some(n => n.textContent === `+jsString(name)+`)`, 20*time.Second)
 	click(p, fmt.Sprintf(`#my-characters .my-character[data-id=%q]`, id))
 	p.waitJS("opened", `document.getElementById("f-name").value === `+jsString(name)+` && document.querySelectorAll("#lore-entries .lore-entry").length === 2`, 10*time.Second)
+	p.waitJS("the greeting in the test chat, macros filled", `Array.from(document.querySelectorAll("#preview-messages .pmsg.greeting .text")).some(n => n.textContent === "Welcome, ember_maker. Sit by the fire.")`, 5*time.Second)
 	if n := evalJS[int](p, `document.querySelectorAll("#my-characters i, #editor-title i").length`); n != 0 {
 		t.Errorf("the character's name was interpreted as markup (%d elements)", n)
 	}

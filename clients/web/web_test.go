@@ -48,8 +48,13 @@ func TestHandlerServesPage(t *testing.T) {
 			t.Errorf("GET /%s = %d", ref, r.StatusCode)
 		}
 	}
-	if r, js := get(t, srv, "GET", "/app.js"); !strings.Contains(r.Header.Get("Content-Type"), "javascript") || strings.Contains(js, "innerHTML") {
-		t.Errorf("app.js: type %q, uses innerHTML: %v", r.Header.Get("Content-Type"), strings.Contains(js, "innerHTML"))
+	for _, script := range []string{"/app.js", "/studio.js", "/studio_chat.js"} {
+		if !strings.Contains(body, `src="`+script[1:]+`"`) {
+			t.Errorf("index.html does not load %s", script)
+		}
+		if r, js := get(t, srv, "GET", script); !strings.Contains(r.Header.Get("Content-Type"), "javascript") || strings.Contains(js, "innerHTML") || strings.Contains(js, "insertAdjacentHTML") {
+			t.Errorf("%s: type %q, builds markup from strings: %v", script, r.Header.Get("Content-Type"), strings.Contains(js, "HTML"))
+		}
 	}
 	if r, _ := get(t, srv, "POST", "/"); r.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST / = %d", r.StatusCode)

@@ -157,6 +157,7 @@
   async function authenticate(kind) {
     clearErrors(el.authForm);
     el.authError.hidden = true;
+    el.authPass.autocomplete = kind === "register" ? "new-password" : "current-password";
     var body = { username: el.authUser.value.trim(), password: el.authPass.value };
     var r = await api("POST", "api/v1/accounts/" + kind, body);
     if (!r.ok) {
@@ -284,7 +285,7 @@
 
   function setDirty(d) {
     dirty = d;
-    el.editorTitle.textContent = (draft.name || "New character") + (dirty ? " •" : "");
+    el.editorTitle.textContent = ($("f-name").value.trim() || draft.name || "New character") + (dirty ? " •" : "");
     var parts = [];
     if (draft.id) parts.push("revision " + draft.revision);
     else parts.push("not saved yet");
@@ -387,7 +388,7 @@
     var pos = make("label", "lore-field", "Position ");
     var sel = make("select", "lore-position");
     sel.dataset.path = p + ".position";
-    [["before_char", "before the character"], ["after_char", "after the character"]].forEach(function (o) {
+    [["before_char", "before char"], ["after_char", "after char"]].forEach(function (o) {
       var opt = make("option", null, o[1]);
       opt.value = o[0];
       sel.append(opt);
@@ -484,10 +485,9 @@
       ? await api("PUT", "api/v1/characters/" + encodeURIComponent(draft.id), body)
       : await api("POST", "api/v1/characters", body);
     if (r.ok) {
-      var kept = draft;
+      // The test chat goes on with the saved draft: it is the same character.
       draft = r.data;
       fillForm();
-      if (!kept.id) listeners.forEach(function (f) { f(); });
       store(LS_EDIT, draft.id);
       showMessage((overwrite ? "Saved over the other edit as revision " : "Saved revision ") + draft.revision + ".");
       loadMine();
@@ -495,8 +495,8 @@
     }
     if (r.status === 409) {
       el.conflict.hidden = false;
-      el.conflictText.textContent = "Someone saved this character after you opened it (" + problemText(r.problem) +
-        "). Reload to see their version, or save yours over it.";
+      el.conflictText.textContent = "Not saved: this character was changed elsewhere (another tab or device) after you " +
+        "opened it. Reload to see that version (your edits here are discarded), or save yours over it.";
       return;
     }
     var errs = (r.problem && r.problem.errors) || [];

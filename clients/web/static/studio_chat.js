@@ -30,6 +30,13 @@
     return n;
   }
 
+  // expand fills the name macros the way prompts do, for the greeting shown.
+  function expand(text, d) {
+    var a = studio.account();
+    var user = a ? a.username : "User", char = (d.nickname || "").trim() || d.name || "";
+    return text.replace(/\{\{char\}\}|<BOT>/gi, char).replace(/\{\{user\}\}|<USER>/gi, user);
+  }
+
   function setBusy(b) {
     el.send.disabled = b;
     el.stop.hidden = !b;
@@ -42,7 +49,7 @@
     el.lore.replaceChildren();
     studio.markFired([]);
     var d = studio.draft();
-    if (d && d.first_mes) bubble("character greeting", d.name || "draft", d.first_mes);
+    if (d && d.first_mes) bubble("character greeting", d.name || "draft", expand(d.first_mes, d));
   }
   studio.onDraftOpened(reset);
   el.reset.addEventListener("click", reset);

@@ -229,10 +229,25 @@ func generate(s ChatState, lineID string) Effect {
 	req.Messages = characters.BuildPrompt(characters.PromptInput{
 		Character: s.Character, UserName: s.PlayerName, Memory: s.Memory, History: s.History,
 		ContextSize: s.Config.ContextSize, ReserveTokens: reserve, CountTokens: s.Config.CountTokens,
+		// Macros like {{pick}} stay fixed within a conversation and
+		// differ between conversations.
+		Seed: conversationSeed(s.Conversation.ID),
 	})
 	return Generate{ReplyTo: lineID, ReplyID: ReplyID(lineID), Request: req}
 }
 
 func chatMessage(m maopao.Message) *protocol.ChatMessage {
 	return &protocol.ChatMessage{ID: m.ID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, ReplyTo: m.ReplyTo, At: m.CreatedAt}
+}
+
+func conversationSeed(id string) uint64 {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return 0
+	}
+	var v uint64
+	for _, b := range u[:8] {
+		v = v<<8 | uint64(b)
+	}
+	return v
 }

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/characters/card"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/gateway"
+	"github.com/maopao/maopao/storage/ferrettest"
 )
 
 // creatorClient talks to the creator REST API of a running server.
@@ -172,19 +174,41 @@ func cardFields(c maopao.Character) maopao.Character {
 
 func startCreatorServer(t *testing.T) (string, context.Context) {
 	t.Helper()
+	return startCreatorServerOn(t, "")
+}
+
+// startCreatorServerOn starts a server on the embedded store, or on the
+// MongoDB at mongoURI.
+func startCreatorServerOn(t *testing.T, mongoURI string) (string, context.Context) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	srv := startServe(t, t.TempDir(), nil)
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.MongoURI = mongoURI })
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv.URL(), ctx
+}
+
+// onEachStore runs a test against a server on each store adapter: the
+// embedded one, and MongoDB (FerretDB here, or a real one when
+// MAOPAO_TEST_MONGO_URI is set).
+func onEachStore(t *testing.T, test func(t *testing.T, base string, ctx context.Context)) {
+	t.Run("bolt", func(t *testing.T) {
+		base, ctx := startCreatorServerOn(t, "")
+		test(t, base, ctx)
+	})
+	t.Run("mongo", func(t *testing.T) {
+		base, ctx := startCreatorServerOn(t, ferrettest.Start(t))
+		test(t, base, ctx)
+	})
 }
 
 // TestCreatorsCardRoundTrip imports cards through the real HTTP API,
 // exports them in each format and imports the exports: the card fields
 // (lorebooks, extensions with big numbers and odd keys included) and the
 // pictures must come back unchanged.
-func TestCreatorsCardRoundTrip(t *testing.T) {
-	base, ctx := startCreatorServer(t)
+func TestCreatorsCardRoundTrip(t *testing.T) { onEachStore(t, testCardRoundTrip) }
+
+func testCardRoundTrip(t *testing.T, base string, ctx context.Context) {
 	alice := registerCreator(t, ctx, base, "alice")
 
 	sources := map[string][]byte{}
@@ -253,8 +277,9 @@ func TestCreatorsCardRoundTrip(t *testing.T) {
 // real server: guests cannot create, other creators cannot see, edit or
 // delete a private character, stale edits are refused, history is kept,
 // and the WebSocket list agrees with the REST one.
-func TestCreatorsAuthorizationAndHistory(t *testing.T) {
-	base, ctx := startCreatorServer(t)
+func TestCreatorsAuthorizationAndHistory(t *testing.T) { onEachStore(t, testAuthorizationAndHistory) }
+
+func testAuthorizationAndHistory(t *testing.T, base string, ctx context.Context) {
 	alice := registerCreator(t, ctx, base, "alice")
 	bob := registerCreator(t, ctx, base, "Bob")
 

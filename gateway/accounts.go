@@ -172,8 +172,18 @@ func (a *creatorAPI) handleLogin(w http.ResponseWriter, r *http.Request) *apiErr
 	if e := decodeJSONBody(w, r, maxAccountBody, &req); e != nil {
 		return e
 	}
-	if req.Username == "" || req.Password == "" || len(req.Username) > MaxUsernameLen || len(req.Password) > MaxPasswordBytes {
-		return invalidFields([]FieldError{{Path: "username", Message: "username and password are required"}})
+	var missing []FieldError
+	for _, f := range []struct{ path, value string }{{"username", req.Username}, {"password", req.Password}} {
+		if f.value == "" {
+			missing = append(missing, FieldError{Path: f.path, Message: "required"})
+		}
+	}
+	if len(missing) > 0 {
+		return invalidFields(missing)
+	}
+	if len(req.Username) > MaxUsernameLen || len(req.Password) > MaxPasswordBytes {
+		// No account can have these; say no more than for a wrong password.
+		return problemf(http.StatusUnauthorized, codeBadCredentials, "wrong username or password")
 	}
 	if wait, ok := a.logins.allow(req.Username, clientIP(r)); !ok {
 		e := problemf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many login attempts for %q; retry in %s", req.Username, wait.Round(time.Second))

@@ -514,6 +514,9 @@ func TestAccounts(t *testing.T) {
 	}
 	_ = tok
 	a.do("POST", "/api/v1/accounts/login", "", AccountRequest{Username: "ada.l", Password: "wrong horse"}).problem(t, http.StatusUnauthorized)
+	if p := a.do("POST", "/api/v1/accounts/login", "", AccountRequest{Username: "ada.l"}).problem(t, 422); !hasPath(p, "password") {
+		t.Errorf("login without a password: %+v", p)
+	}
 	nobody := a.do("POST", "/api/v1/accounts/login", "", AccountRequest{Username: "nobody", Password: "correct horse"}).problem(t, http.StatusUnauthorized)
 	if strings.Contains(nobody.Detail, "exist") {
 		t.Errorf("login says whether the user exists: %q", nobody.Detail)

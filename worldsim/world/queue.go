@@ -178,6 +178,15 @@ func (s *State) stillWanted(w *Work) bool {
 	return true
 }
 
+func (s *State) running(id, kind string) bool {
+	for k := range s.Flight {
+		if s.Flight[k].ID == id {
+			return s.Flight[k].Kind == kind
+		}
+	}
+	return false
+}
+
 // finish takes work out of flight; nil when it is not running (a
 // redelivered or unknown result).
 func (s *State) finish(id string) *Work {

@@ -43,13 +43,10 @@ func (s *State) Step(in Input) []Effect {
 	case ImportanceRated:
 		effs = s.rate(in.MemoryID, in.Score)
 	case ReflectionWritten:
-		if w := s.finish(in.WorkID); w != nil {
-			if w.Kind == WorkReflect {
-				effs = s.reflected(w, in.Insights)
-			} else {
-				s.Flight = append(s.Flight, *w) // not a reflection: keep waiting for its Generated
-				s.Actors[w.Actor].Pending++
-			}
+		// Only a running reflection can take insights; anything else keeps
+		// waiting for its Generated.
+		if s.running(in.WorkID, WorkReflect) {
+			effs = s.reflected(s.finish(in.WorkID), in.Insights)
 		}
 	}
 	effs = append(effs, s.startDue()...)

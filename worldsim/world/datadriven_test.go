@@ -17,6 +17,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of datadr
 // the expected output up to a blank line. Lines starting with # are comments.
 type ddCase struct {
 	pos      string
+	comments []string // the comment lines just before the case
 	cmds     []string
 	expected string
 }
@@ -31,7 +32,8 @@ func readCases(t *testing.T, path string) []ddCase {
 	var cases []ddCase
 	var cur *ddCase
 	inOut := false
-	var out []string
+	var out, comments []string
+	header := true // the file's leading comments are kept by writeCases
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	n := 0
@@ -50,15 +52,22 @@ func readCases(t *testing.T, path string) []ddCase {
 			flush()
 		case inOut:
 			out = append(out, line)
-		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "#"):
+			if !header {
+				comments = append(comments, line)
+			}
+		case line == "":
+			header = false
 		case line == "----":
 			if cur == nil {
 				t.Fatalf("%s:%d: ---- without a command", path, n)
 			}
 			inOut = true
 		default:
+			header = false
 			if cur == nil {
-				cur = &ddCase{pos: fmt.Sprintf("%s:%d", path, n)}
+				cur = &ddCase{pos: fmt.Sprintf("%s:%d", path, n), comments: comments}
+				comments = nil
 			}
 			cur.cmds = append(cur.cmds, line)
 		}
@@ -80,6 +89,9 @@ func writeCases(t *testing.T, path string, cases []ddCase) {
 	}
 	for _, c := range cases {
 		b.WriteString("\n")
+		for _, l := range c.comments {
+			b.WriteString(l + "\n")
+		}
 		for _, cmd := range c.cmds {
 			b.WriteString(cmd + "\n")
 		}

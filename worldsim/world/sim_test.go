@@ -189,7 +189,7 @@ func TestMentions(t *testing.T) {
 	// "Bobby" must not count as naming Bob; nobody is named, so the
 	// talkativeness roll (or the random pick) decides, and Bob (0.2) and the
 	// others appear over many rolls.
-	if mentionAt("Bobby is late", &s.Actors[1]) >= 0 {
+	if mentionAt("bobby is late", &s.Actors[1]) >= 0 {
 		t.Fatal("Bobby matched Bob")
 	}
 }

@@ -12,9 +12,8 @@ import (
 // gets one answer from a random character present. Characters answering
 // characters get one responder per line and stop after Config.MaxChain.
 
-// mentionAt is where a character is named in the text, or -1.
-func mentionAt(text string, a *Actor) int {
-	low := strings.ToLower(text)
+// mentionAt is where a character is named in low (the lower-cased text), or -1.
+func mentionAt(low string, a *Actor) int {
 	best := -1
 	for _, n := range []string{a.Card.Name, a.Card.Nickname} {
 		n = strings.ToLower(strings.TrimSpace(n))
@@ -93,8 +92,9 @@ func (s *State) responders(loc, text string, speaker, addressed, chain int) []in
 	}
 	var named, rolled []pick
 	var rest []int
+	low := strings.ToLower(text)
 	for _, i := range cands {
-		if p := mentionAt(text, &s.Actors[i]); p >= 0 {
+		if p := mentionAt(low, &s.Actors[i]); p >= 0 {
 			named = append(named, pick{i: i, pos: p})
 		} else {
 			rest = append(rest, i)

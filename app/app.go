@@ -158,7 +158,7 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 	if err := seedSamples(ctx, s.store); err != nil {
 		return nil, err
 	}
-	if err := seedWorlds(ctx, s.worldStore()); err != nil {
+	if err := seedWorlds(ctx, s.store); err != nil {
 		return nil, err
 	}
 
@@ -195,7 +195,7 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		}
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worldsim"),
 			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
-		worlds := &worldsim.WorldService{Store: s.worldStore(), Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worlds")}
+		worlds := &worldsim.WorldService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worlds")}
 		preview := &worldsim.PreviewService{NC: nc, Engine: s.gen, Log: s.log.With("part", "preview")}
 		wsDone := make(chan error, 3)
 		go func() { wsDone <- svc.Run(runCtx) }()
@@ -295,7 +295,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	}
 	gw := &gateway.Server{
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
-		Worlds: s.worldStore(), Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"),
+		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"),
 	}
 	if err := gw.Init(); err != nil {
 		return err
@@ -337,14 +337,6 @@ func seedSamples(ctx context.Context, st storage.Store) error {
 		}
 	}
 	return nil
-}
-
-// worldStore is the store's world side; both adapters have one.
-func (s *Server) worldStore() worldStore { return s.store.(worldStore) }
-
-type worldStore interface {
-	storage.Worlds
-	GetCharacter(ctx context.Context, id string) (maopao.Character, error)
 }
 
 // seedWorlds stores the built-in worlds that are missing.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/storage"
 )
 
 // conn is one player's WebSocket. A reader goroutine handles requests in
@@ -281,16 +282,16 @@ func (c *conn) hello(ref string, h protocol.Hello) {
 }
 
 func (c *conn) listCharacters(ctx context.Context, ref string) {
-	all, err := c.s.Store.ListCharacters(ctx)
+	// The search applies the visibility rule (public, plus the player's
+	// own) and leaves avatars out.
+	found, err := c.s.Store.SearchCharacters(ctx, storage.CharacterQuery{ViewerID: c.playerID})
 	if err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not list characters; try again")
 		return
 	}
-	out := []protocol.CharacterSummary{}
-	for _, ch := range all {
-		if ch.Visibility == maopao.VisibilityPublic || ch.OwnerID == c.playerID {
-			out = append(out, summary(ch, ""))
-		}
+	out := make([]protocol.CharacterSummary, 0, len(found))
+	for _, ch := range found {
+		out = append(out, summary(ch, ""))
 	}
 	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out})
 }

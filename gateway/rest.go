@@ -104,35 +104,6 @@ type CharacterList struct {
 	Characters []protocol.CharacterSummary `json:"characters"`
 }
 
-func (s *Server) handleCharacters(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
-		return
-	}
-	list, err := s.listCharacters(r)
-	if err != nil {
-		writeProblem(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "list characters: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, CharacterList{Characters: list})
-}
-
-func (s *Server) listCharacters(r *http.Request) ([]protocol.CharacterSummary, error) {
-	all, err := s.Store.ListCharacters(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := []protocol.CharacterSummary{}
-	for _, c := range all {
-		if c.Visibility != maopao.VisibilityPublic {
-			continue
-		}
-		out = append(out, summary(c, ""))
-	}
-	return out, nil
-}
-
 func summary(c maopao.Character, userName string) protocol.CharacterSummary {
 	if userName == "" {
 		userName = "you"

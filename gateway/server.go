@@ -1,5 +1,7 @@
-// Package gateway owns the player-facing edge: the HTTP API for sessions and
-// character lists, the WebSocket endpoint speaking protocol v1, and the
+// Package gateway owns the player-facing edge: the HTTP API (guest
+// sessions, creator accounts, the character REST API with import, export
+// and history, the studio's draft previews), the WebSocket endpoint
+// speaking protocol v1 (chats and open worlds), and the
 // routing of player lines into JetStream and of reply events back to the
 // connections that wait for them. It keeps no conversation state of its
 // own, so any number of gateways can share one NATS and one store.
@@ -35,8 +37,6 @@ type Server struct {
 	// AllowedOrigins lists extra origins (scheme://host[:port]) allowed to
 	// open WebSockets; the page's own origin is always allowed.
 	AllowedOrigins []string
-	// Worlds gives access to open worlds; nil serves none.
-	Worlds storage.Worlds
 	// Engine says what produces replies, shown to players on connect.
 	Engine string
 	// Web serves the web client at /; nil serves nothing there.

@@ -32,11 +32,7 @@ func worldSummary(w maopao.World) protocol.WorldSummary {
 }
 
 func (c *conn) listWorlds(ctx context.Context, ref string) {
-	if c.s.Worlds == nil {
-		c.sendError(ref, protocol.CodeUnavailable, "this gateway serves no worlds")
-		return
-	}
-	all, err := c.s.Worlds.ListWorlds(ctx)
+	all, err := c.s.Store.ListWorlds(ctx)
 	if err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not list worlds; try again")
 		return
@@ -82,11 +78,7 @@ func (c *conn) playerName(ctx context.Context) string {
 }
 
 func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) {
-	if c.s.Worlds == nil {
-		c.sendError(ref, protocol.CodeUnavailable, "this gateway serves no worlds")
-		return
-	}
-	w, err := c.s.Worlds.GetWorld(ctx, j.WorldID)
+	w, err := c.s.Store.GetWorld(ctx, j.WorldID)
 	if err != nil || (w.Visibility == maopao.VisibilityPrivate && w.OwnerID != c.playerID) {
 		if err != nil && !errors.Is(err, maopao.ErrNotFound) {
 			c.sendError(ref, protocol.CodeUnavailable, "could not load the world; try again")

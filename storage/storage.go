@@ -189,6 +189,7 @@ type Store interface {
 	Conversations
 	Memories
 	KV
+	Worlds
 	// Ping reports whether the store is reachable (for /healthz).
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error

@@ -10,10 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/maopao/maopao"
-	"github.com/maopao/maopao/storage"
 )
-
-var _ storage.Worlds = (*Store)(nil)
 
 // World buckets:
 //

@@ -45,6 +45,7 @@ type Store struct {
 
 	characters, players, conversations, messages, memories, settings *mongo.Collection
 	revisions, accounts                                              *mongo.Collection
+	worlds, snapshots, records                                       *mongo.Collection
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,6 +86,9 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		settings:      db.Collection("settings"),
 		revisions:     db.Collection("character_revisions"),
 		accounts:      db.Collection("accounts"),
+		worlds:        db.Collection("worlds"),
+		snapshots:     db.Collection("world_snapshots"),
+		records:       db.Collection("memory_records"),
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -123,6 +127,14 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("create index %s on %s: %w", u.name, u.coll.Name(), err)
 		}
+	}
+	// A character's memory stream is read newest first.
+	_, err := s.records.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "world_id", Value: 1}, {Key: "character_id", Value: 1}, {Key: "sim_minute", Value: -1}},
+		Options: options.Index().SetName("world_character_minute"),
+	})
+	if err != nil {
+		return fmt.Errorf("create index world_character_minute on %s: %w", s.records.Name(), err)
 	}
 	return nil
 }

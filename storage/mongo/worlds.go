@@ -3,45 +3,13 @@ package mongo
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/maopao/maopao"
-	"github.com/maopao/maopao/storage"
 )
-
-var _ storage.Worlds = (*Store)(nil)
-
-// worldColls are the world collections, opened (and indexed) on first use.
-type worldColls struct {
-	once      sync.Once
-	err       error
-	worlds    *mongo.Collection
-	snapshots *mongo.Collection
-	records   *mongo.Collection
-}
-
-var worldCollsOf sync.Map // *Store → *worldColls
-
-func (s *Store) worldColls(ctx context.Context) (*worldColls, error) {
-	v, _ := worldCollsOf.LoadOrStore(s, &worldColls{})
-	wc := v.(*worldColls)
-	wc.once.Do(func() {
-		wc.worlds = s.db.Collection("worlds")
-		wc.snapshots = s.db.Collection("world_snapshots")
-		wc.records = s.db.Collection("memory_records")
-		_, wc.err = wc.records.Indexes().CreateOne(ctx, mongo.IndexModel{
-			Keys: bson.D{{Key: "world_id", Value: 1}, {Key: "character_id", Value: 1}, {Key: "sim_minute", Value: -1}},
-		})
-		if wc.err != nil {
-			wc.err = fmt.Errorf("mongo: index memory_records: %w", wc.err)
-		}
-	})
-	return wc, wc.err
-}
 
 // PutWorld inserts or replaces the world with w.ID.
 func (s *Store) PutWorld(ctx context.Context, w maopao.World) error {
@@ -49,12 +17,8 @@ func (s *Store) PutWorld(ctx context.Context, w maopao.World) error {
 	if err := validID("world", w.ID); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return err
-	}
 	w.CreatedAt, w.UpdatedAt = normTime(w.CreatedAt), normTime(w.UpdatedAt)
-	_, err = wc.worlds.ReplaceOne(ctx, byID(w.ID), w, options.Replace().SetUpsert(true))
+	_, err := s.worlds.ReplaceOne(ctx, byID(w.ID), w, options.Replace().SetUpsert(true))
 	return fail(op, w.ID, err)
 }
 
@@ -62,11 +26,7 @@ func (s *Store) PutWorld(ctx context.Context, w maopao.World) error {
 func (s *Store) GetWorld(ctx context.Context, id string) (maopao.World, error) {
 	const op = "get world"
 	var w maopao.World
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return w, err
-	}
-	if err := wc.worlds.FindOne(ctx, byID(id)).Decode(&w); err != nil {
+	if err := s.worlds.FindOne(ctx, byID(id)).Decode(&w); err != nil {
 		return maopao.World{}, fail(op, id, err)
 	}
 	w.CreatedAt, w.UpdatedAt = normTime(w.CreatedAt), normTime(w.UpdatedAt)
@@ -76,11 +36,7 @@ func (s *Store) GetWorld(ctx context.Context, id string) (maopao.World, error) {
 // ListWorlds returns every world ordered by Name, then ID.
 func (s *Store) ListWorlds(ctx context.Context) ([]maopao.World, error) {
 	const op = "list worlds"
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := wc.worlds.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}))
+	cur, err := s.worlds.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fail(op, "", err)
 	}
@@ -97,21 +53,17 @@ func (s *Store) ListWorlds(ctx context.Context) ([]maopao.World, error) {
 // DeleteWorld removes the world, its snapshot and its memory records.
 func (s *Store) DeleteWorld(ctx context.Context, id string) error {
 	const op = "delete world"
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return err
-	}
-	res, err := wc.worlds.DeleteOne(ctx, byID(id))
+	res, err := s.worlds.DeleteOne(ctx, byID(id))
 	if err != nil {
 		return fail(op, id, err)
 	}
 	if res.DeletedCount == 0 {
 		return fail(op, id, mongo.ErrNoDocuments)
 	}
-	if _, err := wc.snapshots.DeleteOne(ctx, byID(id)); err != nil {
+	if _, err := s.snapshots.DeleteOne(ctx, byID(id)); err != nil {
 		return fail(op, id, err)
 	}
-	_, err = wc.records.DeleteMany(ctx, bson.D{{Key: "world_id", Value: id}})
+	_, err = s.records.DeleteMany(ctx, bson.D{{Key: "world_id", Value: id}})
 	return fail(op, id, err)
 }
 
@@ -123,13 +75,9 @@ func (s *Store) PutWorldSnapshot(ctx context.Context, snap maopao.WorldSnapshot)
 	if err := validID("world", snap.WorldID); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return err
-	}
 	snap.SavedAt = normTime(snap.SavedAt)
 	filter := bson.D{{Key: "_id", Value: snap.WorldID}, {Key: "seq", Value: bson.D{{Key: "$lte", Value: int64(snap.Seq)}}}}
-	_, err = wc.snapshots.ReplaceOne(ctx, filter, snapshotDoc(snap), options.Replace().SetUpsert(true))
+	_, err := s.snapshots.ReplaceOne(ctx, filter, snapshotDoc(snap), options.Replace().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) {
 		return nil
 	}
@@ -147,10 +95,6 @@ func snapshotDoc(s maopao.WorldSnapshot) bson.D {
 // GetWorldSnapshot returns maopao.ErrNotFound (wrapped) when there is none.
 func (s *Store) GetWorldSnapshot(ctx context.Context, worldID string) (maopao.WorldSnapshot, error) {
 	const op = "get world snapshot"
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return maopao.WorldSnapshot{}, err
-	}
 	var d struct {
 		ID      string `bson:"_id"`
 		Seq     int64  `bson:"seq"`
@@ -158,7 +102,7 @@ func (s *Store) GetWorldSnapshot(ctx context.Context, worldID string) (maopao.Wo
 		State   []byte `bson:"state"`
 		SavedAt bson.DateTime
 	}
-	raw, err := wc.snapshots.FindOne(ctx, byID(worldID)).Raw()
+	raw, err := s.snapshots.FindOne(ctx, byID(worldID)).Raw()
 	if err != nil {
 		return maopao.WorldSnapshot{}, fail(op, worldID, err)
 	}
@@ -177,26 +121,18 @@ func (s *Store) PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) erro
 			return fmt.Errorf("mongo: %s: %w", op, err)
 		}
 	}
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = wc.records.ReplaceOne(ctx, byID(r.ID), r, options.Replace().SetUpsert(true))
+	_, err := s.records.ReplaceOne(ctx, byID(r.ID), r, options.Replace().SetUpsert(true))
 	return fail(op, r.ID, err)
 }
 
 // MemoryRecords returns a character's records in a world, newest first.
 func (s *Store) MemoryRecords(ctx context.Context, worldID, characterID string, limit int) ([]maopao.MemoryRecord, error) {
 	const op = "list memory records"
-	wc, err := s.worldColls(ctx)
-	if err != nil {
-		return nil, err
-	}
 	opts := options.Find().SetSort(bson.D{{Key: "sim_minute", Value: -1}, {Key: "_id", Value: -1}})
 	if limit > 0 {
 		opts.SetLimit(int64(limit))
 	}
-	cur, err := wc.records.Find(ctx, bson.D{{Key: "world_id", Value: worldID}, {Key: "character_id", Value: characterID}}, opts)
+	cur, err := s.records.Find(ctx, bson.D{{Key: "world_id", Value: worldID}, {Key: "character_id", Value: characterID}}, opts)
 	if err != nil {
 		return nil, fail(op, "", err)
 	}

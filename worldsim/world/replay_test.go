@@ -95,6 +95,13 @@ func effectsHash(t *testing.T, s *State, log []Input) string {
 	h := sha256.New()
 	for _, in := range log {
 		for _, e := range s.Step(in) {
+			if g, ok := e.(Generate); ok {
+				for _, m := range g.Request.Messages {
+					if strings.Contains(m.Content, "SECRET-CREATOR-NOTE") {
+						t.Fatalf("creator_notes reached the prompt of %s", g.WorkID)
+					}
+				}
+			}
 			data, err := json.Marshal(e)
 			if err != nil {
 				t.Fatal(err)

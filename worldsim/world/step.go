@@ -263,6 +263,13 @@ func (s *State) say(loc string, line Line, speaker int) ([]Effect, []string) {
 		targets = append(targets, id)
 		effs = append(effs, e)
 	}
+	if speaker >= 0 && s.Actors[speaker].Location != loc {
+		// An answer finished after its speaker walked on: still its own words.
+		id, e := s.remember(speaker, Memory{Kind: maopao.MemoryDialogue, Text: "I said: " + quote(line.Text), LocationID: loc,
+			Importance: guessImportance(2, line.Text, "", false)})
+		targets = append(targets, id)
+		effs = append(effs, e)
+	}
 	return effs, targets
 }
 
@@ -426,6 +433,9 @@ func (s *State) failed(w *Work, code string) []Effect {
 func (s *State) spoke(w *Work, text string) []Effect {
 	a := &s.Actors[w.Actor]
 	loc := w.Audience.LocationID
+	if w.Kind == WorkTalk && a.Location != loc {
+		return nil // it walked off mid-conversation: the line is never said
+	}
 	line := Line{ID: s.lineID(w), From: a.Card.ID, FromName: a.Card.Name, FromKind: KindCharacter,
 		Text: cleanReply(text, a.Card.Name), SimMinute: s.Clock, ReplyTo: w.ReplyTo}
 	effs, heard := s.say(loc, line, w.Actor)

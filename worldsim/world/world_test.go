@@ -1,0 +1,97 @@
+package world
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/maopao/maopao"
+)
+
+func TestNewRefusesBadWorlds(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*maopao.World, *[]maopao.Character)
+		want string
+	}{
+		{"no locations", func(w *maopao.World, _ *[]maopao.Character) { w.Locations = nil }, "no locations"},
+		{"duplicate location", func(w *maopao.World, _ *[]maopao.Character) { w.Locations[1].ID = "square" }, `duplicate id "square"`},
+		{"bad connection", func(w *maopao.World, _ *[]maopao.Character) { w.Locations[0].Connections = []string{"moon"} }, `unknown location "moon"`},
+		{"bad start", func(w *maopao.World, _ *[]maopao.Character) { w.Residents[0].LocationID = "moon" }, `unknown start location "moon"`},
+		{"bad minute", func(w *maopao.World, _ *[]maopao.Character) { w.Residents[0].Routine[0].AtMinute = 1440 }, "at_minute 1440 outside 0..1439"},
+		{"bad routine place", func(w *maopao.World, _ *[]maopao.Character) { w.Residents[1].Routine[0].LocationID = "" }, `routine step 0: unknown location ""`},
+		{"twice", func(w *maopao.World, _ *[]maopao.Character) { w.Residents[1].CharacterID = "mira" }, `"mira" placed twice`},
+		{"no card", func(_ *maopao.World, c *[]maopao.Character) { *c = (*c)[1:] }, `no character card for "mira"`},
+	}
+	for _, tc := range cases {
+		def, chars := lane()
+		tc.edit(&def, &chars)
+		_, err := New(Config{}, def, chars, 1)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
+		}
+		if tc.name != "no card" && !errors.Is(err, maopao.ErrInvalid) {
+			t.Errorf("%s: %v is not ErrInvalid", tc.name, err)
+		}
+	}
+}
+
+func TestRealTimeClock(t *testing.T) {
+	def, chars := lane()
+	def.SimMinutesPerSecond = 0.4 // a sim minute every 2.5 s
+	s, err := New(Config{ConversationPermille: -1}, def, chars, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 25; k++ {
+		s.Step(Tick{RealMillis: 1000})
+	}
+	if s.Clock != 10 {
+		t.Fatalf("25 s at 0.4 sim min/s: clock %d, want 10", s.Clock)
+	}
+	s.Step(Tick{RealMillis: 1 << 62}) // absurd: capped at a day
+	if s.Clock != 10+maxTickMinutes {
+		t.Fatalf("clock %d after a huge tick", s.Clock)
+	}
+	s.Step(Tick{SimMinutes: -5})
+	if s.Clock != 10+maxTickMinutes {
+		t.Fatalf("negative tick moved the clock to %d", s.Clock)
+	}
+	if got := TimeOfDay(1450); got != "day 2 00:10" {
+		t.Fatalf("TimeOfDay(1450) = %q", got)
+	}
+}
+
+func TestMemoryBounds(t *testing.T) {
+	def, chars := lane()
+	s, err := New(Config{MemoryCap: 8, ReflectionCap: 4}, def, chars, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 100; k++ {
+		s.remember(0, Memory{Kind: maopao.MemoryObservation, Text: "x", Importance: 1})
+		if k%3 == 0 {
+			s.remember(0, Memory{Kind: maopao.MemoryReflection, Text: "r", Importance: 1})
+		}
+		a := &s.Actors[0]
+		if len(a.Stream) > 10 || len(a.Insights) > 5 {
+			t.Fatalf("stream %d, insights %d beyond cap+cap/4", len(a.Stream), len(a.Insights))
+		}
+	}
+	a := &s.Actors[0]
+	if a.Stream[len(a.Stream)-1].Seq != a.NextMem-1 || len(a.Stream) < 8 {
+		t.Fatalf("newest kept? last seq %d next %d len %d", a.Stream[len(a.Stream)-1].Seq, a.NextMem, len(a.Stream))
+	}
+	// Records stay findable by ID, old ones are gone.
+	if _, m := s.findMemory(memoryID("mira", a.Stream[0].Seq)); m == nil {
+		t.Fatal("kept record not found by ID")
+	}
+	if _, m := s.findMemory("mira#1"); m != nil {
+		t.Fatal("dropped record still found")
+	}
+	for _, bad := range []string{"", "#", "mira#", "mira#x", "mira#-1", "nobody#1"} {
+		if _, m := s.findMemory(bad); m != nil {
+			t.Fatalf("%q found a record", bad)
+		}
+	}
+}

@@ -58,6 +58,7 @@ cat >"$out/centrifugo.json" <<EOF
 {
   "http_server": {"address": "127.0.0.1", "port": $cf_port},
   "log": {"level": "error"},
+  "prometheus": {"enabled": true},
   "client": {"token": {"hmac_secret_key": "$secret"}, "allowed_origins": ["*"]},
   "channel": {"without_namespace": {"allow_subscribe_for_client": true}},
   "broker": {"enabled": true, "type": "nats", "nats": {"url": "nats://$nats_addr", "raw_mode": {"enabled": true}}}
@@ -114,9 +115,10 @@ for rep in $(seq "$reps"); do
 			# shellcheck disable=SC2046
 			args=(-pid "$server_pid" -nats "nats://$nats_addr" -scenario "$(scenario_name "$sc")" $(scenario_flags "$sc"))
 			if [[ $sys == maopao ]]; then
-				"$out/bench" maopao -url "http://$maopao_addr" "${args[@]}" >>"$results"
+				"$out/bench" maopao -url "http://$maopao_addr" -metrics "http://$maopao_addr/metrics" "${args[@]}" >>"$results"
 			else
-				"$out/bench" centrifugo -url "ws://127.0.0.1:$cf_port/connection/websocket" -secret "$secret" "${args[@]}" >>"$results"
+				"$out/bench" centrifugo -url "ws://127.0.0.1:$cf_port/connection/websocket" -secret "$secret" \
+					-metrics "http://127.0.0.1:$cf_port/metrics" "${args[@]}" >>"$results"
 			fi
 			stop_server
 			rm -rf "$out/data-$id"

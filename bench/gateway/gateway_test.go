@@ -149,3 +149,28 @@ func TestLoadFlagsAreBounded(t *testing.T) {
 		t.Fatalf("2000 conns in 20 rooms: groups %d, err %v", c.groups(), err)
 	}
 }
+
+func TestParseMetrics(t *testing.T) {
+	text := "# HELP go_goroutines x\n# TYPE go_goroutines gauge\ngo_goroutines 4021\ngo_memstats_heap_inuse_bytes 1.2e+07\n" +
+		"go_gc_duration_seconds{quantile=\"0\"} 1e-05\ngo_memstats_stack_inuse_bytes 3.2768e+06\n"
+	v, err := parseMetrics(strings.NewReader(text), runtimeMetrics)
+	if err != nil || v[0] != 4021 || v[1] != 1.2e7 || v[2] != 3.2768e6 {
+		t.Fatalf("parseMetrics = %v, %v", v, err)
+	}
+	for _, bad := range []string{"go_goroutines 1\n", "go_goroutines\ngo_memstats_heap_inuse_bytes 1\ngo_memstats_stack_inuse_bytes 1\n", "go_goroutines many\n"} {
+		if _, err := parseMetrics(strings.NewReader(bad), runtimeMetrics); err == nil {
+			t.Errorf("parseMetrics(%q) gave no error", bad)
+		}
+	}
+}
+
+func FuzzParseMetrics(f *testing.F) {
+	f.Add("go_goroutines 1\ngo_memstats_heap_inuse_bytes 2\ngo_memstats_stack_inuse_bytes 3\n")
+	f.Add("# x\n\n go_goroutines NaN")
+	f.Fuzz(func(t *testing.T, text string) {
+		v, err := parseMetrics(strings.NewReader(text), runtimeMetrics)
+		if err == nil && len(v) != len(runtimeMetrics) {
+			t.Fatalf("%d values for %d names", len(v), len(runtimeMetrics))
+		}
+	})
+}

@@ -41,6 +41,7 @@ type loadConfig struct {
 	par      int
 	scenario string
 	secret   string
+	metrics  string
 }
 
 func parseLoadFlags(system string, args []string) (loadConfig, error) {
@@ -61,6 +62,7 @@ func parseLoadFlags(system string, args []string) (loadConfig, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "wait after the last publish for deliveries still in flight")
 	fs.IntVar(&c.par, "setup-par", 32, "connections set up concurrently")
 	fs.StringVar(&c.scenario, "scenario", "", "label copied into the result line")
+	fs.StringVar(&c.metrics, "metrics", "", "the server's Prometheus URL with Go runtime metrics, for goroutines and heap/stack per connection (\"\" skips)")
 	if system == "centrifugo" {
 		fs.StringVar(&c.secret, "secret", "", "HMAC secret of the Centrifugo config (client.token.hmac_secret_key)")
 	}
@@ -118,6 +120,9 @@ type Result struct {
 	RSSBaseKB    int64     `json:"rss_base_kb"`
 	RSSConnKB    int64     `json:"rss_conn_kb"`
 	RSSPerConnKB float64   `json:"rss_per_conn_kb"`
+	GoroutinesPC float64   `json:"goroutines_per_conn,omitempty"`
+	HeapKBPC     float64   `json:"heap_inuse_per_conn_kb,omitempty"`
+	StackKBPC    float64   `json:"stack_inuse_per_conn_kb,omitempty"`
 	Published    int64     `json:"published"`
 	Expected     int64     `json:"expected"`
 	Delivered    int64     `json:"delivered"`
@@ -176,6 +181,13 @@ func measure(ctx context.Context, cfg loadConfig, t target) (Result, error) {
 			return res, err
 		}
 		res.RSSBaseKB = kb
+	}
+	var rt0 goRuntime
+	if cfg.metrics != "" {
+		var err error
+		if rt0, err = scrapeRuntime(ctx, cfg.metrics); err != nil {
+			return res, err
+		}
 	}
 
 	clients := make([]*client, cfg.conns)
@@ -260,6 +272,16 @@ func measure(ctx context.Context, cfg loadConfig, t target) (Result, error) {
 		}
 		res.RSSConnKB = kb
 		res.RSSPerConnKB = float64(kb-res.RSSBaseKB) / float64(cfg.conns)
+	}
+	if cfg.metrics != "" {
+		rt1, err := scrapeRuntime(ctx, cfg.metrics)
+		if err != nil {
+			return res, err
+		}
+		n := float64(cfg.conns)
+		res.GoroutinesPC = (rt1.goroutines - rt0.goroutines) / n
+		res.HeapKBPC = (rt1.heapInuse - rt0.heapInuse) / 1024 / n
+		res.StackKBPC = (rt1.stackInuse - rt0.stackInuse) / 1024 / n
 	}
 	if cfg.rate == 0 {
 		return res, nil

@@ -61,7 +61,7 @@ func readSSE(t *testing.T, body io.Reader) []sse {
 	return out
 }
 
-func register(t *testing.T, ctx context.Context, baseURL, username string) string {
+func register(t testing.TB, ctx context.Context, baseURL, username string) string {
 	t.Helper()
 	resp, err := postJSON(ctx, baseURL+"/api/v1/accounts/register", `{"username":"`+username+`","password":"correct horse battery"}`)
 	if err != nil {
@@ -312,7 +312,7 @@ func newGuest(ctx context.Context, baseURL string) (string, string, error) {
 
 // standaloneGateway serves a gateway alone on an embedded NATS, with no
 // world simulation: what answers previews is up to the test.
-func standaloneGateway(t *testing.T) (baseURL, natsURL string) {
+func standaloneGateway(t testing.TB) (baseURL, natsURL string) {
 	t.Helper()
 	dir := t.TempDir()
 	emb, err := bus.StartEmbedded(dir)

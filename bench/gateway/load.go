@@ -123,6 +123,7 @@ type Result struct {
 	GoroutinesPC float64   `json:"goroutines_per_conn,omitempty"`
 	HeapKBPC     float64   `json:"heap_inuse_per_conn_kb,omitempty"`
 	StackKBPC    float64   `json:"stack_inuse_per_conn_kb,omitempty"`
+	IdleCPUPct   float64   `json:"idle_cpu_pct"` // server CPU while the connections sit idle, % of one core
 	Published    int64     `json:"published"`
 	Expected     int64     `json:"expected"`
 	Delivered    int64     `json:"delivered"`
@@ -262,10 +263,22 @@ func measure(ctx context.Context, cfg loadConfig, t target) (Result, error) {
 	}
 	res.ConnectPerS = float64(cfg.conns) / time.Since(start).Seconds()
 
+	var idleCPU0 float64
+	if cfg.pid > 0 {
+		var err error
+		if idleCPU0, err = cpuSeconds(cfg.pid); err != nil {
+			return res, err
+		}
+	}
 	if err := sleep(ctx, cfg.idle); err != nil {
 		return res, err
 	}
 	if cfg.pid > 0 {
+		cpu, err := cpuSeconds(cfg.pid)
+		if err != nil {
+			return res, err
+		}
+		res.IdleCPUPct = (cpu - idleCPU0) / cfg.idle.Seconds() * 100
 		kb, err := rssKB(cfg.pid)
 		if err != nil {
 			return res, err

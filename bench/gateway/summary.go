@@ -64,6 +64,7 @@ var metrics = []metric{
 	{"goroutines per connection", func(r Result) float64 { return r.GoroutinesPC }, true, 2},
 	{"Go stack per connection, KB", func(r Result) float64 { return r.StackKBPC }, true, 1},
 	{"Go heap in use per connection, KB (garbage included)", func(r Result) float64 { return r.HeapKBPC }, true, 1},
+	{"server CPU with the connections idle, % of a core", func(r Result) float64 { return r.IdleCPUPct }, true, 1},
 	{"deliveries/s achieved", func(r Result) float64 { return r.DeliveriesPS }, false, 0},
 	{"deliveries lost", func(r Result) float64 { return float64(r.Expected - r.Delivered) }, false, 0},
 	{"latency p50, ms", func(r Result) float64 { return r.P50ms }, false, 2},

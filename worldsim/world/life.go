@@ -1,6 +1,7 @@
 package world
 
 import (
+	"fmt"
 	"math"
 	"strings"
 
@@ -38,33 +39,7 @@ func (s *State) tick(t Tick) []Effect {
 // TimeOfDay renders a sim minute as "day D HH:MM", day 1 being the first.
 func TimeOfDay(minute int64) string {
 	d, m := minute/1440, minute%1440
-	return "day " + itoa(d+1) + " " + pad2(m/60) + ":" + pad2(m%60)
-}
-
-func itoa(v int64) string {
-	if v == 0 {
-		return "0"
-	}
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	var b [20]byte
-	k := len(b)
-	for v > 0 {
-		k--
-		b[k] = byte('0' + v%10)
-		v /= 10
-	}
-	if neg {
-		k--
-		b[k] = '-'
-	}
-	return string(b[k:])
-}
-
-func pad2(v int64) string {
-	return string([]byte{byte('0' + v/10), byte('0' + v%10)})
+	return fmt.Sprintf("day %d %02d:%02d", d+1, m/60, m%60)
 }
 
 // minute is one sim minute of autonomous life: residents follow their

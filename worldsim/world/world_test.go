@@ -95,3 +95,37 @@ func TestMemoryBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestQueries(t *testing.T) {
+	def, chars := lane()
+	s, err := New(Config{}, def, chars, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Step(PlayerJoined{PlayerID: "p", Name: "Ada", LocationID: "library"})
+	s.Step(PlayerSaid{MessageID: "m", PlayerID: "p", Text: "Dana?"})
+	s.Step(PrivateSaid{MessageID: "n", PlayerID: "p", CharacterID: "mira", Text: "psst"})
+	before, _ := s.Clone()
+	p, ok := s.Present("library")
+	if !ok || len(p.Characters) != 1 || p.Characters[0].ID != "dana" || len(p.Players) != 1 || p.Players[0].ID != "p" {
+		t.Fatalf("presence %+v", p)
+	}
+	if _, ok := s.Present("moon"); ok {
+		t.Fatal("unknown location present")
+	}
+	if l := s.Transcript("library"); len(l) != 1 || l[0].Text != "Dana?" {
+		t.Fatalf("transcript %+v", l)
+	}
+	if l := s.PrivateTranscript("p", "mira"); len(l) != 1 || l[0].Text != "psst" {
+		t.Fatalf("private transcript %+v", l)
+	}
+	if loc, ok := s.WhereIs("mira"); !ok || loc != "square" {
+		t.Fatalf("mira at %q", loc)
+	}
+	if loc, ok := s.WhereIs("p"); !ok || loc != "library" {
+		t.Fatalf("p at %q", loc)
+	}
+	if before.Summary() != s.Summary() {
+		t.Fatal("queries changed the state")
+	}
+}

@@ -41,6 +41,7 @@ type worldActor struct {
 	genSem   chan struct{}
 	memories chan maopao.MemoryRecord
 	handOver bool
+	deleted  bool
 	mu       sync.Mutex
 }
 
@@ -52,6 +53,15 @@ type query struct {
 func (a *worldActor) stop(handOver bool) {
 	a.mu.Lock()
 	a.handOver = handOver
+	a.mu.Unlock()
+	a.cancel()
+}
+
+// stopDeleted stops a world whose definition is gone: no final snapshot
+// (it would outlive the world), and the lease is released.
+func (a *worldActor) stopDeleted() {
+	a.mu.Lock()
+	a.handOver, a.deleted = true, true
 	a.mu.Unlock()
 	a.cancel()
 }
@@ -174,7 +184,7 @@ func (a *worldActor) run(ctx context.Context) error {
 			stopGen()
 			genWG.Wait()
 			a.mu.Lock()
-			handOver := a.handOver
+			handOver, deleted := a.handOver, a.deleted
 			a.mu.Unlock()
 			select {
 			case <-leaseLost:
@@ -183,8 +193,10 @@ func (a *worldActor) run(ctx context.Context) error {
 			}
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := a.snapshot(sctx); err != nil {
-				log.Warn("final snapshot", "err", err)
+			if !deleted {
+				if err := a.snapshot(sctx); err != nil {
+					log.Warn("final snapshot", "err", err)
+				}
 			}
 			if handOver {
 				stopLease()

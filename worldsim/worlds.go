@@ -141,6 +141,18 @@ func (s *WorldService) claim(ctx context.Context) {
 		}
 		return
 	}
+	// Worlds deleted by their creators stop here.
+	listed := make(map[string]bool, len(worlds))
+	for _, w := range worlds {
+		listed[w.ID] = true
+	}
+	s.mu.Lock()
+	for id, a := range s.actors {
+		if !listed[id] {
+			a.stopDeleted()
+		}
+	}
+	s.mu.Unlock()
 	for _, w := range worlds {
 		s.mu.Lock()
 		_, running := s.actors[w.ID]

@@ -18,11 +18,16 @@ func (s *State) tick(t Tick) []Effect {
 		// Integer arithmetic keeps the clock exact on every machine: the rate
 		// is in thousandths of a sim minute per real second, the remainder
 		// in millionths of a sim minute.
-		rate := int64(math.Round(s.World.SimMinutesPerSecond * 1000))
-		if rate <= 0 || s.World.SimMinutesPerSecond != s.World.SimMinutesPerSecond {
-			rate = 1000
+		// Unset, zero, negative or NaN rates mean one sim minute per second;
+		// the rate is capped at 1000 sim minutes per second.
+		sps := s.World.SimMinutesPerSecond
+		rate := int64(1000)
+		switch {
+		case sps > 1000:
+			rate = 1_000_000
+		case sps > 0:
+			rate = max(int64(math.Round(sps*1000)), 1)
 		}
-		rate = min(rate, 1_000_000) // 1000 sim minutes per second
 		ms := min(t.RealMillis, 86_400_000)
 		s.SubMin += ms * rate
 		minutes += s.SubMin / 1_000_000

@@ -23,6 +23,7 @@ const (
 // a JSON round trip of either. Bad input never panics: it is refused with
 // an error event to the player who sent it.
 func (s *State) Step(in Input) []Effect {
+	s.Config = s.Config.withDefaults() // a hand-made or zero State works too
 	s.index()
 	var effs []Effect
 	switch in := in.(type) {
@@ -492,7 +493,8 @@ func parseScore(text string) (int, bool) {
 // startDue queues reflections that came due, while the engine has room.
 func (s *State) startDue() []Effect {
 	var effs []Effect
-	for len(s.Due) > 0 && s.queueShort(s.Config.IdleQueueMax) {
+	// Each due actor is looked at once per Step, whatever enqueue does.
+	for n := len(s.Due); n > 0 && len(s.Due) > 0 && s.queueShort(s.Config.IdleQueueMax); n-- {
 		i := s.Due[0]
 		s.Due = s.Due[1:]
 		a := &s.Actors[i]

@@ -80,6 +80,10 @@ func (c Config) withDefaults() Config {
 	def(&c.RetrieveK, 6)
 	def(&c.ContextSize, 4096)
 	def(&c.MaxTokens, 160)
+	// Optional work is only added while the queue is shorter than these,
+	// so they must leave room under the hard cap.
+	c.TalkQueueMax = min(c.TalkQueueMax, c.MaxQueue)
+	c.IdleQueueMax = min(c.IdleQueueMax, c.MaxQueue)
 	if c.Weights == (Weights{}) {
 		c.Weights = Weights{1, 1, 1}
 	}

@@ -129,3 +129,18 @@ func TestQueries(t *testing.T) {
 		t.Fatal("queries changed the state")
 	}
 }
+
+func TestZeroStateDoesNotPanic(t *testing.T) {
+	var s State
+	for _, in := range []Input{
+		Tick{SimMinutes: 3}, Tick{RealMillis: 5000}, PlayerJoined{PlayerID: "p", Name: "A", LocationID: "x"},
+		PlayerMoved{PlayerID: "p", LocationID: "x"}, PlayerSaid{MessageID: "m", PlayerID: "p", Text: "hi"},
+		PrivateSaid{MessageID: "n", PlayerID: "p", CharacterID: "c", Text: "hi"}, Generated{WorkID: "w1"},
+		ImportanceRated{MemoryID: "c#1", Score: 5}, ReflectionWritten{WorkID: "w1"}, PlayerLeft{PlayerID: "p"}, nil,
+	} {
+		s.Step(in)
+	}
+	if s.Clock != 8 {
+		t.Fatalf("clock %d", s.Clock)
+	}
+}

@@ -136,13 +136,6 @@ func TestBrowserStudio(t *testing.T) {
 	typeInto(p, "#book-scan-depth", "4")
 
 	// Test chat with the unsaved draft.
-	evalJS[bool](p, `(() => {
-		window.__streamed = [];
-		new MutationObserver(() => {
-			for (const n of document.querySelectorAll("#preview-messages .pmsg.character.streaming:not(.waiting) .text")) window.__streamed.push(n.textContent);
-		}).observe(document.getElementById("preview-messages"), {subtree: true, childList: true, characterData: true, attributes: true});
-		return true;
-	})()`)
 	typeInto(p, "#preview-input", "tell me about the dragon")
 	click(p, "#preview-send")
 	p.waitJS("the fired entry listed", `document.querySelector('#preview-lore .lore-fired[data-index="0"]')`, 60*time.Second)
@@ -155,8 +148,10 @@ func TestBrowserStudio(t *testing.T) {
 		!document.querySelector('#lore-entries .lore-entry[data-index="1"]').classList.contains("fired")`) {
 		t.Error("the editor does not mark the dragon entry (and only it) as fired")
 	}
-	if streamed := evalJS[[]string](p, `window.__streamed.filter(s => s.length > 0)`); len(streamed) == 0 {
-		t.Error("the test reply never showed while streaming")
+	// A fast local stream can arrive in one piece, so count the deltas
+	// the page rendered rather than hoping to see one between frames.
+	if n := evalJS[string](p, `document.querySelector("#preview-messages .pmsg.character.complete").dataset.deltas || "0"`); n == "0" {
+		t.Error("the test reply was not streamed: no delta events rendered")
 	}
 	p.screenshot("studio-editor")
 
@@ -233,6 +228,20 @@ func TestBrowserStudio(t *testing.T) {
 	if got := evalJS[string](p, `document.querySelector('#lore-entries .lore-entry[data-index="0"] .lore-keys').value`); got != "dragon, wyrm" {
 		t.Errorf("imported lorebook keys shown as %q", got)
 	}
+	imported := evalJS[string](p, `document.querySelector("#my-characters .my-character.selected").dataset.id`)
+
+	// Unsaved edits are not dropped by a stray click: the first click warns.
+	typeInto(p, "#f-personality", "Unsaved thought.")
+	click(p, fmt.Sprintf(`#my-characters .my-character[data-id=%q]`, id))
+	p.waitJS("unsaved warning", `document.getElementById("studio-error").textContent.includes("unsaved changes")`, 5*time.Second)
+	if sel := evalJS[string](p, `document.querySelector("#my-characters .my-character.selected").dataset.id`); sel != imported {
+		t.Errorf("switched away from unsaved edits on the first click")
+	}
+	click(p, fmt.Sprintf(`#my-characters .my-character[data-id=%q]`, id))
+	p.waitJS("switched on the second click", fmt.Sprintf(`document.querySelector("#my-characters .my-character.selected").dataset.id === %q && document.getElementById("f-personality").value === ""`, id), 5*time.Second)
+	click(p, fmt.Sprintf(`#my-characters .my-character[data-id=%q]`, imported))
+	p.waitJS("back to the import", fmt.Sprintf(`document.querySelector("#my-characters .my-character.selected").dataset.id === %q`, imported), 5*time.Second)
+
 	click(p, "#studio-delete")
 	click(p, "#delete-yes")
 	p.waitJS("deleted", `document.querySelectorAll("#my-characters .my-character").length === 1 && document.getElementById("editor-form").hidden`, 10*time.Second)

@@ -36,6 +36,7 @@
   var draft = null;      // the character being edited, as the API returned it (unknown fields kept)
   var loreState = [];    // its lorebook entries, synced from the form before every change
   var dirty = false;
+  var discardFor = null;  // what a second click may switch to, losing unsaved edits
   var listeners = [];    // studio_chat.js: called when another draft is opened
 
   function store(key, value) {
@@ -149,7 +150,7 @@
     el.user.textContent = "Signed in as " + account.username;
     loadMine();
     var want = load(LS_EDIT);
-    if (want && (!draft || draft.id !== want)) openCharacter(want);
+    if (want && (!draft || draft.id !== want)) openCharacter(want, true);
   }
 
   // ---- accounts ----
@@ -226,7 +227,18 @@
 
   // ---- editor ----
 
-  async function openCharacter(id) {
+  // leaving says whether the editor may show something else now: unsaved
+  // edits are only dropped when the creator asks twice.
+  function leaving(target) {
+    if (!draft || !dirty || discardFor === target) return true;
+    discardFor = target;
+    showError("“" + ($("f-name").value.trim() || "This character") + "” has unsaved changes. Save them, or click again to discard them.");
+    return false;
+  }
+
+  async function openCharacter(id, force) {
+    if (!force && !leaving("open:" + id)) return;
+    discardFor = null;
     var r = await api("GET", "api/v1/characters/" + encodeURIComponent(id));
     if (!r.ok) {
       if (r.status === 404) store(LS_EDIT, null);
@@ -244,6 +256,8 @@
   }
 
   function newCharacter() {
+    if (!leaving("new")) return;
+    discardFor = null;
     edit({
       name: "", description: "", personality: "", scenario: "", first_mes: "", mes_example: "",
       system_prompt: "", post_history_instructions: "", creator_notes: "", alternate_greetings: [],
@@ -504,7 +518,7 @@
     showError(problemText(r.problem));
   }
   el.form.addEventListener("submit", function (ev) { ev.preventDefault(); save(false); });
-  el.conflictReload.addEventListener("click", function () { if (draft) openCharacter(draft.id); });
+  el.conflictReload.addEventListener("click", function () { if (draft) openCharacter(draft.id, true); });
   el.conflictOverwrite.addEventListener("click", async function () {
     var r = await api("GET", "api/v1/characters/" + encodeURIComponent(draft.id));
     if (!r.ok) {
@@ -579,6 +593,7 @@
     var w = r.data.warnings || [];
     el.importStatus.textContent = "Imported " + r.data.character.name + " (" + r.data.format + ")" +
       (w.length ? ". Notes: " + w.join("; ") : ".");
+    discardFor = null;
     edit(r.data.character);
     loadMine();
   });

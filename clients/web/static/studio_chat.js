@@ -38,7 +38,7 @@
   }
 
   function setBusy(b) {
-    el.send.disabled = b;
+    el.send.disabled = b || !studio.draft();
     el.stop.hidden = !b;
   }
 
@@ -49,6 +49,8 @@
     el.lore.replaceChildren();
     studio.markFired([]);
     var d = studio.draft();
+    el.input.disabled = el.send.disabled = !d;
+    el.input.placeholder = d ? "Say something to the draft…" : "Open or create a character to test it.";
     if (d && d.first_mes) bubble("character greeting", d.name || "draft", expand(d.first_mes, d));
   }
   studio.onDraftOpened(reset);
@@ -160,6 +162,7 @@
             return true;
           case "delta":
             reply.classList.remove("waiting");
+            reply.dataset.deltas = String(Number(reply.dataset.deltas || 0) + 1);
             replyText.append(document.createTextNode(data.text || ""));
             el.messages.scrollTop = el.messages.scrollHeight;
             return true;
@@ -198,4 +201,5 @@
     ev.preventDefault();
     el.form.requestSubmit();
   });
+  reset();
 })();

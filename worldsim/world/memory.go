@@ -72,7 +72,8 @@ func appendCapped(l []Memory, m Memory, limit int) []Memory {
 func (s *State) addImportance(i, delta int) {
 	a := &s.Actors[i]
 	a.ImpSum = max(a.ImpSum+delta, 0)
-	if a.ImpSum >= s.Config.ReflectionThreshold && !a.Reflect && !s.isDue(i) {
+	// As in the Generative Agents paper: reflect once the sum exceeds the threshold.
+	if a.ImpSum > s.Config.ReflectionThreshold && !a.Reflect && !s.isDue(i) {
 		s.Due = append(s.Due, i)
 	}
 }

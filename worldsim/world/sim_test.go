@@ -290,8 +290,9 @@ func TestReflectionAtThreshold(t *testing.T) {
 	for k := 0; k < 3; k++ {
 		s.remember(mira, Memory{Kind: maopao.MemoryObservation, Text: "x", Importance: 3})
 	}
-	if len(s.Due) != 0 || s.Actors[mira].ImpSum != 9 {
-		t.Fatalf("9 < 10 but due %v (sum %d)", s.Due, s.Actors[mira].ImpSum)
+	s.remember(mira, Memory{Kind: maopao.MemoryObservation, Text: "x", Importance: 1})
+	if len(s.Due) != 0 || s.Actors[mira].ImpSum != 10 {
+		t.Fatalf("sum 10 does not exceed 10 but due %v (sum %d)", s.Due, s.Actors[mira].ImpSum)
 	}
 	s.remember(mira, Memory{Kind: maopao.MemoryReflection, Text: "insight", Importance: 9})
 	if len(s.Due) != 0 {
@@ -299,7 +300,7 @@ func TestReflectionAtThreshold(t *testing.T) {
 	}
 	s.remember(mira, Memory{Kind: maopao.MemoryObservation, Text: "y", Importance: 1})
 	if len(s.Due) != 1 || s.Due[0] != mira {
-		t.Fatalf("sum 10 reached, due %v", s.Due)
+		t.Fatalf("sum 11 exceeds 10, due %v", s.Due)
 	}
 	effs := s.Step(Tick{})
 	var g *Generate
@@ -311,11 +312,11 @@ func TestReflectionAtThreshold(t *testing.T) {
 	if g == nil || g.CharacterID != "mira" {
 		t.Fatalf("no reflection started: %s", fmtEffects(effs))
 	}
-	effs = s.Step(Generated{WorkID: g.WorkID, Text: "Mira notices things (because of 1, 4)"})
+	effs = s.Step(Generated{WorkID: g.WorkID, Text: "Mira notices things (because of 1, 5)"})
 	if s.Actors[mira].ImpSum != 0 || len(s.Actors[mira].Insights) != 2 {
 		t.Fatalf("after reflecting: sum %d, %d insights", s.Actors[mira].ImpSum, len(s.Actors[mira].Insights))
 	}
-	if got := fmtEffects(effs); !strings.Contains(got, `reflection imp=5 "Mira notices things" evidence=mira#1,mira#5`) {
+	if got := fmtEffects(effs); !strings.Contains(got, `reflection imp=5 "Mira notices things" evidence=mira#1,mira#6`) {
 		t.Fatalf("reflection effects: %s", got)
 	}
 }

@@ -498,7 +498,7 @@ func (s *State) startDue() []Effect {
 		i := s.Due[0]
 		s.Due = s.Due[1:]
 		a := &s.Actors[i]
-		if a.Reflect || a.ImpSum < s.Config.ReflectionThreshold {
+		if a.Reflect || a.ImpSum <= s.Config.ReflectionThreshold {
 			continue
 		}
 		a.Reflect = true

@@ -34,7 +34,7 @@ type Config struct {
 	// negative turns autonomous conversations off).
 	ConversationPermille int `json:"conversation_permille,omitempty"`
 
-	ReflectionThreshold int `json:"reflection_threshold,omitempty"` // summed importance that triggers a reflection (150)
+	ReflectionThreshold int `json:"reflection_threshold,omitempty"` // a reflection starts when summed importance exceeds it (150)
 	ReflectionWindow    int `json:"reflection_window,omitempty"`    // recent memories a reflection reads (100)
 	MemoryCap           int `json:"memory_cap,omitempty"`           // observations and dialogue kept per character (500)
 	ReflectionCap       int `json:"reflection_cap,omitempty"`       // reflections kept per character (100)

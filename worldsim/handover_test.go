@@ -1,0 +1,107 @@
+package worldsim_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/engine/openai"
+	"github.com/maopao/maopao/storage/bolt"
+	"github.com/maopao/maopao/worldsim"
+	"github.com/maopao/maopao/worldsim/world"
+)
+
+// A graceful shutdown snapshots the world and releases its lease, so the
+// next process takes it at once instead of waiting out the lease, and
+// continues from where the first stopped.
+func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	emb, err := bus.StartEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	st, err := bolt.Open(filepath.Join(dir, "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	chars := characters.Samples()
+	for _, c := range chars {
+		_ = st.PutCharacter(ctx, c)
+	}
+	w := testWorld(chars)
+	w.SimMinutesPerSecond = 60 // an hour a second, so the clock visibly moves
+	if err := st.PutWorld(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(&capturingOK{})
+	defer hs.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := func(owner string) (*worldsim.WorldService, context.CancelFunc, chan error) {
+		nc, err := bus.Connect(emb.URL(), owner, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, _ := jetstream.New(nc)
+		svc := &worldsim.WorldService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, Owner: owner,
+			LeaseTTL: 10 * time.Second, ClaimEvery: 200 * time.Millisecond, TickEvery: 100 * time.Millisecond, SnapshotEvery: time.Hour,
+			Config: world.Config{ConversationPermille: -1}}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(rctx) }()
+		return svc, stop, done
+	}
+	a, stopA, doneA := start("A")
+	for len(a.Owned()) == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // let the clock run
+	stopA()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	snap, err := st.GetWorldSnapshot(ctx, w.ID)
+	if err != nil {
+		t.Fatalf("no final snapshot after a graceful stop: %v", err)
+	}
+	var saved world.State
+	if err := json.Unmarshal(snap.State, &saved); err != nil {
+		t.Fatal(err)
+	}
+	if saved.Clock < 30 {
+		t.Fatalf("the saved clock is %d sim minutes after about a second at 60/s", saved.Clock)
+	}
+
+	stopped := time.Now()
+	b, stopB, doneB := start("B")
+	defer func() { stopB(); <-doneB }()
+	for len(b.Owned()) == 0 {
+		if time.Since(stopped) > 5*time.Second {
+			t.Fatal("B waited for the lease to lapse: the world was not handed over")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// capturingOK answers every completion at once with a short line.
+type capturingOK struct{}
+
+func (capturingOK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"Fine weather.\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/gateway"
@@ -193,22 +192,14 @@ func TestStudioPreviewRefusesBadRequests(t *testing.T) {
 }
 
 // TestStudioPreviewStreamsLoreAndReply runs a preview through the whole
-// platform with the local engine: gateway, NATS, preview service.
+// platform as `maopao serve` starts it, with the local engine: gateway,
+// NATS, the world simulation's preview service.
 func TestStudioPreviewStreamsLoreAndReply(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	emb, err := bus.StartEmbedded(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	srv := startServe(t, dir, func(c *app.Config) { c.NATSURL = emb.URL() })
+	srv := startServe(t, t.TempDir(), nil)
 	defer srv.Close()
 	token := register(t, ctx, srv.URL(), "ember_maker")
-	// app.Start may run a preview service of its own; a second one in the
-	// queue group changes nothing for the client.
-	startPreviewService(t, emb.URL(), srv.Engine())
 	resp, err := postPreview(ctx, srv.URL(), token, goodPreview)
 	if err != nil {
 		t.Fatal(err)

@@ -17,16 +17,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/nats-io/nats.go"
 
 	"github.com/maopao/maopao/app"
-	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine/modelgen"
-	"github.com/maopao/maopao/worldsim"
 )
 
-// startStudioPlatform runs the whole platform with a tiny model and a draft
-// preview service on its NATS.
+// startStudioPlatform runs the whole platform (its world simulation answers
+// draft previews) with a tiny model, so replies come quickly.
 func startStudioPlatform(t *testing.T) *app.Server {
 	t.Helper()
 	dir := t.TempDir()
@@ -34,15 +31,10 @@ func startStudioPlatform(t *testing.T) *app.Server {
 	if err := modelgen.Write(model, modelgen.Tiny("qwen3moe")); err != nil {
 		t.Fatal(err)
 	}
-	emb, err := bus.StartEmbedded(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dir, NATSURL: emb.URL(), ModelPath: model, Threads: 1, Log: quiet})
+	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dir, ModelPath: model, Threads: 1, Log: quiet})
 	if err != nil {
 		t.Fatalf("app.Start: %v", err)
 	}
@@ -50,22 +42,6 @@ func startStudioPlatform(t *testing.T) *app.Server {
 		if err := srv.Close(); err != nil {
 			t.Errorf("close the platform: %v", err)
 		}
-	})
-	nc, err := nats.Connect(emb.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- (&worldsim.PreviewService{NC: nc, Engine: srv.Engine(), Log: quiet, MaxTokens: 24}).Run(runCtx)
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("preview service: %v", err)
-		}
-		nc.Close()
 	})
 	return srv
 }

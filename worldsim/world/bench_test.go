@@ -83,3 +83,26 @@ func memoryCount(s *State) int64 {
 	}
 	return n
 }
+
+// BenchmarkRetrieve: one prompt's retrieval over a full stream (500
+// observations and dialogue plus 100 reflections).
+func BenchmarkRetrieve(b *testing.B) {
+	def, chars := bigWorld(1, 1)
+	s, err := New(Config{}, def, chars, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	words := []string{"bread", "maps", "river", "storms", "tea", "painting", "books", "boats", "gardens", "music"}
+	for k := 0; k < 500; k++ {
+		s.Clock = int64(k)
+		s.remember(0, Memory{Kind: maopao.MemoryDialogue, Text: fmt.Sprintf("Res%d said: “I saw the %s and the %s near place %d.”", k%40, words[k%10], words[(k/10)%10], k%17), Importance: 1 + k%10})
+	}
+	for k := 0; k < 100; k++ {
+		s.remember(0, Memory{Kind: maopao.MemoryReflection, Text: fmt.Sprintf("Res0 cares about %s", words[k%10]), Importance: 5})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Clock++
+		s.retrieve(0, "Ada asked about the river maps", Audience{LocationID: "loc0"}, 6)
+	}
+}

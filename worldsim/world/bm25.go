@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // tokens splits text into search terms: lower-cased words for alphabetic
@@ -12,40 +13,65 @@ import (
 // two-character compounds can match.
 func tokens(text string) []string {
 	var out []string
-	var word strings.Builder
-	var prev rune = -1 // previous CJK rune in the current run
-	flushWord := func() {
-		if word.Len() > 0 {
-			w := word.String()
-			if !stopword(w) {
-				out = append(out, w)
-			}
-			word.Reset()
-		}
-	}
-	for _, r := range text {
-		switch {
-		case isCJK(r):
-			flushWord()
-			out = append(out, string(r))
-			if prev >= 0 {
-				out = append(out, string([]rune{prev, r}))
-			}
-			prev = r
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			prev = -1
-			word.WriteRune(unicode.ToLower(r))
-		case r == '\'' || r == '’':
-			// "Mira's" is about Mira: drop the possessive, keep the word.
-			prev = -1
-			flushWord()
-		default:
-			prev = -1
-			flushWord()
-		}
-	}
-	flushWord()
+	var z tokenizer
+	z.each(text, func(t []byte) { out = append(out, string(t)) })
 	return out
+}
+
+// tokenizer holds the buffers of eachToken, so that a caller tokenising
+// many texts allocates them once.
+type tokenizer struct {
+	word []byte
+	pair [8]byte // one or two CJK runes, UTF-8
+}
+
+// each calls fn with every term of text, as tokens describes, without
+// allocating per term: t is only valid during the call.
+func (z *tokenizer) each(text string, fn func(t []byte)) {
+	word := z.word[:0]
+	pair := z.pair[:]
+	prevLen := 0 // bytes of the previous CJK rune in pair, 0 if none
+	for i, r := range text {
+		switch {
+		case r < utf8.RuneSelf && ('a' <= r && r <= 'z' || '0' <= r && r <= '9'):
+			prevLen = 0
+			word = append(word, byte(r))
+		case r < utf8.RuneSelf && 'A' <= r && r <= 'Z':
+			prevLen = 0
+			word = append(word, byte(r+'a'-'A'))
+		case r < utf8.RuneSelf:
+			// ASCII punctuation and spaces end a word: "Mira's" is about
+			// Mira (the "s" is a stopword).
+			prevLen = 0
+			word = flushWord(word, fn)
+		case isCJK(r):
+			word = flushWord(word, fn)
+			size := utf8.RuneLen(r)
+			if prevLen > 0 {
+				n := copy(pair[prevLen:], text[i:i+size])
+				fn(pair[prevLen : prevLen+n])
+				fn(pair[:prevLen+n])
+			} else {
+				fn(pair[:copy(pair, text[i:i+size])])
+			}
+			prevLen = copy(pair, text[i:i+size])
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			prevLen = 0
+			word = utf8.AppendRune(word, unicode.ToLower(r))
+		default:
+			// Other punctuation and symbols (’, “, 。) end a word too.
+			prevLen = 0
+			word = flushWord(word, fn)
+		}
+	}
+	z.word = flushWord(word, fn)
+}
+
+func flushWord(word []byte, fn func([]byte)) []byte {
+	if len(word) > 0 && !stopwords[string(word)] {
+		fn(word)
+	}
+	return word[:0]
 }
 
 func isCJK(r rune) bool {
@@ -66,8 +92,6 @@ func init() {
 	}
 }
 
-func stopword(w string) bool { return stopwords[w] }
-
 // BM25 parameters, the usual ones.
 const (
 	bm25K1 = 1.2
@@ -79,11 +103,11 @@ const (
 // differently; an explicit conversion forbids the fusion, so rankings (and
 // with them replays) agree across machines.
 
-// bm25 scores every document against the query over the given corpus,
-// with the always-positive idf ln(1 + (N - n + 0.5)/(n + 0.5)).
-func bm25(query []string, docs [][]string) []float64 {
-	scores := make([]float64, len(docs))
-	if len(docs) == 0 || len(query) == 0 {
+// bm25 scores every text against the query over the given corpus, with
+// the always-positive idf ln(1 + (N - n + 0.5)/(n + 0.5)).
+func bm25(query []string, texts []string) []float64 {
+	scores := make([]float64, len(texts))
+	if len(texts) == 0 || len(query) == 0 {
 		return scores
 	}
 	terms := map[string]int{}
@@ -92,33 +116,41 @@ func bm25(query []string, docs [][]string) []float64 {
 			terms[q] = len(terms)
 		}
 	}
-	df := make([]int, len(terms))
-	tf := make([]int, len(docs)*len(terms))
+	nt := len(terms)
+	tf := make([]int32, len(texts)*nt)
+	dl := make([]int32, len(texts))
+	df := make([]int, nt)
 	total := 0
-	for d, doc := range docs {
-		total += len(doc)
-		row := tf[d*len(terms) : (d+1)*len(terms)]
-		for _, t := range doc {
-			if k, ok := terms[t]; ok {
-				if row[k] == 0 {
-					df[k]++
-				}
-				row[k]++
+	var z tokenizer
+	var row []int32
+	n := int32(0)
+	count := func(t []byte) { // one closure for all texts: no allocation per text
+		n++
+		if k, ok := terms[string(t)]; ok {
+			if row[k] == 0 {
+				df[k]++
 			}
+			row[k]++
 		}
 	}
-	n := float64(len(docs))
-	avg := float64(total) / n
+	for d, text := range texts {
+		row, n = tf[d*nt:(d+1)*nt], 0
+		z.each(text, count)
+		dl[d] = n
+		total += int(n)
+	}
+	docs := float64(len(texts))
+	avg := float64(total) / docs
 	if avg == 0 {
 		return scores
 	}
-	idf := make([]float64, len(terms))
+	idf := make([]float64, nt)
 	for k, f := range df {
-		idf[k] = math.Log(1 + (n-float64(f)+0.5)/(float64(f)+0.5))
+		idf[k] = math.Log(1 + (docs-float64(f)+0.5)/(float64(f)+0.5))
 	}
-	for d, doc := range docs {
-		row := tf[d*len(terms) : (d+1)*len(terms)]
-		norm := float64(bm25K1 * (1 - bm25B + bm25B*float64(len(doc))/avg))
+	for d := range texts {
+		row := tf[d*nt : (d+1)*nt]
+		norm := float64(bm25K1 * (1 - bm25B + bm25B*float64(dl[d])/avg))
 		var sc float64
 		for k, f := range row {
 			if f > 0 {

@@ -1,7 +1,9 @@
 package world
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -256,11 +258,11 @@ func (s *State) candidates(i int, query string, aud Audience) []scored {
 	if len(c) == 0 {
 		return nil
 	}
-	docs := make([][]string, len(c))
+	texts := make([]string, len(c))
 	for j := range c {
-		docs[j] = tokens(c[j].m.Text)
+		texts[j] = c[j].m.Text
 	}
-	rel := bm25(tokens(query), docs)
+	rel := bm25(tokens(query), texts)
 	for j := range c {
 		hours := float64(s.Clock-c[j].m.LastAccess) / 60
 		c[j].rec = math.Pow(0.995, hours)
@@ -278,14 +280,12 @@ func (s *State) candidates(i int, query string, aud Audience) []scored {
 		// math libraries cannot reorder near-ties.
 		x.quant = int64(math.Round(x.total * 1e9))
 	}
-	sort.SliceStable(c, func(p, q int) bool {
-		if c[p].quant != c[q].quant {
-			return c[p].quant > c[q].quant
+	// Seq is unique within an actor, so this is a total order.
+	slices.SortFunc(c, func(p, q scored) int {
+		if p.quant != q.quant {
+			return cmp.Compare(q.quant, p.quant)
 		}
-		if c[p].m.SimMinute != c[q].m.SimMinute {
-			return c[p].m.SimMinute > c[q].m.SimMinute
-		}
-		return c[p].m.Seq > c[q].m.Seq
+		return cmp.Compare(q.m.Seq, p.m.Seq)
 	})
 	return c
 }

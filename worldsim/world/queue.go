@@ -111,14 +111,13 @@ func (s *State) errorEvent(w *Work, code, text string) Event {
 // conversation ended) is let go without an engine call.
 func (s *State) dispatch() []Effect {
 	var effs []Effect
-	for len(s.Flight) < s.Config.MaxInFlight && len(s.Queue) > 0 {
-		if s.Queue[0].Priority == PriorityIdle && s.Config.MaxInFlight > 1 && len(s.Flight) >= s.Config.MaxInFlight-1 {
-			// Keep one engine slot for speech: a player should not wait
-			// behind ratings and reflections.
+	for len(s.Flight) < s.Config.MaxInFlight {
+		k := s.nextToStart()
+		if k < 0 {
 			break
 		}
-		w := s.Queue[0]
-		copy(s.Queue, s.Queue[1:])
+		w := s.Queue[k]
+		copy(s.Queue[k:], s.Queue[k+1:])
 		s.Queue[len(s.Queue)-1] = Work{}
 		s.Queue = s.Queue[:len(s.Queue)-1]
 		if !s.stillWanted(&w) {
@@ -155,6 +154,38 @@ func (s *State) dispatch() []Effect {
 		}
 	}
 	return effs
+}
+
+func speech(kind string) bool {
+	return kind == WorkReply || kind == WorkTalk || kind == WorkPrivate
+}
+
+// nextToStart picks the most urgent queued work that may start now, or -1.
+// A character speaks one line at a time (its next line should see its
+// last), so speech by a character already speaking waits; and one engine
+// slot is kept for speech, so a player never waits behind ratings and
+// reflections.
+func (s *State) nextToStart() int {
+	for k := range s.Queue {
+		w := &s.Queue[k]
+		if w.Priority == PriorityIdle && s.Config.MaxInFlight > 1 && len(s.Flight) >= s.Config.MaxInFlight-1 {
+			return -1 // the rest of the queue is idle work too
+		}
+		if speech(w.Kind) && s.speaking(w.Actor) {
+			continue
+		}
+		return k
+	}
+	return -1
+}
+
+func (s *State) speaking(actor int) bool {
+	for k := range s.Flight {
+		if s.Flight[k].Actor == actor && speech(s.Flight[k].Kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *State) actorOrNil(i int) *Actor {

@@ -234,14 +234,16 @@ func TestPrivacyHardFilter(t *testing.T) {
 	}
 	e.drain(step, 100)
 	// Ben asks about it in private and in the room, with the secret's own word.
-	step(PrivateSaid{MessageID: "b1", PlayerID: "B", CharacterID: "mira", Text: "Mira, what is the " + secret + "?"})
-	step(PlayerSaid{MessageID: "b2", PlayerID: "B", Text: "Mira, tell everyone about the " + secret, AddressedTo: "mira"})
 	var prompts []Generate
-	for _, g := range e.pending {
-		if g.CharacterID == "mira" {
+	e.say = func(g Generate) string {
+		if g.CharacterID == "mira" && speech(g.Kind) {
 			prompts = append(prompts, g)
 		}
+		return cannedText(g)
 	}
+	step(PrivateSaid{MessageID: "b1", PlayerID: "B", CharacterID: "mira", Text: "Mira, what is the " + secret + "?"})
+	step(PlayerSaid{MessageID: "b2", PlayerID: "B", Text: "Mira, tell everyone about the " + secret, AddressedTo: "mira"})
+	e.drain(step, 100)
 	if len(prompts) != 2 {
 		t.Fatalf("want the private and the room reply prompts, got %d", len(prompts))
 	}

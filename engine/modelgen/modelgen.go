@@ -55,8 +55,12 @@ func Tiny(arch string) Spec {
 	switch arch {
 	case "qwen2moe":
 		s.SharedFF = 96
-		s.TiedOutput = true
+	case "olmoe":
+		// OLMoE has no grouped-query attention: llama.cpp sizes its
+		// k-norm by the embedding width.
+		s.KVHeads = s.Heads
 	case "granitemoe", "granite":
+		// llama.cpp falls back to token_embd for these (not for qwen2moe).
 		s.TiedOutput = true
 	}
 	return s
@@ -83,8 +87,11 @@ func Bench(arch string, t tensor.Type) Spec {
 	} else {
 		s.FF = 2048
 	}
-	if arch == "qwen2moe" {
+	switch arch {
+	case "qwen2moe":
 		s.SharedFF = 1024
+	case "olmoe":
+		s.KVHeads = s.Heads
 	}
 	return s
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/gateway"
+	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/bolt"
 	"github.com/maopao/maopao/worldsim"
 )
@@ -130,6 +131,14 @@ func startPreviewService(t *testing.T, natsURL string, gen engine.Generator) {
 		}
 		nc.Close()
 	})
+	// Ready when it answers (a malformed request gets an error event).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := nc.Request(protocol.StudioPreviewSubject, []byte("{"), time.Second); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the preview service never answered: %v", err)
+		}
+	}
 }
 
 const dragonDraft = `{"name":"Ember","description":"A keeper of old stories.","first_mes":"Welcome, {{user}}.",
@@ -241,34 +250,76 @@ func TestStudioPreviewStreamsLoreAndReply(t *testing.T) {
 	}
 }
 
-// TestStudioPreviewCancelsWhenTheBrowserLeaves checks that a client going
-// away stops the engine rather than letting it run to the time limit.
-func TestStudioPreviewCancelsWhenTheBrowserLeaves(t *testing.T) {
+// TestStudioPreviewLimitsAndCancels checks the limits on concurrent
+// previews (per account at the gateway, per process at the service) and
+// that a client going away stops the engine rather than letting it run to
+// the time limit.
+func TestStudioPreviewLimitsAndCancels(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	base, natsURL := standaloneGateway(t)
 	token := register(t, ctx, base, "quitter")
-	gen := &heldGen{stopped: make(chan error, 1)}
-	startPreviewService(t, natsURL, gen)
+	other := register(t, ctx, base, "neighbour")
+	gen := &heldGen{stopped: make(chan error, 4)}
+	startPreviewService(t, natsURL, gen) // two previews at once, the default
+	body := `{"character":` + dragonDraft + `,"messages":[{"role":"user","content":"dragon?"}]}`
 
-	reqCtx, leave := context.WithCancel(ctx)
-	resp, err := postPreview(reqCtx, base, token, `{"character":`+dragonDraft+`,"messages":[{"role":"user","content":"dragon?"}]}`)
+	// open starts a preview and reads up to its lore event; the engine is
+	// then holding it.
+	open := func(token string) (leave func()) {
+		reqCtx, stop := context.WithCancel(ctx)
+		resp, err := postPreview(reqCtx, base, token, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		if line, err := br.ReadString('\n'); err != nil || line != "event: lore\n" {
+			t.Fatalf("first line %q, %v", line, err)
+		}
+		return func() { stop(); resp.Body.Close() }
+	}
+	leaveA, leaveB := open(token), open(token)
+	resp, err := postPreview(ctx, base, token, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	br := bufio.NewReader(resp.Body)
-	if line, err := br.ReadString('\n'); err != nil || line != "event: lore\n" {
-		t.Fatalf("first line %q, %v", line, err)
+	if problemOf(t, "third preview of one account", resp, http.StatusTooManyRequests); resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
 	}
-	leave()
-	resp.Body.Close()
-	select {
-	case err := <-gen.stopped:
-		if err != context.Canceled {
-			t.Errorf("the engine stopped with %v, want cancellation", err)
+	resp, err = postPreview(ctx, base, other, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problemOf(t, "preview while the service is full", resp, http.StatusTooManyRequests)
+
+	leaveA()
+	leaveB()
+	for range 2 {
+		select {
+		case err := <-gen.stopped:
+			if err != context.Canceled {
+				t.Errorf("the engine stopped with %v, want cancellation", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("the engine kept generating after the browser left")
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the engine kept generating after the browser left")
+	}
+	// The slots are free again once the service has wound the two down.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		reqCtx, stop := context.WithCancel(ctx)
+		resp, err := postPreview(reqCtx, base, other, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := resp.StatusCode
+		stop()
+		resp.Body.Close()
+		if status == http.StatusOK {
+			break
+		}
+		if status != http.StatusTooManyRequests || time.Now().After(deadline) {
+			t.Fatalf("preview after the others left: HTTP %d", status)
+		}
 	}
 }
 

@@ -7,6 +7,27 @@
 // state. State and every Input are JSON-serialisable, so a runner can keep
 // an input log (JetStream) plus snapshots and rebuild the same world on any
 // node by replaying the log from the last snapshot.
+//
+// A runner's contract:
+//   - Append every Input to the world's log before stepping it (engine
+//     results too: Generated, ImportanceRated, ReflectionWritten), and step
+//     inputs in log order, one at a time.
+//   - Perform the effects in order: Generate (engine call, answered by a
+//     Generated with the same WorkID), Broadcast and SendPrivate (room and
+//     player frames), MemoryAdded (upsert by record ID), Ack (the player
+//     message is in the state; drop it from the gateway's stream).
+//   - Snapshot with encoding/json whenever convenient; to recover, decode
+//     the newest snapshot, Step the log entries after it, then perform
+//     State.Resume's effects to restart the engine calls that were running.
+//     Effects of replayed inputs were performed before the crash and are
+//     dropped (Replay does exactly this); those of the last input may be
+//     performed again, as every effect is idempotent by its IDs (line IDs,
+//     memory IDs, message IDs).
+//   - Read what the gateway needs (Present, Transcript) between Steps.
+//
+// A State belongs to one world revision: its actor and location indexes
+// follow the definition's order, so a changed definition starts a new
+// State (or a migration written for it).
 package world
 
 import (

@@ -204,26 +204,29 @@ func (s *State) rateRequest(w *Work) engine.Request {
 // asks for insights that cite them.
 func (s *State) reflectRequest(w *Work) engine.Request {
 	a := &s.Actors[w.Actor]
+	// The newest shared memories that fit, numbered oldest first.
+	budget := s.Config.ContextSize - s.Config.MaxTokens - 200
 	var recent []*Memory
+	used := 0
 	for k := len(a.Stream) - 1; k >= 0 && len(recent) < s.Config.ReflectionWindow; k-- {
-		if a.Stream[k].PrivateTo == "" {
-			recent = append(recent, &a.Stream[k])
+		m := &a.Stream[k]
+		if m.PrivateTo != "" {
+			continue
 		}
+		cost := tokensOf(m.Text) + 2
+		if used+cost > budget {
+			break
+		}
+		used += cost
+		recent = append(recent, m)
 	}
 	var b strings.Builder
 	b.WriteString("Statements about " + a.Card.Name + ":\n")
 	w.Evidence = w.Evidence[:0]
-	budget := s.Config.ContextSize - s.Config.MaxTokens - 200
-	used := 0
 	for k := len(recent) - 1; k >= 0; k-- {
 		m := recent[k]
-		line := strconv.Itoa(len(w.Evidence)+1) + ". " + m.Text + "\n"
-		if used+tokensOf(line) > budget {
-			break
-		}
-		used += tokensOf(line)
-		b.WriteString(line)
 		w.Evidence = append(w.Evidence, memoryID(a.Card.ID, m.Seq))
+		b.WriteString(strconv.Itoa(len(w.Evidence)) + ". " + m.Text + "\n")
 		m.LastAccess = s.Clock
 	}
 	b.WriteString("\nWhat 3 high-level insights about " + a.Card.Name + " can you infer from the statements above? Write one per line, each followed by the numbers of the statements it rests on, like: insight (because of 1, 5, 3)")

@@ -266,6 +266,8 @@
     el.form.querySelector("#f-name").focus();
   }
   el.newBtn.addEventListener("click", newCharacter);
+  // On narrow screens the test chat is below the whole form.
+  $("to-test-chat").addEventListener("click", function () { $("studio-chat").scrollIntoView({ block: "start" }); });
 
   function closeEditor() {
     draft = null;

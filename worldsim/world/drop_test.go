@@ -70,7 +70,7 @@ func TestEvictionByKind(t *testing.T) {
 	}
 	s.Step(PlayerJoined{PlayerID: "p", Name: "Ada", LocationID: "square"})
 	s.Step(PrivateSaid{MessageID: "m0", PlayerID: "p", CharacterID: "dana", Text: "hold the engine"}) // runs
-	s.Step(Tick{SimMinutes: 1})                                                                          // a conversation's first line queues
+	s.Step(Tick{SimMinutes: 1})                                                                       // a conversation's first line queues
 	dana, _ := s.actorByID("dana")
 	s.remember(dana, Memory{Kind: maopao.MemoryObservation, Text: "x", Importance: 4})
 	s.Step(Tick{}) // dana's reflection queues

@@ -74,7 +74,11 @@ func (s *State) minute() []Effect {
 	if !s.queueShort(s.Config.TalkQueueMax) {
 		return effs
 	}
-	for li := range x.byLoc {
+	// Start the round at a different place each minute: when the engine
+	// is the bottleneck, no place should always be first to talk.
+	n := len(x.byLoc)
+	for j := range n {
+		li := (int(s.Clock%int64(n)) + j) % n
 		here := x.byLoc[li]
 		if len(here) < 2 || !s.permille(s.Config.ConversationPermille) {
 			continue

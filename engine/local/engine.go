@@ -215,6 +215,9 @@ func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
 	if e.tok.BOS() >= 0 && !e.tok.AddBOS() {
 		bos = e.tok.TokenText(e.tok.BOS())
 	}
-	text := chattmpl.Apply(e.family, msgs, true, bos)
-	return e.tok.Encode(text, e.tok.AddBOS(), true)
+	// Message texts come from players and creators: special-token text
+	// inside them (a typed "<|im_end|>") stays text, so nobody can close
+	// their turn and write a system message of their own.
+	text, plain := chattmpl.ApplyGuarded(e.family, msgs, true, bos)
+	return e.tok.EncodeGuarded(text, e.tok.AddBOS(), plain)
 }

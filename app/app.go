@@ -258,14 +258,15 @@ func (s *Server) openEngine() error {
 	path := s.cfg.ModelPath
 	if path == "" {
 		path = filepath.Join(s.cfg.DataDir, "models", "maopao-bundled-untrained.gguf")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			s.log.Warn("no model given: writing a small RANDOM-WEIGHT MoE model; replies will be gibberish until you pass --model PATH.gguf or --llm-url URL", "path", path)
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return fmt.Errorf("app: create model folder: %w", err)
-			}
-			if err := modelgen.Write(path, modelgen.Bundled()); err != nil {
-				return fmt.Errorf("app: write bundled model: %w", err)
-			}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("app: create model folder: %w", err)
+		}
+		wrote, err := modelgen.EnsureBundled(path)
+		if err != nil {
+			return fmt.Errorf("app: write bundled model: %w", err)
+		}
+		if wrote {
+			s.log.Warn("no model given: wrote a small RANDOM-WEIGHT MoE model; replies will be gibberish until you pass --model PATH.gguf or --llm-url URL", "path", path)
 		}
 	}
 	e, err := local.Open(path, local.Options{Threads: s.cfg.Threads})

@@ -296,7 +296,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	}
 	gw := &gateway.Server{
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
-		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"),
+		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
 	}
 	if err := gw.Init(); err != nil {
 		return err
@@ -319,6 +319,16 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 		gw.Shutdown()
 		return hs.Shutdown(ctx)
 	})
+	return nil
+}
+
+// engineHealth reports whether the engine answers, for /healthz: an
+// OpenAI-compatible server may be down; the in-process engine is up
+// whenever this process is.
+func (s *Server) engineHealth(ctx context.Context) error {
+	if p, ok := s.gen.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
 	return nil
 }
 

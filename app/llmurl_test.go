@@ -114,3 +114,24 @@ func TestServeWithLLMURLSendsPersonaAndHistory(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthzReportsADownLLMServer(t *testing.T) {
+	hs := httptest.NewServer(&capturingLLM{})
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL = hs.URL; c.ModelPath = "" })
+	defer srv.Close()
+	get := func() int {
+		resp, err := http.Get(srv.URL() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != http.StatusOK {
+		t.Fatalf("healthz with the LLM server up: %d", code)
+	}
+	hs.Close()
+	if code := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("healthz with the LLM server down: %d", code)
+	}
+}

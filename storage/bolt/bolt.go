@@ -184,7 +184,7 @@ func (s *Store) wrap(op string, err error) error {
 
 // PutCharacter inserts or replaces the character with c.ID.
 func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
-	if err := validCharacter(c); err != nil {
+	if err := storage.ValidCharacter(c); err != nil {
 		return fmt.Errorf("bolt: put character: %w", err)
 	}
 	return s.update(ctx, "put character "+c.ID, func(tx *bbolt.Tx) error {
@@ -307,7 +307,7 @@ func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 
 // PutPlayer inserts or replaces the player with p.ID.
 func (s *Store) PutPlayer(ctx context.Context, p maopao.Player) error {
-	if err := validPlayer(p); err != nil {
+	if err := storage.ValidPlayer(p); err != nil {
 		return fmt.Errorf("bolt: put player: %w", err)
 	}
 	p.CreatedAt = normTime(p.CreatedAt)
@@ -333,7 +333,7 @@ func (s *Store) GetPlayer(ctx context.Context, id string) (maopao.Player, error)
 // The pair index lookup and the insert share one write transaction, and
 // bbolt runs one writer at a time, so racing callers cannot both create.
 func (s *Store) OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
-	if err := validPair(playerID, characterID); err != nil {
+	if err := storage.ValidPair(playerID, characterID); err != nil {
 		return maopao.Conversation{}, fmt.Errorf("bolt: open conversation: %w", err)
 	}
 	pair := pairKey(playerID, characterID)
@@ -387,7 +387,7 @@ func (s *Store) GetConversation(ctx context.Context, id string) (maopao.Conversa
 // check, the Seq choice and both index writes are one transaction, so Seqs
 // stay dense and a retried message is never stored twice.
 func (s *Store) AppendMessage(ctx context.Context, m maopao.Message) (maopao.Message, bool, error) {
-	if err := validMessage(m); err != nil {
+	if err := storage.ValidMessage(m); err != nil {
 		return maopao.Message{}, false, fmt.Errorf("bolt: append message: %w", err)
 	}
 	if m.CreatedAt.IsZero() {
@@ -500,7 +500,7 @@ func (s *Store) MessagesAfter(ctx context.Context, conversationID string, afterS
 // GetMemory returns a zero Memory with the IDs filled in when none is stored.
 func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (maopao.Memory, error) {
 	mem := maopao.Memory{PlayerID: playerID, CharacterID: characterID}
-	if err := validPair(playerID, characterID); err != nil {
+	if err := storage.ValidPair(playerID, characterID); err != nil {
 		return mem, fmt.Errorf("bolt: get memory: %w", err)
 	}
 	err := s.view(ctx, "get memory", func(tx *bbolt.Tx) error {
@@ -518,7 +518,7 @@ func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (ma
 
 // PutMemory inserts or replaces the memory for m's (player, character).
 func (s *Store) PutMemory(ctx context.Context, m maopao.Memory) error {
-	if err := validMemory(m); err != nil {
+	if err := storage.ValidMemory(m); err != nil {
 		return fmt.Errorf("bolt: put memory: %w", err)
 	}
 	m.UpdatedAt = normTime(m.UpdatedAt)
@@ -549,7 +549,7 @@ func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 // PutSettingIfAbsent stores value unless key exists and returns whichever
 // value is stored afterwards.
 func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error) {
-	if err := validKey(key); err != nil {
+	if err := storage.ValidKey(key); err != nil {
 		return nil, fmt.Errorf("bolt: put setting: %w", err)
 	}
 	var out []byte

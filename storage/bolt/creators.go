@@ -14,7 +14,7 @@ import (
 // CreateCharacter stores c as revision 1; maopao.ErrConflict (wrapped) when
 // c.ID is taken.
 func (s *Store) CreateCharacter(ctx context.Context, c maopao.Character) (maopao.Character, error) {
-	if err := validCharacter(c); err != nil {
+	if err := storage.ValidCharacter(c); err != nil {
 		return maopao.Character{}, fmt.Errorf("bolt: create character: %w", err)
 	}
 	c.Revision = 1
@@ -45,7 +45,7 @@ func (s *Store) CreateCharacter(ctx context.Context, c maopao.Character) (maopao
 // expectedRevision. The check, the copy into the history and the write are
 // one transaction.
 func (s *Store) UpdateCharacter(ctx context.Context, c maopao.Character, expectedRevision int) (maopao.Character, error) {
-	if err := validCharacter(c); err != nil {
+	if err := storage.ValidCharacter(c); err != nil {
 		return maopao.Character{}, fmt.Errorf("bolt: update character: %w", err)
 	}
 	c.Revision = expectedRevision + 1
@@ -216,7 +216,7 @@ func (r accountRecord) account() maopao.Account {
 // (in any case) or the player ID is taken. Both checks and both writes are
 // one transaction.
 func (s *Store) CreateAccount(ctx context.Context, a maopao.Account) error {
-	if err := validAccount(a); err != nil {
+	if err := storage.ValidAccount(a); err != nil {
 		return fmt.Errorf("bolt: create account: %w", err)
 	}
 	a.CreatedAt = normTime(a.CreatedAt)

@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/storage"
 )
 
 // World buckets:
@@ -32,7 +33,7 @@ func worldBucket(tx *bbolt.Tx, name []byte) (*bbolt.Bucket, error) {
 
 // PutWorld inserts or replaces the world with w.ID.
 func (s *Store) PutWorld(ctx context.Context, w maopao.World) error {
-	if err := validID("world", w.ID); err != nil {
+	if err := storage.ValidID("world", w.ID); err != nil {
 		return fmt.Errorf("bolt: put world: %w", err)
 	}
 	w.CreatedAt, w.UpdatedAt = normTime(w.CreatedAt), normTime(w.UpdatedAt)
@@ -129,7 +130,7 @@ func (s *Store) DeleteWorld(ctx context.Context, id string) error {
 
 // PutWorldSnapshot replaces the snapshot unless the stored one is newer.
 func (s *Store) PutWorldSnapshot(ctx context.Context, snap maopao.WorldSnapshot) error {
-	if err := validID("world", snap.WorldID); err != nil {
+	if err := storage.ValidID("world", snap.WorldID); err != nil {
 		return fmt.Errorf("bolt: put world snapshot: %w", err)
 	}
 	snap.SavedAt = normTime(snap.SavedAt)
@@ -172,7 +173,7 @@ func memRecKey(worldID, charID, id string) []byte {
 // PutMemoryRecord inserts or replaces a memory record by ID.
 func (s *Store) PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) error {
 	for _, f := range []struct{ kind, id string }{{"memory record", r.ID}, {"world", r.WorldID}, {"character", r.CharacterID}} {
-		if err := validID(f.kind, f.id); err != nil {
+		if err := storage.ValidID(f.kind, f.id); err != nil {
 			return fmt.Errorf("bolt: put memory record: %w", err)
 		}
 	}

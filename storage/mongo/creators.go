@@ -47,7 +47,7 @@ func revisionID(id string, rev int) string {
 // c.ID is taken.
 func (s *Store) CreateCharacter(ctx context.Context, c maopao.Character) (maopao.Character, error) {
 	const op = "create character"
-	if err := validCharacter(c); err != nil {
+	if err := storage.ValidCharacter(c); err != nil {
 		return maopao.Character{}, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -96,7 +96,7 @@ func (s *Store) CreateCharacter(ctx context.Context, c maopao.Character) (maopao
 // taken over (deleted by its token, so only one taker succeeds).
 func (s *Store) UpdateCharacter(ctx context.Context, c maopao.Character, expectedRevision int) (maopao.Character, error) {
 	const op = "update character"
-	if err := validCharacter(c); err != nil {
+	if err := storage.ValidCharacter(c); err != nil {
 		return maopao.Character{}, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -376,7 +376,7 @@ type accountDoc struct {
 // name cannot both succeed.
 func (s *Store) CreateAccount(ctx context.Context, a maopao.Account) error {
 	const op = "create account"
-	if err := validAccount(a); err != nil {
+	if err := storage.ValidAccount(a); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -25,7 +26,7 @@ const maxClaimAttempts = 64
 // through; the losers read the winner's document.
 func (s *Store) OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
 	const op = "open conversation"
-	if err := validPair(playerID, characterID); err != nil {
+	if err := storage.ValidPair(playerID, characterID); err != nil {
 		return maopao.Conversation{}, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	pair := bson.D{{Key: "player_id", Value: playerID}, {Key: "character_id", Value: characterID}}
@@ -90,7 +91,7 @@ func (s *Store) GetConversation(ctx context.Context, id string) (maopao.Conversa
 // gets the stored copy with created=false although this call stored it.
 func (s *Store) AppendMessage(ctx context.Context, m maopao.Message) (maopao.Message, bool, error) {
 	const op = "append message"
-	if err := validMessage(m); err != nil {
+	if err := storage.ValidMessage(m); err != nil {
 		return maopao.Message{}, false, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {

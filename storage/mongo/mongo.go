@@ -166,7 +166,7 @@ func (s *Store) Close(ctx context.Context) error {
 // PutCharacter inserts or replaces the character with c.ID.
 func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
 	const op = "put character"
-	if err := validCharacter(c); err != nil {
+	if err := storage.ValidCharacter(c); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -258,7 +258,7 @@ func (s *Store) DeleteCharacter(ctx context.Context, id string) error {
 // PutPlayer inserts or replaces the player with p.ID.
 func (s *Store) PutPlayer(ctx context.Context, p maopao.Player) error {
 	const op = "put player"
-	if err := validPlayer(p); err != nil {
+	if err := storage.ValidPlayer(p); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -299,7 +299,7 @@ func memoryID(playerID, characterID string) string {
 func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (maopao.Memory, error) {
 	const op = "get memory"
 	zero := maopao.Memory{PlayerID: playerID, CharacterID: characterID}
-	if err := validPair(playerID, characterID); err != nil {
+	if err := storage.ValidPair(playerID, characterID); err != nil {
 		return zero, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	id := memoryID(playerID, characterID)
@@ -321,7 +321,7 @@ func (s *Store) GetMemory(ctx context.Context, playerID, characterID string) (ma
 // PutMemory inserts or replaces the memory for m's (player, character).
 func (s *Store) PutMemory(ctx context.Context, m maopao.Memory) error {
 	const op = "put memory"
-	if err := validMemory(m); err != nil {
+	if err := storage.ValidMemory(m); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	id := memoryID(m.PlayerID, m.CharacterID)
@@ -362,7 +362,7 @@ func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
 // so racing writers all end up reading the winner's value.
 func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error) {
 	const op = "put setting"
-	if err := validKey(key); err != nil {
+	if err := storage.ValidKey(key); err != nil {
 		return nil, fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -9,12 +9,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/storage"
 )
 
 // PutWorld inserts or replaces the world with w.ID.
 func (s *Store) PutWorld(ctx context.Context, w maopao.World) error {
 	const op = "put world"
-	if err := validID("world", w.ID); err != nil {
+	if err := storage.ValidID("world", w.ID); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	w.CreatedAt, w.UpdatedAt = normTime(w.CreatedAt), normTime(w.UpdatedAt)
@@ -72,7 +73,7 @@ func (s *Store) DeleteWorld(ctx context.Context, id string) error {
 // upsert collides on _id and is dropped.
 func (s *Store) PutWorldSnapshot(ctx context.Context, snap maopao.WorldSnapshot) error {
 	const op = "put world snapshot"
-	if err := validID("world", snap.WorldID); err != nil {
+	if err := storage.ValidID("world", snap.WorldID); err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	snap.SavedAt = normTime(snap.SavedAt)
@@ -117,7 +118,7 @@ func (s *Store) GetWorldSnapshot(ctx context.Context, worldID string) (maopao.Wo
 func (s *Store) PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) error {
 	const op = "put memory record"
 	for _, f := range []struct{ kind, id string }{{"memory record", r.ID}, {"world", r.WorldID}, {"character", r.CharacterID}} {
-		if err := validID(f.kind, f.id); err != nil {
+		if err := storage.ValidID(f.kind, f.id); err != nil {
 			return fmt.Errorf("mongo: %s: %w", op, err)
 		}
 	}

@@ -1,7 +1,7 @@
-package bolt
+package storage
 
-// This file is kept identical (but for the package clause) in storage/bolt
-// and storage/mongo, so both stores refuse the same input.
+// The checks every adapter applies before writing, so that all stores
+// refuse the same input with maopao.ErrInvalid.
 
 import (
 	"fmt"
@@ -10,16 +10,16 @@ import (
 	"github.com/maopao/maopao"
 )
 
-// maxIDLen keeps IDs within every backend's key limits (MongoDB index keys
+// MaxIDLen keeps IDs within every backend's key limits (MongoDB index keys
 // are about 1 KiB) with room to spare.
-const maxIDLen = 512
+const MaxIDLen = 512
 
-func validID(kind, id string) error {
+func ValidID(kind, id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("%s ID is empty: %w", kind, maopao.ErrInvalid)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%s ID is %d bytes, more than %d: %w", kind, len(id), maxIDLen, maopao.ErrInvalid)
+	case len(id) > MaxIDLen:
+		return fmt.Errorf("%s ID is %d bytes, more than %d: %w", kind, len(id), MaxIDLen, maopao.ErrInvalid)
 	case !utf8.ValidString(id):
 		return fmt.Errorf("%s ID %q is not valid UTF-8: %w", kind, id, maopao.ErrInvalid)
 	}
@@ -28,7 +28,7 @@ func validID(kind, id string) error {
 
 // validText checks name/value pairs of text fields. Invalid UTF-8 would be
 // silently replaced by JSON and kept as-is by BSON, so stores would differ.
-func validText(owner string, nameValue ...string) error {
+func ValidText(owner string, nameValue ...string) error {
 	for i := 0; i+1 < len(nameValue); i += 2 {
 		if !utf8.ValidString(nameValue[i+1]) {
 			return fmt.Errorf("%s: %s is not valid UTF-8: %w", owner, nameValue[i], maopao.ErrInvalid)
@@ -37,7 +37,7 @@ func validText(owner string, nameValue ...string) error {
 	return nil
 }
 
-func validList(owner, name string, values []string) error {
+func ValidList(owner, name string, values []string) error {
 	for i, v := range values {
 		if !utf8.ValidString(v) {
 			return fmt.Errorf("%s: %s[%d] is not valid UTF-8: %w", owner, name, i, maopao.ErrInvalid)
@@ -46,12 +46,12 @@ func validList(owner, name string, values []string) error {
 	return nil
 }
 
-func validCharacter(c maopao.Character) error {
-	if err := validID("character", c.ID); err != nil {
+func ValidCharacter(c maopao.Character) error {
+	if err := ValidID("character", c.ID); err != nil {
 		return err
 	}
 	owner := fmt.Sprintf("character %q", c.ID)
-	if err := validText(owner,
+	if err := ValidText(owner,
 		"name", c.Name, "description", c.Description, "personality", c.Personality,
 		"scenario", c.Scenario, "first_mes", c.FirstMes, "mes_example", c.MesExample,
 		"system_prompt", c.SystemPrompt, "post_history_instructions", c.PostHistoryInstructions,
@@ -71,7 +71,7 @@ func validCharacter(c maopao.Character) error {
 		"alternate_greetings": c.AlternateGreetings, "tags": c.Tags, "source": c.Source,
 		"group_only_greetings": c.GroupOnlyGreetings,
 	} {
-		if err := validList(owner, name, list); err != nil {
+		if err := ValidList(owner, name, list); err != nil {
 			return err
 		}
 	}
@@ -82,49 +82,49 @@ func validCharacter(c maopao.Character) error {
 // document limit even with the rest of a large card beside it.
 const MaxAvatarBytes = 2 << 20
 
-func validAccount(a maopao.Account) error {
-	if err := validID("player", a.PlayerID); err != nil {
+func ValidAccount(a maopao.Account) error {
+	if err := ValidID("player", a.PlayerID); err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
-	if err := validID("username", a.Username); err != nil {
+	if err := ValidID("username", a.Username); err != nil {
 		return fmt.Errorf("account of player %q: %w", a.PlayerID, err)
 	}
 	if a.PasswordHash == "" {
 		return fmt.Errorf("account %q has no password hash: %w", a.Username, maopao.ErrInvalid)
 	}
-	return validText(fmt.Sprintf("account %q", a.Username), "password_hash", a.PasswordHash)
+	return ValidText(fmt.Sprintf("account %q", a.Username), "password_hash", a.PasswordHash)
 }
 
-func validPlayer(p maopao.Player) error {
-	if err := validID("player", p.ID); err != nil {
+func ValidPlayer(p maopao.Player) error {
+	if err := ValidID("player", p.ID); err != nil {
 		return err
 	}
-	return validText(fmt.Sprintf("player %q", p.ID), "name", p.Name)
+	return ValidText(fmt.Sprintf("player %q", p.ID), "name", p.Name)
 }
 
-func validPair(playerID, characterID string) error {
-	if err := validID("player", playerID); err != nil {
+func ValidPair(playerID, characterID string) error {
+	if err := ValidID("player", playerID); err != nil {
 		return err
 	}
-	return validID("character", characterID)
+	return ValidID("character", characterID)
 }
 
-func validMemory(m maopao.Memory) error {
-	if err := validPair(m.PlayerID, m.CharacterID); err != nil {
+func ValidMemory(m maopao.Memory) error {
+	if err := ValidPair(m.PlayerID, m.CharacterID); err != nil {
 		return err
 	}
 	owner := fmt.Sprintf("memory of %q about %q", m.CharacterID, m.PlayerID)
-	if err := validText(owner, "summary", m.Summary); err != nil {
+	if err := ValidText(owner, "summary", m.Summary); err != nil {
 		return err
 	}
-	return validList(owner, "facts", m.Facts)
+	return ValidList(owner, "facts", m.Facts)
 }
 
-func validMessage(m maopao.Message) error {
-	if err := validID("message", m.ID); err != nil {
+func ValidMessage(m maopao.Message) error {
+	if err := ValidID("message", m.ID); err != nil {
 		return fmt.Errorf("%w (the sender assigns message IDs, so retries stay idempotent)", err)
 	}
-	if err := validID("conversation", m.ConversationID); err != nil {
+	if err := ValidID("conversation", m.ConversationID); err != nil {
 		return fmt.Errorf("message %q: %w", m.ID, err)
 	}
 	switch m.Role {
@@ -132,15 +132,15 @@ func validMessage(m maopao.Message) error {
 	default:
 		return fmt.Errorf("message %q has role %q, want user, character or system: %w", m.ID, m.Role, maopao.ErrInvalid)
 	}
-	return validText(fmt.Sprintf("message %q", m.ID), "content", m.Content, "reply_to", m.ReplyTo)
+	return ValidText(fmt.Sprintf("message %q", m.ID), "content", m.Content, "reply_to", m.ReplyTo)
 }
 
-func validKey(key string) error {
+func ValidKey(key string) error {
 	if key == "" {
 		return fmt.Errorf("setting key is empty: %w", maopao.ErrInvalid)
 	}
-	if len(key) > maxIDLen {
-		return fmt.Errorf("setting key is %d bytes, more than %d: %w", len(key), maxIDLen, maopao.ErrInvalid)
+	if len(key) > MaxIDLen {
+		return fmt.Errorf("setting key is %d bytes, more than %d: %w", len(key), MaxIDLen, maopao.ErrInvalid)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package worldsim_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,8 +81,12 @@ func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no final snapshot after a graceful stop: %v", err)
 	}
+	zr, err := gzip.NewReader(bytes.NewReader(snap.State))
+	if err != nil {
+		t.Fatalf("snapshot is not gzipped JSON: %v", err)
+	}
 	var saved world.State
-	if err := json.Unmarshal(snap.State, &saved); err != nil {
+	if err := json.NewDecoder(zr).Decode(&saved); err != nil {
 		t.Fatal(err)
 	}
 	if saved.Clock < 30 {

@@ -1,6 +1,8 @@
 package worldsim
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,7 +80,7 @@ func (a *worldActor) run(ctx context.Context) error {
 	snap, err := svc.Store.GetWorldSnapshot(ctx, a.def.ID)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(snap.State, &a.state); err != nil {
+		if err := decodeState(snap.State, &a.state); err != nil {
 			return fmt.Errorf("world %s: decode snapshot at seq %d: %w", a.def.ID, snap.Seq, err)
 		}
 		a.seq, a.curEpoch = snap.Seq, snap.Epoch
@@ -306,7 +308,7 @@ func (a *worldActor) appendOwn(ctx context.Context, in world.Input) {
 }
 
 func (a *worldActor) snapshot(ctx context.Context) error {
-	b, err := json.Marshal(&a.state)
+	b, err := encodeState(&a.state)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
@@ -448,4 +450,33 @@ func (a *worldActor) view(q protocol.WorldQuery) protocol.WorldView {
 		}
 	}
 	return v
+}
+
+// encodeState is a snapshot's bytes: the state's JSON, gzipped. Memory
+// streams make big worlds' JSON large (tens of MB at 10,000 characters),
+// and it compresses about tenfold, which keeps snapshots within MongoDB's
+// 16 MB document limit far longer.
+func encodeState(s *world.State) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(s); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeState reads a snapshot, gzipped or (as older snapshots are) plain JSON.
+func decodeState(b []byte, s *world.State) error {
+	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		return json.NewDecoder(zr).Decode(s)
+	}
+	return json.Unmarshal(b, s)
 }

@@ -7,7 +7,9 @@
 #
 # Build Centrifugo outside the repository, e.g.
 #   GOBIN=/tmp/cfbin go install github.com/centrifugal/centrifugo/v6@latest
-# Environment: REPS (3), DURATION (20s), SCENARIOS ("a b c").
+# Environment: REPS (3), DURATION (20s), SCENARIOS ("a b c"; "d" is a token
+# stream: 200 connections receiving 50 events/s each).
+# The script is read by bash as it runs: do not edit it during a run.
 set -euo pipefail
 
 cf=${1:?usage: compare.sh CENTRIFUGO_BINARY [RESULTS_DIR]}
@@ -92,6 +94,7 @@ scenario_flags() {
 	a) echo "-conns 2000 -rate 5000 -duration $duration" ;;
 	b) echo "-conns 2000 -rooms 20 -rate 10000 -duration $duration" ;;
 	c) echo "-conns 2000 -rate 0 -idle 5s" ;;
+	d) echo "-conns 200 -rate 10000 -duration $duration" ;;
 	*) echo "compare.sh: unknown scenario $1" >&2; return 1 ;;
 	esac
 }
@@ -101,6 +104,7 @@ scenario_name() {
 	a) echo "a: 2,000 conns, 2,000 conversations, 5k deliveries/s" ;;
 	b) echo "b: 20 rooms x 100 conns, 10k deliveries/s" ;;
 	c) echo "c: 2,000 idle conns" ;;
+	d) echo "d: 200 conns streaming 50 events/s each, 10k deliveries/s" ;;
 	esac
 }
 

@@ -624,18 +624,28 @@
       case "delta": return streamInto(box, ev, ev.text || "");
       case "arrived":
         if (ev.actor && ev.actor.id) { present.set(ev.actor.id, ev.actor); renderPresent(); }
+        // The player's own comings and goings show as the place divider.
+        if (ev.actor && ev.actor.id === me) return;
         return notice(box, "arrived", ev, ev.text || (name(ev.actor) + " arrived."));
       case "left":
         if (ev.actor && ev.actor.id && ev.actor.id !== me) {
           present.delete(ev.actor.id);
           if (addressee && addressee.id === ev.actor.id) setAddressee(null); else renderPresent();
         }
+        if (ev.actor && ev.actor.id === me) return;
         return notice(box, "left", ev, ev.text || (name(ev.actor) + " left."));
       case "error": {
         // An error about a private line may come without private_with.
         if (!priv && ev.reply_to && !findLine(el.feed, ev.reply_to)) {
           chats.forEach(function (c) { if (findLine(c.log, ev.reply_to)) box = c.log; });
         }
+        // The character's unfinished line, if it had begun, ends here.
+        box.querySelectorAll(".event.line.streaming").forEach(function (n) {
+          if (n.dataset.replyTo === ev.reply_to && ev.actor && n.dataset.actorId === ev.actor.id) {
+            n.classList.remove("streaming", "waiting");
+            n.classList.add("failed");
+          }
+        });
         var who = ev.actor && ev.actor.name ? ev.actor.name + ": " : "";
         return notice(box, "error", ev, who + (ev.text || "could not answer") + (ev.code ? " [" + ev.code + "]" : ""));
       }
@@ -676,6 +686,7 @@
       n = lineNode(ev);
       box.append(n);
     }
+    if (ev.reply_to) n.dataset.replyTo = ev.reply_to;
     n.classList.remove("streaming", "waiting", "pending");
     n.classList.add("said");
     n.querySelector(".text").textContent = ev.text || "";
@@ -787,6 +798,7 @@
     var echo = findLine(req.box, f.message_id);
     if (echo && echo !== req.el) { req.el.remove(); return; }
     req.el.dataset.messageId = f.message_id;
+    req.el.classList.remove("pending");
     req.el.querySelector(".meta").textContent = "";
   }
 

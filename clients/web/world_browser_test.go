@@ -183,7 +183,8 @@ func TestBrowserWorld(t *testing.T) {
 	}
 
 	a.do("mobile size", chromedp.EmulateViewport(390, 844))
-	a.waitJS("the room tab", `getComputedStyle(document.getElementById("world-tabs")).display !== "none" && getComputedStyle(document.getElementById("world-side")).display === "none"`, 5*time.Second)
+	a.do("the room tab", chromedp.Click(chromedp.CSS(`#world-tabs .world-tab[data-pane="room"]`)))
+	a.waitJS("the room pane", `getComputedStyle(document.getElementById("world-tabs")).display !== "none" && getComputedStyle(document.getElementById("world-side")).display === "none"`, 5*time.Second)
 	a.screenshot("world-mobile-room")
 	a.do("the map tab", chromedp.Click(chromedp.CSS(`#world-tabs .world-tab[data-pane="map"]`)))
 	a.waitJS("the map shown", `getComputedStyle(document.getElementById("world-side")).display !== "none" && getComputedStyle(document.getElementById("world-main")).display === "none"`, 5*time.Second)

@@ -65,8 +65,8 @@
     room.hidden = true;
     var bar = make("div");
     bar.id = "world-bar";
-    el.worldName = make("div");
-    el.worldName.id = "world-name";
+    el.here = make("div");
+    el.here.id = "world-here";
     el.clock = make("div", "clock");
     el.clock.id = "world-clock";
     el.clock.title = "Time in the world";
@@ -74,7 +74,7 @@
     el.conn.id = "world-conn";
     el.leave = button("", "Leave", function () { leaveWorld(); });
     el.leave.id = "world-leave";
-    bar.append(el.worldName, el.clock, el.conn, el.leave);
+    bar.append(el.here, el.clock, el.conn, el.leave);
 
     var tabs = make("div");
     tabs.id = "world-tabs";
@@ -126,7 +126,7 @@
     el.toClear.setAttribute("aria-label", "Speak to everyone");
     el.to.append(make("span", null, "To "), el.toName, el.toClear);
     var row = make("div", "compose-row");
-    el.input = composeBox("world-input", "Say something to everyone here…");
+    el.input = composeBox("world-input", "Say something…");
     el.send = make("button", "primary", "Say");
     el.send.id = "world-send";
     el.send.type = "submit";
@@ -147,7 +147,7 @@
     el.privateForm.id = "private-form";
     el.privateForm.autocomplete = "off";
     el.privateForm.hidden = true;
-    el.privateInput = composeBox("private-input", "Say something privately…");
+    el.privateInput = composeBox("private-input", "Private message…");
     el.privateSend = make("button", "primary", "Send");
     el.privateSend.id = "private-send";
     el.privateSend.type = "submit";
@@ -177,6 +177,11 @@
       ev.preventDefault();
       t.form.requestSubmit();
     });
+    var grow = function () {
+      t.style.height = "auto";
+      if (t.value) t.style.height = Math.min(t.scrollHeight + 2, window.innerHeight * 0.3) + "px";
+    };
+    t.addEventListener("input", grow);
     return t;
   }
 
@@ -241,6 +246,7 @@
 
   function showPane(name) {
     el.room.dataset.pane = name;
+    el.tabs[name].classList.remove("unread");
     Object.keys(el.tabs).forEach(function (k) {
       el.tabs[k].classList.toggle("active", k === name);
       el.tabs[k].setAttribute("aria-selected", k === name ? "true" : "false");
@@ -433,9 +439,9 @@
     el.room.hidden = false;
     if (!el.room.dataset.pane) showPane("room");
     $("title").textContent = world.name;
-    el.worldName.textContent = world.name;
     var loc = locationOf(here);
     el.placeName.textContent = loc ? loc.name : here;
+    el.here.textContent = loc ? loc.name : here;
     el.placeDesc.textContent = loc && loc.description ? loc.description : "";
     present.clear();
     (f.present || []).forEach(function (a) { present.set(a.id, a); noteActor(a); });
@@ -564,7 +570,6 @@
     addressee = a;
     el.to.hidden = !a;
     el.toName.textContent = a ? a.name : "";
-    el.input.placeholder = a ? "Say something to " + a.name + "…" : "Say something to everyone here…";
     renderPresent();
     if (a) { showPane("room"); el.input.focus(); }
   }
@@ -748,7 +753,6 @@
       chats.forEach(function (x, k) { x.log.hidden = k !== id; x.tab.classList.toggle("active", k === id); });
       el.privateEmpty.hidden = true;
       el.privateForm.hidden = false;
-      el.privateInput.placeholder = "Say something privately to " + c.name + "…";
       c.tab.classList.remove("unread");
     }
     if (focus) {
@@ -760,6 +764,8 @@
   }
 
   function unread(box) {
+    var pane = box === el.feed ? "room" : "private";
+    if (el.room.dataset.pane !== pane) el.tabs[pane].classList.add("unread");
     if (box === el.feed) return;
     var id = box.dataset.character;
     var c = chats.get(id);
@@ -825,6 +831,7 @@
     var text = el.input.value.trim();
     if (!text || !world) return;
     el.input.value = "";
+    el.input.style.height = "auto";
     var frame = { type: "room_say", world_id: world.id, text: text };
     if (addressee) frame.to = addressee.id;
     sayLine(el.feed, text, frame);
@@ -836,6 +843,7 @@
     var c = chats.get(activeChat);
     if (!text || !world || !c) return;
     el.privateInput.value = "";
+    el.privateInput.style.height = "auto";
     sayLine(c.log, text, { type: "private_say", world_id: world.id, character_id: activeChat, text: text });
   });
 

@@ -1,0 +1,34 @@
+package web_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/maopao/maopao/clients/web"
+)
+
+// TestWorldFilesServed checks the world view is wired into the page and
+// builds its markup from nodes, never from strings.
+func TestWorldFilesServed(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	_, page := get(t, srv, "GET", "/")
+	for _, want := range []string{`src="world.js"`, `href="world.css"`, `id="worlds-link"`, `id="world-view"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+	r, js := get(t, srv, "GET", "/world.js")
+	if !strings.Contains(r.Header.Get("Content-Type"), "javascript") || !strings.Contains(js, `"join_world"`) {
+		t.Fatalf("world.js: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+		if strings.Contains(js, bad) {
+			t.Errorf("world.js uses %s", bad)
+		}
+	}
+	if r, css := get(t, srv, "GET", "/world.css"); !strings.Contains(r.Header.Get("Content-Type"), "text/css") || !strings.Contains(css, "#world-map") {
+		t.Errorf("world.css: %q", r.Header.Get("Content-Type"))
+	}
+}

@@ -56,6 +56,10 @@ type (
 	kasm4   = func(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
 	q32asm  = func(row *byte, qs *int8, d *float32, npairs int) float32
 	q32asm4 = func(row *byte, qs *int8, d *float32, npairs int, out *float32)
+
+	// nrows consecutive rows against one activation, sums stored in out
+	kasmRows   = func(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
+	q32asmRows = func(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
 )
 
 type f1asm = func(w unsafe.Pointer, x *float32, n int) float32
@@ -74,6 +78,10 @@ type asmSet struct {
 	q4kx4, q5kx4, q6kx4 kasm4
 	q8, q40             q32asm
 	q8x4, q40x4         q32asm4
+
+	// nil where the set has none
+	q4kRows, q5kRows, q6kRows kasmRows
+	q8Rows, q40Rows           q32asmRows
 }
 
 var avx512Set = asmSet{
@@ -93,6 +101,8 @@ var avx512Set = asmSet{
 	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
 	q4kx4: dotQ4KVNNIx4, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4,
 	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
+	q4kRows: dotQ4KVNNIrows, q5kRows: dotQ5KVNNIrows, q6kRows: dotQ6KVNNIrows,
+	q8Rows: dotQ8_0VNNIrows, q40Rows: dotQ4_0VNNIrows,
 }
 
 var avx2Set = asmSet{
@@ -228,4 +238,44 @@ func install(s asmSet) {
 	dotQ4Kx4 = k4(144, s.q4kx4)
 	dotQ5Kx4 = k4(176, s.q5kx4)
 	dotQ6Kx4 = k4(210, s.q6kx4)
+	q32r := func(bb int, f q32asmRows, one qkernel) qkernelRows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, qs []int8, d []float32, bs []int16, out []float32) {
+			if len(out) == 0 {
+				return
+			}
+			rb := len(rows) / len(out)
+			nb := rb / bb
+			if nb%2 == 1 || nb == 0 {
+				// odd block counts take the single-row path with its Go tail
+				for r := range out {
+					out[r] = one(rows[r*rb:(r+1)*rb], qs, d, bs)
+				}
+				return
+			}
+			_, _, _ = rows[len(out)*rb-1], qs[32*nb-1], d[nb-1]
+			f(&rows[0], &qs[0], &d[0], nb/2, len(out), &out[0])
+		}
+	}
+	dotQ8_0Rows = q32r(34, s.q8Rows, dotQ8_0)
+	dotQ4_0Rows = q32r(18, s.q40Rows, dotQ4_0)
+	kr := func(bb int, f kasmRows) qkernelRows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, qs []int8, d []float32, bs []int16, out []float32) {
+			if len(out) == 0 || len(rows) == 0 {
+				clear(out)
+				return
+			}
+			nb := len(rows) / len(out) / bb
+			_, _, _, _ = rows[len(out)*nb*bb-1], qs[QK_K*nb-1], d[nb-1], bs[16*nb-1]
+			f(&rows[0], &qs[0], &d[0], &bs[0], nb, len(out), &out[0])
+		}
+	}
+	dotQ4KRows = kr(144, s.q4kRows)
+	dotQ5KRows = kr(176, s.q5kRows)
+	dotQ6KRows = kr(210, s.q6kRows)
 }

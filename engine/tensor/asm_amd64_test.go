@@ -183,3 +183,42 @@ func testQuantActAsm(t *testing.T) {
 		}
 	}
 }
+
+// TestAsmRows checks the many-row single-activation kernels against the
+// pure-Go kernel row by row, for row counts around the tile sizes and both
+// even and odd block counts.
+func TestAsmRows(t *testing.T) {
+	forEachKernelSet(t, true, testAsmRows)
+}
+
+func testAsmRows(t *testing.T) {
+	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
+	r := rand.New(rand.NewPCG(17, 18))
+	for typ, gk := range goK {
+		kr := qkernelRowsFor(typ)
+		if kr == nil {
+			continue
+		}
+		for _, cols := range []int{96, 256, 512, 1024 + 256} {
+			if cols%typ.BlockSize() != 0 {
+				continue
+			}
+			for _, nrows := range []int{1, 2, 17} {
+				nblk := cols / typ.BlockSize()
+				rows := randRow(r, typ, nrows*nblk)
+				rb := len(rows) / nrows
+				x := randVec(r, cols)
+				a := prepareAct(typ, x, 1, cols)
+				out := make([]float32, nrows)
+				kr(rows, a.qs, a.d, a.bsums, out)
+				for i := range out {
+					want := gk(rows[i*rb:(i+1)*rb], a.qs, a.d, a.bsums)
+					if d := math.Abs(float64(out[i] - want)); d > 1e-4*math.Abs(float64(want))+1e-3 {
+						t.Errorf("%v cols %d rows %d row %d: rows kernel %v, go %v", typ, cols, nrows, i, out[i], want)
+					}
+				}
+				a.release()
+			}
+		}
+	}
+}

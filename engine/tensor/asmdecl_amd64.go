@@ -107,3 +107,18 @@ func dotBF16AVX2x4(w *uint16, x *float32, stride, n int, out *float32)
 
 //go:noescape
 func quantActAVX2(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
+
+//go:noescape
+func dotQ4KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
+
+//go:noescape
+func dotQ5KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
+
+//go:noescape
+func dotQ6KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
+
+//go:noescape
+func dotQ8_0VNNIrows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
+
+//go:noescape
+func dotQ4_0VNNIrows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)

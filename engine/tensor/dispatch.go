@@ -26,4 +26,5 @@ func useGo() {
 	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
 	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil
 	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 = nil, nil, nil, nil, nil
+	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows = nil, nil, nil, nil, nil
 }

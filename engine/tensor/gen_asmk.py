@@ -51,8 +51,11 @@ ORQ R10, BX""".split("\n")
 def f16bcast(off, x, z):
     return [f"MOVWLZX {off}(SI), AX", f"VMOVD AX, {x}", f"VCVTPH2PS {x}, {x}", f"VBROADCASTSS {x}, {z}"]
 
-def prologue(name, J):
-    if J == 1:
+def prologue(name, J, rows=False):
+    if rows:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+    elif J == 1:
         e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int) float32")
         e(f"TEXT ·{name}(SB), NOSPLIT, $0-44")
     else:
@@ -63,7 +66,18 @@ def prologue(name, J):
     for j in range(J):
         e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
 
-def epilogue(name, J, bb):
+def loop_label(name, rows):
+    if rows:
+        # consecutive rows: SI runs on from one row into the next
+        e("\tMOVQ nrows+40(FP), R13")
+        e("\tMOVQ out+48(FP), R12")
+        e(f"{name}_row:")
+        for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX",
+                  "VXORPS Z0, Z0, Z0"]:
+            e("\t" + l)
+    e(f"{name}_loop:")
+
+def epilogue(name, J, bb, rows=False):
     e(f"\tADDQ ${bb}, SI")
     e(f"\tADDQ ${256*J}, DI")
     e(f"\tADDQ ${4*J}, R8")
@@ -75,22 +89,26 @@ def epilogue(name, J, bb):
     for j in range(J):
         for l in hsum(f"Z{j}", "Y8", "X8"):
             e("\t" + l)
-        e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+40(FP)")
+        if rows:
+            for l in ["VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
+                e("\t" + l)
+        else:
+            e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+40(FP)")
     e("\tVZEROUPPER")
     e("\tRET")
     e("")
 
-def kernel_q45(name, J, five):
+def kernel_q45(name, J, five, rows=False):
     bb = 176 if five else 144
     qsoff = 48 if five else 16
-    prologue(name, J)
+    prologue(name, J, rows)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
     e("\tVPBROADCASTD words01<>(SB), Z30")
     if five:
         e("\tVPBROADCASTD bytes01<>(SB), Z20")
     for c in range(4):
         e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
-    e(f"{name}_loop:")
+    loop_label(name, rows)
     for l in KSCALES: e("\t" + l)
     e("\tVMOVQ AX, X15")
     e("\tVPMOVZXBW X15, X15")
@@ -130,15 +148,15 @@ def kernel_q45(name, J, five):
         e("\tVMULPS Z14, Z24, Z12")
         e(f"\tVCVTDQ2PS Z{4+j}, Z{4+j}")
         e(f"\tVFMADD231PS Z{4+j}, Z12, Z{j}")
-    epilogue(name, J, bb)
+    epilogue(name, J, bb, rows)
 
-def kernel_q6(name, J):
-    prologue(name, J)
+def kernel_q6(name, J, rows=False):
+    prologue(name, J, rows)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
     e("\tVPBROADCASTD bytes03<>(SB), Z21")
     for k in range(4):
         e(f"\tVMOVDQU64 widxQ6<>+{64*k}(SB), Z{29-k}")
-    e(f"{name}_loop:")
+    loop_label(name, rows)
     e("\tVPMOVSXBW 192(SI), Y15")
     for k in range(4):
         e(f"\tVPERMW Z15, Z{29-k}, Z{8+k}")
@@ -176,7 +194,7 @@ def kernel_q6(name, J):
         e("\tVMULPS Z14, Z24, Z14")
         e(f"\tVCVTDQ2PS Z{4+j}, Z{4+j}")
         e(f"\tVFMADD231PS Z{4+j}, Z14, Z{j}")
-    epilogue(name, J, 210)
+    epilogue(name, J, 210, rows)
 
 
 def consts():
@@ -204,5 +222,9 @@ suf = "" if J == 1 else "x%d" % J
 kernel_q45("dotQ4KVNNI" + suf, J, False)
 kernel_q45("dotQ5KVNNI" + suf, J, True)
 kernel_q6("dotQ6KVNNI" + suf, J)
+if J == 1:
+    kernel_q45("dotQ4KVNNIrows", 1, False, rows=True)
+    kernel_q45("dotQ5KVNNIrows", 1, True, rows=True)
+    kernel_q6("dotQ6KVNNIrows", 1, rows=True)
 consts()
 sys.stdout.write("\n".join(out) + "\n")

@@ -11,9 +11,12 @@ def hsum(j, tmpy="Y14", tmpx="X14"):
             f"VMOVHLPS {x}, {x}, {tmpx}", f"VADDPS {tmpx}, {x}, {x}",
             f"VPSHUFD $1, {x}, {tmpx}", f"VADDSS {tmpx}, {x}, {x}"]
 
-def kernel(name, J, q4):
+def kernel(name, J, q4, rows=False):
     bb = 18 if q4 else 34
-    if J == 1:
+    if rows:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
+    elif J == 1:
         e(f"// func {name}(row *byte, qs *int8, d *float32, npairs int) float32")
         e(f"TEXT ·{name}(SB), NOSPLIT, $0-36")
     else:
@@ -28,6 +31,13 @@ def kernel(name, J, q4):
     if q4:
         e("\tVPBROADCASTD q0F<>(SB), Z29")
         e("\tVPBROADCASTD q08<>(SB), Z27")
+    if rows:
+        # consecutive rows: SI runs on from one row into the next
+        e("\tMOVQ nrows+32(FP), R13")
+        e("\tMOVQ out+40(FP), R12")
+        e(f"{name}_row:")
+        for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ npairs+24(FP), CX", "VXORPS Z0, Z0, Z0"]:
+            e("\t" + l)
     e(f"{name}_loop:")
     # weights of blocks 2p and 2p+1 as signed bytes in Z8
     if q4:
@@ -69,7 +79,11 @@ def kernel(name, J, q4):
     for j in range(J):
         for l in hsum(j):
             e("\t" + l)
-        e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+32(FP)")
+        if rows:
+            for l in ["VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
+                e("\t" + l)
+        else:
+            e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+32(FP)")
     e("\tVZEROUPPER")
     e("\tRET")
     e("")
@@ -90,6 +104,9 @@ e("// by weight scale × activation scale in float.")
 e("")
 kernel("dotQ8_0VNNI" + suf, J, False)
 kernel("dotQ4_0VNNI" + suf, J, True)
+if J == 1:
+    kernel("dotQ8_0VNNIrows", 1, False, rows=True)
+    kernel("dotQ4_0VNNIrows", 1, True, rows=True)
 for i, v in enumerate([0]*8 + [1]*8):
     e(f"DATA pairidx<>+{4*i}(SB)/4, ${v}")
 e("GLOBL pairidx<>(SB), RODATA|NOPTR, $64")

@@ -103,9 +103,32 @@ var (
 	dotQ6K  qkernel = dotQ6KGo
 
 	// nil unless assembly provides them
-	dotF32x4, dotF16x4, dotBF16x4                      floatKernel4
-	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 qkernel4
+	dotF32x4, dotF16x4, dotBF16x4                                floatKernel4
+	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4           qkernel4
+	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows qkernelRows
 )
+
+// qkernelRows computes len(out) weight rows, stored back to back in rows,
+// against one prepared activation. It exists because a decode step's rows
+// are short (a few hundred bytes): one call per row costs as much as the
+// row's arithmetic.
+type qkernelRows func(rows []byte, qs []int8, d []float32, bs []int16, out []float32)
+
+func qkernelRowsFor(t Type) qkernelRows {
+	switch t {
+	case Q4_K:
+		return dotQ4KRows
+	case Q5_K:
+		return dotQ5KRows
+	case Q6_K:
+		return dotQ6KRows
+	case Q8_0:
+		return dotQ8_0Rows
+	case Q4_0:
+		return dotQ4_0Rows
+	}
+	return nil
+}
 
 // floatKernel4 computes one float weight row against four activation rows
 // that start stride floats apart in x.
@@ -222,7 +245,8 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 	a := prepareAct(m.Type, x, n, m.Cols)
 	defer a.release()
 	rb := m.rowBytes()
-	tiles := (m.Rows + rowTile - 1) / rowTile
+	tile := rowTile
+	tiles := (m.Rows + tile - 1) / tile
 	var next atomic.Int64
 	var work func()
 	if k := qkernelFor(m.Type); k != nil {
@@ -231,11 +255,19 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 		if a.blk == QK_K {
 			ng = m.Cols / 16
 		}
-		k4 := qkernel4For(m.Type)
+		k4, kr := qkernel4For(m.Type), qkernelRowsFor(m.Type)
 		groups := 0
 		if k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0 {
 			groups = n / 4
 			a.pack4(groups)
+		}
+		if groups == 0 {
+			// Single activations gain nothing from small tiles; fewer,
+			// larger ones cut the per-tile cost while leaving each thread
+			// several to balance with.
+			per := 4 * max(threads, 1)
+			tile = max(rowTile, (m.Rows+per-1)/per)
+			tiles = (m.Rows + tile - 1) / tile
 		}
 		work = func() {
 			var out [4]float32
@@ -244,7 +276,7 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 				if t >= tiles {
 					return
 				}
-				r0, r1 := t*rowTile, min((t+1)*rowTile, m.Rows)
+				r0, r1 := t*tile, min((t+1)*tile, m.Rows)
 				// Activation group outside, rows inside: one group stays in
 				// L1 while the tile's rows pass over it.
 				for g := 0; g < groups; g++ {
@@ -260,10 +292,15 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 						}
 					}
 				}
-				for r := r0; r < r1; r++ {
-					row := m.Data[r*rb : (r+1)*rb]
-					for i := 4 * groups; i < n; i++ {
-						y[i*m.Rows+r] = k(row, a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng])
+				for i := 4 * groups; i < n; i++ {
+					qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
+					out := y[i*m.Rows+r0 : i*m.Rows+r1]
+					if kr != nil {
+						kr(m.Data[r0*rb:r1*rb], qs, d, bs, out)
+						continue
+					}
+					for r := r0; r < r1; r++ {
+						out[r-r0] = k(m.Data[r*rb:(r+1)*rb], qs, d, bs)
 					}
 				}
 			}
@@ -289,7 +326,7 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 				if t >= tiles {
 					return
 				}
-				r0, r1 := t*rowTile, min((t+1)*rowTile, m.Rows)
+				r0, r1 := t*tile, min((t+1)*tile, m.Rows)
 				for g := 0; g < groups; g++ {
 					xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
 					for r := r0; r < r1; r++ {

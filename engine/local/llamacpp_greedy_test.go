@@ -63,9 +63,9 @@ func TestLlamaCppGreedy(t *testing.T) {
 	for _, path := range models {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			cmp := compareGreedy(t, completion, path, prompt, steps)
-			t.Logf("%s: prompt %d tokens identical; greedy %d steps: %s; teacher-forced top-1 %d/%d (%.1f%%), largest logit gap at a disagreement %.4g",
-				filepath.Base(path), cmp.promptLen, cmp.steps, cmp.divergence(), cmp.agree, cmp.forced,
-				100*float64(cmp.agree)/float64(cmp.forced), cmp.maxGap)
+			t.Logf("%s: prompt %d tokens identical; greedy %d steps (%d distinct ids, llama.cpp starts %v): %s; teacher-forced top-1 %d/%d (%.1f%%), largest logit gap at a disagreement %.4g",
+				filepath.Base(path), cmp.promptLen, cmp.steps, distinct(cmp.theirs), cmp.theirs[:min(8, len(cmp.theirs))],
+				cmp.divergence(), cmp.agree, cmp.forced, 100*float64(cmp.agree)/float64(cmp.forced), cmp.maxGap)
 			if frac := float64(cmp.agree) / float64(cmp.forced); frac < minTop1 {
 				t.Errorf("teacher-forced top-1 agreement %.3f < %.3f", frac, minTop1)
 			}
@@ -190,6 +190,14 @@ func readSessionTokens(path string) ([]int, error) {
 		toks[i] = int(int32(binary.LittleEndian.Uint32(data[12+4*i:])))
 	}
 	return toks, nil
+}
+
+func distinct(xs []int) int {
+	seen := map[int]bool{}
+	for _, x := range xs {
+		seen[x] = true
+	}
+	return len(seen)
 }
 
 func argmaxOf(x []float32) int {

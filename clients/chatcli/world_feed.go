@@ -1,0 +1,163 @@
+package chatcli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/maopao/maopao/protocol"
+)
+
+// feed prints world events to a terminal. Characters' lines stream: the
+// oldest unfinished one prints as its pieces come, later ones wait their
+// turn, so two characters talking at once never mix within a line.
+type feed struct {
+	mu    sync.Mutex
+	out   io.Writer
+	lines []*streamLine // unfinished or unprinted character lines, oldest first
+	byID  map[string]*streamLine
+}
+
+// streamLine is a character's line while it streams.
+type streamLine struct {
+	id, name string
+	text     strings.Builder
+	shown    int  // bytes of text already printed
+	started  bool // head printed on the current terminal line
+	done     bool
+	final    string
+	failed   bool // ended before it was said
+}
+
+func newFeed(out io.Writer) *feed { return &feed{out: out, byID: map[string]*streamLine{}} }
+
+// clean makes server text safe for a terminal: control characters other
+// than newline and tab (an escape sequence could rewrite the screen) show
+// as U+FFFD.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// label is how an event's speaker is shown; private lines say so.
+func label(ev protocol.WorldEvent) string {
+	name := clean(ev.Actor.Name)
+	if name == "" {
+		name = "someone"
+	}
+	if ev.PrivateWith != "" {
+		return "[private] " + name
+	}
+	return name
+}
+
+// speaking, delta and said feed a character's line.
+func (f *feed) speaking(ev protocol.WorldEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.line(ev)
+	f.flush()
+}
+
+func (f *feed) delta(ev protocol.WorldEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.line(ev)
+	if !l.done {
+		l.text.WriteString(clean(ev.Text))
+	}
+	f.flush()
+}
+
+func (f *feed) said(ev protocol.WorldEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.line(ev)
+	l.done, l.final = true, clean(ev.Text)
+	f.flush()
+}
+
+// failed ends the lines a character had begun in answer to replyTo.
+func (f *feed) failed(actorID, replyTo string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, l := range f.lines {
+		if strings.HasPrefix(l.id, actorID+"\x00"+replyTo+"\x00") && !l.done {
+			l.done, l.failed, l.final = true, true, strings.TrimSpace(l.text.String())
+		}
+	}
+	f.flush()
+}
+
+func (f *feed) line(ev protocol.WorldEvent) *streamLine {
+	if l := f.byID[ev.MessageID]; l != nil {
+		return l
+	}
+	// The id also carries who and what it answers, for failed.
+	l := &streamLine{id: ev.Actor.ID + "\x00" + ev.ReplyTo + "\x00" + ev.MessageID, name: label(ev)}
+	if ev.MessageID != "" {
+		f.byID[ev.MessageID] = l
+	}
+	f.lines = append(f.lines, l)
+	return l
+}
+
+// flush prints what can be printed: the oldest line's new pieces, and
+// each finished line in turn.
+func (f *feed) flush() {
+	for len(f.lines) > 0 {
+		l := f.lines[0]
+		text := l.text.String()
+		if !l.started && (len(text) > l.shown || l.done) {
+			io.WriteString(f.out, l.name+": ")
+			l.started = true
+		}
+		if len(text) > l.shown {
+			io.WriteString(f.out, text[l.shown:])
+			l.shown = len(text)
+		}
+		if !l.done {
+			return
+		}
+		switch streamed := strings.TrimSpace(text); {
+		case l.failed && streamed == "":
+			io.WriteString(f.out, "[no answer]")
+		case l.failed:
+			io.WriteString(f.out, " [unfinished]")
+		case streamed == "":
+			io.WriteString(f.out, l.final)
+		case streamed != l.final:
+			// The world tidied the line (a leading "Name:", say): show
+			// what was finally said.
+			fmt.Fprintf(f.out, "\n%s (final): %s", l.name, l.final)
+		}
+		io.WriteString(f.out, "\n")
+		f.lines = f.lines[1:]
+		for k, v := range f.byID {
+			if v == l {
+				delete(f.byID, k)
+			}
+		}
+	}
+}
+
+// note prints a line of its own (an arrival, a player's words), breaking
+// into a line that is streaming; that line's rest goes on under its name
+// again.
+func (f *feed) note(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.lines) > 0 && f.lines[0].started {
+		io.WriteString(f.out, "\n")
+		f.lines[0].started = false
+	}
+	fmt.Fprintf(f.out, format+"\n", args...)
+}

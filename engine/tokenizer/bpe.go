@@ -124,51 +124,13 @@ type bpeCand struct {
 	mergeResult int32
 }
 
-// candHeap is a min-heap by (rank, left position): the standard BPE order.
-type candHeap []bpeCand
-
-func (h candHeap) less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank < h[j].rank
+// bpeBefore orders merge candidates by (rank, left position): the
+// standard BPE order.
+func bpeBefore(a, b bpeCand) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
 	}
-	return h[i].left < h[j].left
-}
-
-func (h *candHeap) push(c bpeCand) {
-	*h = append(*h, c)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *candHeap) pop() bpeCand {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	return a.left < b.left
 }
 
 func (m *bpeModel) merge(word string, unk int) []int32 {
@@ -182,7 +144,7 @@ func (m *bpeModel) merge(word string, unk int) []int32 {
 		syms[i] = bpeSym{id: m.byteSym[word[i]], prev: int32(i - 1), next: int32(i + 1), start: int32(i), end: int32(i + 1)}
 	}
 	syms[len(syms)-1].next = -1
-	var h candHeap
+	h := minHeap[bpeCand]{less: bpeBefore}
 	try := func(l int32) {
 		if l < 0 {
 			return
@@ -198,7 +160,7 @@ func (m *bpeModel) merge(word string, unk int) []int32 {
 	for i := range syms {
 		try(int32(i))
 	}
-	for len(h) > 0 {
+	for h.len() > 0 {
 		c := h.pop()
 		ls := &syms[c.left]
 		if ls.id != c.lid || ls.next < 0 {

@@ -21,51 +21,12 @@ type spmBigram struct {
 	size        int32
 }
 
-type spmHeap []spmBigram
-
-// Highest score first; ties go to the leftmost pair.
-func (h spmHeap) less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score > h[j].score
+// spmBefore orders bigrams by score, highest first, then by position.
+func spmBefore(a, b spmBigram) bool {
+	if a.score != b.score {
+		return a.score > b.score
 	}
-	return h[i].left < h[j].left
-}
-
-func (h *spmHeap) push(b spmBigram) {
-	*h = append(*h, b)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *spmHeap) pop() spmBigram {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	return a.left < b.left
 }
 
 // spmLookup finds a vocabulary entry usable as a piece. Control tokens are
@@ -93,7 +54,7 @@ func (t *Tokenizer) encodeSPM(text string, out []int) []int {
 	}
 	syms[len(syms)-1].next = -1
 
-	var h spmHeap
+	h := minHeap[spmBigram]{less: spmBefore}
 	try := func(l, r int32) {
 		if l < 0 || r < 0 {
 			return
@@ -113,7 +74,7 @@ func (t *Tokenizer) encodeSPM(text string, out []int) []int {
 	for i := 1; i < len(syms); i++ {
 		try(int32(i-1), int32(i))
 	}
-	for len(h) > 0 {
+	for h.len() > 0 {
 		bg := h.pop()
 		ls, rs := &syms[bg.left], &syms[bg.right]
 		if ls.n == 0 || rs.n == 0 || ls.n+rs.n != bg.size {

@@ -190,73 +190,41 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 		c.sendFrame(bad)
 		return
 	}
+	// Decoded frames have one of a fixed set of types: a safe metric label.
+	head := req.(interface{ Head() protocol.Envelope }).Head()
+	c.s.metrics.frames.WithLabelValues(head.Type).Inc()
 	switch r := req.(type) {
 	case protocol.Ping:
-		c.s.metrics.frames.WithLabelValues(protocol.TypePing).Inc()
 		c.sendFrame(protocol.Envelope{Type: protocol.TypePong, Ref: r.ID})
 		return
 	case protocol.Hello:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeHello).Inc()
 		c.hello(r.ID, r)
 		return
 	}
 	if c.playerID == "" {
-		c.sendError(envelopeOf(req).ID, protocol.CodeUnauthenticated, "send a hello frame with a token first")
+		c.sendError(head.ID, protocol.CodeUnauthenticated, "send a hello frame with a token first")
 		return
 	}
 	switch r := req.(type) {
 	case protocol.ListCharacters:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeListCharacters).Inc()
 		c.listCharacters(ctx, r.ID)
 	case protocol.OpenChat:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeOpenChat).Inc()
 		c.openChat(ctx, r.ID, r)
 	case protocol.Say:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeSay).Inc()
 		c.say(ctx, r.ID, r)
 	case protocol.ListWorlds:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeListWorlds).Inc()
 		c.listWorlds(ctx, r.ID)
 	case protocol.JoinWorld:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeJoinWorld).Inc()
 		c.joinWorld(ctx, r.ID, r)
 	case protocol.Move:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeMove).Inc()
 		c.move(ctx, r.ID, r)
 	case protocol.RoomSay:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeRoomSay).Inc()
 		c.roomSay(ctx, r.ID, r)
 	case protocol.PrivateSay:
-		c.s.metrics.frames.WithLabelValues(protocol.TypePrivateSay).Inc()
 		c.privateSay(ctx, r.ID, r)
 	case protocol.LeaveWorld:
-		c.s.metrics.frames.WithLabelValues(protocol.TypeLeaveWorld).Inc()
 		c.leaveWorld(ctx, r.ID, r)
 	}
-}
-
-func envelopeOf(req any) protocol.Envelope {
-	switch r := req.(type) {
-	case protocol.ListCharacters:
-		return r.Envelope
-	case protocol.OpenChat:
-		return r.Envelope
-	case protocol.Say:
-		return r.Envelope
-	case protocol.ListWorlds:
-		return r.Envelope
-	case protocol.JoinWorld:
-		return r.Envelope
-	case protocol.Move:
-		return r.Envelope
-	case protocol.RoomSay:
-		return r.Envelope
-	case protocol.PrivateSay:
-		return r.Envelope
-	case protocol.LeaveWorld:
-		return r.Envelope
-	}
-	return protocol.Envelope{}
 }
 
 func quote(s string) string {

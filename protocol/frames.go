@@ -65,6 +65,10 @@ type Envelope struct {
 	Ref  string `json:"ref,omitempty"`
 }
 
+// Head returns the envelope; every frame embeds one, so every frame has
+// this method and code can read any frame's type and id alike.
+func (e Envelope) Head() Envelope { return e }
+
 // Hello authenticates a connection; it must be the first frame.
 type Hello struct {
 	Envelope

@@ -142,6 +142,10 @@ func (s *worldSession) setPlace(j protocol.WorldJoined) {
 	for _, a := range j.Present {
 		s.present[a.ID] = a
 	}
+	// The world may not have seen the player arrive when it answered.
+	if _, ok := s.present[s.me]; !ok && s.me != "" {
+		s.present[s.me] = protocol.Actor{Kind: "player", ID: s.me}
+	}
 }
 
 func (s *worldSession) placeName(id string) string {

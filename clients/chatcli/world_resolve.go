@@ -14,7 +14,8 @@ type named struct{ ID, Name string }
 
 // resolveNamed picks what query names among items: an exact id, else a
 // case-insensitive exact id or name, else a case-insensitive name prefix
-// shared by no other item. kind ("world", "place", "character") and where
+// shared by no other item, else a prefix of a later word of the name
+// ("xiaoyu" for "Lin Xiaoyu") shared by no other item. kind ("world", "place", "character") and where
 // (" here", "" …) word the errors, which list the choices.
 func resolveNamed(kind, where string, items []named, query string) (named, error) {
 	q := strings.TrimSpace(query)
@@ -39,6 +40,15 @@ func resolveNamed(kind, where string, items []named, query string) (named, error
 	for _, got := range [][]named{
 		pick(func(it named) bool { return strings.EqualFold(it.ID, q) || strings.EqualFold(it.Name, q) }),
 		pick(func(it named) bool { return strings.HasPrefix(strings.ToLower(it.Name), lq) }),
+		pick(func(it named) bool {
+			words := strings.Fields(strings.ToLower(it.Name))
+			for _, w := range words[min(1, len(words)):] {
+				if strings.HasPrefix(w, lq) {
+					return true
+				}
+			}
+			return false
+		}),
 	} {
 		switch len(got) {
 		case 0:

@@ -13,11 +13,14 @@ func TestResolveNamed(t *testing.T) {
 	items := []named{{"w1", "Misty Harbour"}, {"w2", "Misty Peaks"}, {"tea-house", "Xiaoyu's Tea House"}, {"w4", "老城"}, {"W4", "Decoy"}}
 	cases := []struct{ q, want, err string }{
 		{"w1", "w1", ""},
-		{"W4", "W4", ""},              // an exact id wins
+		{"W4", "W4", ""},               // an exact id wins
 		{"TEA-HOUSE", "tea-house", ""}, // ids also match in any case
 		{"misty harbour", "w1", ""},
 		{"misty p", "w2", ""},
 		{"xiaoyu", "tea-house", ""},
+		{"tea", "tea-house", ""}, // a later word of the name
+		{"harb", "w1", ""},
+		{"peak", "w2", ""},
 		{"老", "w4", ""},
 		{"misty", "", `world "misty" is ambiguous; it matches: Misty Harbour (id w1), Misty Peaks (id w2)`},
 		{"moon", "", `no world here matches "moon"; choices: `},
@@ -85,7 +88,7 @@ func TestFeedInterleaving(t *testing.T) {
 		t.Fatalf("Bo printed before Ana finished:\n%s", out.String())
 	}
 	f.said(ev("said", "Ana", "a", "l", "Hello")) // tidied by the world
-	f.said(ev("said", "Cy", "c", "l", "Hi all"))     // never streamed
+	f.said(ev("said", "Cy", "c", "l", "Hi all")) // never streamed
 	f.speaking(ev("speaking", "Dee", "d", "l", ""))
 	f.delta(ev("delta", "Dee", "d", "", "Wai"))
 	f.failed("Dee", "l")

@@ -66,7 +66,7 @@ func TestWorldRequests(t *testing.T) {
 		}
 		c.WriteJSON(protocol.NewError("", protocol.CodeUnavailable, "world restarting"))
 		c.WriteJSON(protocol.Envelope{Type: protocol.TypeAck, Ref: f["id"].(string)})
-		readFrame(t, c) // the client's close
+		c.ReadMessage() // until the client closes
 	})
 	c, err := chatclient.Dial(ctx, url, "tok")
 	if err != nil {

@@ -124,7 +124,18 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 func (c *conn) queryWorld(worldID, loc string) protocol.WorldView {
 	empty := protocol.WorldView{LocationID: loc, Present: []protocol.Actor{}, Recent: []protocol.WorldEvent{}}
 	b, _ := json.Marshal(protocol.WorldQuery{PlayerID: c.playerID, LocationID: loc})
-	msg, err := c.s.NC.Request(protocol.WorldQuerySubject(worldID), b, 2*time.Second)
+	// Right after a start or a hand-over nobody may own the world for a
+	// moment: ask again for a little while before giving up.
+	deadline := time.Now().Add(3 * time.Second)
+	var msg *nats.Msg
+	var err error
+	for {
+		msg, err = c.s.NC.Request(protocol.WorldQuerySubject(worldID), b, 2*time.Second)
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		return empty
 	}

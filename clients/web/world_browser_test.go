@@ -182,6 +182,12 @@ func TestBrowserWorld(t *testing.T) {
 		t.Error("A's private chat shows on B's page")
 	}
 
+	// A reload takes A back to where it was, its socket joining again.
+	a.do("A reloads", chromedp.Reload())
+	a.waitJS("A back in the square", `!document.getElementById("world-view").hidden &&
+		document.querySelector('#world-map .location.current[data-id="square"]') &&
+		document.querySelector("#world-feed .event.place")?.textContent.includes("Town Square")`, 20*time.Second)
+
 	a.do("mobile size", chromedp.EmulateViewport(390, 844))
 	a.do("the room tab", chromedp.Click(chromedp.CSS(`#world-tabs .world-tab[data-pane="room"]`)))
 	a.waitJS("the room pane", `getComputedStyle(document.getElementById("world-tabs")).display !== "none" && getComputedStyle(document.getElementById("world-side")).display === "none"`, 5*time.Second)

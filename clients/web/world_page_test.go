@@ -14,18 +14,20 @@ func TestWorldFilesServed(t *testing.T) {
 	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	_, page := get(t, srv, "GET", "/")
-	for _, want := range []string{`src="world.js"`, `href="world.css"`, `id="worlds-link"`, `id="world-view"`} {
+	for _, want := range []string{`src="world.js"`, `src="world_map.js"`, `href="world.css"`, `id="worlds-link"`, `id="world-view"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index.html lacks %s", want)
 		}
 	}
-	r, js := get(t, srv, "GET", "/world.js")
-	if !strings.Contains(r.Header.Get("Content-Type"), "javascript") || !strings.Contains(js, `"join_world"`) {
-		t.Fatalf("world.js: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
-	}
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		if strings.Contains(js, bad) {
-			t.Errorf("world.js uses %s", bad)
+	for file, marker := range map[string]string{"world.js": `"join_world"`, "world_map.js": "maopaoWorldMap"} {
+		r, js := get(t, srv, "GET", "/"+file)
+		if !strings.Contains(r.Header.Get("Content-Type"), "javascript") || !strings.Contains(js, marker) {
+			t.Fatalf("%s: %d %q", file, r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+			if strings.Contains(js, bad) {
+				t.Errorf("%s uses %s", file, bad)
+			}
 		}
 	}
 	if r, css := get(t, srv, "GET", "/world.css"); !strings.Contains(r.Header.Get("Content-Type"), "text/css") || !strings.Contains(css, "#world-map") {

@@ -198,7 +198,7 @@
   var addressee = null;          // {id, name} the room line goes to
   var chats = new Map();         // character id → {name, log, tab}
   var activeChat = "";
-  var clock = newClock();
+  var clock = window.maopaoWorldMap.clock();
 
   // ---- views ----
 
@@ -405,7 +405,7 @@
     chats.clear();
     activeChat = "";
     addressee = null;
-    clock = newClock();
+    clock = window.maopaoWorldMap.clock();
     el.feed.replaceChildren();
     el.privateTabs.replaceChildren();
     el.privateLogs.replaceChildren();
@@ -465,73 +465,7 @@
 
   function renderMap() {
     var locs = world && Array.isArray(world.locations) ? world.locations : [];
-    var byId = new Map(locs.map(function (l) { return [l.id, l]; }));
-    var near = new Set(locs.filter(function (l) { return l.id === here; }).flatMap(function (l) { return l.connections || []; }));
-    // Rows by walking distance from the first place (connections taken
-    // both ways); places no path reaches go below.
-    var row = new Map(), order = [];
-    locs.forEach(function (start) {
-      if (row.has(start.id)) return;
-      var base = order.length ? Math.max.apply(null, order.map(function (id) { return row.get(id); })) + 1 : 0;
-      var queue = [start.id];
-      row.set(start.id, base);
-      while (queue.length) {
-        var id = queue.shift();
-        order.push(id);
-        locs.forEach(function (l) {
-          var linked = (byId.get(id).connections || []).indexOf(l.id) >= 0 || (l.connections || []).indexOf(id) >= 0;
-          if (linked && !row.has(l.id)) { row.set(l.id, row.get(id) + 1); queue.push(l.id); }
-        });
-      }
-    });
-    var rows = [];
-    order.forEach(function (id) { (rows[row.get(id)] = rows[row.get(id)] || []).push(id); });
-    var pos = new Map();
-    rows.forEach(function (ids, r) {
-      ids.forEach(function (id, k) { pos.set(id, { x: (k + 0.5) / ids.length * 100, y: (r + 0.5) / rows.length * 100 }); });
-    });
-    el.map.style.setProperty("--rows", String(Math.max(rows.length, 1)));
-    var svgNS = "http://www.w3.org/2000/svg";
-    var svg = document.createElementNS(svgNS, "svg");
-    svg.setAttribute("viewBox", "0 0 100 100");
-    svg.setAttribute("preserveAspectRatio", "none");
-    svg.setAttribute("aria-hidden", "true");
-    svg.classList.add("map-lines");
-    locs.forEach(function (l) {
-      (l.connections || []).forEach(function (to) {
-        if (!pos.has(to) || (l.id > to && (byId.get(to).connections || []).indexOf(l.id) >= 0)) return;
-        var a = pos.get(l.id), b = pos.get(to);
-        var line = document.createElementNS(svgNS, "line");
-        line.setAttribute("x1", a.x); line.setAttribute("y1", a.y);
-        line.setAttribute("x2", b.x); line.setAttribute("y2", b.y);
-        if ((l.id === here && near.has(to)) || (to === here && near.has(l.id))) line.classList.add("open");
-        svg.append(line);
-      });
-    });
-    var nodes = [svg];
-    locs.forEach(function (l) {
-      var b = button("location", null, null);
-      b.dataset.id = l.id;
-      b.append(make("span", "location-name", l.name));
-      var p = pos.get(l.id);
-      b.style.left = p.x + "%";
-      b.style.top = p.y + "%";
-      if (l.description) b.title = l.description;
-      if (l.id === here) {
-        b.classList.add("current");
-        b.append(make("span", "location-you", "you are here"));
-        b.setAttribute("aria-current", "location");
-      } else if (near.has(l.id)) {
-        b.classList.add("reachable");
-        b.title = "Walk to " + l.name;
-        b.addEventListener("click", function () { move(l.id); });
-      } else {
-        b.disabled = true;
-        b.title = l.name + " is not next to where you are";
-      }
-      nodes.push(b);
-    });
-    el.map.replaceChildren.apply(el.map, nodes);
+    window.maopaoWorldMap.draw(el.map, locs, here, move);
   }
 
   function move(locationID) {
@@ -576,38 +510,20 @@
 
   // ---- the sim clock ----
 
-  // The world's pace is not in the protocol; it is estimated from the
-  // server's times, so the clock moves between events.
-  function newClock() { return { minute: -1, at: 0, rate: 0, anchorMinute: -1, anchorAt: 0, shown: -1 }; }
-  function tick(minute) {
-    if (typeof minute !== "number" || minute < 0) return;
-    var now = Date.now();
-    if (clock.anchorMinute < 0 || minute < clock.anchorMinute) {
-      clock.anchorMinute = minute;
-      clock.anchorAt = now;
-      clock.shown = -1;
-    } else if (now - clock.anchorAt > 4000) {
-      clock.rate = Math.min(600, (minute - clock.anchorMinute) / ((now - clock.anchorAt) / 1000));
-    }
-    clock.minute = minute;
-    clock.at = now;
-    showClock();
-  }
+  function tick(minute) { clock.observe(minute); showClock(); }
   function showClock() {
-    if (clock.minute < 0) return;
-    // Never backwards: a line's time is when it began, and it may be
-    // published after the estimate has moved past it.
-    var m = Math.max(clock.shown, Math.floor(clock.minute + clock.rate * (Date.now() - clock.at) / 1000));
-    clock.shown = m;
-    var hh = Math.floor(m / 60) % 24, mm = m % 60;
-    el.clock.textContent = (hh < 10 ? "0" : "") + hh + ":" + (mm < 10 ? "0" : "") + mm;
-    el.clock.dataset.minute = String(clock.minute);
+    var m = clock.now();
+    if (m < 0) return;
+    el.clock.textContent = hhmm(m, true);
+    el.clock.dataset.minute = String(m);
     el.clock.title = "Day " + (Math.floor(m / 1440) + 1) + " in " + (world ? world.name : "the world");
   }
   setInterval(showClock, 1000);
 
-  function hhmm(minute) {
-    if (typeof minute !== "number" || minute <= 0) return "";
+  // hhmm shows a sim minute as a time of day; a line's minute 0 is
+  // "unknown" unless zero is meant (the clock at midnight of day 1).
+  function hhmm(minute, zeroOK) {
+    if (typeof minute !== "number" || minute < 0 || (minute === 0 && !zeroOK)) return "";
     var hh = Math.floor(minute / 60) % 24, mm = minute % 60;
     return (hh < 10 ? "0" : "") + hh + ":" + (mm < 10 ? "0" : "") + mm;
   }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
-	"github.com/maopao/maopao/storage/bolt"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
 )
@@ -30,17 +28,7 @@ import (
 func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	emb, err := bus.StartEmbedded(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	st, err := bolt.Open(filepath.Join(dir, "store.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
+	emb, st := testBed(t)
 	chars := characters.Samples()
 	for _, c := range chars {
 		_ = st.PutCharacter(ctx, c)

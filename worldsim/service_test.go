@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +21,6 @@ import (
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
-	"github.com/maopao/maopao/storage/bolt"
 	"github.com/maopao/maopao/worldsim"
 )
 
@@ -49,17 +47,7 @@ func (l *stallingLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	emb, err := bus.StartEmbedded(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	st, err := bolt.Open(filepath.Join(dir, "store.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
+	emb, st := testBed(t)
 	char := characters.Samples()[2]
 	if err := st.PutCharacter(ctx, char); err != nil {
 		t.Fatal(err)

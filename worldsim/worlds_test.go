@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
-	"github.com/maopao/maopao/storage/bolt"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
 )
@@ -58,17 +56,7 @@ func appendInput(t *testing.T, ctx context.Context, js jetstream.JetStream, worl
 func TestWorldMovesToAnotherProcessAndAnswersOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	emb, err := bus.StartEmbedded(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	st, err := bolt.Open(filepath.Join(dir, "store.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
+	emb, st := testBed(t)
 	chars := characters.Samples()
 	for _, c := range chars {
 		if err := st.PutCharacter(ctx, c); err != nil {

@@ -157,6 +157,8 @@ func TestBrowserWorld(t *testing.T) {
 		}
 	}
 	a.screenshot("world-room")
+	b.do("B answers Xiaoyu by her name on her line", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#world-feed .event.line.character[data-reply-to=%q] .who.addressable`, lineID))))
+	b.waitJS("B's addressee", fmt.Sprintf(`!document.getElementById("world-to").hidden && document.getElementById("world-to-name").textContent === %q`, xiaoyu.Name), 5*time.Second)
 
 	// A talks to Xiaoyu in private.
 	const secret = "PINEAPPLE-42 stays between us"

@@ -487,7 +487,7 @@
         return li;
       }
       if (a.kind !== "character") {
-        li.append(make("span", "actor-name", a.name || "someone"));
+        li.append(make("span", "actor-name", name(a)));
         return li;
       }
       var talk = button("actor-name address", a.name, function () { setAddressee({ id: a.id, name: a.name }); });
@@ -574,10 +574,16 @@
     }
   }
 
+  // name is how an actor shows; two other players of the same name (guests
+  // are all "Traveler") are told apart by the start of their ids.
   function name(a) {
     if (!a) return "someone";
     if (a.id === me) return "You";
-    return a.name || "someone";
+    var n = a.name || "someone";
+    if (a.kind === "character" || !a.id) return n;
+    var twin = false;
+    present.forEach(function (p) { twin = twin || (p.id !== a.id && p.id !== me && p.name === a.name); });
+    return twin ? n + " #" + a.id.slice(0, 4) : n;
   }
 
   function findLine(box, messageID) {
@@ -595,6 +601,12 @@
     if (ev.reply_to) n.dataset.replyTo = ev.reply_to;
     if (a.id) n.dataset.actorId = a.id;
     var head = make("div", "who", name(a));
+    if (a.kind === "character" && a.id) {
+      // Clicking a character's name answers it, when it is still here.
+      head.classList.add("addressable");
+      head.title = "Speak to " + (a.name || "");
+      head.addEventListener("click", function () { if (present.has(a.id)) setAddressee({ id: a.id, name: a.name }); });
+    }
     var t = hhmm(ev.sim_minute);
     if (t) head.append(make("span", "time", t));
     n.append(head, make("div", "text"), make("div", "meta"));

@@ -24,6 +24,31 @@ type act struct {
 	pbs []int16
 
 	bs16 []int16 // scratch: 16-wide sums before pairing for 32-wide blocks
+
+	// ext, per activation from extFrom on and per pair of 32-blocks: 16
+	// int32 lanes of -128 × (sum of 4 int8s), then the 16 lanes' scales as
+	// float32 bits (see the Q8_0 rows kernel).
+	ext     []uint32
+	extFrom int
+}
+
+// q8ext fills a.ext for activations from..n-1 (32-wide blocks, cols a
+// multiple of 64).
+func (a *act) q8ext(from int) {
+	np := a.cols / 64
+	a.extFrom = from
+	a.ext = grow(a.ext, (a.n-from)*np*32)
+	for i := from; i < a.n; i++ {
+		for p := 0; p < np; p++ {
+			e := a.ext[((i-from)*np+p)*32:][:32]
+			q := a.qs[i*a.cols+64*p:][:64]
+			for l := 0; l < 16; l++ {
+				s := int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3])
+				e[l] = uint32(-128 * s)
+				e[16+l] = math.Float32bits(a.d[i*a.cols/32+2*p+l/8])
+			}
+		}
+	}
 }
 
 // quantActRows, when set by assembly, does what quantAct and the
@@ -55,6 +80,7 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 	a := actPool.Get().(*act)
 	a.n, a.cols, a.f = n, cols, x
 	a.blk = actBlock(t)
+	a.ext, a.extFrom = a.ext[:0], 0
 	if a.blk == 0 {
 		return a
 	}
@@ -184,4 +210,13 @@ func quantAct(x []float32, q []int8, d *float32) {
 func roundSmall(f float32) int32 {
 	const magic = 12582912 // 1.5 * 2^23
 	return int32(math.Float32bits(f+magic)&0x7fffff) - 0x400000
+}
+
+// row returns activation i's int8s, block scales and partial sums.
+func (a *act) row(i int) ([]int8, []float32, []int16) {
+	nb, ng := a.cols/a.blk, a.cols/a.blk
+	if a.blk == QK_K {
+		ng = a.cols / 16
+	}
+	return a.qs[i*a.cols : (i+1)*a.cols], a.d[i*nb : (i+1)*nb], a.bsums[i*ng : (i+1)*ng]
 }

@@ -60,6 +60,12 @@ type (
 	// nrows consecutive rows against one activation, sums stored in out
 	kasmRows   = func(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
 	q32asmRows = func(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
+	q8asmRows  = func(row *byte, qs *int8, ext *uint32, npairs, nrows int, out *float32)
+
+	// nrows consecutive rows against four packed activations; activation
+	// j's sums go to out[j*ostride:]
+	kasm4Rows   = func(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+	q32asm4Rows = func(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
 )
 
 type f1asm = func(w unsafe.Pointer, x *float32, n int) float32
@@ -80,8 +86,11 @@ type asmSet struct {
 	q8x4, q40x4         q32asm4
 
 	// nil where the set has none
-	q4kRows, q5kRows, q6kRows kasmRows
-	q8Rows, q40Rows           q32asmRows
+	q4kRows, q5kRows, q6kRows       kasmRows
+	q8Rows                          q8asmRows
+	q40Rows                         q32asmRows
+	q4kx4Rows, q5kx4Rows, q6kx4Rows kasm4Rows
+	q8x4Rows, q40x4Rows             q32asm4Rows
 }
 
 var avx512Set = asmSet{
@@ -103,6 +112,8 @@ var avx512Set = asmSet{
 	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
 	q4kRows: dotQ4KVNNIrows, q5kRows: dotQ5KVNNIrows, q6kRows: dotQ6KVNNIrows,
 	q8Rows: dotQ8_0VNNIrows, q40Rows: dotQ4_0VNNIrows,
+	q4kx4Rows: dotQ4KVNNIx4rows, q5kx4Rows: dotQ5KVNNIx4rows, q6kx4Rows: dotQ6KVNNIx4rows,
+	q8x4Rows: dotQ8_0VNNIx4rows, q40x4Rows: dotQ4_0VNNIx4rows,
 }
 
 var avx2Set = asmSet{
@@ -238,43 +249,107 @@ func install(s asmSet) {
 	dotQ4Kx4 = k4(144, s.q4kx4)
 	dotQ5Kx4 = k4(176, s.q5kx4)
 	dotQ6Kx4 = k4(210, s.q6kx4)
-	q32r := func(bb int, f q32asmRows, one qkernel) qkernelRows {
-		if f == nil {
-			return nil
+	// oneByOne is the rows kernel for shapes the assembly does not take.
+	oneByOne := func(rows []byte, a *act, i int, out []float32, one qkernel) {
+		rb := len(rows) / len(out)
+		qs, d, bs := a.row(i)
+		for r := range out {
+			out[r] = one(rows[r*rb:(r+1)*rb], qs, d, bs)
 		}
-		return func(rows []byte, qs []int8, d []float32, bs []int16, out []float32) {
+	}
+	if s.q8Rows != nil {
+		dotQ8_0Rows = func(rows []byte, a *act, i int, out []float32) {
 			if len(out) == 0 {
 				return
 			}
-			rb := len(rows) / len(out)
-			nb := rb / bb
-			if nb%2 == 1 || nb == 0 {
-				// odd block counts take the single-row path with its Go tail
-				for r := range out {
-					out[r] = one(rows[r*rb:(r+1)*rb], qs, d, bs)
-				}
+			np := a.cols / 64
+			if a.cols%64 != 0 || np == 0 || i < a.extFrom || len(a.ext) < (i-a.extFrom+1)*np*32 {
+				oneByOne(rows, a, i, out, dotQ8_0)
 				return
 			}
-			_, _, _ = rows[len(out)*rb-1], qs[32*nb-1], d[nb-1]
-			f(&rows[0], &qs[0], &d[0], nb/2, len(out), &out[0])
+			qs := a.qs[i*a.cols : (i+1)*a.cols]
+			ext := a.ext[(i-a.extFrom)*np*32 : (i-a.extFrom+1)*np*32]
+			_ = rows[len(out)*np*68-1]
+			f := s.q8Rows
+			f(&rows[0], &qs[0], &ext[0], np, len(out), &out[0])
 		}
 	}
-	dotQ8_0Rows = q32r(34, s.q8Rows, dotQ8_0)
-	dotQ4_0Rows = q32r(18, s.q40Rows, dotQ4_0)
+	if s.q40Rows != nil {
+		dotQ4_0Rows = func(rows []byte, a *act, i int, out []float32) {
+			if len(out) == 0 {
+				return
+			}
+			nb := len(rows) / len(out) / 18
+			if nb%2 == 1 || nb == 0 {
+				oneByOne(rows, a, i, out, dotQ4_0)
+				return
+			}
+			qs, d, _ := a.row(i)
+			_, _, _ = rows[len(out)*nb*18-1], qs[32*nb-1], d[nb-1]
+			s.q40Rows(&rows[0], &qs[0], &d[0], nb/2, len(out), &out[0])
+		}
+	}
 	kr := func(bb int, f kasmRows) qkernelRows {
 		if f == nil {
 			return nil
 		}
-		return func(rows []byte, qs []int8, d []float32, bs []int16, out []float32) {
+		return func(rows []byte, a *act, i int, out []float32) {
 			if len(out) == 0 || len(rows) == 0 {
 				clear(out)
 				return
 			}
 			nb := len(rows) / len(out) / bb
+			qs, d, bs := a.row(i)
 			_, _, _, _ = rows[len(out)*nb*bb-1], qs[QK_K*nb-1], d[nb-1], bs[16*nb-1]
 			f(&rows[0], &qs[0], &d[0], &bs[0], nb, len(out), &out[0])
 		}
 	}
+	// out must hold 3*ostride+nrows sums
+	checkOut := func(out []float32, nrows, ostride int) {
+		_ = out[3*ostride+nrows-1]
+	}
+	q32x4r := func(bb int, f q32asm4Rows) qkernel4Rows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, qs []int8, d []float32, _ []int16, nrows int, out []float32, ostride int) {
+			np := len(rows) / nrows / bb / 2 // cols is a multiple of 64 here
+			if nrows == 0 || np == 0 {
+				for j := 0; j < 4; j++ {
+					clear(out[j*ostride : j*ostride+nrows])
+				}
+				return
+			}
+			checkOut(out, nrows, ostride)
+			_, _, _ = rows[nrows*np*2*bb-1], qs[4*64*np-1], d[4*2*np-1]
+			f(&rows[0], &qs[0], &d[0], np, nrows, &out[0], ostride)
+		}
+	}
+	dotQ8_0x4Rows = q32x4r(34, s.q8x4Rows)
+	dotQ4_0x4Rows = q32x4r(18, s.q40x4Rows)
+	k4r := func(bb int, f kasm4Rows) qkernel4Rows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, qs []int8, d []float32, bs []int16, nrows int, out []float32, ostride int) {
+			nb := 0
+			if nrows > 0 {
+				nb = len(rows) / nrows / bb
+			}
+			if nb == 0 {
+				for j := 0; j < 4; j++ {
+					clear(out[j*ostride : j*ostride+nrows])
+				}
+				return
+			}
+			checkOut(out, nrows, ostride)
+			_, _, _, _ = rows[nrows*nb*bb-1], qs[4*QK_K*nb-1], d[4*nb-1], bs[4*16*nb-1]
+			f(&rows[0], &qs[0], &d[0], &bs[0], nb, nrows, &out[0], ostride)
+		}
+	}
+	dotQ4Kx4Rows = k4r(144, s.q4kx4Rows)
+	dotQ5Kx4Rows = k4r(176, s.q5kx4Rows)
+	dotQ6Kx4Rows = k4r(210, s.q6kx4Rows)
 	dotQ4KRows = kr(144, s.q4kRows)
 	dotQ5KRows = kr(176, s.q5kRows)
 	dotQ6KRows = kr(210, s.q6kRows)

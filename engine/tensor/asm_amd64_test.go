@@ -210,11 +210,55 @@ func testAsmRows(t *testing.T) {
 				x := randVec(r, cols)
 				a := prepareAct(typ, x, 1, cols)
 				out := make([]float32, nrows)
-				kr(rows, a.qs, a.d, a.bsums, out)
+				if typ == Q8_0 && cols%64 == 0 {
+					a.q8ext(0)
+				}
+				kr(rows, a, 0, out)
 				for i := range out {
 					want := gk(rows[i*rb:(i+1)*rb], a.qs, a.d, a.bsums)
 					if d := math.Abs(float64(out[i] - want)); d > 1e-4*math.Abs(float64(want))+1e-3 {
 						t.Errorf("%v cols %d rows %d row %d: rows kernel %v, go %v", typ, cols, nrows, i, out[i], want)
+					}
+				}
+				a.release()
+			}
+		}
+	}
+}
+
+// TestAsmFourWayRows checks the many-row 4-activation kernels against the
+// pure-Go single-activation kernels, including the strided output.
+func TestAsmFourWayRows(t *testing.T) {
+	forEachKernelSet(t, true, testAsmFourWayRows)
+}
+
+func testAsmFourWayRows(t *testing.T) {
+	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
+	r := rand.New(rand.NewPCG(19, 20))
+	for typ, gk := range goK {
+		k4r := qkernel4RowsFor(typ)
+		if k4r == nil {
+			continue
+		}
+		for _, nchunk := range []int{1, 3} {
+			for _, nrows := range []int{1, 5, 16} {
+				cols := nchunk * packChunk(actBlock(typ))
+				nblk := cols / typ.BlockSize()
+				rows := randRow(r, typ, nrows*nblk)
+				rb := len(rows) / nrows
+				x := randVec(r, 4*cols)
+				a := prepareAct(typ, x, 4, cols)
+				a.pack4(1)
+				const ostride = 19
+				out := make([]float32, 3*ostride+nrows)
+				k4r(rows, a.pqs, a.pd, a.pbs, nrows, out, ostride)
+				for j := 0; j < 4; j++ {
+					qs, d, bs := a.row(j)
+					for i := 0; i < nrows; i++ {
+						want := gk(rows[i*rb:(i+1)*rb], qs, d, bs)
+						if got := out[j*ostride+i]; math.Abs(float64(got-want)) > 1e-4*math.Abs(float64(want))+1e-3 {
+							t.Errorf("%v cols %d rows %d act %d row %d: %v, go %v", typ, cols, nrows, j, i, got, want)
+						}
 					}
 				}
 				a.release()

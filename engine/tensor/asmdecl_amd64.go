@@ -118,7 +118,22 @@ func dotQ5KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, o
 func dotQ6KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
 
 //go:noescape
-func dotQ8_0VNNIrows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
+func dotQ8_0VNNIrows(row *byte, qs *int8, ext *uint32, npairs, nrows int, out *float32)
 
 //go:noescape
 func dotQ4_0VNNIrows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
+
+//go:noescape
+func dotQ4KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ5KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ6KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ4_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)

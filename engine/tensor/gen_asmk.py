@@ -52,7 +52,10 @@ def f16bcast(off, x, z):
     return [f"MOVWLZX {off}(SI), AX", f"VMOVD AX, {x}", f"VCVTPH2PS {x}, {x}", f"VBROADCASTSS {x}, {z}"]
 
 def prologue(name, J, rows=False):
-    if rows:
+    if rows and J > 1:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-64")
+    elif rows:
         e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)")
         e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
     elif J == 1:
@@ -66,15 +69,16 @@ def prologue(name, J, rows=False):
     for j in range(J):
         e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
 
-def loop_label(name, rows):
+def loop_label(name, rows, J=1):
     if rows:
         # consecutive rows: SI runs on from one row into the next
         e("\tMOVQ nrows+40(FP), R13")
         e("\tMOVQ out+48(FP), R12")
         e(f"{name}_row:")
-        for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX",
-                  "VXORPS Z0, Z0, Z0"]:
+        for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX"]:
             e("\t" + l)
+        for j in range(J):
+            e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
     e(f"{name}_loop:")
 
 def epilogue(name, J, bb, rows=False):
@@ -84,12 +88,22 @@ def epilogue(name, J, bb, rows=False):
     e(f"\tADDQ ${32*J}, R9")
     e("\tDECQ CX")
     e(f"\tJNZ {name}_loop")
-    if J > 1:
+    if J > 1 and not rows:
         e("\tMOVQ out+40(FP), DI")
+    if J > 1 and rows:
+        # activation j's sum goes to out[j*ostride]
+        e("\tMOVQ ostride+56(FP), AX")
+        e("\tSHLQ $2, AX")
+        e("\tLEAQ (R12)(AX*2), BX")
     for j in range(J):
         for l in hsum(f"Z{j}", "Y8", "X8"):
             e("\t" + l)
-        if rows:
+        if rows and J > 1:
+            e("\t" + ["VMOVSS X0, (R12)", "VMOVSS X1, (R12)(AX*1)", "VMOVSS X2, (BX)", "VMOVSS X3, (BX)(AX*1)"][j])
+            if j == J - 1:
+                for l in ["ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
+                    e("\t" + l)
+        elif rows:
             for l in ["VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
                 e("\t" + l)
         else:
@@ -108,7 +122,7 @@ def kernel_q45(name, J, five, rows=False):
         e("\tVPBROADCASTD bytes01<>(SB), Z20")
     for c in range(4):
         e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
-    loop_label(name, rows)
+    loop_label(name, rows, J)
     for l in KSCALES: e("\t" + l)
     e("\tVMOVQ AX, X15")
     e("\tVPMOVZXBW X15, X15")
@@ -156,7 +170,7 @@ def kernel_q6(name, J, rows=False):
     e("\tVPBROADCASTD bytes03<>(SB), Z21")
     for k in range(4):
         e(f"\tVMOVDQU64 widxQ6<>+{64*k}(SB), Z{29-k}")
-    loop_label(name, rows)
+    loop_label(name, rows, J)
     e("\tVPMOVSXBW 192(SI), Y15")
     for k in range(4):
         e(f"\tVPERMW Z15, Z{29-k}, Z{8+k}")
@@ -226,5 +240,9 @@ if J == 1:
     kernel_q45("dotQ4KVNNIrows", 1, False, rows=True)
     kernel_q45("dotQ5KVNNIrows", 1, True, rows=True)
     kernel_q6("dotQ6KVNNIrows", 1, rows=True)
+else:
+    kernel_q45("dotQ4KVNNIx4rows", J, False, rows=True)
+    kernel_q45("dotQ5KVNNIx4rows", J, True, rows=True)
+    kernel_q6("dotQ6KVNNIx4rows", J, rows=True)
 consts()
 sys.stdout.write("\n".join(out) + "\n")

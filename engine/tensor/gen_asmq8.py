@@ -13,7 +13,10 @@ def hsum(j, tmpy="Y14", tmpx="X14"):
 
 def kernel(name, J, q4, rows=False):
     bb = 18 if q4 else 34
-    if rows:
+    if rows and J > 1:
+        e(f"// func {name}(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+    elif rows:
         e(f"// func {name}(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)")
         e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
     elif J == 1:
@@ -36,8 +39,10 @@ def kernel(name, J, q4, rows=False):
         e("\tMOVQ nrows+32(FP), R13")
         e("\tMOVQ out+40(FP), R12")
         e(f"{name}_row:")
-        for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ npairs+24(FP), CX", "VXORPS Z0, Z0, Z0"]:
+        for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ npairs+24(FP), CX"]:
             e("\t" + l)
+        for j in range(J):
+            e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
     e(f"{name}_loop:")
     # weights of blocks 2p and 2p+1 as signed bytes in Z8
     if q4:
@@ -74,18 +79,60 @@ def kernel(name, J, q4, rows=False):
     e(f"\tADDQ ${8*J}, R8")
     e("\tDECQ CX")
     e(f"\tJNZ {name}_loop")
-    if J > 1:
+    if J > 1 and not rows:
         e("\tMOVQ out+32(FP), DI")
+    if J > 1 and rows:
+        # activation j's sum goes to out[j*ostride]
+        e("\tMOVQ ostride+48(FP), AX")
+        e("\tSHLQ $2, AX")
+        e("\tLEAQ (R12)(AX*2), BX")
     for j in range(J):
         for l in hsum(j):
             e("\t" + l)
-        if rows:
+        if rows and J > 1:
+            e("\t" + ["VMOVSS X0, (R12)", "VMOVSS X1, (R12)(AX*1)", "VMOVSS X2, (BX)", "VMOVSS X3, (BX)(AX*1)"][j])
+            if j == J - 1:
+                for l in ["ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
+                    e("\t" + l)
+        elif rows:
             for l in ["VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
                 e("\t" + l)
         else:
             e(f"\tVMOVSS X{j}, {4*j}(DI)" if J > 1 else "\tVMOVSS X0, ret+32(FP)")
     e("\tVZEROUPPER")
     e("\tRET")
+    e("")
+
+def q8rows(name):
+    # Q8_0 rows against one activation prepared as ext (see act.q8ext): per
+    # pair of blocks, 16 int32 biases -128*(sum of each 4 activations) and
+    # the 16 lanes' activation scales. Weights are made unsigned by flipping
+    # their sign bit (w+128), which the bias cancels, so each pair costs one
+    # VPDPBUSD and no per-row sign juggling; the two f16 weight scales are
+    # broadcast straight from memory into the halves of one vector.
+    e(f"// func {name}(row *byte, qs *int8, ext *float32, npairs, nrows int, out *float32)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
+    for l in ["MOVQ row+0(FP), SI", "MOVQ nrows+32(FP), R13", "MOVQ out+40(FP), R12",
+              "VPBROADCASTD q80<>(SB), Z31", "MOVL $0xff00, AX", "KMOVW AX, K2"]:
+        e("\t" + l)
+    e(f"{name}_row:")
+    for l in ["MOVQ qs+8(FP), DI", "MOVQ ext+16(FP), R8", "MOVQ npairs+24(FP), CX", "VXORPS Z0, Z0, Z0"]:
+        e("\t" + l)
+    e(f"{name}_loop:")
+    import os
+    pf = int(os.environ.get("PF", "0"))
+    if pf:
+        e(f"\tPREFETCHT0 {pf}(SI)")
+    for l in ["VMOVDQU 2(SI), Y8", "VINSERTI64X4 $1, 36(SI), Z8, Z8", "VPXORD Z31, Z8, Z8",
+              "VMOVDQU64 (R8), Z12", "VPDPBUSD (DI), Z8, Z12", "VCVTDQ2PS Z12, Z12",
+              "VPBROADCASTW (SI), Y10", "VPBROADCASTW 34(SI), K2, Y10", "VCVTPH2PS Y10, Z10",
+              "VMULPS 64(R8), Z10, Z10", "VFMADD231PS Z12, Z10, Z0",
+              "ADDQ $68, SI", "ADDQ $64, DI", "ADDQ $128, R8", "DECQ CX", f"JNZ {name}_loop"]:
+        e("\t" + l)
+    for l in hsum(0):
+        e("\t" + l)
+    for l in ["VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row", "VZEROUPPER", "RET"]:
+        e("\t" + l)
     e("")
 
 J = int(sys.argv[1])
@@ -105,13 +152,18 @@ e("")
 kernel("dotQ8_0VNNI" + suf, J, False)
 kernel("dotQ4_0VNNI" + suf, J, True)
 if J == 1:
-    kernel("dotQ8_0VNNIrows", 1, False, rows=True)
+    q8rows("dotQ8_0VNNIrows")
     kernel("dotQ4_0VNNIrows", 1, True, rows=True)
+else:
+    kernel("dotQ8_0VNNIx4rows", J, False, rows=True)
+    kernel("dotQ4_0VNNIx4rows", J, True, rows=True)
 for i, v in enumerate([0]*8 + [1]*8):
     e(f"DATA pairidx<>+{4*i}(SB)/4, ${v}")
 e("GLOBL pairidx<>(SB), RODATA|NOPTR, $64")
 e("DATA q0F<>+0(SB)/4, $0x0f0f0f0f")
 e("GLOBL q0F<>(SB), RODATA|NOPTR, $4")
+e("DATA q80<>+0(SB)/4, $0x80808080")
+e("GLOBL q80<>(SB), RODATA|NOPTR, $4")
 e("DATA q08<>+0(SB)/4, $0x08080808")
 e("GLOBL q08<>(SB), RODATA|NOPTR, $4")
 sys.stdout.write("\n".join(out) + "\n")

@@ -106,13 +106,36 @@ var (
 	dotF32x4, dotF16x4, dotBF16x4                                floatKernel4
 	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4           qkernel4
 	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows qkernelRows
+
+	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ8_0x4Rows, dotQ4_0x4Rows qkernel4Rows
 )
+
+// qkernel4Rows is qkernel4 over nrows consecutive rows (back to back in
+// rows): activation j's sums go to out[j*ostride : j*ostride+nrows].
+type qkernel4Rows func(rows []byte, qs []int8, d []float32, bs []int16, nrows int, out []float32, ostride int)
+
+func qkernel4RowsFor(t Type) qkernel4Rows {
+	switch t {
+	case Q4_K:
+		return dotQ4Kx4Rows
+	case Q5_K:
+		return dotQ5Kx4Rows
+	case Q6_K:
+		return dotQ6Kx4Rows
+	case Q8_0:
+		return dotQ8_0x4Rows
+	case Q4_0:
+		return dotQ4_0x4Rows
+	}
+	return nil
+}
 
 // qkernelRows computes len(out) weight rows, stored back to back in rows,
 // against one prepared activation. It exists because a decode step's rows
 // are short (a few hundred bytes): one call per row costs as much as the
 // row's arithmetic.
-type qkernelRows func(rows []byte, qs []int8, d []float32, bs []int16, out []float32)
+// Activation i of a is used; for Q8_0 it needs a.q8ext.
+type qkernelRows func(rows []byte, a *act, i int, out []float32)
 
 func qkernelRowsFor(t Type) qkernelRows {
 	switch t {
@@ -255,11 +278,14 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 		if a.blk == QK_K {
 			ng = m.Cols / 16
 		}
-		k4, kr := qkernel4For(m.Type), qkernelRowsFor(m.Type)
+		k4, kr, k4r := qkernel4For(m.Type), qkernelRowsFor(m.Type), qkernel4RowsFor(m.Type)
 		groups := 0
 		if k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0 {
 			groups = n / 4
 			a.pack4(groups)
+		}
+		if kr != nil && m.Type == Q8_0 && m.Cols%64 == 0 {
+			a.q8ext(4 * groups)
 		}
 		if groups == 0 {
 			// Single activations gain nothing from small tiles; fewer,
@@ -285,6 +311,10 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 						bs = a.pbs[4*g*ng : 4*(g+1)*ng]
 					}
 					qs, d := a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb]
+					if k4r != nil {
+						k4r(m.Data[r0*rb:r1*rb], qs, d, bs, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
+						continue
+					}
 					for r := r0; r < r1; r++ {
 						k4(m.Data[r*rb:(r+1)*rb], qs, d, bs, &out)
 						for j, v := range out {
@@ -296,7 +326,7 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 					qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
 					out := y[i*m.Rows+r0 : i*m.Rows+r1]
 					if kr != nil {
-						kr(m.Data[r0*rb:r1*rb], qs, d, bs, out)
+						kr(m.Data[r0*rb:r1*rb], a, i, out)
 						continue
 					}
 					for r := r0; r < r1; r++ {

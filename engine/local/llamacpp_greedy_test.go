@@ -25,7 +25,10 @@ import (
 //
 // MAOPAO_LLAMA_CPP_MODELS (space-separated GGUF paths) picks the models;
 // without it the test writes tiny Mixtral- and Qwen3-MoE-shaped models.
-// MAOPAO_LLAMA_CPP_STEPS sets the generated length (default 64) and
+// MAOPAO_LLAMA_CPP_ARGS adds llama-completion flags ("-fa off -ctk f32
+// -ctv f32" makes its attention as exact as ours; by default it uses flash
+// attention over an F16 KV cache). MAOPAO_LLAMA_CPP_STEPS sets the generated
+// length (default 64) and
 // MAOPAO_LLAMA_CPP_MIN_TOP1 the teacher-forced top-1 agreement a model must
 // reach (default 0.9; quantized files may want less, see docs/engine.md).
 //
@@ -105,6 +108,7 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 		"-t", "1", "-c", "512", "-no-cnv", "--ignore-eos", "--no-warmup",
 		"--samplers", "top_k", "--top-k", "1", "--temp", "0",
 		"--prompt-cache", session, "--prompt-cache-all")
+	cmd.Args = append(cmd.Args, strings.Fields(os.Getenv("MAOPAO_LLAMA_CPP_ARGS"))...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %v\n%s", cmd, err, tail(out, 3000))

@@ -71,6 +71,13 @@ type (
 type f1asm = func(w unsafe.Pointer, x *float32, n int) float32
 type f4asm = func(w unsafe.Pointer, x *float32, stride, n int, out *float32)
 
+// many-row float kernels: consecutive rows of n weights (a multiple of
+// floatStep) against one activation, or four with strided sums
+type (
+	f1asmRows = func(w unsafe.Pointer, x *float32, n, nrows int, out *float32)
+	f4asmRows = func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int)
+)
+
 // asmSet is one instruction-set level's kernels.
 type asmSet struct {
 	name      string
@@ -79,6 +86,10 @@ type asmSet struct {
 
 	f32, f16, bf16       f1asm
 	f32x4, f16x4, bf16x4 f4asm
+
+	// nil where the set has none
+	f32Rows, f16Rows, bf16Rows       f1asmRows
+	f32x4Rows, f16x4Rows, bf16x4Rows f4asmRows
 
 	q4k, q5k, q6k       kasm
 	q4kx4, q5kx4, q6kx4 kasm4
@@ -106,6 +117,24 @@ var avx512Set = asmSet{
 	},
 	bf16x4: func(w unsafe.Pointer, x *float32, stride, n int, out *float32) {
 		dotBF16x4AVX512((*uint16)(w), x, stride, n, out)
+	},
+	f32Rows: func(w unsafe.Pointer, x *float32, n, nrows int, out *float32) {
+		dotF32rowsAVX512((*float32)(w), x, n, nrows, out)
+	},
+	f16Rows: func(w unsafe.Pointer, x *float32, n, nrows int, out *float32) {
+		dotF16rowsAVX512((*uint16)(w), x, n, nrows, out)
+	},
+	bf16Rows: func(w unsafe.Pointer, x *float32, n, nrows int, out *float32) {
+		dotBF16rowsAVX512((*uint16)(w), x, n, nrows, out)
+	},
+	f32x4Rows: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
+		dotF32x4rowsAVX512((*float32)(w), x, stride, n, nrows, out, ostride)
+	},
+	f16x4Rows: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
+		dotF16x4rowsAVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
+	},
+	bf16x4Rows: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
+		dotBF16x4rowsAVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
 	},
 	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
 	q4kx4: dotQ4KVNNIx4, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4,
@@ -189,9 +218,56 @@ func install(s asmSet) {
 			}
 		}
 	}
+	fr := func(esize int, f f1asmRows, one func(row []byte, x []float32) float32) floatKernelRows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, x []float32, out []float32) {
+			cols := len(x)
+			if cols%step != 0 || cols == 0 || len(out) == 0 {
+				rb := cols * esize
+				for r := range out {
+					out[r] = one(rows[r*rb:(r+1)*rb], x)
+				}
+				return
+			}
+			_ = rows[len(out)*cols*esize-1]
+			f(unsafe.Pointer(&rows[0]), &x[0], cols, len(out), &out[0])
+		}
+	}
+	dotF32Rows = fr(4, s.f32Rows, func(row []byte, x []float32) float32 { return dotF32(asF32(row), x) })
+	dotF16Rows = fr(2, s.f16Rows, func(row []byte, x []float32) float32 { return dotF16(row, x) })
+	dotBF16Rows = fr(2, s.bf16Rows, func(row []byte, x []float32) float32 { return dotBF16(row, x) })
+	f4r := func(esize int, f f4asmRows, one func(row []byte, x []float32, stride int, out *[4]float32)) floatKernel4Rows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, x []float32, nrows int, out []float32, ostride int) {
+			if nrows == 0 {
+				return
+			}
+			cols := len(x) / 4
+			if cols%step != 0 || cols == 0 {
+				rb := cols * esize
+				var o [4]float32
+				for r := 0; r < nrows; r++ {
+					one(rows[r*rb:(r+1)*rb], x, cols, &o)
+					for j, v := range o {
+						out[j*ostride+r] = v
+					}
+				}
+				return
+			}
+			_, _, _ = rows[nrows*cols*esize-1], x[4*cols-1], out[3*ostride+nrows-1]
+			f(unsafe.Pointer(&rows[0]), &x[0], cols, cols, nrows, &out[0], ostride)
+		}
+	}
 	dotF32x4 = f4(4, s.f32x4, f32tail)
 	dotF16x4 = f4(2, s.f16x4, dotF16Go)
 	dotBF16x4 = f4(2, s.bf16x4, dotBF16Go)
+	dotF32x4Rows = f4r(4, s.f32x4Rows, dotF32x4)
+	dotF16x4Rows = f4r(2, s.f16x4Rows, dotF16x4)
+	dotBF16x4Rows = f4r(2, s.bf16x4Rows, dotBF16x4)
 	q32 := func(bb int, f q32asm, tail qkernel) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			nb := len(row) / bb

@@ -137,3 +137,21 @@ func dotQ8_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *
 
 //go:noescape
 func dotQ4_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotF32x4rowsAVX512(w *float32, x *float32, stride, n, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotF32rowsAVX512(w *float32, x *float32, n, nrows int, out *float32)
+
+//go:noescape
+func dotF16x4rowsAVX512(w *uint16, x *float32, stride, n, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotF16rowsAVX512(w *uint16, x *float32, n, nrows int, out *float32)
+
+//go:noescape
+func dotBF16x4rowsAVX512(w *uint16, x *float32, stride, n, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotBF16rowsAVX512(w *uint16, x *float32, n, nrows int, out *float32)

@@ -157,6 +157,45 @@ func qkernelRowsFor(t Type) qkernelRows {
 // that start stride floats apart in x.
 type floatKernel4 func(row []byte, x []float32, stride int, out *[4]float32)
 
+// floatKernelRows computes len(out) float weight rows (back to back in
+// rows) against one activation x.
+type floatKernelRows func(rows []byte, x []float32, out []float32)
+
+// floatKernel4Rows computes nrows float weight rows against four
+// activations (x holds them back to back); activation j's sums go to
+// out[j*ostride : j*ostride+nrows].
+type floatKernel4Rows func(rows []byte, x []float32, nrows int, out []float32, ostride int)
+
+// nil unless assembly provides them
+var (
+	dotF32Rows, dotF16Rows, dotBF16Rows       floatKernelRows
+	dotF32x4Rows, dotF16x4Rows, dotBF16x4Rows floatKernel4Rows
+)
+
+func floatKernelRowsFor(t Type) floatKernelRows {
+	switch t {
+	case F32:
+		return dotF32Rows
+	case F16:
+		return dotF16Rows
+	case BF16:
+		return dotBF16Rows
+	}
+	return nil
+}
+
+func floatKernel4RowsFor(t Type) floatKernel4Rows {
+	switch t {
+	case F32:
+		return dotF32x4Rows
+	case F16:
+		return dotF16x4Rows
+	case BF16:
+		return dotBF16x4Rows
+	}
+	return nil
+}
+
 func floatKernel4For(t Type) floatKernel4 {
 	switch t {
 	case F32:
@@ -339,12 +378,17 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 		// Without a 4-way kernel, float16/bfloat16 rows are converted once
 		// when enough activations reuse them; for one activation converting
 		// on the fly is cheaper.
-		k4 := floatKernel4For(m.Type)
+		k4, fr, f4r := floatKernel4For(m.Type), floatKernelRowsFor(m.Type), floatKernel4RowsFor(m.Type)
 		groups := 0
 		if k4 != nil {
 			groups = n / 4
 		}
 		convert := k4 == nil && (m.Type == F16 || m.Type == BF16) && n >= 4
+		if groups == 0 && !convert {
+			per := 4 * max(threads, 1)
+			tile = max(rowTile, (m.Rows+per-1)/per)
+			tiles = (m.Rows + tile - 1) / tile
+		}
 		work = func() {
 			var scratch []float32
 			if convert {
@@ -359,12 +403,22 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 				r0, r1 := t*tile, min((t+1)*tile, m.Rows)
 				for g := 0; g < groups; g++ {
 					xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
+					if f4r != nil {
+						f4r(m.Data[r0*rb:r1*rb], xg, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
+						continue
+					}
 					for r := r0; r < r1; r++ {
 						k4(m.Data[r*rb:(r+1)*rb], xg, m.Cols, &out)
 						for j, v := range out {
 							y[(4*g+j)*m.Rows+r] = v
 						}
 					}
+				}
+				if fr != nil && !convert {
+					for i := 4 * groups; i < n; i++ {
+						fr(m.Data[r0*rb:r1*rb], x[i*m.Cols:(i+1)*m.Cols], y[i*m.Rows+r0:i*m.Rows+r1])
+					}
+					continue
 				}
 				for r := r0; r < r1; r++ {
 					row := m.Data[r*rb : (r+1)*rb]

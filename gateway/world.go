@@ -23,10 +23,18 @@ type presence struct {
 	private  *nats.Subscription
 }
 
-func worldSummary(w maopao.World) protocol.WorldSummary {
-	sum := protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: w.Description, Residents: len(w.Residents), Locations: []protocol.LocationSummary{}}
+func (c *conn) worldSummary(ctx context.Context, w maopao.World) protocol.WorldSummary {
+	sum := protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: w.Description, Residents: len(w.Residents),
+		Locations: []protocol.LocationSummary{}, Characters: []protocol.Actor{}, SimMinutesPerSecond: w.SimMinutesPerSecond}
 	for _, l := range w.Locations {
 		sum.Locations = append(sum.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: l.Description, Connections: l.Connections})
+	}
+	for _, r := range w.Residents {
+		name := r.CharacterID
+		if ch, err := c.s.Store.GetCharacter(ctx, r.CharacterID); err == nil {
+			name = ch.Name
+		}
+		sum.Characters = append(sum.Characters, protocol.Actor{Kind: "character", ID: r.CharacterID, Name: name})
 	}
 	return sum
 }
@@ -40,7 +48,7 @@ func (c *conn) listWorlds(ctx context.Context, ref string) {
 	out := []protocol.WorldSummary{}
 	for _, w := range all {
 		if w.Visibility == maopao.VisibilityPublic || w.OwnerID == c.playerID {
-			out = append(out, worldSummary(w))
+			out = append(out, c.worldSummary(ctx, w))
 		}
 	}
 	c.sendFrame(protocol.Worlds{Envelope: protocol.Envelope{Type: protocol.TypeWorlds, Ref: ref}, Worlds: out})
@@ -115,7 +123,7 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 	c.mu.Unlock()
 	view := c.queryWorld(w.ID, loc)
 	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
-		World: worldSummary(w), LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+		World: c.worldSummary(ctx, w), LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
 }
 
 // queryWorld asks the world's owner what is at a location. A world whose
@@ -208,7 +216,7 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 	_ = old.Unsubscribe()
 	view := c.queryWorld(m.WorldID, m.LocationID)
 	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
-		World: worldSummary(p.def), LocationID: m.LocationID, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+		World: c.worldSummary(ctx, p.def), LocationID: m.LocationID, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
 }
 
 func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {

@@ -34,6 +34,10 @@ type WorldSummary struct {
 	Description string            `json:"description"`
 	Locations   []LocationSummary `json:"locations"`
 	Residents   int               `json:"residents"`
+	// Characters are the residents (kind "character"), for private chats.
+	Characters []Actor `json:"characters"`
+	// SimMinutesPerSecond is the pace of the world's clock.
+	SimMinutesPerSecond float64 `json:"sim_minutes_per_second"`
 }
 
 // LocationSummary describes a place.
@@ -104,7 +108,7 @@ type WorldJoined struct {
 	World      WorldSummary `json:"world"`
 	LocationID string       `json:"location_id"`
 	Present    []Actor      `json:"present"`
-	Recent     []WorldEvent `json:"recent"` // what was said here lately
+	Recent     []WorldEvent `json:"recent"` // what was said here lately, and the player's private lines
 	SimMinute  int64        `json:"sim_minute"`
 }
 

@@ -440,6 +440,15 @@ func (a *worldActor) view(q protocol.WorldQuery) protocol.WorldView {
 			v.Present = append(v.Present, protocol.Actor{Kind: "player", ID: p.ID, Name: p.Name})
 		}
 	}
+	for _, th := range a.state.Thread {
+		if th.PlayerID != q.PlayerID {
+			continue
+		}
+		for _, l := range th.Lines {
+			v.Recent = append(v.Recent, protocol.WorldEvent{Kind: protocol.WorldSaid, WorldID: a.def.ID, PrivateWith: th.CharacterID, MessageID: l.ID, ReplyTo: l.ReplyTo,
+				Actor: protocol.Actor{Kind: l.FromKind, ID: l.From, Name: l.FromName}, Text: l.Text, SimMinute: l.SimMinute})
+		}
+	}
 	for _, r := range a.state.Rooms {
 		if r.LocationID != loc {
 			continue

@@ -429,9 +429,7 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 	g, u := s.g, s.u
 	m.matMul(gate, x, n, g)
 	m.matMul(up, x, n, u)
-	for i := range g {
-		g[i] = silu(g[i]) * u[i]
-	}
+	tensor.SwiGLU(g, u)
 	m.matMul(down, g, n, out)
 }
 

@@ -1,6 +1,10 @@
 package model
 
-import "math"
+import (
+	"math"
+
+	"github.com/maopao/maopao/engine/tensor"
+)
 
 // rmsNorm writes x / rms(x) * w into dst. dst may alias x.
 func rmsNorm(dst, x, w []float32, eps float32) {
@@ -16,34 +20,12 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 
 // softmax normalises x in place; it subtracts the maximum first so large
 // logits do not overflow.
-func softmax(x []float32) {
-	if len(x) == 0 {
-		return
-	}
-	max := x[0]
-	for _, v := range x[1:] {
-		if v > max {
-			max = v
-		}
-	}
-	var sum float32
-	for i, v := range x {
-		e := expf(v - max)
-		x[i] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for i := range x {
-		x[i] *= inv
-	}
-}
-
-func silu(x float32) float32 { return x / (1 + expf(-x)) }
+func softmax(x []float32) { tensor.Softmax(x) }
 
 func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
 
-// expf is e^x in float32, several times faster than math.Exp on the hot
-// softmax and SiLU paths: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two
+// expf is e^x in float32, several times faster than math.Exp (sigmoid
+// gates; softmax and SiLU use tensor's vector versions): x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two
 // parts so the reduction is exact enough), e^r by its Taylor polynomial to
 // r⁶ (remainder below 2e-7 relative), times 2ⁿ built from the exponent bits.
 func expf(x float32) float32 {

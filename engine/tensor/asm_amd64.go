@@ -13,6 +13,7 @@ import (
 //go:generate sh -c "python3 gen_asmk.py 1 > asmk1_amd64.s && python3 gen_asmk.py 4 > asmk4_amd64.s"
 //go:generate sh -c "python3 gen_asmq8.py 1 > asmq81_amd64.s && python3 gen_asmq8.py 4 > asmq84_amd64.s"
 //go:generate sh -c "python3 gen_asmf.py > asmf_amd64.s"
+//go:generate sh -c "python3 gen_actf.py > actf_amd64.s"
 //go:generate sh -c "python3 gen_avx2.py 1 > avx2_1_amd64.s && python3 gen_avx2.py 4 > avx2_4_amd64.s"
 
 var (
@@ -83,6 +84,7 @@ type asmSet struct {
 	name      string
 	floatStep int // the float kernels take a multiple of this many weights
 	quantAct  func(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
+	vecFuncs  bool // softmax and SwiGLU helpers (actf_amd64.s)
 
 	f32, f16, bf16       f1asm
 	f32x4, f16x4, bf16x4 f4asm
@@ -105,7 +107,7 @@ type asmSet struct {
 }
 
 var avx512Set = asmSet{
-	name: "avx512-vnni", floatStep: 16, quantAct: quantActAVX512,
+	name: "avx512-vnni", floatStep: 16, quantAct: quantActAVX512, vecFuncs: true,
 	f32:  func(w unsafe.Pointer, x *float32, n int) float32 { return dotF32AVX512((*float32)(w), x, n) },
 	f16:  func(w unsafe.Pointer, x *float32, n int) float32 { return dotF16AVX512((*uint16)(w), x, n) },
 	bf16: func(w unsafe.Pointer, x *float32, n int) float32 { return dotBF16AVX512((*uint16)(w), x, n) },
@@ -178,6 +180,22 @@ func install(s asmSet) {
 		}
 		_, _, _ = q[nb*blk-1], d[nb-1], bs16[nb*blk/16-1]
 		s.quantAct(&x[0], &q[0], &d[0], &bs16[0], nb, blk)
+	}
+	if s.vecFuncs {
+		expSum = func(x []float32, m float32) float32 {
+			if len(x) == 0 {
+				return 0
+			}
+			return expSumAVX512(&x[0], len(x), m)
+		}
+		maxF32 = func(x []float32) float32 { return maxAVX512(&x[0], len(x)) }
+		swiglu = func(g, u []float32) {
+			if len(g) == 0 {
+				return
+			}
+			_ = u[len(g)-1]
+			swigluAVX512(&g[0], &u[0], len(g))
+		}
 	}
 	step := s.floatStep
 	f1 := func(esize int, f f1asm, tail func(row []byte, x []float32) float32) func(row []byte, x []float32) float32 {

@@ -155,3 +155,12 @@ func dotBF16x4rowsAVX512(w *uint16, x *float32, stride, n, nrows int, out *float
 
 //go:noescape
 func dotBF16rowsAVX512(w *uint16, x *float32, n, nrows int, out *float32)
+
+//go:noescape
+func expSumAVX512(x *float32, n int, m float32) float32
+
+//go:noescape
+func maxAVX512(x *float32, n int) float32
+
+//go:noescape
+func swigluAVX512(gp, up *float32, n int)

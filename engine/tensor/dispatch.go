@@ -23,6 +23,7 @@ func useGo() {
 	kernelName = "go"
 	quantActRows = nil
 	dotF32, dotF16, dotBF16 = dotF32Go, dotF16Go, dotBF16Go
+	expSum, maxF32, swiglu = expSumGo, maxF32Go, swigluGo
 	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
 	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil
 	dotF32Rows, dotF16Rows, dotBF16Rows = nil, nil, nil

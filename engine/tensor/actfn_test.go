@@ -1,0 +1,77 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSoftmaxSwiGLU checks every kernel set's Softmax and SwiGLU against
+// float64 math at lengths around the vector width, with large, tiny and
+// non-finite inputs.
+func TestSoftmaxSwiGLU(t *testing.T) { forEachKernelSet(t, false, testSoftmaxSwiGLU) }
+
+func testSoftmaxSwiGLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 2, 15, 16, 17, 33, 100, 513} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 20)
+		}
+		x[0] = 80 // e^80 alone would not fit a float32 without the max shift
+		want := make([]float64, n)
+		mx := math.Inf(-1)
+		for _, v := range x {
+			mx = math.Max(mx, float64(v))
+		}
+		var sum float64
+		for i, v := range x {
+			want[i] = math.Exp(float64(v) - mx)
+			sum += want[i]
+		}
+		Softmax(x)
+		for i := range x {
+			if d := math.Abs(float64(x[i]) - want[i]/sum); d > 1e-6+1e-5*want[i]/sum {
+				t.Fatalf("softmax n=%d [%d] = %v, want %v", n, i, x[i], want[i]/sum)
+			}
+		}
+
+		g, u := make([]float32, n), make([]float32, n)
+		for i := range g {
+			g[i], u[i] = float32(r.NormFloat64()*8), float32(r.NormFloat64())
+		}
+		g[0] = -200 // e^200 overflows: silu must still go to -0, not NaN
+		if n > 1 {
+			g[1] = 200
+		}
+		g0 := append([]float32(nil), g...)
+		SwiGLU(g, u)
+		for i, v := range g0 {
+			w := float64(v) / (1 + math.Exp(-float64(v))) * float64(u[i])
+			if d := math.Abs(float64(g[i]) - w); d > 1e-5*math.Abs(w)+1e-6 || math.IsNaN(float64(g[i])) {
+				t.Fatalf("swiglu n=%d [%d] of %v,%v = %v, want %v", n, i, v, u[i], g[i], w)
+			}
+		}
+	}
+	x := []float32{1, float32(math.NaN()), 2}
+	Softmax(x)
+	if !math.IsNaN(float64(x[1])) {
+		t.Errorf("softmax with a NaN gave %v", x)
+	}
+	Softmax(nil)
+	SwiGLU(nil, nil)
+}
+
+func TestExpf(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x < 88; x += 0.01 {
+		w := math.Exp(float64(x))
+		worst = math.Max(worst, math.Abs(float64(expf(x))-w)/w)
+	}
+	if worst > 1e-6 {
+		t.Errorf("expf max relative error %.3g", worst)
+	}
+	if expf(-100) != 0 || !math.IsInf(float64(expf(100)), 1) || !math.IsNaN(float64(expf(float32(math.NaN())))) {
+		t.Error("expf edge cases wrong")
+	}
+}

@@ -1,5 +1,6 @@
 // Package model owns the transformer itself: it turns the hyper-parameters
-// and weights of a GGUF file into a Model (without copying weight data) and
+// and weights of a GGUF file into a Model (weights stay in the file mapping,
+// or on Linux are copied once into huge pages when they are small) and
 // runs the forward pass of the decoder-only Mixture-of-Experts and dense
 // architectures the local engine supports (llama/Mixtral, qwen2, qwen2moe,
 // qwen3, qwen3moe, olmoe, granite, granitemoe) over batches of tokens from
@@ -14,7 +15,8 @@ import (
 )
 
 // Layer holds the weights of one transformer block. Matrices point into the
-// GGUF file's data; small vectors (norms, biases) are decoded to float32.
+// GGUF file's data or a huge-page copy of it (see pinWeights); small vectors
+// (norms, biases) are decoded to float32.
 type Layer struct {
 	AttnNorm       []float32
 	Wq, Wk, Wv, Wo tensor.Matrix
@@ -199,7 +201,23 @@ func Load(f *gguf.File) (*Model, error) {
 		}
 	}
 	m.rope = newRope(cfg.RopeDims, cfg.RopeBase, cfg.RopeFreqScale, cfg.RopeNeoX)
+	pinWeights(m)
 	return m, nil
+}
+
+// weightMatrices lists every weight matrix of m (the output projection may
+// share the embedding's data).
+func (m *Model) weightMatrices() []*tensor.Matrix {
+	mats := []*tensor.Matrix{&m.Embed, &m.Output}
+	for l := range m.Layers {
+		L := &m.Layers[l]
+		mats = append(mats, &L.Wq, &L.Wk, &L.Wv, &L.Wo, &L.Gate, &L.Up, &L.Down, &L.Router,
+			&L.ShGate, &L.ShUp, &L.ShDown)
+		for e := range L.GateExp {
+			mats = append(mats, &L.GateExp[e], &L.UpExp[e], &L.DownExp[e])
+		}
+	}
+	return mats
 }
 
 func (m *Model) loadLayer(t tensors, l int) error {

@@ -25,7 +25,7 @@ import (
 type conn struct {
 	s        *Server
 	ws       *websocket.Conn
-	out      chan []byte
+	out      outQueue
 	done     chan struct{} // closed when the socket is closed
 	once     sync.Once
 	closing  atomic.Bool      // set once a close is requested; later frames are dropped
@@ -45,7 +45,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
-		s: s, ws: ws, out: make(chan []byte, s.WriteQueue), done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
+		s: s, ws: ws, out: outQueue{max: s.WriteQueue, ready: make(chan struct{}, 1)}, done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
 		limiter: rate.NewLimiter(rate.Limit(4), 8), chats: map[string]string{}, worlds: map[string]*presence{},
 	}
 	s.mu.Lock()
@@ -53,20 +53,64 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.metrics.connections.Inc()
 	go c.writeLoop()
-	c.readLoop(r.Context())
+	// The read loop runs on its own goroutine, not the handler's: returning
+	// from the handler frees net/http's per-request buffers and stack for
+	// the connection's whole life (about a third of its memory). Its
+	// context ends with the connection, not with the request.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		c.readLoop(ctx)
+	}()
 }
 
 func (c *conn) send(b []byte) {
 	if c.closing.Load() {
 		return
 	}
-	select {
-	case <-c.done:
-	case c.out <- b:
-	default:
+	if !c.out.push(b) {
 		c.s.metrics.slowClosed.Inc()
 		c.closeWith(protocol.CloseSlowClient, "client too slow: write queue full")
 	}
+}
+
+// outQueue holds the frames waiting for a connection's writer. It grows
+// on demand up to max instead of reserving a channel of max slots, since
+// almost every connection is idle almost all the time.
+type outQueue struct {
+	mu    sync.Mutex
+	items [][]byte
+	max   int
+	ready chan struct{} // one pending wake-up for the writer
+}
+
+// push queues b, or reports false when max frames are already waiting.
+func (q *outQueue) push(b []byte) bool {
+	q.mu.Lock()
+	if len(q.items) >= q.max {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, b)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves every queued frame into batch (reusing its array).
+func (q *outQueue) take(batch [][]byte) [][]byte {
+	q.mu.Lock()
+	batch = append(batch[:0], q.items...)
+	clear(q.items)
+	q.items = q.items[:0]
+	if cap(q.items) > 64 {
+		q.items = nil // a burst is over: give its memory back
+	}
+	q.mu.Unlock()
+	return batch
 }
 
 func (c *conn) sendFrame(v any) { c.send(protocol.Marshal(v)) }
@@ -105,6 +149,7 @@ func (c *conn) writeLoop() {
 	defer c.finish()
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
+	var batch [][]byte
 	sendClose := func(r closeReason) {
 		if c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(r.code, r.text), time.Now().Add(writeWait)) != nil {
 			return
@@ -129,10 +174,17 @@ func (c *conn) writeLoop() {
 		case r := <-c.kill:
 			sendClose(r)
 			return
-		case b := <-c.out:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				return
+		case <-c.out.ready:
+			batch = c.out.take(batch)
+			for i, b := range batch {
+				if c.closing.Load() {
+					break // the close frame goes next; the rest is dropped
+				}
+				_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+					return
+				}
+				batch[i] = nil
 			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {

@@ -9,6 +9,9 @@ def e(s=""):
     out.append(s)
 
 
+PF = 16384  # prefetch distance of the many-row kernels, see gen_asmq8.py
+
+
 def kern1rows(name, esize, kind):
     # consecutive rows against one activation: four accumulators over 64
     # weights a step, then 16 at a time
@@ -35,6 +38,8 @@ def kern1rows(name, esize, kind):
     e(f"{name}_loop64:")
     e("\tCMPQ CX, $64")
     e(f"\tJLT {name}_loop16")
+    for off in range(0, 64 * esize, 64):
+        e(f"\tPREFETCHT0 {PF+off}(SI)")
     for i in range(4):
         load(i, f"Z{4+i}")
     for i in range(4):
@@ -106,6 +111,9 @@ def kern(name, esize, kind, rows=False):
     e(f"{name}_loop32:")
     e("\tCMPQ CX, $32")
     e(f"\tJLT {name}_loop16")
+    if rows:
+        for off in range(0, 32 * esize, 64):
+            e(f"\tPREFETCHT0 {PF+off}(SI)")
     load(0, "Z8")
     load(1, "Z9")
     for h, z in ((0, "Z8"), (1, "Z9")):

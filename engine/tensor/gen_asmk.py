@@ -69,7 +69,10 @@ def prologue(name, J, rows=False):
     for j in range(J):
         e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
 
-def loop_label(name, rows, J=1):
+PF = 16384  # prefetch distance, see gen_asmq8.py
+
+
+def loop_label(name, rows, J=1, bb=0):
     if rows:
         # consecutive rows: SI runs on from one row into the next
         e("\tMOVQ nrows+40(FP), R13")
@@ -80,6 +83,10 @@ def loop_label(name, rows, J=1):
         for j in range(J):
             e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
     e(f"{name}_loop:")
+    if rows:
+        # see PF in gen_asmq8.py; one prefetch per cache line of the block
+        for off in range(0, bb, 64):
+            e(f"\tPREFETCHT0 {PF+off}(SI)")
 
 def epilogue(name, J, bb, rows=False):
     e(f"\tADDQ ${bb}, SI")
@@ -122,7 +129,7 @@ def kernel_q45(name, J, five, rows=False):
         e("\tVPBROADCASTD bytes01<>(SB), Z20")
     for c in range(4):
         e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
-    loop_label(name, rows, J)
+    loop_label(name, rows, J, bb)
     for l in KSCALES: e("\t" + l)
     e("\tVMOVQ AX, X15")
     e("\tVPMOVZXBW X15, X15")
@@ -170,7 +177,7 @@ def kernel_q6(name, J, rows=False):
     e("\tVPBROADCASTD bytes03<>(SB), Z21")
     for k in range(4):
         e(f"\tVMOVDQU64 widxQ6<>+{64*k}(SB), Z{29-k}")
-    loop_label(name, rows, J)
+    loop_label(name, rows, J, 210)
     e("\tVPMOVSXBW 192(SI), Y15")
     for k in range(4):
         e(f"\tVPERMW Z15, Z{29-k}, Z{8+k}")

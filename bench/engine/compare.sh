@@ -9,7 +9,8 @@
 #
 # For each round, model and thread count it runs `maopao engine bench` and
 # then `llama-bench` back to back, so both see the same machine load; the
-# summary takes medians over rounds of per-round medians.
+# summary takes medians over rounds of per-round medians, and the best run of
+# all rounds (on a shared machine the best is the closest to an idle one).
 #
 # Environment:
 #   MAOPAO    maopao binary (default: go build ./cmd/maopao into WORK_DIR)
@@ -59,7 +60,7 @@ model() { # arch type -> path, generating it on first use
 }
 
 out=$work/results.tsv
-echo -e "round\tengine\tarch\ttype\tthreads\ttest\ttokens_per_s" >"$out"
+echo -e "round\tengine\tarch\ttype\tthreads\ttest\ttokens_per_s\tbest_tokens_per_s" >"$out"
 {
   echo "date: $(date -u +%FT%TZ)"
   lscpu | grep -E 'Model name|^CPU\(s\)|L3' || true
@@ -73,12 +74,14 @@ for round in $(seq 1 "$ROUNDS"); do
     for type in $TYPES; do
       f=$(model "$arch" "$type")
       for t in $THREADS; do
-        # Maopao: one line per test, "pp512  t=1:   1234.5 tokens/s (median ...)".
+        # Maopao: one line per test,
+        # "pp512  t=1:   1234.5 tokens/s (median of 5; min 1200.0, max 1250.0)".
         "$MAOPAO" engine bench -m "$f" -p "$PP" -n "$TG" -t "$t" -r "$REPS" |
           awk -v r="$round" -v a="$arch" -v ty="$type" -v t="$t" \
             '/tokens\/s/ { test=$1; for (i=1;i<=NF;i++) if ($(i+1) ~ /^tokens\/s/) v=$i;
-                           printf "%s\tmaopao\t%s\t%s\t%s\t%s\t%s\n", r, a, ty, t, test, v }' >>"$out"
-        # llama.cpp: jsonl with every sample; keep the median sample.
+                           best=$NF; sub(/\)$/, "", best);
+                           printf "%s\tmaopao\t%s\t%s\t%s\t%s\t%s\t%s\n", r, a, ty, t, test, v, best }' >>"$out"
+        # llama.cpp: jsonl with every sample; keep the median and the best.
         "$bin/llama-bench" -m "$f" -p "$PP" -n "$TG" -t "$t" -r "$REPS" -o jsonl 2>/dev/null |
           /usr/bin/env python3 -c '
 import json, sys, statistics
@@ -86,7 +89,8 @@ r, a, ty, t = sys.argv[1:5]
 for line in sys.stdin:
     d = json.loads(line)
     test = ("pp%d" % d["n_prompt"]) if d["n_prompt"] else ("tg%d" % d["n_gen"])
-    print("\t".join([r, "llama.cpp", a, ty, t, test, "%.1f" % statistics.median(d["samples_ts"])]))
+    ts = d["samples_ts"]
+    print("\t".join([r, "llama.cpp", a, ty, t, test, "%.1f" % statistics.median(ts), "%.1f" % max(ts)]))
 ' "$round" "$arch" "$type" "$t" >>"$out"
         tail -n 4 "$out" >&2
       done

@@ -297,55 +297,53 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	if len(s.attn) < threads {
 		s.attn = append(s.attn, make([]attnBufs, threads-len(s.attn))...)
 	}
-	parallelFor(items, threads, func(worker, lo, hi int) {
+	tensor.ParallelFor(items, threads, func(worker, w int) {
 		ab := &s.attn[worker]
 		kbuf, vt, qbuf, sc, ob := ab.k, ab.vt, ab.q, ab.sc, ab.o
 		defer func() { ab.k, ab.vt, ab.q, ab.sc, ab.o = kbuf, vt, qbuf, sc, ob }()
-		for w := lo; w < hi; w++ {
-			idx := bySeq[order[w/c.KVHeads]]
-			h := w % c.KVHeads
-			st := s.seqs[idx[0]]
-			npos := b.Pos[idx[len(idx)-1]] + 1
-			padded := (npos + attnTile - 1) / attnTile * attnTile
-			kbuf = grow(kbuf, padded*hd)
-			kv.gatherK(l, st, h, npos, hd, kbuf)
-			clear(kbuf[npos*hd:])
-			for t0 := 0; t0 < len(idx); {
-				limit := (b.Pos[idx[t0]]/attnTile + 1) * attnTile
-				t1 := t0
-				for t1 < len(idx) && b.Pos[idx[t1]] < limit {
-					t1++
+		idx := bySeq[order[w/c.KVHeads]]
+		h := w % c.KVHeads
+		st := s.seqs[idx[0]]
+		npos := b.Pos[idx[len(idx)-1]] + 1
+		padded := (npos + attnTile - 1) / attnTile * attnTile
+		kbuf = grow(kbuf, padded*hd)
+		kv.gatherK(l, st, h, npos, hd, kbuf)
+		clear(kbuf[npos*hd:])
+		for t0 := 0; t0 < len(idx); {
+			limit := (b.Pos[idx[t0]]/attnTile + 1) * attnTile
+			t1 := t0
+			for t1 < len(idx) && b.Pos[idx[t1]] < limit {
+				t1++
+			}
+			tile := idx[t0:t1]
+			t0 = t1
+			nq := len(tile) * group
+			qbuf = grow(qbuf, nq*hd)
+			for r, i := range tile {
+				for g := 0; g < group; g++ {
+					qh := h*group + g
+					copy(qbuf[(r*group+g)*hd:], s.q[i*qDim+qh*hd:i*qDim+(qh+1)*hd])
 				}
-				tile := idx[t0:t1]
-				t0 = t1
-				nq := len(tile) * group
-				qbuf = grow(qbuf, nq*hd)
-				for r, i := range tile {
-					for g := 0; g < group; g++ {
-						qh := h*group + g
-						copy(qbuf[(r*group+g)*hd:], s.q[i*qDim+qh*hd:i*qDim+(qh+1)*hd])
-					}
+			}
+			sc = grow(sc, nq*limit)
+			tensor.MatMul(f32Matrix(kbuf[:limit*hd], limit, hd), qbuf, nq, sc, 1)
+			for r, i := range tile {
+				p := b.Pos[i]
+				for g := 0; g < group; g++ {
+					row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
+					scale(row[:p+1], c.AttnScale)
+					softmax(row[:p+1])
+					clear(row[p+1:])
 				}
-				sc = grow(sc, nq*limit)
-				tensor.MatMul(f32Matrix(kbuf[:limit*hd], limit, hd), qbuf, nq, sc, 1)
-				for r, i := range tile {
-					p := b.Pos[i]
-					for g := 0; g < group; g++ {
-						row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
-						scale(row[:p+1], c.AttnScale)
-						softmax(row[:p+1])
-						clear(row[p+1:])
-					}
-				}
-				vt = grow(vt, hd*limit)
-				kv.gatherVT(l, st, h, min(limit, npos), limit, hd, vt)
-				ob = grow(ob, nq*hd)
-				tensor.MatMul(f32Matrix(vt, hd, limit), sc, nq, ob, 1)
-				for r, i := range tile {
-					for g := 0; g < group; g++ {
-						qh := h*group + g
-						copy(s.att[i*qDim+qh*hd:i*qDim+(qh+1)*hd], ob[(r*group+g)*hd:(r*group+g+1)*hd])
-					}
+			}
+			vt = grow(vt, hd*limit)
+			kv.gatherVT(l, st, h, min(limit, npos), limit, hd, vt)
+			ob = grow(ob, nq*hd)
+			tensor.MatMul(f32Matrix(vt, hd, limit), sc, nq, ob, 1)
+			for r, i := range tile {
+				for g := 0; g < group; g++ {
+					qh := h*group + g
+					copy(s.att[i*qDim+qh*hd:i*qDim+(qh+1)*hd], ob[(r*group+g)*hd:(r*group+g+1)*hd])
 				}
 			}
 		}
@@ -452,27 +450,6 @@ func (m *Model) threadsFor(work int) int {
 		return 1
 	}
 	return t
-}
-
-// parallelFor splits [0, n) into at most threads contiguous chunks; fn gets
-// its worker number (< threads) and its range.
-func parallelFor(n, threads int, fn func(worker, lo, hi int)) {
-	if threads <= 1 || n <= 1 {
-		fn(0, 0, n)
-		return
-	}
-	threads = min(threads, n)
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for w, lo := 0, 0; lo < n; w, lo = w+1, lo+chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(w, lo, hi)
-		}()
-	}
-	wg.Wait()
 }
 
 // grow returns s resized to n, reallocating only when it is too small; the

@@ -3,7 +3,6 @@ package tensor
 import (
 	"fmt"
 	"math"
-	"sync"
 	"sync/atomic"
 )
 
@@ -330,7 +329,7 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 			// Single activations gain nothing from small tiles; fewer,
 			// larger ones cut the per-tile cost while leaving each thread
 			// several to balance with.
-			per := 4 * max(threads, 1)
+			per := 8 * max(threads, 1)
 			tile = max(rowTile, (m.Rows+per-1)/per)
 			tiles = (m.Rows + tile - 1) / tile
 		}
@@ -385,7 +384,7 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 		}
 		convert := k4 == nil && (m.Type == F16 || m.Type == BF16) && n >= 4
 		if groups == 0 && !convert {
-			per := 4 * max(threads, 1)
+			per := 8 * max(threads, 1)
 			tile = max(rowTile, (m.Rows+per-1)/per)
 			tiles = (m.Rows + tile - 1) / tile
 		}
@@ -435,19 +434,85 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 	parallel(min(threads, tiles), work)
 }
 
-// parallel runs work on `threads` goroutines (the caller's included) and
-// waits for all of them. A persistent worker pool was measured against
-// starting goroutines per call (BenchmarkParallelOverhead): both cost about
-// 0.4-0.9 µs per hand-off on the 2-core target, so the simpler form stays.
+// ParallelFor calls fn(worker, i) for every i in [0, n) on up to threads
+// goroutines, handing out i in order as goroutines come free; worker (<
+// threads) is distinct among goroutines running at once, for per-worker
+// scratch. It returns when all calls are done; like MatMul it never waits
+// for a helper goroutine the OS has not yet scheduled.
+func ParallelFor(n, threads int, fn func(worker, i int)) {
+	if n <= 0 {
+		return
+	}
+	var next atomic.Int64
+	var ids atomic.Int32
+	parallel(min(threads, n), func() {
+		w := int(ids.Add(1)) - 1
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			fn(w, i)
+		}
+	})
+}
+
+// parallel runs work on up to `threads` goroutines (the caller's included)
+// and returns when every goroutine that started it has finished. work must
+// take its pieces from a shared counter until none are left, so the caller
+// alone can finish the job: a helper that the OS has not scheduled by the
+// time the caller is done never joins, and the caller does not wait for it.
+// On the 2-core target with other processes running, waiting for such
+// helpers (80 matmuls per decoded token) made two threads slower than one.
+// Starting goroutines per call costs about the same as a persistent pool
+// (BenchmarkParallelOverhead: 0.4-0.9 µs per hand-off).
 func parallel(threads int, work func()) {
 	if threads <= 1 {
 		work()
 		return
 	}
-	var wg sync.WaitGroup
+	g := &gate{done: make(chan struct{}, 1)}
 	for i := 1; i < threads; i++ {
-		wg.Go(work)
+		go func() {
+			if g.join() {
+				work()
+				g.leave()
+			}
+		}()
 	}
 	work()
-	wg.Wait()
+	g.close()
+}
+
+// gate counts the helpers inside a parallel job; once closed it admits no
+// more, and close waits only for those already inside.
+type gate struct {
+	state atomic.Int64 // helpers inside, plus gateClosed once closed
+	done  chan struct{}
+}
+
+const gateClosed = 1 << 62
+
+func (g *gate) join() bool {
+	for {
+		s := g.state.Load()
+		if s&gateClosed != 0 {
+			return false
+		}
+		if g.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+func (g *gate) leave() {
+	if g.state.Add(-1) == gateClosed {
+		g.done <- struct{}{}
+	}
+}
+
+func (g *gate) close() {
+	if g.state.Or(gateClosed) != 0 {
+		<-g.done
+	}
 }

@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 )
 
@@ -297,4 +298,31 @@ func TestMatMulTinyActivations(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestParallelFor checks that every index runs exactly once, worker numbers
+// stay below threads and are never shared by two goroutines at once.
+func TestParallelFor(t *testing.T) {
+	for _, threads := range []int{1, 2, 3, 8} {
+		for _, n := range []int{0, 1, 2, 7, 100} {
+			var seen [100]atomic.Int32
+			var busy [8]atomic.Int32
+			ParallelFor(n, threads, func(w, i int) {
+				if w < 0 || w >= threads {
+					t.Errorf("worker %d with %d threads", w, threads)
+					return
+				}
+				if busy[w].Add(1) != 1 {
+					t.Errorf("worker %d used by two goroutines", w)
+				}
+				seen[i].Add(1)
+				busy[w].Add(-1)
+			})
+			for i := 0; i < n; i++ {
+				if c := seen[i].Load(); c != 1 {
+					t.Fatalf("threads %d n %d: index %d ran %d times", threads, n, i, c)
+				}
+			}
+		}
+	}
 }

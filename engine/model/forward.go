@@ -123,6 +123,8 @@ type scratch struct {
 	routes                    [][]route
 	idx                       []int
 	attn                      []attnBufs // per attention worker
+	ff                        []ffBufs   // per expert worker (small batches)
+	ys                        [][]float32
 }
 
 type route struct {
@@ -132,6 +134,9 @@ type route struct {
 
 // attnBufs are one attention worker's scratch.
 type attnBufs struct{ k, vt, q, sc, o []float32 }
+
+// ffBufs are one expert worker's scratch.
+type ffBufs struct{ in, g, u []float32 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -390,20 +395,24 @@ func (m *Model) moe(l, n int, s *scratch) {
 		}
 	}
 	clear(out[:n*H])
-	for e, rs := range byExpert {
-		if len(rs) == 0 {
-			continue
-		}
-		ne := len(rs)
-		s.in = grow(s.in, ne*H)
-		s.y = grow(s.y, ne*H)
-		in, y := s.in, s.y
-		for r, rt := range rs {
-			copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
-		}
-		m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s)
-		for r, rt := range rs {
-			axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
+	if threads := m.threadsFor(n * c.ExpertFF); threads > 1 && n < 4 {
+		m.expertsParallel(L, byExpert, threads, s)
+	} else {
+		for e, rs := range byExpert {
+			if len(rs) == 0 {
+				continue
+			}
+			ne := len(rs)
+			s.in = grow(s.in, ne*H)
+			s.y = grow(s.y, ne*H)
+			in, y := s.in, s.y
+			for r, rt := range rs {
+				copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
+			}
+			m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s)
+			for r, rt := range rs {
+				axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
+			}
 		}
 	}
 	if c.SharedFF > 0 {
@@ -420,6 +429,46 @@ func (m *Model) moe(l, n int, s *scratch) {
 	}
 }
 
+// expertsParallel runs whole experts on separate threads, for a few tokens
+// (decode): one hand-off per layer instead of one per projection. On the
+// 2-core target the per-matmul hand-offs of a decode step cost more than
+// the second thread gave. Outputs are summed afterwards in expert order, as
+// on one thread, so the result does not depend on the thread count.
+func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *scratch) {
+	H := m.Config.Hidden
+	xb, out := s.xb, s.tmp
+	var active []int
+	for e, rs := range byExpert {
+		if len(rs) > 0 {
+			active = append(active, e)
+		}
+	}
+	if len(s.ff) < threads {
+		s.ff = append(s.ff, make([]ffBufs, threads-len(s.ff))...)
+	}
+	s.ys = grow(s.ys, len(active))
+	for k, e := range active {
+		s.ys[k] = grow(s.ys[k], len(byExpert[e])*H)
+	}
+	tensor.ParallelFor(len(active), threads, func(worker, k int) {
+		e, rs, fb := active[k], byExpert[active[k]], &s.ff[worker]
+		ne, ff := len(rs), L.GateExp[active[k]].Rows
+		fb.in, fb.g, fb.u = grow(fb.in, ne*H), grow(fb.g, ne*ff), grow(fb.u, ne*ff)
+		for r, rt := range rs {
+			copy(fb.in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
+		}
+		m.matMulT(L.GateExp[e], fb.in, ne, fb.g, 1)
+		m.matMulT(L.UpExp[e], fb.in, ne, fb.u, 1)
+		tensor.SwiGLU(fb.g, fb.u)
+		m.matMulT(L.DownExp[e], fb.g, ne, s.ys[k], 1)
+	})
+	for k, e := range active {
+		for r, rt := range byExpert[e] {
+			axpy(out[rt.tok*H:(rt.tok+1)*H], s.ys[k][r*H:(r+1)*H], rt.w)
+		}
+	}
+}
+
 // swiglu computes down(silu(gate(x)) * up(x)) for n rows of x into out.
 func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []float32, s *scratch) {
 	ff := gate.Rows
@@ -432,11 +481,15 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 }
 
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
+	m.matMulT(w, x, n, y, m.threadsFor(n*w.Rows))
+}
+
+func (m *Model) matMulT(w tensor.Matrix, x []float32, n int, y []float32, threads int) {
 	if m.Exact {
 		tensor.MatMulRef(w, x, n, y)
 		return
 	}
-	tensor.MatMul(w, x, n, y, m.threadsFor(n*w.Rows))
+	tensor.MatMul(w, x, n, y, threads)
 }
 
 // threadsFor keeps tiny pieces of work on one goroutine, where spawning

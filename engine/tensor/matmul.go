@@ -511,8 +511,21 @@ func (g *gate) leave() {
 	}
 }
 
+// close spins a little before it blocks: helpers inside are running and
+// usually done within microseconds, and parking the caller would hand its
+// goroutine to the last helper's thread (another core, cold caches) when
+// that helper wakes it.
 func (g *gate) close() {
-	if g.state.Or(gateClosed) != 0 {
-		<-g.done
+	if g.state.Or(gateClosed) == 0 {
+		return
 	}
+	for i := 0; i < closeSpins; i++ {
+		if g.state.Load() == gateClosed {
+			return
+		}
+	}
+	<-g.done
 }
+
+// closeSpins bounds close's polling, to some tens of microseconds.
+const closeSpins = 1 << 15

@@ -481,8 +481,18 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 }
 
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
-	m.matMulT(w, x, n, y, m.threadsFor(n*w.Rows))
+	threads := m.threadsFor(n * w.Rows)
+	if n*w.Rows*w.Cols < minParallelMACs {
+		threads = 1
+	}
+	m.matMulT(w, x, n, y, threads)
 }
+
+// minParallelMACs is the size below which a matmul stays on the calling
+// goroutine: a decode step's attention projections (≤ 512×512) finish in
+// a few microseconds, about what it takes a parked helper thread to wake.
+// (A variable so tests can send tiny models through the parallel paths.)
+var minParallelMACs = 1 << 20
 
 func (m *Model) matMulT(w tensor.Matrix, x []float32, n int, y []float32, threads int) {
 	if m.Exact {

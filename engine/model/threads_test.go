@@ -12,6 +12,8 @@ import (
 // are split among threads but each is computed by the same kernel call,
 // and experts run on separate threads (decode) are summed in expert order.
 func TestThreadsSameLogits(t *testing.T) {
+	defer func(v int) { minParallelMACs = v }(minParallelMACs)
+	minParallelMACs = 0
 	for _, arch := range []string{"qwen3moe", "qwen2moe", "qwen3"} {
 		s := modelgen.Tiny(arch)
 		s.Type = tensor.Q8_0

@@ -16,7 +16,8 @@
 #   MAOPAO    maopao binary (default: go build ./cmd/maopao into WORK_DIR)
 #   ARCHS     architectures (default "llama qwen3moe"; llama = Mixtral-shaped)
 #   TYPES     weight types (default "F16 Q8_0 Q4_K_M"); Q4_K_M is made by
-#             llama-quantize from our F16 file, Q4_K is our all-Q4_K file
+#             llama-quantize from our F16 file (so is Q8_0_LC, a Q8_0 by
+#             llama.cpp), the others are written by maopao engine gen-model
 #   THREADS   thread counts (default "1 2")
 #   ROUNDS    alternations (default 3), REPS repetitions per run (default 5)
 #   PP, TG    prompt and generated tokens (default 512, 128)

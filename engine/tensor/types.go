@@ -1,13 +1,17 @@
 // Package tensor owns the numeric side of the local engine: ggml tensor type
 // ids and block layouts, float16/bfloat16 conversion, reference
-// quantizers/dequantizers, and the matrix-vector / matrix-matrix kernels the
-// model runs on (a plain reference path beside each fast path).
+// quantizers/dequantizers, the matrix-vector / matrix-matrix kernels the
+// model runs on (a plain reference path beside each fast path), and the
+// goroutine fan-out they use (ParallelFor).
 //
 // The fast path quantizes activations to int8 once per MatMul (32-wide
 // blocks for Q4_0/Q8_0, 256-wide with 16-wide sums for the K-quants, as
 // llama.cpp does) and runs integer dot products, decoding each weight block
-// once for four activations when a call has several. On amd64 the kernels
-// are AVX-512 VNNI or AVX2 assembly picked at start-up (see Kernels);
+// once for four activations when a call has several. The AVX-512 kernels
+// take a whole tile of consecutive rows per call (decode rows are only a
+// few hundred bytes) and prefetch far ahead along them. Softmax and SwiGLU
+// (vector exp) live here too. On amd64 the kernels are AVX-512 VNNI or
+// AVX2 assembly picked at start-up (see Kernels);
 // MAOPAO_NOASM=1 or the noasm build tag selects the pure-Go kernels, which
 // are also used on other architectures.
 package tensor

@@ -1,6 +1,6 @@
 // Package model owns the transformer itself: it turns the hyper-parameters
-// and weights of a GGUF file into a Model (weights stay in the file mapping,
-// or on Linux are copied once into huge pages when they are small) and
+// and weights of a GGUF file into a Model (weights stay in the file mapping;
+// on Linux MAOPAO_HUGEPAGE_WEIGHTS=1 copies small models into huge pages) and
 // runs the forward pass of the decoder-only Mixture-of-Experts and dense
 // architectures the local engine supports (llama/Mixtral, qwen2, qwen2moe,
 // qwen3, qwen3moe, olmoe, granite, granitemoe) over batches of tokens from

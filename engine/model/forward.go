@@ -482,7 +482,7 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
 	threads := m.threadsFor(n * w.Rows)
-	if n*w.Rows*w.Cols < minParallelMACs {
+	if macs := n * w.Rows * w.Cols; macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
 		threads = 1
 	}
 	m.matMulT(w, x, n, y, threads)
@@ -493,6 +493,11 @@ func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
 // a few microseconds, about what it takes a parked helper thread to wake.
 // (A variable so tests can send tiny models through the parallel paths.)
 var minParallelMACs = 1 << 20
+
+// minAwakeMACs is the size above which a matmul is split anyway when a
+// helper is already polling for work (tensor.HelpersAwake): handing it a
+// job then costs about a microsecond instead of a thread wake-up.
+var minAwakeMACs = 1 << 16
 
 func (m *Model) matMulT(w tensor.Matrix, x []float32, n int, y []float32, threads int) {
 	if m.Exact {

@@ -482,7 +482,7 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
 	threads := m.threadsFor(n * w.Rows)
-	if macs := n * w.Rows * w.Cols; macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
+	if macs := n * w.Rows * w.Cols; threads > 1 && macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
 		threads = 1
 	}
 	m.matMulT(w, x, n, y, threads)

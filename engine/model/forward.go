@@ -114,6 +114,7 @@ func (m *Model) Forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 type scratch struct {
 	x, xb    []float32 // n × Hidden: residual stream, normalised input
 	q, k, v  []float32 // n × qDim / kvDim
+	qkv      []tensor.Product
 	att      []float32 // n × qDim
 	tmp      []float32 // n × Hidden
 	cos, sin []float32 // n × RopeDims/2
@@ -219,9 +220,7 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 	for i := 0; i < n; i++ {
 		rmsNorm(s.xb[i*H:(i+1)*H], s.x[i*H:(i+1)*H], L.AttnNorm, c.RMSEps)
 	}
-	m.matMul(L.Wq, s.xb, n, s.q)
-	m.matMul(L.Wk, s.xb, n, s.k)
-	m.matMul(L.Wv, s.xb, n, s.v)
+	m.projectQKV(L, n, s)
 	half := c.RopeDims / 2
 	for i := 0; i < n; i++ {
 		q, k, v := s.q[i*qDim:(i+1)*qDim], s.k[i*kvDim:(i+1)*kvDim], s.v[i*kvDim:(i+1)*kvDim]
@@ -478,6 +477,22 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 	m.matMul(up, x, n, u)
 	tensor.SwiGLU(g, u)
 	m.matMul(down, g, n, out)
+}
+
+// projectQKV computes the query, key and value projections of s.xb, as one
+// parallel job when they are split at all: in a decode step each is only a
+// few microseconds of work, and three hand-offs cost more than one.
+func (m *Model) projectQKV(L *Layer, n int, s *scratch) {
+	threads := m.threadsFor(n * L.Wq.Rows)
+	macs := n * (L.Wq.Rows*L.Wq.Cols + L.Wk.Rows*L.Wk.Cols + L.Wv.Rows*L.Wv.Cols)
+	if m.Exact || threads <= 1 || macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
+		m.matMul(L.Wq, s.xb, n, s.q)
+		m.matMul(L.Wk, s.xb, n, s.k)
+		m.matMul(L.Wv, s.xb, n, s.v)
+		return
+	}
+	s.qkv = append(s.qkv[:0], tensor.Product{M: L.Wq, Y: s.q}, tensor.Product{M: L.Wk, Y: s.k}, tensor.Product{M: L.Wv, Y: s.v})
+	tensor.MatMuls(s.qkv, s.xb, n, threads)
 }
 
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {

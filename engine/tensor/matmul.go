@@ -303,13 +303,81 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 	if n == 0 || m.Rows == 0 {
 		return
 	}
+	p := planMatMul(m, x, n, y, threads)
+	defer p.a.release()
+	var next atomic.Int64
+	parallel(min(threads, p.tiles), func() {
+		var w tileScratch
+		for {
+			t := int(next.Add(1)) - 1
+			if t >= p.tiles {
+				return
+			}
+			p.run(t, &w)
+		}
+	})
+}
+
+// Product is one matrix product for MatMuls: Y = X·Mᵀ.
+type Product struct {
+	M Matrix
+	Y []float32
+}
+
+// MatMuls computes several products of the same n activation rows x as one
+// parallel job, each exactly as MatMul would: a decode step's query, key
+// and value projections are too small to be worth a hand-off each.
+func MatMuls(ps []Product, x []float32, n int, threads int) {
+	plans := make([]matPlan, 0, len(ps))
+	total := 0
+	for _, pr := range ps {
+		mustShape(pr.M, x, n, pr.Y)
+		if n == 0 || pr.M.Rows == 0 {
+			continue
+		}
+		p := planMatMul(pr.M, x, n, pr.Y, threads)
+		defer p.a.release()
+		p.first = total
+		total += p.tiles
+		plans = append(plans, p)
+	}
+	var next atomic.Int64
+	parallel(min(threads, total), func() {
+		var w tileScratch
+		k := 0
+		for {
+			t := int(next.Add(1)) - 1
+			if t >= total {
+				return
+			}
+			for t >= plans[k].first+plans[k].tiles {
+				k++
+			}
+			plans[k].run(t-plans[k].first, &w)
+		}
+	})
+}
+
+// matPlan is one MatMul cut into tiles of rows; run computes tile t.
+type matPlan struct {
+	a            *act
+	tiles, first int
+	run          func(t int, w *tileScratch)
+}
+
+// tileScratch is one goroutine's scratch across the tiles it runs, so that
+// a tile allocates nothing (out escapes through the kernel func values).
+type tileScratch struct {
+	out [4]float32
+	f   []float32
+}
+
+func planMatMul(m Matrix, x []float32, n int, y []float32, threads int) matPlan {
 	a := prepareAct(m.Type, x, n, m.Cols)
-	defer a.release()
 	rb := m.rowBytes()
 	tile := rowTile
 	tiles := (m.Rows + tile - 1) / tile
-	var next atomic.Int64
-	var work func()
+	var run func(t int, w *tileScratch)
 	if k := qkernelFor(m.Type); k != nil {
 		// Per-activation slices are cut once, not per row.
 		nb, ng := m.Cols/a.blk, m.Cols/a.blk
@@ -333,43 +401,37 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 			tile = max(rowTile, (m.Rows+per-1)/per)
 			tiles = (m.Rows + tile - 1) / tile
 		}
-		work = func() {
-			var out [4]float32
-			for {
-				t := int(next.Add(1)) - 1
-				if t >= tiles {
-					return
+		run = func(t int, w *tileScratch) {
+			out4 := &w.out
+			r0, r1 := t*tile, min((t+1)*tile, m.Rows)
+			// Activation group outside, rows inside: one group stays in
+			// L1 while the tile's rows pass over it.
+			for g := 0; g < groups; g++ {
+				var bs []int16
+				if len(a.pbs) > 0 {
+					bs = a.pbs[4*g*ng : 4*(g+1)*ng]
 				}
-				r0, r1 := t*tile, min((t+1)*tile, m.Rows)
-				// Activation group outside, rows inside: one group stays in
-				// L1 while the tile's rows pass over it.
-				for g := 0; g < groups; g++ {
-					var bs []int16
-					if len(a.pbs) > 0 {
-						bs = a.pbs[4*g*ng : 4*(g+1)*ng]
-					}
-					qs, d := a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb]
-					if k4r != nil {
-						k4r(m.Data[r0*rb:r1*rb], qs, d, bs, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
-						continue
-					}
-					for r := r0; r < r1; r++ {
-						k4(m.Data[r*rb:(r+1)*rb], qs, d, bs, &out)
-						for j, v := range out {
-							y[(4*g+j)*m.Rows+r] = v
-						}
+				qs, d := a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb]
+				if k4r != nil {
+					k4r(m.Data[r0*rb:r1*rb], qs, d, bs, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
+					continue
+				}
+				for r := r0; r < r1; r++ {
+					k4(m.Data[r*rb:(r+1)*rb], qs, d, bs, out4)
+					for j, v := range out4 {
+						y[(4*g+j)*m.Rows+r] = v
 					}
 				}
-				for i := 4 * groups; i < n; i++ {
-					qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
-					out := y[i*m.Rows+r0 : i*m.Rows+r1]
-					if kr != nil {
-						kr(m.Data[r0*rb:r1*rb], a, i, out)
-						continue
-					}
-					for r := r0; r < r1; r++ {
-						out[r-r0] = k(m.Data[r*rb:(r+1)*rb], qs, d, bs)
-					}
+			}
+			for i := 4 * groups; i < n; i++ {
+				qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
+				out := y[i*m.Rows+r0 : i*m.Rows+r1]
+				if kr != nil {
+					kr(m.Data[r0*rb:r1*rb], a, i, out)
+					continue
+				}
+				for r := r0; r < r1; r++ {
+					out[r-r0] = k(m.Data[r*rb:(r+1)*rb], qs, d, bs)
 				}
 			}
 		}
@@ -388,48 +450,45 @@ func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
 			tile = max(rowTile, (m.Rows+per-1)/per)
 			tiles = (m.Rows + tile - 1) / tile
 		}
-		work = func() {
+		run = func(t int, w *tileScratch) {
 			var scratch []float32
 			if convert {
-				scratch = make([]float32, m.Cols)
+				if len(w.f) < m.Cols {
+					w.f = make([]float32, m.Cols)
+				}
+				scratch = w.f[:m.Cols]
 			}
-			var out [4]float32
-			for {
-				t := int(next.Add(1)) - 1
-				if t >= tiles {
-					return
-				}
-				r0, r1 := t*tile, min((t+1)*tile, m.Rows)
-				for g := 0; g < groups; g++ {
-					xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
-					if f4r != nil {
-						f4r(m.Data[r0*rb:r1*rb], xg, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
-						continue
-					}
-					for r := r0; r < r1; r++ {
-						k4(m.Data[r*rb:(r+1)*rb], xg, m.Cols, &out)
-						for j, v := range out {
-							y[(4*g+j)*m.Rows+r] = v
-						}
-					}
-				}
-				if fr != nil && !convert {
-					for i := 4 * groups; i < n; i++ {
-						fr(m.Data[r0*rb:r1*rb], x[i*m.Cols:(i+1)*m.Cols], y[i*m.Rows+r0:i*m.Rows+r1])
-					}
+			out4 := &w.out
+			r0, r1 := t*tile, min((t+1)*tile, m.Rows)
+			for g := 0; g < groups; g++ {
+				xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
+				if f4r != nil {
+					f4r(m.Data[r0*rb:r1*rb], xg, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
 					continue
 				}
 				for r := r0; r < r1; r++ {
-					row := m.Data[r*rb : (r+1)*rb]
-					if convert {
-						dequantize(m.Type, row, scratch)
+					k4(m.Data[r*rb:(r+1)*rb], xg, m.Cols, out4)
+					for j, v := range out4 {
+						y[(4*g+j)*m.Rows+r] = v
 					}
-					for i := 4 * groups; i < n; i++ {
-						y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
-					}
+				}
+			}
+			if fr != nil && !convert {
+				for i := 4 * groups; i < n; i++ {
+					fr(m.Data[r0*rb:r1*rb], x[i*m.Cols:(i+1)*m.Cols], y[i*m.Rows+r0:i*m.Rows+r1])
+				}
+				return
+			}
+			for r := r0; r < r1; r++ {
+				row := m.Data[r*rb : (r+1)*rb]
+				if convert {
+					dequantize(m.Type, row, scratch)
+				}
+				for i := 4 * groups; i < n; i++ {
+					y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
 				}
 			}
 		}
 	}
-	parallel(min(threads, tiles), work)
+	return matPlan{a: a, tiles: tiles, run: run}
 }

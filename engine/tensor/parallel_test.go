@@ -1,6 +1,8 @@
 package tensor
 
 import (
+	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +45,36 @@ func TestParallelAfterIdle(t *testing.T) {
 		}
 		for HelpersAwake() {
 			// Let the helper's polling window run out so it parks.
+		}
+	}
+}
+
+// TestMatMulsSameAsMatMul checks that products run as one job give the
+// same bits as separate MatMul calls, for mixed weight types (a Q4_K_M
+// model keeps V in Q6_K) and batch sizes on both sides of the 4-row kernels.
+func TestMatMulsSameAsMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const cols = 256
+	ms := []Matrix{randMatrix(t, r, Q4_K, 96, cols), randMatrix(t, r, Q6_K, 32, cols),
+		randMatrix(t, r, F16, 40, cols), randMatrix(t, r, Q8_0, 17, cols)}
+	for _, n := range []int{1, 3, 5} {
+		x := randVec(r, n*cols)
+		for _, threads := range []int{1, 2, 3} {
+			ps := make([]Product, len(ms))
+			for i, m := range ms {
+				ps[i] = Product{M: m, Y: make([]float32, n*m.Rows)}
+			}
+			MatMuls(ps, x, n, threads)
+			for i, m := range ms {
+				want := make([]float32, n*m.Rows)
+				MatMul(m, x, n, want, threads)
+				for j := range want {
+					if math.Float32bits(ps[i].Y[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("n %d threads %d product %d (%v) [%d]: %v, MatMul %v",
+							n, threads, i, m.Type, j, ps[i].Y[j], want[j])
+					}
+				}
+			}
 		}
 	}
 }

@@ -55,7 +55,9 @@ func TestErrorsSayWhat(t *testing.T) {
 	if _, _, err := collect(c, context.Background()); !errors.Is(err, engine.ErrPromptTooLong) || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("context overflow: %v", err)
 	}
-	c = serve(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "model not loaded", http.StatusServiceUnavailable) })
+	c = serve(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "model not loaded", http.StatusServiceUnavailable)
+	})
 	if _, _, err := collect(c, context.Background()); err == nil || !strings.Contains(err.Error(), "model not loaded") {
 		t.Fatalf("503: %v", err)
 	}

@@ -390,7 +390,7 @@ func (a *worldActor) generate(ctx context.Context, g world.Generate) {
 			return nil
 		}
 		a.publish(subject, protocol.WorldEvent{Kind: protocol.WorldDelta, WorldID: a.def.ID, LocationID: g.Audience.LocationID, PrivateWith: private,
-			MessageID: g.LineID, Actor: actor, Text: t.Text, Seq: seq})
+			MessageID: g.LineID, ReplyTo: g.ReplyTo, Actor: actor, Text: t.Text, Seq: seq})
 		seq++
 		return nil
 	})

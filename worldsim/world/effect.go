@@ -43,6 +43,7 @@ type Generate struct {
 	CharacterID string         `json:"character_id,omitempty"`
 	Audience    Audience       `json:"audience"`
 	LineID      string         `json:"line_id,omitempty"`
+	ReplyTo     string         `json:"reply_to,omitempty"` // the line this one answers, if any
 	Request     engine.Request `json:"request"`
 }
 

@@ -127,7 +127,7 @@ func (s *State) dispatch() []Effect {
 			}
 			continue
 		}
-		g := Generate{WorkID: w.ID, Kind: w.Kind, Priority: w.Priority, Audience: w.Audience}
+		g := Generate{WorkID: w.ID, Kind: w.Kind, Priority: w.Priority, Audience: w.Audience, ReplyTo: w.ReplyTo}
 		if w.Actor >= 0 {
 			g.CharacterID = s.Actors[w.Actor].Card.ID
 		}

@@ -22,34 +22,7 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 // logits do not overflow.
 func softmax(x []float32) { tensor.Softmax(x) }
 
-func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
-
-// expf is e^x in float32, several times faster than math.Exp (sigmoid
-// gates; softmax and SiLU use tensor's vector versions): x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two
-// parts so the reduction is exact enough), e^r by its Taylor polynomial to
-// r⁶ (remainder below 2e-7 relative), times 2ⁿ built from the exponent bits.
-func expf(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x > 88.72:
-		return float32(math.Inf(1))
-	case x < -87.33:
-		return 0
-	}
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	if n > 127 { // 2^128 is not a float32, but p·2·2^127 can be
-		p, n = p*2, n-1
-	}
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
-}
+func sigmoid(x float32) float32 { return 1 / (1 + tensor.Expf(-x)) }
 
 // topK returns the indices of the k largest values of p, largest first; ties
 // go to the lower index so routing is deterministic. idx is reused as the

@@ -381,18 +381,3 @@ func TestTopK(t *testing.T) {
 		t.Errorf("topK with NaN = %v", got)
 	}
 }
-
-func TestExpf(t *testing.T) {
-	worst := 0.0
-	for x := float32(-87); x < 88.5; x += 0.0137 {
-		want := math.Exp(float64(x))
-		got := float64(expf(x))
-		worst = math.Max(worst, math.Abs(got-want)/want)
-	}
-	if worst > 5e-7 {
-		t.Errorf("expf max relative error %.3g", worst)
-	}
-	if expf(-100) != 0 || !math.IsInf(float64(expf(100)), 1) || expf(float32(math.NaN())) == expf(float32(math.NaN())) {
-		t.Error("expf edge cases wrong")
-	}
-}

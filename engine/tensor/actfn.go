@@ -47,7 +47,7 @@ func maxF32Go(x []float32) float32 {
 func expSumGo(x []float32, m float32) float32 {
 	var sum float32
 	for i, v := range x {
-		e := expf(v - m)
+		e := Expf(v - m)
 		x[i] = e
 		sum += e
 	}
@@ -57,15 +57,15 @@ func expSumGo(x []float32, m float32) float32 {
 func swigluGo(g, u []float32) {
 	u = u[:len(g)]
 	for i, v := range g {
-		g[i] = v / (1 + expf(-v)) * u[i]
+		g[i] = v / (1 + Expf(-v)) * u[i]
 	}
 }
 
-// expf is e^x in float32, several times faster than math.Exp: x = n·ln2 + r
+// Expf is e^x in float32, several times faster than math.Exp: x = n·ln2 + r
 // with |r| ≤ ln2/2 (ln2 split in two parts so the reduction is exact
 // enough), e^r by its Taylor polynomial to r⁶ (remainder below 2e-7
 // relative), times 2ⁿ built from the exponent bits.
-func expf(x float32) float32 {
+func Expf(x float32) float32 {
 	switch {
 	case x != x:
 		return x

@@ -66,12 +66,12 @@ func TestExpf(t *testing.T) {
 	worst := 0.0
 	for x := float32(-87); x < 88; x += 0.01 {
 		w := math.Exp(float64(x))
-		worst = math.Max(worst, math.Abs(float64(expf(x))-w)/w)
+		worst = math.Max(worst, math.Abs(float64(Expf(x))-w)/w)
 	}
 	if worst > 1e-6 {
 		t.Errorf("expf max relative error %.3g", worst)
 	}
-	if expf(-100) != 0 || !math.IsInf(float64(expf(100)), 1) || !math.IsNaN(float64(expf(float32(math.NaN())))) {
+	if Expf(-100) != 0 || !math.IsInf(float64(Expf(100)), 1) || !math.IsNaN(float64(Expf(float32(math.NaN())))) {
 		t.Error("expf edge cases wrong")
 	}
 }

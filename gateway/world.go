@@ -220,20 +220,12 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 }
 
 func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {
-	p := c.presenceIn(ref, r.WorldID)
-	if p == nil {
+	if c.presenceIn(ref, r.WorldID) == nil {
 		return
 	}
-	if !c.limiter.Allow() {
-		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
-		return
-	}
-	msgID := uuid.NewString()
-	if err := c.appendWorldInput(ctx, r.WorldID, msgID, world.PlayerSaid{MessageID: msgID, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}); err != nil {
-		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
-		return
-	}
-	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, MessageID: msgID})
+	c.acceptLine(ctx, ref, r.WorldID, func(id string) world.Input {
+		return world.PlayerSaid{MessageID: id, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}
+	})
 }
 
 func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSay) {
@@ -249,12 +241,20 @@ func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSa
 		c.sendError(ref, protocol.CodeUnknownCharacter, "no character "+quote(ps.CharacterID)+" lives in this world")
 		return
 	}
+	c.acceptLine(ctx, ref, ps.WorldID, func(id string) world.Input {
+		return world.PrivateSaid{MessageID: id, PlayerID: c.playerID, CharacterID: ps.CharacterID, Text: ps.Text}
+	})
+}
+
+// acceptLine rate-limits a player's line, gives it an id, puts it into the
+// world's log and acks it once JetStream has it.
+func (c *conn) acceptLine(ctx context.Context, ref, worldID string, input func(id string) world.Input) {
 	if !c.limiter.Allow() {
 		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
 		return
 	}
 	msgID := uuid.NewString()
-	if err := c.appendWorldInput(ctx, ps.WorldID, msgID, world.PrivateSaid{MessageID: msgID, PlayerID: c.playerID, CharacterID: ps.CharacterID, Text: ps.Text}); err != nil {
+	if err := c.appendWorldInput(ctx, worldID, msgID, input(msgID)); err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
 		return
 	}

@@ -135,19 +135,29 @@ func apply(wd *maopao.World, b WorldBody) {
 	wd.SimMinutesPerSecond, wd.Visibility = b.SimMinutesPerSecond, b.Visibility
 }
 
-// handlePutWorld replaces a world. The running simulation picks the new
-// definition up when it next starts (a restart or a hand-over).
-func (a *creatorAPI) handlePutWorld(w http.ResponseWriter, r *http.Request) *apiError {
+// loadOwnWorld loads the world a request names for its creator, who alone
+// may change it (built-in worlds are nobody's to change).
+func (a *creatorAPI) loadOwnWorld(r *http.Request, verb string) (maopao.Account, maopao.World, *apiError) {
 	acc, e := a.creator(r)
 	if e != nil {
-		return e
+		return acc, maopao.World{}, e
 	}
 	cur, e := a.loadWorld(r, acc.PlayerID)
 	if e != nil {
-		return e
+		return acc, cur, e
 	}
 	if cur.BuiltIn || cur.OwnerID != acc.PlayerID {
-		return problemf(http.StatusForbidden, codeForbidden, "only the world's creator can edit it")
+		return acc, cur, problemf(http.StatusForbidden, codeForbidden, "only the world's creator can %s it", verb)
+	}
+	return acc, cur, nil
+}
+
+// handlePutWorld replaces a world. The running simulation picks the new
+// definition up when it next starts (a restart or a hand-over).
+func (a *creatorAPI) handlePutWorld(w http.ResponseWriter, r *http.Request) *apiError {
+	acc, cur, e := a.loadOwnWorld(r, "edit")
+	if e != nil {
+		return e
 	}
 	var body WorldBody
 	if e := decodeJSONBody(w, r, MaxWorldBodyBytes, &body); e != nil {
@@ -170,16 +180,9 @@ func (a *creatorAPI) handlePutWorld(w http.ResponseWriter, r *http.Request) *api
 }
 
 func (a *creatorAPI) handleDeleteWorld(w http.ResponseWriter, r *http.Request) *apiError {
-	acc, e := a.creator(r)
+	_, cur, e := a.loadOwnWorld(r, "delete")
 	if e != nil {
 		return e
-	}
-	cur, e := a.loadWorld(r, acc.PlayerID)
-	if e != nil {
-		return e
-	}
-	if cur.BuiltIn || cur.OwnerID != acc.PlayerID {
-		return problemf(http.StatusForbidden, codeForbidden, "only the world's creator can delete it")
 	}
 	if err := a.s.Store.DeleteWorld(r.Context(), cur.ID); err != nil && !errors.Is(err, maopao.ErrNotFound) {
 		return a.storeError("delete world", err)

@@ -45,13 +45,6 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.URL == "" {
 		return errors.New("--url is required")
 	}
-	if opt.IdentityFile == "" {
-		p, err := DefaultIdentityPath(opt.URL)
-		if err != nil {
-			return err
-		}
-		opt.IdentityFile = p
-	}
 	c, err := connect(ctx, &opt)
 	if err != nil {
 		return err
@@ -83,9 +76,17 @@ func Run(ctx context.Context, opt Options) error {
 	return interactive(ctx, c, op, opt)
 }
 
-// connect dials with the stored identity, replacing it with a new guest
-// session when there is none or the server rejects it.
+// connect dials with the stored identity (the default file for the URL
+// unless one is given), getting a new guest session when there is none or
+// the server rejects it.
 func connect(ctx context.Context, opt *Options) (*chatclient.Client, error) {
+	if opt.IdentityFile == "" {
+		p, err := DefaultIdentityPath(opt.URL)
+		if err != nil {
+			return nil, err
+		}
+		opt.IdentityFile = p
+	}
 	id, err := LoadIdentity(opt.IdentityFile)
 	if err != nil {
 		return nil, err

@@ -66,13 +66,6 @@ func RunWorld(ctx context.Context, opt WorldOptions) error {
 		return errors.New("--to and --private need --say")
 	}
 	copt := Options{URL: opt.URL, IdentityFile: opt.IdentityFile, Name: opt.Name, Stderr: opt.Stderr}
-	if copt.IdentityFile == "" {
-		p, err := DefaultIdentityPath(opt.URL)
-		if err != nil {
-			return err
-		}
-		copt.IdentityFile = p
-	}
 	c, err := connect(ctx, &copt)
 	if err != nil {
 		return err

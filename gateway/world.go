@@ -18,6 +18,7 @@ import (
 // the subscriptions that bring that place's events.
 type presence struct {
 	def      maopao.World
+	summary  protocol.WorldSummary // built once at join: it costs a store read per resident
 	location string
 	room     *nats.Subscription
 	private  *nats.Subscription
@@ -104,7 +105,7 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 		return
 	}
 	c.leaveWorldQuietly(w.ID)
-	p := &presence{def: w, location: loc}
+	p := &presence{def: w, summary: c.worldSummary(ctx, w), location: loc}
 	if p.room, err = c.s.NC.Subscribe(protocol.WorldRoomSubject(w.ID, loc), c.forwardWorldEvents); err == nil {
 		p.private, err = c.s.NC.Subscribe(protocol.WorldPlayerSubject(w.ID, c.playerID), c.forwardWorldEvents)
 	}
@@ -123,7 +124,7 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 	c.mu.Unlock()
 	view := c.queryWorld(w.ID, loc)
 	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
-		World: c.worldSummary(ctx, w), LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+		World: p.summary, LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
 }
 
 // queryWorld asks the world's owner what is at a location. A world whose
@@ -216,7 +217,7 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 	_ = old.Unsubscribe()
 	view := c.queryWorld(m.WorldID, m.LocationID)
 	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
-		World: c.worldSummary(ctx, p.def), LocationID: m.LocationID, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+		World: p.summary, LocationID: m.LocationID, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
 }
 
 func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {

@@ -31,6 +31,11 @@ type Request struct {
 	FrequencyPenalty float32
 	Seed             uint64
 	Stop             []string
+	// IgnoreEOS keeps end-of-generation tokens from being sampled and drops
+	// the chat template's own stop strings (Stop still applies), so the
+	// completion runs to MaxTokens as llama.cpp's --ignore-eos does; for
+	// benchmarks and comparisons, not for chat.
+	IgnoreEOS bool
 }
 
 // Token is one streamed piece of a completion.

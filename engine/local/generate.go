@@ -1,6 +1,7 @@
 package local
 
 import (
+	"math"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -101,10 +102,21 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		sp.Seed = rand.Uint64() | 1
 	}
 	smp := sample.New(sp)
-	stops := append(append([]string(nil), e.stops...), req.Stop...)
+	stops := append([]string(nil), req.Stop...)
+	if !req.IgnoreEOS {
+		stops = append(stops, e.stops...)
+	}
 	st := newStopper(stops)
 	stopIDs := stopTokenIDs(e.tok, stops)
 	dec := e.tok.NewStreamDecoder()
+	var banned []int
+	if req.IgnoreEOS {
+		for id := range e.tok.VocabSize() {
+			if e.tok.IsEOG(id) {
+				banned = append(banned, id)
+			}
+		}
+	}
 	history := append(make([]int, 0, len(prompt)+maxTokens), prompt...)
 
 	// Every sampled token is reported, with empty text while its bytes are
@@ -125,6 +137,9 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		if err := ctx.Err(); err != nil {
 			finish("cancelled")
 			return res, err
+		}
+		for _, id := range banned {
+			logits[id] = float32(math.Inf(-1))
 		}
 		id := smp.Sample(logits, history)
 		if e.tok.IsEOG(id) || stopIDs[id] {

@@ -129,7 +129,7 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 	theirs = theirs[:steps]
 
 	var ours []int
-	_, err = e.GenerateTokens(context.Background(), ids, engine.Request{MaxTokens: steps}, func(tok engine.Token) error {
+	_, err = e.GenerateTokens(context.Background(), ids, engine.Request{MaxTokens: steps, IgnoreEOS: true}, func(tok engine.Token) error {
 		if tok.ID >= 0 {
 			ours = append(ours, tok.ID)
 		}
@@ -149,19 +149,25 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 		t.Fatalf("our engine stopped after %d tokens (EOS?) where llama.cpp went on", len(ours))
 	}
 
-	// Teacher forcing: run llama.cpp's whole sequence through our model and
-	// ask whether our argmax at each position is the token llama.cpp chose.
+	// Teacher forcing: feed llama.cpp's tokens through our model the way
+	// llama.cpp produced them (the prompt as one batch, then one token per
+	// step) and ask whether our argmax at each position is the token
+	// llama.cpp chose.
 	m := e.Model()
 	seq := append(append([]int(nil), ids...), theirs...)
-	b := model.SeqBatch(0, 0, seq)
-	b.Logits = make([]bool, len(seq))
-	for i := len(ids) - 1; i < len(seq)-1; i++ {
-		b.Logits[i] = true
-	}
 	kv := model.NewKVCache(m, len(seq)+model.BlockSize, len(seq))
-	logits, err := m.Forward(context.Background(), b, kv)
-	if err != nil {
-		t.Fatal(err)
+	logits := make([][]float32, len(seq))
+	for pos := 0; pos < len(seq)-1; {
+		n := 1
+		if pos == 0 {
+			n = len(ids)
+		}
+		out, err := m.Forward(context.Background(), model.SeqBatch(0, pos, seq[pos:pos+n]), kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits[pos+n-1] = out[n-1]
+		pos += n
 	}
 	for i := len(ids) - 1; i < len(seq)-1; i++ {
 		l := logits[i]

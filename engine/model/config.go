@@ -232,7 +232,7 @@ func ConfigFromMetadata(kv map[string]any) (Config, error) {
 		return Config{}, m.err
 	}
 	if c.AttnScale == 0 && c.HeadDim > 0 {
-		c.AttnScale = float32(1 / math.Sqrt(float64(c.HeadDim)))
+		c.AttnScale = 1 / float32(math.Sqrt(float64(c.HeadDim))) // 1.0f/sqrtf(n), as llama.cpp
 	}
 	return c, c.validate()
 }

@@ -174,6 +174,7 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 			scale(row, c.EmbedScale)
 		}
 	}
+	m.trace("embd", -1, s.x[:n*c.Hidden])
 
 	for l := range m.Layers {
 		if err := ctx.Err(); err != nil {
@@ -198,6 +199,7 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 	for r, i := range rows {
 		rmsNorm(h[r*c.Hidden:(r+1)*c.Hidden], s.x[i*c.Hidden:(i+1)*c.Hidden], m.OutNorm, c.RMSEps)
 	}
+	m.trace("result_norm", -1, h[:len(rows)*c.Hidden])
 	lg := make([]float32, len(rows)*c.Vocab)
 	m.matMul(m.Output, h, len(rows), lg)
 	if c.LogitScale != 1 {
@@ -220,7 +222,11 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 	for i := 0; i < n; i++ {
 		rmsNorm(s.xb[i*H:(i+1)*H], s.x[i*H:(i+1)*H], L.AttnNorm, c.RMSEps)
 	}
+	m.trace("attn_norm", l, s.xb[:n*H])
 	m.projectQKV(L, n, s)
+	m.trace("Qcur", l, s.q[:n*qDim])
+	m.trace("Kcur", l, s.k[:n*kvDim])
+	m.trace("Vcur", l, s.v[:n*kvDim])
 	half := c.RopeDims / 2
 	for i := 0; i < n; i++ {
 		q, k, v := s.q[i*qDim:(i+1)*qDim], s.k[i*kvDim:(i+1)*kvDim], s.v[i*kvDim:(i+1)*kvDim]
@@ -241,6 +247,10 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 			rmsNorm(q, q, L.QNorm, c.RMSEps)
 			rmsNorm(k, k, L.KNorm, c.RMSEps)
 		}
+		if n == 1 && c.QKNorm != QKNormNone {
+			m.trace("Qcur_normed", l, q)
+			m.trace("Kcur_normed", l, k)
+		}
 		cos, sin := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
 		for h := 0; h < c.Heads; h++ {
 			m.rope.rotate(q[h*hd:(h+1)*hd], cos, sin)
@@ -250,20 +260,34 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 		}
 		kv.store(l, s.seqs[i], b.Pos[i], k, v, hd)
 	}
+	m.trace("Qcur_rope", l, s.q[:n*qDim])
+	m.trace("Kcur_rope", l, s.k[:n*kvDim])
 	m.attention(l, b, kv, s)
+	m.trace("kqv_out", l, s.att[:n*qDim])
 	m.matMul(L.Wo, s.att, n, s.tmp)
+	m.trace("attn_out", l, s.tmp[:n*H])
 	addScaled(s.x, s.tmp, c.ResidualScale)
+	m.trace("ffn_inp", l, s.x[:n*H])
 
 	// Feed-forward block.
 	for i := 0; i < n; i++ {
 		rmsNorm(s.xb[i*H:(i+1)*H], s.x[i*H:(i+1)*H], L.FFNNorm, c.RMSEps)
 	}
+	m.trace("ffn_norm", l, s.xb[:n*H])
 	if c.MoE() {
 		m.moe(l, n, s)
 	} else {
 		m.swiglu(L.Gate, L.Up, L.Down, s.xb, n, s.tmp, s)
 	}
+	m.trace("ffn_out", l, s.tmp[:n*H])
 	addScaled(s.x, s.tmp, c.ResidualScale)
+	m.trace("l_out", l, s.x[:n*H])
+}
+
+func (m *Model) trace(name string, layer int, x []float32) {
+	if m.Trace != nil {
+		m.Trace(name, layer, x)
+	}
 }
 
 // attnTile is the width of the position tiles attention works in: query
@@ -272,7 +296,7 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 // values up to its end (zero-padded), so every query row is computed from
 // the same operands however the prompt was split into batches; only the
 // kernels' summation order may differ with the number of rows per pass.
-const attnTile = 32
+const attnTile = 64
 
 // attention computes, for every token and head, the softmax-weighted sum of
 // the cached values of its sequence's positions up to its own (causal mask).
@@ -298,6 +322,9 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	}
 	items := len(order) * c.KVHeads
 	threads := min(m.threadsFor(items*64), items)
+	if m.Trace != nil {
+		threads = 1
+	}
 	if len(s.attn) < threads {
 		s.attn = append(s.attn, make([]attnBufs, threads-len(s.attn))...)
 	}
@@ -330,20 +357,43 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 				}
 			}
 			sc = grow(sc, nq*limit)
-			tensor.MatMul(f32Matrix(kbuf[:limit*hd], limit, hd), qbuf, nq, sc, 1)
+			for r, i := range tile {
+				for g := 0; g < group; g++ {
+					row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
+					qr := qbuf[(r*group+g)*hd : (r*group+g+1)*hd]
+					for t := 0; t <= b.Pos[i]; t++ {
+						row[t] = dotF32(qr, kbuf[t*hd:(t+1)*hd])
+					}
+				}
+			}
 			for r, i := range tile {
 				p := b.Pos[i]
 				for g := 0; g < group; g++ {
 					row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
+					if len(b.Tokens) == 1 {
+						m.trace("kq", l, row[:p+1])
+					}
 					scale(row[:p+1], c.AttnScale)
-					softmax(row[:p+1])
+					tensor.SoftmaxMasked(row[:p+1])
+					if len(b.Tokens) == 1 {
+						m.trace("kq_soft_max", l, row[:p+1])
+					}
 					clear(row[p+1:])
 				}
 			}
 			vt = grow(vt, hd*limit)
 			kv.gatherVT(l, st, h, min(limit, npos), limit, hd, vt)
 			ob = grow(ob, nq*hd)
-			tensor.MatMul(f32Matrix(vt, hd, limit), sc, nq, ob, 1)
+			dot := rowDot(len(b.Tokens))
+			for r, i := range tile {
+				n64 := (b.Pos[i] + 64) &^ 63 // = limit for the tile's last row
+				for g := 0; g < group; g++ {
+					pr := sc[(r*group+g)*limit : (r*group+g)*limit+n64]
+					for d := 0; d < hd; d++ {
+						ob[(r*group+g)*hd+d] = dot(vt[d*limit:d*limit+n64], pr)
+					}
+				}
+			}
 			for r, i := range tile {
 				for g := 0; g < group; g++ {
 					qh := h*group + g
@@ -371,7 +421,8 @@ func (m *Model) moe(l, n int, s *scratch) {
 	xb, out := s.xb, s.tmp
 	s.probs = grow(s.probs, n*E)
 	probs := s.probs
-	m.matMul(L.Router, xb, n, probs)
+	m.routerLogits(L.Router, xb, n, probs)
+	m.trace("ffn_moe_logits", l, probs[:n*E])
 	s.routes = grow(s.routes, E)
 	byExpert := s.routes
 	for e := range byExpert {
@@ -380,6 +431,7 @@ func (m *Model) moe(l, n int, s *scratch) {
 	for i := 0; i < n; i++ {
 		p := probs[i*E : (i+1)*E]
 		softmax(p)
+		m.trace("ffn_moe_probs", l, p)
 		s.idx = topK(p, K, s.idx)
 		top := s.idx
 		var sum float32 = 1
@@ -409,6 +461,7 @@ func (m *Model) moe(l, n int, s *scratch) {
 				copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
 			}
 			m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s)
+			m.trace("ffn_moe_down", l, y[:ne*H])
 			for r, rt := range rs {
 				axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
 			}
@@ -426,6 +479,37 @@ func (m *Model) moe(l, n int, s *scratch) {
 			axpy(out[i*H:(i+1)*H], sh[i*H:(i+1)*H], g)
 		}
 	}
+}
+
+// routerLogits computes the router's logits. A float32 router is summed in
+// the order llama.cpp's kernel for it uses (gemm for a batch, gemv for a
+// single token; see rowDot): routing picks experts by these values, and a
+// near-tie decided differently sends a token through different weights.
+func (m *Model) routerLogits(w tensor.Matrix, x []float32, n int, out []float32) {
+	if w.Type != tensor.F32 || w.Cols%16 != 0 || m.Exact {
+		m.matMul(w, x, n, out)
+		return
+	}
+	rows := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(w.Data))), w.Rows*w.Cols)
+	dot := rowDot(n)
+	for i := 0; i < n; i++ {
+		xi := x[i*w.Cols : (i+1)*w.Cols]
+		for e := 0; e < w.Rows; e++ {
+			out[i*w.Rows+e] = dot(rows[e*w.Cols:(e+1)*w.Cols], xi)
+		}
+	}
+}
+
+// rowDot is the float32 dot product llama.cpp's CPU backend uses in a
+// matrix product with n right-hand columns: llamafile's tinyBLAS
+// (dotLanes16) for n ≥ 2, ggml_vec_dot_f32 (dotF32) for a single one. The
+// lengths it is given are multiples of 64 (attention rows are padded as
+// llama.cpp pads its KV cache), where both are defined.
+func rowDot(n int) func(x, y []float32) float32 {
+	if n >= 2 {
+		return dotLanes16
+	}
+	return dotF32
 }
 
 // expertsParallel runs whole experts on separate threads, for a few tokens

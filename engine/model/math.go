@@ -6,13 +6,16 @@ import (
 	"github.com/maopao/maopao/engine/tensor"
 )
 
-// rmsNorm writes x / rms(x) * w into dst. dst may alias x.
+// rmsNorm writes x / rms(x) * w into dst. dst may alias x. The rounding
+// steps are ggml's (float squares summed in float64, a float mean and
+// scale), so that both engines normalise to the same bits.
 func rmsNorm(dst, x, w []float32, eps float32) {
 	var ss float64
 	for _, v := range x {
-		ss += float64(v) * float64(v)
+		ss += float64(v * v)
 	}
-	scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	mean := float32(ss / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
 	for i, v := range x {
 		dst[i] = v * scale * w[i]
 	}
@@ -50,33 +53,36 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
-// ropeTable holds the inverse frequencies of rotary embeddings for one head
-// dimension; positions multiply them at use time.
+// ropeTable holds what rotary embeddings need for one head dimension.
+// Angles are computed as ggml does, in float32: position · scale^i by
+// repeated multiplication, so that long positions carry the same rounding
+// as llama.cpp's (a float64 angle differs from it by several float32 ulps
+// at position 100, enough to change tokens on quantized models).
 type ropeTable struct {
-	invFreq []float64 // len nRot/2
-	neox    bool
-	nRot    int
+	thetaScale, freqScale float32
+	neox                  bool
+	nRot                  int
 }
 
 func newRope(nRot int, base, freqScale float32, neox bool) ropeTable {
-	t := ropeTable{neox: neox, nRot: nRot, invFreq: make([]float64, nRot/2)}
-	for i := range t.invFreq {
-		t.invFreq[i] = float64(freqScale) * math.Pow(float64(base), -2*float64(i)/float64(nRot))
-	}
-	return t
+	ts := float32(math.Pow(float64(base), float64(-2/float32(nRot))))
+	return ropeTable{thetaScale: ts, freqScale: freqScale, neox: neox, nRot: nRot}
 }
 
 // cosSin fills the rotation of each frequency pair for position pos.
 func (t ropeTable) cosSin(pos int, cos, sin []float32) {
-	for i, f := range t.invFreq {
-		s, c := math.Sincos(float64(pos) * f)
-		cos[i], sin[i] = float32(c), float32(s)
+	theta := float32(pos)
+	for i := range cos[:t.nRot/2] {
+		a := float64(t.freqScale * theta)
+		cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+		theta *= t.thetaScale
 	}
 }
 
 // rotate applies rotary embedding to one head vector in place. The normal
 // (GPT-J style) ordering pairs adjacent elements (2i, 2i+1); the NeoX
 // ordering pairs element i with i+nRot/2. Elements past nRot are untouched.
+// The fused multiply-adds are where GCC puts them in ggml's rope.
 func (t ropeTable) rotate(v, cos, sin []float32) {
 	half := t.nRot / 2
 	for i := 0; i < half; i++ {
@@ -85,7 +91,66 @@ func (t ropeTable) rotate(v, cos, sin []float32) {
 			a, b = i, i+half
 		}
 		x0, x1 := v[a], v[b]
-		v[a] = x0*cos[i] - x1*sin[i]
-		v[b] = x0*sin[i] + x1*cos[i]
+		v[a] = fma32(x0, cos[i], -(x1 * sin[i]))
+		v[b] = fma32(x0, sin[i], x1*cos[i])
 	}
+}
+
+func fma32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
+}
+
+// dotF32 is ggml_vec_dot_f32 as built for AVX-512, which llama.cpp uses for
+// attention scores: four 16-lane accumulators over 64-element steps, added
+// pairwise, reduced like _mm512_reduce_add_ps, then a scalar tail.
+func dotF32(x, y []float32) float32 {
+	n := len(x)
+	y = y[:n]
+	np := n &^ 63
+	var acc [4][16]float32
+	for i := 0; i < np; i += 64 {
+		for j := range acc {
+			for l := range acc[j] {
+				k := i + 16*j + l
+				acc[j][l] = fma32(x[k], y[k], acc[j][l])
+			}
+		}
+	}
+	for l := 0; l < 16; l++ {
+		acc[0][l] += acc[2][l]
+		acc[1][l] += acc[3][l]
+	}
+	for l := 0; l < 16; l++ {
+		acc[0][l] += acc[1][l]
+	}
+	s := reduce16(&acc[0])
+	for i := np; i < n; i++ {
+		s = fma32(x[i], y[i], s)
+	}
+	return s
+}
+
+// dotLanes16 is one output of llamafile's tinyBLAS F32 kernel (AVX-512),
+// which llama.cpp uses for attention's probability-weighted values: lane l
+// accumulates elements l, l+16, ... with fused multiply-adds, then the
+// lanes are reduced like _mm512_reduce_add_ps. len(x) is a multiple of 16.
+func dotLanes16(x, y []float32) float32 {
+	y = y[:len(x)]
+	var acc [16]float32
+	for i := 0; i < len(x); i += 16 {
+		for l := range acc {
+			acc[l] = fma32(x[i+l], y[i+l], acc[l])
+		}
+	}
+	return reduce16(&acc)
+}
+
+// reduce16 adds 16 lanes pairwise the way _mm512_reduce_add_ps does.
+func reduce16(v *[16]float32) float32 {
+	var t [8]float32
+	for i := range t {
+		t[i] = v[i] + v[i+8]
+	}
+	a0, a1, a2, a3 := t[0]+t[4], t[1]+t[5], t[2]+t[6], t[3]+t[7]
+	return (a0 + a2) + (a1 + a3)
 }

@@ -48,6 +48,12 @@ type Model struct {
 	// activations in float instead of quantizing them to 8 bits for
 	// quantized weights: slow, for checking the math of quantized models.
 	Exact bool
+	// Trace, when set, is called with intermediate activations of a forward
+	// pass (names follow llama.cpp's graph: "attn_norm", "Qcur", "kq_soft_max",
+	// "ffn_moe_probs", "l_out", ...), so a run can be compared tensor by
+	// tensor with another engine. x is only valid during the call. Tracing
+	// forces one thread for attention.
+	Trace func(name string, layer int, x []float32)
 
 	rope ropeTable
 }

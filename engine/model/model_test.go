@@ -118,9 +118,17 @@ func checkForward(t *testing.T, m *Model, want [][]float64, fastTol float64) {
 			if argmax(got[i]) == argmax64(want[i]) {
 				agree++
 			}
-			// Batching changes results only by rounding: the matrix kernels
-			// may sum in another order when several rows share a pass.
-			if e := relErr(step[i], f64(got[i])); e > 1e-5 {
+			// Batching changes results only by rounding: like llama.cpp,
+			// attention and float matrix products sum in one order for a
+			// batch and another for a single token. Where activations are
+			// rounded to int8 afterwards, a last-bit difference can move a
+			// value across a rounding boundary, so the fast path on
+			// quantized weights gets a looser bound.
+			bound := 1e-5
+			if !exact && quantized(m) {
+				bound = 5e-3
+			}
+			if e := relErr(step[i], f64(got[i])); e > bound {
 				t.Errorf("exact=%v position %d: token-by-token differs from batched by %.3g", exact, i, e)
 			}
 		}
@@ -380,4 +388,12 @@ func TestTopK(t *testing.T) {
 	if len(got) != 2 || got[0] == got[1] || got[0] < 0 || got[1] < 0 {
 		t.Errorf("topK with NaN = %v", got)
 	}
+}
+
+func quantized(m *Model) bool {
+	switch m.WeightType() {
+	case tensor.F32, tensor.F16, tensor.BF16:
+		return false
+	}
+	return true
 }

@@ -103,6 +103,7 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 			for b := range a.bsums {
 				a.bsums[b] = bs16[2*b] + bs16[2*b+1]
 			}
+			roundScalesF16(a.d)
 		}
 		return a
 	}
@@ -110,6 +111,7 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 		quantAct(x[b*a.blk:(b+1)*a.blk], a.qs[b*a.blk:(b+1)*a.blk], &a.d[b])
 	}
 	if a.blk == 32 {
+		roundScalesF16(a.d)
 		for b := 0; b < nb; b++ {
 			a.bsums[b] = sum8(a.qs[32*b : 32*b+32])
 		}
@@ -158,6 +160,19 @@ func (a *act) pack4(groups int) {
 				}
 			}
 		}
+	}
+}
+
+// roundScalesF16 rounds 32-block activation scales to float16, as ggml's
+// block_q8_0 stores them. The int8s were rounded with the float scale (ggml
+// does the same: it multiplies by 127/amax), so only the scale a dot product
+// applies changes. Doing what llama.cpp does here is what lets Q8_0 and Q4_0
+// models produce the same tokens as llama.cpp; a float32 scale is more exact
+// by about 1e-4 relative per projection, which no one can hear but which
+// flips greedy choices on untrained weights.
+func roundScalesF16(d []float32) {
+	for i, v := range d {
+		d[i] = F16ToF32(F32ToF16(v))
 	}
 }
 

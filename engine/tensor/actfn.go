@@ -8,20 +8,55 @@ import "math"
 
 // Kernel table entries; assembly init code may replace them.
 var (
-	expSum = expSumGo // x[i] = e^(x[i]-m) in place; returns the sum
+	expSum = expSumGo // x[i] = e^(x[i]-m) in place, 16-wide chunks; returns the sum
 	maxF32 = maxF32Go // largest element of a non-empty slice (NaN ignored)
-	swiglu = swigluGo // g[i] = silu(g[i]) · u[i]
+	swiglu = swigluGo // g[i] = silu(g[i]) · u[i] for the whole 16-wide chunks
 )
 
+// The rounding steps of Softmax, SwiGLU and Expf are ggml's (llama.cpp's
+// CPU backend built for AVX-512), step for step: the same exponential, the
+// same 16-wide chunk sums added in float64, the same scalar tails. Random
+// and quantized models amplify a last-bit difference here into different
+// tokens, and producing llama.cpp's tokens for the same file is a goal of
+// this engine.
+
 // Softmax normalises x in place to e^(x[i]-max) / Σ e^(x[j]-max); the
-// maximum is subtracted first so large values do not overflow.
+// maximum is subtracted first so large values do not overflow. Whole
+// 16-element chunks use Expf; the tail uses a correctly rounded exp, as
+// ggml's softmax does with libm's expf.
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	inv := 1 / expSum(x, maxF32(x))
+	m := maxF32(x)
+	full := len(x) &^ 15
+	sum := float64(0)
+	if full > 0 {
+		sum = expSum(x[:full], m)
+	}
+	for i := full; i < len(x); i++ {
+		e := expfExact(x[i] - m)
+		x[i] = e
+		sum += float64(e)
+	}
+	scaleBy(x, float32(1/sum))
+}
+
+// SoftmaxMasked is Softmax of a row that goes on past len(x) with masked
+// (−Inf) entries up to a multiple of 16, as llama.cpp's attention rows do
+// (its KV cache is padded): every chunk, the last one too, goes through
+// Expf, and the masked entries add exactly zero.
+func SoftmaxMasked(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	sum := expSum(x, maxF32(x))
+	scaleBy(x, float32(1/sum))
+}
+
+func scaleBy(x []float32, s float32) {
 	for i := range x {
-		x[i] *= inv
+		x[i] *= s
 	}
 }
 
@@ -31,7 +66,14 @@ func SwiGLU(g, u []float32) {
 	if len(u) != len(g) {
 		panic("tensor: SwiGLU of slices of different lengths")
 	}
-	swiglu(g, u)
+	full := len(g) &^ 15
+	if full > 0 {
+		swiglu(g[:full], u[:full])
+	}
+	for i := full; i < len(g); i++ {
+		v := g[i]
+		g[i] = v / (1 + expfExact(-v)) * u[i]
+	}
 }
 
 func maxF32Go(x []float32) float32 {
@@ -44,46 +86,72 @@ func maxF32Go(x []float32) float32 {
 	return m
 }
 
-func expSumGo(x []float32, m float32) float32 {
-	var sum float32
-	for i, v := range x {
-		e := Expf(v - m)
-		x[i] = e
-		sum += e
+// expSumGo exponentiates x in place (x[i] = e^(x[i]-m)) and returns the
+// sum, added as ggml does: each 16-wide chunk summed in float32 by halving
+// (lanes i and i+8, then i+4, i+2, i+1), the chunk sums in float64. A
+// short last chunk counts its missing lanes as zero.
+func expSumGo(x []float32, m float32) float64 {
+	var sum float64
+	var lanes [16]float32
+	for c := 0; c < len(x); c += 16 {
+		lanes = [16]float32{}
+		for l := 0; l < 16 && c+l < len(x); l++ {
+			e := Expf(x[c+l] - m)
+			x[c+l] = e
+			lanes[l] = e
+		}
+		sum += float64(reduce16(&lanes))
 	}
 	return sum
+}
+
+// reduce16 adds 16 lanes pairwise the way _mm512_reduce_add_ps does.
+func reduce16(v *[16]float32) float32 {
+	var t [8]float32
+	for i := range t {
+		t[i] = v[i] + v[i+8]
+	}
+	a0, a1, a2, a3 := t[0]+t[4], t[1]+t[5], t[2]+t[6], t[3]+t[7]
+	return (a0 + a2) + (a1 + a3)
 }
 
 func swigluGo(g, u []float32) {
 	u = u[:len(g)]
 	for i, v := range g {
-		g[i] = v / (1 + Expf(-v)) * u[i]
+		g[i] = v / (1 + Expf(0-v)) * u[i]
 	}
 }
 
-// Expf is e^x in float32, several times faster than math.Exp: x = n·ln2 + r
-// with |r| ≤ ln2/2 (ln2 split in two parts so the reduction is exact
-// enough), e^r by its Taylor polynomial to r⁶ (remainder below 2e-7
-// relative), times 2ⁿ built from the exponent bits.
-func Expf(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x > 88.72:
-		return float32(math.Inf(1))
-	case x < -87.33:
-		return 0
-	}
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	if n > 127 { // 2^128 is not a float32, but p·2·2^127 can be
-		p, n = p*2, n-1
-	}
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+// fma32 is a float32 fused multiply-add. Going through float64 rounds twice,
+// which differs from one rounding only when the float64 result falls exactly
+// halfway between two float32s: about once in 2^29 operations.
+func fma32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
 }
+
+// Expf is e^x in float32 by the algorithm of ggml's AVX-512 ggml_v_expf
+// (after Arm's optimized routines): x = n·ln2 + b with n = round(x/ln2), b
+// in two steps of a split ln2, e^b by a degree-5 polynomial evaluated in
+// two halves, then scaled by 2^n. Error ≤ 1.5 ulp plus rounding; inputs
+// below −103.97 give 0 and above 88.38 give +Inf.
+func Expf(x float32) float32 {
+	const shift = 0x1.8p23
+	z := fma32(x, 0x1.715476p+0, shift)
+	n := z - shift
+	b := fma32(-n, 0x1.7f7d1cp-20, fma32(-n, 0x1.62e4p-1, x))
+	u := b * b
+	j := fma32(fma32(fma32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
+		u, fma32(0x1.ffffecp-1, b, 1))
+	if abs32(n) > 192 {
+		if n <= 0 {
+			return 0
+		}
+		return float32(math.Inf(1))
+	}
+	// j·2^n (VSCALEFPS): exact in float64, then one rounding to float32.
+	return float32(float64(j) * math.Ldexp(1, int(n)))
+}
+
+// expfExact is e^x correctly rounded to float32 (but for double rounding in
+// rare halfway cases), standing in for libm's expf in ggml's scalar tails.
+func expfExact(x float32) float32 { return float32(math.Exp(float64(x))) }

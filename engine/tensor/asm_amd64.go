@@ -182,7 +182,7 @@ func install(s asmSet) {
 		s.quantAct(&x[0], &q[0], &d[0], &bs16[0], nb, blk)
 	}
 	if s.vecFuncs {
-		expSum = func(x []float32, m float32) float32 {
+		expSum = func(x []float32, m float32) float64 {
 			if len(x) == 0 {
 				return 0
 			}

@@ -157,7 +157,7 @@ func dotBF16x4rowsAVX512(w *uint16, x *float32, stride, n, nrows int, out *float
 func dotBF16rowsAVX512(w *uint16, x *float32, n, nrows int, out *float32)
 
 //go:noescape
-func expSumAVX512(x *float32, n int, m float32) float32
+func expSumAVX512(x *float32, n int, m float32) float64
 
 //go:noescape
 func maxAVX512(x *float32, n int) float32

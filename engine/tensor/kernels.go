@@ -80,35 +80,57 @@ func dotBF16Go(row []byte, x []float32) float32 {
 // Quantized kernels: row is one weight row, qs/d/bs the matching slice of
 // one prepared activation row.
 
+// The 32-block kernels sum as ggml does (ggml_vec_dot_q8_0_q8_0 and
+// llamafile's tinyBLAS_Q0_AVX agree): eight float lanes, lane j taking each
+// block's int8 products 4j..4j+3 as one integer, scaled by the product of
+// the two block scales with a fused multiply-add, block after block; then
+// the lanes are added pairwise (hsum8). Every fast kernel reproduces this
+// to the bit, and with it llama.cpp's results.
+
 func dotQ8_0Go(row []byte, qs []int8, d []float32, _ []int16) float32 {
-	var acc float32
+	var acc [8]float32
 	nb := len(row) / 34
 	for b := 0; b < nb; b++ {
 		blk := row[34*b : 34*b+34]
 		q := qs[32*b : 32*b+32]
-		var s int32
-		for j := 0; j < 32; j++ {
-			s += int32(int8(blk[2+j])) * int32(q[j])
+		db := f16At(blk) * d[b]
+		for j := 0; j < 8; j++ {
+			var s int32
+			for t := 4 * j; t < 4*j+4; t++ {
+				s += int32(int8(blk[2+t])) * int32(q[t])
+			}
+			acc[j] = fma32(db, float32(s), acc[j])
 		}
-		acc += f16At(blk) * d[b] * float32(s)
 	}
-	return acc
+	return hsum8(&acc)
 }
 
-func dotQ4_0Go(row []byte, qs []int8, d []float32, bs []int16) float32 {
-	var acc float32
+func dotQ4_0Go(row []byte, qs []int8, d []float32, _ []int16) float32 {
+	var acc [8]float32
 	nb := len(row) / 18
 	for b := 0; b < nb; b++ {
 		blk := row[18*b : 18*b+18]
 		q := qs[32*b : 32*b+32]
-		var s int32
-		for j := 0; j < 16; j++ {
-			s += int32(blk[2+j]&0xf)*int32(q[j]) + int32(blk[2+j]>>4)*int32(q[j+16])
+		db := f16At(blk) * d[b]
+		for j := 0; j < 8; j++ {
+			var s int32
+			for t := 4 * j; t < 4*j+4; t++ {
+				w := int32(blk[2+t%16]&0xf) - 8
+				if t >= 16 {
+					w = int32(blk[2+t%16]>>4) - 8
+				}
+				s += w * int32(q[t])
+			}
+			acc[j] = fma32(db, float32(s), acc[j])
 		}
-		s -= 8 * int32(bs[b])
-		acc += f16At(blk) * d[b] * float32(s)
 	}
-	return acc
+	return hsum8(&acc)
+}
+
+// hsum8 adds eight lanes as ggml's hsum_float_8 does.
+func hsum8(v *[8]float32) float32 {
+	a0, a1, a2, a3 := v[0]+v[4], v[1]+v[5], v[2]+v[6], v[3]+v[7]
+	return (a0 + a2) + (a1 + a3)
 }
 
 func dotQ4KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {

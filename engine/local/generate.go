@@ -1,9 +1,9 @@
 package local
 
 import (
-	"math"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 

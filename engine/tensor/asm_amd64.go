@@ -289,16 +289,13 @@ func install(s asmSet) {
 	q32 := func(bb int, f q32asm, tail qkernel) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			nb := len(row) / bb
-			np := nb / 2
-			var r float32
-			if np > 0 {
-				_, _ = qs[64*np-1], d[2*np-1]
-				r = f(&row[0], &qs[0], &d[0], np)
+			if nb%2 == 1 || nb == 0 {
+				// The kernels take pairs of blocks; an odd block at the end
+				// would be summed apart from the lanes (see dotQ8_0Go).
+				return tail(row, qs, d, bs)
 			}
-			if nb%2 == 1 {
-				r += tail(row[(nb-1)*bb:], qs[(nb-1)*32:], d[nb-1:], bs[nb-1:])
-			}
-			return r
+			_, _ = qs[32*nb-1], d[nb-1]
+			return f(&row[0], &qs[0], &d[0], nb/2)
 		}
 	}
 	dotQ8_0 = q32(34, s.q8, dotQ8_0Go)

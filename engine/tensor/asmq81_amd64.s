@@ -8,7 +8,8 @@
 // activations packed 64 int8s (and two scales) at a time. The weights are
 // made unsigned with VPABSB and their signs moved onto the activations
 // with a masked negate, then VPDPBUSD; each block's int32 lanes are scaled
-// by weight scale × activation scale in float.
+// by weight scale × activation scale in float and added into eight float
+// lanes block after block, the order ggml sums Q8_0 dot products in.
 
 // func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
 TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-36
@@ -37,7 +38,10 @@ dotQ8_0VNNI_loop:
 	VMOVQ 0(R8), X13
 	VMULPS X13, X10, X13
 	VPERMPS Z13, Z30, Z13
-	VFMADD231PS Z12, Z13, Z0
+	VFMADD231PS Y12, Y13, Y0
+	VEXTRACTF64X4 $1, Z12, Y14
+	VEXTRACTF64X4 $1, Z13, Y15
+	VFMADD231PS Y14, Y15, Y0
 	ADDQ $68, SI
 	ADDQ $64, DI
 	ADDQ $8, R8
@@ -89,7 +93,10 @@ dotQ4_0VNNI_loop:
 	VMOVQ 0(R8), X13
 	VMULPS X13, X10, X13
 	VPERMPS Z13, Z30, Z13
-	VFMADD231PS Z12, Z13, Z0
+	VFMADD231PS Y12, Y13, Y0
+	VEXTRACTF64X4 $1, Z12, Y14
+	VEXTRACTF64X4 $1, Z13, Y15
+	VFMADD231PS Y14, Y15, Y0
 	ADDQ $36, SI
 	ADDQ $64, DI
 	ADDQ $8, R8
@@ -132,7 +139,10 @@ dotQ8_0VNNIrows_loop:
 	VPBROADCASTW 34(SI), K2, Y10
 	VCVTPH2PS Y10, Z10
 	VMULPS 64(R8), Z10, Z10
-	VFMADD231PS Z12, Z10, Z0
+	VFMADD231PS Y12, Y10, Y0
+	VEXTRACTF64X4 $1, Z12, Y14
+	VEXTRACTF64X4 $1, Z10, Y15
+	VFMADD231PS Y14, Y15, Y0
 	ADDQ $68, SI
 	ADDQ $64, DI
 	ADDQ $128, R8
@@ -195,7 +205,10 @@ dotQ4_0VNNIrows_loop:
 	VMOVQ 0(R8), X13
 	VMULPS X13, X10, X13
 	VPERMPS Z13, Z30, Z13
-	VFMADD231PS Z12, Z13, Z0
+	VFMADD231PS Y12, Y13, Y0
+	VEXTRACTF64X4 $1, Z12, Y14
+	VEXTRACTF64X4 $1, Z13, Y15
+	VFMADD231PS Y14, Y15, Y0
 	ADDQ $36, SI
 	ADDQ $64, DI
 	ADDQ $8, R8

@@ -83,7 +83,11 @@ def kernel(name, J, q4, rows=False):
         e(f"\tVMOVQ {8*j}(R8), X13")
         e("\tVMULPS X13, X10, X13")
         e("\tVPERMPS Z13, Z30, Z13")
-        e(f"\tVFMADD231PS Z12, Z13, Z{j}")
+        # ggml's order: eight lanes, block 2p then block 2p+1
+        e(f"\tVFMADD231PS Y12, Y13, Y{j}")
+        e("\tVEXTRACTF64X4 $1, Z12, Y14")
+        e("\tVEXTRACTF64X4 $1, Z13, Y15")
+        e(f"\tVFMADD231PS Y14, Y15, Y{j}")
     e(f"\tADDQ ${2*bb}, SI")
     e(f"\tADDQ ${64*J}, DI")
     e(f"\tADDQ ${8*J}, R8")
@@ -133,7 +137,8 @@ def q8rows(name):
     for l in ["VMOVDQU 2(SI), Y8", "VINSERTI64X4 $1, 36(SI), Z8, Z8", "VPXORD Z31, Z8, Z8",
               "VMOVDQU64 (R8), Z12", "VPDPBUSD (DI), Z8, Z12", "VCVTDQ2PS Z12, Z12",
               "VPBROADCASTW (SI), Y10", "VPBROADCASTW 34(SI), K2, Y10", "VCVTPH2PS Y10, Z10",
-              "VMULPS 64(R8), Z10, Z10", "VFMADD231PS Z12, Z10, Z0",
+              "VMULPS 64(R8), Z10, Z10", "VFMADD231PS Y12, Y10, Y0",
+              "VEXTRACTF64X4 $1, Z12, Y14", "VEXTRACTF64X4 $1, Z10, Y15", "VFMADD231PS Y14, Y15, Y0",
               "ADDQ $68, SI", "ADDQ $64, DI", "ADDQ $128, R8", "DECQ CX", f"JNZ {name}_loop"]:
         e("\t" + l)
     for l in hsum(0):
@@ -154,7 +159,8 @@ e("// Q8_0/Q4_0 kernels: two 32-weight blocks per 512-bit step against J")
 e("// activations packed 64 int8s (and two scales) at a time. The weights are")
 e("// made unsigned with VPABSB and their signs moved onto the activations")
 e("// with a masked negate, then VPDPBUSD; each block's int32 lanes are scaled")
-e("// by weight scale × activation scale in float.")
+e("// by weight scale × activation scale in float and added into eight float")
+e("// lanes block after block, the order ggml sums Q8_0 dot products in.")
 e("")
 kernel("dotQ8_0VNNI" + suf, J, False)
 kernel("dotQ4_0VNNI" + suf, J, True)

@@ -326,3 +326,45 @@ func TestParallelFor(t *testing.T) {
 		}
 	}
 }
+
+// TestQ32KernelsBitExact checks that every kernel set computes Q8_0 and
+// Q4_0 products to the same bits as the Go kernels, which sum in ggml's
+// order (see dotQ8_0Go): through single rows, four-activation groups and
+// many-row passes, with even and odd block counts.
+func TestQ32KernelsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, typ := range []Type{Q8_0, Q4_0} {
+		for _, shape := range [][2]int{{37, 64}, {37, 96}, {37, 512}, {300, 512}} {
+			rows, cols := shape[0], shape[1]
+			w := make([]float32, rows*cols)
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+			}
+			data, err := Quantize(typ, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := Matrix{Type: typ, Rows: rows, Cols: cols, Data: data}
+			for _, n := range []int{1, 2, 4, 5, 9} {
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(r.NormFloat64() * 3)
+				}
+				var want []float32
+				forEachKernelSet(t, false, func(t *testing.T) {
+					y := make([]float32, n*rows)
+					MatMul(m, x, n, y, 1)
+					if Kernels() == "go" {
+						want = y
+						return
+					}
+					for i := range y {
+						if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v cols=%d n=%d: y[%d] = %v, Go kernels %v", typ, cols, n, i, y[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}

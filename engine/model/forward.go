@@ -362,7 +362,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 					row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
 					qr := qbuf[(r*group+g)*hd : (r*group+g+1)*hd]
 					for t := 0; t <= b.Pos[i]; t++ {
-						row[t] = dotF32(qr, kbuf[t*hd:(t+1)*hd])
+						row[t] = tensor.DotF32x64(qr, kbuf[t*hd:(t+1)*hd])
 					}
 				}
 			}
@@ -502,14 +502,15 @@ func (m *Model) routerLogits(w tensor.Matrix, x []float32, n int, out []float32)
 
 // rowDot is the float32 dot product llama.cpp's CPU backend uses in a
 // matrix product with n right-hand columns: llamafile's tinyBLAS
-// (dotLanes16) for n ≥ 2, ggml_vec_dot_f32 (dotF32) for a single one. The
+// (tensor.DotF32x16) for n ≥ 2, ggml_vec_dot_f32 (tensor.DotF32x64) for a
+// single one. The
 // lengths it is given are multiples of 64 (attention rows are padded as
 // llama.cpp pads its KV cache), where both are defined.
 func rowDot(n int) func(x, y []float32) float32 {
 	if n >= 2 {
-		return dotLanes16
+		return tensor.DotF32x16
 	}
-	return dotF32
+	return tensor.DotF32x64
 }
 
 // expertsParallel runs whole experts on separate threads, for a few tokens

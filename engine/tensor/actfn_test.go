@@ -75,3 +75,41 @@ func TestExpf(t *testing.T) {
 		t.Error("expf edge cases wrong")
 	}
 }
+
+// TestAttentionKernelsBitExact checks that every kernel set's softmax,
+// SwiGLU and attention dot products give the Go kernels' bits.
+func TestAttentionKernelsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, n := range []int{16, 17, 64, 100, 128, 320} {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = float32(r.NormFloat64()*4), float32(r.NormFloat64())
+		}
+		var want []float32
+		forEachKernelSet(t, false, func(t *testing.T) {
+			var got []float32
+			if n%16 == 0 {
+				got = append(got, DotF32x16(x, y))
+			}
+			got = append(got, DotF32x64(x, y))
+			sm := append([]float32(nil), x...)
+			Softmax(sm)
+			got = append(got, sm...)
+			sm = append(sm[:0], x...)
+			SoftmaxMasked(sm)
+			got = append(got, sm...)
+			g := append([]float32(nil), x...)
+			SwiGLU(g, y)
+			got = append(got, g...)
+			if Kernels() == "go" {
+				want = got
+				return
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d: value %d = %v, Go kernels %v", n, i, got[i], want[i])
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 // The quantized and 4-way float kernels are generated:
 //go:generate sh -c "python3 gen_asmk.py 1 > asmk1_amd64.s && python3 gen_asmk.py 4 > asmk4_amd64.s"
+//go:generate sh -c "python3 gen_dotf.py > dotf_amd64.s"
 //go:generate sh -c "python3 gen_asmq8.py 1 > asmq81_amd64.s && python3 gen_asmq8.py 4 > asmq84_amd64.s"
 //go:generate sh -c "python3 gen_asmf.py > asmf_amd64.s"
 //go:generate sh -c "python3 gen_actf.py > actf_amd64.s"
@@ -173,6 +174,14 @@ var avx2Set = asmSet{
 func install(s asmSet) {
 	useGo()
 	kernelName = s.name
+	// Callers guarantee the lengths (see DotF32x16, DotF32x64).
+	if s.floatStep == 16 {
+		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX512(&x[0], &y[0], len(x)) }
+		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX512(&x[0], &y[0], len(x)) }
+	} else {
+		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX2(&x[0], &y[0], len(x)) }
+		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX2(&x[0], &y[0], len(x)) }
+	}
 	quantActRows = func(x []float32, q []int8, d []float32, bs16 []int16, blk int) {
 		nb := len(x) / blk
 		if nb == 0 {

@@ -164,3 +164,15 @@ func maxAVX512(x *float32, n int) float32
 
 //go:noescape
 func swigluAVX512(gp, up *float32, n int)
+
+//go:noescape
+func dotF32x16AVX512(x, y *float32, n int) float32
+
+//go:noescape
+func dotF32x64AVX512(x, y *float32, n int) float32
+
+//go:noescape
+func dotF32x16AVX2(x, y *float32, n int) float32
+
+//go:noescape
+func dotF32x64AVX2(x, y *float32, n int) float32

@@ -24,6 +24,7 @@ func useGo() {
 	quantActRows = nil
 	dotF32, dotF16, dotBF16 = dotF32Go, dotF16Go, dotBF16Go
 	expSum, maxF32, swiglu = expSumGo, maxF32Go, swigluGo
+	dotF32x16, dotF32x64 = dotF32x16Go, dotF32x64Go
 	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
 	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil
 	dotF32Rows, dotF16Rows, dotBF16Rows = nil, nil, nil

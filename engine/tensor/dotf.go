@@ -1,0 +1,75 @@
+package tensor
+
+// Float32 dot products that sum in the orders of llama.cpp's CPU kernels
+// (as built for AVX-512), for attention, where the model wants llama.cpp's
+// bits: a last-bit difference in a score moves a value across an int8
+// rounding boundary in the next quantized projection, and random or
+// quantized models turn that into different tokens.
+
+// Kernel table entries; assembly init code may replace them.
+var (
+	dotF32x16 = dotF32x16Go
+	dotF32x64 = dotF32x64Go
+)
+
+// DotF32x16 is one output of llamafile's tinyBLAS F32 kernel, which
+// llama.cpp uses for a matrix product with two or more right-hand columns:
+// lane l of one 16-lane accumulator takes elements l, l+16, ... by fused
+// multiply-adds, then the lanes are reduced as _mm512_reduce_add_ps does.
+// len(x) must be a multiple of 16 and len(y) at least len(x).
+func DotF32x16(x, y []float32) float32 {
+	if len(x)%16 != 0 {
+		panic("tensor: DotF32x16 length not a multiple of 16")
+	}
+	if len(x) == 0 {
+		return 0
+	}
+	return dotF32x16(x, y[:len(x)])
+}
+
+// DotF32x64 is ggml_vec_dot_f32, which llama.cpp uses for a single
+// right-hand column: four 16-lane accumulators over 64-element steps,
+// added pairwise and reduced like DotF32x16, then the elements past the
+// last whole step one by one.
+func DotF32x64(x, y []float32) float32 {
+	y = y[:len(x)]
+	np := len(x) &^ 63
+	var s float32
+	if np > 0 {
+		s = dotF32x64(x[:np], y[:np])
+	}
+	for i := np; i < len(x); i++ {
+		s = fma32(x[i], y[i], s)
+	}
+	return s
+}
+
+func dotF32x16Go(x, y []float32) float32 {
+	var acc [16]float32
+	for i := 0; i < len(x); i += 16 {
+		for l := range acc {
+			acc[l] = fma32(x[i+l], y[i+l], acc[l])
+		}
+	}
+	return reduce16(&acc)
+}
+
+func dotF32x64Go(x, y []float32) float32 {
+	var acc [4][16]float32
+	for i := 0; i < len(x); i += 64 {
+		for j := range acc {
+			for l := range acc[j] {
+				k := i + 16*j + l
+				acc[j][l] = fma32(x[k], y[k], acc[j][l])
+			}
+		}
+	}
+	for l := range acc[0] {
+		acc[0][l] += acc[2][l]
+		acc[1][l] += acc[3][l]
+	}
+	for l := range acc[0] {
+		acc[0][l] += acc[1][l]
+	}
+	return reduce16(&acc[0])
+}

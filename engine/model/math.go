@@ -73,8 +73,7 @@ func newRope(nRot int, base, freqScale float32, neox bool) ropeTable {
 func (t ropeTable) cosSin(pos int, cos, sin []float32) {
 	theta := float32(pos)
 	for i := range cos[:t.nRot/2] {
-		a := float64(t.freqScale * theta)
-		cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+		sin[i], cos[i] = sincosf(t.freqScale * theta) // glibc's bits, as ggml calls it
 		theta *= t.thetaScale
 	}
 }

@@ -35,7 +35,7 @@ type Request struct {
 	// the chat template's own stop strings (Stop still applies), so the
 	// completion runs to MaxTokens as llama.cpp's --ignore-eos does; for
 	// benchmarks and comparisons, not for chat.
-	IgnoreEOS bool
+	IgnoreEOS bool `json:",omitempty"`
 }
 
 // Token is one streamed piece of a completion.

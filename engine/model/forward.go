@@ -404,12 +404,6 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	})
 }
 
-// f32Matrix views float32 data as a rows×cols F32 matrix without copying.
-func f32Matrix(x []float32, rows, cols int) tensor.Matrix {
-	return tensor.Matrix{Type: tensor.F32, Rows: rows, Cols: cols,
-		Data: unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*4)}
-}
-
 // moe routes each token to its top-k experts and sums their SwiGLU outputs
 // weighted by the router probabilities. Tokens are grouped by expert so each
 // expert's matrices are read once per step, and experts no token chose are

@@ -90,11 +90,7 @@ func (t ropeTable) rotate(v, cos, sin []float32) {
 			a, b = i, i+half
 		}
 		x0, x1 := v[a], v[b]
-		v[a] = fma32(x0, cos[i], -(x1 * sin[i]))
-		v[b] = fma32(x0, sin[i], x1*cos[i])
+		v[a] = tensor.FMA32(x0, cos[i], -(x1 * sin[i]))
+		v[b] = tensor.FMA32(x0, sin[i], x1*cos[i])
 	}
-}
-
-func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
 }

@@ -122,10 +122,11 @@ func swigluGo(g, u []float32) {
 	}
 }
 
-// fma32 is a float32 fused multiply-add. Going through float64 rounds twice,
+// FMA32 is a float32 fused multiply-add, x·y+z rounded once (as the FMA
+// instructions ggml's kernels use). Going through float64 rounds twice,
 // which differs from one rounding only when the float64 result falls exactly
 // halfway between two float32s: about once in 2^29 operations.
-func fma32(a, b, c float32) float32 {
+func FMA32(a, b, c float32) float32 {
 	return float32(math.FMA(float64(a), float64(b), float64(c)))
 }
 
@@ -136,12 +137,12 @@ func fma32(a, b, c float32) float32 {
 // below −103.97 give 0 and above 88.38 give +Inf.
 func Expf(x float32) float32 {
 	const shift = 0x1.8p23
-	z := fma32(x, 0x1.715476p+0, shift)
+	z := FMA32(x, 0x1.715476p+0, shift)
 	n := z - shift
-	b := fma32(-n, 0x1.7f7d1cp-20, fma32(-n, 0x1.62e4p-1, x))
+	b := FMA32(-n, 0x1.7f7d1cp-20, FMA32(-n, 0x1.62e4p-1, x))
 	u := b * b
-	j := fma32(fma32(fma32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
-		u, fma32(0x1.ffffecp-1, b, 1))
+	j := FMA32(FMA32(FMA32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, FMA32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
+		u, FMA32(0x1.ffffecp-1, b, 1))
 	if abs32(n) > 192 {
 		if n <= 0 {
 			return 0

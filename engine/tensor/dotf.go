@@ -39,7 +39,7 @@ func DotF32x64(x, y []float32) float32 {
 		s = dotF32x64(x[:np], y[:np])
 	}
 	for i := np; i < len(x); i++ {
-		s = fma32(x[i], y[i], s)
+		s = FMA32(x[i], y[i], s)
 	}
 	return s
 }
@@ -48,7 +48,7 @@ func dotF32x16Go(x, y []float32) float32 {
 	var acc [16]float32
 	for i := 0; i < len(x); i += 16 {
 		for l := range acc {
-			acc[l] = fma32(x[i+l], y[i+l], acc[l])
+			acc[l] = FMA32(x[i+l], y[i+l], acc[l])
 		}
 	}
 	return reduce16(&acc)
@@ -60,7 +60,7 @@ func dotF32x64Go(x, y []float32) float32 {
 		for j := range acc {
 			for l := range acc[j] {
 				k := i + 16*j + l
-				acc[j][l] = fma32(x[k], y[k], acc[j][l])
+				acc[j][l] = FMA32(x[k], y[k], acc[j][l])
 			}
 		}
 	}

@@ -99,7 +99,7 @@ func dotQ8_0Go(row []byte, qs []int8, d []float32, _ []int16) float32 {
 			for t := 4 * j; t < 4*j+4; t++ {
 				s += int32(int8(blk[2+t])) * int32(q[t])
 			}
-			acc[j] = fma32(db, float32(s), acc[j])
+			acc[j] = FMA32(db, float32(s), acc[j])
 		}
 	}
 	return hsum8(&acc)
@@ -121,7 +121,7 @@ func dotQ4_0Go(row []byte, qs []int8, d []float32, _ []int16) float32 {
 				}
 				s += w * int32(q[t])
 			}
-			acc[j] = fma32(db, float32(s), acc[j])
+			acc[j] = FMA32(db, float32(s), acc[j])
 		}
 	}
 	return hsum8(&acc)

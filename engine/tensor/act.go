@@ -195,6 +195,10 @@ func sum8(q []int8) int16 {
 const actTiny = 1e-30
 
 // quantAct rounds one activation block to int8 with a symmetric scale.
+// The scale is written as ggml writes it, which matters for matching
+// llama.cpp bit for bit: amax/127 for 32-wide blocks (block_q8_0), and for
+// 256-wide K blocks (block_q8_K) the reciprocal of the multiplier,
+// 1/(127/amax), which differs from amax/127 in the last bit now and then.
 // Non-finite activations make the scale NaN so the result is NaN rather
 // than silently wrong.
 func quantAct(x []float32, q []int8, d *float32) {
@@ -212,8 +216,11 @@ func quantAct(x []float32, q []int8, d *float32) {
 		}
 		return
 	}
-	*d = amax / 127
 	id := 127 / amax
+	*d = amax / 127
+	if len(x) == QK_K {
+		*d = 1 / id
+	}
 	for i, v := range x {
 		q[i] = int8(roundSmall(v * id))
 	}

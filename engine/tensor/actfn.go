@@ -123,11 +123,27 @@ func swigluGo(g, u []float32) {
 }
 
 // FMA32 is a float32 fused multiply-add, x·y+z rounded once (as the FMA
-// instructions ggml's kernels use). Going through float64 rounds twice,
-// which differs from one rounding only when the float64 result falls exactly
-// halfway between two float32s: about once in 2^29 operations.
+// instructions ggml's kernels use). The product of two float32s is exact in
+// float64; the sum is rounded to float64 "to odd" (truncated, with the last
+// bit set when anything was cut off), after which rounding to float32 gives
+// the correctly rounded result. Plain float64 rounding there would round
+// twice and miss by one ulp about once in 2^29 operations.
 func FMA32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
+	p, z := float64(a)*float64(b), float64(c)
+	s := p + z
+	// TwoSum: the exact error of s = p + z.
+	v := s - p
+	e := (p - (s - v)) + (z - v)
+	if (e > 0 || e < 0) && math.Float64bits(s)&1 == 0 {
+		bits := math.Float64bits(s)
+		if (e > 0) == (s > 0) {
+			bits++
+		} else {
+			bits--
+		}
+		s = math.Float64frombits(bits)
+	}
+	return float32(s)
 }
 
 // Expf is e^x in float32 by the algorithm of ggml's AVX-512 ggml_v_expf

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 )
@@ -60,6 +61,40 @@ func testSoftmaxSwiGLU(t *testing.T) {
 	}
 	Softmax(nil)
 	SwiGLU(nil, nil)
+}
+
+// TestFMA32 checks the float32 FMA against exact arithmetic, including the
+// case plain float64 rounding gets wrong: a product on a float32 tie, pushed
+// just above it by an addend too small for float64 to keep.
+func TestFMA32(t *testing.T) {
+	exact := func(a, b, c float32) float32 {
+		x := new(big.Float).SetPrec(200).SetFloat64(float64(a))
+		x.Mul(x, new(big.Float).SetPrec(200).SetFloat64(float64(b)))
+		x.Add(x, new(big.Float).SetPrec(200).SetFloat64(float64(c)))
+		f, _ := x.Float32()
+		return f
+	}
+	one := float32(1 + 0x1p-12)
+	if got, want := FMA32(one, one, 0x1p-80), float32(1+0x1p-11+0x1p-23); got != want {
+		t.Fatalf("FMA32 tie case = %v, want %v", got, want)
+	}
+	if got, want := FMA32(one, one, -0x1p-80), float32(1+0x1p-11); got != want {
+		t.Fatalf("FMA32 tie case below = %v, want %v", got, want)
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for i := 0; i < 200000; i++ {
+		a, b := float32(r.NormFloat64()), float32(r.NormFloat64())
+		c := float32(r.NormFloat64() * math.Ldexp(1, r.IntN(80)-40))
+		if i%2 == 0 {
+			c = -a * b * float32(1+r.NormFloat64()*1e-6)
+		}
+		if got, want := FMA32(a, b, c), exact(a, b, c); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("FMA32(%v, %v, %v) = %v, want %v", a, b, c, got, want)
+		}
+	}
+	if v := FMA32(float32(math.Inf(1)), 1, 1); !math.IsInf(float64(v), 1) {
+		t.Fatalf("FMA32(+Inf, 1, 1) = %v", v)
+	}
 }
 
 func TestExpf(t *testing.T) {

@@ -113,7 +113,7 @@ bf16done:
 
 // func quantActAVX512(x *float32, q *int8, d *float32, bs *int16, nb, blk int)
 // Rounds nb blocks of blk floats (blk a multiple of 16) to int8 with scale
-// amax/127 per block, and writes the sum of every 16 int8s to bs. The
+// amax/127 per block (1/(127/amax) when blk is 256, see quantAct), and writes the sum of every 16 int8s to bs. The
 // block maximum is taken on the absolute values' bit patterns as unsigned
 // integers, which orders finite values, then Inf, then NaN, so a
 // non-finite block is detected reliably and gets scale NaN and zero q; a
@@ -128,6 +128,7 @@ TEXT ·quantActAVX512(SB), NOSPLIT, $0-48
 	SHRQ $4, DX
 	VPBROADCASTD absmask<>(SB), Z10
 	VBROADCASTSS f127<>(SB), X11
+	VBROADCASTSS f1<>(SB), X12
 qaBlock:
 	VPXORD Z1, Z1, Z1
 	MOVQ SI, R10
@@ -151,9 +152,13 @@ qaMax:
 	JAE qaNonFinite
 	CMPL AX, $0x0da24260 // actTiny = 1e-30
 	JB qaZero
-	VDIVSS X11, X1, X3
-	VMOVSS X3, (R8)
 	VDIVSS X1, X11, X3
+	VDIVSS X11, X1, X4
+	CMPQ DX, $16
+	JNE qaScale
+	VDIVSS X3, X12, X4 // K blocks: 1/(127/amax), as block_q8_K stores it
+qaScale:
+	VMOVSS X4, (R8)
 	VBROADCASTSS X3, Z3
 	MOVQ DX, R11
 qaConv:
@@ -203,3 +208,5 @@ DATA absmask<>+0(SB)/4, $0x7fffffff
 GLOBL absmask<>(SB), RODATA|NOPTR, $4
 DATA f127<>+0(SB)/4, $0x42fe0000
 GLOBL f127<>(SB), RODATA|NOPTR, $4
+DATA f1<>+0(SB)/4, $0x3f800000
+GLOBL f1<>(SB), RODATA|NOPTR, $4

@@ -47,7 +47,8 @@ func randRow(r *rand.Rand, typ Type, nblk int) []byte {
 }
 
 // TestAsmMatchesGo compares each assembly kernel with its pure-Go twin on
-// the same prepared activations; only summation order differs.
+// the same prepared activations: the quantized ones to the bit, the float
+// ones (whose Go twins sum in another order) within rounding.
 func TestAsmMatchesGo(t *testing.T) {
 	forEachKernelSet(t, true, testAsmMatchesGo)
 }
@@ -91,7 +92,8 @@ func testAsmMatchesGo(t *testing.T) {
 					scale += math.Abs(float64(w[i]) * float64(x[i]))
 				}
 				a.release()
-				if d := math.Abs(float64(got - want)); d > 1e-5*scale+1e-6 {
+				if d := math.Abs(float64(got - want)); d > 1e-5*scale+1e-6 ||
+					typ.BlockSize() > 1 && math.Float32bits(got) != math.Float32bits(want) {
 					t.Fatalf("%v cols %d trial %d: asm %v go %v", typ, cols, trial, got, want)
 				}
 			}
@@ -127,7 +129,7 @@ func testAsmFourWay(t *testing.T) {
 				for j := 0; j < 4; j++ {
 					i := 4*g + j
 					want := gk(row, a.qs[i*cols:(i+1)*cols], a.d[i*nblk:(i+1)*nblk], a.bsums[i*ng:(i+1)*ng])
-					if d := math.Abs(float64(out[j] - want)); d > 1e-4*math.Abs(float64(want))+1e-3 {
+					if math.Float32bits(out[j]) != math.Float32bits(want) {
 						t.Errorf("%v cols %d act %d: 4-way %v, go %v", typ, cols, i, out[j], want)
 					}
 				}
@@ -216,7 +218,7 @@ func testAsmRows(t *testing.T) {
 				kr(rows, a, 0, out)
 				for i := range out {
 					want := gk(rows[i*rb:(i+1)*rb], a.qs, a.d, a.bsums)
-					if d := math.Abs(float64(out[i] - want)); d > 1e-4*math.Abs(float64(want))+1e-3 {
+					if math.Float32bits(out[i]) != math.Float32bits(want) {
 						t.Errorf("%v cols %d rows %d row %d: rows kernel %v, go %v", typ, cols, nrows, i, out[i], want)
 					}
 				}
@@ -256,7 +258,7 @@ func testAsmFourWayRows(t *testing.T) {
 					qs, d, bs := a.row(j)
 					for i := 0; i < nrows; i++ {
 						want := gk(rows[i*rb:(i+1)*rb], qs, d, bs)
-						if got := out[j*ostride+i]; math.Abs(float64(got-want)) > 1e-4*math.Abs(float64(want))+1e-3 {
+						if got := out[j*ostride+i]; math.Float32bits(got) != math.Float32bits(want) {
 							t.Errorf("%v cols %d rows %d act %d row %d: %v, go %v", typ, cols, nrows, j, i, got, want)
 						}
 					}

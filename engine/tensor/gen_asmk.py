@@ -16,12 +16,22 @@ e("// into int16 pairs, and VPDPWSSD applies the per-sub-block scales while")
 e("// accumulating in int32.")
 e("")
 
-def hsum(z, tmpy, tmpx):
-    y = "Y" + z[1:]; x = "X" + z[1:]
-    return [f"VEXTRACTF64X4 $1, {z}, {tmpy}", f"VADDPS {tmpy}, {y}, {y}",
-            f"VEXTRACTF128 $1, {y}, {tmpx}", f"VADDPS {tmpx}, {x}, {x}",
-            f"VMOVHLPS {x}, {x}, {tmpx}", f"VADDPS {tmpx}, {x}, {x}",
-            f"VPSHUFD $1, {x}, {tmpx}", f"VADDSS {tmpx}, {x}, {x}"]
+# The float results are finished as ggml finishes them (see kernels.go):
+# "sub01" takes lane 0 minus lane 1 (Q4_K's two chains), "hsum8" adds eight
+# lanes as hsum_float_8 does, and "hsum8+" then adds the Q5_K mins chain.
+SUMS = ["X16", "X21", "X22", "X23"]  # Q5_K mins chain of activation j
+
+
+def finish(kind, j, tmpx):
+    x, y = f"X{j}", f"Y{j}"
+    if kind == "sub01":
+        return [f"VMOVSHDUP {x}, {tmpx}", f"VSUBSS {tmpx}, {x}, {x}"]
+    r = [f"VEXTRACTF128 $1, {y}, {tmpx}", f"VADDPS {tmpx}, {x}, {x}",
+         f"VMOVHLPS {x}, {x}, {tmpx}", f"VADDPS {tmpx}, {x}, {x}",
+         f"VPSHUFD $1, {x}, {tmpx}", f"VADDSS {tmpx}, {x}, {x}"]
+    if kind == "hsum8+":
+        r.append(f"VADDSS {SUMS[j]}, {x}, {x}")
+    return r
 
 KSCALES = """MOVL 4(SI), DX
 MOVL 8(SI), R10
@@ -51,7 +61,14 @@ ORQ R10, BX""".split("\n")
 def f16bcast(off, x, z):
     return [f"MOVWLZX {off}(SI), AX", f"VMOVD AX, {x}", f"VCVTPH2PS {x}, {x}", f"VBROADCASTSS {x}, {z}"]
 
-def prologue(name, J, rows=False):
+def zero(J, five):
+    for j in range(J):
+        e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
+        if five:
+            e(f"\tVXORPS {SUMS[j]}, {SUMS[j]}, {SUMS[j]}")
+
+
+def prologue(name, J, rows=False, five=False):
     if rows and J > 1:
         e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)")
         e(f"TEXT ·{name}(SB), NOSPLIT, $0-64")
@@ -66,13 +83,12 @@ def prologue(name, J, rows=False):
         e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
     for l in ["MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX"]:
         e("\t" + l)
-    for j in range(J):
-        e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
+    zero(J, five)
 
 PF = 16384  # prefetch distance, see gen_asmq8.py
 
 
-def loop_label(name, rows, J=1, bb=0):
+def loop_label(name, rows, J=1, bb=0, five=False):
     if rows:
         # consecutive rows: SI runs on from one row into the next
         e("\tMOVQ nrows+40(FP), R13")
@@ -80,15 +96,14 @@ def loop_label(name, rows, J=1, bb=0):
         e(f"{name}_row:")
         for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX"]:
             e("\t" + l)
-        for j in range(J):
-            e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
+        zero(J, five)
     e(f"{name}_loop:")
     if rows:
         # see PF in gen_asmq8.py; one prefetch per cache line of the block
         for off in range(0, bb, 64):
             e(f"\tPREFETCHT0 {PF+off}(SI)")
 
-def epilogue(name, J, bb, rows=False):
+def epilogue(name, J, bb, kind, rows=False):
     e(f"\tADDQ ${bb}, SI")
     e(f"\tADDQ ${256*J}, DI")
     e(f"\tADDQ ${4*J}, R8")
@@ -103,7 +118,7 @@ def epilogue(name, J, bb, rows=False):
         e("\tSHLQ $2, AX")
         e("\tLEAQ (R12)(AX*2), BX")
     for j in range(J):
-        for l in hsum(f"Z{j}", "Y8", "X8"):
+        for l in finish(kind, j, "X8"):
             e("\t" + l)
         if rows and J > 1:
             e("\t" + ["VMOVSS X0, (R12)", "VMOVSS X1, (R12)(AX*1)", "VMOVSS X2, (BX)", "VMOVSS X3, (BX)(AX*1)"][j])
@@ -122,14 +137,14 @@ def epilogue(name, J, bb, rows=False):
 def kernel_q45(name, J, five, rows=False):
     bb = 176 if five else 144
     qsoff = 48 if five else 16
-    prologue(name, J, rows)
+    prologue(name, J, rows, five)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
     e("\tVPBROADCASTD words01<>(SB), Z30")
     if five:
         e("\tVPBROADCASTD bytes01<>(SB), Z20")
     for c in range(4):
         e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
-    loop_label(name, rows, J, bb)
+    loop_label(name, rows, J, bb, five)
     for l in KSCALES: e("\t" + l)
     e("\tVMOVQ AX, X15")
     e("\tVPMOVZXBW X15, X15")
@@ -137,8 +152,12 @@ def kernel_q45(name, J, five, rows=False):
         e(f"\tVPERMW Z15, Z{29-c}, Z{8+c}")
     e("\tVMOVQ BX, X15")
     e("\tVPMOVZXBD X15, Y15")
-    for l in f16bcast(0, "X14", "Z24"): e("\t" + l)
-    for l in f16bcast(2, "X14", "Z25"): e("\t" + l)
+    if five:
+        for l in f16bcast(0, "X14", "Z24"): e("\t" + l)
+        for l in f16bcast(2, "X14", "Z25"): e("\t" + l)
+    else:
+        # X24 = [d, dmin]
+        for l in ["MOVL (SI), AX", "VMOVD AX, X24", "VCVTPH2PS X24, X24"]: e("\t" + l)
     for j in range(J):
         e(f"\tVPXORD Z{4+j}, Z{4+j}, Z{4+j}")
     if five:
@@ -159,17 +178,27 @@ def kernel_q45(name, J, five, rows=False):
             e(f"\tVPMADDUBSW {256*j+64*c}(DI), Z12, Z14")
             e(f"\tVPDPWSSD Z{8+c}, Z14, Z{4+j}")
     for j in range(J):
+        # Y13: the eight 32-wide sub-blocks' mins times their partial sums
         e(f"\tVMOVDQU {32*j}(R9), Y13")
         e("\tVPMADDWD Y30, Y13, Y13")
         e("\tVPMULLD Y15, Y13, Y13")
-        e("\tVCVTDQ2PS Y13, Y13")
-        e(f"\tVBROADCASTSS {4*j}(R8), Z14")
-        e("\tVMULPS Z14, Z25, Z12")
-        e(f"\tVFNMADD231PS Z13, Z12, Z{j}")
-        e("\tVMULPS Z14, Z24, Z12")
-        e(f"\tVCVTDQ2PS Z{4+j}, Z{4+j}")
-        e(f"\tVFMADD231PS Z{4+j}, Z12, Z{j}")
-    epilogue(name, J, bb, rows)
+        if five:
+            # mins: one total per block into a scalar chain (ggml's summs)
+            for l in ["VEXTRACTI128 $1, Y13, X12", "VPADDD X12, X13, X13", "VPHADDD X13, X13, X13",
+                      "VPHADDD X13, X13, X13", "VCVTDQ2PS X13, X13", f"VBROADCASTSS {4*j}(R8), Z14",
+                      "VMULPS Z14, Z25, Z12", f"VFNMADD231SS X13, X12, {SUMS[j]}",
+                      # scaled sums: ggml's eight lanes (ours are 16: fold the upper half)
+                      f"VEXTRACTI64X4 $1, Z{4+j}, Y12", f"VPADDD Y12, Y{4+j}, Y{4+j}",
+                      f"VCVTDQ2PS Y{4+j}, Y{4+j}", "VMULPS Z14, Z24, Z12", f"VFMADD231PS Y{4+j}, Y12, Y{j}"]:
+                e("\t" + l)
+        else:
+            # whole-block totals [sums, mins] into X{j} = [acc, accMin]
+            for l in [f"VEXTRACTI64X4 $1, Z{4+j}, Y14", f"VPADDD Y14, Y{4+j}, Y14", "VPHADDD Y13, Y14, Y14",
+                      "VEXTRACTI128 $1, Y14, X12", "VPADDD X12, X14, X14", "VPHADDD X14, X14, X14",
+                      "VCVTDQ2PS X14, X14", f"VBROADCASTSS {4*j}(R8), X12", "VMULPS X12, X24, X12",
+                      f"VFMADD231PS X14, X12, X{j}"]:
+                e("\t" + l)
+    epilogue(name, J, bb, "hsum8+" if five else "sub01", rows)
 
 def kernel_q6(name, J, rows=False):
     prologue(name, J, rows)
@@ -211,11 +240,11 @@ def kernel_q6(name, J, rows=False):
             e(f"\tVPMADDUBSW {256*j+128*h+64}(DI), Z13, Z14")
             e(f"\tVPDPWSSD Z{9+2*h}, Z14, Z{4+j}")
     for j in range(J):
-        e(f"\tVBROADCASTSS {4*j}(R8), Z14")
-        e("\tVMULPS Z14, Z24, Z14")
-        e(f"\tVCVTDQ2PS Z{4+j}, Z{4+j}")
-        e(f"\tVFMADD231PS Z{4+j}, Z14, Z{j}")
-    epilogue(name, J, 210, rows)
+        # ggml's eight lanes: fold our upper 8 onto the lower
+        for l in [f"VEXTRACTI64X4 $1, Z{4+j}, Y12", f"VPADDD Y12, Y{4+j}, Y{4+j}", f"VBROADCASTSS {4*j}(R8), Z14",
+                  "VMULPS Z14, Z24, Z14", f"VCVTDQ2PS Y{4+j}, Y{4+j}", f"VFMADD231PS Y{4+j}, Y14, Y{j}"]:
+            e("\t" + l)
+    epilogue(name, J, 210, "hsum8", rows)
 
 
 def consts():

@@ -23,12 +23,18 @@ def hsum(j, t="8"):
         f"VADDPS X{t}, {x}, {x}", f"VPSHUFD $1, {x}, X{t}", f"VADDSS X{t}, {x}, {x}")
 
 
-def store_out(off):
-    # J = 1 kernels return the sum; J = 4 ones store through out.
+def store_out(off, kind="hsum8"):
+    # J = 1 kernels return the sum; J = 4 ones store through out. kind is how
+    # the lanes become the sum, as in gen_asmk.py's finish.
     if J > 1:
         ins(f"MOVQ out+{off}(FP), DI")
     for j in range(J):
-        hsum(j)
+        if kind == "sub01":
+            ins(f"VMOVSHDUP X{j}, X8", f"VSUBSS X8, X{j}, X{j}")
+        else:
+            hsum(j)
+        if kind == "hsum8+":
+            ins(f"VADDSS sm-{48-4*j}(SP), X{j}, X{j}")
         ins(f"VMOVSS X{j}, {4*j}(DI)" if J > 1 else f"VMOVSS X0, ret+{off}(FP)")
     ins("VZEROUPPER", "RET")
     e()
@@ -45,21 +51,24 @@ def f16(off, x, y):
     ins(f"MOVWLZX {off}(SI), AX", f"VMOVD AX, {x}", f"VCVTPH2PS {x}, {x}", f"VBROADCASTSS {x}, {y}")
 
 
-def kprologue(name):
+def kprologue(name, five=False):
     if J == 1:
         e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int) float32")
-        e(f"TEXT ·{name}(SB), NOSPLIT, $32-44")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $48-44")
     else:
         e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)")
-        e(f"TEXT ·{name}(SB), NOSPLIT, $32-48")
+        e(f"TEXT ·{name}(SB), NOSPLIT, $48-48")
     ins("MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX")
     for j in range(J):
         ins(f"VXORPS Y{j}, Y{j}, Y{j}")
+        if five:
+            # Q5_K's mins chain of activation j (ggml's summs)
+            ins(f"MOVL $0, sm-{48-4*j}(SP)")
 
 
-def knext(name, bb):
+def knext(name, bb, kind):
     ins(f"ADDQ ${bb}, SI", f"ADDQ ${256*J}, DI", f"ADDQ ${4*J}, R8", f"ADDQ ${32*J}, R9", "DECQ CX", f"JNZ {name}_loop")
-    store_out(40)
+    store_out(40, kind)
 
 
 def acc(src_off, wreg, sreg):
@@ -69,7 +78,7 @@ def acc(src_off, wreg, sreg):
 
 def q45(name, five):
     bb, qsoff = (176, 48) if five else (144, 16)
-    kprologue(name)
+    kprologue(name, five)
     e(f"{name}_loop:")
     ins(*KSCALES)
     ins("VMOVQ AX, X8", "VPMOVZXBW X8, X8", "VMOVDQU X8, sc-32(SP)", "VMOVQ BX, X15", "VPMOVZXBD X15, Y15")
@@ -86,13 +95,27 @@ def q45(name, five):
         acc(64*c, "Y8", "Y11")
         ins(f"VPBROADCASTW sc-{32-4*c-2}(SP), Y11")
         acc(64*c+32, "Y9", "Y11")
-    f16(0, "X8", "Y8")
-    f16(2, "X9", "Y9")
+    if five:
+        f16(0, "X8", "Y8")
+        f16(2, "X9", "Y9")
+    else:
+        ins("MOVL (SI), AX", "VMOVD AX, X8", "VCVTPH2PS X8, X8")  # [d, dmin]
     for j in range(J):
-        ins(f"VMOVDQU {32*j}(R9), Y10", "VPMADDWD k1w<>(SB), Y10, Y10", "VPMULLD Y15, Y10, Y10", "VCVTDQ2PS Y10, Y10",
-            f"VBROADCASTSS {4*j}(R8), Y11", "VMULPS Y11, Y9, Y12", f"VFNMADD231PS Y10, Y12, Y{j}",
-            "VMULPS Y11, Y8, Y12", f"VCVTDQ2PS Y{4+j}, Y13", f"VFMADD231PS Y13, Y12, Y{j}")
-    knext(name, bb)
+        # Y10: the eight 32-wide sub-blocks' mins times their partial sums
+        ins(f"VMOVDQU {32*j}(R9), Y10", "VPMADDWD k1w<>(SB), Y10, Y10", "VPMULLD Y15, Y10, Y10")
+        if five:
+            # mins: one total per block into a scalar chain; sums: 8 lanes
+            ins("VEXTRACTI128 $1, Y10, X12", "VPADDD X12, X10, X10", "VPHADDD X10, X10, X10",
+                "VPHADDD X10, X10, X10", "VCVTDQ2PS X10, X10", f"VBROADCASTSS {4*j}(R8), Y11",
+                "VMULPS X11, X9, X12", f"VMOVSS sm-{48-4*j}(SP), X13", "VFNMADD231SS X10, X12, X13",
+                f"VMOVSS X13, sm-{48-4*j}(SP)", "VMULPS Y11, Y8, Y12", f"VCVTDQ2PS Y{4+j}, Y13",
+                f"VFMADD231PS Y13, Y12, Y{j}")
+        else:
+            # whole-block totals [sums, mins] into X{j} = [acc, accMin]
+            ins(f"VPHADDD Y10, Y{4+j}, Y13", "VEXTRACTI128 $1, Y13, X12", "VPADDD X12, X13, X13",
+                "VPHADDD X13, X13, X13", "VCVTDQ2PS X13, X13", f"VBROADCASTSS {4*j}(R8), X11",
+                "VMULPS X11, X8, X11", f"VFMADD231PS X13, X11, X{j}")
+    knext(name, bb, "hsum8+" if five else "sub01")
 
 
 def q6(name):
@@ -118,7 +141,7 @@ def q6(name):
     for j in range(J):
         ins(f"VBROADCASTSS {4*j}(R8), Y11", "VMULPS Y11, Y8, Y11", f"VCVTDQ2PS Y{4+j}, Y13",
             f"VFMADD231PS Y13, Y11, Y{j}")
-    knext(name, 210)
+    knext(name, 210, "hsum8")
 
 
 def q32(name, q4):
@@ -208,7 +231,8 @@ def quant_act():
     e("// Same contract and results as quantActAVX512; blk is a multiple of 32.")
     e("TEXT ·quantActAVX2(SB), NOSPLIT, $0-48")
     ins("MOVQ x+0(FP), SI", "MOVQ q+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX",
-        "MOVQ blk+40(FP), DX", "VBROADCASTSS kf127<>(SB), X11", "VMOVDQU kperm<>(SB), Y12")
+        "MOVQ blk+40(FP), DX", "VBROADCASTSS kf127<>(SB), X11", "VMOVDQU kperm<>(SB), Y12",
+        "VBROADCASTSS kf1<>(SB), X13")
     e("qa2Block:")
     ins("VPXOR Y1, Y1, Y1", "MOVQ SI, R10", "MOVQ DX, R11", "SHRQ $3, R11")
     e("qa2Max:")
@@ -216,8 +240,10 @@ def quant_act():
         "ADDQ $32, R10", "DECQ R11", "JNZ qa2Max")
     ins("VEXTRACTI128 $1, Y1, X2", "VPMAXUD X2, X1, X1", "VPSHUFD $0x4e, X1, X2", "VPMAXUD X2, X1, X1",
         "VPSHUFD $1, X1, X2", "VPMAXUD X2, X1, X1", "VMOVD X1, AX", "CMPL AX, $0x7f800000", "JAE qa2NonFinite",
-        "CMPL AX, $0x0da24260", "JB qa2Zero", "VDIVSS X11, X1, X3", "VMOVSS X3, (R8)", "VDIVSS X1, X11, X3",
-        "VBROADCASTSS X3, Y3", "MOVQ DX, R11", "SHRQ $5, R11")
+        "CMPL AX, $0x0da24260", "JB qa2Zero", "VDIVSS X1, X11, X3", "VDIVSS X11, X1, X4", "CMPQ DX, $256",
+        "JNE qa2Scale", "VDIVSS X3, X13, X4")
+    e("qa2Scale:")
+    ins("VMOVSS X4, (R8)", "VBROADCASTSS X3, Y3", "MOVQ DX, R11", "SHRQ $5, R11")
     e("qa2Conv:")
     for k in range(4):
         ins(f"VMULPS {32*k}(SI), Y3, Y{4+k}", f"VCVTPS2DQ Y{4+k}, Y{4+k}")
@@ -253,6 +279,7 @@ def consts():
     if J == 1:
         data("kabs", [0x7fffffff]*8)
         data("kf127", [0x42fe0000])
+        data("kf1", [0x3f800000])
         data("kperm", [0, 4, 1, 5, 2, 6, 3, 7])
 
 

@@ -133,8 +133,18 @@ func hsum8(v *[8]float32) float32 {
 	return (a0 + a2) + (a1 + a3)
 }
 
+// The K-quant kernels sum as llama.cpp's CPU backend does on x86, so that
+// the same model gives the same tokens (see roundScalesF16 for why the last
+// bit matters). The integer work is exact in any order; what has to match is
+// how it becomes float: which integer partial sums are converted, and the
+// order and fusing of the float operations after that.
+
+// dotQ4KGo follows the repacked Q4_K kernels (ggml_gemv/gemm_q4_K_8x8_q8_K),
+// which llama.cpp uses for every Q4_K matrix on AVX2 CPUs: per super-block
+// the whole scaled sum and the whole min sum are converted, and two float
+// chains take them, sums·(d·dₐ) and mins·(dmin·dₐ), subtracted at the end.
 func dotQ4KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
-	var acc float32
+	var acc, accMin float32
 	nb := len(row) / 144
 	for b := 0; b < nb; b++ {
 		blk := row[144*b : 144*b+144]
@@ -154,64 +164,78 @@ func dotQ4KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			sumi += int32(sc1)*s1 + int32(sc2)*s2
 			summ += int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
 		}
-		acc += d[b] * (f16At(blk)*float32(sumi) - f16At(blk[2:])*float32(summ))
+		acc = FMA32(float32(sumi), f16At(blk)*d[b], acc)
+		accMin = FMA32(float32(summ), f16At(blk[2:])*d[b], accMin)
 	}
-	return acc
+	return acc - accMin
 }
 
+// dotQ5KGo follows ggml_vec_dot_q5_K_q8_K (AVX2): eight int32 lanes, lane m
+// holding bytes 4m..4m+3 of every 32-weight sub-block times its scale, each
+// lane converted per super-block into its own float FMA chain; the mins go
+// through one scalar FMA chain, added after the lanes are summed.
 func dotQ5KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
-	var acc float32
+	var acc [8]float32
+	var summs float32
 	nb := len(row) / 176
 	for b := 0; b < nb; b++ {
 		blk := row[176*b : 176*b+176]
 		q := qs[QK_K*b : QK_K*b+QK_K]
 		g := bs[16*b : 16*b+16]
 		qh := blk[16:48]
-		var sumi, summ int32
+		var lanes [8]int32
+		var summ int32
 		for c := 0; c < 4; c++ {
 			sc1, m1 := scaleMinK4(2*c, blk[4:16])
 			sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
 			w := blk[48+32*c : 80+32*c]
 			lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
 			sh1, sh2 := uint(2*c), uint(2*c+1)
-			var s1, s2 int32
 			for l := 0; l < 32; l++ {
-				s1 += int32(w[l]&0xf|(qh[l]>>sh1&1)<<4) * int32(lo[l])
-				s2 += int32(w[l]>>4|(qh[l]>>sh2&1)<<4) * int32(hi[l])
+				lanes[l>>2] += int32(sc1)*int32(w[l]&0xf|(qh[l]>>sh1&1)<<4)*int32(lo[l]) +
+					int32(sc2)*int32(w[l]>>4|(qh[l]>>sh2&1)<<4)*int32(hi[l])
 			}
-			sumi += int32(sc1)*s1 + int32(sc2)*s2
 			summ += int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
 		}
-		acc += d[b] * (f16At(blk)*float32(sumi) - f16At(blk[2:])*float32(summ))
+		dd, dmin := d[b]*f16At(blk), d[b]*f16At(blk[2:])
+		for m, v := range lanes {
+			acc[m] = FMA32(dd, float32(v), acc[m])
+		}
+		summs = FMA32(float32(summ), -dmin, summs)
 	}
-	return acc
+	return hsum8(&acc) + summs
 }
 
+// dotQ6KGo follows ggml_vec_dot_q6_K_q8_K (AVX2): eight int32 lanes as for
+// Q5_K, each starting from −32·(the lane's two 16-wide partial sums times
+// their scales), which folds in the weights' offset of 32.
 func dotQ6KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
-	var acc float32
+	var acc [8]float32
 	nb := len(row) / 210
 	for b := 0; b < nb; b++ {
 		blk := row[210*b : 210*b+210]
 		q := qs[QK_K*b : QK_K*b+QK_K]
 		g := bs[16*b : 16*b+16]
-		var isum [16]int32
+		sc := func(k int) int32 { return int32(int8(blk[192+k])) }
+		var lanes [8]int32
+		for m := range lanes {
+			lanes[m] = -32 * (int32(g[2*m])*sc(2*m) + int32(g[2*m+1])*sc(2*m+1))
+		}
 		for h := 0; h < 2; h++ {
 			ql, qh := blk[64*h:64*h+64], blk[128+32*h:160+32*h]
 			qq := q[128*h : 128*h+128]
-			gi := isum[8*h : 8*h+8]
 			for l := 0; l < 32; l++ {
-				k := l >> 4
-				gi[k] += int32(ql[l]&0xf|(qh[l]&3)<<4) * int32(qq[l])
-				gi[k+2] += int32(ql[l+32]&0xf|(qh[l]>>2&3)<<4) * int32(qq[l+32])
-				gi[k+4] += int32(ql[l]>>4|(qh[l]>>4&3)<<4) * int32(qq[l+64])
-				gi[k+6] += int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) * int32(qq[l+96])
+				k := 8*h + l>>4
+				lanes[l>>2] += sc(k)*int32(ql[l]&0xf|(qh[l]&3)<<4)*int32(qq[l]) +
+					sc(k+2)*int32(ql[l+32]&0xf|(qh[l]>>2&3)<<4)*int32(qq[l+32]) +
+					sc(k+4)*int32(ql[l]>>4|(qh[l]>>4&3)<<4)*int32(qq[l+64]) +
+					sc(k+6)*int32(ql[l+32]>>4|(qh[l]>>6&3)<<4)*int32(qq[l+96])
 			}
 		}
-		var sumi int32
-		for k := 0; k < 16; k++ {
-			sumi += int32(int8(blk[192+k])) * (isum[k] - 32*int32(g[k]))
+		dd := d[b] * f16At(blk[208:])
+		for m, v := range lanes {
+			acc[m] = FMA32(dd, float32(v), acc[m])
 		}
-		acc += f16At(blk[208:]) * d[b] * float32(sumi)
 	}
-	return acc
+	return hsum8(&acc)
 }

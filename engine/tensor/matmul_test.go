@@ -327,14 +327,18 @@ func TestParallelFor(t *testing.T) {
 	}
 }
 
-// TestQ32KernelsBitExact checks that every kernel set computes Q8_0 and
-// Q4_0 products to the same bits as the Go kernels, which sum in ggml's
-// order (see dotQ8_0Go): through single rows, four-activation groups and
-// many-row passes, with even and odd block counts.
-func TestQ32KernelsBitExact(t *testing.T) {
+// TestQuantKernelsBitExact checks that every kernel set computes quantized
+// products to the same bits as the Go kernels, which sum in ggml's order
+// (see dotQ8_0Go and dotQ4KGo): through single rows, four-activation groups
+// and many-row passes, with even and odd block counts.
+func TestQuantKernelsBitExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, typ := range []Type{Q8_0, Q4_0} {
-		for _, shape := range [][2]int{{37, 64}, {37, 96}, {37, 512}, {300, 512}} {
+	for _, typ := range []Type{Q8_0, Q4_0, Q4_K, Q5_K, Q6_K} {
+		shapes := [][2]int{{37, 64}, {37, 96}, {37, 512}, {300, 512}}
+		if typ.BlockSize() == QK_K {
+			shapes = [][2]int{{37, 256}, {37, 768}, {300, 1024}}
+		}
+		for _, shape := range shapes {
 			rows, cols := shape[0], shape[1]
 			w := make([]float32, rows*cols)
 			for i := range w {

@@ -128,6 +128,14 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 	}
 	theirs = theirs[:steps]
 
+	// llama-completion, saving a session, decodes all but the prompt's last
+	// token as one batch and then that token alone
+	// (common_prompt_batch_decode). A first request for the shorter prompt
+	// leaves those tokens in our cache, so the real one computes only the
+	// last prompt token, alone, as llama.cpp did.
+	if _, err := e.GenerateTokens(context.Background(), ids[:len(ids)-1], engine.Request{MaxTokens: 1, IgnoreEOS: true}, func(engine.Token) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	var ours []int
 	_, err = e.GenerateTokens(context.Background(), ids, engine.Request{MaxTokens: steps, IgnoreEOS: true}, func(tok engine.Token) error {
 		if tok.ID >= 0 {
@@ -150,17 +158,17 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 	}
 
 	// Teacher forcing: feed llama.cpp's tokens through our model the way
-	// llama.cpp produced them (the prompt as one batch, then one token per
-	// step) and ask whether our argmax at each position is the token
-	// llama.cpp chose.
+	// llama.cpp produced them (the prompt but its last token as one batch,
+	// then one token per step) and ask whether our argmax at each position
+	// is the token llama.cpp chose.
 	m := e.Model()
 	seq := append(append([]int(nil), ids...), theirs...)
 	kv := model.NewKVCache(m, len(seq)+model.BlockSize, len(seq))
 	logits := make([][]float32, len(seq))
 	for pos := 0; pos < len(seq)-1; {
 		n := 1
-		if pos == 0 {
-			n = len(ids)
+		if pos == 0 && len(ids) > 1 {
+			n = len(ids) - 1
 		}
 		out, err := m.Forward(context.Background(), model.SeqBatch(0, pos, seq[pos:pos+n]), kv)
 		if err != nil {

@@ -176,42 +176,52 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 	}
 	m.trace("embd", -1, s.x[:n*c.Hidden])
 
-	for l := range m.Layers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		m.layer(l, b, kv, s)
-	}
-
-	// Final norm and output projection, only for the rows that need logits.
+	// The rows that need logits: the last layer's feed-forward block, the
+	// final norm and the output projection run for these alone.
 	var rows []int
 	for i := range b.Tokens {
 		if b.wantLogits(i) {
 			rows = append(rows, i)
 		}
 	}
+	for l := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var outRows []int
+		if l == len(m.Layers)-1 {
+			outRows = rows
+		}
+		m.layer(l, b, kv, s, outRows)
+	}
+
 	out := make([][]float32, n)
 	if len(rows) == 0 {
 		return out, nil
 	}
 	s.h = grow(s.h, len(rows)*c.Hidden)
 	h := s.h
-	for r, i := range rows {
-		rmsNorm(h[r*c.Hidden:(r+1)*c.Hidden], s.x[i*c.Hidden:(i+1)*c.Hidden], m.OutNorm, c.RMSEps)
+	for r := range rows {
+		rmsNorm(h[r*c.Hidden:(r+1)*c.Hidden], s.x[r*c.Hidden:(r+1)*c.Hidden], m.OutNorm, c.RMSEps)
 	}
 	m.trace("result_norm", -1, h[:len(rows)*c.Hidden])
 	lg := make([]float32, len(rows)*c.Vocab)
-	m.matMul(m.Output, h, len(rows), lg)
+	m.matMul(m.Output, h, len(rows), lg, false)
 	if c.LogitScale != 1 {
 		scale(lg, 1/c.LogitScale)
 	}
+	m.trace("result_output", -1, lg)
 	for r, i := range rows {
 		out[i] = lg[r*c.Vocab : (r+1)*c.Vocab : (r+1)*c.Vocab]
 	}
 	return out, nil
 }
 
-func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
+// layer runs layer l over the batch. For the last layer outRows lists the
+// rows that need logits: after attention (which fills the KV cache for
+// every row) only those go on, packed to the front of s.x, as llama.cpp
+// does; its feed-forward products then see the same number of rows.
+func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch, outRows []int) {
 	c := m.Config
 	L := &m.Layers[l]
 	n := len(b.Tokens)
@@ -264,9 +274,15 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 	m.trace("Kcur_rope", l, s.k[:n*kvDim])
 	m.attention(l, b, kv, s)
 	m.trace("kqv_out", l, s.att[:n*qDim])
-	m.matMul(L.Wo, s.att, n, s.tmp)
+	m.matMul(L.Wo, s.att, n, s.tmp, false)
 	m.trace("attn_out", l, s.tmp[:n*H])
-	addScaled(s.x, s.tmp, c.ResidualScale)
+	addScaled(s.x[:n*H], s.tmp[:n*H], c.ResidualScale)
+	if l == len(m.Layers)-1 {
+		for r, i := range outRows {
+			copy(s.x[r*H:(r+1)*H], s.x[i*H:(i+1)*H])
+		}
+		n = len(outRows)
+	}
 	m.trace("ffn_inp", l, s.x[:n*H])
 
 	// Feed-forward block.
@@ -277,10 +293,10 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch) {
 	if c.MoE() {
 		m.moe(l, n, s)
 	} else {
-		m.swiglu(L.Gate, L.Up, L.Down, s.xb, n, s.tmp, s)
+		m.swiglu(L.Gate, L.Up, L.Down, s.xb[:n*H], n, s.tmp[:n*H], s, false)
 	}
 	m.trace("ffn_out", l, s.tmp[:n*H])
-	addScaled(s.x, s.tmp, c.ResidualScale)
+	addScaled(s.x[:n*H], s.tmp[:n*H], c.ResidualScale)
 	m.trace("l_out", l, s.x[:n*H])
 }
 
@@ -412,7 +428,7 @@ func (m *Model) moe(l, n int, s *scratch) {
 	c := m.Config
 	L := &m.Layers[l]
 	H, E, K := c.Hidden, c.Experts, c.ExpertsUsed
-	xb, out := s.xb, s.tmp
+	xb, out := s.xb[:n*H], s.tmp[:n*H]
 	s.probs = grow(s.probs, n*E)
 	probs := s.probs
 	m.routerLogits(L.Router, xb, n, probs)
@@ -454,7 +470,7 @@ func (m *Model) moe(l, n int, s *scratch) {
 			for r, rt := range rs {
 				copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
 			}
-			m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s)
+			m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s, true)
 			m.trace("ffn_moe_down", l, y[:ne*H])
 			for r, rt := range rs {
 				axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
@@ -464,7 +480,7 @@ func (m *Model) moe(l, n int, s *scratch) {
 	if c.SharedFF > 0 {
 		s.sh = grow(s.sh, n*H)
 		sh := s.sh
-		m.swiglu(L.ShGate, L.ShUp, L.ShDown, xb, n, sh, s)
+		m.swiglu(L.ShGate, L.ShUp, L.ShDown, xb, n, sh, s, false)
 		for i := 0; i < n; i++ {
 			var g float32 = 1
 			if L.ShGateInp != nil {
@@ -481,7 +497,7 @@ func (m *Model) moe(l, n int, s *scratch) {
 // near-tie decided differently sends a token through different weights.
 func (m *Model) routerLogits(w tensor.Matrix, x []float32, n int, out []float32) {
 	if w.Type != tensor.F32 || w.Cols%16 != 0 || m.Exact {
-		m.matMul(w, x, n, out)
+		m.matMul(w, x, n, out, false)
 		return
 	}
 	rows := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(w.Data))), w.Rows*w.Cols)
@@ -535,10 +551,10 @@ func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *sc
 		for r, rt := range rs {
 			copy(fb.in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
 		}
-		m.matMulT(L.GateExp[e], fb.in, ne, fb.g, 1)
-		m.matMulT(L.UpExp[e], fb.in, ne, fb.u, 1)
+		m.matMulT(L.GateExp[e], fb.in, ne, fb.g, 1, true)
+		m.matMulT(L.UpExp[e], fb.in, ne, fb.u, 1, true)
 		tensor.SwiGLU(fb.g, fb.u)
-		m.matMulT(L.DownExp[e], fb.g, ne, s.ys[k], 1)
+		m.matMulT(L.DownExp[e], fb.g, ne, s.ys[k], 1, true)
 	})
 	for k, e := range active {
 		for r, rt := range byExpert[e] {
@@ -547,15 +563,16 @@ func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *sc
 	}
 }
 
-// swiglu computes down(silu(gate(x)) * up(x)) for n rows of x into out.
-func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []float32, s *scratch) {
+// swiglu computes down(silu(gate(x)) * up(x)) for n rows of x into out;
+// each is for routed experts (see matMul).
+func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []float32, s *scratch, each bool) {
 	ff := gate.Rows
 	s.g, s.u = grow(s.g, n*ff), grow(s.u, n*ff)
 	g, u := s.g, s.u
-	m.matMul(gate, x, n, g)
-	m.matMul(up, x, n, u)
+	m.matMul(gate, x, n, g, each)
+	m.matMul(up, x, n, u, each)
 	tensor.SwiGLU(g, u)
-	m.matMul(down, g, n, out)
+	m.matMul(down, g, n, out, each)
 }
 
 // projectQKV computes the query, key and value projections of s.xb, as one
@@ -565,21 +582,24 @@ func (m *Model) projectQKV(L *Layer, n int, s *scratch) {
 	threads := m.threadsFor(n * L.Wq.Rows)
 	macs := n * (L.Wq.Rows*L.Wq.Cols + L.Wk.Rows*L.Wk.Cols + L.Wv.Rows*L.Wv.Cols)
 	if m.Exact || threads <= 1 || macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
-		m.matMul(L.Wq, s.xb, n, s.q)
-		m.matMul(L.Wk, s.xb, n, s.k)
-		m.matMul(L.Wv, s.xb, n, s.v)
+		m.matMul(L.Wq, s.xb, n, s.q, false)
+		m.matMul(L.Wk, s.xb, n, s.k, false)
+		m.matMul(L.Wv, s.xb, n, s.v, false)
 		return
 	}
 	s.qkv = append(s.qkv[:0], tensor.Product{M: L.Wq, Y: s.q}, tensor.Product{M: L.Wk, Y: s.k}, tensor.Product{M: L.Wv, Y: s.v})
 	tensor.MatMuls(s.qkv, s.xb, n, threads)
 }
 
-func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32) {
+// matMul is a matrix product on as many threads as it is worth. each picks
+// tensor.MatMulEach, the order of llama.cpp's expert products, over
+// tensor.MatMul.
+func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32, each bool) {
 	threads := m.threadsFor(n * w.Rows)
 	if macs := n * w.Rows * w.Cols; threads > 1 && macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
 		threads = 1
 	}
-	m.matMulT(w, x, n, y, threads)
+	m.matMulT(w, x, n, y, threads, each)
 }
 
 // minParallelMACs is the size below which a matmul stays on the calling
@@ -593,12 +613,15 @@ var minParallelMACs = 1 << 20
 // job then costs about a microsecond instead of a thread wake-up.
 var minAwakeMACs = 1 << 16
 
-func (m *Model) matMulT(w tensor.Matrix, x []float32, n int, y []float32, threads int) {
-	if m.Exact {
+func (m *Model) matMulT(w tensor.Matrix, x []float32, n int, y []float32, threads int, each bool) {
+	switch {
+	case m.Exact:
 		tensor.MatMulRef(w, x, n, y)
-		return
+	case each:
+		tensor.MatMulEach(w, x, n, y, threads)
+	default:
+		tensor.MatMul(w, x, n, y, threads)
 	}
-	tensor.MatMul(w, x, n, y, threads)
 }
 
 // threadsFor keeps tiny pieces of work on one goroutine, where spawning

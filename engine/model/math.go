@@ -25,7 +25,8 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 // logits do not overflow.
 func softmax(x []float32) { tensor.Softmax(x) }
 
-func sigmoid(x float32) float32 { return 1 / (1 + tensor.Expf(-x)) }
+// sigmoid is ggml's (op_sigmoid), with libm's expf.
+func sigmoid(x float32) float32 { return 1 / (1 + tensor.LibmExpf(-x)) }
 
 // topK returns the indices of the k largest values of p, largest first; ties
 // go to the lower index so routing is deterministic. idx is reused as the

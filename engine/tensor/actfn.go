@@ -22,8 +22,8 @@ var (
 
 // Softmax normalises x in place to e^(x[i]-max) / Σ e^(x[j]-max); the
 // maximum is subtracted first so large values do not overflow. Whole
-// 16-element chunks use Expf; the tail uses a correctly rounded exp, as
-// ggml's softmax does with libm's expf.
+// 16-element chunks use Expf; the tail uses LibmExpf, as ggml's softmax
+// does with libm's expf.
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
@@ -35,7 +35,7 @@ func Softmax(x []float32) {
 		sum = expSum(x[:full], m)
 	}
 	for i := full; i < len(x); i++ {
-		e := expfExact(x[i] - m)
+		e := LibmExpf(x[i] - m)
 		x[i] = e
 		sum += float64(e)
 	}
@@ -72,7 +72,7 @@ func SwiGLU(g, u []float32) {
 	}
 	for i := full; i < len(g); i++ {
 		v := g[i]
-		g[i] = v / (1 + expfExact(-v)) * u[i]
+		g[i] = v / (1 + LibmExpf(-v)) * u[i]
 	}
 }
 
@@ -169,6 +169,54 @@ func Expf(x float32) float32 {
 	return float32(float64(j) * math.Ldexp(1, int(n)))
 }
 
-// expfExact is e^x correctly rounded to float32 (but for double rounding in
-// rare halfway cases), standing in for libm's expf in ggml's scalar tails.
-func expfExact(x float32) float32 { return float32(math.Exp(float64(x))) }
+// LibmExpf is e^x computed as glibc 2.36's expf does on x86-64 CPUs with
+// FMA (the variant llama.cpp's scalar tails call): x/ln2 = k/32 + r, e^x =
+// 2^(k/32)·p(r) with 2^(i/32) from a table and p a cubic, in float64, FMAs
+// where glibc's build put them, rounded to float32 at the end. Its error is
+// below 0.502 ulp: one float in a few hundred rounds the other way from the
+// exact e^x, and those are the ones that must round as glibc does.
+func LibmExpf(x float32) float32 {
+	bits := math.Float32bits(x)
+	if bits>>20&0x7ff > 0x42a { // |x| ≥ 88, Inf or NaN
+		switch {
+		case bits == 0xff800000:
+			return 0
+		case bits>>20&0x7ff >= 0x7f8:
+			return x + x
+		case x > 0x1.62e42ep6:
+			return float32(math.Inf(1))
+		case x < -0x1.9fe368p6:
+			return 0
+		case x < -0x1.9d1d9ep6:
+			return 0x1p-149 // glibc's "may underflow" value
+		}
+	}
+	const (
+		invLn2N = 0x1.71547652b82fep+5 // 32/ln2
+		shift   = 0x1.8p+52
+		c0      = 0x1.c6af84b912394p-20
+		c1      = 0x1.ebfce50fac4f3p-13
+		c2      = 0x1.62e42ff0c52d6p-6
+	)
+	xd := float64(x)
+	kd := math.FMA(invLn2N, xd, shift)
+	ki := math.Float64bits(kd)
+	kd -= shift
+	r := math.FMA(invLn2N, xd, -kd)
+	s := math.Float64frombits(exp2fTab[ki&31] + ki<<47)
+	y := math.FMA(math.FMA(c0, r, c1), r*r, math.FMA(r, c2, 1))
+	return float32(y * s)
+}
+
+// exp2fTab[i] is the bits of 2^(i/32) less i<<47, so that adding k<<47 for
+// k ≡ i (mod 32) gives 2^(k/32) (glibc's and Arm's __exp2f_data).
+var exp2fTab = [32]uint64{
+	0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+	0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+	0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+	0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+	0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+	0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+	0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+	0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+}

@@ -95,7 +95,8 @@ type asmSet struct {
 	f32x4Rows, f16x4Rows, bf16x4Rows f4asmRows
 
 	q4k, q5k, q6k       kasm
-	q4kx4, q5kx4, q6kx4 kasm4
+	q4kx4, q5kx4, q6kx4 kasm4 // Q4_K in the batch order, see MatMul
+	q4kx4Each           kasm4
 	q8, q40             q32asm
 	q8x4, q40x4         q32asm4
 
@@ -104,6 +105,7 @@ type asmSet struct {
 	q8Rows                          q8asmRows
 	q40Rows                         q32asmRows
 	q4kx4Rows, q5kx4Rows, q6kx4Rows kasm4Rows
+	q4kx4RowsEach                   kasm4Rows
 	q8x4Rows, q40x4Rows             q32asm4Rows
 }
 
@@ -140,12 +142,13 @@ var avx512Set = asmSet{
 		dotBF16x4rowsAVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
 	},
 	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
-	q4kx4: dotQ4KVNNIx4, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4,
+	q4kx4: dotQ4KVNNIx4b, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4, q4kx4Each: dotQ4KVNNIx4,
 	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
 	q4kRows: dotQ4KVNNIrows, q5kRows: dotQ5KVNNIrows, q6kRows: dotQ6KVNNIrows,
 	q8Rows: dotQ8_0VNNIrows, q40Rows: dotQ4_0VNNIrows,
-	q4kx4Rows: dotQ4KVNNIx4rows, q5kx4Rows: dotQ5KVNNIx4rows, q6kx4Rows: dotQ6KVNNIx4rows,
-	q8x4Rows: dotQ8_0VNNIx4rows, q40x4Rows: dotQ4_0VNNIx4rows,
+	q4kx4Rows: dotQ4KVNNIx4brows, q5kx4Rows: dotQ5KVNNIx4rows, q6kx4Rows: dotQ6KVNNIx4rows,
+	q4kx4RowsEach: dotQ4KVNNIx4rows,
+	q8x4Rows:      dotQ8_0VNNIx4rows, q40x4Rows: dotQ4_0VNNIx4rows,
 }
 
 var avx2Set = asmSet{
@@ -163,7 +166,7 @@ var avx2Set = asmSet{
 		dotBF16AVX2x4((*uint16)(w), x, stride, n, out)
 	},
 	q4k: dotQ4KAVX2, q5k: dotQ5KAVX2, q6k: dotQ6KAVX2,
-	q4kx4: dotQ4KAVX2x4, q5kx4: dotQ5KAVX2x4, q6kx4: dotQ6KAVX2x4,
+	q4kx4: dotQ4KAVX2x4b, q5kx4: dotQ5KAVX2x4, q6kx4: dotQ6KAVX2x4, q4kx4Each: dotQ4KAVX2x4,
 	q8: dotQ8_0AVX2, q40: dotQ4_0AVX2, q8x4: dotQ8_0AVX2x4, q40x4: dotQ4_0AVX2x4,
 }
 
@@ -349,6 +352,7 @@ func install(s asmSet) {
 	dotQ4Kx4 = k4(144, s.q4kx4)
 	dotQ5Kx4 = k4(176, s.q5kx4)
 	dotQ6Kx4 = k4(210, s.q6kx4)
+	dotQ4Kx4Each = k4(144, s.q4kx4Each)
 	// oneByOne is the rows kernel for shapes the assembly does not take.
 	oneByOne := func(rows []byte, a *act, i int, out []float32, one qkernel) {
 		rb := len(rows) / len(out)
@@ -450,6 +454,7 @@ func install(s asmSet) {
 	dotQ4Kx4Rows = k4r(144, s.q4kx4Rows)
 	dotQ5Kx4Rows = k4r(176, s.q5kx4Rows)
 	dotQ6Kx4Rows = k4r(210, s.q6kx4Rows)
+	dotQ4Kx4RowsEach = k4r(144, s.q4kx4RowsEach)
 	dotQ4KRows = kr(144, s.q4kRows)
 	dotQ5KRows = kr(176, s.q5kRows)
 	dotQ6KRows = kr(210, s.q6kRows)

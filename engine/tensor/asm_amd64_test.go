@@ -107,10 +107,37 @@ func TestAsmFourWay(t *testing.T) {
 	forEachKernelSet(t, true, testAsmFourWay)
 }
 
+// fourWayCases pairs each 4-activation kernel with the single-activation Go
+// kernel that sums in its order: Q4_K has one for batches (MatMul) and one
+// for rows taken alone (MatMulEach).
+func fourWayCases() []struct {
+	typ  Type
+	k4   qkernel4
+	k4r  qkernel4Rows
+	goK  qkernel
+	name string
+} {
+	type c = struct {
+		typ  Type
+		k4   qkernel4
+		k4r  qkernel4Rows
+		goK  qkernel
+		name string
+	}
+	return []c{
+		{Q4_K, dotQ4Kx4, dotQ4Kx4Rows, dotQ4KBatchGo, "Q4_K"},
+		{Q4_K, dotQ4Kx4Each, dotQ4Kx4RowsEach, dotQ4KGo, "Q4_K each"},
+		{Q5_K, dotQ5Kx4, dotQ5Kx4Rows, dotQ5KGo, "Q5_K"},
+		{Q6_K, dotQ6Kx4, dotQ6Kx4Rows, dotQ6KGo, "Q6_K"},
+		{Q8_0, dotQ8_0x4, dotQ8_0x4Rows, dotQ8_0Go, "Q8_0"},
+		{Q4_0, dotQ4_0x4, dotQ4_0x4Rows, dotQ4_0Go, "Q4_0"},
+	}
+}
+
 func testAsmFourWay(t *testing.T) {
-	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
 	r := rand.New(rand.NewPCG(13, 14))
-	for typ, gk := range goK {
+	for _, kc := range fourWayCases() {
+		typ, gk := kc.typ, kc.goK
 		for _, nchunk := range []int{1, 3} {
 			cols := nchunk * packChunk(actBlock(typ))
 			nblk := cols / typ.BlockSize()
@@ -125,12 +152,12 @@ func testAsmFourWay(t *testing.T) {
 				if len(a.pbs) > 0 {
 					bs = a.pbs[4*g*ng : 4*(g+1)*ng]
 				}
-				qkernel4For(typ)(row, a.pqs[4*g*cols:4*(g+1)*cols], a.pd[4*g*nblk:4*(g+1)*nblk], bs, &out)
+				kc.k4(row, a.pqs[4*g*cols:4*(g+1)*cols], a.pd[4*g*nblk:4*(g+1)*nblk], bs, &out)
 				for j := 0; j < 4; j++ {
 					i := 4*g + j
 					want := gk(row, a.qs[i*cols:(i+1)*cols], a.d[i*nblk:(i+1)*nblk], a.bsums[i*ng:(i+1)*ng])
 					if math.Float32bits(out[j]) != math.Float32bits(want) {
-						t.Errorf("%v cols %d act %d: 4-way %v, go %v", typ, cols, i, out[j], want)
+						t.Errorf("%s cols %d act %d: 4-way %v, go %v", kc.name, cols, i, out[j], want)
 					}
 				}
 			}
@@ -235,10 +262,9 @@ func TestAsmFourWayRows(t *testing.T) {
 }
 
 func testAsmFourWayRows(t *testing.T) {
-	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
 	r := rand.New(rand.NewPCG(19, 20))
-	for typ, gk := range goK {
-		k4r := qkernel4RowsFor(typ)
+	for _, kc := range fourWayCases() {
+		typ, gk, k4r := kc.typ, kc.goK, kc.k4r
 		if k4r == nil {
 			continue
 		}

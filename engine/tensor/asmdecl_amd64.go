@@ -31,6 +31,9 @@ func dotQ6KVNNI(row *byte, qs *int8, d *float32, bs *int16, nb int) float32
 func dotQ4KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
 
 //go:noescape
+func dotQ4KVNNIx4b(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
 func dotQ5KVNNIx4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
 
 //go:noescape
@@ -85,6 +88,9 @@ func dotBF16AVX2x1(w *uint16, x *float32, stride, n int) float32
 func dotQ4KAVX2x4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
 
 //go:noescape
+func dotQ4KAVX2x4b(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
 func dotQ5KAVX2x4(row *byte, qs *int8, d *float32, bs *int16, nb int, out *float32)
 
 //go:noescape
@@ -125,6 +131,9 @@ func dotQ4_0VNNIrows(row *byte, qs *int8, d *float32, npairs, nrows int, out *fl
 
 //go:noescape
 func dotQ4KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ4KVNNIx4brows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
 
 //go:noescape
 func dotQ5KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)

@@ -200,6 +200,73 @@ def kernel_q45(name, J, five, rows=False):
                 e("\t" + l)
     epilogue(name, J, bb, "hsum8+" if five else "sub01", rows)
 
+def kernel_q4_batch(name, rows=False):
+    # Q4_K over four activations in the order of llama.cpp's repacked gemm
+    # (dotQ4KBatchGo): per 64 weights, each activation's integer total goes
+    # into a float chain. Lanes of X0/X1/X2/X3 are the four activations:
+    # X0 the sums chain, X1 the mins chain, X2 d·dₐ, X3 dmin·dₐ.
+    J = 4
+    prologue(name, J, rows)
+    e("\tVPBROADCASTD bytes0F<>(SB), Z31")
+    e("\tVPBROADCASTD words01<>(SB), Z30")
+    for c in range(4):
+        e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
+    loop_label(name, rows, J, 144)
+    for l in KSCALES: e("\t" + l)
+    e("\tVMOVQ AX, X15")
+    e("\tVPMOVZXBW X15, X15")
+    for c in range(4):
+        e(f"\tVPERMW Z15, Z{29-c}, Z{8+c}")
+    e("\tVMOVQ BX, X15")
+    e("\tVPMOVZXBD X15, Y15")
+    for l in f16bcast(0, "X14", "X2") + f16bcast(2, "X14", "X3") + ["VMULPS (R8), X2, X2", "VMULPS (R8), X3, X3"]:
+        e("\t" + l)
+    for c in range(4):
+        for j in range(J):
+            e(f"\tVPXORD Z{4+j}, Z{4+j}, Z{4+j}")
+        e(f"\tVMOVDQU {16+32*c}(SI), Y12")
+        e("\tVPSRLW $4, Y12, Y13")
+        e("\tVINSERTI64X4 $1, Y13, Z12, Z12")
+        e("\tVPANDD Z31, Z12, Z12")
+        for j in range(J):
+            e(f"\tVPMADDUBSW {256*j+64*c}(DI), Z12, Z14")
+            e(f"\tVPDPWSSD Z{8+c}, Z14, Z{4+j}")
+        for j in range(J):
+            e(f"\tVEXTRACTI64X4 $1, Z{4+j}, Y12")
+            e(f"\tVPADDD Y12, Y{4+j}, Y{4+j}")
+        for l in ["VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VPHADDD Y6, Y4, Y4", "VEXTRACTI128 $1, Y4, X12",
+                  "VPADDD X12, X4, X4", "VCVTDQ2PS X4, X4", "VFMADD231PS X4, X2, X0"]:
+            e("\t" + l)
+    # mins: lane c of activation j's 8 products pairs up into c's total
+    for j in range(J):
+        e(f"\tVMOVDQU {32*j}(R9), Y{4+j}")
+        e(f"\tVPMADDWD Y30, Y{4+j}, Y{4+j}")
+        e(f"\tVPMULLD Y15, Y{4+j}, Y{4+j}")
+    # [j0c0 j0c1 j1c0 j1c1 | j0c2 j0c3 j1c2 j1c3] and the same for j2, j3
+    for l in ["VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VSHUFPS $0x88, Y6, Y4, Y5", "VSHUFPS $0xdd, Y6, Y4, Y7",
+              "VCVTDQ2PS Y5, Y5", "VCVTDQ2PS Y7, Y7", "VFMADD231PS X5, X3, X1", "VFMADD231PS X7, X3, X1",
+              "VEXTRACTF128 $1, Y5, X5", "VEXTRACTF128 $1, Y7, X7", "VFMADD231PS X5, X3, X1", "VFMADD231PS X7, X3, X1"]:
+        e("\t" + l)
+    e("\tADDQ $144, SI")
+    e(f"\tADDQ ${256*J}, DI")
+    e(f"\tADDQ ${4*J}, R8")
+    e(f"\tADDQ ${32*J}, R9")
+    e("\tDECQ CX")
+    e(f"\tJNZ {name}_loop")
+    e("\tVSUBPS X1, X0, X0")
+    if rows:
+        for l in ["MOVQ ostride+56(FP), AX", "SHLQ $2, AX", "LEAQ (R12)(AX*2), BX", "VMOVSS X0, (R12)",
+                  "VEXTRACTPS $1, X0, (R12)(AX*1)", "VEXTRACTPS $2, X0, (BX)", "VEXTRACTPS $3, X0, (BX)(AX*1)",
+                  "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
+            e("\t" + l)
+    else:
+        e("\tMOVQ out+40(FP), DI")
+        e("\tVMOVUPS X0, (DI)")
+    e("\tVZEROUPPER")
+    e("\tRET")
+    e("")
+
+
 def kernel_q6(name, J, rows=False):
     prologue(name, J, rows)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
@@ -278,6 +345,8 @@ if J == 1:
     kernel_q6("dotQ6KVNNIrows", 1, rows=True)
 else:
     kernel_q45("dotQ4KVNNIx4rows", J, False, rows=True)
+    kernel_q4_batch("dotQ4KVNNIx4b")
+    kernel_q4_batch("dotQ4KVNNIx4brows", rows=True)
     kernel_q45("dotQ5KVNNIx4rows", J, True, rows=True)
     kernel_q6("dotQ6KVNNIx4rows", J, rows=True)
 consts()

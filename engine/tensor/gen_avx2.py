@@ -118,6 +118,37 @@ def q45(name, five):
     knext(name, bb, "hsum8+" if five else "sub01")
 
 
+def q4_batch(name):
+    # Q4_K over four activations in the repacked gemm's order (see
+    # gen_asmk.py's kernel_q4_batch): X0 sums chain, X1 mins chain, X2 d·dₐ,
+    # X3 dmin·dₐ, one lane per activation.
+    kprologue(name)
+    e(f"{name}_loop:")
+    ins(*KSCALES)
+    ins("VMOVQ AX, X8", "VPMOVZXBW X8, X8", "VMOVDQU X8, sc-32(SP)", "VMOVQ BX, X15", "VPMOVZXBD X15, Y15")
+    f16(0, "X2", "X2")
+    f16(2, "X3", "X3")
+    ins("VMULPS (R8), X2, X2", "VMULPS (R8), X3, X3")
+    for c in range(4):
+        for j in range(J):
+            ins(f"VPXOR Y{4+j}, Y{4+j}, Y{4+j}")
+        ins(f"VMOVDQU {16+32*c}(SI), Y9", "VPAND k0F<>(SB), Y9, Y8", "VPSRLW $4, Y9, Y9", "VPAND k0F<>(SB), Y9, Y9")
+        ins(f"VPBROADCASTW sc-{32-4*c}(SP), Y11")
+        acc(64*c, "Y8", "Y11")
+        ins(f"VPBROADCASTW sc-{32-4*c-2}(SP), Y11")
+        acc(64*c+32, "Y9", "Y11")
+        ins("VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VPHADDD Y6, Y4, Y4", "VEXTRACTI128 $1, Y4, X12",
+            "VPADDD X12, X4, X4", "VCVTDQ2PS X4, X4", "VFMADD231PS X4, X2, X0")
+    for j in range(J):
+        ins(f"VMOVDQU {32*j}(R9), Y{4+j}", f"VPMADDWD k1w<>(SB), Y{4+j}, Y{4+j}", f"VPMULLD Y15, Y{4+j}, Y{4+j}")
+    ins("VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VSHUFPS $0x88, Y6, Y4, Y5", "VSHUFPS $0xdd, Y6, Y4, Y7",
+        "VCVTDQ2PS Y5, Y5", "VCVTDQ2PS Y7, Y7", "VFMADD231PS X5, X3, X1", "VFMADD231PS X7, X3, X1",
+        "VEXTRACTF128 $1, Y5, X5", "VEXTRACTF128 $1, Y7, X7", "VFMADD231PS X5, X3, X1", "VFMADD231PS X7, X3, X1")
+    ins("ADDQ $144, SI", f"ADDQ ${256*J}, DI", f"ADDQ ${4*J}, R8", f"ADDQ ${32*J}, R9", "DECQ CX", f"JNZ {name}_loop")
+    ins("VSUBPS X1, X0, X0", "MOVQ out+40(FP), DI", "VMOVUPS X0, (DI)", "VZEROUPPER", "RET")
+    e()
+
+
 def q6(name):
     kprologue(name)
     e(f"{name}_loop:")
@@ -290,6 +321,8 @@ e()
 e('#include "textflag.h"')
 e()
 q45("dotQ4KAVX2" + suf, False)
+if J == 4:
+    q4_batch("dotQ4KAVX2x4b")
 q45("dotQ5KAVX2" + suf, True)
 q6("dotQ6KAVX2" + suf)
 q32("dotQ8_0AVX2" + suf, False)

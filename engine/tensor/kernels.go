@@ -170,6 +170,36 @@ func dotQ4KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
 	return acc - accMin
 }
 
+// dotQ4KBatchGo is dotQ4KGo in the order of the repacked gemm, which
+// llama.cpp runs for a matrix product's activations in groups of four (the
+// last n mod 4 go through the gemv, see MatMul): the two float chains take
+// one step per 64 weights instead of per super-block.
+func dotQ4KBatchGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
+	var acc, accMin float32
+	nb := len(row) / 144
+	for b := 0; b < nb; b++ {
+		blk := row[144*b : 144*b+144]
+		q := qs[QK_K*b : QK_K*b+QK_K]
+		g := bs[16*b : 16*b+16]
+		sd, sm := f16At(blk)*d[b], f16At(blk[2:])*d[b]
+		for c := 0; c < 4; c++ {
+			sc1, m1 := scaleMinK4(2*c, blk[4:16])
+			sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
+			w := blk[16+32*c : 48+32*c]
+			lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
+			var s1, s2 int32
+			for l := 0; l < 32; l++ {
+				s1 += int32(w[l]&0xf) * int32(lo[l])
+				s2 += int32(w[l]>>4) * int32(hi[l])
+			}
+			acc = FMA32(float32(int32(sc1)*s1+int32(sc2)*s2), sd, acc)
+			summ := int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
+			accMin = FMA32(float32(summ), sm, accMin)
+		}
+	}
+	return acc - accMin
+}
+
 // dotQ5KGo follows ggml_vec_dot_q5_K_q8_K (AVX2): eight int32 lanes, lane m
 // holding bytes 4m..4m+3 of every 32-weight sub-block times its scale, each
 // lane converted per super-block into its own float FMA chain; the mins go

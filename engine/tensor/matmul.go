@@ -107,7 +107,22 @@ var (
 	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows qkernelRows
 
 	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ8_0x4Rows, dotQ4_0x4Rows qkernel4Rows
+
+	// Q4_K's 4-activation kernels in the single-row order (dotQ4KGo); the
+	// ones above sum in the batch order (dotQ4KBatchGo). See MatMulEach.
+	dotQ4Kx4Each     qkernel4
+	dotQ4Kx4RowsEach qkernel4Rows
 )
+
+// batchKernelFor is the single-activation kernel for activations in a
+// batch's groups of four where t sums those differently from a lone row
+// (see MatMul), nil where it does not.
+func batchKernelFor(t Type) qkernel {
+	if t == Q4_K {
+		return dotQ4KBatchGo
+	}
+	return nil
+}
 
 // qkernel4Rows is qkernel4 over nrows consecutive rows (back to back in
 // rows): activation j's sums go to out[j*ostride : j*ostride+nrows].
@@ -298,12 +313,28 @@ const rowTile = 16
 // y is n×Rows row-major. Activations are quantized once per call for
 // quantized weights; each weight row is reused across all n activations;
 // rows are shared among up to `threads` workers (threads ≤ 1 runs inline).
+//
+// Results are those of llama.cpp's matrix product (ggml_mul_mat) on x86 to
+// the bit, where the Go kernels' comments say so. For Q4_K that product
+// sums activations 4·⌊n/4⌋ onward one way and the groups of four before
+// them another (its repacked gemm and gemv), and so does MatMul.
 func MatMul(m Matrix, x []float32, n int, y []float32, threads int) {
+	matMul(m, x, n, y, threads, false)
+}
+
+// MatMulEach is MatMul with every activation summed as a lone row, as
+// llama.cpp's expert product (ggml_mul_mat_id) does; it differs from
+// MatMul only for Q4_K.
+func MatMulEach(m Matrix, x []float32, n int, y []float32, threads int) {
+	matMul(m, x, n, y, threads, true)
+}
+
+func matMul(m Matrix, x []float32, n int, y []float32, threads int, each bool) {
 	mustShape(m, x, n, y)
 	if n == 0 || m.Rows == 0 {
 		return
 	}
-	p := planMatMul(m, x, n, y, threads)
+	p := planMatMul(m, x, n, y, threads, each)
 	defer p.a.release()
 	var next atomic.Int64
 	parallel(min(threads, p.tiles), func() {
@@ -335,7 +366,7 @@ func MatMuls(ps []Product, x []float32, n int, threads int) {
 		if n == 0 || pr.M.Rows == 0 {
 			continue
 		}
-		p := planMatMul(pr.M, x, n, pr.Y, threads)
+		p := planMatMul(pr.M, x, n, pr.Y, threads, false)
 		defer p.a.release()
 		p.first = total
 		total += p.tiles
@@ -372,7 +403,7 @@ type tileScratch struct {
 	f   []float32
 }
 
-func planMatMul(m Matrix, x []float32, n int, y []float32, threads int) matPlan {
+func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each bool) matPlan {
 	a := prepareAct(m.Type, x, n, m.Cols)
 	rb := m.rowBytes()
 	tile := rowTile
@@ -385,6 +416,13 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int) matPlan 
 			ng = m.Cols / 16
 		}
 		k4, kr, k4r := qkernel4For(m.Type), qkernelRowsFor(m.Type), qkernel4RowsFor(m.Type)
+		kb, batchRows := batchKernelFor(m.Type), 0
+		if each && m.Type == Q4_K {
+			k4, k4r, kb = dotQ4Kx4Each, dotQ4Kx4RowsEach, nil
+		}
+		if kb != nil {
+			batchRows = 4 * (n / 4)
+		}
 		groups := 0
 		if k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0 {
 			groups = n / 4
@@ -426,6 +464,12 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int) matPlan 
 			for i := 4 * groups; i < n; i++ {
 				qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
 				out := y[i*m.Rows+r0 : i*m.Rows+r1]
+				if i < batchRows {
+					for r := r0; r < r1; r++ {
+						out[r-r0] = kb(m.Data[r*rb:(r+1)*rb], qs, d, bs)
+					}
+					continue
+				}
 				if kr != nil {
 					kr(m.Data[r0*rb:r1*rb], a, i, out)
 					continue

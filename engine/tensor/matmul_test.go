@@ -354,21 +354,67 @@ func TestQuantKernelsBitExact(t *testing.T) {
 				for i := range x {
 					x[i] = float32(r.NormFloat64() * 3)
 				}
-				var want []float32
-				forEachKernelSet(t, false, func(t *testing.T) {
-					y := make([]float32, n*rows)
-					MatMul(m, x, n, y, 1)
-					if Kernels() == "go" {
-						want = y
-						return
-					}
-					for i := range y {
-						if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%v cols=%d n=%d: y[%d] = %v, Go kernels %v", typ, cols, n, i, y[i], want[i])
+				for _, each := range []bool{false, true} {
+					var want []float32
+					forEachKernelSet(t, false, func(t *testing.T) {
+						y := make([]float32, n*rows)
+						if each {
+							MatMulEach(m, x, n, y, 1)
+						} else {
+							MatMul(m, x, n, y, 1)
 						}
-					}
-				})
+						if Kernels() == "go" {
+							want = y
+							return
+						}
+						for i := range y {
+							if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%v cols=%d n=%d each=%v: y[%d] = %v, Go kernels %v", typ, cols, n, each, i, y[i], want[i])
+							}
+						}
+					})
+				}
 			}
 		}
 	}
+}
+
+// TestQ4KProductOrders checks which order each activation of a Q4_K product
+// is summed in: llama.cpp's gemm order for the groups of four, its gemv
+// order for the n mod 4 after them and for every row of MatMulEach.
+func TestQ4KProductOrders(t *testing.T) {
+	forEachKernelSet(t, false, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		const rows, cols, n = 24, 512, 7
+		m := randMatrix(t, r, Q4_K, rows, cols)
+		x := randVec(r, n*cols)
+		a := prepareAct(Q4_K, x, n, cols)
+		defer a.release()
+		y, ye := make([]float32, n*rows), make([]float32, n*rows)
+		MatMul(m, x, n, y, 2)
+		MatMulEach(m, x, n, ye, 2)
+		differ := 0
+		for i := 0; i < n; i++ {
+			qs, d, bs := a.row(i)
+			for row := 0; row < rows; row++ {
+				single := dotQ4KGo(m.Row(row), qs, d, bs)
+				want := single
+				if i < 4 {
+					want = dotQ4KBatchGo(m.Row(row), qs, d, bs)
+					if want != single {
+						differ++
+					}
+				}
+				if got := y[i*rows+row]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("MatMul act %d row %d = %v, want %v", i, row, got, want)
+				}
+				if got := ye[i*rows+row]; math.Float32bits(got) != math.Float32bits(single) {
+					t.Fatalf("MatMulEach act %d row %d = %v, want %v", i, row, got, single)
+				}
+			}
+		}
+		if differ == 0 {
+			t.Fatal("the two orders agreed on every product; the test shows nothing")
+		}
+	})
 }

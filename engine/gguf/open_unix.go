@@ -32,6 +32,7 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
 	}
+	adviseHugePages(data)
 	f, err := Parse(data)
 	if err != nil {
 		unix.Munmap(data)

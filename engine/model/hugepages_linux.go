@@ -18,6 +18,9 @@ const hugePage = 2 << 20
 // It is opt-in (MAOPAO_HUGEPAGE_WEIGHTS=1): the copy holds the weights a
 // second time next to the file mapping's resident pages, and by default
 // the engine keeps its promise that peak RSS stays near the file size.
+// gguf.Open already asks for huge pages on the mapping itself, which
+// kernels with large page-cache folios (Linux 6.x, ext4/xfs) honour without
+// a copy; this is for the others.
 func pinWeights(m *Model) {
 	if os.Getenv("MAOPAO_HUGEPAGE_WEIGHTS") != "1" {
 		return

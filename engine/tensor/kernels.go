@@ -143,26 +143,17 @@ func hsum8(v *[8]float32) float32 {
 // which llama.cpp uses for every Q4_K matrix on AVX2 CPUs: per super-block
 // the whole scaled sum and the whole min sum are converted, and two float
 // chains take them, sums·(d·dₐ) and mins·(dmin·dₐ), subtracted at the end.
+// This is the gemv's order, for a row taken alone.
 func dotQ4KGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
 	var acc, accMin float32
 	nb := len(row) / 144
 	for b := 0; b < nb; b++ {
-		blk := row[144*b : 144*b+144]
-		q := qs[QK_K*b : QK_K*b+QK_K]
-		g := bs[16*b : 16*b+16]
+		blk, q, g := row[144*b:144*b+144], qs[QK_K*b:QK_K*b+QK_K], bs[16*b:16*b+16]
 		var sumi, summ int32
 		for c := 0; c < 4; c++ {
-			sc1, m1 := scaleMinK4(2*c, blk[4:16])
-			sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
-			w := blk[16+32*c : 48+32*c]
-			lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
-			var s1, s2 int32
-			for l := 0; l < 32; l++ {
-				s1 += int32(w[l]&0xf) * int32(lo[l])
-				s2 += int32(w[l]>>4) * int32(hi[l])
-			}
-			sumi += int32(sc1)*s1 + int32(sc2)*s2
-			summ += int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
+			s, m := q4KChunk(blk, q, g, c)
+			sumi += s
+			summ += m
 		}
 		acc = FMA32(float32(sumi), f16At(blk)*d[b], acc)
 		accMin = FMA32(float32(summ), f16At(blk[2:])*d[b], accMin)
@@ -178,26 +169,32 @@ func dotQ4KBatchGo(row []byte, qs []int8, d []float32, bs []int16) float32 {
 	var acc, accMin float32
 	nb := len(row) / 144
 	for b := 0; b < nb; b++ {
-		blk := row[144*b : 144*b+144]
-		q := qs[QK_K*b : QK_K*b+QK_K]
-		g := bs[16*b : 16*b+16]
+		blk, q, g := row[144*b:144*b+144], qs[QK_K*b:QK_K*b+QK_K], bs[16*b:16*b+16]
 		sd, sm := f16At(blk)*d[b], f16At(blk[2:])*d[b]
 		for c := 0; c < 4; c++ {
-			sc1, m1 := scaleMinK4(2*c, blk[4:16])
-			sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
-			w := blk[16+32*c : 48+32*c]
-			lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
-			var s1, s2 int32
-			for l := 0; l < 32; l++ {
-				s1 += int32(w[l]&0xf) * int32(lo[l])
-				s2 += int32(w[l]>>4) * int32(hi[l])
-			}
-			acc = FMA32(float32(int32(sc1)*s1+int32(sc2)*s2), sd, acc)
-			summ := int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
-			accMin = FMA32(float32(summ), sm, accMin)
+			s, m := q4KChunk(blk, q, g, c)
+			acc = FMA32(float32(s), sd, acc)
+			accMin = FMA32(float32(m), sm, accMin)
 		}
 	}
 	return acc - accMin
+}
+
+// q4KChunk is Q4_K super-block blk's weights 64c..64c+63 against the
+// activation int8s q: the two sub-blocks' dot products times their scales,
+// and their mins times the activations' 16-wide partial sums g. Both are
+// exact integers.
+func q4KChunk(blk []byte, q []int8, g []int16, c int) (sum, mins int32) {
+	sc1, m1 := scaleMinK4(2*c, blk[4:16])
+	sc2, m2 := scaleMinK4(2*c+1, blk[4:16])
+	w := blk[16+32*c : 48+32*c]
+	lo, hi := q[64*c:64*c+32], q[64*c+32:64*c+64]
+	var s1, s2 int32
+	for l := 0; l < 32; l++ {
+		s1 += int32(w[l]&0xf) * int32(lo[l])
+		s2 += int32(w[l]>>4) * int32(hi[l])
+	}
+	return int32(sc1)*s1 + int32(sc2)*s2, int32(m1)*int32(g[4*c]+g[4*c+1]) + int32(m2)*int32(g[4*c+2]+g[4*c+3])
 }
 
 // dotQ5KGo follows ggml_vec_dot_q5_K_q8_K (AVX2): eight int32 lanes, lane m

@@ -63,7 +63,9 @@ func TestForwardMatchesReference(t *testing.T) {
 		{"qwen3", tensor.F32, 1e-4},
 		{"qwen2", tensor.F32, 1e-4},
 		{"granite", tensor.F32, 1e-4},
-		{"qwen3moe", tensor.F16, 1e-4},
+		// F16 products round their activations to F16, as ggml does (2^-11
+		// relative per activation).
+		{"qwen3moe", tensor.F16, 3e-3},
 		{"llama", tensor.BF16, 1e-4},
 		{"qwen3moe", tensor.Q8_0, 0.03},
 		{"llama", tensor.Q8_0, 0.03},
@@ -123,10 +125,14 @@ func checkForward(t *testing.T, m *Model, want [][]float64, fastTol float64) {
 			// batch and another for a single token. Where activations are
 			// rounded to int8 afterwards, a last-bit difference can move a
 			// value across a rounding boundary, so the fast path on
-			// quantized weights gets a looser bound.
+			// quantized weights gets a looser bound, and on F16 weights
+			// (activations rounded to F16, 2^-11) one in between.
 			bound := 1e-5
-			if !exact && quantized(m) {
+			switch {
+			case !exact && quantized(m):
 				bound = 5e-3
+			case !exact && m.WeightType() == tensor.F16:
+				bound = 1e-3
 			}
 			if e := relErr(step[i], f64(got[i])); e > bound {
 				t.Errorf("exact=%v position %d: token-by-token differs from batched by %.3g", exact, i, e)

@@ -25,6 +25,8 @@ type act struct {
 
 	bs16 []int16 // scratch: 16-wide sums before pairing for 32-wide blocks
 
+	fr []float32 // F16 products: the activations rounded to F16
+
 	// ext, per activation from extFrom on and per pair of 32-blocks: 16
 	// int32 lanes of -128 × (sum of 4 int8s), then the 16 lanes' scales as
 	// float32 bits (see the Q8_0 rows kernel).
@@ -48,6 +50,17 @@ func (a *act) q8ext(from int) {
 				e[16+l] = math.Float32bits(a.d[i*a.cols/32+2*p+l/8])
 			}
 		}
+	}
+}
+
+// roundF16 sets dst[i] to x[i] rounded to float16 (nearest even); assembly
+// init code may replace it.
+var roundF16 = roundF16Go
+
+func roundF16Go(x, dst []float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = F16ToF32(F32ToF16(v))
 	}
 }
 
@@ -81,6 +94,13 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 	a.n, a.cols, a.f = n, cols, x
 	a.blk = actBlock(t)
 	a.ext, a.extFrom = a.ext[:0], 0
+	if t == F16 {
+		// ggml converts the activations of an F16 product to F16 first
+		// (its vec_dot_type), so they are rounded here as there.
+		a.fr = grow(a.fr, n*cols)
+		roundF16(x[:n*cols], a.fr)
+		a.f = a.fr
+	}
 	if a.blk == 0 {
 		return a
 	}

@@ -93,6 +93,8 @@ type asmSet struct {
 	// nil where the set has none
 	f32Rows, f16Rows, bf16Rows       f1asmRows
 	f32x4Rows, f16x4Rows, bf16x4Rows f4asmRows
+	// four activations in the single-row order (ggml_vec_dot's)
+	f32x4Rows64, f16x4Rows64, bf16x4Rows64 f4asmRows
 
 	q4k, q5k, q6k       kasm
 	q4kx4, q5kx4, q6kx4 kasm4 // Q4_K in the batch order, see MatMul
@@ -141,6 +143,15 @@ var avx512Set = asmSet{
 	bf16x4Rows: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
 		dotBF16x4rowsAVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
 	},
+	f32x4Rows64: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
+		dotF32x4rows64AVX512((*float32)(w), x, stride, n, nrows, out, ostride)
+	},
+	f16x4Rows64: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
+		dotF16x4rows64AVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
+	},
+	bf16x4Rows64: func(w unsafe.Pointer, x *float32, stride, n, nrows int, out *float32, ostride int) {
+		dotBF16x4rows64AVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
+	},
 	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
 	q4kx4: dotQ4KVNNIx4b, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4, q4kx4Each: dotQ4KVNNIx4,
 	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
@@ -170,6 +181,19 @@ var avx2Set = asmSet{
 	q8: dotQ8_0AVX2, q40: dotQ4_0AVX2, q8x4: dotQ8_0AVX2x4, q40x4: dotQ4_0AVX2x4,
 }
 
+// roundF16With wraps an assembly F16 rounding loop that takes multiples of
+// step elements; the Go loop does the rest.
+func roundF16With(f func(x, dst *float32, n int), step int) func(x, dst []float32) {
+	return func(x, dst []float32) {
+		dst = dst[:len(x)]
+		n := len(x) - len(x)%step
+		if n > 0 {
+			f(&x[0], &dst[0], n)
+		}
+		roundF16Go(x[n:], dst[n:])
+	}
+}
+
 // install points the kernel table at s, wrapping each assembly routine so
 // that slice bounds are checked before any pointer is handed over and
 // lengths the assembly does not take (float tails, odd Q8_0/Q4_0 blocks)
@@ -181,9 +205,11 @@ func install(s asmSet) {
 	if s.floatStep == 16 {
 		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX512(&x[0], &y[0], len(x)) }
 		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX512(&x[0], &y[0], len(x)) }
+		roundF16 = roundF16With(roundF16AVX512, 16)
 	} else {
 		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX2(&x[0], &y[0], len(x)) }
 		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX2(&x[0], &y[0], len(x)) }
+		roundF16 = roundF16With(roundF16AVX2, 8)
 	}
 	quantActRows = func(x []float32, q []int8, d []float32, bs16 []int16, blk int) {
 		nb := len(x) / blk
@@ -254,7 +280,7 @@ func install(s asmSet) {
 		}
 		return func(rows []byte, x []float32, out []float32) {
 			cols := len(x)
-			if cols%step != 0 || cols == 0 || len(out) == 0 {
+			if cols%64 != 0 || cols == 0 || len(out) == 0 { // the kernels step 64 weights
 				rb := cols * esize
 				for r := range out {
 					out[r] = one(rows[r*rb:(r+1)*rb], x)
@@ -298,6 +324,23 @@ func install(s asmSet) {
 	dotF32x4Rows = f4r(4, s.f32x4Rows, dotF32x4)
 	dotF16x4Rows = f4r(2, s.f16x4Rows, dotF16x4)
 	dotBF16x4Rows = f4r(2, s.bf16x4Rows, dotBF16x4)
+	// Callers guarantee Cols a multiple of 64 (see planFloat).
+	f4r64 := func(esize int, f f4asmRows) floatKernel4Rows {
+		if f == nil {
+			return nil
+		}
+		return func(rows []byte, x []float32, nrows int, out []float32, ostride int) {
+			cols := len(x) / 4
+			if nrows == 0 || cols == 0 {
+				return
+			}
+			_, _, _ = rows[nrows*cols*esize-1], x[4*cols-1], out[3*ostride+nrows-1]
+			f(unsafe.Pointer(&rows[0]), &x[0], cols, cols, nrows, &out[0], ostride)
+		}
+	}
+	dotF32x4Rows64 = f4r64(4, s.f32x4Rows64)
+	dotF16x4Rows64 = f4r64(2, s.f16x4Rows64)
+	dotBF16x4Rows64 = f4r64(2, s.bf16x4Rows64)
 	q32 := func(bb int, f q32asm, tail qkernel) qkernel {
 		return func(row []byte, qs []int8, d []float32, bs []int16) float32 {
 			nb := len(row) / bb

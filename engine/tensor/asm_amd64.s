@@ -210,3 +210,40 @@ DATA f127<>+0(SB)/4, $0x42fe0000
 GLOBL f127<>(SB), RODATA|NOPTR, $4
 DATA f1<>+0(SB)/4, $0x3f800000
 GLOBL f1<>(SB), RODATA|NOPTR, $4
+
+// func roundF16AVX512(x, dst *float32, n int)
+// dst[i] = x[i] rounded to float16 and back (nearest even, as ggml's
+// fp32→fp16 conversion), for n a multiple of 16.
+TEXT ·roundF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+r16loop:
+	VMOVUPS (SI), Z0
+	VCVTPS2PH $0, Z0, Y1
+	VCVTPH2PS Y1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ r16loop
+	VZEROUPPER
+	RET
+
+// func roundF16AVX2(x, dst *float32, n int)
+// roundF16AVX512 for CPUs with AVX2 and F16C; n a multiple of 8.
+TEXT ·roundF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+r8loop:
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VCVTPH2PS X1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ r8loop
+	VZEROUPPER
+	RET

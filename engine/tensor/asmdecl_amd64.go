@@ -185,3 +185,18 @@ func dotF32x16AVX2(x, y *float32, n int) float32
 
 //go:noescape
 func dotF32x64AVX2(x, y *float32, n int) float32
+
+//go:noescape
+func roundF16AVX512(x, dst *float32, n int)
+
+//go:noescape
+func roundF16AVX2(x, dst *float32, n int)
+
+//go:noescape
+func dotF32x4rows64AVX512(w *float32, x *float32, stride, n, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotF16x4rows64AVX512(w *uint16, x *float32, stride, n, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotBF16x4rows64AVX512(w *uint16, x *float32, stride, n, nrows int, out *float32, ostride int)

@@ -25,10 +25,12 @@ func useGo() {
 	dotF32, dotF16, dotBF16 = dotF32Go, dotF16Go, dotBF16Go
 	expSum, maxF32, swiglu = expSumGo, maxF32Go, swigluGo
 	dotF32x16, dotF32x64 = dotF32x16Go, dotF32x64Go
+	roundF16 = roundF16Go
 	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
 	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil
 	dotF32Rows, dotF16Rows, dotBF16Rows = nil, nil, nil
 	dotF32x4Rows, dotF16x4Rows, dotBF16x4Rows = nil, nil, nil
+	dotF32x4Rows64, dotF16x4Rows64, dotBF16x4Rows64 = nil, nil, nil
 	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 = nil, nil, nil, nil, nil
 	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows = nil, nil, nil, nil, nil
 	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ8_0x4Rows, dotQ4_0x4Rows = nil, nil, nil, nil, nil

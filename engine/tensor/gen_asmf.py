@@ -12,18 +12,32 @@ def e(s=""):
 PF = 16384  # prefetch distance of the many-row kernels, see gen_asmq8.py
 
 
-def kern1rows(name, esize, kind):
-    # consecutive rows against one activation: four accumulators over 64
-    # weights a step, then 16 at a time
-    def load(i, z):
+def loader(esize, kind):
+    def load(i, z, base="SI"):
         off = i * 16 * esize
         if kind == "f32":
-            e(f"\tVMOVUPS {off}(SI), {z}")
+            e(f"\tVMOVUPS {off}({base}), {z}")
         elif kind == "f16":
-            e(f"\tVCVTPH2PS {off}(SI), {z}")
-        else:
-            e(f"\tVPMOVZXWD {off}(SI), {z}")
+            e(f"\tVCVTPH2PS {off}({base}), {z}")
+        else:  # bf16: widen to 32 bits and shift into the high half
+            e(f"\tVPMOVZXWD {off}({base}), {z}")
             e(f"\tVPSLLD $16, {z}, {z}")
+    return load
+
+
+# _mm512_reduce_add_ps of Z{j} into X{j} (lanes i+8, then i+4, then 2 and 1)
+def reduce16(j, t="8"):
+    z, y, x = f"Z{j}", f"Y{j}", f"X{j}"
+    return [f"VEXTRACTF64X4 $1, {z}, Y{t}", f"VADDPS Y{t}, {y}, {y}", f"VEXTRACTF128 $1, {y}, X{t}",
+            f"VADDPS X{t}, {x}, {x}", f"VMOVHLPS {x}, {x}, X{t}", f"VADDPS X{t}, {x}, {x}",
+            f"VPSHUFD $1, {x}, X{t}", f"VADDSS X{t}, {x}, {x}"]
+
+
+def kern1rows(name, esize, kind):
+    # Consecutive rows against one activation in ggml_vec_dot_f32's order
+    # (DotF32x64): four accumulators over 64 weights a step, added as
+    # (0+2)+(1+3), then reduced. n must be a multiple of 64.
+    load = loader(esize, kind)
     wtype = "float32" if kind == "f32" else "uint16"
     e(f"// func {name}(w *{wtype}, x *float32, n, nrows int, out *float32)")
     e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
@@ -36,8 +50,6 @@ def kern1rows(name, esize, kind):
     for j in range(4):
         e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
     e(f"{name}_loop64:")
-    e("\tCMPQ CX, $64")
-    e(f"\tJLT {name}_loop16")
     for off in range(0, 64 * esize, 64):
         e(f"\tPREFETCHT0 {PF+off}(SI)")
     for i in range(4):
@@ -47,117 +59,153 @@ def kern1rows(name, esize, kind):
     e(f"\tADDQ ${64*esize}, SI")
     e("\tADDQ $256, DI")
     e("\tSUBQ $64, CX")
-    e(f"\tJMP {name}_loop64")
-    e(f"{name}_loop16:")
-    e("\tCMPQ CX, $16")
-    e(f"\tJLT {name}_done")
-    load(0, "Z4")
-    e("\tVFMADD231PS (DI), Z4, Z0")
-    e(f"\tADDQ ${16*esize}, SI")
-    e("\tADDQ $64, DI")
-    e("\tSUBQ $16, CX")
-    e(f"\tJMP {name}_loop16")
-    e(f"{name}_done:")
-    e("\tVADDPS Z1, Z0, Z0")
-    e("\tVADDPS Z3, Z2, Z2")
-    e("\tVADDPS Z2, Z0, Z0")
-    for l in ["VEXTRACTF64X4 $1, Z0, Y8", "VADDPS Y8, Y0, Y0", "VEXTRACTF128 $1, Y0, X8",
-              "VADDPS X8, X0, X0", "VMOVHLPS X0, X0, X8", "VADDPS X8, X0, X0",
-              "VPSHUFD $1, X0, X8", "VADDSS X8, X0, X0", "VMOVSS X0, (R12)",
-              "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row", "VZEROUPPER", "RET"]:
+    e(f"\tJNZ {name}_loop64")
+    for l in ["VADDPS Z2, Z0, Z0", "VADDPS Z3, Z1, Z1", "VADDPS Z1, Z0, Z0"] + reduce16(0) + [
+            "VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row", "VZEROUPPER", "RET"]:
         e("\t" + l)
     e("")
 
 
-def kern(name, esize, kind, rows=False):
-    def load(i, z):
-        off = i * 16 * esize
-        if kind == "f32":
-            e(f"\tVMOVUPS {off}(SI), {z}")
-        elif kind == "f16":
-            e(f"\tVCVTPH2PS {off}(SI), {z}")
-        else:  # bf16: widen to 32 bits and shift into the high half
-            e(f"\tVPMOVZXWD {off}(SI), {z}")
-            e(f"\tVPSLLD $16, {z}, {z}")
-
-    def step(k):
-        e(f"\tADDQ ${16*esize*k}, SI")
-        e(f"\tADDQ ${64*k}, DI")
-        e(f"\tADDQ ${64*k}, R10")
-
+def kern(name, esize, kind):
+    # One row against four activation rows (stride floats apart), each
+    # output in tinyBLAS's order (DotF32x16): one 16-lane accumulator per
+    # activation. n must be a multiple of 16.
+    load = loader(esize, kind)
     wtype = "float32" if kind == "f32" else "uint16"
-    if rows:
-        e(f"// func {name}(w *{wtype}, x *float32, stride, n, nrows int, out *float32, ostride int)")
-        e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
-    else:
-        e(f"// func {name}(w *{wtype}, x *float32, stride, n int, out *float32)")
-        e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
+    e(f"// func {name}(w *{wtype}, x *float32, stride, n int, out *float32)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-40")
     e("\tMOVQ w+0(FP), SI")
     e("\tMOVQ stride+16(FP), R9")
     e("\tSHLQ $2, R9")
-    if rows:
-        # consecutive rows: SI runs on from one row into the next
-        e("\tMOVQ nrows+32(FP), R13")
-        e("\tMOVQ out+40(FP), R12")
-        e("\tMOVQ ostride+48(FP), R11")
-        e("\tSHLQ $2, R11")
-        e(f"{name}_row:")
     e("\tMOVQ x+8(FP), DI")
     e("\tMOVQ n+24(FP), CX")
     e("\tLEAQ (DI)(R9*2), R10")
     e("\tADDQ R9, R10")
+    for j in range(4):
+        e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
+    e(f"{name}_loop16:")
+    load(0, "Z8")
+    for j, src in enumerate(["(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"]):
+        e(f"\tVFMADD231PS {src}, Z8, Z{j}")
+    e(f"\tADDQ ${16*esize}, SI")
+    e("\tADDQ $64, DI")
+    e("\tADDQ $64, R10")
+    e("\tSUBQ $16, CX")
+    e(f"\tJNZ {name}_loop16")
+    e("\tMOVQ out+32(FP), DI")
+    for j in range(4):
+        for l in reduce16(j):
+            e("\t" + l)
+        e(f"\tVMOVSS X{j}, {4*j}(DI)")
+    e("\tVZEROUPPER")
+    e("\tRET")
+    e("")
+
+
+def kern4rows64(name, esize, kind):
+    # Consecutive rows against four activations, each output in
+    # ggml_vec_dot's order (DotF32x64, as kern1rows): sixteen accumulators,
+    # four per activation. For the rows of a batch that llama.cpp sums one
+    # by one (expert products). n must be a multiple of 64.
+    load = loader(esize, kind)
+    wtype = "float32" if kind == "f32" else "uint16"
+    e(f"// func {name}(w *{wtype}, x *float32, stride, n, nrows int, out *float32, ostride int)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+    for l in ["MOVQ w+0(FP), SI", "MOVQ stride+16(FP), R9", "SHLQ $2, R9", "MOVQ nrows+32(FP), R13",
+              "MOVQ out+40(FP), R12", "MOVQ ostride+48(FP), R11", "SHLQ $2, R11"]:
+        e("\t" + l)
+    e(f"{name}_row:")
+    for l in ["MOVQ x+8(FP), DI", "MOVQ n+24(FP), CX", "LEAQ (DI)(R9*2), R10", "ADDQ R9, R10"]:
+        e("\t" + l)
+    for j in range(16):
+        e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
+    e(f"{name}_loop64:")
+    for off in range(0, 64 * esize, 64):
+        e(f"\tPREFETCHT0 {PF+off}(SI)")
+    for i in range(4):
+        load(i, f"Z{16+i}")
+    for j, src in enumerate(["(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"]):
+        for i in range(4):
+            e(f"\tVFMADD231PS {src.replace('(', f'{64*i}(', 1)}, Z{16+i}, Z{4*j+i}")
+    for l in [f"ADDQ ${64*esize}, SI", "ADDQ $256, DI", "ADDQ $256, R10", "SUBQ $64, CX", f"JNZ {name}_loop64",
+              "LEAQ (R12)(R11*2), BX"]:
+        e("\t" + l)
+    outs = ["(R12)", "(R12)(R11*1)", "(BX)", "(BX)(R11*1)"]
+    for j in range(4):
+        a, b, c, d = 4*j, 4*j+1, 4*j+2, 4*j+3
+        for l in [f"VADDPS Z{c}, Z{a}, Z{a}", f"VADDPS Z{d}, Z{b}, Z{b}", f"VADDPS Z{b}, Z{a}, Z{a}"] + reduce16(a, str(b)):
+            e("\t" + l)
+        e(f"\tVMOVSS X{a}, {outs[j]}")
+    for l in ["ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row", "VZEROUPPER", "RET"]:
+        e("\t" + l)
+    e("")
+
+
+def kern4rows(name, esize, kind):
+    # Consecutive rows against four activations, each output in tinyBLAS's
+    # order (DotF32x16). Two rows at a time, so that eight accumulators
+    # (row pair × activation) hide the FMA latency; an odd last row goes
+    # alone. n must be a multiple of 16.
+    load = loader(esize, kind)
+    wtype = "float32" if kind == "f32" else "uint16"
+    e(f"// func {name}(w *{wtype}, x *float32, stride, n, nrows int, out *float32, ostride int)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+    for l in ["MOVQ w+0(FP), SI", "MOVQ stride+16(FP), R9", "SHLQ $2, R9", "MOVQ nrows+32(FP), R13",
+              "MOVQ out+40(FP), R12", "MOVQ ostride+48(FP), R11", "SHLQ $2, R11",
+              "MOVQ n+24(FP), AX", f"IMULQ ${esize}, AX"]:  # AX: bytes per row
+        e("\t" + l)
+    srcs = ["(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"]
+    e(f"{name}_pair:")
+    e("\tCMPQ R13, $2")
+    e(f"\tJLT {name}_single")
+    for l in ["MOVQ x+8(FP), DI", "MOVQ n+24(FP), CX", "LEAQ (DI)(R9*2), R10", "ADDQ R9, R10",
+              "LEAQ (SI)(AX*1), DX"]:
+        e("\t" + l)
     for j in range(8):
         e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
-    e(f"{name}_loop32:")
-    e("\tCMPQ CX, $32")
-    e(f"\tJLT {name}_loop16")
-    if rows:
-        for off in range(0, 32 * esize, 64):
-            e(f"\tPREFETCHT0 {PF+off}(SI)")
+    e(f"{name}_loop2:")
+    e(f"\tPREFETCHT0 {PF}(SI)")
+    e(f"\tPREFETCHT0 {PF}(DX)")
     load(0, "Z8")
-    load(1, "Z9")
-    for h, z in ((0, "Z8"), (1, "Z9")):
-        off = 64 * h
-        e(f"\tVFMADD231PS {off}(DI), {z}, Z{4*h+0}")
-        e(f"\tVFMADD231PS {off}(DI)(R9*1), {z}, Z{4*h+1}")
-        e(f"\tVFMADD231PS {off}(DI)(R9*2), {z}, Z{4*h+2}")
-        e(f"\tVFMADD231PS {off}(R10), {z}, Z{4*h+3}")
-    step(2)
-    e("\tSUBQ $32, CX")
-    e(f"\tJMP {name}_loop32")
-    e(f"{name}_loop16:")
-    e("\tCMPQ CX, $16")
-    e(f"\tJLT {name}_done")
-    load(0, "Z8")
-    e("\tVFMADD231PS (DI), Z8, Z0")
-    e("\tVFMADD231PS (DI)(R9*1), Z8, Z1")
-    e("\tVFMADD231PS (DI)(R9*2), Z8, Z2")
-    e("\tVFMADD231PS (R10), Z8, Z3")
-    step(1)
-    e("\tSUBQ $16, CX")
-    e(f"\tJMP {name}_loop16")
-    e(f"{name}_done:")
-    for j in range(4):
-        e(f"\tVADDPS Z{j+4}, Z{j}, Z{j}")
-    if rows:
-        e("\tMOVQ R12, DI")
-        e("\tLEAQ (R12)(R11*2), BX")
-    else:
-        e("\tMOVQ out+32(FP), DI")
-    for j in range(4):
-        z, y, x = f"Z{j}", f"Y{j}", f"X{j}"
-        for l in [f"VEXTRACTF64X4 $1, {z}, Y8", f"VADDPS Y8, {y}, {y}", f"VEXTRACTF128 $1, {y}, X8",
-                  f"VADDPS X8, {x}, {x}", f"VMOVHLPS {x}, {x}, X8", f"VADDPS X8, {x}, {x}",
-                  f"VPSHUFD $1, {x}, X8", f"VADDSS X8, {x}, {x}"]:
+    load(0, "Z9", "DX")
+    for j, src in enumerate(srcs):
+        e(f"\tVFMADD231PS {src}, Z8, Z{j}")
+        e(f"\tVFMADD231PS {src}, Z9, Z{4+j}")
+    for l in [f"ADDQ ${16*esize}, SI", f"ADDQ ${16*esize}, DX", "ADDQ $64, DI", "ADDQ $64, R10",
+              "SUBQ $16, CX", f"JNZ {name}_loop2"]:
+        e("\t" + l)
+    # SI is now at the second row: skip it
+    e("\tADDQ AX, SI")
+    e("\tLEAQ (R12)(R11*2), BX")
+    outs = ["(R12)", "(R12)(R11*1)", "(BX)", "(BX)(R11*1)"]
+    for j in range(8):
+        for l in reduce16(j, "10"):
             e("\t" + l)
-        if rows:
-            e("\t" + ["VMOVSS X0, (DI)", "VMOVSS X1, (DI)(R11*1)", "VMOVSS X2, (BX)", "VMOVSS X3, (BX)(R11*1)"][j])
-        else:
-            e(f"\tVMOVSS {x}, {4*j}(DI)")
-    if rows:
-        e("\tADDQ $4, R12")
-        e("\tDECQ R13")
-        e(f"\tJNZ {name}_row")
+        o = outs[j % 4]
+        if j >= 4:
+            o = o.replace("(", "4(", 1)
+        e(f"\tVMOVSS X{j}, {o}")
+    for l in ["ADDQ $8, R12", "SUBQ $2, R13", f"JMP {name}_pair"]:
+        e("\t" + l)
+    e(f"{name}_single:")
+    e("\tTESTQ R13, R13")
+    e(f"\tJZ {name}_done")
+    for l in ["MOVQ x+8(FP), DI", "MOVQ n+24(FP), CX", "LEAQ (DI)(R9*2), R10", "ADDQ R9, R10"]:
+        e("\t" + l)
+    for j in range(4):
+        e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
+    e(f"{name}_loop1:")
+    load(0, "Z8")
+    for j, src in enumerate(srcs):
+        e(f"\tVFMADD231PS {src}, Z8, Z{j}")
+    for l in [f"ADDQ ${16*esize}, SI", "ADDQ $64, DI", "ADDQ $64, R10", "SUBQ $16, CX", f"JNZ {name}_loop1",
+              "LEAQ (R12)(R11*2), BX"]:
+        e("\t" + l)
+    for j in range(4):
+        for l in reduce16(j, "10"):
+            e("\t" + l)
+        e(f"\tVMOVSS X{j}, {outs[j]}")
+    e(f"{name}_done:")
     e("\tVZEROUPPER")
     e("\tRET")
     e("")
@@ -169,11 +217,13 @@ e("// Code generated by gen_asmf.py; DO NOT EDIT.")
 e("")
 e('#include "textflag.h"')
 e("")
-e("// Float weight rows against four activation rows (stride floats apart):")
-e("// each 16 weights are loaded and converted once and feed four FMAs.")
+e("// Float weight rows against four activation rows (stride floats apart) or")
+e("// one, in the summation orders of llama.cpp's float products (see")
+e("// DotF32x16 and DotF32x64); each 16 weights are loaded and converted once.")
 e("")
 for name, es, kind in (("dotF32x4AVX512", 4, "f32"), ("dotF16x4AVX512", 2, "f16"), ("dotBF16x4AVX512", 2, "bf16")):
     kern(name, es, kind)
-    kern(name.replace("x4", "x4rows"), es, kind, rows=True)
+    kern4rows(name.replace("x4", "x4rows"), es, kind)
+    kern4rows64(name.replace("x4", "x4rows64"), es, kind)
     kern1rows(name.replace("x4", "rows"), es, kind)
 sys.stdout.write("\n".join(out) + "\n")

@@ -184,7 +184,21 @@ type floatKernel4Rows func(rows []byte, x []float32, nrows int, out []float32, o
 var (
 	dotF32Rows, dotF16Rows, dotBF16Rows       floatKernelRows
 	dotF32x4Rows, dotF16x4Rows, dotBF16x4Rows floatKernel4Rows
+	// four activations each in the single-row order (dotSingle)
+	dotF32x4Rows64, dotF16x4Rows64, dotBF16x4Rows64 floatKernel4Rows
 )
+
+func floatKernel4Rows64For(t Type) floatKernel4Rows {
+	switch t {
+	case F32:
+		return dotF32x4Rows64
+	case F16:
+		return dotF16x4Rows64
+	case BF16:
+		return dotBF16x4Rows64
+	}
+	return nil
+}
 
 func floatKernelRowsFor(t Type) floatKernelRows {
 	switch t {
@@ -480,59 +494,99 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			}
 		}
 	} else {
-		// Without a 4-way kernel, float16/bfloat16 rows are converted once
-		// when enough activations reuse them; for one activation converting
-		// on the fly is cheaper.
-		k4, fr, f4r := floatKernel4For(m.Type), floatKernelRowsFor(m.Type), floatKernel4RowsFor(m.Type)
-		groups := 0
-		if k4 != nil {
-			groups = n / 4
-		}
-		convert := k4 == nil && (m.Type == F16 || m.Type == BF16) && n >= 4
-		if groups == 0 && !convert {
-			per := 8 * max(threads, 1)
-			tile = max(rowTile, (m.Rows+per-1)/per)
-			tiles = (m.Rows + tile - 1) / tile
-		}
-		run = func(t int, w *tileScratch) {
-			var scratch []float32
-			if convert {
-				if len(w.f) < m.Cols {
-					w.f = make([]float32, m.Cols)
-				}
-				scratch = w.f[:m.Cols]
-			}
-			out4 := &w.out
-			r0, r1 := t*tile, min((t+1)*tile, m.Rows)
-			for g := 0; g < groups; g++ {
-				xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
-				if f4r != nil {
-					f4r(m.Data[r0*rb:r1*rb], xg, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
-					continue
-				}
-				for r := r0; r < r1; r++ {
-					k4(m.Data[r*rb:(r+1)*rb], xg, m.Cols, out4)
-					for j, v := range out4 {
-						y[(4*g+j)*m.Rows+r] = v
-					}
-				}
-			}
-			if fr != nil && !convert {
-				for i := 4 * groups; i < n; i++ {
-					fr(m.Data[r0*rb:r1*rb], x[i*m.Cols:(i+1)*m.Cols], y[i*m.Rows+r0:i*m.Rows+r1])
-				}
-				return
+		run, tiles, tile = planFloat(m, a, n, y, threads, each, tile)
+	}
+	return matPlan{a: a, tiles: tiles, run: run}
+}
+
+// planFloat plans a product with float weights in llama.cpp's summation
+// orders: a batch (n ≥ 2, not MatMulEach, Cols a multiple of 16) sums every
+// output as tinyBLAS does (DotF32x16), a single row as ggml_vec_dot does
+// (dotSingle). prepareAct has rounded F16 products' activations to F16.
+func planFloat(m Matrix, a *act, n int, y []float32, threads int, each bool, tile int) (func(int, *tileScratch), int, int) {
+	x, rb := a.f, m.rowBytes()
+	batch := n >= 2 && !each && m.Cols%16 == 0
+	var k4 floatKernel4
+	var f4r floatKernel4Rows
+	var fr floatKernelRows
+	if batch {
+		k4, f4r = floatKernel4For(m.Type), floatKernel4RowsFor(m.Type)
+	} else if m.Cols%64 == 0 {
+		fr, f4r = floatKernelRowsFor(m.Type), floatKernel4Rows64For(m.Type)
+	}
+	groups := 0
+	if k4 != nil || f4r != nil {
+		groups = n / 4
+	}
+	if groups == 0 {
+		// Single activations gain nothing from small tiles (see planMatMul).
+		per := 8 * max(threads, 1)
+		tile = max(rowTile, (m.Rows+per-1)/per)
+	}
+	tiles := (m.Rows + tile - 1) / tile
+	run := func(t int, w *tileScratch) {
+		out4 := &w.out
+		r0, r1 := t*tile, min((t+1)*tile, m.Rows)
+		for g := 0; g < groups; g++ {
+			xg := x[4*g*m.Cols : (4*g+4)*m.Cols]
+			if f4r != nil {
+				f4r(m.Data[r0*rb:r1*rb], xg, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
+				continue
 			}
 			for r := r0; r < r1; r++ {
-				row := m.Data[r*rb : (r+1)*rb]
-				if convert {
-					dequantize(m.Type, row, scratch)
+				k4(m.Data[r*rb:(r+1)*rb], xg, m.Cols, out4)
+				for j, v := range out4 {
+					y[(4*g+j)*m.Rows+r] = v
 				}
-				for i := 4 * groups; i < n; i++ {
-					y[i*m.Rows+r] = dotAct(m.Type, row, a, i, scratch)
+			}
+		}
+		if 4*groups == n {
+			return
+		}
+		if fr != nil {
+			for i := 4 * groups; i < n; i++ {
+				fr(m.Data[r0*rb:r1*rb], x[i*m.Cols:(i+1)*m.Cols], y[i*m.Rows+r0:i*m.Rows+r1])
+			}
+			return
+		}
+		if len(w.f) < m.Cols {
+			w.f = make([]float32, m.Cols)
+		}
+		wf := w.f[:m.Cols]
+		for r := r0; r < r1; r++ {
+			dequantize(m.Type, m.Data[r*rb:(r+1)*rb], wf)
+			for i := 4 * groups; i < n; i++ {
+				xi := x[i*m.Cols : (i+1)*m.Cols]
+				if batch {
+					y[i*m.Rows+r] = DotF32x16(wf, xi)
+				} else {
+					y[i*m.Rows+r] = dotSingle(m.Type, wf, xi)
 				}
 			}
 		}
 	}
-	return matPlan{a: a, tiles: tiles, run: run}
+	return run, tiles, tile
+}
+
+// dotSingle is ggml_vec_dot_f32 (for F32 weights) or ggml_vec_dot_f16
+// (F16, and BF16 here, whose own kernel ggml does not mirror): DotF32x64
+// over whole 64-element steps, the rest one product at a time, fused into
+// the float sum for F32 and added in float64 for F16.
+func dotSingle(t Type, w, x []float32) float32 {
+	if t == F32 {
+		return DotF32x64(w, x)
+	}
+	np := len(w) &^ 63
+	var s float32
+	if np > 0 {
+		s = dotF32x64(w[:np], x[:np])
+	}
+	if np == len(w) {
+		return s
+	}
+	sum := float64(s)
+	for i := np; i < len(w); i++ {
+		sum += float64(w[i] * x[i])
+	}
+	return float32(sum)
 }

@@ -30,7 +30,9 @@ func DotF32x16(x, y []float32) float32 {
 // DotF32x64 is ggml_vec_dot_f32, which llama.cpp uses for a single
 // right-hand column: four 16-lane accumulators over 64-element steps,
 // added pairwise and reduced like DotF32x16, then the elements past the
-// last whole step one by one.
+// last whole step (a head of 16 or 80, say) as GCC compiled ggml's scalar
+// loop for them: the products of whole runs of 16, then of 8, rounded and
+// added one by one, and the last few fused into the sum.
 func DotF32x64(x, y []float32) float32 {
 	y = y[:len(x)]
 	np := len(x) &^ 63
@@ -38,7 +40,19 @@ func DotF32x64(x, y []float32) float32 {
 	if np > 0 {
 		s = dotF32x64(x[:np], y[:np])
 	}
-	for i := np; i < len(x); i++ {
+	i := np
+	for ; len(x)-i >= 16; i += 16 {
+		for k := i; k < i+16; k++ {
+			s += float32(x[k] * y[k]) // rounded product: no fusing
+		}
+	}
+	if len(x)-i >= 8 {
+		for k := i; k < i+8; k++ {
+			s += float32(x[k] * y[k]) // rounded product: no fusing
+		}
+		i += 8
+	}
+	for ; i < len(x); i++ {
 		s = FMA32(x[i], y[i], s)
 	}
 	return s

@@ -586,7 +586,7 @@ func dotSingle(t Type, w, x []float32) float32 {
 	}
 	sum := float64(s)
 	for i := np; i < len(w); i++ {
-		sum += float64(w[i] * x[i])
+		sum += float64(float32(w[i] * x[i]))
 	}
 	return float32(sum)
 }

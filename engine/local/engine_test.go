@@ -284,11 +284,16 @@ func TestConcurrent(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
+	// All requests start together: on a loaded machine goroutines started
+	// one by one can each finish before the next begins, and then nothing
+	// is left to batch.
+	start := make(chan struct{})
 	for k := 0; k < 4; k++ {
 		for i, p := range prompts {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				<-start
 				r, s, err := run(t, e, context.Background(), chat(p))
 				switch {
 				case err != nil:
@@ -299,6 +304,7 @@ func TestConcurrent(t *testing.T) {
 			}()
 		}
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

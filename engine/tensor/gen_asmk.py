@@ -134,6 +134,18 @@ def epilogue(name, J, bb, kind, rows=False):
     e("\tRET")
     e("")
 
+def k4scales():
+    # a Q4_K/Q5_K block's sub-block scales as words in Z8..Z11 (pairs for
+    # VPDPWSSD, see widxK4) and its mins as dwords in Y15
+    for l in KSCALES: e("\t" + l)
+    e("\tVMOVQ AX, X15")
+    e("\tVPMOVZXBW X15, X15")
+    for c in range(4):
+        e(f"\tVPERMW Z15, Z{29-c}, Z{8+c}")
+    e("\tVMOVQ BX, X15")
+    e("\tVPMOVZXBD X15, Y15")
+
+
 def kernel_q45(name, J, five, rows=False):
     bb = 176 if five else 144
     qsoff = 48 if five else 16
@@ -145,13 +157,7 @@ def kernel_q45(name, J, five, rows=False):
     for c in range(4):
         e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
     loop_label(name, rows, J, bb, five)
-    for l in KSCALES: e("\t" + l)
-    e("\tVMOVQ AX, X15")
-    e("\tVPMOVZXBW X15, X15")
-    for c in range(4):
-        e(f"\tVPERMW Z15, Z{29-c}, Z{8+c}")
-    e("\tVMOVQ BX, X15")
-    e("\tVPMOVZXBD X15, Y15")
+    k4scales()
     if five:
         for l in f16bcast(0, "X14", "Z24"): e("\t" + l)
         for l in f16bcast(2, "X14", "Z25"): e("\t" + l)
@@ -212,13 +218,7 @@ def kernel_q4_batch(name, rows=False):
     for c in range(4):
         e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
     loop_label(name, rows, J, 144)
-    for l in KSCALES: e("\t" + l)
-    e("\tVMOVQ AX, X15")
-    e("\tVPMOVZXBW X15, X15")
-    for c in range(4):
-        e(f"\tVPERMW Z15, Z{29-c}, Z{8+c}")
-    e("\tVMOVQ BX, X15")
-    e("\tVPMOVZXBD X15, Y15")
+    k4scales()
     for l in f16bcast(0, "X14", "X2") + f16bcast(2, "X14", "X3") + ["VMULPS (R8), X2, X2", "VMULPS (R8), X3, X3"]:
         e("\t" + l)
     for c in range(4):

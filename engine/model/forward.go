@@ -377,9 +377,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 				for g := 0; g < group; g++ {
 					row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
 					qr := qbuf[(r*group+g)*hd : (r*group+g+1)*hd]
-					for t := 0; t <= b.Pos[i]; t++ {
-						row[t] = tensor.DotF32x64(qr, kbuf[t*hd:(t+1)*hd])
-					}
+					tensor.DotF32x64Rows(qr, kbuf, hd, row[:b.Pos[i]+1])
 				}
 			}
 			for r, i := range tile {
@@ -400,14 +398,12 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 			vt = grow(vt, hd*limit)
 			kv.gatherVT(l, st, h, min(limit, npos), limit, hd, vt)
 			ob = grow(ob, nq*hd)
-			dot := rowDot(len(b.Tokens))
+			dots := rowDots(len(b.Tokens))
 			for r, i := range tile {
 				n64 := (b.Pos[i] + 64) &^ 63 // = limit for the tile's last row
 				for g := 0; g < group; g++ {
 					pr := sc[(r*group+g)*limit : (r*group+g)*limit+n64]
-					for d := 0; d < hd; d++ {
-						ob[(r*group+g)*hd+d] = dot(vt[d*limit:d*limit+n64], pr)
-					}
+					dots(pr, vt, limit, ob[(r*group+g)*hd:(r*group+g+1)*hd])
 				}
 			}
 			for r, i := range tile {
@@ -521,6 +517,14 @@ func rowDot(n int) func(x, y []float32) float32 {
 		return tensor.DotF32x16
 	}
 	return tensor.DotF32x64
+}
+
+// rowDots is rowDot over many rows in one call (tensor.DotF32x16Rows).
+func rowDots(n int) func(x, rows []float32, stride int, out []float32) {
+	if n >= 2 {
+		return tensor.DotF32x16Rows
+	}
+	return tensor.DotF32x64Rows
 }
 
 // expertsParallel runs whole experts on separate threads, for a few tokens

@@ -183,3 +183,30 @@ func TestLibmExpf(t *testing.T) {
 		}
 	}
 }
+
+// TestDotRows checks the many-row dot products against the single ones,
+// bit for bit, on every kernel set, at lengths with and without tails.
+func TestDotRows(t *testing.T) {
+	forEachKernelSet(t, false, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(23, 24))
+		for _, n := range []int{16, 48, 64, 80, 192} {
+			for _, nrows := range []int{1, 3, 17} {
+				stride := n + 16
+				x, rows := randVec(r, n), randVec(r, nrows*stride)
+				out := make([]float32, nrows)
+				DotF32x64Rows(x, rows, stride, out)
+				for i := range out {
+					if want := DotF32x64(x, rows[i*stride:i*stride+n]); math.Float32bits(out[i]) != math.Float32bits(want) {
+						t.Fatalf("DotF32x64Rows n=%d row %d = %v, want %v", n, i, out[i], want)
+					}
+				}
+				DotF32x16Rows(x, rows, stride, out)
+				for i := range out {
+					if want := DotF32x16(x, rows[i*stride:i*stride+n]); math.Float32bits(out[i]) != math.Float32bits(want) {
+						t.Fatalf("DotF32x16Rows n=%d row %d = %v, want %v", n, i, out[i], want)
+					}
+				}
+			}
+		}
+	})
+}

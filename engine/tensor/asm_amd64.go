@@ -206,10 +206,22 @@ func install(s asmSet) {
 		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX512(&x[0], &y[0], len(x)) }
 		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX512(&x[0], &y[0], len(x)) }
 		roundF16 = roundF16With(roundF16AVX512, 16)
+		dotF32x16Rows = func(x, rows []float32, stride int, out []float32) {
+			dotF32x16rowsAVX512(&x[0], &rows[0], len(x), len(out), stride, &out[0])
+		}
+		dotF32x64Rows = func(x, rows []float32, stride int, out []float32) {
+			dotF32x64rowsAVX512(&x[0], &rows[0], len(x), len(out), stride, &out[0])
+		}
 	} else {
 		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX2(&x[0], &y[0], len(x)) }
 		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX2(&x[0], &y[0], len(x)) }
 		roundF16 = roundF16With(roundF16AVX2, 8)
+		dotF32x16Rows = func(x, rows []float32, stride int, out []float32) {
+			dotF32x16rowsAVX2(&x[0], &rows[0], len(x), len(out), stride, &out[0])
+		}
+		dotF32x64Rows = func(x, rows []float32, stride int, out []float32) {
+			dotF32x64rowsAVX2(&x[0], &rows[0], len(x), len(out), stride, &out[0])
+		}
 	}
 	quantActRows = func(x []float32, q []int8, d []float32, bs16 []int16, blk int) {
 		nb := len(x) / blk

@@ -200,3 +200,15 @@ func dotF16x4rows64AVX512(w *uint16, x *float32, stride, n, nrows int, out *floa
 
 //go:noescape
 func dotBF16x4rows64AVX512(w *uint16, x *float32, stride, n, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotF32x16rowsAVX512(x, rows *float32, n, nrows, stride int, out *float32)
+
+//go:noescape
+func dotF32x64rowsAVX512(x, rows *float32, n, nrows, stride int, out *float32)
+
+//go:noescape
+func dotF32x16rowsAVX2(x, rows *float32, n, nrows, stride int, out *float32)
+
+//go:noescape
+func dotF32x64rowsAVX2(x, rows *float32, n, nrows, stride int, out *float32)

@@ -25,6 +25,7 @@ func useGo() {
 	dotF32, dotF16, dotBF16 = dotF32Go, dotF16Go, dotBF16Go
 	expSum, maxF32, swiglu = expSumGo, maxF32Go, swigluGo
 	dotF32x16, dotF32x64 = dotF32x16Go, dotF32x64Go
+	dotF32x16Rows, dotF32x64Rows = nil, nil
 	roundF16 = roundF16Go
 	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
 	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil

@@ -10,7 +10,45 @@ package tensor
 var (
 	dotF32x16 = dotF32x16Go
 	dotF32x64 = dotF32x64Go
+
+	// out[r] = dot(x, rows[r*stride:]) for r < len(out); nil without assembly
+	dotF32x16Rows, dotF32x64Rows func(x, rows []float32, stride int, out []float32)
 )
+
+// DotF32x16Rows sets out[r] = DotF32x16(x, rows[r*stride:r*stride+len(x)])
+// for every r < len(out): attention's many short dot products in one call.
+func DotF32x16Rows(x, rows []float32, stride int, out []float32) {
+	if len(out) == 0 {
+		return
+	}
+	if len(x)%16 != 0 {
+		panic("tensor: DotF32x16Rows length not a multiple of 16")
+	}
+	_ = rows[(len(out)-1)*stride+len(x)-1]
+	if dotF32x16Rows != nil && len(x) > 0 {
+		dotF32x16Rows(x, rows, stride, out)
+		return
+	}
+	for r := range out {
+		out[r] = DotF32x16(x, rows[r*stride:r*stride+len(x)])
+	}
+}
+
+// DotF32x64Rows sets out[r] = DotF32x64(x, rows[r*stride:r*stride+len(x)])
+// for every r < len(out).
+func DotF32x64Rows(x, rows []float32, stride int, out []float32) {
+	if len(out) == 0 {
+		return
+	}
+	_ = rows[(len(out)-1)*stride+len(x)-1]
+	if dotF32x64Rows != nil && len(x) > 0 && len(x)%64 == 0 {
+		dotF32x64Rows(x, rows, stride, out)
+		return
+	}
+	for r := range out {
+		out[r] = DotF32x64(x, rows[r*stride:r*stride+len(x)])
+	}
+}
 
 // DotF32x16 is one output of llamafile's tinyBLAS F32 kernel, which
 // llama.cpp uses for a matrix product with two or more right-hand columns:

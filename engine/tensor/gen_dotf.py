@@ -73,4 +73,68 @@ ins("ADDQ $256, SI", "ADDQ $256, DI", "SUBQ $64, CX", "JNZ x64_2_loop",
     "VADDPS Y2, Y0, Y0", "VADDPS Y3, Y1, Y1", "VADDPS Y1, Y0, Y0")
 hsum8("Y0", "X0", "X1")
 ins("VMOVSS X0, ret+24(FP)", "VZEROUPPER", "RET")
+
+# Many-row versions: out[r] = dot(x, rows + r*stride) for r < nrows, each
+# bit for bit the single dot above, in one call instead of nrows.
+def rows_header(name):
+    e(f"// func {name}(x, rows *float32, n, nrows, stride int, out *float32)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
+    ins("MOVQ x+0(FP), R8", "MOVQ rows+8(FP), DI", "MOVQ nrows+24(FP), R13", "MOVQ stride+32(FP), R9",
+        "SHLQ $2, R9", "MOVQ out+40(FP), R12")
+
+
+def rows_next(label):
+    ins("ADDQ R9, DI", "ADDQ $4, R12", "DECQ R13", f"JNZ {label}", "VZEROUPPER", "RET")
+    e("")
+
+
+rows_header("dotF32x16rowsAVX512")
+e("r16_512_row:")
+ins("MOVQ R8, SI", "MOVQ DI, DX", "MOVQ n+16(FP), CX", "VXORPS Z0, Z0, Z0")
+e("r16_512_loop:")
+ins("VMOVUPS (SI), Z1", "VFMADD231PS (DX), Z1, Z0", "ADDQ $64, SI", "ADDQ $64, DX", "SUBQ $16, CX",
+    "JNZ r16_512_loop", "VEXTRACTF64X4 $1, Z0, Y1", "VADDPS Y1, Y0, Y0")
+hsum8("Y0", "X0", "X1")
+ins("VMOVSS X0, (R12)")
+rows_next("r16_512_row")
+
+rows_header("dotF32x64rowsAVX512")
+e("r64_512_row:")
+ins("MOVQ R8, SI", "MOVQ DI, DX", "MOVQ n+16(FP), CX")
+for j in range(4):
+    ins(f"VXORPS Z{j}, Z{j}, Z{j}")
+e("r64_512_loop:")
+for j in range(4):
+    ins(f"VMOVUPS {64*j}(SI), Z{4+j}", f"VFMADD231PS {64*j}(DX), Z{4+j}, Z{j}")
+ins("ADDQ $256, SI", "ADDQ $256, DX", "SUBQ $64, CX", "JNZ r64_512_loop",
+    "VADDPS Z2, Z0, Z0", "VADDPS Z3, Z1, Z1", "VADDPS Z1, Z0, Z0",
+    "VEXTRACTF64X4 $1, Z0, Y1", "VADDPS Y1, Y0, Y0")
+hsum8("Y0", "X0", "X1")
+ins("VMOVSS X0, (R12)")
+rows_next("r64_512_row")
+
+rows_header("dotF32x16rowsAVX2")
+e("r16_2_row:")
+ins("MOVQ R8, SI", "MOVQ DI, DX", "MOVQ n+16(FP), CX", "VXORPS Y0, Y0, Y0", "VXORPS Y1, Y1, Y1")
+e("r16_2_loop:")
+ins("VMOVUPS (SI), Y2", "VFMADD231PS (DX), Y2, Y0", "VMOVUPS 32(SI), Y3", "VFMADD231PS 32(DX), Y3, Y1",
+    "ADDQ $64, SI", "ADDQ $64, DX", "SUBQ $16, CX", "JNZ r16_2_loop", "VADDPS Y1, Y0, Y0")
+hsum8("Y0", "X0", "X1")
+ins("VMOVSS X0, (R12)")
+rows_next("r16_2_row")
+
+rows_header("dotF32x64rowsAVX2")
+e("r64_2_row:")
+ins("MOVQ R8, SI", "MOVQ DI, DX", "MOVQ n+16(FP), CX")
+for j in range(8):
+    ins(f"VXORPS Y{j}, Y{j}, Y{j}")
+e("r64_2_loop:")
+for j in range(8):
+    ins(f"VMOVUPS {32*j}(SI), Y{8+j % 4}", f"VFMADD231PS {32*j}(DX), Y{8+j % 4}, Y{j}")
+ins("ADDQ $256, SI", "ADDQ $256, DX", "SUBQ $64, CX", "JNZ r64_2_loop",
+    "VADDPS Y4, Y0, Y0", "VADDPS Y5, Y1, Y1", "VADDPS Y6, Y2, Y2", "VADDPS Y7, Y3, Y3",
+    "VADDPS Y2, Y0, Y0", "VADDPS Y3, Y1, Y1", "VADDPS Y1, Y0, Y0")
+hsum8("Y0", "X0", "X1")
+ins("VMOVSS X0, (R12)")
+rows_next("r64_2_row")
 print("\n".join(out))

@@ -14,6 +14,13 @@
 // AVX2 assembly picked at start-up (see Kernels);
 // MAOPAO_NOASM=1 or the noasm build tag selects the pure-Go kernels, which
 // are also used on other architectures.
+//
+// Every kernel set sums in the orders of llama.cpp's CPU backend (its
+// AVX-512 build), to the bit: which partial sums become float, and the
+// order and fusing of the float operations after that (see the Go kernels,
+// MatMul and MatMulEach, DotF32x16, DotF32x64 and LibmExpf). The same GGUF
+// file therefore gives the same logits in both engines, and the results do
+// not depend on the CPU; tests check each set against the Go kernels.
 package tensor
 
 import "fmt"

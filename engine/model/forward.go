@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"github.com/maopao/maopao/engine/tensor"
 )
@@ -474,52 +473,43 @@ func (m *Model) moe(l, n int, s *scratch) {
 		}
 	}
 	if c.SharedFF > 0 {
+		m.trace("ffn_moe_out", l, out)
 		s.sh = grow(s.sh, n*H)
 		sh := s.sh
 		m.swiglu(L.ShGate, L.ShUp, L.ShDown, xb, n, sh, s, false)
+		m.trace("ffn_shexp", l, sh[:n*H])
 		for i := 0; i < n; i++ {
 			var g float32 = 1
 			if L.ShGateInp != nil {
-				g = sigmoid(dot(L.ShGateInp, xb[i*H:(i+1)*H]))
+				// A one-row product: llama.cpp's tinyBLAS takes only
+				// multiples of 4 rows, so this is ggml_vec_dot_f32 even
+				// for a batch.
+				gi := tensor.DotF32x64(L.ShGateInp, xb[i*H:(i+1)*H])
+				g = sharedGate(gi)
+				if m.Trace != nil {
+					m.trace("ffn_shexp_gate_inp", l, []float32{gi})
+					m.trace("ffn_shexp_gate", l, []float32{g})
+				}
 			}
 			axpy(out[i*H:(i+1)*H], sh[i*H:(i+1)*H], g)
 		}
 	}
 }
 
-// routerLogits computes the router's logits. A float32 router is summed in
-// the order llama.cpp's kernel for it uses (gemm for a batch, gemv for a
-// single token; see rowDot): routing picks experts by these values, and a
-// near-tie decided differently sends a token through different weights.
+// routerLogits computes the router's logits. Routing picks experts by
+// these values, and a near-tie decided differently sends a token through
+// different weights; tensor.MatMul sums a float32 router in the orders
+// llama.cpp does (a batch's and a single token's differ).
 func (m *Model) routerLogits(w tensor.Matrix, x []float32, n int, out []float32) {
-	if w.Type != tensor.F32 || w.Cols%16 != 0 || m.Exact {
-		m.matMul(w, x, n, out, false)
-		return
-	}
-	rows := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(w.Data))), w.Rows*w.Cols)
-	dot := rowDot(n)
-	for i := 0; i < n; i++ {
-		xi := x[i*w.Cols : (i+1)*w.Cols]
-		for e := 0; e < w.Rows; e++ {
-			out[i*w.Rows+e] = dot(rows[e*w.Cols:(e+1)*w.Cols], xi)
-		}
-	}
+	m.matMul(w, x, n, out, false)
 }
 
-// rowDot is the float32 dot product llama.cpp's CPU backend uses in a
-// matrix product with n right-hand columns: llamafile's tinyBLAS
-// (tensor.DotF32x16) for n ≥ 2, ggml_vec_dot_f32 (tensor.DotF32x64) for a
-// single one. The
-// lengths it is given are multiples of 64 (attention rows are padded as
-// llama.cpp pads its KV cache), where both are defined.
-func rowDot(n int) func(x, y []float32) float32 {
-	if n >= 2 {
-		return tensor.DotF32x16
-	}
-	return tensor.DotF32x64
-}
-
-// rowDots is rowDot over many rows in one call (tensor.DotF32x16Rows).
+// rowDots is the float32 dot product llama.cpp's CPU backend uses in a
+// matrix product with n right-hand columns, over many rows in one call:
+// llamafile's tinyBLAS (tensor.DotF32x16Rows) for n ≥ 2,
+// ggml_vec_dot_f32 (tensor.DotF32x64Rows) for a single one. Attention's
+// rows are padded to multiples of 64, as llama.cpp pads its KV cache,
+// where both are defined.
 func rowDots(n int) func(x, rows []float32, stride int, out []float32) {
 	if n >= 2 {
 		return tensor.DotF32x16Rows
@@ -648,21 +638,6 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
-}
-
-func dot(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
 }
 
 func axpy(dst, x []float32, a float32) {

@@ -25,8 +25,15 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 // logits do not overflow.
 func softmax(x []float32) { tensor.Softmax(x) }
 
-// sigmoid is ggml's (op_sigmoid), with libm's expf.
-func sigmoid(x float32) float32 { return 1 / (1 + tensor.LibmExpf(-x)) }
+// sharedGate is the sigmoid gate of a shared expert (qwen2moe) as llama.cpp
+// computes it: silu(x)/x, silu by ggml's scalar x/(1+expf(−x)) with libm's
+// expf. At x = 0, where that is 0/0, it is the sigmoid's 1/2.
+func sharedGate(x float32) float32 {
+	if x == 0 {
+		return 0.5
+	}
+	return x / (1 + tensor.LibmExpf(-x)) / x
+}
 
 // topK returns the indices of the k largest values of p, largest first; ties
 // go to the lower index so routing is deterministic. idx is reused as the

@@ -500,18 +500,19 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 }
 
 // planFloat plans a product with float weights in llama.cpp's summation
-// orders: a batch (n ≥ 2, not MatMulEach, Cols a multiple of 16) sums every
-// output as tinyBLAS does (DotF32x16), a single row as ggml_vec_dot does
-// (dotSingle). prepareAct has rounded F16 products' activations to F16.
+// orders: a batch (n ≥ 2, not MatMulEach) sums every output as tinyBLAS
+// does (DotF32x16) where tinyBLAS takes the shape (Cols a multiple of 16,
+// Rows of 4), else as ggml_vec_dot does (dotSingle). prepareAct has
+// rounded F16 products' activations to F16.
 func planFloat(m Matrix, a *act, n int, y []float32, threads int, each bool, tile int) (func(int, *tileScratch), int, int) {
 	x, rb := a.f, m.rowBytes()
-	batch := n >= 2 && !each && m.Cols%16 == 0
+	batch := n >= 2 && !each && m.Cols%16 == 0 && m.Rows%4 == 0
 	var k4 floatKernel4
 	var f4r floatKernel4Rows
 	var fr floatKernelRows
 	if batch {
 		k4, f4r = floatKernel4For(m.Type), floatKernel4RowsFor(m.Type)
-	} else if m.Cols%64 == 0 {
+	} else if m.Cols%64 == 0 && m.Cols > 0 {
 		fr, f4r = floatKernelRowsFor(m.Type), floatKernel4Rows64For(m.Type)
 	}
 	groups := 0

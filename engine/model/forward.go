@@ -426,7 +426,10 @@ func (m *Model) moe(l, n int, s *scratch) {
 	xb, out := s.xb[:n*H], s.tmp[:n*H]
 	s.probs = grow(s.probs, n*E)
 	probs := s.probs
-	m.routerLogits(L.Router, xb, n, probs)
+	// Routing picks experts by these logits, and a near-tie decided
+	// differently sends a token through different weights; MatMul sums a
+	// float32 router in llama.cpp's orders (a batch's and a token's differ).
+	m.matMul(L.Router, xb, n, probs, false)
 	m.trace("ffn_moe_logits", l, probs[:n*E])
 	s.routes = grow(s.routes, E)
 	byExpert := s.routes
@@ -494,14 +497,6 @@ func (m *Model) moe(l, n int, s *scratch) {
 			axpy(out[i*H:(i+1)*H], sh[i*H:(i+1)*H], g)
 		}
 	}
-}
-
-// routerLogits computes the router's logits. Routing picks experts by
-// these values, and a near-tie decided differently sends a token through
-// different weights; tensor.MatMul sums a float32 router in the orders
-// llama.cpp does (a batch's and a single token's differ).
-func (m *Model) routerLogits(w tensor.Matrix, x []float32, n int, out []float32) {
-	m.matMul(w, x, n, out, false)
 }
 
 // rowDots is the float32 dot product llama.cpp's CPU backend uses in a

@@ -143,6 +143,7 @@ x64_2_loop:
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
 // func dotF32x16rowsAVX512(x, rows *float32, n, nrows, stride int, out *float32)
 TEXT ·dotF32x16rowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), R8

@@ -102,18 +102,30 @@ def kern(name, esize, kind):
     e("")
 
 
-def kern4rows64(name, esize, kind):
-    # Consecutive rows against four activations, each output in
-    # ggml_vec_dot's order (DotF32x64, as kern1rows): sixteen accumulators,
-    # four per activation. For the rows of a batch that llama.cpp sums one
-    # by one (expert products). n must be a multiple of 64.
-    load = loader(esize, kind)
+# The four activations (x, stride floats apart) as memory operands, and
+# where their sums for the current row go, in the 4-activation many-row
+# kernels: DI = x, R9 = stride bytes, R10 = x + 3·stride; R12 = out,
+# R11 = ostride bytes, BX = out + 2·ostride.
+ACTS = ["(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"]
+OUTS = ["(R12)", "(R12)(R11*1)", "(BX)", "(BX)(R11*1)"]
+
+
+def rows4_header(name, kind):
     wtype = "float32" if kind == "f32" else "uint16"
     e(f"// func {name}(w *{wtype}, x *float32, stride, n, nrows int, out *float32, ostride int)")
     e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
     for l in ["MOVQ w+0(FP), SI", "MOVQ stride+16(FP), R9", "SHLQ $2, R9", "MOVQ nrows+32(FP), R13",
               "MOVQ out+40(FP), R12", "MOVQ ostride+48(FP), R11", "SHLQ $2, R11"]:
         e("\t" + l)
+
+
+def kern4rows64(name, esize, kind):
+    # Consecutive rows against four activations, each output in
+    # ggml_vec_dot's order (DotF32x64, as kern1rows): sixteen accumulators,
+    # four per activation. For the rows of a batch that llama.cpp sums one
+    # by one (expert products). n must be a multiple of 64.
+    load = loader(esize, kind)
+    rows4_header(name, kind)
     e(f"{name}_row:")
     for l in ["MOVQ x+8(FP), DI", "MOVQ n+24(FP), CX", "LEAQ (DI)(R9*2), R10", "ADDQ R9, R10"]:
         e("\t" + l)
@@ -124,18 +136,17 @@ def kern4rows64(name, esize, kind):
         e(f"\tPREFETCHT0 {PF+off}(SI)")
     for i in range(4):
         load(i, f"Z{16+i}")
-    for j, src in enumerate(["(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"]):
+    for j, src in enumerate(ACTS):
         for i in range(4):
             e(f"\tVFMADD231PS {src.replace('(', f'{64*i}(', 1)}, Z{16+i}, Z{4*j+i}")
     for l in [f"ADDQ ${64*esize}, SI", "ADDQ $256, DI", "ADDQ $256, R10", "SUBQ $64, CX", f"JNZ {name}_loop64",
               "LEAQ (R12)(R11*2), BX"]:
         e("\t" + l)
-    outs = ["(R12)", "(R12)(R11*1)", "(BX)", "(BX)(R11*1)"]
     for j in range(4):
         a, b, c, d = 4*j, 4*j+1, 4*j+2, 4*j+3
         for l in [f"VADDPS Z{c}, Z{a}, Z{a}", f"VADDPS Z{d}, Z{b}, Z{b}", f"VADDPS Z{b}, Z{a}, Z{a}"] + reduce16(a, str(b)):
             e("\t" + l)
-        e(f"\tVMOVSS X{a}, {outs[j]}")
+        e(f"\tVMOVSS X{a}, {OUTS[j]}")
     for l in ["ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row", "VZEROUPPER", "RET"]:
         e("\t" + l)
     e("")
@@ -147,14 +158,10 @@ def kern4rows(name, esize, kind):
     # (row pair × activation) hide the FMA latency; an odd last row goes
     # alone. n must be a multiple of 16.
     load = loader(esize, kind)
-    wtype = "float32" if kind == "f32" else "uint16"
-    e(f"// func {name}(w *{wtype}, x *float32, stride, n, nrows int, out *float32, ostride int)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
-    for l in ["MOVQ w+0(FP), SI", "MOVQ stride+16(FP), R9", "SHLQ $2, R9", "MOVQ nrows+32(FP), R13",
-              "MOVQ out+40(FP), R12", "MOVQ ostride+48(FP), R11", "SHLQ $2, R11",
-              "MOVQ n+24(FP), AX", f"IMULQ ${esize}, AX"]:  # AX: bytes per row
-        e("\t" + l)
-    srcs = ["(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"]
+    rows4_header(name, kind)
+    e("\tMOVQ n+24(FP), AX")
+    e(f"\tIMULQ ${esize}, AX")  # AX: bytes per row
+    srcs = ACTS
     e(f"{name}_pair:")
     e("\tCMPQ R13, $2")
     e(f"\tJLT {name}_single")
@@ -177,11 +184,10 @@ def kern4rows(name, esize, kind):
     # SI is now at the second row: skip it
     e("\tADDQ AX, SI")
     e("\tLEAQ (R12)(R11*2), BX")
-    outs = ["(R12)", "(R12)(R11*1)", "(BX)", "(BX)(R11*1)"]
     for j in range(8):
         for l in reduce16(j, "10"):
             e("\t" + l)
-        o = outs[j % 4]
+        o = OUTS[j % 4]
         if j >= 4:
             o = o.replace("(", "4(", 1)
         e(f"\tVMOVSS X{j}, {o}")
@@ -204,7 +210,7 @@ def kern4rows(name, esize, kind):
     for j in range(4):
         for l in reduce16(j, "10"):
             e("\t" + l)
-        e(f"\tVMOVSS X{j}, {outs[j]}")
+        e(f"\tVMOVSS X{j}, {OUTS[j]}")
     e(f"{name}_done:")
     e("\tVZEROUPPER")
     e("\tRET")

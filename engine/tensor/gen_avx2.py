@@ -47,6 +47,13 @@ KSCALES = ["MOVL 4(SI), DX", "MOVL 8(SI), R10", "MOVL 12(SI), R11",
            "SHLL $4, BX", "ORL R11, BX", "SHLQ $32, BX", "ANDL $0x3f3f3f3f, R10", "ORQ R10, BX"]
 
 
+def k4scales():
+    # a Q4_K/Q5_K block's sub-block scales as words at sc-32(SP), its mins
+    # as dwords in Y15
+    ins(*KSCALES)
+    ins("VMOVQ AX, X8", "VPMOVZXBW X8, X8", "VMOVDQU X8, sc-32(SP)", "VMOVQ BX, X15", "VPMOVZXBD X15, Y15")
+
+
 def f16(off, x, y):
     ins(f"MOVWLZX {off}(SI), AX", f"VMOVD AX, {x}", f"VCVTPH2PS {x}, {x}", f"VBROADCASTSS {x}, {y}")
 
@@ -80,8 +87,7 @@ def q45(name, five):
     bb, qsoff = (176, 48) if five else (144, 16)
     kprologue(name, five)
     e(f"{name}_loop:")
-    ins(*KSCALES)
-    ins("VMOVQ AX, X8", "VPMOVZXBW X8, X8", "VMOVDQU X8, sc-32(SP)", "VMOVQ BX, X15", "VPMOVZXBD X15, Y15")
+    k4scales()
     for j in range(J):
         ins(f"VPXOR Y{4+j}, Y{4+j}, Y{4+j}")
     if five:
@@ -124,8 +130,7 @@ def q4_batch(name):
     # X3 dmin·dₐ, one lane per activation.
     kprologue(name)
     e(f"{name}_loop:")
-    ins(*KSCALES)
-    ins("VMOVQ AX, X8", "VPMOVZXBW X8, X8", "VMOVDQU X8, sc-32(SP)", "VMOVQ BX, X15", "VPMOVZXBD X15, Y15")
+    k4scales()
     f16(0, "X2", "X2")
     f16(2, "X3", "X3")
     ins("VMULPS (R8), X2, X2", "VMULPS (R8), X3, X3")

@@ -84,6 +84,22 @@ func (l *Leases) Release(ctx context.Context, key string, rev uint64) error {
 	return nil
 }
 
+// Drop gives up key if this process holds it, whatever the revision: for a
+// holder that stopped without knowing its last renewal (a failed start).
+func (l *Leases) Drop(ctx context.Context, key string) error {
+	e, err := l.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bus: read lease %s: %w", key, err)
+	}
+	if string(e.Value()) != l.owner {
+		return nil
+	}
+	return l.Release(ctx, key, e.Revision())
+}
+
 // Holder returns who holds key, or "" when nobody does.
 func (l *Leases) Holder(ctx context.Context, key string) (string, error) {
 	e, err := l.kv.Get(ctx, key)

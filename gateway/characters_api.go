@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/characters/card"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage"
 )
@@ -439,9 +440,9 @@ func (a *creatorAPI) handlePutAvatar(w http.ResponseWriter, r *http.Request) *ap
 	if err != nil {
 		return problemf(http.StatusBadRequest, protocol.CodeInvalid, "read the avatar: %v", err)
 	}
-	ct, ok := imageType(data)
-	if !ok {
-		return problemf(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "the avatar is %s; send a PNG or JPEG", ct)
+	data, ct, e := prepareAvatar(data)
+	if e != nil {
+		return e
 	}
 	// The picture is not an edit of the card fields, so it does not race
 	// them on the client's revision: it applies to whatever is current.
@@ -467,15 +468,18 @@ func (a *creatorAPI) handlePutAvatar(w http.ResponseWriter, r *http.Request) *ap
 	return problemf(http.StatusConflict, codeConflict, "the character kept changing while the avatar was stored; try again")
 }
 
-// imageType sniffs a picture, accepting PNG and JPEG only.
-func imageType(data []byte) (string, bool) {
-	if len(data) == 0 {
-		return "an empty body", false
+// prepareAvatar checks an uploaded picture and returns what to store (a
+// JPEG becomes a PNG once, here, rather than on every export).
+func prepareAvatar(data []byte) ([]byte, string, *apiError) {
+	out, ct, err := card.PrepareAvatar(data)
+	var ae *card.AvatarError
+	switch {
+	case errors.As(err, &ae) && ae.Unsupported:
+		return nil, "", problemf(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "the avatar: %s", ae.Detail)
+	case errors.As(err, &ae):
+		return nil, "", problemf(http.StatusUnprocessableEntity, protocol.CodeInvalid, "the avatar: %s", ae.Detail)
+	case err != nil:
+		return nil, "", problemf(http.StatusInternalServerError, protocol.CodeInternal, "the avatar: %v", err)
 	}
-	ct := http.DetectContentType(data)
-	switch ct {
-	case "image/png", "image/jpeg":
-		return ct, true
-	}
-	return ct, false
+	return out, ct, nil
 }

@@ -3,8 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +27,7 @@ type testAPI struct {
 	t   *testing.T
 	srv *httptest.Server
 	s   *Server
+	api *creatorAPI
 }
 
 func newTestAPI(t *testing.T) *testAPI {
@@ -34,10 +40,11 @@ func newTestAPI(t *testing.T) *testAPI {
 	s := &Server{Store: st, Secret: []byte("0123456789abcdef0123456789abcdef"), Log: slog.New(slog.DiscardHandler)}
 	s.tokens = Tokens{Secret: s.Secret}
 	mux := http.NewServeMux()
-	newCreatorAPI(s).register(mux)
+	api := newCreatorAPI(s)
+	api.register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, s: s}
+	return &testAPI{t: t, srv: srv, s: s, api: api}
 }
 
 type response struct {
@@ -430,9 +437,32 @@ func TestProblemShapes(t *testing.T) {
 	a.do("DELETE", "/api/v1/characters", alice, nil).problem(t, http.StatusMethodNotAllowed)
 }
 
+// pngBytes is a real 8×8 PNG padded with a text chunk to n bytes (or
+// more, when n is smaller than the picture).
 func pngBytes(n int) []byte {
-	b := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, n)...)
-	return b
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		panic(err)
+	}
+	b := buf.Bytes()
+	pad := n - len(b) - 12
+	if pad < 0 {
+		return b
+	}
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(pad))
+	chunk = append(chunk, "tEXt"...)
+	chunk = append(chunk, make([]byte, pad)...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	iend := len(b) - 12
+	return append(append(append([]byte(nil), b[:iend]...), chunk...), b[iend:]...)
+}
+
+func jpegBytes() []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 16, 16)), nil); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
 }
 
 func TestAvatar(t *testing.T) {
@@ -456,19 +486,22 @@ func TestAvatar(t *testing.T) {
 	if r.status != 200 || r.header.Get("Content-Type") != "image/png" || !bytes.Equal(r.body, img) {
 		t.Fatalf("GET avatar: %d %q, %d bytes", r.status, r.header.Get("Content-Type"), len(r.body))
 	}
-	jpeg := append([]byte{0xff, 0xd8, 0xff, 0xe0}, make([]byte, 100)...)
-	if r := a.do("PUT", path, alice, jpeg); r.status != 200 {
+	if r := a.do("PUT", path, alice, jpegBytes()); r.status != 200 {
 		t.Fatalf("PUT jpeg avatar: %d %s", r.status, r.body)
+	}
+	converted := a.do("GET", path, "", nil)
+	if converted.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("a JPEG avatar is served as %q, want it converted to image/png", converted.header.Get("Content-Type"))
 	}
 	a.do("PUT", path, alice, []byte("GIF89a.......")).problem(t, http.StatusUnsupportedMediaType)
 	a.do("PUT", path, alice, []byte{}).problem(t, http.StatusUnsupportedMediaType)
-	a.do("PUT", path, alice, pngBytes(MaxAvatarBytes)).problem(t, http.StatusRequestEntityTooLarge)
+	a.do("PUT", path, alice, pngBytes(MaxAvatarBytes+1)).problem(t, http.StatusRequestEntityTooLarge)
 	// Editing the card fields keeps the picture.
 	r = a.do("PUT", "/api/v1/characters/"+v.ID, alice, map[string]any{"name": "Pic 2", "revision": 3})
 	if r.status != 200 {
 		t.Fatalf("PUT after avatar: %d %s", r.status, r.body)
 	}
-	if r := a.do("GET", path, "", nil); !bytes.Equal(r.body, jpeg) {
+	if r := a.do("GET", path, "", nil); !bytes.Equal(r.body, converted.body) {
 		t.Errorf("avatar lost by an edit of the card fields")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/characters/card"
+	"github.com/maopao/maopao/internal/jsonlimit"
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -143,6 +144,11 @@ func decodeJSON(body io.Reader, limit int64, dst any) *apiError {
 	if int64(len(data)) > limit {
 		return jsonProblem(&http.MaxBytesError{Limit: limit}, limit)
 	}
+	// Count values and nesting before decoding: a body of "[{},{},…]"
+	// within the byte limit would otherwise decode into millions of maps.
+	if err := jsonlimit.Default.Check(data); err != nil {
+		return jsonProblem(err, limit)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	// Numbers in extensions stay as written: cards carry integers beyond
@@ -169,13 +175,16 @@ func decodeJSON(body io.Reader, limit int64, dst any) *apiError {
 
 func jsonProblem(err error, limit int64) *apiError {
 	var (
-		maxErr  *http.MaxBytesError
-		synErr  *json.SyntaxError
-		typeErr *json.UnmarshalTypeError
+		maxErr   *http.MaxBytesError
+		shapeErr *jsonlimit.Error
+		synErr   *json.SyntaxError
+		typeErr  *json.UnmarshalTypeError
 	)
 	switch {
 	case errors.As(err, &maxErr):
 		return problemf(http.StatusRequestEntityTooLarge, codeTooLarge, "the body is larger than %d bytes", limit)
+	case errors.As(err, &shapeErr):
+		return problemf(http.StatusRequestEntityTooLarge, codeTooLarge, "the body's %v", shapeErr)
 	case errors.Is(err, io.EOF):
 		return problemf(http.StatusBadRequest, protocol.CodeBadJSON, "the body is empty; send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):

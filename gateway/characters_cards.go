@@ -51,14 +51,12 @@ func (a *creatorAPI) handleImport(w http.ResponseWriter, r *http.Request) *apiEr
 	c := imp.Character
 	warnings := append([]string{}, imp.Warnings...)
 	if len(imp.Avatar) > 0 {
-		ct, ok := imageType(imp.Avatar)
-		switch {
-		case !ok:
-			warnings = append(warnings, fmt.Sprintf("the card's picture is %s, not a PNG or JPEG: no avatar", ct))
-		case len(imp.Avatar) > MaxAvatarBytes:
+		if len(imp.Avatar) > MaxAvatarBytes {
 			warnings = append(warnings, fmt.Sprintf("the card's picture is %d bytes, more than %d: no avatar", len(imp.Avatar), MaxAvatarBytes))
-		default:
-			c.Avatar, c.AvatarType = imp.Avatar, ct
+		} else if avatar, ct, e := prepareAvatar(imp.Avatar); e != nil {
+			warnings = append(warnings, fmt.Sprintf("no avatar: %s", e.detail))
+		} else {
+			c.Avatar, c.AvatarType = avatar, ct
 		}
 	}
 	c.Assets, warnings = keptAssets(c.Assets, len(c.Avatar) > 0, warnings)
@@ -207,10 +205,8 @@ func (a *creatorAPI) handleExport(w http.ResponseWriter, r *http.Request) *apiEr
 		format = string(card.FormatJSON)
 	}
 	var (
-		data []byte
-		err  error
-		ct   string
-		ext  string
+		ct, ext string
+		encode  func() ([]byte, error)
 	)
 	switch card.Format(format) {
 	case card.FormatJSON:
@@ -224,20 +220,24 @@ func (a *creatorAPI) handleExport(w http.ResponseWriter, r *http.Request) *apiEr
 			e.status = http.StatusBadRequest
 			return e
 		}
-		data, err = card.EncodeJSON(c, spec)
+		format += "/" + string(spec)
+		encode = func() ([]byte, error) { return card.EncodeJSON(c, spec) }
 		ct, ext = "application/json", ".json"
 	case card.FormatPNG:
-		data, err = card.EncodePNG(c, c.Avatar)
+		encode = func() ([]byte, error) { return card.EncodePNG(c, c.Avatar) }
 		ct, ext = "image/png", ".png"
 	case card.FormatCHARX:
-		c.Assets, _ = keptAssets(c.Assets, len(c.Avatar) > 0, nil)
-		data, err = card.EncodeCHARX(c, nil, c.Avatar)
+		encode = func() ([]byte, error) {
+			c.Assets, _ = keptAssets(c.Assets, len(c.Avatar) > 0, nil)
+			return card.EncodeCHARX(c, nil, c.Avatar)
+		}
 		ct, ext = "application/zip", ".charx"
 	default:
 		e := invalidFields([]FieldError{{Path: "format", Message: fmt.Sprintf("%q: want png, json or charx", format)}})
 		e.status = http.StatusBadRequest
 		return e
 	}
+	data, err := a.exports.get(fmt.Sprintf("%s/%d/%s", c.ID, c.Revision, format), encode)
 	if err != nil {
 		a.s.Log.Error("creator API: export", "character", c.ID, "format", format, "err", err)
 		return problemf(http.StatusInternalServerError, protocol.CodeInternal, "could not write %q as %s: %v", c.Name, format, err)

@@ -19,10 +19,12 @@ type creatorAPI struct {
 	// hashSlots bounds concurrent argon2 computations: each takes
 	// argonMemoryKiB of memory, so unbounded logins would be a memory DoS.
 	hashSlots chan struct{}
+	exports   *exportCache
 }
 
 func newCreatorAPI(s *Server) *creatorAPI {
-	return &creatorAPI{s: s, logins: newLoginLimiter(), hashSlots: make(chan struct{}, maxConcurrentHashes)}
+	return &creatorAPI{s: s, logins: newLoginLimiter(), hashSlots: make(chan struct{}, maxConcurrentHashes),
+		exports: newExportCache(exportCacheBytes)}
 }
 
 // registerCreatorAPI mounts the character and account REST API

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/maopao/maopao/internal/jsonlimit"
 )
 
 // ListCharacters asks for the characters the player may talk to.
@@ -12,6 +14,10 @@ type ListCharacters struct{ Envelope }
 
 // Ping asks for a pong.
 type Ping struct{ Envelope }
+
+// frameShape bounds a frame's values before it is decoded; no frame of
+// protocol v1 comes near it.
+var frameShape = jsonlimit.Limits{MaxDepth: 32, MaxValues: 20_000}
 
 // DecodeClientFrame parses and validates one frame from a client. It returns
 // exactly one of: a request (Hello, Ping, ListCharacters, OpenChat or Say,
@@ -21,6 +27,9 @@ type Ping struct{ Envelope }
 func DecodeClientFrame(data []byte) (any, *Error) {
 	var env Envelope
 	var err error
+	if err := frameShape.Check(data); err != nil {
+		return nil, errFrame("", CodeInvalid, "frame: "+err.Error())
+	}
 	if err = json.Unmarshal(data, &env); err != nil {
 		return nil, errFrame("", CodeBadJSON, "frame is not a JSON object: "+err.Error())
 	}

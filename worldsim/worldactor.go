@@ -139,7 +139,7 @@ func (a *worldActor) run(ctx context.Context) error {
 
 	var memWG sync.WaitGroup
 	memWG.Add(1)
-	go func() { defer memWG.Done(); a.writeMemories() }()
+	go func() { defer memWG.Done(); a.writeMemories(ctx) }()
 	defer func() { close(a.memories); memWG.Wait() }()
 
 	cons, err := svc.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
@@ -213,9 +213,15 @@ func (a *worldActor) run(ctx context.Context) error {
 			}
 			meta, err := m.Metadata()
 			if err != nil {
-				continue
+				return fmt.Errorf("world %s: log entry after seq %d has no metadata: %w", a.def.ID, a.seq, err)
 			}
-			for _, e := range a.fold(meta.Sequence.Stream, m.Data()) {
+			effs, err := a.fold(meta.Sequence.Stream, m.Data())
+			if err != nil {
+				// Skipping an entry would make this state differ from any
+				// replay of the log: stop, and let the operator look.
+				return err
+			}
+			for _, e := range effs {
 				if a.live {
 					a.perform(genCtx, &genWG, e)
 				}
@@ -250,27 +256,28 @@ func (a *worldActor) run(ctx context.Context) error {
 	}
 }
 
-// fold applies one log entry to the state and returns the effects.
-func (a *worldActor) fold(seq uint64, data []byte) []world.Effect {
-	a.seq = seq
+// fold applies one log entry to the state and returns the effects. An
+// entry that cannot be read is an error: the log is the world's history,
+// and every owner must fold exactly the same entries.
+func (a *worldActor) fold(seq uint64, data []byte) ([]world.Effect, error) {
 	var e protocol.WorldLogEntry
 	if err := json.Unmarshal(data, &e); err != nil {
-		a.svc.Log.Warn("bad world log entry", "world", a.def.ID, "seq", seq, "err", err)
-		return nil
+		return nil, fmt.Errorf("world %s: log entry %d is not a log entry: %w", a.def.ID, seq, err)
 	}
 	if e.Takeover {
-		a.curEpoch = e.Epoch
-		return nil
+		a.seq, a.curEpoch = seq, e.Epoch
+		return nil, nil
 	}
 	if e.Epoch != 0 && e.Epoch != a.curEpoch {
-		return nil // written by an owner that has since lost the world
+		a.seq = seq
+		return nil, nil // written by an owner that has since lost the world
 	}
 	in, err := world.DecodeInput(e.Input)
 	if err != nil {
-		a.svc.Log.Warn("bad world input", "world", a.def.ID, "seq", seq, "err", err)
-		return nil
+		return nil, fmt.Errorf("world %s: log entry %d holds no input this version knows: %w", a.def.ID, seq, err)
 	}
-	return a.state.Step(in)
+	a.seq = seq
+	return a.state.Step(in), nil
 }
 
 func (a *worldActor) append(ctx context.Context, e protocol.WorldLogEntry, msgID string) (uint64, error) {
@@ -323,13 +330,31 @@ func (a *worldActor) snapshot(ctx context.Context) error {
 	return nil
 }
 
-func (a *worldActor) writeMemories() {
+// writeMemories stores the records the world hands it, in order. A store
+// error is retried with backoff; a record is given up only when the world
+// is stopping and the store still refuses it (it stays in the world state
+// and its snapshots either way).
+func (a *worldActor) writeMemories(ctx context.Context) {
 	for r := range a.memories {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := a.svc.Store.PutMemoryRecord(ctx, r); err != nil {
-			a.svc.Log.Warn("store memory record", "world", a.def.ID, "record", r.ID, "err", err)
+		wait := 100 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := a.svc.Store.PutMemoryRecord(wctx, r)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil && attempt >= 3 {
+				a.svc.Log.Error("store memory record: giving up while stopping", "world", a.def.ID, "record", r.ID, "err", err)
+				break
+			}
+			a.svc.Log.Warn("store memory record; retrying", "world", a.def.ID, "record", r.ID, "attempt", attempt, "err", err)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			wait = min(2*wait, 5*time.Second)
 		}
-		cancel()
 	}
 }
 
@@ -345,11 +370,11 @@ func (a *worldActor) perform(genCtx context.Context, wg *sync.WaitGroup, e world
 		}
 		a.publish(protocol.WorldPlayerSubject(a.def.ID, e.PlayerID), a.event(e.Event, e.Event.LocationID, with))
 	case world.MemoryAdded:
-		select {
-		case a.memories <- e.Record:
-		default:
-			a.svc.Log.Warn("memory writer behind; record dropped from storage (it stays in the world state)", "world", a.def.ID, "record", e.Record.ID)
-		}
+		// A full queue holds the world back until the store catches up,
+		// rather than losing the record. The writer always drains (it
+		// gives up on a record only after retries while stopping), so
+		// this cannot wait forever.
+		a.memories <- e.Record
 	case world.Generate:
 		wg.Add(1)
 		go func() {
@@ -368,11 +393,9 @@ func (a *worldActor) generate(ctx context.Context, g world.Generate) {
 	case <-ctx.Done():
 		return
 	}
-	name := g.CharacterID
-	for _, act := range a.state.Actors {
-		if act.Card.ID == g.CharacterID {
-			name = act.Card.Name
-		}
+	name := g.CharacterName
+	if name == "" {
+		name = g.CharacterID // work started by a version that did not carry the name
 	}
 	actor := protocol.Actor{Kind: "character", ID: g.CharacterID, Name: name}
 	subject := ""

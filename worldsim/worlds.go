@@ -60,8 +60,20 @@ type WorldService struct {
 	stream jetstream.Stream
 	mu     sync.Mutex
 	actors map[string]*worldActor
+	failed map[string]startFailure
 	wg     sync.WaitGroup
 }
+
+// startFailure holds back a world that stopped with an error, so a world
+// that cannot start (a missing resident, an unreadable log entry) is
+// retried with growing pauses instead of at every claim.
+type startFailure struct {
+	wait  time.Duration // the pause after the last failure
+	until time.Time     // no new claim before this
+}
+
+// maxStartBackoff caps the pause between tries of a failing world.
+const maxStartBackoff = 5 * time.Minute
 
 func (s *WorldService) defaults() {
 	if s.Log == nil {
@@ -103,6 +115,7 @@ func (s *WorldService) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.actors = map[string]*worldActor{}
+	s.failed = map[string]startFailure{}
 	s.mu.Unlock()
 	t := time.NewTicker(s.ClaimEvery)
 	defer t.Stop()
@@ -157,8 +170,9 @@ func (s *WorldService) claim(ctx context.Context) {
 		s.mu.Lock()
 		_, running := s.actors[w.ID]
 		full := len(s.actors) >= s.MaxWorlds
+		held := time.Now().Before(s.failed[w.ID].until)
 		s.mu.Unlock()
-		if running || full || ctx.Err() != nil {
+		if running || full || held || ctx.Err() != nil {
 			continue
 		}
 		rev, ok, err := s.leases.TryAcquire(ctx, w.ID)
@@ -174,14 +188,34 @@ func (s *WorldService) claim(ctx context.Context) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			started := time.Now()
 			err := a.run(actx)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				s.Log.Error("world stopped", "world", w.ID, "err", err)
+			failed := err != nil && !errors.Is(err, context.Canceled)
+			if failed {
+				// Let another process try at once: the cause may be ours.
+				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if derr := s.leases.Drop(dctx, w.ID); derr != nil {
+					s.Log.Warn("give up the lease of a failed world", "world", w.ID, "err", derr)
+				}
+				cancel()
 			}
 			s.mu.Lock()
+			defer s.mu.Unlock()
 			delete(s.actors, w.ID)
-			s.mu.Unlock()
+			if !failed {
+				delete(s.failed, w.ID)
+				return
+			}
+			f := s.failed[w.ID]
+			if time.Since(started) > maxStartBackoff {
+				f.wait = 0 // it ran a good while: start the pauses over
+			}
+			f.wait = min(max(2*f.wait, s.ClaimEvery), maxStartBackoff)
+			f.until = time.Now().Add(f.wait)
+			s.failed[w.ID] = f
+			s.Log.Error("world stopped", "world", w.ID, "err", err, "retry_in", f.wait)
 		}()
+
 		s.Log.Info("world claimed", "world", w.ID, "name", w.Name, "owner", s.Owner)
 	}
 }

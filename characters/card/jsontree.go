@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/maopao/maopao/internal/jsonlimit"
 )
 
 // parseJSON decodes one JSON document into a tree of map[string]any, []any,
@@ -35,43 +37,15 @@ func parseJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-// scanShape counts values (keys included) and nesting without allocating.
-// It does not validate syntax; the decoder does that afterwards.
+// scanShape checks the value count and nesting without allocating; the
+// decoder checks the syntax afterwards.
 func scanShape(data []byte) error {
-	depth, values := 0, 0
-	inString, escaped, inNumber := false, false, false
-	for _, b := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case b == '\\':
-				escaped = true
-			case b == '"':
-				inString = false
-			}
-			continue
+	var le *jsonlimit.Error
+	if err := (jsonlimit.Limits{MaxDepth: MaxJSONDepth, MaxValues: MaxJSONValues}).Check(data); errors.As(err, &le) {
+		if le.What == "nests" {
+			return errf("", "card JSON nests deeper than %d levels", MaxJSONDepth)
 		}
-		number := b == '-' || b >= '0' && b <= '9'
-		switch {
-		case b == '"':
-			inString = true
-			values++
-		case b == '{' || b == '[':
-			depth++
-			values++
-			if depth > MaxJSONDepth {
-				return errf("", "card JSON nests deeper than %d levels", MaxJSONDepth)
-			}
-		case b == '}' || b == ']':
-			depth--
-		case b == 't' || b == 'f' || b == 'n' || number && !inNumber:
-			values++
-		}
-		inNumber = number || inNumber && (b == '.' || b == 'e' || b == 'E' || b == '+')
-		if values > MaxJSONValues {
-			return errf("", "card JSON has more than %d values", MaxJSONValues)
-		}
+		return errf("", "card JSON has more than %d values", MaxJSONValues)
 	}
 	return nil
 }

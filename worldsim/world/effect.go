@@ -37,14 +37,18 @@ type Audience struct {
 // Generated input carrying the same WorkID. LineID is the ID the finished
 // line will have, so the runner can stream deltas under it.
 type Generate struct {
-	WorkID      string         `json:"work_id"`
-	Kind        string         `json:"kind"`
-	Priority    int            `json:"priority"`
-	CharacterID string         `json:"character_id,omitempty"`
-	Audience    Audience       `json:"audience"`
-	LineID      string         `json:"line_id,omitempty"`
-	ReplyTo     string         `json:"reply_to,omitempty"` // the line this one answers, if any
-	Request     engine.Request `json:"request"`
+	WorkID      string `json:"work_id"`
+	Kind        string `json:"kind"`
+	Priority    int    `json:"priority"`
+	CharacterID string `json:"character_id,omitempty"`
+	// CharacterName is the speaker's name when the work started. It travels
+	// in the effect because the effect is performed on another goroutine
+	// while the state keeps stepping: nothing there may read the state.
+	CharacterName string         `json:"character_name,omitempty"`
+	Audience      Audience       `json:"audience"`
+	LineID        string         `json:"line_id,omitempty"`
+	ReplyTo       string         `json:"reply_to,omitempty"` // the line this one answers, if any
+	Request       engine.Request `json:"request"`
 }
 
 // Broadcast sends an event to everyone at a location.

@@ -129,7 +129,7 @@ func (s *State) dispatch() []Effect {
 		}
 		g := Generate{WorkID: w.ID, Kind: w.Kind, Priority: w.Priority, Audience: w.Audience, ReplyTo: w.ReplyTo}
 		if w.Actor >= 0 {
-			g.CharacterID = s.Actors[w.Actor].Card.ID
+			g.CharacterID, g.CharacterName = s.Actors[w.Actor].Card.ID, s.Actors[w.Actor].Card.Name
 		}
 		switch w.Kind {
 		case WorkReply, WorkTalk, WorkPrivate:

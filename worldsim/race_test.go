@@ -60,7 +60,8 @@ func TestWorldStateIsNotReadWhileGenerating(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := heldEngine{release: make(chan struct{})}
-	log := slog.New(slog.DiscardHandler)
+	rec := &logRecorder{}
+	log := slog.New(rec)
 
 	nc, err := bus.Connect(emb.URL(), "worldsim", log)
 	if err != nil {
@@ -99,6 +100,14 @@ func TestWorldStateIsNotReadWhileGenerating(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 
+	// Lines folded while the world replays its log are answered without a
+	// "speaking" event: start once it is live.
+	for rec.count("world live") == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the world never went live")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	appendInput(t, ctx, gjs, w.ID, "join-1", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})
 	const first = "7f000000-0000-4000-8000-00000000a001"
 	appendInput(t, ctx, gjs, w.ID, first, world.PlayerSaid{MessageID: first, PlayerID: "p1", Text: "Xiaoyu, what tea do you recommend?", AddressedTo: chars[0].ID})

@@ -125,16 +125,40 @@ type Player struct {
 	ID        string    `json:"id" bson:"_id"`
 	Name      string    `json:"name" bson:"name"`
 	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+	// Description is who the player says they are (SillyTavern's persona
+	// description); it goes into prompts after the character's definition.
+	Description string `json:"description,omitempty" bson:"description,omitempty"`
 }
 
-// Conversation is the one-to-one chat between a player and a character.
-// There is at most one per (player, character) pair.
+// Persona is who a player is in a chat: the name {{user}} stands for and
+// a description characters are told.
+type Persona struct {
+	Name        string `json:"name" bson:"name"`
+	Description string `json:"description,omitempty" bson:"description,omitempty"`
+}
+
+// Conversation is one chat between a player and a character. A player may
+// have many chats with one character; the one updated last is the one a
+// player continues by default.
 type Conversation struct {
 	ID          string    `json:"id" bson:"_id"`
 	PlayerID    string    `json:"player_id" bson:"player_id"`
 	CharacterID string    `json:"character_id" bson:"character_id"`
 	CreatedAt   time.Time `json:"created_at" bson:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at" bson:"updated_at"`
+	// Title is the player's name for the chat ("" until they give one).
+	Title string `json:"title,omitempty" bson:"title,omitempty"`
+	// Persona, when set, is who the player is in this chat instead of
+	// their default persona.
+	Persona *Persona `json:"persona,omitempty" bson:"persona,omitempty"`
+	// ForkOf names the chat and message this one was branched from.
+	ForkOf *ForkPoint `json:"fork_of,omitempty" bson:"fork_of,omitempty"`
+}
+
+// ForkPoint is where a branch left its parent chat.
+type ForkPoint struct {
+	ConversationID string `json:"conversation_id" bson:"conversation_id"`
+	MessageID      string `json:"message_id" bson:"message_id"`
 }
 
 // Role says who wrote a message.
@@ -155,10 +179,53 @@ type Message struct {
 	ConversationID string    `json:"conversation_id" bson:"conversation_id"`
 	Seq            int64     `json:"seq" bson:"seq"` // assigned by the store, 1-based, dense per conversation
 	Role           Role      `json:"role" bson:"role"`
-	Content        string    `json:"content" bson:"content"`
+	Content        string    `json:"content" bson:"content"` // the text the chat continues from (the chosen swipe)
 	ReplyTo        string    `json:"reply_to,omitempty" bson:"reply_to,omitempty"`
 	CreatedAt      time.Time `json:"created_at" bson:"created_at"`
+
+	// Swipes are the alternatives of a character's message (replies that
+	// were regenerated, a greeting's alternate greetings); Content is
+	// Swipes[SwipeID].Text. Empty when there was only ever one text.
+	Swipes  []Swipe `json:"swipes,omitempty" bson:"swipes,omitempty"`
+	SwipeID int     `json:"swipe_id,omitempty" bson:"swipe_id,omitempty"`
+	// Edits keeps every earlier text of an edited message, oldest first.
+	Edits []Edit `json:"edits,omitempty" bson:"edits,omitempty"`
+	// Deleted messages stay stored (Seq stays dense) but are out of the
+	// chat: not shown, not in any prompt.
+	Deleted bool `json:"deleted,omitempty" bson:"deleted,omitempty"`
+	// Status is "" for a finished reply, StatusStopped for one the player
+	// stopped, StatusFailed for one the engine could not give (Content is
+	// then empty and Code says why; the player can retry).
+	Status string `json:"status,omitempty" bson:"status,omitempty"`
+	Code   string `json:"code,omitempty" bson:"code,omitempty"`
+	// Greeting marks the character's first message of a chat.
+	Greeting bool `json:"greeting,omitempty" bson:"greeting,omitempty"`
 }
+
+// Message statuses.
+const (
+	StatusStopped = "stopped"
+	StatusFailed  = "failed"
+)
+
+// Swipe is one alternative text of a message. Op names the request that
+// made it, so a request handled twice (after a crash) adds it once.
+type Swipe struct {
+	Text      string    `json:"text" bson:"text"`
+	Op        string    `json:"op,omitempty" bson:"op,omitempty"`
+	Status    string    `json:"status,omitempty" bson:"status,omitempty"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+}
+
+// Edit is a message's text before an edit.
+type Edit struct {
+	Text     string    `json:"text" bson:"text"`
+	EditedAt time.Time `json:"edited_at" bson:"edited_at"`
+}
+
+// InChat reports whether m is part of the chat a player sees and a
+// prompt is built from: not deleted, and not a failed reply.
+func (m Message) InChat() bool { return !m.Deleted && m.Status != StatusFailed }
 
 // Memory is what a character remembers about one player beyond the recent
 // messages that still fit in a prompt: a running summary and a list of facts.

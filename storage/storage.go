@@ -35,22 +35,44 @@ type Players interface {
 	GetPlayer(ctx context.Context, id string) (maopao.Player, error)
 }
 
-// Conversations stores conversations and their messages.
+// Conversations stores chats and their messages.
 type Conversations interface {
-	// OpenConversation returns the conversation between the player and the
-	// character, creating it (with a fresh ID) if there is none. Concurrent
-	// calls for one pair return the same conversation.
+	// OpenConversation returns the player's most recently updated chat
+	// with the character, creating one (with a fresh ID) if there is none.
+	// Concurrent calls for a pair without a chat return the same new one.
 	OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error)
+	// CreateConversation stores a new chat; the caller sets c.ID. When
+	// c.ID is stored already it changes nothing and returns the stored
+	// copy with created=false: retries are safe.
+	CreateConversation(ctx context.Context, c maopao.Conversation) (stored maopao.Conversation, created bool, err error)
 	GetConversation(ctx context.Context, id string) (maopao.Conversation, error)
+	// ListConversations returns the player's chats with the character,
+	// most recently updated first (then by ID).
+	ListConversations(ctx context.Context, playerID, characterID string) ([]maopao.Conversation, error)
+	// UpdateConversation stores c's Title and Persona for the stored chat
+	// c.ID (the other fields stay) and returns the stored chat;
+	// maopao.ErrNotFound (wrapped) when absent.
+	UpdateConversation(ctx context.Context, c maopao.Conversation) (maopao.Conversation, error)
+	// DeleteConversation deletes the chat and all its messages;
+	// maopao.ErrNotFound (wrapped) when absent.
+	DeleteConversation(ctx context.Context, id string) error
 	// AppendMessage stores m at the end of its conversation, assigning
 	// m.Seq (the previous highest Seq + 1) and returning the stored message.
 	// Appending a message whose ID is already stored changes nothing and
-	// returns the stored copy with created=false: retries are safe.
+	// returns the stored copy with created=false: retries are safe. The
+	// conversation's UpdatedAt becomes m.CreatedAt if that is later.
 	AppendMessage(ctx context.Context, m maopao.Message) (stored maopao.Message, created bool, err error)
+	// UpdateMessage replaces what can change of the stored message m.ID:
+	// Content, Swipes, SwipeID, Edits, Deleted, Status and Code. ID,
+	// ConversationID, Seq, Role, ReplyTo, Greeting and CreatedAt stay as
+	// stored. It returns the stored message; maopao.ErrNotFound (wrapped)
+	// when absent.
+	UpdateMessage(ctx context.Context, m maopao.Message) (maopao.Message, error)
 	// GetMessage returns maopao.ErrNotFound (wrapped) when absent.
 	GetMessage(ctx context.Context, id string) (maopao.Message, error)
 	// RecentMessages returns up to limit messages with the highest Seq, in
-	// ascending Seq order. limit <= 0 means all.
+	// ascending Seq order. limit <= 0 means all. Deleted messages count
+	// and are returned: callers filter with Message.InChat.
 	RecentMessages(ctx context.Context, conversationID string, limit int) ([]maopao.Message, error)
 	// MessagesAfter returns the messages with Seq > afterSeq, ascending, at most limit (<=0: all).
 	MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]maopao.Message, error)

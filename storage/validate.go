@@ -5,6 +5,7 @@ package storage
 
 import (
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/maopao/maopao"
@@ -132,7 +133,42 @@ func ValidMessage(m maopao.Message) error {
 	default:
 		return fmt.Errorf("message %q has role %q, want user, character or system: %w", m.ID, m.Role, maopao.ErrInvalid)
 	}
-	return ValidText(fmt.Sprintf("message %q", m.ID), "content", m.Content, "reply_to", m.ReplyTo)
+	owner := fmt.Sprintf("message %q", m.ID)
+	if err := ValidText(owner, "content", m.Content, "reply_to", m.ReplyTo, "status", m.Status, "code", m.Code); err != nil {
+		return err
+	}
+	for i, sw := range m.Swipes {
+		if err := ValidText(owner, fmt.Sprintf("swipes[%d]", i), sw.Text, fmt.Sprintf("swipes[%d].op", i), sw.Op); err != nil {
+			return err
+		}
+	}
+	for i, e := range m.Edits {
+		if err := ValidText(owner, fmt.Sprintf("edits[%d]", i), e.Text); err != nil {
+			return err
+		}
+	}
+	if len(m.Swipes) > 0 && (m.SwipeID < 0 || m.SwipeID >= len(m.Swipes)) {
+		return fmt.Errorf("%s: swipe_id %d outside its %d swipes: %w", owner, m.SwipeID, len(m.Swipes), maopao.ErrInvalid)
+	}
+	return nil
+}
+
+// ValidConversation checks what a store needs of a chat.
+func ValidConversation(c maopao.Conversation) error {
+	if err := ValidID("conversation", c.ID); err != nil {
+		return err
+	}
+	if err := ValidPair(c.PlayerID, c.CharacterID); err != nil {
+		return fmt.Errorf("conversation %q: %w", c.ID, err)
+	}
+	owner := fmt.Sprintf("conversation %q", c.ID)
+	if err := ValidText(owner, "title", c.Title); err != nil {
+		return err
+	}
+	if c.Persona != nil {
+		return ValidText(owner, "persona.name", c.Persona.Name, "persona.description", c.Persona.Description)
+	}
+	return nil
 }
 
 func ValidKey(key string) error {
@@ -143,4 +179,32 @@ func ValidKey(key string) error {
 		return fmt.Errorf("setting key is %d bytes, more than %d: %w", len(key), MaxIDLen, maopao.ErrInvalid)
 	}
 	return nil
+}
+
+// WithChanges is stored with what UpdateMessage may change taken from m:
+// the one rule both adapters apply.
+func WithChanges(stored, m maopao.Message) maopao.Message {
+	stored.Content, stored.SwipeID, stored.Deleted, stored.Status, stored.Code = m.Content, m.SwipeID, m.Deleted, m.Status, m.Code
+	stored.Swipes, stored.Edits = m.Swipes, m.Edits
+	return NormTimes(stored)
+}
+
+// NormTimes returns m with its times in UTC milliseconds, as stores keep
+// them, and its lists copied.
+func NormTimes(m maopao.Message) maopao.Message {
+	ms := func(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+	m.CreatedAt = ms(m.CreatedAt)
+	swipes := m.Swipes
+	m.Swipes = nil
+	for _, sw := range swipes {
+		sw.CreatedAt = ms(sw.CreatedAt)
+		m.Swipes = append(m.Swipes, sw)
+	}
+	edits := m.Edits
+	m.Edits = nil
+	for _, e := range edits {
+		e.EditedAt = ms(e.EditedAt)
+		m.Edits = append(m.Edits, e)
+	}
+	return m
 }

@@ -12,7 +12,8 @@
 //	usernames/<lower-cased name>    player ID (raw)
 //	players/<id>                    maopao.Player
 //	conversations/<id>              maopao.Conversation
-//	pairs/<pairKey(player,char)>    conversation ID (raw)
+//	pairs/<pairKey(player,char)>    conversation ID (raw): the chat OpenConversation created
+//	chats/<pairKey(player,char)><conversation id>  empty: every chat of the pair
 //	messages/<conversation id>/<seq as 8 bytes big-endian>  maopao.Message
 //	message_ids/<message id>        seq (8 bytes) + conversation ID (raw)
 //	memories/<pairKey(player,char)> maopao.Memory
@@ -43,7 +44,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/storage"
 	bbolt "go.etcd.io/bbolt"
@@ -77,13 +77,15 @@ var (
 	bucketRevisions     = []byte("revisions")
 	bucketAccounts      = []byte("accounts")
 	bucketUsernames     = []byte("usernames")
+	bucketChats         = []byte("chats")
 	keySchema           = []byte("schema")
+	keyChatsIndexed     = []byte("chats_indexed")
 )
 
 var allBuckets = [][]byte{
 	bucketCharacters, bucketPlayers, bucketConversations, bucketPairs,
 	bucketMessages, bucketMessageIDs, bucketMemories, bucketSettings, bucketMeta,
-	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames,
+	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames, bucketChats,
 }
 
 // Store is a storage.Store backed by one bbolt file.
@@ -130,7 +132,7 @@ func Open(path string) (*Store, error) {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("file has storage layout %q, this build understands %q", v, schemaVersion)
 		}
-		return nil
+		return indexChats(tx)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -329,51 +331,6 @@ func (s *Store) GetPlayer(ctx context.Context, id string) (maopao.Player, error)
 	return p, err
 }
 
-// OpenConversation returns the pair's conversation, creating it if needed.
-// The pair index lookup and the insert share one write transaction, and
-// bbolt runs one writer at a time, so racing callers cannot both create.
-func (s *Store) OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
-	if err := storage.ValidPair(playerID, characterID); err != nil {
-		return maopao.Conversation{}, fmt.Errorf("bolt: open conversation: %w", err)
-	}
-	pair := pairKey(playerID, characterID)
-	var conv maopao.Conversation
-	// Most calls find an existing conversation; a read transaction does not
-	// queue behind writers.
-	found := false
-	err := s.view(ctx, "open conversation", func(tx *bbolt.Tx) error {
-		id := tx.Bucket(bucketPairs).Get(pair)
-		if id == nil {
-			return nil
-		}
-		found = true
-		return getJSON(tx.Bucket(bucketConversations), string(id), "conversation", &conv)
-	})
-	if err != nil || found {
-		return conv, err
-	}
-	err = s.update(ctx, "open conversation", func(tx *bbolt.Tx) error {
-		pairs := tx.Bucket(bucketPairs)
-		if id := pairs.Get(pair); id != nil {
-			return getJSON(tx.Bucket(bucketConversations), string(id), "conversation", &conv)
-		}
-		now := normTime(time.Now())
-		conv = maopao.Conversation{
-			ID: uuid.NewString(), PlayerID: playerID, CharacterID: characterID,
-			CreatedAt: now, UpdatedAt: now,
-		}
-		v, err := encode("conversation", conv)
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketConversations).Put([]byte(conv.ID), v); err != nil {
-			return err
-		}
-		return pairs.Put(pair, []byte(conv.ID))
-	})
-	return conv, err
-}
-
 // GetConversation returns maopao.ErrNotFound (wrapped) when absent.
 func (s *Store) GetConversation(ctx context.Context, id string) (maopao.Conversation, error) {
 	var c maopao.Conversation
@@ -393,7 +350,7 @@ func (s *Store) AppendMessage(ctx context.Context, m maopao.Message) (maopao.Mes
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now()
 	}
-	m.CreatedAt = normTime(m.CreatedAt)
+	m = storage.NormTimes(m)
 	created := false
 	err := s.update(ctx, "append message "+m.ID, func(tx *bbolt.Tx) error {
 		ids := tx.Bucket(bucketMessageIDs)
@@ -420,7 +377,10 @@ func (s *Store) AppendMessage(ctx context.Context, m maopao.Message) (maopao.Mes
 			return err
 		}
 		created = true
-		return ids.Put([]byte(m.ID), append(key, m.ConversationID...))
+		if err := ids.Put([]byte(m.ID), append(key, m.ConversationID...)); err != nil {
+			return err
+		}
+		return touchConversation(tx, m.ConversationID, m.CreatedAt)
 	})
 	if err != nil {
 		return maopao.Message{}, false, err

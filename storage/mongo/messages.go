@@ -21,30 +21,84 @@ import (
 // conversation, not bad luck with a few.
 const maxClaimAttempts = 64
 
-// OpenConversation returns the pair's conversation, creating it if needed.
-// The unique (player_id, character_id) index lets exactly one racing insert
+// convDoc is a chat as stored: the conversation and its pair_slot, which
+// a unique index covers. The chat OpenConversation creates for a pair has
+// the pair's slot, so racing opens insert it once; every other chat's
+// slot is its own ID.
+type convDoc struct {
+	maopao.Conversation `bson:",inline"`
+	PairSlot            string `bson:"pair_slot"`
+}
+
+func pairSlot(playerID, characterID string) string {
+	return fmt.Sprintf("pair:%d:%s%s", len(playerID), playerID, characterID)
+}
+
+func pairFilter(playerID, characterID string) bson.D {
+	return bson.D{{Key: "player_id", Value: playerID}, {Key: "character_id", Value: characterID}}
+}
+
+// migratePairSlots gives chats written before pair_slot existed theirs:
+// then a pair had one chat, so its slot is the pair's. The old unique
+// index on the pair goes, since a pair may now have many chats.
+func (s *Store) migratePairSlots(ctx context.Context) error {
+	cur, err := s.conversations.Find(ctx, bson.D{{Key: "pair_slot", Value: bson.D{{Key: "$exists", Value: false}}}})
+	if err != nil {
+		return fmt.Errorf("find chats without pair_slot: %w", err)
+	}
+	var old []maopao.Conversation
+	if err := cur.All(ctx, &old); err != nil {
+		return fmt.Errorf("read chats without pair_slot: %w", err)
+	}
+	for _, c := range old {
+		set := bson.D{{Key: "$set", Value: bson.D{{Key: "pair_slot", Value: pairSlot(c.PlayerID, c.CharacterID)}}}}
+		if _, err := s.conversations.UpdateOne(ctx, byID(c.ID), set); err != nil {
+			return fmt.Errorf("give chat %q its pair_slot: %w", c.ID, err)
+		}
+	}
+	specs, err := s.conversations.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return fmt.Errorf("list indexes of %s: %w", s.conversations.Name(), err)
+	}
+	for _, spec := range specs {
+		if spec.Name == "player_character" {
+			if err := s.conversations.Indexes().DropOne(ctx, spec.Name); err != nil {
+				return fmt.Errorf("drop index player_character: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) latestChat(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
+	var c maopao.Conversation
+	err := s.conversations.FindOne(ctx, pairFilter(playerID, characterID),
+		options.FindOne().SetSort(bson.D{{Key: "updated_at", Value: -1}, {Key: "_id", Value: 1}})).Decode(&c)
+	return normConversation(c), err
+}
+
+// OpenConversation returns the pair's most recent chat, creating one if
+// there is none. The unique pair_slot index lets exactly one racing insert
 // through; the losers read the winner's document.
 func (s *Store) OpenConversation(ctx context.Context, playerID, characterID string) (maopao.Conversation, error) {
 	const op = "open conversation"
 	if err := storage.ValidPair(playerID, characterID); err != nil {
 		return maopao.Conversation{}, fmt.Errorf("mongo: %s: %w", op, err)
 	}
-	pair := bson.D{{Key: "player_id", Value: playerID}, {Key: "character_id", Value: characterID}}
 	for range 3 {
 		if err := ctx.Err(); err != nil {
 			return maopao.Conversation{}, fail(op, "", err)
 		}
-		var c maopao.Conversation
-		err := s.conversations.FindOne(ctx, pair).Decode(&c)
+		c, err := s.latestChat(ctx, playerID, characterID)
 		if err == nil {
-			return normConversation(c), nil
+			return c, nil
 		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
 			return maopao.Conversation{}, fail(op, "", err)
 		}
 		now := normTime(time.Now())
 		c = maopao.Conversation{ID: uuid.NewString(), PlayerID: playerID, CharacterID: characterID, CreatedAt: now, UpdatedAt: now}
-		_, err = s.conversations.InsertOne(ctx, c)
+		_, err = s.conversations.InsertOne(ctx, convDoc{Conversation: c, PairSlot: pairSlot(playerID, characterID)})
 		if err == nil {
 			return c, nil
 		}
@@ -55,6 +109,137 @@ func (s *Store) OpenConversation(ctx context.Context, playerID, characterID stri
 	}
 	return maopao.Conversation{}, fmt.Errorf("mongo: %s (%q, %q): lost the insert race but found no winner: %w",
 		op, playerID, characterID, maopao.ErrConflict)
+}
+
+// CreateConversation stores a new chat, or returns the stored one with
+// created=false when c.ID is taken.
+func (s *Store) CreateConversation(ctx context.Context, c maopao.Conversation) (maopao.Conversation, bool, error) {
+	const op = "create conversation"
+	if err := storage.ValidConversation(c); err != nil {
+		return maopao.Conversation{}, false, fmt.Errorf("mongo: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return maopao.Conversation{}, false, fail(op, c.ID, err)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	c = normConversation(c)
+	_, err := s.conversations.InsertOne(ctx, convDoc{Conversation: c, PairSlot: c.ID})
+	if err == nil {
+		return c, true, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return maopao.Conversation{}, false, fail(op, c.ID, err)
+	}
+	stored, err := s.GetConversation(ctx, c.ID)
+	if err != nil {
+		return maopao.Conversation{}, false, err
+	}
+	return stored, false, nil
+}
+
+// ListConversations returns the pair's chats, most recently updated first.
+func (s *Store) ListConversations(ctx context.Context, playerID, characterID string) ([]maopao.Conversation, error) {
+	const op = "list conversations"
+	if err := storage.ValidPair(playerID, characterID); err != nil {
+		return nil, fmt.Errorf("mongo: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, "", err)
+	}
+	cur, err := s.conversations.Find(ctx, pairFilter(playerID, characterID),
+		options.Find().SetSort(bson.D{{Key: "updated_at", Value: -1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fail(op, "", err)
+	}
+	out := []maopao.Conversation{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fail(op, "", err)
+	}
+	for i := range out {
+		out[i] = normConversation(out[i])
+	}
+	return out, nil
+}
+
+// UpdateConversation stores c's title and persona.
+func (s *Store) UpdateConversation(ctx context.Context, c maopao.Conversation) (maopao.Conversation, error) {
+	const op = "update conversation"
+	if err := ctx.Err(); err != nil {
+		return maopao.Conversation{}, fail(op, c.ID, err)
+	}
+	stored, err := s.GetConversation(ctx, c.ID)
+	if err != nil {
+		return maopao.Conversation{}, err
+	}
+	stored.Title, stored.Persona = c.Title, c.Persona
+	if err := storage.ValidConversation(stored); err != nil {
+		return maopao.Conversation{}, fmt.Errorf("mongo: %s: %w", op, err)
+	}
+	set := bson.D{{Key: "title", Value: stored.Title}}
+	update := bson.D{{Key: "$set", Value: set}}
+	if stored.Persona != nil {
+		update[0].Value = append(set, bson.E{Key: "persona", Value: stored.Persona})
+	} else {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "persona", Value: ""}}})
+	}
+	res, err := s.conversations.UpdateOne(ctx, byID(c.ID), update)
+	if err != nil {
+		return maopao.Conversation{}, fail(op, c.ID, err)
+	}
+	if res.MatchedCount == 0 {
+		return maopao.Conversation{}, fmt.Errorf("mongo: %s %q: %w", op, c.ID, maopao.ErrNotFound)
+	}
+	return stored, nil
+}
+
+// DeleteConversation deletes the chat's messages, then the chat: a crash
+// in between leaves an empty chat that a retry deletes.
+func (s *Store) DeleteConversation(ctx context.Context, id string) error {
+	const op = "delete conversation"
+	if err := ctx.Err(); err != nil {
+		return fail(op, id, err)
+	}
+	if _, err := s.GetConversation(ctx, id); err != nil {
+		return err
+	}
+	if _, err := s.messages.DeleteMany(ctx, bson.D{{Key: "conversation_id", Value: id}}); err != nil {
+		return fail(op, id, err)
+	}
+	res, err := s.conversations.DeleteOne(ctx, byID(id))
+	if err != nil {
+		return fail(op, id, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("mongo: %s %q: %w", op, id, maopao.ErrNotFound)
+	}
+	return nil
+}
+
+// UpdateMessage replaces what can change of a stored message. Messages of
+// a chat are written by its one actor, so a read and a replace suffice.
+func (s *Store) UpdateMessage(ctx context.Context, m maopao.Message) (maopao.Message, error) {
+	const op = "update message"
+	stored, err := s.GetMessage(ctx, m.ID)
+	if err != nil {
+		return maopao.Message{}, err
+	}
+	stored = storage.WithChanges(stored, m)
+	if err := storage.ValidMessage(stored); err != nil {
+		return maopao.Message{}, fmt.Errorf("mongo: %s: %w", op, err)
+	}
+	res, err := s.messages.ReplaceOne(ctx, byID(m.ID), stored)
+	if err != nil {
+		return maopao.Message{}, fail(op, m.ID, err)
+	}
+	if res.MatchedCount == 0 {
+		return maopao.Message{}, fmt.Errorf("mongo: %s %q: %w", op, m.ID, maopao.ErrNotFound)
+	}
+	return stored, nil
 }
 
 // GetConversation returns maopao.ErrNotFound (wrapped) when absent.
@@ -100,7 +285,7 @@ func (s *Store) AppendMessage(ctx context.Context, m maopao.Message) (maopao.Mes
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now()
 	}
-	m.CreatedAt = normTime(m.CreatedAt)
+	m = storage.NormTimes(m)
 
 	err := s.conversations.FindOne(ctx, byID(m.ConversationID), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -123,6 +308,11 @@ func (s *Store) AppendMessage(ctx context.Context, m maopao.Message) (maopao.Mes
 		m.Seq = last + 1
 		_, err = s.messages.InsertOne(ctx, m)
 		if err == nil {
+			touch := bson.D{{Key: "$max", Value: bson.D{{Key: "updated_at", Value: m.CreatedAt}}}}
+			if _, err := s.conversations.UpdateOne(ctx, byID(m.ConversationID), touch); err != nil {
+				// The message is stored; only the chat's order in lists lags.
+				return m, true, fail(op+": touch conversation", m.ConversationID, err)
+			}
 			return m, true, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -175,8 +365,7 @@ func (s *Store) GetMessage(ctx context.Context, id string) (maopao.Message, erro
 	if err := s.messages.FindOne(ctx, byID(id)).Decode(&m); err != nil {
 		return maopao.Message{}, fail(op, id, err)
 	}
-	m.CreatedAt = normTime(m.CreatedAt)
-	return m, nil
+	return storage.NormTimes(m), nil
 }
 
 // RecentMessages returns up to limit messages with the highest Seq, in
@@ -223,7 +412,7 @@ func (s *Store) findMessages(ctx context.Context, op, convID string, filter bson
 		return nil, fail(op, convID, err)
 	}
 	for i := range out {
-		out[i].CreatedAt = normTime(out[i].CreatedAt)
+		out[i] = storage.NormTimes(out[i])
 	}
 	return out, nil
 }

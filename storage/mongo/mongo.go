@@ -112,12 +112,17 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		keys bson.D
 	}{
 		// Racing OpenConversation calls converge on the one insert this
-		// lets through.
-		{s.conversations, "player_character", bson.D{{Key: "player_id", Value: 1}, {Key: "character_id", Value: 1}}},
+		// lets through (see pairSlot).
+		{s.conversations, "pair_slot", bson.D{{Key: "pair_slot", Value: 1}}},
 		// Claiming a Seq is inserting under this index; see AppendMessage.
 		{s.messages, "conversation_seq", bson.D{{Key: "conversation_id", Value: 1}, {Key: "seq", Value: 1}}},
 		// Usernames are unique whatever their case; see CreateAccount.
 		{s.accounts, "username_lc", bson.D{{Key: "username_lc", Value: 1}}},
+	}
+	// Before players had many chats with a character, (player_id,
+	// character_id) was unique; chats then get their pair_slot first.
+	if err := s.migratePairSlots(ctx); err != nil {
+		return err
 	}
 	for _, u := range unique {
 		_, err := u.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
@@ -128,8 +133,16 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			return fmt.Errorf("create index %s on %s: %w", u.name, u.coll.Name(), err)
 		}
 	}
+	// A pair's chats are listed most recent first.
+	_, err := s.conversations.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "player_id", Value: 1}, {Key: "character_id", Value: 1}, {Key: "updated_at", Value: -1}},
+		Options: options.Index().SetName("player_character_updated"),
+	})
+	if err != nil {
+		return fmt.Errorf("create index player_character_updated on %s: %w", s.conversations.Name(), err)
+	}
 	// A character's memory stream is read newest first.
-	_, err := s.records.Indexes().CreateOne(ctx, mongo.IndexModel{
+	_, err = s.records.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "world_id", Value: 1}, {Key: "character_id", Value: 1}, {Key: "sim_minute", Value: -1}},
 		Options: options.Index().SetName("world_character_minute"),
 	})

@@ -11,6 +11,8 @@ import (
 	"github.com/maopao/maopao/storage/ferrettest"
 	"github.com/maopao/maopao/storage/storagetest"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func open(t *testing.T, uri string) *Store {
@@ -126,5 +128,42 @@ func TestBackfillSearchFields(t *testing.T) {
 	got, err := s2.SearchCharacters(ctx, storage.CharacterQuery{Text: "timer", Tag: "legacy"})
 	if err != nil || len(got) != 1 || got[0].ID != "old" {
 		t.Fatalf("search after reopening: %v %+v", err, got)
+	}
+}
+
+// A database from before players had many chats per character has a
+// unique (player_id, character_id) index and chats without pair_slot.
+// Opening it migrates both, and the old chat stays the pair's default.
+func TestMigratePairSlots(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	uri := ferrettest.Start(t)
+	s := open(t, uri)
+	err := s.conversations.Indexes().DropOne(ctx, "pair_slot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.conversations.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "player_id", Value: 1}, {Key: "character_id", Value: 1}},
+		Options: options.Index().SetName("player_character").SetUnique(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.conversations.InsertOne(ctx, maopao.Conversation{ID: "old-chat", PlayerID: "p1", CharacterID: "c1", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := open(t, uri)
+	got, err := s2.OpenConversation(ctx, "p1", "c1")
+	if err != nil || got.ID != "old-chat" {
+		t.Fatalf("OpenConversation after migrating: %v %+v", err, got)
+	}
+	if _, created, err := s2.CreateConversation(ctx, maopao.Conversation{ID: "new-chat", PlayerID: "p1", CharacterID: "c1"}); err != nil || !created {
+		t.Fatalf("a second chat for the pair: created=%v %v", created, err)
+	}
+	list, err := s2.ListConversations(ctx, "p1", "c1")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListConversations: %v %+v", err, list)
 	}
 }

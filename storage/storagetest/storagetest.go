@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"UpdateCharacterConcurrent", testUpdateCharacterConcurrent},
 		{"SearchCharacters", testSearchCharacters},
 		{"Accounts", testAccounts},
+		{"ManyChats", testManyChats},
+		{"UpdateMessage", testUpdateMessage},
 		{"AccountsConcurrent", testAccountsConcurrent},
 	}
 	for _, c := range cases {

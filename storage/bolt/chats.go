@@ -256,4 +256,3 @@ func (s *Store) UpdateMessage(ctx context.Context, m maopao.Message) (maopao.Mes
 	}
 	return stored, nil
 }
-

@@ -30,7 +30,10 @@ const DefaultSystemPrompt = "You are {{char}}. Stay in character and reply to {{
 type PromptInput struct {
 	Character maopao.Character
 	UserName  string
-	Memory    maopao.Memory
+	// UserDescription is the player's persona description; it goes after
+	// the character's definition, where SillyTavern puts it.
+	UserDescription string
+	Memory          maopao.Memory
 	// History is the conversation so far in ascending order, ending with
 	// the player's line to answer.
 	History []maopao.Message
@@ -114,10 +117,16 @@ func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
 	}
 	greeting := Greeting(c, user)
 	atStart := len(in.History) == 0 || in.History[0].Seq <= 1
-	showGreeting := greeting != "" && atStart && in.Memory.Summary == ""
+	// Chats store their greeting as their first message; older chats
+	// have it only on the card.
+	storedGreeting := false
+	for _, m := range in.History {
+		storedGreeting = storedGreeting || m.Greeting
+	}
+	showGreeting := greeting != "" && atStart && in.Memory.Summary == "" && !storedGreeting
 
 	// The parts that always go in, measured without lore and examples.
-	def := definition{c: c, user: user, x: x, sys: sys, mem: in.Memory}
+	def := definition{c: c, user: user, persona: in.UserDescription, x: x, sys: sys, mem: in.Memory}
 	used := count(def.render(nil, nil)) + framing
 	if post != nil {
 		used += count(post.Content) + framing
@@ -244,11 +253,12 @@ func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
 
 // definition renders the system message.
 type definition struct {
-	c    maopao.Character
-	user string
-	x    func(string) string
-	sys  string
-	mem  maopao.Memory
+	c       maopao.Character
+	user    string
+	persona string
+	x       func(string) string
+	sys     string
+	mem     maopao.Memory
 }
 
 func (d definition) render(lore []lorebook.Activated, examples []string) string {
@@ -293,6 +303,7 @@ func (d definition) render(lore []lorebook.Activated, examples []string) string 
 	section("Personality", c.Personality, at[lorebook.PositionPersonality])
 	section("Scenario", c.Scenario, at[lorebook.PositionScenario])
 	para(at[lorebook.PositionAfterChar])
+	section(d.user, d.persona, nil)
 	if len(d.mem.Facts) > 0 {
 		section("What "+c.Name+" knows about "+d.user, "- "+strings.Join(d.mem.Facts, "\n- "), nil)
 	}

@@ -3,6 +3,8 @@ package protocol
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/maopao/maopao"
 )
 
 // Frame types sent by clients.
@@ -116,6 +118,27 @@ type ChatMessage struct {
 	Content string    `json:"content"`
 	ReplyTo string    `json:"reply_to,omitempty"`
 	At      time.Time `json:"at"`
+	// Swipes are the alternatives of a character's message (Content is
+	// Swipes[SwipeID]); absent when there is only one.
+	Swipes  []string `json:"swipes,omitempty"`
+	SwipeID int      `json:"swipe_id,omitempty"`
+	Edited  bool     `json:"edited,omitempty"`
+	Deleted bool     `json:"deleted,omitempty"`
+	// Status is "stopped" for a reply the player stopped, "failed" for one
+	// that could not be generated (Code says why; regenerate retries it).
+	Status   string `json:"status,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Greeting bool   `json:"greeting,omitempty"`
+}
+
+// ChatMessageOf is how a stored message is shown to clients.
+func ChatMessageOf(m maopao.Message) ChatMessage {
+	cm := ChatMessage{ID: m.ID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, ReplyTo: m.ReplyTo, At: m.CreatedAt,
+		SwipeID: m.SwipeID, Edited: len(m.Edits) > 0, Deleted: m.Deleted, Status: m.Status, Code: m.Code, Greeting: m.Greeting}
+	for _, sw := range m.Swipes {
+		cm.Swipes = append(cm.Swipes, sw.Text)
+	}
+	return cm
 }
 
 // ChatOpened answers OpenChat.

@@ -27,14 +27,48 @@ func ChatOutputSubject(conversationID string) string { return "maopao.out.chat."
 // ChatOutputWildcard matches every ChatOutputSubject.
 const ChatOutputWildcard = "maopao.out.chat.*"
 
-// PlayerLine is the message on ChatInputSubject: one accepted player line.
+// ChatControlSubject carries requests that must not wait in the chat's
+// input queue (stop the reply being generated) to whichever world
+// simulation runs the conversation.
+func ChatControlSubject(conversationID string) string { return "maopao.ctl.chat." + conversationID }
+
+// ChatControlWildcard matches every ChatControlSubject.
+const ChatControlWildcard = "maopao.ctl.chat.*"
+
+// PlayerLine is the message on ChatInputSubject: one accepted player line,
+// or (Op set) one request about the chat. Requests go through the same
+// ordered input as lines, so a chat's one actor applies both in order.
 type PlayerLine struct {
-	MessageID      string    `json:"message_id"`
+	MessageID      string    `json:"message_id"` // the line's ID, or the request's
 	ConversationID string    `json:"conversation_id"`
 	PlayerID       string    `json:"player_id"`
 	CharacterID    string    `json:"character_id"`
 	Text           string    `json:"text"`
 	AcceptedAt     time.Time `json:"accepted_at"`
+	// Op is "" for a line, else one of the Op* constants.
+	Op string `json:"op,omitempty"`
+	// Target is the message a request is about ("" for regenerate: the
+	// last message).
+	Target string `json:"target,omitempty"`
+	// SwipeID is the alternative to select (0-based) for OpSwipe.
+	SwipeID int `json:"swipe_id,omitempty"`
+	// NewConversationID is the branch's ID for OpFork.
+	NewConversationID string `json:"new_conversation_id,omitempty"`
+}
+
+// Requests about a chat (PlayerLine.Op).
+const (
+	OpRegenerate = "regenerate" // another reply to the last line (or the failed reply Target), kept as a swipe
+	OpSwipe      = "swipe"      // select alternative SwipeID of Target; one past the last generates a new one
+	OpEdit       = "edit"       // replace Target's text with Text
+	OpDelete     = "delete"     // take Target out of the chat
+	OpRewind     = "rewind"     // take every message after Target out of the chat
+	OpFork       = "fork"       // copy the chat up to Target into NewConversationID
+)
+
+// ChatControl is the message on ChatControlSubject.
+type ChatControl struct {
+	Op string `json:"op"` // "stop"
 }
 
 // Reply event kinds on ChatOutputSubject.
@@ -42,20 +76,25 @@ const (
 	EventDelta    = "delta"
 	EventComplete = "complete"
 	EventError    = "error"
-	EventStored   = "stored" // the player's line is now in the conversation history
+	EventStored   = "stored"  // the player's line is now in the conversation history
+	EventUpdated  = "updated" // Message changed (edit, swipe, deletion): clients replace it
+	EventRewound  = "rewound" // every message after Message is out of the chat
+	EventForked   = "forked"  // NewConversationID is a branch of the chat up to Message
 )
 
-// ReplyEvent is the message on ChatOutputSubject.
+// ReplyEvent is the message on ChatOutputSubject. ReplyTo names the line
+// or request it concerns.
 type ReplyEvent struct {
-	Kind           string       `json:"kind"`
-	ConversationID string       `json:"conversation_id"`
-	ReplyTo        string       `json:"reply_to"`
-	MessageID      string       `json:"message_id,omitempty"`
-	Seq            int          `json:"seq,omitempty"`
-	Text           string       `json:"text,omitempty"`
-	Message        *ChatMessage `json:"message,omitempty"`
-	FinishReason   string       `json:"finish_reason,omitempty"`
-	Code           string       `json:"code,omitempty"`
+	Kind              string       `json:"kind"`
+	ConversationID    string       `json:"conversation_id"`
+	ReplyTo           string       `json:"reply_to"`
+	MessageID         string       `json:"message_id,omitempty"`
+	Seq               int          `json:"seq,omitempty"`
+	Text              string       `json:"text,omitempty"`
+	Message           *ChatMessage `json:"message,omitempty"`
+	FinishReason      string       `json:"finish_reason,omitempty"`
+	Code              string       `json:"code,omitempty"`
+	NewConversationID string       `json:"new_conversation_id,omitempty"`
 }
 
 // World subjects. IDs in subjects must be NATS tokens: UUIDs for worlds and

@@ -8,6 +8,7 @@
 package worldsim
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -32,18 +33,31 @@ type ChatState struct {
 	Config       ChatConfig
 	Conversation maopao.Conversation
 	Character    maopao.Character
-	PlayerName   string
-	Memory       maopao.Memory
-	History      []maopao.Message // ascending Seq, at most Config.HistoryWindow
-	Queue        []protocol.PlayerLine
-	// InFlight is the player line being answered; "" when idle.
+	// PlayerName and PlayerDescription are the persona the player uses in
+	// this chat: {{user}} and what the character is told about them.
+	PlayerName        string
+	PlayerDescription string
+	Memory            maopao.Memory
+	// History is the latest messages still in the chat (deleted ones are
+	// left out; failed replies stay), ascending Seq, at most
+	// Config.HistoryWindow.
+	History []maopao.Message
+	Queue   []protocol.PlayerLine
+	// InFlight is the line or request being handled ("" when idle), Op
+	// the request itself, Gen the generation it is waiting for.
 	InFlight string
+	Op       protocol.PlayerLine
+	Gen      *Generate
+	// FailText is what the player is told when the reply now being stored
+	// is a failure.
+	FailText string
 }
 
 // Input is something that happened to a conversation.
 type Input interface{ isInput() }
 
-// LineReceived: a player's line arrived from the input stream (possibly again, after a crash).
+// LineReceived: a player's line or request arrived from the input stream
+// (possibly again, after a crash).
 type LineReceived struct{ Line protocol.PlayerLine }
 
 // MessageStored: a StoreMessage effect finished; Created is false when the
@@ -53,11 +67,25 @@ type MessageStored struct {
 	Created bool
 }
 
+// MessageUpdated: an UpdateMessage effect finished.
+type MessageUpdated struct{ Message maopao.Message }
+
 // ReplyLookedUp: a LookupReply effect finished; Reply is nil when none is stored.
 type ReplyLookedUp struct {
 	ReplyTo string
 	Reply   *maopao.Message
 }
+
+// MessageLoaded: a LoadMessage effect finished; Message is nil when there
+// is no such message.
+type MessageLoaded struct{ Message *maopao.Message }
+
+// HistoryLoaded: a LoadHistory or Rewind effect finished with the chat's
+// latest messages (deleted ones left out).
+type HistoryLoaded struct{ Messages []maopao.Message }
+
+// Forked: a Fork effect finished.
+type Forked struct{ Conversation maopao.Conversation }
 
 // Generated: a Generate effect finished. Code is "" on success.
 type Generated struct {
@@ -65,16 +93,34 @@ type Generated struct {
 	Text         string
 	FinishReason string
 	Code         string // a protocol error code when generation failed
-	Err          string
+	Err          string // what the player is told then
 	// Retry is true when the failure was not the line's fault (shutdown):
 	// the line goes back to the stream for another try.
 	Retry bool
+	// Stopped is true when the player stopped the reply: Text is what was
+	// generated until then.
+	Stopped bool
 }
 
-func (LineReceived) isInput()  {}
-func (MessageStored) isInput() {}
-func (ReplyLookedUp) isInput() {}
-func (Generated) isInput()     {}
+// EffectFailed: the runner could not carry out an effect for a reason
+// the player should hear about (Code, Text).
+type EffectFailed struct{ Code, Text string }
+
+// HandBack: the runner could not carry out an effect for a reason that may
+// pass (the store is unreachable, the process is stopping): the line or
+// request in flight goes back to the stream for another try.
+type HandBack struct{}
+
+func (LineReceived) isInput()   {}
+func (MessageStored) isInput()  {}
+func (MessageUpdated) isInput() {}
+func (ReplyLookedUp) isInput()  {}
+func (MessageLoaded) isInput()  {}
+func (HistoryLoaded) isInput()  {}
+func (Forked) isInput()         {}
+func (Generated) isInput()      {}
+func (EffectFailed) isInput()   {}
+func (HandBack) isInput()       {}
 
 // Effect is something the runner must do.
 type Effect interface{ isEffect() }
@@ -82,12 +128,37 @@ type Effect interface{ isEffect() }
 // StoreMessage appends a message (idempotent by ID); the runner answers with MessageStored.
 type StoreMessage struct{ Message maopao.Message }
 
+// UpdateMessage replaces a stored message's text, swipes, edits, deletion
+// and status; the runner answers with MessageUpdated.
+type UpdateMessage struct{ Message maopao.Message }
+
 // LookupReply asks whether the reply to a line is already stored; the runner answers with ReplyLookedUp.
 type LookupReply struct{ ReplyTo, ReplyID string }
 
-// Generate runs the engine and streams deltas; the runner answers with Generated.
+// LoadMessage reads one message of the chat; the runner answers with MessageLoaded.
+type LoadMessage struct{ ID string }
+
+// LoadHistory reads the chat's latest messages; the runner answers with HistoryLoaded.
+type LoadHistory struct{}
+
+// Rewind takes every message after After out of the chat, then answers
+// with HistoryLoaded.
+type Rewind struct{ After maopao.Message }
+
+// Fork stores Conversation with a copy of this chat's messages up to and
+// including UpTo (deleted ones left out); the runner answers with Forked.
+type Fork struct {
+	Conversation maopao.Conversation
+	UpTo         maopao.Message
+}
+
+// Generate runs the engine and streams deltas; the runner answers with
+// Generated. The reply is ReplyID, answering the line ReplyTo; Target is
+// the stored message the text becomes a new swipe of ("" for a new
+// reply), and Op the request that asked (stored with the swipe).
 type Generate struct {
 	ReplyTo, ReplyID string
+	Target, Op       string
 	Request          engine.Request
 }
 
@@ -103,90 +174,115 @@ type Nak struct{ MessageID string }
 // SaveMemory writes what the character remembers about the player.
 type SaveMemory struct{ Memory maopao.Memory }
 
-func (StoreMessage) isEffect() {}
-func (LookupReply) isEffect()  {}
-func (Generate) isEffect()     {}
-func (Publish) isEffect()      {}
-func (Ack) isEffect()          {}
-func (Nak) isEffect()          {}
-func (SaveMemory) isEffect()   {}
+func (StoreMessage) isEffect()  {}
+func (UpdateMessage) isEffect() {}
+func (LookupReply) isEffect()   {}
+func (LoadMessage) isEffect()   {}
+func (LoadHistory) isEffect()   {}
+func (Rewind) isEffect()        {}
+func (Fork) isEffect()          {}
+func (Generate) isEffect()      {}
+func (Publish) isEffect()       {}
+func (Ack) isEffect()           {}
+func (Nak) isEffect()           {}
+func (SaveMemory) isEffect()    {}
 
 // replyNamespace makes reply IDs a function of the line they answer, so a
 // line answered twice (after a crash) can only ever store one reply.
 var replyNamespace = uuid.MustParse("6f1c2b8e-4d3a-4e55-9a61-0b7c5d2e9f10")
 
-// ReplyID is the ID of the reply to the player message with the given ID.
+// ReplyID is the ID of the reply to the player message (or request) with
+// the given ID.
 func ReplyID(lineID string) string {
 	return uuid.NewSHA1(replyNamespace, []byte(lineID)).String()
 }
+
+// Codes of chat requests that cannot be carried out.
+const (
+	CodeBusy          = "busy"           // a reply is being generated or requests wait: try when it is done
+	CodeNoAlternative = "no_alternative" // swipe to an alternative that does not exist
+	CodeUnknownMsg    = "unknown_message"
+)
 
 // Step is the conversation actor's whole logic.
 func Step(s ChatState, in Input) (ChatState, []Effect) {
 	switch in := in.(type) {
 	case LineReceived:
-		if in.Line.MessageID == s.InFlight || queued(s.Queue, in.Line.MessageID) {
+		l := in.Line
+		if l.MessageID == s.InFlight || queued(s.Queue, l.MessageID) {
 			return s, nil // a redelivery of a line we are already handling
 		}
-		s.Queue = append(s.Queue, in.Line)
+		if l.Op != "" && (s.InFlight != "" || len(s.Queue) > 0) {
+			// Changing the chat under a reply being written would answer
+			// a history the player no longer sees.
+			return s, []Effect{
+				Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: s.Conversation.ID, ReplyTo: l.MessageID, Code: CodeBusy,
+					Text: "a reply is still being written; stop it or wait, then try again"}},
+				Ack{MessageID: l.MessageID},
+			}
+		}
+		s.Queue = append(s.Queue, l)
 		return startNext(s)
 
 	case MessageStored:
-		m := in.Message
-		s.History, s.Memory = remember(s, m)
-		if m.Role == maopao.RoleUser {
-			if m.ID != s.InFlight {
-				return s, nil
-			}
-			effs := []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventStored, ConversationID: m.ConversationID, ReplyTo: m.ID, Message: chatMessage(m)}}}
-			if facts := ExtractFacts(m.Content); len(facts) > 0 {
-				s.Memory.Facts = mergeFacts(s.Memory.Facts, facts)
-			}
-			effs = append(effs, SaveMemory{s.Memory})
-			if !in.Created {
-				// Stored before: maybe answered before a crash, too.
-				return s, append(effs, LookupReply{ReplyTo: m.ID, ReplyID: ReplyID(m.ID)})
-			}
-			return s, append(effs, generate(s, m.ID))
-		}
-		// A reply was stored: the line is answered.
-		return finishLine(s, m.ReplyTo, []Effect{
-			Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo, MessageID: m.ID, Message: chatMessage(m), FinishReason: "stop"}},
-			SaveMemory{s.Memory},
-		})
+		return messageStored(s, in.Message, in.Created)
+
+	case MessageUpdated:
+		return messageUpdated(s, in.Message)
 
 	case ReplyLookedUp:
 		if in.ReplyTo != s.InFlight {
 			return s, nil
 		}
 		if in.Reply != nil {
-			m := *in.Reply
-			s.History, s.Memory = remember(s, m)
-			return finishLine(s, in.ReplyTo, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo, MessageID: m.ID, Message: chatMessage(m), FinishReason: "stop"}}})
+			return messageStored(s, *in.Reply, false)
 		}
-		return s, []Effect{generate(s, in.ReplyTo)}
+		return generateReply(s, in.ReplyTo, ReplyID(in.ReplyTo))
 
-	case Generated:
-		if in.ReplyTo != s.InFlight {
+	case MessageLoaded:
+		if s.Op.Op == "" || s.InFlight == "" {
 			return s, nil
 		}
-		if in.Retry {
-			// Hand the line back; whoever gets it next starts over.
-			s.InFlight = ""
-			s.Queue = nil
-			return s, []Effect{Nak{MessageID: in.ReplyTo}}
+		if in.Message == nil || in.Message.ConversationID != s.Conversation.ID || in.Message.Deleted {
+			return fail(s, CodeUnknownMsg, "no message "+quoted(s.Op.Target)+" in this chat")
 		}
-		if in.Code != "" {
-			return finishLine(s, in.ReplyTo, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: s.Conversation.ID, ReplyTo: in.ReplyTo, Code: in.Code, Text: in.Err}}})
+		return apply(s, *in.Message)
+
+	case HistoryLoaded:
+		if s.InFlight == "" {
+			return s, nil
 		}
-		text := strings.TrimSpace(in.Text)
-		if text == "" {
-			text = "…"
+		s.History = lastN(inChatHistory(in.Messages), window(s))
+		ev := protocol.ReplyEvent{Kind: protocol.EventUpdated, ConversationID: s.Conversation.ID, ReplyTo: s.InFlight}
+		if s.Op.Op == protocol.OpRewind {
+			ev.Kind, ev.MessageID = protocol.EventRewound, s.Op.Target
 		}
-		reply := maopao.Message{
-			ID: ReplyID(in.ReplyTo), ConversationID: s.Conversation.ID, Role: maopao.RoleCharacter,
-			Content: text, ReplyTo: in.ReplyTo,
+		return finish(s, []Effect{Publish{ev}})
+
+	case Forked:
+		if s.Op.Op != protocol.OpFork {
+			return s, nil
 		}
-		return s, []Effect{StoreMessage{reply}}
+		return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventForked, ConversationID: s.Conversation.ID,
+			ReplyTo: s.InFlight, MessageID: s.Op.Target, NewConversationID: in.Conversation.ID}}})
+
+	case EffectFailed:
+		if s.InFlight == "" {
+			return s, nil
+		}
+		return fail(s, in.Code, in.Text)
+
+	case HandBack:
+		if s.InFlight == "" {
+			return s, nil
+		}
+		return handBack(s)
+
+	case Generated:
+		if s.Gen == nil || in.ReplyTo != s.Gen.ReplyTo {
+			return s, nil
+		}
+		return generated(s, in)
 	}
 	return s, nil
 }
@@ -200,44 +296,339 @@ func queued(q []protocol.PlayerLine, id string) bool {
 	return false
 }
 
-// startNext begins answering the next queued line when idle.
+// startNext begins the next queued line or request when idle.
 func startNext(s ChatState) (ChatState, []Effect) {
 	if s.InFlight != "" || len(s.Queue) == 0 {
 		return s, nil
 	}
 	l := s.Queue[0]
 	s.Queue = s.Queue[1:]
-	s.InFlight = l.MessageID
-	m := maopao.Message{ID: l.MessageID, ConversationID: l.ConversationID, Role: maopao.RoleUser, Content: l.Text, CreatedAt: l.AcceptedAt}
-	return s, []Effect{StoreMessage{m}}
+	s.InFlight, s.Op, s.Gen, s.FailText = l.MessageID, l, nil, ""
+	switch l.Op {
+	case "":
+		m := maopao.Message{ID: l.MessageID, ConversationID: l.ConversationID, Role: maopao.RoleUser, Content: l.Text, CreatedAt: l.AcceptedAt}
+		return s, []Effect{StoreMessage{m}}
+	case protocol.OpRegenerate:
+		return regenerate(s)
+	case protocol.OpSwipe, protocol.OpEdit, protocol.OpDelete, protocol.OpRewind, protocol.OpFork:
+		if m, ok := inHistory(s, l.Target); ok {
+			return apply(s, m)
+		}
+		return s, []Effect{LoadMessage{ID: l.Target}}
+	}
+	return fail(s, protocol.CodeInvalid, "unknown chat request "+quoted(l.Op))
 }
 
-func finishLine(s ChatState, lineID string, effs []Effect) (ChatState, []Effect) {
-	effs = append(effs, Ack{MessageID: lineID})
-	s.InFlight = ""
+// finish acks the line or request in flight and starts the next one.
+func finish(s ChatState, effs []Effect) (ChatState, []Effect) {
+	effs = append(effs, Ack{MessageID: s.InFlight})
+	s.InFlight, s.Op, s.Gen, s.FailText = "", protocol.PlayerLine{}, nil, ""
 	s, more := startNext(s)
 	return s, append(effs, more...)
 }
 
-func generate(s ChatState, lineID string) Effect {
+// fail tells the player why the request in flight cannot be done.
+func fail(s ChatState, code, text string) (ChatState, []Effect) {
+	return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: s.Conversation.ID, ReplyTo: s.InFlight, Code: code, Text: text}}})
+}
+
+func messageStored(s ChatState, m maopao.Message, created bool) (ChatState, []Effect) {
+	s.History, s.Memory = remember(s, m)
+	if m.Role == maopao.RoleUser {
+		if m.ID != s.InFlight {
+			return s, nil
+		}
+		effs := []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventStored, ConversationID: m.ConversationID, ReplyTo: m.ID, Message: chatMessage(m)}}}
+		if facts := ExtractFacts(m.Content); len(facts) > 0 {
+			s.Memory.Facts = mergeFacts(s.Memory.Facts, facts)
+		}
+		effs = append(effs, SaveMemory{s.Memory})
+		if !created {
+			// Stored before: maybe answered before a crash, too.
+			return s, append(effs, LookupReply{ReplyTo: m.ID, ReplyID: ReplyID(m.ID)})
+		}
+		s, more := generateReply(s, m.ID, ReplyID(m.ID))
+		return s, append(effs, more...)
+	}
+	// A reply was stored: the line (or request) is answered.
+	if s.InFlight == "" {
+		return s, nil
+	}
+	if m.Status == maopao.StatusFailed {
+		text := s.FailText
+		if text == "" {
+			text = "the character could not answer; try again"
+		}
+		return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo,
+			MessageID: m.ID, Message: chatMessage(m), Code: m.Code, Text: text}}})
+	}
+	return finish(s, []Effect{
+		Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo, MessageID: m.ID, Message: chatMessage(m), FinishReason: finishReason(m.Status)}},
+		SaveMemory{s.Memory},
+	})
+}
+
+func messageUpdated(s ChatState, m maopao.Message) (ChatState, []Effect) {
+	if s.InFlight == "" {
+		return s, nil
+	}
+	s.History = replaceInHistory(s.History, m)
+	ev := protocol.ReplyEvent{Kind: protocol.EventUpdated, ConversationID: m.ConversationID, ReplyTo: s.InFlight, MessageID: m.ID, Message: chatMessage(m)}
+	if s.Gen != nil {
+		// A new swipe or a retried failure: the reply is complete.
+		ev.Kind, ev.ReplyTo, ev.FinishReason = protocol.EventComplete, m.ReplyTo, finishReason(m.Status)
+	}
+	return finish(s, []Effect{Publish{ev}})
+}
+
+func finishReason(status string) string {
+	if status == maopao.StatusStopped {
+		return "stopped"
+	}
+	return "stop"
+}
+
+// regenerate asks for another reply to the chat's last line: a new swipe
+// of the last reply, a retry of a failed one, or a first reply to a line
+// whose reply is gone.
+func regenerate(s ChatState) (ChatState, []Effect) {
+	if len(s.History) == 0 {
+		return fail(s, protocol.CodeInvalid, "the chat is empty: there is nothing to regenerate")
+	}
+	last := s.History[len(s.History)-1]
+	if s.Op.Target != "" && s.Op.Target != last.ID {
+		return fail(s, protocol.CodeInvalid, "only the chat's last message can be regenerated")
+	}
+	switch {
+	case last.Role == maopao.RoleUser:
+		return generateReply(s, last.ID, ReplyID(s.InFlight))
+	case last.Greeting:
+		return fail(s, CodeNoAlternative, "the greeting answers no line; swipe it for the character's other greetings")
+	case last.Role != maopao.RoleCharacter:
+		return fail(s, protocol.CodeInvalid, "the last message is not a reply")
+	}
+	return newSwipe(s, last)
+}
+
+// newSwipe generates another alternative of the reply m.
+func newSwipe(s ChatState, m maopao.Message) (ChatState, []Effect) {
+	for _, sw := range m.Swipes {
+		if sw.Op == s.InFlight {
+			// Made before a crash: the request is done.
+			return messageUpdatedDone(s, m)
+		}
+	}
+	g := generate(s, m.ReplyTo, m.ID, m.ID)
+	g.Target, g.Op = m.ID, s.InFlight
+	s.Gen = &g
+	return s, []Effect{g}
+}
+
+func messageUpdatedDone(s ChatState, m maopao.Message) (ChatState, []Effect) {
+	return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo,
+		MessageID: m.ID, Message: chatMessage(m), FinishReason: finishReason(m.Status)}}})
+}
+
+// generateReply generates a new reply replyID to the line lineID.
+func generateReply(s ChatState, lineID, replyID string) (ChatState, []Effect) {
+	g := generate(s, lineID, replyID, "")
+	s.Gen = &g
+	return s, []Effect{g}
+}
+
+func generated(s ChatState, in Generated) (ChatState, []Effect) {
+	g := *s.Gen
+	if in.Retry {
+		return handBack(s)
+	}
+	if in.Code != "" && g.Target != "" {
+		// A failed new swipe leaves the reply as it was.
+		return fail(s, in.Code, in.Err)
+	}
+	if in.Code != "" {
+		// The failure is stored as the reply, so the player can retry it
+		// after a reload, and the line is not left looking unanswered.
+		s.FailText = in.Err
+		return s, []Effect{StoreMessage{maopao.Message{ID: g.ReplyID, ConversationID: s.Conversation.ID, Role: maopao.RoleCharacter,
+			ReplyTo: g.ReplyTo, Status: maopao.StatusFailed, Code: in.Code, CreatedAt: s.Op.AcceptedAt}}}
+	}
+	text := strings.TrimSpace(in.Text)
+	if text == "" {
+		text = "…"
+	}
+	status := ""
+	if in.Stopped {
+		status = maopao.StatusStopped
+	}
+	if g.Target == "" {
+		return s, []Effect{StoreMessage{maopao.Message{ID: g.ReplyID, ConversationID: s.Conversation.ID, Role: maopao.RoleCharacter,
+			Content: text, ReplyTo: g.ReplyTo, Status: status, CreatedAt: s.Op.AcceptedAt}}}
+	}
+	m, ok := inHistory(s, g.Target)
+	if !ok {
+		return fail(s, CodeUnknownMsg, "the reply to regenerate is gone")
+	}
+	if m.Status == maopao.StatusFailed {
+		m.Content, m.Status, m.Code = text, status, ""
+		return s, []Effect{UpdateMessage{m}}
+	}
+	if len(m.Swipes) == 0 {
+		m.Swipes = []maopao.Swipe{{Text: m.Content, Status: m.Status, CreatedAt: m.CreatedAt}}
+	}
+	m.Swipes = append(append([]maopao.Swipe(nil), m.Swipes...), maopao.Swipe{Text: text, Op: g.Op, Status: status, CreatedAt: s.Op.AcceptedAt})
+	m.SwipeID, m.Content, m.Status = len(m.Swipes)-1, text, status
+	return s, []Effect{UpdateMessage{m}}
+}
+
+// handBack returns the line in flight to the stream; whoever gets it next
+// starts over. Queued lines go back too (they were never acked), so they
+// keep their order behind it.
+func handBack(s ChatState) (ChatState, []Effect) {
+	id := s.InFlight
+	s.InFlight, s.Op, s.Gen, s.Queue, s.FailText = "", protocol.PlayerLine{}, nil, nil, ""
+	return s, []Effect{Nak{MessageID: id}}
+}
+
+// apply carries out a request about the stored message m.
+func apply(s ChatState, m maopao.Message) (ChatState, []Effect) {
+	op := s.Op
+	switch op.Op {
+	case protocol.OpEdit:
+		if m.Status == maopao.StatusFailed {
+			return fail(s, protocol.CodeInvalid, "a failed reply has no text to edit; regenerate it")
+		}
+		if op.Text == m.Content {
+			return messageUpdatedFinish(s, m)
+		}
+		m.Edits = append(append([]maopao.Edit(nil), m.Edits...), maopao.Edit{Text: m.Content, EditedAt: op.AcceptedAt})
+		m.Content = op.Text
+		if len(m.Swipes) > 0 {
+			m.Swipes = append([]maopao.Swipe(nil), m.Swipes...)
+			m.Swipes[m.SwipeID].Text = op.Text
+		}
+		return s, []Effect{UpdateMessage{m}}
+	case protocol.OpDelete:
+		m.Deleted = true
+		return s, []Effect{UpdateMessage{m}}
+	case protocol.OpRewind:
+		return s, []Effect{Rewind{After: m}}
+	case protocol.OpFork:
+		c := s.Conversation
+		fork := maopao.Conversation{ID: op.NewConversationID, PlayerID: c.PlayerID, CharacterID: c.CharacterID,
+			Title: forkTitle(c.Title, s.Character.Name), Persona: c.Persona, CreatedAt: op.AcceptedAt, UpdatedAt: op.AcceptedAt,
+			ForkOf: &maopao.ForkPoint{ConversationID: c.ID, MessageID: m.ID}}
+		return s, []Effect{Fork{Conversation: fork, UpTo: m}}
+	case protocol.OpSwipe:
+		if len(s.History) == 0 || s.History[len(s.History)-1].ID != m.ID || m.Role != maopao.RoleCharacter {
+			return fail(s, CodeNoAlternative, "only the chat's last reply can be swiped")
+		}
+		n := max(len(m.Swipes), 1)
+		switch id := op.SwipeID; {
+		case id < 0 || id > n || (id == n && m.Greeting):
+			return fail(s, CodeNoAlternative, "there is no alternative "+strconv.Itoa(id+1)+" of this message")
+		case id == n:
+			return newSwipe(s, m)
+		case len(m.Swipes) == 0 || id == m.SwipeID:
+			return messageUpdatedFinish(s, m)
+		default:
+			m.SwipeID, m.Content, m.Status = id, m.Swipes[id].Text, m.Swipes[id].Status
+			return s, []Effect{UpdateMessage{m}}
+		}
+	}
+	return fail(s, protocol.CodeInvalid, "unknown chat request "+quoted(op.Op))
+}
+
+// messageUpdatedFinish ends a request that changed nothing, telling the
+// clients the message as it is.
+func messageUpdatedFinish(s ChatState, m maopao.Message) (ChatState, []Effect) {
+	return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventUpdated, ConversationID: m.ConversationID, ReplyTo: s.InFlight, MessageID: m.ID, Message: chatMessage(m)}}})
+}
+
+func forkTitle(title, charName string) string {
+	if title == "" {
+		title = "Chat with " + charName
+	}
+	return "Branch of " + title
+}
+
+func inHistory(s ChatState, id string) (maopao.Message, bool) {
+	for _, m := range s.History {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return maopao.Message{}, false
+}
+
+func replaceInHistory(h []maopao.Message, m maopao.Message) []maopao.Message {
+	out := make([]maopao.Message, 0, len(h))
+	for _, x := range h {
+		switch {
+		case x.ID != m.ID:
+			out = append(out, x)
+		case !m.Deleted:
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// inChatHistory leaves deleted messages out.
+func inChatHistory(msgs []maopao.Message) []maopao.Message {
+	out := make([]maopao.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if !m.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func lastN(msgs []maopao.Message, n int) []maopao.Message {
+	if len(msgs) > n {
+		return msgs[len(msgs)-n:]
+	}
+	return msgs
+}
+
+func window(s ChatState) int {
+	if s.Config.HistoryWindow <= 0 {
+		return 40
+	}
+	return s.Config.HistoryWindow
+}
+
+func quoted(s string) string { return strconv.Quote(s) }
+
+// generate builds the request for a reply to lineID: the prompt holds the
+// chat up to the line, without exclude (the reply being regenerated) and
+// without failed replies.
+func generate(s ChatState, lineID, replyID, exclude string) Generate {
 	req := s.Config.Sampling
 	req.MaxTokens = s.Config.MaxTokens
 	reserve := s.Config.MaxTokens
 	if reserve <= 0 {
 		reserve = 256
 	}
+	var hist []maopao.Message
+	for _, m := range s.History {
+		if m.InChat() && m.ID != exclude {
+			hist = append(hist, m)
+		}
+	}
 	req.Messages = characters.BuildPrompt(characters.PromptInput{
-		Character: s.Character, UserName: s.PlayerName, Memory: s.Memory, History: s.History,
+		Character: s.Character, UserName: s.PlayerName, UserDescription: s.PlayerDescription, Memory: s.Memory, History: hist,
 		ContextSize: s.Config.ContextSize, ReserveTokens: reserve, CountTokens: s.Config.CountTokens,
 		// Macros like {{pick}} stay fixed within a conversation and
 		// differ between conversations.
 		Seed: conversationSeed(s.Conversation.ID),
 	})
-	return Generate{ReplyTo: lineID, ReplyID: ReplyID(lineID), Request: req}
+	return Generate{ReplyTo: lineID, ReplyID: replyID, Request: req}
 }
 
 func chatMessage(m maopao.Message) *protocol.ChatMessage {
-	return &protocol.ChatMessage{ID: m.ID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, ReplyTo: m.ReplyTo, At: m.CreatedAt}
+	cm := protocol.ChatMessageOf(m)
+	return &cm
 }
 
 func conversationSeed(id string) uint64 {

@@ -46,7 +46,7 @@ func kinds(effs []Effect) string {
 		case SaveMemory:
 			out = append(out, "memory")
 		default:
-			out = append(out, fmt.Sprintf("%T", e))
+			out = append(out, strings.TrimPrefix(fmt.Sprintf("%T", e), "worldsim."))
 		}
 	}
 	return strings.Join(out, " ")
@@ -121,7 +121,7 @@ func TestStepRedeliveryAfterCrashAnswersOnce(t *testing.T) {
 	expect(t, "line already stored", effs, "publish:stored memory lookup")
 	stored := maopao.Message{ID: ReplyID("m1"), ConversationID: "c1", Seq: 2, Role: maopao.RoleCharacter, Content: "hi", ReplyTo: "m1"}
 	_, effs = Step(s, ReplyLookedUp{ReplyTo: "m1", Reply: &stored})
-	expect(t, "reply already stored", effs, "publish:complete ack")
+	expect(t, "reply already stored", effs, "publish:complete memory ack")
 	// Without a stored reply it generates.
 	_, effs = Step(s, ReplyLookedUp{ReplyTo: "m1"})
 	expect(t, "no reply stored", effs, "generate")
@@ -136,8 +136,18 @@ func TestStepFailures(t *testing.T) {
 	if s2.InFlight != "" {
 		t.Fatal("a handed-back line must not stay in flight")
 	}
-	_, effs = Step(s, Generated{ReplyTo: "m1", Code: protocol.CodeEngine, Err: "boom"})
-	expect(t, "engine failure", effs, "publish:error ack")
+	s3, effs := Step(s, Generated{ReplyTo: "m1", Code: protocol.CodeEngine, Err: "the character could not answer"})
+	expect(t, "engine failure", effs, "store:character")
+	failed := effs[0].(StoreMessage).Message
+	if failed.ID != ReplyID("m1") || failed.Status != maopao.StatusFailed || failed.Code != protocol.CodeEngine || failed.Content != "" {
+		t.Fatalf("failure stored as %+v", failed)
+	}
+	failed.Seq = 2
+	_, effs = Step(s3, MessageStored{Message: failed, Created: true})
+	expect(t, "failure stored", effs, "publish:error ack")
+	if ev := effs[0].(Publish).Event; ev.Code != protocol.CodeEngine || ev.ReplyTo != "m1" || ev.Text != "the character could not answer" || ev.Message == nil {
+		t.Fatalf("failure event %+v", ev)
+	}
 	_, effs = Step(s, Generated{ReplyTo: "other", Text: "stale"})
 	expect(t, "stale result", effs, "")
 }

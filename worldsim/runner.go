@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -75,12 +77,35 @@ func (s *ChatService) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worldsim: consume %s: %w", protocol.ChatWorkerConsumer, err)
 	}
+	// Stop requests skip the input queue: the line being answered is
+	// what they are about.
+	ctl, err := s.NC.Subscribe(protocol.ChatControlWildcard, func(m *nats.Msg) {
+		var c protocol.ChatControl
+		if json.Unmarshal(m.Data, &c) != nil || c.Op != "stop" {
+			return
+		}
+		convID := m.Subject[len(protocol.ChatControlSubject("")):]
+		s.mu.Lock()
+		a := s.actors[convID]
+		s.mu.Unlock()
+		if a != nil {
+			a.stopGeneration()
+		}
+	})
+	if err != nil {
+		cc.Stop()
+		return fmt.Errorf("worldsim: subscribe %s: %w", protocol.ChatControlWildcard, err)
+	}
 	<-ctx.Done()
+	_ = ctl.Unsubscribe()
 	cc.Stop()
 	stopActors()
 	s.wg.Wait()
 	return nil
 }
+
+// errStopped is why a generation the player stopped ended.
+var errStopped = errors.New("stopped by the player")
 
 func (s *ChatService) route(ctx context.Context, msg jetstream.Msg) {
 	var line protocol.PlayerLine
@@ -115,6 +140,18 @@ type chatActor struct {
 	deliveries map[string]jetstream.Msg // latest delivery per line, for acks
 	state      ChatState
 	loaded     bool
+
+	genMu  sync.Mutex
+	genCut context.CancelCauseFunc // ends the generation running now, if any
+}
+
+// stopGeneration ends the reply being generated, keeping what was written.
+func (a *chatActor) stopGeneration() {
+	a.genMu.Lock()
+	defer a.genMu.Unlock()
+	if a.genCut != nil {
+		a.genCut(errStopped)
+	}
 }
 
 func (a *chatActor) run(ctx context.Context) {
@@ -180,12 +217,58 @@ func (a *chatActor) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 	}
+	if err := a.refresh(ctx); err != nil {
+		a.svc.Log.Error("refresh conversation", "conversation", a.convID, "err", err)
+		if errors.Is(err, maopao.ErrNotFound) {
+			// The chat was deleted: nothing more can happen in it.
+			a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: a.convID, ReplyTo: line.MessageID, Code: protocol.CodeUnknownChat, Text: "this chat was deleted"})
+			_ = msg.Term()
+			return
+		}
+		_ = msg.NakWithDelay(2 * time.Second)
+		return
+	}
 	a.deliveries[line.MessageID] = msg
 	a.step(ctx, LineReceived{Line: line})
 }
 
+// refresh reads what may have changed outside the actor since the last
+// line: the chat's persona and title, the player's default persona.
+func (a *chatActor) refresh(ctx context.Context) error {
+	st := a.svc.Store
+	conv, err := st.GetConversation(ctx, a.convID)
+	if err != nil {
+		return fmt.Errorf("load conversation %s: %w", a.convID, err)
+	}
+	a.state.Conversation = conv
+	a.state.PlayerName, a.state.PlayerDescription = "Traveler", ""
+	if p, err := st.GetPlayer(ctx, conv.PlayerID); err == nil {
+		if p.Name != "" {
+			a.state.PlayerName = p.Name
+		}
+		a.state.PlayerDescription = p.Description
+	}
+	if conv.Persona != nil {
+		if conv.Persona.Name != "" {
+			a.state.PlayerName = conv.Persona.Name
+		}
+		a.state.PlayerDescription = conv.Persona.Description
+	}
+	return nil
+}
+
+// recentInChat reads the chat's latest window of messages still in the chat.
+func (a *chatActor) recentInChat(ctx context.Context, window int) ([]maopao.Message, error) {
+	// Deleted messages are read too, so read more than the window.
+	msgs, err := a.svc.Store.RecentMessages(ctx, a.convID, 2*window)
+	if err != nil {
+		return nil, err
+	}
+	return lastN(inChatHistory(msgs), window), nil
+}
+
 // load activates the actor: the conversation, its character, the player's
-// name, what the character remembers and the recent history.
+// persona, what the character remembers and the recent history.
 func (a *chatActor) load(ctx context.Context, line protocol.PlayerLine) error {
 	st := a.svc.Store
 	conv, err := st.GetConversation(ctx, a.convID)
@@ -196,10 +279,6 @@ func (a *chatActor) load(ctx context.Context, line protocol.PlayerLine) error {
 	if err != nil {
 		return fmt.Errorf("load character %s: %w", conv.CharacterID, err)
 	}
-	name := "Traveler"
-	if p, err := st.GetPlayer(ctx, conv.PlayerID); err == nil && p.Name != "" {
-		name = p.Name
-	}
 	mem, err := st.GetMemory(ctx, conv.PlayerID, conv.CharacterID)
 	if err != nil {
 		return fmt.Errorf("load memory: %w", err)
@@ -208,11 +287,11 @@ func (a *chatActor) load(ctx context.Context, line protocol.PlayerLine) error {
 	if window <= 0 {
 		window = 40
 	}
-	recent, err := st.RecentMessages(ctx, conv.ID, window)
+	recent, err := a.recentInChat(ctx, window)
 	if err != nil {
 		return fmt.Errorf("load history: %w", err)
 	}
-	a.state = ChatState{Config: a.svc.Config, Conversation: conv, Character: char, PlayerName: name, Memory: mem, History: recent}
+	a.state = ChatState{Config: a.svc.Config, Conversation: conv, Character: char, Memory: mem, History: recent}
 	a.state.Config.HistoryWindow = window
 	a.loaded = true
 	return nil
@@ -248,7 +327,7 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 			if ctx.Err() != nil || attempt == 4 {
 				a.svc.Log.Error("store message", "conversation", a.convID, "message", m.ID, "err", err)
 				// Not stored: the line goes back to the stream.
-				return Generated{ReplyTo: a.state.InFlight, Retry: true}
+				return HandBack{}
 			}
 			time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
 		}
@@ -257,11 +336,36 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		if err != nil {
 			if !errors.Is(err, maopao.ErrNotFound) {
 				a.svc.Log.Error("look up reply", "message", e.ReplyID, "err", err)
-				return Generated{ReplyTo: e.ReplyTo, Retry: true}
+				return HandBack{}
 			}
 			return ReplyLookedUp{ReplyTo: e.ReplyTo}
 		}
 		return ReplyLookedUp{ReplyTo: e.ReplyTo, Reply: &m}
+	case UpdateMessage:
+		m, err := st.UpdateMessage(ctx, e.Message)
+		if err != nil {
+			return a.storeFailed(ctx, "update message", e.Message.ID, err)
+		}
+		return MessageUpdated{Message: m}
+	case LoadMessage:
+		m, err := st.GetMessage(ctx, e.ID)
+		if errors.Is(err, maopao.ErrNotFound) {
+			return MessageLoaded{}
+		}
+		if err != nil {
+			return a.storeFailed(ctx, "load message", e.ID, err)
+		}
+		return MessageLoaded{Message: &m}
+	case LoadHistory:
+		h, err := a.recentInChat(ctx, window(a.state))
+		if err != nil {
+			return a.storeFailed(ctx, "load history", a.convID, err)
+		}
+		return HistoryLoaded{Messages: h}
+	case Rewind:
+		return a.rewind(ctx, e)
+	case Fork:
+		return a.fork(ctx, e)
 	case Generate:
 		return a.generate(ctx, e)
 	case Publish:
@@ -286,10 +390,83 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 	return nil
 }
 
+// storeFailed turns a store error while carrying out a request into the
+// request going back to the stream (the store may be back soon), or, when
+// stopping, into nothing.
+func (a *chatActor) storeFailed(ctx context.Context, what, id string, err error) Input {
+	a.svc.Log.Error(what, "conversation", a.convID, "id", id, "err", err)
+	if errors.Is(err, maopao.ErrInvalid) {
+		return EffectFailed{Code: protocol.CodeInvalid, Text: "the chat cannot be changed that way: " + err.Error()}
+	}
+	return HandBack{}
+}
+
+// rewind takes every message after e.After out of the chat, one by one:
+// a crash in between leaves some taken out, and the request, redelivered,
+// takes out the rest.
+func (a *chatActor) rewind(ctx context.Context, e Rewind) Input {
+	st := a.svc.Store
+	after, err := st.MessagesAfter(ctx, a.convID, e.After.Seq, 0)
+	if err != nil {
+		return a.storeFailed(ctx, "rewind", e.After.ID, err)
+	}
+	for _, m := range after {
+		if m.Deleted {
+			continue
+		}
+		m.Deleted = true
+		if _, err := st.UpdateMessage(ctx, m); err != nil {
+			return a.storeFailed(ctx, "rewind", m.ID, err)
+		}
+	}
+	h, err := a.recentInChat(ctx, window(a.state))
+	if err != nil {
+		return a.storeFailed(ctx, "rewind", a.convID, err)
+	}
+	return HistoryLoaded{Messages: h}
+}
+
+// fork creates the branch, then copies the chat into it. Copies get IDs
+// derived from the branch and the original, so a redelivered request
+// completes a branch a crash left half-written instead of doubling it.
+func (a *chatActor) fork(ctx context.Context, e Fork) Input {
+	st := a.svc.Store
+	if _, _, err := st.CreateConversation(ctx, e.Conversation); err != nil {
+		if errors.Is(err, maopao.ErrInvalid) {
+			return EffectFailed{Code: protocol.CodeInvalid, Text: "the branch cannot be made: " + err.Error()}
+		}
+		return a.storeFailed(ctx, "fork", e.Conversation.ID, err)
+	}
+	msgs, err := st.MessagesAfter(ctx, a.convID, 0, 0)
+	if err != nil {
+		return a.storeFailed(ctx, "fork", a.convID, err)
+	}
+	ns := uuid.MustParse(e.Conversation.ID)
+	ids := map[string]string{}
+	for _, m := range msgs {
+		if m.Seq > e.UpTo.Seq {
+			break
+		}
+		if m.Deleted {
+			continue
+		}
+		orig := m.ID
+		m.ID, m.ConversationID, m.Seq = uuid.NewSHA1(ns, []byte(orig)).String(), e.Conversation.ID, 0
+		ids[orig] = m.ID
+		if m.ReplyTo != "" {
+			m.ReplyTo = ids[m.ReplyTo]
+		}
+		if _, _, err := st.AppendMessage(ctx, m); err != nil {
+			return a.storeFailed(ctx, "fork", orig, err)
+		}
+	}
+	return Forked{Conversation: e.Conversation}
+}
+
 func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 	// Keep JetStream from redelivering the line while the engine works.
 	stopKeepAlive := make(chan struct{})
-	if m := a.deliveries[g.ReplyTo]; m != nil {
+	if m := a.deliveries[a.state.InFlight]; m != nil {
 		go func() {
 			t := time.NewTicker(a.svc.AckWait / 3)
 			defer t.Stop()
@@ -304,11 +481,23 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 		}()
 	}
 	defer close(stopKeepAlive)
+	gctx, cut := context.WithCancelCause(ctx)
+	defer cut(nil)
+	a.genMu.Lock()
+	a.genCut = cut
+	a.genMu.Unlock()
+	defer func() {
+		a.genMu.Lock()
+		a.genCut = nil
+		a.genMu.Unlock()
+	}()
 	seq := 0
-	res, err := a.svc.Engine.Generate(ctx, g.Request, func(tok engine.Token) error {
+	var sofar strings.Builder
+	res, err := a.svc.Engine.Generate(gctx, g.Request, func(tok engine.Token) error {
 		if tok.Text == "" {
 			return nil
 		}
+		sofar.WriteString(tok.Text)
 		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventDelta, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID, Seq: seq, Text: tok.Text})
 		seq++
 		return nil
@@ -318,11 +507,16 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 		return Generated{ReplyTo: g.ReplyTo, Text: res.Text, FinishReason: res.FinishReason}
 	case ctx.Err() != nil:
 		return Generated{ReplyTo: g.ReplyTo, Retry: true}
+	case errors.Is(context.Cause(gctx), errStopped):
+		return Generated{ReplyTo: g.ReplyTo, Text: sofar.String(), Stopped: true}
 	case errors.Is(err, engine.ErrPromptTooLong):
-		return Generated{ReplyTo: g.ReplyTo, Code: protocol.CodeEngine, Err: err.Error()}
+		a.svc.Log.Warn("generate: prompt too long", "conversation", a.convID, "err", err)
+		return Generated{ReplyTo: g.ReplyTo, Code: protocol.CodeEngine, Err: "the conversation is too long for the model to answer; delete or rewind some messages, or start a new chat"}
 	default:
+		// The player gets a plain sentence; the detail (a URL, a Go
+		// error) is for the operator's log only.
 		a.svc.Log.Error("generate", "conversation", a.convID, "err", err)
-		return Generated{ReplyTo: g.ReplyTo, Code: protocol.CodeEngine, Err: "the character could not answer: " + err.Error()}
+		return Generated{ReplyTo: g.ReplyTo, Code: protocol.CodeEngine, Err: "the character could not answer just now; try again"}
 	}
 }
 

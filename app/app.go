@@ -42,11 +42,15 @@ type Config struct {
 	MongoURI string // MongoDB; "" uses the embedded store in DataDir
 	MongoDB  string // database name (default from the URI, else "maopao")
 
-	LLMURL    string // OpenAI-compatible server; "" uses the in-process engine
-	LLMModel  string
-	LLMAPIKey string
-	ModelPath string // GGUF model for the in-process engine; "" = bundled model
-	Threads   int    // engine threads (0 = all cores)
+	LLMURL string // OpenAI-compatible server; "" uses the in-process engine
+	// LinesPerSecond and LineBurst bound each connection's lines and chat
+	// requests (defaults 4 and 8).
+	LinesPerSecond float64
+	LineBurst      int
+	LLMModel       string
+	LLMAPIKey      string
+	ModelPath      string // GGUF model for the in-process engine; "" = bundled model
+	Threads        int    // engine threads (0 = all cores)
 
 	Secret         string   // token-signing secret; "" = generated once and kept in the store
 	AllowedOrigins []string // extra WebSocket origins
@@ -297,6 +301,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	gw := &gateway.Server{
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
 		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
+		LinesPerSecond: s.cfg.LinesPerSecond, LineBurst: s.cfg.LineBurst,
 	}
 	if err := gw.Init(); err != nil {
 		return err

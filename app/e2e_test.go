@@ -88,8 +88,8 @@ func TestServeEndToEndAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opened.History) != 0 {
-		t.Fatalf("fresh chat has history: %+v", opened.History)
+	if len(opened.History) != 1 || !opened.History[0].Greeting || opened.History[0].Content != opened.Character.Greeting {
+		t.Fatalf("a fresh chat's history is its greeting, got %+v", opened.History)
 	}
 	var deltas []protocol.Delta
 	done, err := c.Say(ctx, opened.ConversationID, "Hello! My name is Ada and I like green tea.", func(d protocol.Delta) { deltas = append(deltas, d) })
@@ -112,8 +112,8 @@ func TestServeEndToEndAndRestart(t *testing.T) {
 	if strings.TrimSpace(streamed.String()) != done.Message.Content {
 		t.Errorf("streamed text %q differs from stored reply %q", streamed.String(), done.Message.Content)
 	}
-	if done.Message.Role != "character" || done.Message.Seq != 2 {
-		t.Errorf("reply stored as %+v, want role character, seq 2", done.Message)
+	if done.Message.Role != "character" || done.Message.Seq != 3 {
+		t.Errorf("reply stored as %+v, want role character, seq 3 (after the greeting and the line)", done.Message)
 	}
 	c.Close()
 	if err := srv.Close(); err != nil {
@@ -131,7 +131,7 @@ func TestServeEndToEndAndRestart(t *testing.T) {
 	if reopened.ConversationID != opened.ConversationID {
 		t.Fatalf("restart opened conversation %s, want %s", reopened.ConversationID, opened.ConversationID)
 	}
-	if len(reopened.History) != 2 || reopened.History[0].Content != "Hello! My name is Ada and I like green tea." || reopened.History[1].ID != done.Message.ID {
+	if len(reopened.History) != 3 || !reopened.History[0].Greeting || reopened.History[1].Content != "Hello! My name is Ada and I like green tea." || reopened.History[2].ID != done.Message.ID {
 		t.Fatalf("history after restart: %+v", reopened.History)
 	}
 	mem, err := srv.Store().GetMemory(ctx, playerID, chars[0].ID)
@@ -149,8 +149,8 @@ func TestServeEndToEndAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 4 {
-		t.Fatalf("want 4 stored messages after the second exchange, got %d", len(msgs))
+	if len(msgs) != 5 {
+		t.Fatalf("want 5 stored messages after the second exchange (greeting and two exchanges), got %d", len(msgs))
 	}
 	for i, m := range msgs {
 		if m.Seq != int64(i+1) {

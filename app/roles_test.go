@@ -75,7 +75,7 @@ func TestGatewayAndWorldsimRolesOverNATSAndMongo(t *testing.T) {
 		t.Fatalf("reply through the roles: %d deltas, %+v", deltas, done)
 	}
 	msgs, err := ws.Store().RecentMessages(ctx, opened.ConversationID, 0)
-	if err != nil || len(msgs) != 2 {
-		t.Fatalf("MongoDB holds %d messages (%v), want 2", len(msgs), err)
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("MongoDB holds %d messages (%v), want 3 (greeting, line, reply)", len(msgs), err)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
 
 	"github.com/maopao/maopao"
@@ -46,7 +46,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		s: s, ws: ws, out: outQueue{max: s.WriteQueue, ready: make(chan struct{}, 1)}, done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
-		limiter: rate.NewLimiter(rate.Limit(4), 8), chats: map[string]string{}, worlds: map[string]*presence{},
+		limiter: rate.NewLimiter(rate.Limit(cmp.Or(s.LinesPerSecond, 4)), cmp.Or(s.LineBurst, 8)), chats: map[string]string{}, worlds: map[string]*presence{},
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -262,6 +262,18 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 		c.listCharacters(ctx, r.ID)
 	case protocol.OpenChat:
 		c.openChat(ctx, r.ID, r)
+	case protocol.NewChat:
+		c.newChat(ctx, r.ID, r)
+	case protocol.ListChats:
+		c.listChats(ctx, r.ID, r)
+	case protocol.RenameChat:
+		c.renameChat(ctx, r.ID, r)
+	case protocol.DeleteChat:
+		c.deleteChat(ctx, r.ID, r)
+	case protocol.ChatRequest:
+		c.chatRequest(ctx, r.ID, r)
+	case protocol.SetPersona:
+		c.setPersona(ctx, r.ID, r)
 	case protocol.Say:
 		c.say(ctx, r.ID, r)
 	case protocol.ListWorlds:
@@ -298,7 +310,8 @@ func (c *conn) hello(ref string, h protocol.Hello) {
 		return
 	}
 	c.playerID = pid
-	c.sendFrame(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: ref}, PlayerID: pid, Protocol: protocol.Version, Engine: c.s.Engine})
+	c.sendFrame(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: ref}, PlayerID: pid, Protocol: protocol.Version, Engine: c.s.Engine,
+		Persona: c.persona(context.Background(), nil)})
 }
 
 func (c *conn) listCharacters(ctx context.Context, ref string) {
@@ -316,53 +329,6 @@ func (c *conn) listCharacters(ctx context.Context, ref string) {
 	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out})
 }
 
-func (c *conn) openChat(ctx context.Context, ref string, o protocol.OpenChat) {
-	ch, err := c.s.Store.GetCharacter(ctx, o.CharacterID)
-	if err != nil || (ch.Visibility == maopao.VisibilityPrivate && ch.OwnerID != c.playerID) {
-		if err != nil && !errors.Is(err, maopao.ErrNotFound) {
-			c.sendError(ref, protocol.CodeUnavailable, "could not load the character; try again")
-			return
-		}
-		c.sendError(ref, protocol.CodeUnknownCharacter, "no character with id "+quote(o.CharacterID))
-		return
-	}
-	conv, err := c.s.Store.OpenConversation(ctx, c.playerID, ch.ID)
-	if err != nil {
-		c.sendError(ref, protocol.CodeUnavailable, "could not open the chat; try again")
-		return
-	}
-	// Watch before reading history, so no reply slips between the two.
-	if err := c.s.watch(c, conv.ID); err != nil {
-		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the chat; try again")
-		return
-	}
-	c.mu.Lock()
-	c.chats[conv.ID] = ch.ID
-	c.mu.Unlock()
-	limit := o.HistoryLimit
-	if limit == 0 {
-		limit = 100
-	}
-	msgs, err := c.s.Store.RecentMessages(ctx, conv.ID, limit)
-	if err != nil {
-		c.sendError(ref, protocol.CodeUnavailable, "could not load the history; try again")
-		return
-	}
-	userName := ""
-	if p, err := c.s.Store.GetPlayer(ctx, c.playerID); err == nil {
-		userName = p.Name
-	}
-	hist := make([]protocol.ChatMessage, 0, len(msgs))
-	for _, m := range msgs {
-		hist = append(hist, protocol.ChatMessage{ID: m.ID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, ReplyTo: m.ReplyTo, At: m.CreatedAt})
-	}
-	c.sendFrame(protocol.ChatOpened{
-		Envelope:       protocol.Envelope{Type: protocol.TypeChatOpened, Ref: ref},
-		ConversationID: conv.ID, Character: summary(ch, userName), History: hist,
-		Pending: unanswered(msgs),
-	})
-}
-
 func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 	c.mu.Lock()
 	charID, open := c.chats[sy.ConversationID]
@@ -371,29 +337,14 @@ func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat before saying anything in it")
 		return
 	}
-	text := sy.Text // validated by protocol.DecodeClientFrame
 	if !c.limiter.Allow() {
 		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
 		return
 	}
-	line := protocol.PlayerLine{
+	c.publishLine(ctx, ref, protocol.PlayerLine{
 		MessageID: uuid.NewString(), ConversationID: sy.ConversationID, PlayerID: c.playerID,
-		CharacterID: charID, Text: text, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
-	}
-	b, _ := json.Marshal(line)
-	msg := &nats.Msg{Subject: protocol.ChatInputSubject(sy.ConversationID), Data: b, Header: nats.Header{}}
-	msg.Header.Set(nats.MsgIdHdr, line.MessageID)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	// The ack goes to the client only after JetStream has the line on disk:
-	// from here on a crash of any one part cannot lose it.
-	if _, err := c.s.JS.PublishMsg(pctx, msg); err != nil {
-		c.s.Log.Error("publish player line", "conversation", sy.ConversationID, "err", err)
-		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
-		return
-	}
-	c.s.metrics.lines.Inc()
-	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: sy.ConversationID, MessageID: line.MessageID})
+		CharacterID: charID, Text: sy.Text, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
+	})
 }
 
 // unanswered lists the stored player lines that have no reply yet: their
@@ -407,7 +358,7 @@ func unanswered(msgs []maopao.Message) []string {
 	}
 	var out []string
 	for _, m := range msgs {
-		if m.Role == maopao.RoleUser && !answered[m.ID] {
+		if m.Role == maopao.RoleUser && !m.Deleted && !answered[m.ID] {
 			out = append(out, m.ID)
 		}
 	}

@@ -47,6 +47,10 @@ type Server struct {
 	// WriteQueue is how many frames may wait for a slow client before the
 	// gateway closes it (default 256).
 	WriteQueue int
+	// LinesPerSecond and LineBurst bound a connection's lines and chat
+	// requests (defaults 4 and 8).
+	LinesPerSecond float64
+	LineBurst      int
 
 	tokens   Tokens
 	upgrader websocket.Upgrader
@@ -160,6 +164,19 @@ func (s *Server) watch(c *conn, convID string) error {
 	return nil
 }
 
+// unwatch stops c receiving one conversation's events.
+func (s *Server) unwatch(c *conn, convID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cs := s.subs[convID]; cs != nil {
+		delete(cs.conns, c)
+		if len(cs.conns) == 0 {
+			_ = cs.sub.Unsubscribe()
+			delete(s.subs, convID)
+		}
+	}
+}
+
 func (s *Server) unwatchAll(c *conn, convIDs []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,16 +205,26 @@ func (s *Server) dispatch(convID string, data []byte) {
 	var frame any
 	switch ev.Kind {
 	case protocol.EventDelta:
-		frame = protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: convID, MessageID: ev.MessageID, ReplyTo: ev.ReplyTo, Seq: ev.Seq, Text: ev.Text}
+		frame = protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: convID, MessageID: ev.MessageID, ReplyTo: ev.ReplyTo, Seq: ev.Seq, Text: ev.Text, Request: ev.Request}
 	case protocol.EventComplete:
 		if ev.Message == nil {
 			return
 		}
-		frame = protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, ConversationID: convID, Message: *ev.Message, FinishReason: ev.FinishReason}
+		frame = protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, ConversationID: convID, Message: *ev.Message, FinishReason: ev.FinishReason, Request: ev.Request}
 	case protocol.EventError:
 		e := protocol.NewError("", ev.Code, ev.Text)
-		e.ConversationID, e.ReplyTo = convID, ev.ReplyTo
+		e.ConversationID, e.ReplyTo, e.Failed = convID, ev.ReplyTo, ev.Message
 		frame = e
+	case protocol.EventUpdated:
+		if ev.Message == nil {
+			return
+		}
+		frame = protocol.MessageUpdated{Envelope: protocol.Envelope{Type: protocol.TypeMessageUpdated}, ConversationID: convID, ReplyTo: ev.ReplyTo, Message: *ev.Message}
+	case protocol.EventRewound:
+		frame = protocol.Rewound{Envelope: protocol.Envelope{Type: protocol.TypeRewound}, ConversationID: convID, ReplyTo: ev.ReplyTo, MessageID: ev.MessageID}
+	case protocol.EventForked:
+		frame = protocol.ChatForked{Envelope: protocol.Envelope{Type: protocol.TypeChatForked}, ConversationID: convID, ReplyTo: ev.ReplyTo,
+			MessageID: ev.MessageID, NewConversationID: ev.NewConversationID}
 	default:
 		return
 	}

@@ -55,8 +55,8 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if err := json.Unmarshal(data, &o); err != nil {
 			return nil, bad(err)
 		}
-		if strings.TrimSpace(o.CharacterID) == "" {
-			return nil, errFrame(env.ID, CodeInvalid, "open_chat: character_id is required")
+		if strings.TrimSpace(o.CharacterID) == "" && o.ConversationID == "" {
+			return nil, errFrame(env.ID, CodeInvalid, "open_chat: character_id or conversation_id is required")
 		}
 		if o.HistoryLimit < 0 || o.HistoryLimit > 500 {
 			return nil, errFrame(env.ID, CodeInvalid, "open_chat: history_limit must be between 0 and 500")
@@ -129,6 +129,14 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		return l, nil
 	case "":
 		return nil, errFrame(env.ID, CodeInvalid, "frame has no type")
+	}
+	if v, bad, ok := decodeChatFrame(env, data); ok {
+		if bad != nil {
+			return nil, bad
+		}
+		return v, nil
+	}
+	switch env.Type {
 	default:
 		t := env.Type
 		if len(t) > 40 {

@@ -84,6 +84,8 @@ type Welcome struct {
 	PlayerID string `json:"player_id"`
 	Protocol int    `json:"protocol"`
 	Engine   string `json:"engine"` // what produces replies, in words
+	// Persona is the player's default persona.
+	Persona Persona `json:"persona"`
 }
 
 // CharacterSummary is what clients see of a character in lists.
@@ -94,6 +96,13 @@ type CharacterSummary struct {
 	Scenario    string   `json:"scenario,omitempty"`
 	Greeting    string   `json:"greeting"`
 	Tags        []string `json:"tags"`
+	// CreatorNotes are the creator's words to players (never in a prompt).
+	CreatorNotes       string `json:"creator_notes,omitempty"`
+	Creator            string `json:"creator,omitempty"`
+	AlternateGreetings int    `json:"alternate_greetings,omitempty"`
+	// Visibility is "private" for the player's own private characters.
+	Visibility string    `json:"visibility,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
 }
 
 // Characters answers ListCharacters.
@@ -102,10 +111,12 @@ type Characters struct {
 	Characters []CharacterSummary `json:"characters"`
 }
 
-// OpenChat opens (or reopens) the player's chat with a character.
+// OpenChat opens one of the player's chats: ConversationID when given,
+// else their most recent chat with the character (a new one if none).
 type OpenChat struct {
 	Envelope
-	CharacterID string `json:"character_id"`
+	CharacterID    string `json:"character_id,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
 	// HistoryLimit bounds how many past messages come back (default 100).
 	HistoryLimit int `json:"history_limit,omitempty"`
 }
@@ -141,12 +152,15 @@ func ChatMessageOf(m maopao.Message) ChatMessage {
 	return cm
 }
 
-// ChatOpened answers OpenChat.
+// ChatOpened answers OpenChat and NewChat.
 type ChatOpened struct {
 	Envelope
 	ConversationID string           `json:"conversation_id"`
+	Chat           ChatSummary      `json:"chat"`
 	Character      CharacterSummary `json:"character"`
-	History        []ChatMessage    `json:"history"`
+	// Persona is who the player is in this chat.
+	Persona Persona       `json:"persona"`
+	History []ChatMessage `json:"history"`
 	// Pending lists player messages that are accepted but not answered yet;
 	// their replies will stream on this connection.
 	Pending []string `json:"pending,omitempty"`
@@ -174,6 +188,8 @@ type Delta struct {
 	ReplyTo        string `json:"reply_to"`   // the player's message it answers
 	Seq            int    `json:"seq"`        // 0, 1, 2 ... per reply
 	Text           string `json:"text"`
+	// Request is the regenerate or swipe request this reply answers, if any.
+	Request string `json:"request,omitempty"`
 }
 
 // Complete carries the whole stored reply once generation ends.
@@ -182,6 +198,8 @@ type Complete struct {
 	ConversationID string      `json:"conversation_id"`
 	Message        ChatMessage `json:"message"`
 	FinishReason   string      `json:"finish_reason"`
+	// Request is the regenerate or swipe request this reply answers, if any.
+	Request string `json:"request,omitempty"`
 }
 
 // Error reports a problem with a request or the connection.
@@ -189,9 +207,12 @@ type Error struct {
 	Envelope
 	Code    string `json:"code"`
 	Message string `json:"message"`
-	// ConversationID and ReplyTo are set when a reply failed after the ack.
-	ConversationID string `json:"conversation_id,omitempty"`
-	ReplyTo        string `json:"reply_to,omitempty"`
+	// ConversationID and ReplyTo are set when a reply or request failed
+	// after the ack. Failed is the stored failed reply, when there is
+	// one: regenerate retries it.
+	ConversationID string       `json:"conversation_id,omitempty"`
+	ReplyTo        string       `json:"reply_to,omitempty"`
+	Failed         *ChatMessage `json:"failed_message,omitempty"`
 }
 
 // NewError builds an error frame answering the request with id ref.

@@ -95,6 +95,9 @@ type ReplyEvent struct {
 	FinishReason      string       `json:"finish_reason,omitempty"`
 	Code              string       `json:"code,omitempty"`
 	NewConversationID string       `json:"new_conversation_id,omitempty"`
+	// Request is the request (regenerate, swipe) a reply answers, when it
+	// answers one rather than a new line.
+	Request string `json:"request,omitempty"`
 }
 
 // World subjects. IDs in subjects must be NATS tokens: UUIDs for worlds and

@@ -197,13 +197,6 @@ func ReplyID(lineID string) string {
 	return uuid.NewSHA1(replyNamespace, []byte(lineID)).String()
 }
 
-// Codes of chat requests that cannot be carried out.
-const (
-	CodeBusy          = "busy"           // a reply is being generated or requests wait: try when it is done
-	CodeNoAlternative = "no_alternative" // swipe to an alternative that does not exist
-	CodeUnknownMsg    = "unknown_message"
-)
-
 // Step is the conversation actor's whole logic.
 func Step(s ChatState, in Input) (ChatState, []Effect) {
 	switch in := in.(type) {
@@ -216,7 +209,7 @@ func Step(s ChatState, in Input) (ChatState, []Effect) {
 			// Changing the chat under a reply being written would answer
 			// a history the player no longer sees.
 			return s, []Effect{
-				Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: s.Conversation.ID, ReplyTo: l.MessageID, Code: CodeBusy,
+				Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: s.Conversation.ID, ReplyTo: l.MessageID, Code: protocol.CodeBusy,
 					Text: "a reply is still being written; stop it or wait, then try again"}},
 				Ack{MessageID: l.MessageID},
 			}
@@ -244,7 +237,7 @@ func Step(s ChatState, in Input) (ChatState, []Effect) {
 			return s, nil
 		}
 		if in.Message == nil || in.Message.ConversationID != s.Conversation.ID || in.Message.Deleted {
-			return fail(s, CodeUnknownMsg, "no message "+quoted(s.Op.Target)+" in this chat")
+			return fail(s, protocol.CodeUnknownMessage, "no message "+quoted(s.Op.Target)+" in this chat")
 		}
 		return apply(s, *in.Message)
 
@@ -360,10 +353,11 @@ func messageStored(s ChatState, m maopao.Message, created bool) (ChatState, []Ef
 			text = "the character could not answer; try again"
 		}
 		return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo,
-			MessageID: m.ID, Message: chatMessage(m), Code: m.Code, Text: text}}})
+			MessageID: m.ID, Message: chatMessage(m), Code: m.Code, Text: text, Request: request(s)}}})
 	}
 	return finish(s, []Effect{
-		Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo, MessageID: m.ID, Message: chatMessage(m), FinishReason: finishReason(m.Status)}},
+		Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo, MessageID: m.ID, Message: chatMessage(m),
+			FinishReason: finishReason(m.Status), Request: request(s)}},
 		SaveMemory{s.Memory},
 	})
 }
@@ -376,7 +370,7 @@ func messageUpdated(s ChatState, m maopao.Message) (ChatState, []Effect) {
 	ev := protocol.ReplyEvent{Kind: protocol.EventUpdated, ConversationID: m.ConversationID, ReplyTo: s.InFlight, MessageID: m.ID, Message: chatMessage(m)}
 	if s.Gen != nil {
 		// A new swipe or a retried failure: the reply is complete.
-		ev.Kind, ev.ReplyTo, ev.FinishReason = protocol.EventComplete, m.ReplyTo, finishReason(m.Status)
+		ev.Kind, ev.ReplyTo, ev.FinishReason, ev.Request = protocol.EventComplete, m.ReplyTo, finishReason(m.Status), s.InFlight
 	}
 	return finish(s, []Effect{Publish{ev}})
 }
@@ -403,7 +397,7 @@ func regenerate(s ChatState) (ChatState, []Effect) {
 	case last.Role == maopao.RoleUser:
 		return generateReply(s, last.ID, ReplyID(s.InFlight))
 	case last.Greeting:
-		return fail(s, CodeNoAlternative, "the greeting answers no line; swipe it for the character's other greetings")
+		return fail(s, protocol.CodeNoAlternative, "the greeting answers no line; swipe it for the character's other greetings")
 	case last.Role != maopao.RoleCharacter:
 		return fail(s, protocol.CodeInvalid, "the last message is not a reply")
 	}
@@ -426,7 +420,15 @@ func newSwipe(s ChatState, m maopao.Message) (ChatState, []Effect) {
 
 func messageUpdatedDone(s ChatState, m maopao.Message) (ChatState, []Effect) {
 	return finish(s, []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventComplete, ConversationID: m.ConversationID, ReplyTo: m.ReplyTo,
-		MessageID: m.ID, Message: chatMessage(m), FinishReason: finishReason(m.Status)}}})
+		MessageID: m.ID, Message: chatMessage(m), FinishReason: finishReason(m.Status), Request: s.InFlight}}})
+}
+
+// request is the request in flight, when it is one rather than a line.
+func request(s ChatState) string {
+	if s.Op.Op == "" {
+		return ""
+	}
+	return s.InFlight
 }
 
 // generateReply generates a new reply replyID to the line lineID.
@@ -466,7 +468,7 @@ func generated(s ChatState, in Generated) (ChatState, []Effect) {
 	}
 	m, ok := inHistory(s, g.Target)
 	if !ok {
-		return fail(s, CodeUnknownMsg, "the reply to regenerate is gone")
+		return fail(s, protocol.CodeUnknownMessage, "the reply to regenerate is gone")
 	}
 	if m.Status == maopao.StatusFailed {
 		m.Content, m.Status, m.Code = text, status, ""
@@ -520,12 +522,12 @@ func apply(s ChatState, m maopao.Message) (ChatState, []Effect) {
 		return s, []Effect{Fork{Conversation: fork, UpTo: m}}
 	case protocol.OpSwipe:
 		if len(s.History) == 0 || s.History[len(s.History)-1].ID != m.ID || m.Role != maopao.RoleCharacter {
-			return fail(s, CodeNoAlternative, "only the chat's last reply can be swiped")
+			return fail(s, protocol.CodeNoAlternative, "only the chat's last reply can be swiped")
 		}
 		n := max(len(m.Swipes), 1)
 		switch id := op.SwipeID; {
 		case id < 0 || id > n || (id == n && m.Greeting):
-			return fail(s, CodeNoAlternative, "there is no alternative "+strconv.Itoa(id+1)+" of this message")
+			return fail(s, protocol.CodeNoAlternative, "there is no alternative "+strconv.Itoa(id+1)+" of this message")
 		case id == n:
 			return newSwipe(s, m)
 		case len(m.Swipes) == 0 || id == m.SwipeID:

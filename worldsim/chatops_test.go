@@ -100,7 +100,7 @@ func TestSwipeSelectsAndGeneratesPastTheEnd(t *testing.T) {
 	sw.SwipeID = 3
 	_, effs = Step(s, LineReceived{sw})
 	expect(t, "swipe too far", effs, "publish:error ack")
-	if ev := effs[0].(Publish).Event; ev.Code != CodeNoAlternative {
+	if ev := effs[0].(Publish).Event; ev.Code != protocol.CodeNoAlternative {
 		t.Fatalf("code %q", ev.Code)
 	}
 	// Only the last reply can be swiped.
@@ -184,7 +184,7 @@ func TestRequestsWhileAReplyRunsAreRefused(t *testing.T) {
 	s, _ = Step(s, LineReceived{line("m1", "hello")})
 	_, effs := Step(s, LineReceived{op("r1", protocol.OpRegenerate, "")})
 	expect(t, "regenerate while busy", effs, "publish:error ack")
-	if ev := effs[0].(Publish).Event; ev.Code != CodeBusy || ev.ReplyTo != "r1" {
+	if ev := effs[0].(Publish).Event; ev.Code != protocol.CodeBusy || ev.ReplyTo != "r1" {
 		t.Fatalf("event %+v", ev)
 	}
 }

@@ -498,7 +498,7 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 			return nil
 		}
 		sofar.WriteString(tok.Text)
-		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventDelta, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID, Seq: seq, Text: tok.Text})
+		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventDelta, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID, Seq: seq, Text: tok.Text, Request: request(a.state)})
 		seq++
 		return nil
 	})

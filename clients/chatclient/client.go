@@ -307,6 +307,7 @@ func (c *Client) route(data []byte) {
 		protocol.Envelope
 		MessageID string `json:"message_id"`
 		ReplyTo   string `json:"reply_to"`
+		Request   string `json:"request"`
 		// A complete's message is an object, an error's a string.
 		Message json.RawMessage `json:"message"`
 	}
@@ -314,7 +315,7 @@ func (c *Client) route(data []byte) {
 	if json.Unmarshal(data, &probe) == nil {
 		f.env = probe.Envelope
 		switch probe.Type {
-		case protocol.TypeDelta, protocol.TypeError:
+		case protocol.TypeDelta, protocol.TypeError, protocol.TypeMessageUpdated, protocol.TypeRewound, protocol.TypeChatForked:
 			f.replyTo = probe.ReplyTo
 		case protocol.TypeComplete:
 			var m struct {
@@ -323,6 +324,11 @@ func (c *Client) route(data []byte) {
 			if json.Unmarshal(probe.Message, &m) == nil {
 				f.replyTo = m.ReplyTo
 			}
+		}
+		// A reply to a request (regenerate, swipe) goes to whoever made
+		// the request, not to the line it answers.
+		if probe.Request != "" {
+			f.replyTo = probe.Request
 		}
 	}
 	c.mu.Lock()

@@ -297,7 +297,7 @@
     }
     hist.forEach(function (m) {
       var n = m.role === "user" ? messageNode("user", "you", m.content)
-        : m.role === "character" ? messageNode("character", f.character.name, m.content)
+        : m.role === "character" ? messageNode(m.greeting ? "character greeting" : "character", f.character.name, m.content)
           : messageNode("system", null, m.content);
       if (m.id) n.dataset.id = m.id;
       if (m.reply_to) n.dataset.replyTo = m.reply_to;

@@ -1,11 +1,13 @@
 // Package chatcli is the terminal chat behind `maopao chat`: it keeps a guest
-// identity in a file, picks a character by id or name, and either sends one
-// line and prints the streamed reply, or runs an interactive chat on
-// stdin/stdout. It talks to the server only through clients/chatclient.
+// identity in a file, picks a character by id or name, and either runs one
+// request (a line, a regeneration, a swipe, a chat list, an export or an
+// import) and prints the result, or runs an interactive chat on
+// stdin/stdout with slash commands. It talks to the server only through
+// clients/chatclient. Everything the server sends is printed through clean,
+// so a character's text cannot drive the player's terminal.
 package chatcli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/protocol"
@@ -22,16 +25,30 @@ import (
 type Options struct {
 	URL          string // server base URL, http(s)://host:port
 	Character    string // id, name, or unique name prefix
+	ChatID       string // a chat to continue instead of the character's latest
 	Say          string // when set, send this one line and exit
 	IdentityFile string // default DefaultIdentityPath(URL)
 	Name         string // player name for a new guest session
 
+	New        bool   // start a new chat with Character first
+	Regenerate bool   // print a new alternative reply to the last line
+	Swipe      int    // select alternative Swipe (1-based) of the last reply
+	ListChats  bool   // print the player's chats with Character
+	Export     string // write the chat to this file as SillyTavern JSONL
+	Import     string // import this SillyTavern JSONL file as a new chat with Character
+
+	// PersonaName and PersonaDescription set the player's persona first.
+	PersonaName, PersonaDescription string
+
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Interrupt, when set, receives Ctrl-C in an interactive chat: it
+	// stops the reply being written, or leaves when none is.
+	Interrupt <-chan os.Signal
 }
 
-// Run connects, opens the chat and either sends opt.Say or chats
-// interactively until /quit, end of input or ctx ends.
+// Run connects and does what opt asks: one request, or an interactive chat
+// until /quit, end of input or ctx ends.
 func Run(ctx context.Context, opt Options) error {
 	if opt.Stdin == nil {
 		opt.Stdin = os.Stdin
@@ -45,70 +62,174 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.URL == "" {
 		return errors.New("--url is required")
 	}
-	c, err := connect(ctx, &opt)
+	if err := checkOptions(opt); err != nil {
+		return err
+	}
+	c, token, err := connect(ctx, &opt)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-
-	chars, err := c.ListCharacters(ctx)
-	if err != nil {
-		return err
-	}
-	ch, err := Resolve(chars, opt.Character)
-	if err != nil {
-		return err
-	}
-	op, err := c.OpenChat(ctx, ch.ID)
-	if err != nil {
-		return err
-	}
-	if opt.Say != "" {
-		if _, err := c.Say(ctx, op.ConversationID, opt.Say, func(d protocol.Delta) {
-			io.WriteString(opt.Stdout, d.Text)
-		}); err != nil {
-			fmt.Fprintln(opt.Stdout)
+	if opt.PersonaName != "" || opt.PersonaDescription != "" {
+		p := c.Welcome().Persona
+		if opt.PersonaName != "" {
+			p.Name = opt.PersonaName
+		}
+		if opt.PersonaDescription != "" {
+			p.Description = opt.PersonaDescription
+		}
+		if _, err := c.SetPersona(ctx, p, ""); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintln(opt.Stdout)
+	}
+
+	var ch protocol.CharacterSummary
+	if opt.Character != "" {
+		chars, err := c.ListCharacters(ctx)
+		if err != nil {
+			return err
+		}
+		if ch, err = Resolve(chars, opt.Character); err != nil {
+			return err
+		}
+	}
+	switch {
+	case opt.Import != "":
+		data, err := os.ReadFile(opt.Import)
+		if err != nil {
+			return err
+		}
+		got, err := chatclient.ImportChat(ctx, opt.URL, token, ch.ID, data)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(opt.Stdout, got.ConversationID)
 		return err
+	case opt.ListChats:
+		chats, err := c.ListChats(ctx, ch.ID)
+		if err != nil {
+			return err
+		}
+		for _, s := range chats {
+			fmt.Fprintf(opt.Stdout, "%s\t%s\t%d\t%s\n", s.ID, clean(chatTitle(s)), s.Messages, s.UpdatedAt.Local().Format(time.DateTime))
+		}
+		return nil
+	}
+
+	var op protocol.ChatOpened
+	switch {
+	case opt.ChatID != "":
+		op, err = c.OpenChatByID(ctx, opt.ChatID)
+	case opt.New:
+		op, err = c.NewChat(ctx, ch.ID)
+	default:
+		op, err = c.OpenChat(ctx, ch.ID)
+	}
+	if err != nil {
+		return err
+	}
+	stream := func(d protocol.Delta) { io.WriteString(opt.Stdout, clean(d.Text)) }
+	switch {
+	case opt.Export != "":
+		data, err := chatclient.ExportChat(ctx, opt.URL, token, op.ConversationID)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(opt.Export, data, 0o600)
+	case opt.Regenerate:
+		streamed := false
+		res, err := c.Regenerate(ctx, op.ConversationID, "", func(d protocol.Delta) { streamed = true; stream(d) })
+		if err == nil && !streamed {
+			io.WriteString(opt.Stdout, clean(res.Message.Content))
+		}
+		fmt.Fprintln(opt.Stdout)
+		return err
+	case opt.Swipe > 0:
+		last, ok := lastReply(op.History)
+		if !ok {
+			return errors.New("the chat has no reply to swipe")
+		}
+		streamed := false
+		res, err := c.Swipe(ctx, op.ConversationID, last.ID, opt.Swipe-1, func(d protocol.Delta) { streamed = true; stream(d) })
+		if err != nil {
+			return err
+		}
+		if !streamed {
+			io.WriteString(opt.Stdout, clean(res.Message.Content))
+		}
+		_, err = fmt.Fprintln(opt.Stdout)
+		return err
+	case opt.Say != "":
+		_, err := c.Say(ctx, op.ConversationID, opt.Say, stream)
+		fmt.Fprintln(opt.Stdout)
+		return err
+	case opt.New:
+		printHistory(opt.Stdout, op)
+		return nil
 	}
 	return interactive(ctx, c, op, opt)
 }
 
+func checkOptions(opt Options) error {
+	actions := 0
+	for _, on := range []bool{opt.Regenerate, opt.Swipe > 0, opt.ListChats, opt.Export != "", opt.Import != "", opt.Say != ""} {
+		if on {
+			actions++
+		}
+	}
+	switch {
+	case actions > 1:
+		return errors.New("give one of --say, --regenerate, --swipe, --list-chats, --export and --import")
+	case opt.Swipe < 0:
+		return errors.New("--swipe counts alternatives from 1")
+	case opt.ChatID == "" && opt.Character == "" && !(opt.PersonaName != "" && actions == 0):
+		return errors.New("--character (or --chat) is required")
+	case (opt.ListChats || opt.Import != "" || opt.New) && opt.Character == "":
+		return errors.New("--list-chats, --import and --new need --character")
+	case opt.ChatID != "" && opt.New:
+		return errors.New("--new starts another chat; it does not go with --chat")
+	}
+	return nil
+}
+
 // connect dials with the stored identity (the default file for the URL
 // unless one is given), getting a new guest session when there is none or
-// the server rejects it.
-func connect(ctx context.Context, opt *Options) (*chatclient.Client, error) {
+// the server rejects it. It returns the token for REST calls too.
+func connect(ctx context.Context, opt *Options) (*chatclient.Client, string, error) {
 	if opt.IdentityFile == "" {
 		p, err := DefaultIdentityPath(opt.URL)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		opt.IdentityFile = p
 	}
 	id, err := LoadIdentity(opt.IdentityFile)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if id.Token != "" {
 		c, err := chatclient.Dial(ctx, opt.URL, id.Token)
 		if err == nil {
-			return c, nil
+			return c, id.Token, nil
 		}
 		if !chatclient.IsCode(err, protocol.CodeBadToken) {
-			return nil, err
+			return nil, "", err
 		}
 		fmt.Fprintf(opt.Stderr, "maopao: the server rejected the identity in %s (%v); starting a new guest session\n", opt.IdentityFile, err)
 	}
-	tok, pid, err := chatclient.NewSession(ctx, opt.URL, opt.Name)
+	name := opt.Name
+	if name == "" {
+		name = opt.PersonaName
+	}
+	tok, pid, err := chatclient.NewSession(ctx, opt.URL, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := SaveIdentity(opt.IdentityFile, Identity{URL: opt.URL, Token: tok, PlayerID: pid}); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return chatclient.Dial(ctx, opt.URL, tok)
+	c, err := chatclient.Dial(ctx, opt.URL, tok)
+	return c, tok, err
 }
 
 // Resolve picks the character query names: an exact id, else a
@@ -156,105 +277,57 @@ func choices(chars []protocol.CharacterSummary) string {
 	}
 	s := make([]string, len(chars))
 	for i, c := range chars {
-		s[i] = fmt.Sprintf("%s (id %s)", c.Name, c.ID)
+		s[i] = fmt.Sprintf("%s (id %s)", clean(c.Name), c.ID)
 	}
 	sort.Strings(s)
 	return strings.Join(s, ", ")
 }
 
-// interactive prints the chat so far and then runs a prompt loop.
-func interactive(ctx context.Context, c *chatclient.Client, op protocol.ChatOpened, opt Options) error {
-	out := opt.Stdout
-	name := op.Character.Name
-	fmt.Fprintf(out, "Chatting with %s. Type /quit or press Ctrl-D to leave.\n", name)
-	if e := c.Welcome().Engine; e != "" {
-		fmt.Fprintf(out, "[engine: %s]\n", e)
+func chatTitle(s protocol.ChatSummary) string {
+	if s.Title != "" {
+		return s.Title
 	}
+	if s.LastMessage != "" {
+		return "“" + s.LastMessage + "”"
+	}
+	return "(new chat)"
+}
+
+// lastReply is the chat's last message if it is the character's.
+func lastReply(h []protocol.ChatMessage) (protocol.ChatMessage, bool) {
+	if n := len(h); n > 0 && h[n-1].Role == "character" {
+		return h[n-1], true
+	}
+	return protocol.ChatMessage{}, false
+}
+
+// printHistory prints a chat as it stands.
+func printHistory(out io.Writer, op protocol.ChatOpened) {
+	name := clean(op.Character.Name)
 	if len(op.History) == 0 && op.Character.Greeting != "" {
-		fmt.Fprintf(out, "%s: %s\n", name, op.Character.Greeting)
+		fmt.Fprintf(out, "%s: %s\n", name, clean(op.Character.Greeting))
 	}
 	for _, m := range op.History {
-		switch m.Role {
-		case "user":
-			fmt.Fprintf(out, "you: %s\n", m.Content)
-		case "character":
-			fmt.Fprintf(out, "%s: %s\n", name, m.Content)
-		default:
-			fmt.Fprintf(out, "[%s] %s\n", m.Role, m.Content)
-		}
+		printMessage(out, name, m)
 	}
-	stream := func(d protocol.Delta) { io.WriteString(out, d.Text) }
-	// A pending reply may have started streaming before this connection
-	// joined, so its first pieces never reach us: print it whole when done.
-	if n := len(op.Pending); n > 0 {
-		fmt.Fprintf(opt.Stderr, "(waiting for %s to answer %d earlier line(s)…)\n", name, n)
-	}
-	for _, id := range op.Pending {
-		done, err := c.Await(ctx, id, nil)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			fmt.Fprintf(opt.Stderr, "maopao: %v\n", err)
-			continue
-		}
-		fmt.Fprintf(out, "%s: %s\n", name, done.Message.Content)
-	}
+}
 
-	lines := make(chan string)
-	go func() {
-		// This goroutine may outlive Run while blocked on a terminal read;
-		// it ends with the process.
-		defer close(lines)
-		sc := bufio.NewScanner(opt.Stdin)
-		sc.Buffer(make([]byte, 64<<10), protocol.MaxFrameBytes)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
+func printMessage(out io.Writer, name string, m protocol.ChatMessage) {
+	note := ""
+	if n := len(m.Swipes); n > 1 {
+		note = fmt.Sprintf(" [%d/%d]", m.SwipeID+1, n)
+	}
+	switch {
+	case m.Status == "failed":
+		fmt.Fprintf(out, "%s: [no answer: %s; /regen tries again]\n", name, clean(m.Code))
+	case m.Role == "user":
+		fmt.Fprintf(out, "you: %s\n", clean(m.Content))
+	case m.Role == "character":
+		if m.Status == "stopped" {
+			note += " [stopped]"
 		}
-		if err := sc.Err(); err != nil {
-			fmt.Fprintf(opt.Stderr, "maopao: read input: %v\n", err)
-		}
-	}()
-	for {
-		fmt.Fprint(out, "you> ")
-		var line string
-		var ok bool
-		select {
-		case line, ok = <-lines:
-		case <-ctx.Done():
-			fmt.Fprintln(out)
-			return nil
-		}
-		if !ok {
-			fmt.Fprintln(out)
-			return nil
-		}
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "":
-			continue
-		case line == "/quit" || line == "/exit":
-			return nil
-		}
-		fmt.Fprintf(out, "%s: ", name)
-		_, err := c.Say(ctx, op.ConversationID, line, stream)
-		fmt.Fprintln(out)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var fe *chatclient.FrameError
-		if errors.As(err, &fe) {
-			// The server refused this line or failed its reply; the chat
-			// goes on.
-			fmt.Fprintf(opt.Stderr, "maopao: %v\n", err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
+		fmt.Fprintf(out, "%s%s: %s\n", name, note, clean(m.Content))
+	default:
+		fmt.Fprintf(out, "[%s] %s\n", clean(m.Role), clean(m.Content))
 	}
 }

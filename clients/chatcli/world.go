@@ -66,7 +66,7 @@ func RunWorld(ctx context.Context, opt WorldOptions) error {
 		return errors.New("--to and --private need --say")
 	}
 	copt := Options{URL: opt.URL, IdentityFile: opt.IdentityFile, Name: opt.Name, Stderr: opt.Stderr}
-	c, err := connect(ctx, &copt)
+	c, _, err := connect(ctx, &copt)
 	if err != nil {
 		return err
 	}

@@ -32,19 +32,69 @@ type streamLine struct {
 
 func newFeed(out io.Writer) *feed { return &feed{out: out, byID: map[string]*streamLine{}} }
 
-// clean makes server text safe for a terminal: control characters other
-// than newline and tab (an escape sequence could rewrite the screen) show
-// as U+FFFD.
+// clean makes server text safe for a terminal: escape sequences (CSI,
+// OSC and the rest: they could clear, recolour or retitle the screen) are
+// removed, and other control characters too, except newline and tab.
+// Invalid UTF-8 shows as U+FFFD.
 func clean(s string) string {
-	return strings.Map(func(r rune) rune {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	b.Grow(len(s))
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
 		switch {
 		case r == '\n' || r == '\t':
-			return r
+			b.WriteRune(r)
+		case r == 0x1b || r == 0x9b || r == 0x9d:
+			i = skipEscape(rs, i)
 		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
-			return '\uFFFD'
+			// dropped
+		default:
+			b.WriteRune(r)
 		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
+	}
+	return b.String()
+}
+
+// skipEscape returns the index of the last rune of the escape sequence
+// starting at rs[i] (ESC, or the 8-bit CSI/OSC introducers).
+func skipEscape(rs []rune, i int) int {
+	kind := rs[i]
+	if kind == 0x1b {
+		if i+1 >= len(rs) {
+			return i
+		}
+		i++
+		switch rs[i] {
+		case '[':
+			kind = 0x9b
+		case ']', 'P', '_', '^', 'X':
+			kind = 0x9d
+		default:
+			// A two-character sequence (ESC c, ESC 7, …); ESC ( B and
+			// friends take one more.
+			if rs[i] >= 0x20 && rs[i] <= 0x2f && i+1 < len(rs) {
+				i++
+			}
+			return i
+		}
+	}
+	for i++; i < len(rs); i++ {
+		r := rs[i]
+		if kind == 0x9b && r >= 0x40 && r <= 0x7e {
+			return i // CSI ends with its final byte
+		}
+		if kind == 0x9d {
+			if r == 0x07 || r == 0x9c {
+				return i // OSC/DCS end with BEL or ST
+			}
+			if r == 0x1b && i+1 < len(rs) && rs[i+1] == '\\' {
+				return i + 1
+			}
+		}
+	}
+	return len(rs) - 1
 }
 
 // label is how an event's speaker is shown; private lines say so.

@@ -60,10 +60,18 @@ func TestSplitName(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
-	got := clean("ok\x1b[2Jhi\tthere\nnext\x00\x7f\u0085\xff end 你好")
-	want := "ok\uFFFD[2Jhi\tthere\nnext\uFFFD\uFFFD\uFFFD\uFFFD end 你好"
-	if got != want {
-		t.Errorf("clean = %q, want %q", got, want)
+	for _, tc := range []struct{ in, want string }{
+		{"ok\x1b[2Jhi\tthere\nnext\x00\x7f\u0085\xff end 你好", "okhi\tthere\nnext\uFFFD end 你好"},
+		{"\x1b[2J\x1b[41mred\x1b[0m", "red"},
+		{"title\x1b]0;pwned\x07 after", "title after"},
+		{"osc\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "osclink"},
+		{"\x1b(Bcharset \x1bcreset", "charset reset"},
+		{"8-bit \u009b31mcsi", "8-bit csi"},
+		{"cut at the end \x1b[", "cut at the end "},
+	} {
+		if got := clean(tc.in); got != tc.want {
+			t.Errorf("clean(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 

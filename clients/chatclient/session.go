@@ -175,3 +175,75 @@ func truncate(b []byte, n int) []byte {
 
 // errClosed is returned by calls made after Close.
 var errClosed = errors.New("chatclient: connection closed")
+
+// ExportChat downloads one of the player's chats as a SillyTavern JSONL file.
+func ExportChat(ctx context.Context, baseURL, token, conversationID string) ([]byte, error) {
+	u, err := apiURL(baseURL, "/api/v1/chats/"+url.PathEscape(conversationID)+"/export")
+	if err != nil {
+		return nil, err
+	}
+	return doAuthed(ctx, http.MethodGet, u, token, "", nil)
+}
+
+// ImportedChat is what ImportChat created.
+type ImportedChat struct {
+	ConversationID string `json:"conversation_id"`
+	CharacterID    string `json:"character_id"`
+	Messages       int    `json:"messages"`
+}
+
+// ImportChat stores a SillyTavern JSONL chat as a new chat of the player
+// with the character.
+func ImportChat(ctx context.Context, baseURL, token, characterID string, jsonl []byte) (ImportedChat, error) {
+	u, err := apiURL(baseURL, "/api/v1/chats/import")
+	if err != nil {
+		return ImportedChat{}, err
+	}
+	u += "?character=" + url.QueryEscape(characterID)
+	data, err := doAuthed(ctx, http.MethodPost, u, token, "application/jsonl", jsonl)
+	if err != nil {
+		return ImportedChat{}, err
+	}
+	var out ImportedChat
+	if err := json.Unmarshal(data, &out); err != nil {
+		return ImportedChat{}, fmt.Errorf("POST %s: decode reply: %w", u, err)
+	}
+	return out, nil
+}
+
+// doAuthed sends a request with the player's token and returns the body
+// of a 2xx answer; other answers become an *HTTPError.
+func doAuthed(ctx context.Context, method, u, token, contentType string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read reply: %w", method, u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		he := &HTTPError{Method: method, URL: u, Status: resp.StatusCode}
+		var prob struct{ Code, Detail, Title string }
+		if json.Unmarshal(data, &prob) == nil {
+			he.Code, he.Message = prob.Code, firstNonEmpty(prob.Detail, prob.Title)
+		} else {
+			he.Message = strings.TrimSpace(string(truncate(data, 200)))
+		}
+		return nil, he
+	}
+	return data, nil
+}

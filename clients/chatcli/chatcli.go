@@ -128,7 +128,16 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	stream := func(d protocol.Delta) { io.WriteString(opt.Stdout, clean(d.Text)) }
+	var raw strings.Builder
+	shown := 0
+	stream := func(d protocol.Delta) {
+		// Cleaned as a whole: an escape sequence may be split between pieces.
+		raw.WriteString(d.Text)
+		if text := clean(raw.String()); len(text) > shown {
+			io.WriteString(opt.Stdout, text[shown:])
+			shown = len(text)
+		}
+	}
 	switch {
 	case opt.Export != "":
 		data, err := chatclient.ExportChat(ctx, opt.URL, token, op.ConversationID)

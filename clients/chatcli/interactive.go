@@ -280,6 +280,18 @@ func (s *session) streamed(ctx context.Context, run func(onDelta func(protocol.D
 	}()
 	fmt.Fprintf(s.out, "%s: ", name)
 	printed := false
+	// Pieces are cleaned as a whole: an escape sequence may be split
+	// between them, and clean of a prefix is a prefix of clean of the whole.
+	var raw strings.Builder
+	shown := 0
+	show := func(p string) {
+		raw.WriteString(p)
+		if text := clean(raw.String()); len(text) > shown {
+			io.WriteString(s.out, text[shown:])
+			shown = len(text)
+			printed = true
+		}
+	}
 	stop := func() {
 		if err := s.c.Stop(ctx, s.op.ConversationID); err != nil {
 			fmt.Fprintf(s.opt.Stderr, "\nmaopao: %s\n", clean(err.Error()))
@@ -288,8 +300,7 @@ func (s *session) streamed(ctx context.Context, run func(onDelta func(protocol.D
 	for {
 		select {
 		case p := <-pieces:
-			io.WriteString(s.out, clean(p))
-			printed = true
+			show(p)
 		case <-s.opt.Interrupt:
 			stop()
 		case l, ok := <-s.lines:
@@ -304,8 +315,7 @@ func (s *session) streamed(ctx context.Context, run func(onDelta func(protocol.D
 			}
 		case r := <-done:
 			for len(pieces) > 0 {
-				io.WriteString(s.out, clean(<-pieces))
-				printed = true
+				show(<-pieces)
 			}
 			if r.err == nil {
 				if !printed {

@@ -22,7 +22,7 @@ type feed struct {
 // streamLine is a character's line while it streams.
 type streamLine struct {
 	id, name string
-	text     strings.Builder
+	text     strings.Builder // as received; printed through clean as a whole
 	shown    int  // bytes of text already printed
 	started  bool // head printed on the current terminal line
 	done     bool
@@ -122,7 +122,9 @@ func (f *feed) delta(ev protocol.WorldEvent) {
 	defer f.mu.Unlock()
 	l := f.line(ev)
 	if !l.done {
-		l.text.WriteString(clean(ev.Text))
+		// Cleaned as a whole when printed: an escape sequence may be split
+		// between pieces.
+		l.text.WriteString(ev.Text)
 	}
 	f.flush()
 }
@@ -141,7 +143,7 @@ func (f *feed) failed(actorID, replyTo string) {
 	defer f.mu.Unlock()
 	for _, l := range f.lines {
 		if strings.HasPrefix(l.id, actorID+"\x00"+replyTo+"\x00") && !l.done {
-			l.done, l.failed, l.final = true, true, strings.TrimSpace(l.text.String())
+			l.done, l.failed, l.final = true, true, strings.TrimSpace(clean(l.text.String()))
 		}
 	}
 	f.flush()
@@ -165,7 +167,9 @@ func (f *feed) line(ev protocol.WorldEvent) *streamLine {
 func (f *feed) flush() {
 	for len(f.lines) > 0 {
 		l := f.lines[0]
-		text := l.text.String()
+		// clean of a prefix is a prefix of clean of the whole, so what was
+		// shown stays shown.
+		text := clean(l.text.String())
 		if !l.started && (len(text) > l.shown || l.done) {
 			io.WriteString(f.out, l.name+": ")
 			l.started = true

@@ -141,3 +141,17 @@ func FuzzFeed(f *testing.F) {
 		}
 	})
 }
+
+// Cleaning a prefix gives a prefix of cleaning the whole, so streamed
+// pieces can be cleaned as they accumulate.
+func TestCleanPrefixes(t *testing.T) {
+	for _, s := range []string{"a\x1b[2Jb\x1b]0;t\x07c\x1b(Bd\x1bce\x00f\u009b1mg", "plain 你好", "\x1b]unterminated title and more"} {
+		whole := clean(s)
+		rs := []rune(s)
+		for i := range rs {
+			if p := clean(string(rs[:i])); !strings.HasPrefix(whole, p) {
+				t.Fatalf("clean(%q) = %q is not a prefix of clean(%q) = %q", string(rs[:i]), p, s, whole)
+			}
+		}
+	}
+}

@@ -77,7 +77,7 @@ func TestChatRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenChat: %v", err)
 	}
-	if op.ConversationID == "" || op.Character.ID != chars[1].ID || len(op.History) != 0 {
+	if op.ConversationID == "" || op.Character.ID != chars[1].ID || len(op.History) != 1 || !op.History[0].Greeting {
 		t.Fatalf("chat_opened = %+v", op)
 	}
 
@@ -103,7 +103,7 @@ func TestChatRoundTrip(t *testing.T) {
 	if sb.String() != want {
 		t.Fatalf("deltas joined = %q, want %q", sb.String(), want)
 	}
-	if h := srv.History(op.ConversationID); len(h) != 2 || h[0].ID != done.Message.ReplyTo {
+	if h := srv.History(op.ConversationID); len(h) != 3 || h[1].ID != done.Message.ReplyTo {
 		t.Fatalf("stored history = %+v", h)
 	}
 
@@ -112,7 +112,7 @@ func TestChatRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op2.ConversationID != op.ConversationID || len(op2.History) != 2 || op2.History[1].Content != want {
+	if op2.ConversationID != op.ConversationID || len(op2.History) != 3 || op2.History[2].Content != want {
 		t.Fatalf("reopened chat = %+v", op2)
 	}
 	if err := c.Ping(ctx); err != nil {

@@ -235,6 +235,10 @@ func (s *Server) openChat(wc *wsConn, ref, charID string) {
 	cv := s.convs[key]
 	if cv == nil {
 		cv = &conv{id: s.newID("conv"), player: wc.player, ch: *ch, subs: map[*wsConn]bool{}}
+		if ch.Greeting != "" {
+			// A new chat starts with its greeting, stored, as on the real gateway.
+			cv.history = append(cv.history, protocol.ChatMessage{ID: s.newID("msg"), Seq: 1, Role: "character", Content: ch.Greeting, Greeting: true, At: time.Now().UTC()})
+		}
 		s.convs[key] = cv
 		s.byID[cv.id] = cv
 	}

@@ -8,6 +8,8 @@
   var LS_TOKEN = "maopao.token";
   var LS_PLAYER = "maopao.player";
   var LS_CHAR = "maopao.character";
+  var LS_CONV = "maopao.conversation";
+  var LS_NAMED = "maopao.named";
   var CLOSE_BAD_AUTH = 4001;
   var PING_EVERY_MS = 25000;
   var SILENCE_LIMIT_MS = 60000;
@@ -18,8 +20,16 @@
     listView: $("list-view"), listError: $("list-error"), listLoading: $("list-loading"),
     characters: $("characters"), chatView: $("chat-view"), chatAvatar: $("chat-avatar"),
     chatName: $("chat-name"), chatDesc: $("chat-description"), messages: $("messages"),
-    composer: $("composer"), input: $("input"), send: $("send"), studioView: $("studio-view"),
-    studioLink: $("studio-link")
+    composer: $("composer"), input: $("input"), send: $("send"), stop: $("stop"), studioView: $("studio-view"),
+    studioLink: $("studio-link"), search: $("search"), sort: $("sort"), tagFilter: $("tag-filter"),
+    tagFilterName: $("tag-filter-name"), tagFilterClear: $("tag-filter-clear"),
+    personaFirst: $("persona-first"), personaFirstName: $("persona-first-name"),
+    personaOpen: $("persona-open"), personaNameLabel: $("persona-name-label"), personaPanel: $("persona-panel"),
+    personaName: $("persona-name"), personaDescription: $("persona-description"), personaCancel: $("persona-cancel"),
+    personaChat: $("persona-chat"), personaChatName: $("persona-chat-name"), chatTitle: $("chat-title"),
+    aboutToggle: $("about-toggle"), charDetails: $("char-details"), detailsMeta: $("details-meta"),
+    detailsTags: $("details-tags"), detailsNotes: $("details-notes"), chatsToggle: $("chats-toggle"),
+    chatsPanel: $("chats-panel"), chatsList: $("chats-list"), chatsChar: $("chats-char"), newChat: $("new-chat")
   };
 
   var ws = null;
@@ -33,6 +43,8 @@
   var current = null;
   var requests = new Map();   // frame id → {kind, el?, text?, characterId?}
   var unsent = [];            // user message elements that never got an ack
+  var persona = { name: "", description: "" }; // the player's default persona
+  var tagFilter = "";
 
   function store(key, value) {
     try {
@@ -183,6 +195,13 @@
       case "delta": return onDelta(f);
       case "complete": return onComplete(f);
       case "error": return onError(f, req);
+      case "message_updated": return onMessageUpdated(f);
+      case "rewound": return onRewound(f);
+      case "chat_forked": return onChatForked(f, req);
+      case "chats": return onChats(f);
+      case "chat_updated": return onChatUpdated(f);
+      case "chat_deleted": return onChatDeleted(f);
+      case "persona": return onPersona(f);
       case "pong": return;
       default: return; // frames from a newer server that this page does not know
     }
@@ -197,50 +216,106 @@
     // Players must not mistake noise for a character's words.
     el.banner.classList.toggle("warn", /random|untrained|not a model/i.test(f.engine || ""));
     if (f.player_id) store(LS_PLAYER, f.player_id);
+    if (f.persona) showPersona(f.persona, null);
+    // A guest picks a name on the first visit instead of being "Traveler".
+    el.personaFirst.hidden = !!load(LS_NAMED) || !!(f.persona && f.persona.name && f.persona.name !== "Traveler");
     send({ type: "list_characters" }, { kind: "list" });
     var want = current ? current.characterId : load(LS_CHAR);
-    if (want) openChat(want, false);
+    if (want) openChat(want, false, current ? current.conversationId : load(LS_CONV));
   }
 
   function onCharacters(f) {
     characters = Array.isArray(f.characters) ? f.characters : [];
     el.listLoading.hidden = true;
     el.listError.hidden = true;
-    el.characters.replaceChildren();
-    if (characters.length === 0) {
-      el.listLoading.hidden = false;
-      el.listLoading.textContent = "No characters yet.";
-    }
-    characters.forEach(function (c) {
-      var card = make("button", "character");
-      card.type = "button";
-      card.dataset.id = c.id;
-      var av = make("div", "avatar");
-      av.setAttribute("aria-hidden", "true");
-      paintAvatar(av, c.name || "?");
-      var body = make("div", "body");
-      body.append(make("div", "name", c.name), make("div", "description", c.description || ""));
-      if (Array.isArray(c.tags) && c.tags.length) {
-        var tags = make("div", "tags");
-        c.tags.forEach(function (t) { tags.append(make("span", "tag", t)); });
-        body.append(tags);
-      }
-      card.append(av, body);
-      card.addEventListener("click", function () { openChat(c.id, true); });
-      el.characters.append(card);
-    });
+    renderList();
     if (current && !current.character) {
       var c = characters.find(function (x) { return x.id === current.characterId; });
       if (c) showChatHeader(c);
     }
   }
 
-  function openChat(characterId, byUser) {
-    if (!current || current.characterId !== characterId) {
+  // renderList shows the characters the search box, tag and sort pick.
+  function renderList() {
+    var q = el.search.value.trim().toLowerCase();
+    var shown = characters.filter(function (c) {
+      var tags = Array.isArray(c.tags) ? c.tags : [];
+      if (tagFilter && !tags.some(function (t) { return t.toLowerCase() === tagFilter.toLowerCase(); })) return false;
+      if (!q) return true;
+      return (c.name || "").toLowerCase().indexOf(q) >= 0 || (c.creator || "").toLowerCase().indexOf(q) >= 0 ||
+        tags.some(function (t) { return t.toLowerCase().indexOf(q) >= 0; });
+    });
+    var chatted = loadChatted();
+    var by = el.sort.value;
+    shown.sort(function (a, b) {
+      if (by === "newest") return String(b.created_at || "").localeCompare(String(a.created_at || ""));
+      if (by === "chatted") return (chatted[b.id] || 0) - (chatted[a.id] || 0) || characters.indexOf(a) - characters.indexOf(b);
+      return characters.indexOf(a) - characters.indexOf(b); // the server lists them by name
+    });
+    el.tagFilter.hidden = !tagFilter;
+    el.tagFilterName.textContent = tagFilter;
+    el.characters.replaceChildren();
+    if (shown.length === 0) {
+      el.listLoading.hidden = false;
+      el.listLoading.textContent = characters.length ? "No character matches." : "No characters yet.";
+    } else {
+      el.listLoading.hidden = true;
+    }
+    shown.forEach(function (c) {
+      var card = make("div", "character");
+      card.tabIndex = 0;
+      card.setAttribute("role", "button");
+      card.dataset.id = c.id;
+      var av = make("div", "avatar");
+      av.setAttribute("aria-hidden", "true");
+      paintAvatar(av, c.name || "?");
+      var body = make("div", "body");
+      var name = make("div", "name", c.name);
+      if (c.visibility === "private") name.append(" ", make("span", "badge", "private"));
+      body.append(name, make("div", "description", c.description || ""));
+      if (c.creator) body.append(make("div", "creator small", "by " + c.creator));
+      if (Array.isArray(c.tags) && c.tags.length) {
+        var tags = make("div", "tags");
+        c.tags.forEach(function (t) {
+          var tag = make("button", "tag", t);
+          tag.type = "button";
+          tag.addEventListener("click", function (ev) { ev.stopPropagation(); setTagFilter(t); });
+          tags.append(tag);
+        });
+        body.append(tags);
+      }
+      card.append(av, body);
+      card.addEventListener("click", function () { openChat(c.id, true); });
+      card.addEventListener("keydown", function (ev) { if (ev.key === "Enter") openChat(c.id, true); });
+      el.characters.append(card);
+    });
+  }
+
+  function setTagFilter(t) {
+    tagFilter = t;
+    renderList();
+  }
+  el.tagFilterClear.addEventListener("click", function () { setTagFilter(""); });
+  el.search.addEventListener("input", renderList);
+  el.sort.addEventListener("change", renderList);
+
+  // How often this browser opened each character, for "Most chatted".
+  function loadChatted() {
+    try { return JSON.parse(load("maopao.chatted") || "{}") || {}; } catch (e) { return {}; }
+  }
+  function countChat(id) {
+    var c = loadChatted();
+    c[id] = (c[id] || 0) + 1;
+    store("maopao.chatted", JSON.stringify(c));
+  }
+
+  function openChat(characterId, byUser, conversationId) {
+    if (!current || current.characterId !== characterId || (conversationId && conversationId !== current.conversationId)) {
       current = { characterId: characterId, conversationId: null, character: null };
       unsent = [];
       el.messages.replaceChildren(make("div", "message system", "Opening chat…"));
     }
+    if (byUser) countChat(characterId);
     store(LS_CHAR, characterId);
     if (byUser) history.pushState({ chat: characterId }, "");
     var c = characters.find(function (x) { return x.id === characterId; });
@@ -249,7 +324,10 @@
     el.studioView.hidden = true;
     el.chatView.hidden = false;
     el.back.hidden = false;
-    if (ready) send({ type: "open_chat", character_id: characterId }, { kind: "open", characterId: characterId });
+    if (!ready) return;
+    var frame = { type: "open_chat", character_id: characterId };
+    if (conversationId) frame.conversation_id = conversationId;
+    send(frame, { kind: "open", characterId: characterId });
   }
 
   function showChatHeader(c) {
@@ -257,7 +335,18 @@
     el.title.textContent = c.name;
     paintAvatar(el.chatAvatar, c.name || "?");
     el.chatName.textContent = c.name;
+    if (c.visibility === "private") el.chatName.append(" ", make("span", "badge", "private"));
     el.chatDesc.textContent = c.description || "";
+    el.chatsChar.textContent = c.name;
+    // The character's details panel: what its creator tells players.
+    var meta = [];
+    if (c.creator) meta.push("by " + c.creator);
+    if (c.alternate_greetings) meta.push(c.alternate_greetings + " alternate greeting" + (c.alternate_greetings === 1 ? "" : "s"));
+    el.detailsMeta.textContent = meta.join(" · ");
+    el.detailsTags.replaceChildren();
+    (c.tags || []).forEach(function (t) { el.detailsTags.append(make("span", "tag", t)); });
+    el.detailsNotes.replaceChildren();
+    if (c.creator_notes) setRichText(el.detailsNotes, c.creator_notes); else el.detailsNotes.textContent = "The creator left no notes.";
     document.title = c.name + " · Maopao";
   }
 
@@ -265,6 +354,8 @@
     current = null;
     unsent = [];
     store(LS_CHAR, null);
+    store(LS_CONV, null);
+    el.chatsPanel.hidden = el.charDetails.hidden = true;
     el.chatView.hidden = true;
     el.studioView.hidden = true;
     el.listView.hidden = false;
@@ -288,45 +379,329 @@
   function onChatOpened(f) {
     if (!current || !f.character || f.character.id !== current.characterId) return;
     current.conversationId = f.conversation_id;
+    store(LS_CONV, f.conversation_id);
     showChatHeader(f.character);
+    if (f.persona) showPersona(f.persona, f.conversation_id);
+    showChatTitle(f.chat);
     var nodes = [];
     var hist = Array.isArray(f.history) ? f.history : [];
     if (f.character.scenario) nodes.push(messageNode("system scenario", null, f.character.scenario));
     if (hist.length === 0 && f.character.greeting) {
       nodes.push(messageNode("character greeting", f.character.name, f.character.greeting));
     }
-    hist.forEach(function (m) {
-      var n = m.role === "user" ? messageNode("user", "you", m.content)
-        : m.role === "character" ? messageNode(m.greeting ? "character greeting" : "character", f.character.name, m.content)
-          : messageNode("system", null, m.content);
-      if (m.id) n.dataset.id = m.id;
-      if (m.reply_to) n.dataset.replyTo = m.reply_to;
-      nodes.push(n);
-    });
+    hist.forEach(function (m) { nodes.push(renderMessage(m)); });
     (f.pending || []).forEach(function (id) {
       nodes.push(replyPlaceholder(id));
     });
     el.messages.replaceChildren.apply(el.messages, nodes.concat(unsent));
+    refreshTools();
     scrollDown(true);
+    if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
     if (!matchMedia("(pointer: coarse)").matches) el.input.focus();
   }
 
+  function showChatTitle(chat) {
+    el.chatTitle.textContent = chat && chat.title ? chat.title : "";
+  }
+
+  // renderMessage is a stored message as the chat shows it.
+  function renderMessage(m) {
+    var name = current && current.character ? current.character.name : "";
+    var n = m.role === "user" ? messageNode("user", persona.name || "you", m.content)
+      : m.role === "character" ? messageNode(m.greeting ? "character greeting complete" : "character complete", name, m.content)
+        : messageNode("system", null, m.content);
+    fillMessage(n, m);
+    return n;
+  }
+
+  // fillMessage puts what a stored message says into its node.
+  function fillMessage(n, m) {
+    n.message = m;
+    if (m.id) n.dataset.id = m.id;
+    if (m.reply_to) n.dataset.replyTo = m.reply_to;
+    if (m.seq) n.dataset.seq2 = String(m.seq);
+    n.classList.remove("streaming", "waiting", "failed", "stopped");
+    n.classList.toggle("edited", !!m.edited);
+    if (m.status === "failed") {
+      n.classList.add("failed");
+      setRichText(n.querySelector(".text"), "The character could not answer just now.");
+    } else {
+      if (m.status === "stopped") n.classList.add("stopped");
+      setRichText(n.querySelector(".text"), m.content);
+    }
+    setMeta(n, (m.status === "stopped" ? "stopped" : "") + (m.edited ? (m.status === "stopped" ? " · " : "") + "edited" : ""));
+  }
+
+  // refreshTools gives every stored message its buttons, and the last
+  // reply its swipe and regenerate controls (or Retry when it failed).
+  function refreshTools() {
+    var all = el.messages.querySelectorAll(".message[data-id]");
+    var last = null;
+    all.forEach(function (n) { if (n.message && !n.classList.contains("pending")) last = n; });
+    all.forEach(function (n) {
+      var old = n.querySelector(".tools");
+      if (old) old.remove();
+      if (!n.message) return;
+      var tools = make("div", "tools");
+      var m = n.message;
+      if (n === last && m.role === "character") {
+        var count = m.swipes && m.swipes.length ? m.swipes.length : 1;
+        var at = m.swipes && m.swipes.length ? m.swipe_id || 0 : 0;
+        if (m.status === "failed") {
+          tools.append(tool("Retry", "retry", function () { regenerate(m.id); }));
+        } else {
+          if (count > 1 || !m.greeting) {
+            tools.append(tool("‹", "swipe-left", function () { swipe(m, at - 1); }, at === 0),
+              make("span", "swipe-count", (at + 1) + "/" + count),
+              tool("›", "swipe-right", function () { swipe(m, at + 1); }, m.greeting && at + 1 >= count));
+          }
+          if (!m.greeting) tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
+        }
+      }
+      if (n === last && m.role === "user") tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
+      if (m.status !== "failed") tools.append(tool("Edit", "edit", function () { editMessage(n); }));
+      tools.append(tool("Delete", "delete", function () { chatRequest({ type: "delete_message", message_id: m.id }); }));
+      tools.append(tool("Branch", "branch", function () { chatRequest({ type: "fork_chat", message_id: m.id }); }));
+      if (n !== last) tools.append(tool("Rewind here", "rewind", function () { chatRequest({ type: "rewind", message_id: m.id }); }));
+      n.append(tools);
+    });
+    updateStop();
+  }
+
+  function tool(label, cls, onClick, disabled) {
+    var b = make("button", "tool " + cls, label);
+    b.type = "button";
+    b.disabled = !!disabled;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function chatRequest(frame, meta) {
+    if (!ready || !current || !current.conversationId) {
+      showError("offline", "not connected; try again in a moment");
+      return null;
+    }
+    frame.conversation_id = current.conversationId;
+    return send(frame, meta || { kind: "request", type: frame.type });
+  }
+
+  function regenerate(messageId) {
+    var frame = { type: "regenerate" };
+    if (messageId) frame.message_id = messageId;
+    if (chatRequest(frame) == null) return;
+    var last = lastReplyNode();
+    if (last && last.message && (last.message.status === "failed" || last.message.role === "character")) {
+      last.classList.add("streaming", "waiting");
+      last.querySelector(".text").replaceChildren();
+      delete last.dataset.seq;
+    }
+    updateStop();
+  }
+
+  function swipe(m, to) {
+    if (to < 0) return;
+    var count = m.swipes && m.swipes.length ? m.swipes.length : 1;
+    if (chatRequest({ type: "swipe", message_id: m.id, swipe_id: to }) == null) return;
+    if (to >= count) {
+      var n = lastReplyNode();
+      if (n) {
+        n.classList.add("streaming", "waiting");
+        n.querySelector(".text").replaceChildren();
+        delete n.dataset.seq;
+      }
+      updateStop();
+    }
+  }
+
+  function lastReplyNode() {
+    var all = el.messages.querySelectorAll(".message.character[data-id]");
+    return all.length ? all[all.length - 1] : null;
+  }
+
+  // editMessage swaps a message's text for an editor.
+  function editMessage(n) {
+    if (n.querySelector(".editor")) return;
+    var form = make("form", "editor");
+    var area = make("textarea");
+    area.value = n.message.content;
+    area.rows = Math.min(10, Math.max(2, area.value.split("\n").length));
+    var save = make("button", "primary", "Save");
+    save.type = "submit";
+    var cancel = make("button", null, "Cancel");
+    cancel.type = "button";
+    form.append(area, save, cancel);
+    n.querySelector(".text").hidden = true;
+    n.insertBefore(form, n.querySelector(".meta"));
+    area.focus();
+    var close = function () { form.remove(); n.querySelector(".text").hidden = false; };
+    cancel.addEventListener("click", close);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = area.value.trim();
+      if (!text) return;
+      close();
+      if (text !== n.message.content) chatRequest({ type: "edit_message", message_id: n.message.id, text: text });
+    });
+  }
+
+  function updateStop() {
+    var streaming = !!el.messages.querySelector(".message.character.streaming");
+    el.stop.hidden = !streaming;
+    el.send.hidden = streaming;
+  }
+  el.stop.addEventListener("click", function () { chatRequest({ type: "stop" }); });
+
+  function onMessageUpdated(f) {
+    if (!current || f.conversation_id !== current.conversationId || !f.message) return;
+    var m = f.message;
+    var n = el.messages.querySelector('.message[data-id="' + CSS.escape(m.id) + '"]');
+    if (m.deleted) {
+      if (n) n.remove();
+    } else if (n) {
+      fillMessage(n, m);
+    }
+    refreshTools();
+  }
+
+  function onRewound(f) {
+    if (!current || f.conversation_id !== current.conversationId) return;
+    var n = el.messages.querySelector('.message[data-id="' + CSS.escape(f.message_id) + '"]');
+    if (!n) return;
+    while (n.nextSibling) n.nextSibling.remove();
+    refreshTools();
+  }
+
+  function onChatForked(f, req) {
+    if (!current || f.conversation_id !== current.conversationId) return;
+    // Only the tab that asked follows the branch.
+    var mine = false;
+    requests.forEach(function (r, id) { if (r.ackedAs === f.reply_to) { mine = true; requests.delete(id); } });
+    if (mine || req) openChat(current.characterId, true, f.new_conversation_id);
+  }
+
+  // ---- chats ----
+
+  el.chatsToggle.addEventListener("click", function () {
+    el.chatsPanel.hidden = !el.chatsPanel.hidden;
+    el.chatsToggle.setAttribute("aria-expanded", String(!el.chatsPanel.hidden));
+    if (!el.chatsPanel.hidden && current && ready) send({ type: "list_chats", character_id: current.characterId });
+  });
+  el.aboutToggle.addEventListener("click", function () {
+    el.charDetails.hidden = !el.charDetails.hidden;
+    el.aboutToggle.setAttribute("aria-expanded", String(!el.charDetails.hidden));
+  });
+  el.newChat.addEventListener("click", function () {
+    if (!current || !ready) return;
+    current.conversationId = null;
+    el.messages.replaceChildren(make("div", "message system", "Starting a new chat…"));
+    send({ type: "new_chat", character_id: current.characterId }, { kind: "open", characterId: current.characterId });
+  });
+
+  function onChats(f) {
+    if (!current || f.character_id !== current.characterId) return;
+    el.chatsList.replaceChildren();
+    (f.chats || []).forEach(function (c) {
+      var li = make("li", "chat-item" + (c.id === current.conversationId ? " current" : ""));
+      li.dataset.id = c.id;
+      var open = make("button", "link chat-open", c.title || (c.last_message ? "“" + c.last_message + "”" : "New chat"));
+      open.type = "button";
+      open.addEventListener("click", function () { openChat(current.characterId, false, c.id); });
+      var when = make("span", "small", " · " + c.messages + " messages · " + new Date(c.updated_at).toLocaleString());
+      var rename = tool("Rename", "chat-rename", function () {
+        var title = prompt("Name this chat", c.title || "");
+        if (title != null) send({ type: "rename_chat", conversation_id: c.id, title: title.trim() });
+      });
+      var del = tool("Delete", "chat-delete", function () {
+        if (confirm("Delete this chat and all its messages?")) send({ type: "delete_chat", conversation_id: c.id });
+      });
+      li.append(open, when, " ", rename, del);
+      el.chatsList.append(li);
+    });
+  }
+
+  function onChatUpdated(f) {
+    if (current && f.chat && f.chat.id === current.conversationId) showChatTitle(f.chat);
+    if (current && !el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
+  }
+
+  function onChatDeleted(f) {
+    if (!current) return;
+    if (f.conversation_id === current.conversationId) {
+      store(LS_CONV, null);
+      var id = current.characterId;
+      current = null;
+      openChat(id, false);
+    }
+    if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
+  }
+
+  // ---- persona ----
+
+  function showPersona(p, conversationId) {
+    if (!conversationId) persona = { name: p.name || "", description: p.description || "" };
+    el.personaNameLabel.textContent = persona.name || "?";
+    el.personaChatName.textContent = p.name || persona.name || "?";
+  }
+
+  function onPersona(f) {
+    showPersona(f, f.conversation_id || null);
+    el.personaPanel.hidden = true;
+    el.personaFirst.hidden = true;
+    if (!f.conversation_id) store(LS_NAMED, "1");
+  }
+
+  function openPersona() {
+    el.personaName.value = persona.name;
+    el.personaDescription.value = persona.description;
+    el.personaPanel.hidden = false;
+    el.personaName.focus();
+  }
+  el.personaOpen.addEventListener("click", openPersona);
+  el.personaChat.addEventListener("click", openPersona);
+  el.personaCancel.addEventListener("click", function () { el.personaPanel.hidden = true; });
+  el.personaPanel.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var name = el.personaName.value.trim();
+    if (!name || !ready) return;
+    send({ type: "set_persona", name: name, description: el.personaDescription.value.trim() });
+  });
+  el.personaFirst.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var name = el.personaFirstName.value.trim();
+    if (!name || !ready) return;
+    send({ type: "set_persona", name: name, description: persona.description });
+  });
+
   function onAck(f, req) {
+    if (req && req.kind === "request") {
+      // A branch is followed by the tab that asked: remember which.
+      if (req.type === "fork_chat") req.ackedAs = f.message_id; else requests.delete(f.ref);
+      return;
+    }
     if (!req || req.kind !== "say") return;
     requests.delete(f.ref);
     unsent = unsent.filter(function (n) { return n !== req.el; });
     req.el.classList.remove("pending");
     req.el.dataset.id = f.message_id;
+    req.el.message = { id: f.message_id, role: "user", content: req.text };
     setMeta(req.el, "");
     if (!findReply(null, f.message_id)) {
       el.messages.append(replyPlaceholder(f.message_id));
       scrollDown(false);
     }
+    refreshTools();
   }
 
   function onDelta(f) {
     if (!current || f.conversation_id !== current.conversationId) return;
-    var n = findReply(f.message_id, f.reply_to) || el.messages.appendChild(replyPlaceholder(f.reply_to));
+    var n = findReply(f.message_id, f.request ? null : f.reply_to) || el.messages.appendChild(replyPlaceholder(f.reply_to));
+    if (!n.classList.contains("streaming")) {
+      // A new alternative of a shown reply starts from an empty text.
+      n.classList.add("streaming");
+      n.querySelector(".text").replaceChildren();
+      delete n.dataset.seq;
+      updateStop();
+    }
     n.dataset.id = f.message_id;
     n.classList.remove("waiting");
     // Drop repeats of pieces already shown (a reconnect can replay them).
@@ -341,11 +716,10 @@
   function onComplete(f) {
     if (!current || f.conversation_id !== current.conversationId || !f.message) return;
     var m = f.message;
-    var n = findReply(m.id, m.reply_to) || el.messages.appendChild(replyPlaceholder(m.reply_to));
-    n.dataset.id = m.id;
-    n.classList.remove("streaming", "waiting");
+    var n = findReply(m.id, f.request ? null : m.reply_to) || el.messages.appendChild(replyPlaceholder(m.reply_to));
     n.classList.add("complete");
-    setRichText(n.querySelector(".text"), m.content);
+    fillMessage(n, m);
+    refreshTools();
     scrollDown(false);
   }
 
@@ -364,13 +738,31 @@
       return;
     }
     if (f.reply_to && current && f.conversation_id === current.conversationId) {
-      var n = findReply(null, f.reply_to);
-      if (n) {
-        n.classList.remove("streaming", "waiting");
-        n.classList.add("failed");
+      if (f.failed_message) {
+        // The failure is stored: the reply shows it with a Retry button.
+        var fm = f.failed_message;
+        var n = findReply(fm.id, fm.reply_to) || el.messages.appendChild(replyPlaceholder(fm.reply_to));
+        fillMessage(n, fm);
+        refreshTools();
+        showError("", text);
+        return;
       }
+      var stuck = el.messages.querySelectorAll(".message.character.streaming");
+      stuck.forEach(function (x) {
+        x.classList.remove("streaming", "waiting");
+        if (x.message) fillMessage(x, x.message); else x.classList.add("failed");
+      });
+      refreshTools();
     }
     if (req && req.kind === "open") {
+      if (f.code === "unknown_chat" && current) {
+        // The chat this page remembered is gone: open the latest.
+        store(LS_CONV, null);
+        var cid = current.characterId;
+        current = null;
+        openChat(cid, false);
+        return;
+      }
       showList();
     }
     showError(f.code, text);
@@ -406,6 +798,7 @@
     var name = current && current.character ? current.character.name : "";
     var n = messageNode("character streaming waiting", name, "");
     if (replyTo) n.dataset.replyTo = replyTo;
+    setTimeout(updateStop, 0);
     return n;
   }
 
@@ -473,7 +866,7 @@
 
   function say(text) {
     if (!current) return;
-    var n = messageNode("user pending", "you", text);
+    var n = messageNode("user pending", persona.name || "you", text);
     setMeta(n, "sending…");
     el.messages.append(n);
     scrollDown(true);

@@ -23,8 +23,8 @@ type feed struct {
 type streamLine struct {
 	id, name string
 	text     strings.Builder // as received; printed through clean as a whole
-	shown    int  // bytes of text already printed
-	started  bool // head printed on the current terminal line
+	shown    int             // bytes of text already printed
+	started  bool            // head printed on the current terminal line
 	done     bool
 	final    string
 	failed   bool // ended before it was said

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/maopao/maopao/app"
+)
+
+// replyLLM answers the Nth request "reply N"; a prompt whose last line
+// holds SLOW streams words until the client goes away.
+type replyLLM struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (l *replyLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Messages []struct{ Content string } `json:"messages"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	l.mu.Lock()
+	l.n++
+	n := l.n
+	l.mu.Unlock()
+	w.Header().Set("Content-Type", "text/event-stream")
+	piece := func(s string) {
+		fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", s)
+		w.(http.Flusher).Flush()
+	}
+	if len(req.Messages) > 0 && strings.Contains(req.Messages[len(req.Messages)-1].Content, "SLOW") {
+		for i := 0; ; i++ {
+			piece(fmt.Sprintf("word%d ", i))
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	piece("reply ")
+	piece(fmt.Sprint(n))
+	fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+}
+
+// TestBrowserChatControls uses the chat as a player would: picks a name,
+// searches, talks, regenerates and swipes, edits, stops a reply, branches,
+// starts a new chat, reloads, and finds everything where it was.
+func TestBrowserChatControls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole platform and a browser")
+	}
+	p := newPage(t)
+	hs := httptest.NewServer(&replyLLM{})
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LLMURL: hs.URL, LineBurst: 100,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const wait = 20 * time.Second
+	texts := `Array.from(document.querySelectorAll("#messages .message[data-id] .text")).map(n => n.textContent)`
+	lastReply := `Array.from(document.querySelectorAll("#messages .message.character[data-id]")).pop()`
+
+	p.do("open the page", chromedp.Navigate(srv.URL()+"/"))
+	p.waitJS("the first-visit name form", `!document.getElementById("persona-first").hidden`, wait)
+	typeInto(p, "#persona-first-name", "Ada")
+	click(p, "#persona-first-save")
+	p.waitJS("the name taken", `document.getElementById("persona-first").hidden && document.getElementById("persona-name-label").textContent === "Ada"`, wait)
+
+	// Search and tags.
+	p.waitJS("the characters", `document.querySelectorAll("#characters .character[data-id]").length >= 3`, wait)
+	typeInto(p, "#search", "professor")
+	p.waitJS("search by name", `Array.from(document.querySelectorAll("#characters .character .name")).map(n => n.textContent).join() === "Professor Mei"`, wait)
+	typeInto(p, "#search", "")
+	click(p, `#characters .character .tag`)
+	p.waitJS("a tag filters", `!document.getElementById("tag-filter").hidden && document.querySelectorAll("#characters .character").length === 1`, wait)
+	click(p, "#tag-filter-clear")
+	p.waitJS("the filter cleared", `document.querySelectorAll("#characters .character").length >= 3`, wait)
+
+	click(p, `#characters .character[data-id="00000000-0000-4000-8000-000000000002"]`)
+	p.waitJS("the greeting, addressing Ada", `document.querySelector("#messages .message.greeting .text")?.textContent.includes("Ada")`, wait)
+	click(p, "#about-toggle")
+	p.waitJS("the details panel", `!document.getElementById("char-details").hidden && document.getElementById("details-notes").textContent.length > 0`, wait)
+
+	say := func(text string) {
+		p.t.Helper()
+		p.do("say "+text, chromedp.SendKeys(chromedp.ID("input"), text), pressEnter)
+	}
+	say("I like green tea.")
+	p.waitJS("reply 1", lastReply+`?.querySelector(".text").textContent === "reply 1"`, wait)
+
+	// Regenerate, then swipe back.
+	click(p, `#messages .message.character:last-child .tool.regenerate`)
+	p.waitJS("reply 2 as the second swipe", lastReply+`?.querySelector(".text").textContent === "reply 2" && `+lastReply+`.querySelector(".swipe-count").textContent === "2/2"`, wait)
+	click(p, `#messages .message.character:last-child .tool.swipe-left`)
+	p.waitJS("back to reply 1", lastReply+`?.querySelector(".text").textContent === "reply 1" && `+lastReply+`.querySelector(".swipe-count").textContent === "1/2"`, wait)
+
+	// Edit the player's line.
+	click(p, `#messages .message.user[data-id] .tool.edit`)
+	evalJS[bool](p, `(() => { const a = document.querySelector("#messages .message.user .editor textarea"); a.value = "I like black coffee."; return true; })()`)
+	click(p, `#messages .message.user .editor button.primary`)
+	p.waitJS("the edited line", `Array.from(document.querySelectorAll("#messages .message.user.edited .text")).some(n => n.textContent === "I like black coffee.")`, wait)
+
+	// Stop a reply mid-way.
+	say("Tell me a SLOW story.")
+	p.waitJS("the reply streaming, Stop shown", `!document.getElementById("stop").hidden && document.querySelector("#messages .message.character.streaming .text")?.textContent.startsWith("word0")`, wait)
+	click(p, "#stop")
+	p.waitJS("the stopped reply kept", lastReply+`?.classList.contains("stopped") && `+lastReply+`.querySelector(".text").textContent.startsWith("word0") && document.getElementById("stop").hidden`, wait)
+
+	// Branch at the first reply: the branch opens with the history up to it.
+	before := evalJS[[]string](p, texts)
+	click(p, `#messages .message.character:not(.greeting)[data-id] .tool.branch`)
+	p.waitJS("the branch", `document.getElementById("chat-title").textContent.startsWith("Branch of")`, wait)
+	p.waitJS("the branch's history", `Array.from(document.querySelectorAll("#messages .message[data-id]")).length === 3`, wait)
+	if got := evalJS[[]string](p, texts); len(got) != 3 || got[1] != "I like black coffee." || got[2] != "reply 1" {
+		t.Fatalf("branch history %q (the chat was %q)", got, before)
+	}
+
+	// A new chat starts with the greeting.
+	click(p, "#new-chat")
+	p.waitJS("a new chat", `document.querySelectorAll("#messages .message[data-id]").length === 1 && document.querySelector("#messages .message.greeting")`, wait)
+	say("A fresh start.")
+	p.waitJS("its reply", lastReply+`?.querySelector(".text").textContent.startsWith("reply")`, wait)
+
+	// Reload: the same chat is back; the chats panel lists all three.
+	p.do("reload", chromedp.Reload())
+	p.waitJS("the new chat restored", `Array.from(document.querySelectorAll("#messages .message.user .text")).some(n => n.textContent === "A fresh start.")`, wait)
+	click(p, "#chats-toggle")
+	p.waitJS("three chats listed", `document.querySelectorAll("#chats-list .chat-item").length === 3`, wait)
+	evalJS[bool](p, `(() => { Array.from(document.querySelectorAll("#chats-list .chat-open")).find(b => b.textContent.includes("word0")).click(); return true; })()`)
+	p.waitJS("the first chat, as it was", `(() => {
+		const t = `+texts+`;
+		const reply1 = Array.from(document.querySelectorAll("#messages .message.character[data-id]")).find(n => n.querySelector(".text").textContent === "reply 1");
+		return t.includes("I like black coffee.") && reply1 && reply1.querySelector(".swipe-count") === null &&
+			document.querySelector("#messages .message.character.stopped") !== null;
+	})()`, wait)
+	// Swipes of an earlier reply are kept, though only the last reply shows arrows.
+	if got := evalJS[int](p, `Array.from(document.querySelectorAll("#messages .message.character[data-id]")).find(n => n.querySelector(".text").textContent === "reply 1").message.swipes.length`); got != 2 {
+		t.Errorf("the first reply has %d swipes after a reload, want 2", got)
+	}
+	checkNoJSErrors(t, p)
+}

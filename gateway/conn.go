@@ -32,6 +32,7 @@ type conn struct {
 	kill     chan closeReason // the close the writer should send
 	readDone chan struct{}    // closed when the read loop has stopped
 	playerID string
+	authed   atomic.Bool // hello accepted; readable from other goroutines
 	limiter  *rate.Limiter
 
 	mu     sync.Mutex
@@ -114,6 +115,9 @@ func (q *outQueue) take(batch [][]byte) [][]byte {
 }
 
 func (c *conn) sendFrame(v any) { c.send(protocol.Marshal(v)) }
+
+// authenticated reports whether the connection's hello was accepted.
+func (c *conn) authenticated() bool { return c.authed.Load() }
 
 func (c *conn) sendError(ref, code, msg string) {
 	c.s.metrics.errors.WithLabelValues(code).Inc()
@@ -310,6 +314,7 @@ func (c *conn) hello(ref string, h protocol.Hello) {
 		return
 	}
 	c.playerID = pid
+	c.authed.Store(true)
 	c.sendFrame(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: ref}, PlayerID: pid, Protocol: protocol.Version, Engine: c.s.Engine,
 		Persona: c.persona(context.Background(), nil)})
 }

@@ -37,9 +37,18 @@ func (s *Server) registerCreatorAPI(mux *http.ServeMux) {
 type apiHandler func(w http.ResponseWriter, r *http.Request) *apiError
 
 func (a *creatorAPI) handle(mux *http.ServeMux, pattern string, h apiHandler) {
+	// A character written, deleted or given a picture changes what
+	// players' lists show: they are told, and ask again.
+	changesCharacters := strings.HasPrefix(pattern, "POST /api/v1/characters") || strings.HasPrefix(pattern, "PUT /api/v1/characters") ||
+		strings.HasPrefix(pattern, "PATCH /api/v1/characters") || strings.HasPrefix(pattern, "DELETE /api/v1/characters")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if e := h(w, r); e != nil {
+		e := h(w, r)
+		if e != nil {
 			writeAPIError(w, e)
+			return
+		}
+		if changesCharacters {
+			a.s.charactersChanged()
 		}
 	})
 }

@@ -92,7 +92,38 @@ func (s *Server) Init() error {
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     s.checkOrigin,
 	}
+	// Every gateway tells its players when any gateway changed a character.
+	if _, err := s.NC.Subscribe(protocol.CharactersChangedSubject, func(*nats.Msg) { s.notifyCharactersChanged() }); err != nil {
+		return fmt.Errorf("gateway: subscribe %s: %w", protocol.CharactersChangedSubject, err)
+	}
 	return nil
+}
+
+// charactersChanged tells every gateway that characters were written.
+func (s *Server) charactersChanged() {
+	if s.NC == nil {
+		return
+	}
+	if err := s.NC.Publish(protocol.CharactersChangedSubject, nil); err != nil {
+		s.Log.Warn("publish characters changed", "err", err)
+	}
+}
+
+// notifyCharactersChanged sends characters_changed to this gateway's
+// signed-in connections; clients showing a list ask for it again.
+func (s *Server) notifyCharactersChanged() {
+	frame := protocol.Marshal(protocol.Envelope{Type: protocol.TypeCharactersChanged})
+	s.mu.Lock()
+	targets := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		targets = append(targets, c)
+	}
+	s.mu.Unlock()
+	for _, c := range targets {
+		if c.authenticated() {
+			c.send(frame)
+		}
+	}
 }
 
 // Handler serves the gateway's HTTP surface.

@@ -30,6 +30,9 @@ const (
 	TypeRewound        = "rewound"         // gateway: every message after MessageID is out of the chat
 	TypeChatForked     = "chat_forked"     // gateway: a branch was made; open it with open_chat
 	TypePersona        = "persona"         // gateway: answers set_persona
+	// TypeCharactersChanged tells a client that characters were created,
+	// changed or deleted: a list on screen should be asked for again.
+	TypeCharactersChanged = "characters_changed"
 )
 
 // Limits of chat management.

@@ -24,6 +24,10 @@ func ChatInputSubject(conversationID string) string { return "maopao.in.chat." +
 // conversation to whichever gateways hold its players' connections.
 func ChatOutputSubject(conversationID string) string { return "maopao.out.chat." + conversationID }
 
+// CharactersChangedSubject (core NATS, empty payload) tells every gateway
+// that a character was created, changed or deleted.
+const CharactersChangedSubject = "maopao.characters.changed"
+
 // ChatOutputWildcard matches every ChatOutputSubject.
 const ChatOutputWildcard = "maopao.out.chat.*"
 

@@ -82,8 +82,12 @@ func TestBrowserChatControls(t *testing.T) {
 	click(p, "#persona-first-save")
 	p.waitJS("the name taken", `document.getElementById("persona-first").hidden && document.getElementById("persona-name-label").textContent === "Ada"`, wait)
 
-	// Search and tags.
+	// A character published meanwhile shows up without a reload.
 	p.waitJS("the characters", `document.querySelectorAll("#characters .character[data-id]").length >= 3`, wait)
+	publishCharacter(t, srv.URL(), "Newcomer")
+	p.waitJS("the new character listed", `Array.from(document.querySelectorAll("#characters .character .name")).some(n => n.textContent === "Newcomer")`, wait)
+
+	// Search and tags.
 	typeInto(p, "#search", "professor")
 	p.waitJS("search by name", `Array.from(document.querySelectorAll("#characters .character .name")).map(n => n.textContent).join() === "Professor Mei"`, wait)
 	typeInto(p, "#search", "")
@@ -154,4 +158,29 @@ func TestBrowserChatControls(t *testing.T) {
 		t.Errorf("the first reply has %d swipes after a reload, want 2", got)
 	}
 	checkNoJSErrors(t, p)
+}
+
+// publishCharacter registers a creator and publishes a character over REST.
+func publishCharacter(t *testing.T, base, name string) {
+	t.Helper()
+	post := func(path, token, body string) map[string]any {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	acc := post("/api/v1/accounts/register", "", `{"username":"creator","password":"a long password"}`)
+	post("/api/v1/characters", acc["token"].(string), fmt.Sprintf(`{"name":%q,"description":"just arrived","visibility":"public"}`, name))
 }

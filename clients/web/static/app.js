@@ -202,6 +202,7 @@
       case "chat_updated": return onChatUpdated(f);
       case "chat_deleted": return onChatDeleted(f);
       case "persona": return onPersona(f);
+      case "characters_changed": return send({ type: "list_characters" }, { kind: "list" });
       case "pong": return;
       default: return; // frames from a newer server that this page does not know
     }

@@ -2,82 +2,16 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/clients/chatclient"
-	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/openai/openaitest"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/ferrettest"
 )
-
-// scriptedLLM is an OpenAI-compatible server that answers "reply N" to the
-// Nth request and records every prompt. A prompt whose last line contains
-// FAIL gets a 500 the first time; one containing SLOW streams a piece
-// every 50 ms until the client goes away.
-type scriptedLLM struct {
-	mu       sync.Mutex
-	requests [][]engine.ChatMessage
-	failed   map[string]bool
-}
-
-func (l *scriptedLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Messages []engine.ChatMessage `json:"messages"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	last := req.Messages[len(req.Messages)-1].Content
-	l.mu.Lock()
-	l.requests = append(l.requests, req.Messages)
-	n := len(l.requests)
-	fail := strings.Contains(last, "FAIL") && !l.failed[last]
-	if fail {
-		l.failed[last] = true
-	}
-	l.mu.Unlock()
-	if fail {
-		http.Error(w, "the model server is down", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	piece := func(s string) {
-		fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", s)
-		w.(http.Flusher).Flush()
-	}
-	if strings.Contains(last, "SLOW") {
-		for i := 0; ; i++ {
-			piece(fmt.Sprintf("word%d ", i))
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	piece("reply ")
-	piece(fmt.Sprint(n))
-	fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
-}
-
-func (l *scriptedLLM) last() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var b strings.Builder
-	for _, m := range l.requests[len(l.requests)-1] {
-		b.WriteString(m.Role + ": " + m.Content + "\n")
-	}
-	return b.String()
-}
 
 func TestChatOperations(t *testing.T) {
 	t.Run("embedded store", func(t *testing.T) { testChatOperations(t, "") })
@@ -87,9 +21,8 @@ func TestChatOperations(t *testing.T) {
 func testChatOperations(t *testing.T, mongoURI string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	llm := &scriptedLLM{failed: map[string]bool{}}
-	hs := httptest.NewServer(llm)
-	defer hs.Close()
+	llm := openaitest.Start(t)
+	hs := llm
 	srv := startServe(t, t.TempDir(), func(c *app.Config) {
 		c.LLMURL, c.ModelPath, c.MongoURI = hs.URL, "", mongoURI
 		c.LineBurst = 100 // the test asks quicker than a person
@@ -108,7 +41,7 @@ func testChatOperations(t *testing.T, mongoURI string) {
 	}
 	wantInPrompt := func(step string, want, not []string) {
 		t.Helper()
-		p := llm.last()
+		p := llm.Last()
 		for _, w := range want {
 			if !strings.Contains(p, w) {
 				t.Errorf("%s: the prompt lacks %q:\n%s", step, w, p)

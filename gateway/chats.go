@@ -262,15 +262,8 @@ func (c *conn) deleteChat(ctx context.Context, ref string, d protocol.DeleteChat
 // chatRequest hands a request about a chat's messages to its actor, in
 // order with the player's lines.
 func (c *conn) chatRequest(ctx context.Context, ref string, r protocol.ChatRequest) {
-	c.mu.Lock()
-	charID, open := c.chats[r.ConversationID]
-	c.mu.Unlock()
-	if !open {
-		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat first")
-		return
-	}
-	if !c.limiter.Allow() {
-		c.sendError(ref, protocol.CodeRateLimited, "too many requests; slow down")
+	charID, ok := c.allowedIn(ref, r.ConversationID)
+	if !ok {
 		return
 	}
 	if r.Type == protocol.TypeStop {

@@ -334,16 +334,27 @@ func (c *conn) listCharacters(ctx context.Context, ref string) {
 	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out})
 }
 
-func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
+// allowedIn returns the character of a chat opened on this connection,
+// when the player may send it something now; otherwise it answers ref
+// with why not.
+func (c *conn) allowedIn(ref, conversationID string) (string, bool) {
 	c.mu.Lock()
-	charID, open := c.chats[sy.ConversationID]
+	charID, open := c.chats[conversationID]
 	c.mu.Unlock()
 	if !open {
-		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat before saying anything in it")
-		return
+		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat first")
+		return "", false
 	}
 	if !c.limiter.Allow() {
 		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
+		return "", false
+	}
+	return charID, true
+}
+
+func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
+	charID, ok := c.allowedIn(ref, sy.ConversationID)
+	if !ok {
 		return
 	}
 	c.publishLine(ctx, ref, protocol.PlayerLine{

@@ -7,52 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/engine/openai/openaitest"
 )
-
-// replyLLM answers the Nth request "reply N"; a prompt whose last line
-// holds SLOW streams words until the client goes away.
-type replyLLM struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (l *replyLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Messages []struct{ Content string } `json:"messages"`
-	}
-	_ = json.NewDecoder(r.Body).Decode(&req)
-	l.mu.Lock()
-	l.n++
-	n := l.n
-	l.mu.Unlock()
-	w.Header().Set("Content-Type", "text/event-stream")
-	piece := func(s string) {
-		fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", s)
-		w.(http.Flusher).Flush()
-	}
-	if len(req.Messages) > 0 && strings.Contains(req.Messages[len(req.Messages)-1].Content, "SLOW") {
-		for i := 0; ; i++ {
-			piece(fmt.Sprintf("word%d ", i))
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-	piece("reply ")
-	piece(fmt.Sprint(n))
-	fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
-}
 
 // TestBrowserChatControls uses the chat as a player would: picks a name,
 // searches, talks, regenerates and swipes, edits, stops a reply, branches,
@@ -62,8 +25,7 @@ func TestBrowserChatControls(t *testing.T) {
 		t.Skip("starts the whole platform and a browser")
 	}
 	p := newPage(t)
-	hs := httptest.NewServer(&replyLLM{})
-	defer hs.Close()
+	hs := openaitest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LLMURL: hs.URL, LineBurst: 100,

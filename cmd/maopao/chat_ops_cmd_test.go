@@ -6,50 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/engine/openai/openaitest"
 )
-
-// numberedLLM answers the Nth request with "answer N" and keeps the last
-// prompt's text.
-type numberedLLM struct {
-	mu   sync.Mutex
-	n    int
-	last string
-}
-
-func (l *numberedLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Messages []struct{ Role, Content string } `json:"messages"`
-	}
-	_ = json.NewDecoder(r.Body).Decode(&req)
-	l.mu.Lock()
-	l.n++
-	n := l.n
-	var b strings.Builder
-	for _, m := range req.Messages {
-		b.WriteString(m.Role + ": " + m.Content + "\n")
-	}
-	l.last = b.String()
-	l.mu.Unlock()
-	w.Header().Set("Content-Type", "text/event-stream")
-	fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"answer %d\"}}]}\n\n", n)
-	fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
-}
 
 // The chat command's one-shot forms, as the README shows them.
 func TestChatCommandForms(t *testing.T) {
-	llm := &numberedLLM{}
-	hs := httptest.NewServer(llm)
-	defer hs.Close()
+	llm := openaitest.Start(t)
+	llm.Prefix = "answer "
+	hs := llm
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LLMURL: hs.URL, LineBurst: 100,
@@ -72,8 +43,8 @@ func TestChatCommandForms(t *testing.T) {
 	if out := chat("--character", "Captain Ren", "--say", "Hello, captain.", "--persona-name", "Ada", "--persona-description", "Ada mends sails."); out != "answer 1\n" {
 		t.Fatalf("--say printed %q", out)
 	}
-	if !strings.Contains(llm.last, "Ada mends sails.") || !strings.Contains(llm.last, "Welcome aboard the Long Wind, Ada") {
-		t.Errorf("the prompt lacks the persona or the greeting:\n%s", llm.last)
+	if !strings.Contains(llm.Last(), "Ada mends sails.") || !strings.Contains(llm.Last(), "Welcome aboard the Long Wind, Ada") {
+		t.Errorf("the prompt lacks the persona or the greeting:\n%s", llm.Last())
 	}
 	if out := chat("--character", "Captain Ren", "--regenerate"); out != "answer 2\n" {
 		t.Fatalf("--regenerate printed %q", out)

@@ -110,6 +110,7 @@ func (c *conn) newChat(ctx context.Context, ref string, n protocol.NewChat) {
 		c.sendError(ref, protocol.CodeUnavailable, "could not start a new chat; try again")
 		return
 	}
+	c.s.chatsChanged()
 	c.sendChat(ctx, ref, conv, ch, 0)
 }
 
@@ -134,6 +135,7 @@ func (c *conn) sendChat(ctx context.Context, ref string, conv maopao.Conversatio
 			var stored maopao.Message
 			if stored, _, err = c.s.Store.AppendMessage(ctx, g); err == nil {
 				msgs = []maopao.Message{stored}
+				c.s.chatsChanged() // a chat begins
 			}
 		}
 	}
@@ -252,6 +254,7 @@ func (c *conn) deleteChat(ctx context.Context, ref string, d protocol.DeleteChat
 		c.sendError(ref, protocol.CodeUnavailable, "could not delete the chat; try again")
 		return
 	}
+	c.s.chatsChanged()
 	c.mu.Lock()
 	delete(c.chats, d.ConversationID)
 	c.mu.Unlock()

@@ -135,6 +135,7 @@ func (a *creatorAPI) handleChatImport(w http.ResponseWriter, r *http.Request) *a
 		}
 		return a.storeError("import chat", err)
 	}
+	a.s.chatsChanged()
 	writeJSON(w, http.StatusCreated, ChatImported{ConversationID: conv.ID, CharacterID: ch.ID, Messages: n})
 	return nil
 }

@@ -327,9 +327,12 @@ func (c *conn) listCharacters(ctx context.Context, ref string) {
 		c.sendError(ref, protocol.CodeUnavailable, "could not list characters; try again")
 		return
 	}
+	counts := c.s.chatCounts(ctx)
 	out := make([]protocol.CharacterSummary, 0, len(found))
 	for _, ch := range found {
-		out = append(out, summary(ch, ""))
+		sum := summary(ch, "")
+		sum.Chats = counts[ch.ID]
+		out = append(out, sum)
 	}
 	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out})
 }

@@ -60,6 +60,37 @@ type Server struct {
 	mu    sync.Mutex
 	subs  map[string]*convSub // conversation ID → subscription shared by this gateway's connections
 	conns map[*conn]struct{}
+
+	countsMu sync.Mutex
+	counts   map[string]int // chats per character, for "most chatted"
+	countsAt time.Time
+}
+
+// chatCountsEvery is how stale the "most chatted" counts may be: counting
+// reads every chat, too much for every page load.
+const chatCountsEvery = time.Minute
+
+// chatsChanged makes the next chatCounts count again (this gateway made
+// or deleted a chat).
+func (s *Server) chatsChanged() {
+	s.countsMu.Lock()
+	s.countsAt = time.Time{}
+	s.countsMu.Unlock()
+}
+
+// chatCounts returns the number of chats per character, recounted at most
+// once a chatCountsEvery; a failed count keeps the last one.
+func (s *Server) chatCounts(ctx context.Context) map[string]int {
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	if s.counts == nil || time.Since(s.countsAt) > chatCountsEvery {
+		if counts, err := s.Store.ChatCounts(ctx); err == nil {
+			s.counts, s.countsAt = counts, time.Now()
+		} else {
+			s.Log.Warn("count chats", "err", err)
+		}
+	}
+	return s.counts
 }
 
 type convSub struct {

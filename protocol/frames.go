@@ -100,6 +100,9 @@ type CharacterSummary struct {
 	CreatorNotes       string `json:"creator_notes,omitempty"`
 	Creator            string `json:"creator,omitempty"`
 	AlternateGreetings int    `json:"alternate_greetings,omitempty"`
+	// Chats is how many chats players have with the character (for
+	// sorting by "most chatted"; refreshed every minute or so).
+	Chats int `json:"chats,omitempty"`
 	// Visibility is "private" for the player's own private characters.
 	Visibility string    `json:"visibility,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`

@@ -53,6 +53,9 @@ type Conversations interface {
 	// c.ID (the other fields stay) and returns the stored chat;
 	// maopao.ErrNotFound (wrapped) when absent.
 	UpdateConversation(ctx context.Context, c maopao.Conversation) (maopao.Conversation, error)
+	// ChatCounts returns how many chats each character has, over all
+	// players (characters without chats are absent).
+	ChatCounts(ctx context.Context) (map[string]int, error)
 	// DeleteConversation deletes the chat and all its messages;
 	// maopao.ErrNotFound (wrapped) when absent.
 	DeleteConversation(ctx context.Context, id string) error

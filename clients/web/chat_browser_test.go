@@ -115,6 +115,13 @@ func TestBrowserChatControls(t *testing.T) {
 		return t.includes("I like black coffee.") && reply1 && reply1.querySelector(".swipe-count") === null &&
 			document.querySelector("#messages .message.character.stopped") !== null;
 	})()`, wait)
+	// Back on the list, "Most chatted" puts Captain Ren (three chats) first.
+	click(p, "#back")
+	p.waitJS("the list", `!document.getElementById("list-view").hidden`, wait)
+	evalJS[bool](p, `(() => { const s = document.getElementById("sort"); s.value = "chatted"; s.dispatchEvent(new Event("change")); return true; })()`)
+	p.waitJS("Captain Ren first", `document.querySelector("#characters .character .name").textContent === "Captain Ren"`, wait)
+	p.do("back to the chat", chromedp.NavigateBack())
+	p.waitJS("the chat again", `!document.getElementById("chat-view").hidden && document.querySelectorAll("#messages .message.character[data-id]").length > 1`, wait)
 	// Swipes of an earlier reply are kept, though only the last reply shows arrows.
 	if got := evalJS[int](p, `Array.from(document.querySelectorAll("#messages .message.character[data-id]")).find(n => n.querySelector(".text").textContent === "reply 1").message.swipes.length`); got != 2 {
 		t.Errorf("the first reply has %d swipes after a reload, want 2", got)

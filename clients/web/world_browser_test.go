@@ -95,6 +95,7 @@ func TestBrowserWorld(t *testing.T) {
 	enter := func(p *page, who string) string {
 		p.do(who+": open the page", chromedp.Navigate(srv.URL()+"/"))
 		p.waitJS(who+": the world view script running", `!document.getElementById("worlds-link").hidden && document.getElementById("world-picker")`, 10*time.Second)
+		p.waitJS(who+": online", `document.getElementById("status").textContent === "online"`, 20*time.Second)
 		p.do(who+": open Worlds", chromedp.Click(chromedp.ID("worlds-link")))
 		p.waitJS(who+": the world card", fmt.Sprintf(`document.querySelector('#worlds .world-card[data-id=%q] .name')?.textContent === %q`, w.ID, w.Name), 30*time.Second)
 		if who == "A" {

@@ -256,3 +256,21 @@ func (s *Store) UpdateMessage(ctx context.Context, m maopao.Message) (maopao.Mes
 	}
 	return stored, nil
 }
+
+// ChatCounts counts every stored chat by character.
+func (s *Store) ChatCounts(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view(ctx, "count chats", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
+			var c struct {
+				CharacterID string `json:"character_id"`
+			}
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("conversation %q: corrupt record: %w", k, err)
+			}
+			out[c.CharacterID]++
+			return nil
+		})
+	})
+	return out, err
+}

@@ -197,6 +197,32 @@ func (s *Store) UpdateConversation(ctx context.Context, c maopao.Conversation) (
 	return stored, nil
 }
 
+// ChatCounts counts every stored chat by character.
+func (s *Store) ChatCounts(ctx context.Context) (map[string]int, error) {
+	const op = "count chats"
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, "", err)
+	}
+	cur, err := s.conversations.Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$character_id"}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+	})
+	if err != nil {
+		return nil, fail(op, "", err)
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+		N  int    `bson:"n"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fail(op, "", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.N
+	}
+	return out, nil
+}
+
 // DeleteConversation deletes the chat's messages, then the chat: a crash
 // in between leaves an empty chat that a retry deletes.
 func (s *Store) DeleteConversation(ctx context.Context, id string) error {

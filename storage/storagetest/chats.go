@@ -60,6 +60,10 @@ func testManyChats(t *testing.T, s storage.Store) {
 	equal(t, "ListConversations after a message", chatIDs(list), []string{first.ID, "chat-2"})
 	equal(t, "UpdatedAt after a message", list[0].UpdatedAt, msUTC(m.CreatedAt))
 
+	counts, err := s.ChatCounts(ctx)
+	must(t, err)
+	equal(t, "ChatCounts", counts, map[string]int{"c1": 2, "c2": 1})
+
 	other, err := s.ListConversations(ctx, "p2", "c1")
 	must(t, err)
 	equal(t, "another player's chats", chatIDs(other), []string{})

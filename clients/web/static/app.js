@@ -246,11 +246,10 @@
       return (c.name || "").toLowerCase().indexOf(q) >= 0 || (c.creator || "").toLowerCase().indexOf(q) >= 0 ||
         tags.some(function (t) { return t.toLowerCase().indexOf(q) >= 0; });
     });
-    var chatted = loadChatted();
     var by = el.sort.value;
     shown.sort(function (a, b) {
       if (by === "newest") return String(b.created_at || "").localeCompare(String(a.created_at || ""));
-      if (by === "chatted") return (chatted[b.id] || 0) - (chatted[a.id] || 0) || characters.indexOf(a) - characters.indexOf(b);
+      if (by === "chatted") return (b.chats || 0) - (a.chats || 0) || characters.indexOf(a) - characters.indexOf(b);
       return characters.indexOf(a) - characters.indexOf(b); // the server lists them by name
     });
     el.tagFilter.hidden = !tagFilter;
@@ -300,25 +299,14 @@
   el.search.addEventListener("input", renderList);
   el.sort.addEventListener("change", renderList);
 
-  // How often this browser opened each character, for "Most chatted".
-  function loadChatted() {
-    try { return JSON.parse(load("maopao.chatted") || "{}") || {}; } catch (e) { return {}; }
-  }
-  function countChat(id) {
-    var c = loadChatted();
-    c[id] = (c[id] || 0) + 1;
-    store("maopao.chatted", JSON.stringify(c));
-  }
-
   function openChat(characterId, byUser, conversationId) {
     if (!current || current.characterId !== characterId || (conversationId && conversationId !== current.conversationId)) {
       current = { characterId: characterId, conversationId: null, character: null };
       unsent = [];
       el.messages.replaceChildren(make("div", "message system", "Opening chat…"));
     }
-    if (byUser) countChat(characterId);
     store(LS_CHAR, characterId);
-    if (byUser) history.pushState({ chat: characterId }, "");
+    if (byUser) history.pushState({ chat: characterId, conv: conversationId || null }, "");
     var c = characters.find(function (x) { return x.id === characterId; });
     if (c) showChatHeader(c);
     el.listView.hidden = true;
@@ -368,11 +356,22 @@
   }
 
   el.back.addEventListener("click", function () {
-    if (history.state && (history.state.chat || history.state.studio)) history.back(); else showList();
+    if (history.state && history.state.studio) {
+      history.back();
+      return;
+    }
+    // The header's back always leads to the characters; the browser's
+    // back goes through the chats opened before.
+    if (history.state && history.state.chat) history.pushState({ list: true }, "");
+    showList();
   });
   window.addEventListener("popstate", function (ev) {
     // The studio (studio.js) handles its own history entries.
-    if (!(ev.state && (ev.state.chat || ev.state.studio))) showList();
+    if (ev.state && ev.state.chat) {
+      openChat(ev.state.chat, false, ev.state.conv || null);
+      return;
+    }
+    if (!(ev.state && ev.state.studio)) showList();
   });
   // The studio leaves the chat through the same path as the back button.
   window.maopao = { showList: showList };

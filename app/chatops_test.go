@@ -165,6 +165,10 @@ func testChatOperations(t *testing.T, mongoURI string) {
 	if _, err := stopper.OpenChatByID(ctx, conv); err != nil {
 		t.Fatal(err)
 	}
+	// Changing the chat while a reply is written is refused.
+	if _, err := stopper.Regenerate(ctx, conv, "", nil); !chatclient.IsCode(err, protocol.CodeBusy) {
+		t.Fatalf("regenerate while a reply is written: %v, want busy", err)
+	}
 	must(stopper.Stop(ctx, conv))
 	select {
 	case r := <-stopped:
@@ -192,6 +196,14 @@ func testChatOperations(t *testing.T, mongoURI string) {
 	if retried.Message.ID != failedReply.ID || retried.Message.Status != "" || !strings.HasPrefix(retried.Message.Content, "reply ") {
 		t.Fatalf("retry gave %+v", retried.Message)
 	}
+
+	// A persona for this chat only reaches this chat's prompts.
+	if _, err := c.SetPersona(ctx, protocol.Persona{Name: "Grace", Description: "Grace charts the stars."}, conv); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Say(ctx, conv, "Who am I?", nil)
+	must(err)
+	wantInPrompt("a chat's own persona", []string{"Grace charts the stars."}, []string{"Ada keeps the lighthouse"})
 
 	// Many chats: new, list, rename, delete.
 	fresh, err := c.NewChat(ctx, ch.ID)

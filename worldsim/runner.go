@@ -116,6 +116,15 @@ func (s *ChatService) route(ctx context.Context, msg jetstream.Msg) {
 	}
 	s.mu.Lock()
 	a := s.actors[line.ConversationID]
+	if a != nil && line.Op != "" && a.generating() {
+		s.mu.Unlock()
+		// The actor is inside a generation and reads its mailbox only
+		// when it ends: tell the player now instead of holding the request.
+		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: line.ConversationID, ReplyTo: line.MessageID,
+			Code: protocol.CodeBusy, Text: "a reply is still being written; stop it or wait, then try again"})
+		_ = msg.Ack()
+		return
+	}
 	if a == nil {
 		a = &chatActor{svc: s, convID: line.ConversationID, mailbox: make(chan jetstream.Msg, 1024), deliveries: map[string]jetstream.Msg{}}
 		s.actors[line.ConversationID] = a
@@ -143,6 +152,13 @@ type chatActor struct {
 
 	genMu  sync.Mutex
 	genCut context.CancelCauseFunc // ends the generation running now, if any
+}
+
+// generating reports whether a generation is running now.
+func (a *chatActor) generating() bool {
+	a.genMu.Lock()
+	defer a.genMu.Unlock()
+	return a.genCut != nil
 }
 
 // stopGeneration ends the reply being generated, keeping what was written.

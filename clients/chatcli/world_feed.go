@@ -133,7 +133,8 @@ func (f *feed) said(ev protocol.WorldEvent) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.line(ev)
-	l.done, l.final = true, clean(ev.Text)
+	// Trimmed after cleaning: what clean removes may have stood before a space.
+	l.done, l.final = true, strings.TrimSpace(clean(ev.Text))
 	f.flush()
 }
 
@@ -169,7 +170,7 @@ func (f *feed) flush() {
 		l := f.lines[0]
 		// clean of a prefix is a prefix of clean of the whole, so what was
 		// shown stays shown.
-		text := clean(l.text.String())
+		text := strings.TrimLeft(clean(l.text.String()), " \t\n")
 		if !l.started && (len(text) > l.shown || l.done) {
 			io.WriteString(f.out, l.name+": ")
 			l.started = true

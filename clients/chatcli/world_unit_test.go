@@ -155,3 +155,17 @@ func TestCleanPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// What clean removes at the start of a line leaves no stray space: the
+// streamed line and the final one agree.
+func TestFeedTrimsAfterCleaning(t *testing.T) {
+	var out bytes.Buffer
+	f := newFeed(&out)
+	f.speaking(ev("speaking", "Ana", "a", "l", ""))
+	f.delta(ev("delta", "Ana", "a", "", "\x1b[1m  Hel"))
+	f.delta(ev("delta", "Ana", "a", "", "lo"))
+	f.said(ev("said", "Ana", "a", "l", "\x1b[1m  Hello"))
+	if got := out.String(); got != "Ana: Hello\n" {
+		t.Fatalf("feed printed %q", got)
+	}
+}

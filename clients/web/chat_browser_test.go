@@ -100,8 +100,17 @@ func TestBrowserChatControls(t *testing.T) {
 	// A new chat starts with the greeting.
 	click(p, "#new-chat")
 	p.waitJS("a new chat", `document.querySelectorAll("#messages .message[data-id]").length === 1 && document.querySelector("#messages .message.greeting")`, wait)
+	// This chat only: another name.
+	click(p, "#persona-chat")
+	typeInto(p, "#persona-name", "Stowaway")
+	click(p, "#persona-this-chat")
+	click(p, "#persona-save")
+	p.waitJS("the chat's persona", `document.getElementById("persona-chat-name").textContent === "Stowaway" && document.getElementById("persona-name-label").textContent === "Ada"`, wait)
 	say("A fresh start.")
 	p.waitJS("its reply", lastReply+`?.querySelector(".text").textContent.startsWith("reply")`, wait)
+	if who := evalJS[string](p, `Array.from(document.querySelectorAll("#messages .message.user .who")).pop().textContent`); who != "Stowaway" {
+		t.Errorf("the line in this chat is signed %q, want the chat's persona", who)
+	}
 
 	// Reload: the same chat is back; the chats panel lists all three.
 	p.do("reload", chromedp.Reload())

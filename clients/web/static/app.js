@@ -26,6 +26,7 @@
     personaFirst: $("persona-first"), personaFirstName: $("persona-first-name"),
     personaOpen: $("persona-open"), personaNameLabel: $("persona-name-label"), personaPanel: $("persona-panel"),
     personaName: $("persona-name"), personaDescription: $("persona-description"), personaCancel: $("persona-cancel"),
+    personaScope: $("persona-scope"), personaThisChat: $("persona-this-chat"),
     personaChat: $("persona-chat"), personaChatName: $("persona-chat-name"), chatTitle: $("chat-title"),
     aboutToggle: $("about-toggle"), charDetails: $("char-details"), detailsMeta: $("details-meta"),
     detailsTags: $("details-tags"), detailsNotes: $("details-notes"), chatsToggle: $("chats-toggle"),
@@ -382,6 +383,7 @@
     store(LS_CONV, f.conversation_id);
     showChatHeader(f.character);
     if (f.persona) showPersona(f.persona, f.conversation_id);
+    if (f.persona && f.persona.name === persona.name && f.persona.description === persona.description) current.persona = null;
     showChatTitle(f.chat);
     var nodes = [];
     var hist = Array.isArray(f.history) ? f.history : [];
@@ -407,7 +409,7 @@
   // renderMessage is a stored message as the chat shows it.
   function renderMessage(m) {
     var name = current && current.character ? current.character.name : "";
-    var n = m.role === "user" ? messageNode("user", persona.name || "you", m.content)
+    var n = m.role === "user" ? messageNode("user", myName(), m.content)
       : m.role === "character" ? messageNode(m.greeting ? "character greeting complete" : "character complete", name, m.content)
         : messageNode("system", null, m.content);
     fillMessage(n, m);
@@ -637,10 +639,20 @@
 
   // ---- persona ----
 
+  // showPersona shows who the player is: everywhere, or (conversationId)
+  // in the open chat.
   function showPersona(p, conversationId) {
     if (!conversationId) persona = { name: p.name || "", description: p.description || "" };
+    else if (current) current.persona = { name: p.name || "", description: p.description || "" };
     el.personaNameLabel.textContent = persona.name || "?";
-    el.personaChatName.textContent = p.name || persona.name || "?";
+    var inChat = current && current.persona ? current.persona : persona;
+    el.personaChatName.textContent = inChat.name || "?";
+  }
+
+  // myName is who the player is in the open chat.
+  function myName() {
+    var p = current && current.persona ? current.persona : persona;
+    return p.name || "you";
   }
 
   function onPersona(f) {
@@ -650,20 +662,25 @@
     if (!f.conversation_id) store(LS_NAMED, "1");
   }
 
-  function openPersona() {
-    el.personaName.value = persona.name;
-    el.personaDescription.value = persona.description;
+  function openPersona(inChat) {
+    var p = inChat && current && current.persona ? current.persona : persona;
+    el.personaName.value = p.name;
+    el.personaDescription.value = p.description;
+    el.personaScope.hidden = !(inChat && current && current.conversationId);
+    el.personaThisChat.checked = false;
     el.personaPanel.hidden = false;
     el.personaName.focus();
   }
-  el.personaOpen.addEventListener("click", openPersona);
-  el.personaChat.addEventListener("click", openPersona);
+  el.personaOpen.addEventListener("click", function () { openPersona(false); });
+  el.personaChat.addEventListener("click", function () { openPersona(true); });
   el.personaCancel.addEventListener("click", function () { el.personaPanel.hidden = true; });
   el.personaPanel.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var name = el.personaName.value.trim();
     if (!name || !ready) return;
-    send({ type: "set_persona", name: name, description: el.personaDescription.value.trim() });
+    var frame = { type: "set_persona", name: name, description: el.personaDescription.value.trim() };
+    if (!el.personaScope.hidden && el.personaThisChat.checked && current && current.conversationId) frame.conversation_id = current.conversationId;
+    send(frame);
   });
   el.personaFirst.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -866,7 +883,7 @@
 
   function say(text) {
     if (!current) return;
-    var n = messageNode("user pending", persona.name || "you", text);
+    var n = messageNode("user pending", myName(), text);
     setMeta(n, "sending…");
     el.messages.append(n);
     scrollDown(true);

@@ -1,0 +1,161 @@
+package worldsim_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/engine/openai"
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/worldsim"
+)
+
+// A regeneration caught by a crash is finished by the next world
+// simulation: the reply ends with exactly one new alternative, and one
+// complete event answers the request.
+func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	emb, st := testBed(t)
+	char := characters.Samples()[2]
+	if err := st.PutCharacter(ctx, char); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := st.OpenConversation(ctx, "p1", char.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lineID = "11111111-2222-4333-8444-000000000001"
+	for _, m := range []maopao.Message{
+		{ID: lineID, ConversationID: conv.ID, Role: maopao.RoleUser, Content: "Please explain primes."},
+		{ID: worldsim.ReplyID(lineID), ConversationID: conv.ID, Role: maopao.RoleCharacter, Content: "A prime has two divisors.", ReplyTo: lineID},
+	} {
+		if _, _, err := st.AppendMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	llm := &stallingLLM{release: make(chan struct{})}
+	hs := httptest.NewServer(llm)
+	defer hs.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	obs, err := bus.Connect(emb.URL(), "observer", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	var mu sync.Mutex
+	var events []protocol.ReplyEvent
+	firstDelta := make(chan struct{}, 4)
+	completed := make(chan protocol.ReplyEvent, 4)
+	sub, err := obs.Subscribe(protocol.ChatOutputSubject(conv.ID), func(m *nats.Msg) {
+		var ev protocol.ReplyEvent
+		_ = json.Unmarshal(m.Data, &ev)
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+		switch ev.Kind {
+		case protocol.EventDelta:
+			firstDelta <- struct{}{}
+		case protocol.EventComplete:
+			completed <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	start := func(name string) (*nats.Conn, context.CancelFunc, chan error) {
+		nc, err := bus.Connect(emb.URL(), name, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := jetstream.New(nc)
+		svc := &worldsim.ChatService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, AckWait: 2 * time.Second,
+			Config: worldsim.ChatConfig{MaxTokens: 32}}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(runCtx) }()
+		return nc, stop, done
+	}
+	ncA, stopA, doneA := start("worldsim-a")
+	gw, err := bus.Connect(emb.URL(), "gateway", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	gjs, _ := jetstream.New(gw)
+	if err := bus.EnsureStreams(ctx, gjs); err != nil {
+		t.Fatal(err)
+	}
+	req := protocol.PlayerLine{MessageID: "11111111-2222-4333-8444-0000000000f1", ConversationID: conv.ID, PlayerID: "p1", CharacterID: char.ID,
+		Op: protocol.OpRegenerate, AcceptedAt: time.Now().UTC()}
+	b, _ := json.Marshal(req)
+	if _, err := gjs.Publish(ctx, protocol.ChatInputSubject(conv.ID), b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-firstDelta:
+	case <-ctx.Done():
+		t.Fatal("world simulation A never started regenerating")
+	}
+	ncA.Close()
+	stopA()
+	<-doneA
+
+	_, stopB, doneB := start("worldsim-b")
+	defer func() { stopB(); <-doneB }()
+	deadline := time.After(30 * time.Second)
+	for llm.calls.Load() < 2 {
+		select {
+		case <-deadline:
+			t.Fatal("the request was not redelivered to world simulation B")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	close(llm.release)
+	var done protocol.ReplyEvent
+	select {
+	case done = <-completed:
+	case <-ctx.Done():
+		t.Fatal("no complete event from B")
+	}
+	if done.Request != req.MessageID || done.Message == nil || len(done.Message.Swipes) != 2 || done.Message.Content != "piece-of-call-2 done." {
+		t.Fatalf("complete %+v", done)
+	}
+	time.Sleep(500 * time.Millisecond)
+	reply, err := st.GetMessage(ctx, worldsim.ReplyID(lineID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reply.Swipes) != 2 || reply.Swipes[0].Text != "A prime has two divisors." || reply.Swipes[1].Op != req.MessageID || reply.SwipeID != 1 {
+		t.Fatalf("stored reply %+v", reply)
+	}
+	msgs, _ := st.RecentMessages(ctx, conv.ID, 0)
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages stored, want the line and its reply", len(msgs))
+	}
+	mu.Lock()
+	completes := 0
+	for _, ev := range events {
+		if ev.Kind == protocol.EventComplete {
+			completes++
+		}
+	}
+	mu.Unlock()
+	if completes != 1 {
+		t.Fatalf("%d complete events, want exactly 1", completes)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/gguf"
@@ -115,7 +116,9 @@ func engineGenerateCmd() *cobra.Command {
 			})
 			if ids {
 				fmt.Fprintln(out, "output:", joinInts(gen))
-			} else {
+			} else if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				// The text is exactly what was generated (as llama.cpp
+				// prints it); a terminal gets its prompt on a line of its own.
 				fmt.Fprintln(out)
 			}
 			if verbose {

@@ -468,3 +468,32 @@ func TestHandBuiltTensorInfo(t *testing.T) {
 		t.Errorf("short 2-D Matrix err = %v", err)
 	}
 }
+
+func TestSetKVReplaces(t *testing.T) {
+	w := NewWriter()
+	for _, kv := range []struct {
+		k string
+		v any
+	}{{"a", uint32(1)}, {"b", "x"}} {
+		if err := w.AddKV(kv.k, kv.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.SetKV("a", uint32(4294967295)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetKV("c", true); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Metadata["a"] != uint32(4294967295) || f.Metadata["b"] != "x" || f.Metadata["c"] != true {
+		t.Fatalf("metadata %v", f.Metadata)
+	}
+}

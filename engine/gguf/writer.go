@@ -61,6 +61,22 @@ func (w *Writer) AddKV(key string, value any) error {
 	return nil
 }
 
+// SetKV is AddKV, but replaces the value of a key already added (it keeps
+// its place among the keys).
+func (w *Writer) SetKV(key string, value any) error {
+	if _, ok := w.values[key]; !ok {
+		return w.AddKV(key, value)
+	}
+	if key == "general.alignment" {
+		return fmt.Errorf("gguf: metadata %q cannot be replaced", key)
+	}
+	if _, err := valueTypeOf(value, 0); err != nil {
+		return fmt.Errorf("gguf: metadata %q: %w", key, err)
+	}
+	w.values[key] = value
+	return nil
+}
+
 // AddTensor adds a tensor; len(data) must equal the size of shape in typ.
 func (w *Writer) AddTensor(name string, typ tensor.Type, shape []int64, data []byte) error {
 	if w.values == nil {

@@ -8,6 +8,7 @@ package local
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -25,6 +26,9 @@ type Options struct {
 	ContextSize   int    // tokens per conversation; 0 = the model's, capped at DefaultMaxContext
 	ChatTemplate  string // chat template family name overriding detection; "" = detect from the file
 	MaxConcurrent int    // conversations held in the KV cache at once; 0 = 4
+	// Log gets the warnings about the model file that loading passes over
+	// (as llama.cpp does); nil logs to slog.Default.
+	Log *slog.Logger
 }
 
 // DefaultMaxContext caps the context when Options.ContextSize is 0, so a
@@ -109,6 +113,13 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	tok, err := tokenizer.FromMetadata(f.Metadata)
 	if err != nil {
 		return nil, err
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	for _, w := range tok.Warnings() {
+		log.Warn("model file: " + w)
 	}
 	if tok.VocabSize() > m.Config.Vocab {
 		return nil, fmt.Errorf("tokenizer has %d tokens but the model only %d embeddings", tok.VocabSize(), m.Config.Vocab)

@@ -108,7 +108,7 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	}
 	st := newStopper(stops)
 	stopIDs := stopTokenIDs(e.tok, stops)
-	dec := e.tok.NewStreamDecoder()
+	dec := e.tok.NewContinuationDecoder()
 	var banned []int
 	if req.IgnoreEOS {
 		for id := range e.tok.VocabSize() {

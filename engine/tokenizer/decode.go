@@ -65,6 +65,13 @@ func (t *Tokenizer) NewStreamDecoder() *StreamDecoder {
 	return &StreamDecoder{t: t, atStart: true}
 }
 
+// NewContinuationDecoder decodes tokens that continue a sequence, as a
+// generation continues its prompt: a SentencePiece word-start space on the
+// first token is text, and kept, as llama.cpp's token_to_piece keeps it.
+func (t *Tokenizer) NewContinuationDecoder() *StreamDecoder {
+	return &StreamDecoder{t: t}
+}
+
 // Push adds one id and returns the text completed by it: valid UTF-8, with
 // an unfinished multi-byte sequence at the end held back for later tokens.
 // Bytes that can never form a character come out as U+FFFD.

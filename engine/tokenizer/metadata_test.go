@@ -37,7 +37,6 @@ func TestFromMetadataErrors(t *testing.T) {
 		{"merge without space", func(md map[string]any) { md[KeyMerges] = []string{"ab"} }, KeyMerges},
 		{"unknown pre", func(md map[string]any) { md[KeyPre] = "nope" }, KeyPre},
 		{"pre wrong type", func(md map[string]any) { md[KeyPre] = []string{"gpt-2"} }, KeyPre},
-		{"bos out of range", func(md map[string]any) { md[KeyBOS] = uint32(9999) }, KeyBOS},
 		{"eos wrong type", func(md map[string]any) { md[KeyEOS] = "2" }, KeyEOS},
 		{"add_bos wrong type", func(md map[string]any) { md[KeyAddBOS] = uint8(1) }, KeyAddBOS},
 		{"add_bos without bos", func(md map[string]any) { md[KeyAddBOS] = true }, KeyAddBOS},
@@ -56,6 +55,23 @@ func TestFromMetadataErrors(t *testing.T) {
 	}
 	if _, err := FromMetadata(good()); err != nil {
 		t.Fatalf("baseline metadata fails: %v", err)
+	}
+	// Out-of-range special ids are passed over with a warning, as llama.cpp
+	// does: files in circulation store "none" as 4294967295.
+	md := good()
+	base, _ := FromMetadata(good())
+	md[KeyPadding] = uint32(4294967295)
+	md[KeyBOS] = uint32(9999)
+	md["tokenizer.ggml.seperator_token_id"] = uint32(4294967295)
+	tk, err := FromMetadata(md)
+	if err != nil {
+		t.Fatalf("out-of-range special ids: %v", err)
+	}
+	if w := strings.Join(tk.Warnings(), "\n"); !strings.Contains(w, KeyPadding) || !strings.Contains(w, KeyBOS) {
+		t.Errorf("warnings %q should name both keys", w)
+	}
+	if tk.Padding() != base.Padding() || tk.BOS() != base.BOS() {
+		t.Errorf("ignored ids changed the defaults: pad %d bos %d, want %d %d", tk.Padding(), tk.BOS(), base.Padding(), base.BOS())
 	}
 	if _, err := FromMetadata(nil); err == nil {
 		t.Error("nil metadata accepted")

@@ -72,3 +72,19 @@ func TestRoundTripSPM(t *testing.T) {
 		}
 	}
 }
+
+// A generation continues its prompt: the word-start space of its first
+// SentencePiece token is text, as llama.cpp's token_to_piece gives it,
+// while decoding a whole sequence drops the space Encode added.
+func TestContinuationKeepsLeadingSpace(t *testing.T) {
+	tk := spmTok(t)
+	world := ids(t, tk, "▁world")
+	d := tk.NewContinuationDecoder()
+	if got := d.Push(world[0]) + d.Flush(); got != " world" {
+		t.Errorf("continuation decoder gave %q, want %q", got, " world")
+	}
+	s := tk.NewStreamDecoder()
+	if got := s.Push(world[0]) + s.Flush(); got != "world" {
+		t.Errorf("sequence decoder gave %q, want %q", got, "world")
+	}
+}

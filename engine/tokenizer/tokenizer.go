@@ -39,12 +39,13 @@ const spmSpace = "\u2581"
 // Tokenizer converts between text and token ids. It is immutable after
 // FromMetadata apart from an internal word cache, and safe for concurrent use.
 type Tokenizer struct {
-	kind   modelKind
-	pre    *preFamily
-	tokens []string
-	types  []TokenType
-	scores []float32
-	toID   map[string]int32
+	warnings []string
+	kind     modelKind
+	pre      *preFamily
+	tokens   []string
+	types    []TokenType
+	scores   []float32
+	toID     map[string]int32
 	// pieces[id] is what the token decodes to in user-visible text;
 	// control-like tokens decode to "" there and to their text in special.
 	pieces  []string
@@ -273,7 +274,10 @@ func (t *Tokenizer) readSpecialIDs(md map[string]any) error {
 			continue
 		}
 		if v < 0 || v >= int64(len(t.tokens)) {
-			return fmt.Errorf("tokenizer: metadata %s: id %d outside vocabulary of %d tokens", s.key, v, len(t.tokens))
+			// Files in circulation store "none" as 4294967295 (or -1);
+			// llama.cpp warns and keeps its default, and so do we.
+			t.warnings = append(t.warnings, fmt.Sprintf("metadata %s = %d is outside the vocabulary of %d tokens; ignored", s.key, v, len(t.tokens)))
+			continue
 		}
 		*s.dst = int(v)
 	}
@@ -341,6 +345,10 @@ func parseByteToken(s string) (byte, bool) {
 
 // VocabSize is the number of tokens.
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
+
+// Warnings lists what was wrong in the metadata but could be passed over,
+// as llama.cpp passes over it (out-of-range special token ids).
+func (t *Tokenizer) Warnings() []string { return t.warnings }
 
 // BOS is the beginning-of-sequence id, or -1.
 func (t *Tokenizer) BOS() int { return t.bos }

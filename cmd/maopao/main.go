@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newGatewayCmd(), newWorldsimCmd(), newEngineCmd(), newChatCmd(), newAccountCmd(), newCardCmd())
+	root.AddCommand(newServeCmd(), newGatewayCmd(), newWorldsimCmd(), newEngineCmd(), newChatCmd(), newAccountCmd(), newCardCmd(), newModelCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "maopao:", err)
 		os.Exit(1)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -50,7 +51,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.StringVar(&c.LLMURL, "llm-url", "", "OpenAI-compatible server for replies, e.g. http://127.0.0.1:8081 (default: the in-process MoE engine)")
 		fs.StringVar(&c.LLMModel, "llm-model", "", "model name to send to the --llm-url server")
 		fs.StringVar(&c.LLMAPIKey, "llm-api-key", "", "API key for the --llm-url server")
-		fs.StringVar(&c.ModelPath, "model", "", "GGUF model for the in-process engine (default: a bundled small untrained model)")
+		fs.StringVar(&c.ModelPath, "model", "", "model for the in-process engine: a GGUF file, an installed model's name, or a catalogue name or owner/repo[:file] to pull (default: a bundled small untrained model)")
 		fs.IntVar(&c.Threads, "threads", 0, "engine threads (default: all cores)")
 	}
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
@@ -101,6 +102,9 @@ func newRoleCmd(use, short string, role app.Role) *cobra.Command {
 			cfg := f.config()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := resolveModelFlag(ctx, &cfg, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			srv, err := app.StartRole(ctx, role, cfg)
 			if err != nil {
 				return err
@@ -129,4 +133,22 @@ func newGatewayCmd() *cobra.Command {
 
 func newWorldsimCmd() *cobra.Command {
 	return newRoleCmd("worldsim", "Run only the world simulation (and its engine) against NATS and the store", app.RoleWorldsim)
+}
+
+// resolveModelFlag turns a --model that is not a file into one: an
+// installed model's name, or a model to pull first (with its progress on
+// progress).
+func resolveModelFlag(ctx context.Context, cfg *app.Config, progress io.Writer) error {
+	if cfg.ModelPath == "" || cfg.LLMURL != "" {
+		return nil
+	}
+	if _, err := os.Stat(cfg.ModelPath); err == nil {
+		return nil
+	}
+	m, err := pullWithProgress(ctx, modelsDir(cfg.DataDir), cfg.ModelPath, progress)
+	if err != nil {
+		return fmt.Errorf("--model %s: %w", cfg.ModelPath, err)
+	}
+	cfg.ModelPath = m.Path
+	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/local"
 	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/models"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/gateway"
 	"github.com/maopao/maopao/storage"
@@ -86,6 +87,7 @@ type Server struct {
 	url     string
 	store   storage.Store
 	gen     engine.Generator
+	models  *modelManager // nil unless the in-process engine runs here
 	gw      *gateway.Server
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -273,16 +275,26 @@ func (s *Server) openEngine() error {
 			s.log.Warn("no model given: wrote a small RANDOM-WEIGHT MoE model; replies will be gibberish until you pass --model PATH.gguf or --llm-url URL", "path", path)
 		}
 	}
-	e, err := local.Open(path, local.Options{Threads: s.cfg.Threads})
+	e, err := local.Open(path, local.Options{Threads: s.cfg.Threads, Log: s.log})
 	if err != nil {
 		return fmt.Errorf("app: load model %s: %w", path, err)
 	}
 	if e.Untrained() {
-		s.log.Warn("the model has UNTRAINED random weights: replies are not real dialogue; use --model or --llm-url for a real model", "model", path)
+		s.log.Warn("the model has UNTRAINED random weights: replies are not real dialogue; install a real model with `maopao model pull` (or from the page) and use --model NAME, or --llm-url", "model", path)
 	}
-	s.gen = e
+	// The engine can change model while it serves (an install from the
+	// page): the services hold the swappable, not the model.
+	swap := &engine.Swappable{}
+	swap.Swap(e, e.Close)
+	s.gen = swap
+	bg, stop := context.WithCancel(context.Background())
+	s.models = &modelManager{s: s, swap: swap, dir: filepath.Join(s.cfg.DataDir, "models"), hub: models.FromEnv(), ctx: bg, active: path}
 	s.log.Info("engine: local MoE", "model", path, "describe", e.Describe())
-	s.onClose(func(context.Context) error { return e.Close() })
+	s.onClose(func(context.Context) error {
+		stop()
+		s.models.wg.Wait()
+		return swap.Close()
+	})
 	return nil
 }
 
@@ -300,8 +312,11 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	}
 	gw := &gateway.Server{
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
-		Engine: desc, Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
+		Engine: desc, Untrained: s.untrained(), Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
 		LinesPerSecond: s.cfg.LinesPerSecond, LineBurst: s.cfg.LineBurst,
+	}
+	if s.models != nil {
+		gw.Models = s.models
 	}
 	if err := gw.Init(); err != nil {
 		return err
@@ -325,6 +340,15 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 		return hs.Shutdown(ctx)
 	})
 	return nil
+}
+
+// untrained reports whether the in-process engine's model has random weights.
+func (s *Server) untrained() bool {
+	if s.models == nil {
+		return false
+	}
+	e, ok := s.models.swap.Current().(*local.Engine)
+	return ok && e.Untrained()
 }
 
 // engineHealth reports whether the engine answers, for /healthz: an

@@ -73,3 +73,6 @@ type Generator interface {
 
 // ErrPromptTooLong is returned (wrapped) when a prompt does not fit the context.
 var ErrPromptTooLong = errors.New("prompt exceeds the model's context")
+
+// ErrNoModel is returned by a Swappable that has no model yet.
+var ErrNoModel = errors.New("no model is loaded")

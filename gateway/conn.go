@@ -315,8 +315,9 @@ func (c *conn) hello(ref string, h protocol.Hello) {
 	}
 	c.playerID = pid
 	c.authed.Store(true)
-	c.sendFrame(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: ref}, PlayerID: pid, Protocol: protocol.Version, Engine: c.s.Engine,
-		Persona: c.persona(context.Background(), nil)})
+	describe, untrained := c.s.engine()
+	c.sendFrame(protocol.Welcome{Envelope: protocol.Envelope{Type: protocol.TypeWelcome, Ref: ref}, PlayerID: pid, Protocol: protocol.Version, Engine: describe,
+		Untrained: untrained, Persona: c.persona(context.Background(), nil)})
 }
 
 func (c *conn) listCharacters(ctx context.Context, ref string) {

@@ -73,10 +73,11 @@ func (a *creatorAPI) register(mux *http.ServeMux) {
 
 	a.registerWorlds(mux)
 	a.registerChats(mux)
+	a.registerModels(mux)
 
 	// Whatever the patterns above do not take gets a problem too, rather
 	// than net/http's plain-text 404 or 405.
-	for _, prefix := range []string{"/api/v1/characters", "/api/v1/characters/", "/api/v1/accounts/", "/api/v1/worlds", "/api/v1/worlds/", "/api/v1/chats/"} {
+	for _, prefix := range []string{"/api/v1/characters", "/api/v1/characters/", "/api/v1/accounts/", "/api/v1/worlds", "/api/v1/worlds/", "/api/v1/chats/", "/api/v1/models", "/api/v1/models/"} {
 		a.handle(mux, prefix, a.handleUnmatched)
 	}
 }
@@ -91,7 +92,7 @@ var knownRoutes = []struct {
 	{"characters/*", "GET, PUT, PATCH, DELETE"}, {"characters/*/history", "GET"},
 	{"characters/*/history/*", "GET"}, {"characters/*/avatar", "GET, PUT"}, {"characters/*/export", "GET"},
 	{"worlds", "GET, POST"}, {"worlds/*", "GET, PUT, DELETE"},
-	{"chats/import", "POST"}, {"chats/*/export", "GET"},
+	{"chats/import", "POST"}, {"chats/*/export", "GET"}, {"models", "GET"}, {"models/pull", "POST"},
 }
 
 func (a *creatorAPI) handleUnmatched(w http.ResponseWriter, r *http.Request) *apiError {

@@ -37,8 +37,13 @@ type Server struct {
 	// AllowedOrigins lists extra origins (scheme://host[:port]) allowed to
 	// open WebSockets; the page's own origin is always allowed.
 	AllowedOrigins []string
-	// Engine says what produces replies, shown to players on connect.
-	Engine string
+	// Engine says what produces replies, shown to players on connect;
+	// Untrained says its weights are random (EngineChanged updates both).
+	Engine    string
+	Untrained bool
+	// Models, where this process runs the engine, installs models for the
+	// page; nil elsewhere.
+	Models Models
 	// Web serves the web client at /; nil serves nothing there.
 	Web http.Handler
 	// Health adds checks of other parts to /healthz.
@@ -60,6 +65,9 @@ type Server struct {
 	mu    sync.Mutex
 	subs  map[string]*convSub // conversation ID → subscription shared by this gateway's connections
 	conns map[*conn]struct{}
+
+	engineMu  sync.Mutex
+	untrained bool
 
 	countsMu sync.Mutex
 	counts   map[string]int // chats per character, for "most chatted"
@@ -113,6 +121,7 @@ func (s *Server) Init() error {
 		s.WriteQueue = 256
 	}
 	s.tokens = Tokens{Secret: s.Secret}
+	s.untrained = s.Untrained
 	s.subs = map[string]*convSub{}
 	s.conns = map[*conn]struct{}{}
 	s.reg = prometheus.NewRegistry()

@@ -84,6 +84,10 @@ type Welcome struct {
 	PlayerID string `json:"player_id"`
 	Protocol int    `json:"protocol"`
 	Engine   string `json:"engine"` // what produces replies, in words
+	// Untrained is true when replies come from a model with random
+	// weights: a client should say so, in plain words, and how to get a
+	// real model.
+	Untrained bool `json:"untrained,omitempty"`
 	// Persona is the player's default persona.
 	Persona Persona `json:"persona"`
 }

@@ -34,9 +34,10 @@ type ChatService struct {
 	AckWait   time.Duration // how long JetStream waits before redelivering an unacked line (default 30s)
 	IdleAfter time.Duration // an actor with nothing to do passivates after this (default 5m)
 
-	mu     sync.Mutex
-	actors map[string]*chatActor
-	wg     sync.WaitGroup
+	mu                sync.Mutex
+	actors            map[string]*chatActor
+	wg                sync.WaitGroup
+	contextFromEngine bool
 }
 
 // Run consumes until ctx is cancelled, then stops every actor; lines being
@@ -52,6 +53,9 @@ func (s *ChatService) Run(ctx context.Context) error {
 		s.IdleAfter = 5 * time.Minute
 	}
 	if s.Config.ContextSize == 0 {
+		// The engine's model may change while we run (a model installed
+		// from the page): each line then reads the context size anew.
+		s.contextFromEngine = true
 		s.Config.ContextSize = s.Engine.ContextSize()
 	}
 	if s.Config.CountTokens == nil {
@@ -257,6 +261,9 @@ func (a *chatActor) refresh(ctx context.Context) error {
 		return fmt.Errorf("load conversation %s: %w", a.convID, err)
 	}
 	a.state.Conversation = conv
+	if a.svc.contextFromEngine {
+		a.state.Config.ContextSize = a.svc.Engine.ContextSize()
+	}
 	a.state.PlayerName, a.state.PlayerDescription = "Traveler", ""
 	if p, err := st.GetPlayer(ctx, conv.PlayerID); err == nil {
 		if p.Name != "" {

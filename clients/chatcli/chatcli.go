@@ -70,6 +70,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer c.Close()
+	untrainedHint(c, opt.Stderr)
 	if opt.PersonaName != "" || opt.PersonaDescription != "" {
 		p := c.Welcome().Persona
 		if opt.PersonaName != "" {
@@ -338,5 +339,13 @@ func printMessage(out io.Writer, name string, m protocol.ChatMessage) {
 		fmt.Fprintf(out, "%s%s: %s\n", name, note, clean(m.Content))
 	default:
 		fmt.Fprintf(out, "[%s] %s\n", clean(m.Role), clean(m.Content))
+	}
+}
+
+// untrainedHint says, once and in plain words, that replies are random text
+// when the server has no trained model, and how to get one.
+func untrainedHint(c *chatclient.Client, stderr io.Writer) {
+	if c.Welcome().Untrained {
+		fmt.Fprintln(stderr, "maopao: no trained model is installed on this server, so replies are random text; install one with \"maopao model pull\" and run \"maopao serve --model NAME\" (or use the page's \"Get a real model\")")
 	}
 }

@@ -71,6 +71,7 @@ func RunWorld(ctx context.Context, opt WorldOptions) error {
 		return err
 	}
 	defer c.Close()
+	untrainedHint(c, opt.Stderr)
 
 	worlds, err := c.ListWorlds(ctx)
 	if err != nil {

@@ -61,6 +61,10 @@ func TestChatWorldCommand(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "Lin Xiaoyu: ") || !strings.HasSuffix(out, "\n") {
 		t.Fatalf("a line to Xiaoyu: out %q, stderr %q, err %v", out, errOut, err)
 	}
+	// The server runs an untrained model: the player is told, in words.
+	if strings.Count(errOut, "replies are random text") != 1 || !strings.Contains(errOut, "maopao model pull") {
+		t.Errorf("stderr %q lacks the one-line hint about the untrained model", errOut)
+	}
 	out, _, err = runChat(t, "", append([]string{"-w", "Misty Harbour", "--private", "Lin Xiaoyu", "--say", "psst"}, common...)...)
 	if err != nil || !strings.HasPrefix(out, "[private] Lin Xiaoyu: ") {
 		t.Fatalf("a private line: out %q, err %v", out, err)

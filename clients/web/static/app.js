@@ -204,6 +204,7 @@
       case "chat_deleted": return onChatDeleted(f);
       case "persona": return onPersona(f);
       case "characters_changed": return send({ type: "list_characters" }, { kind: "list" });
+      case "engine_changed": return showEngine(f.engine, f.untrained);
       case "pong": return;
       default: return; // frames from a newer server that this page does not know
     }
@@ -213,10 +214,7 @@
     ready = true;
     attempts = 0;
     setStatus("online", "online");
-    el.banner.hidden = !f.engine;
-    el.banner.textContent = f.engine ? "Engine: " + f.engine : "";
-    // Players must not mistake noise for a character's words.
-    el.banner.classList.toggle("warn", /random|untrained|not a model/i.test(f.engine || ""));
+    showEngine(f.engine, f.untrained);
     if (f.player_id) store(LS_PLAYER, f.player_id);
     if (f.persona) showPersona(f.persona, null);
     // A guest picks a name on the first visit instead of being "Traveler".
@@ -224,6 +222,16 @@
     send({ type: "list_characters" }, { kind: "list" });
     var want = current ? current.characterId : load(LS_CHAR);
     if (want) openChat(want, false, current ? current.conversationId : load(LS_CONV));
+  }
+
+  // showEngine says what writes the replies; players must not mistake the
+  // random text of an untrained model for a character's words.
+  function showEngine(describe, untrained) {
+    untrained = untrained || /untrained|random weights/i.test(describe || "");
+    el.banner.hidden = !describe;
+    el.banner.textContent = describe ? "Engine: " + describe : "";
+    el.banner.classList.toggle("warn", untrained);
+    if (window.maopaoModels) window.maopaoModels.engine(describe, untrained);
   }
 
   function onCharacters(f) {

@@ -10,6 +10,7 @@ import (
 	"github.com/maopao/maopao/engine/local"
 	"github.com/maopao/maopao/engine/models"
 	"github.com/maopao/maopao/gateway"
+	"github.com/maopao/maopao/internal/sysmem"
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -49,7 +50,7 @@ func (m *modelManager) Status(ctx context.Context) protocol.ModelStatus {
 				Context: in.Context, Active: in.Path == active})
 		}
 	}
-	mem, _ := models.MemTotal()
+	mem, _ := sysmem.MemTotal()
 	for _, e := range models.Catalogue {
 		st.Catalogue = append(st.Catalogue, protocol.CatalogueModel{Name: e.Name, Title: e.Title, Params: e.Params, Quant: e.Quant,
 			Size: e.SizeBytes, RAM: e.RAMBytes, Languages: e.Languages, Licence: e.Licence, About: e.Description,

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/maopao/maopao/engine/models"
+	"github.com/maopao/maopao/internal/sysmem"
 )
 
 // modelsDir is where pulled models live in a data folder.
@@ -48,7 +49,7 @@ model that fits this machine's memory.`,
 			if len(args) == 1 {
 				ref = args[0]
 			} else {
-				mem, err := models.MemTotal()
+				mem, err := sysmem.MemTotal()
 				if err != nil {
 					return fmt.Errorf("name a model to pull (this system does not say how much memory it has: %v)", err)
 				}

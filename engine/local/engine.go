@@ -46,6 +46,7 @@ const promptChunk = maxBatchTokens
 // Engine is a loaded local model. It implements engine.Generator and is
 // safe for concurrent use.
 type Engine struct {
+	need      MemoryNeed
 	file      *gguf.File
 	model     *model.Model
 	tok       *tokenizer.Tokenizer
@@ -144,6 +145,11 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	if conc <= 0 {
 		conc = 4
 	}
+	need := needs(f, m, conc, ctxSize)
+	if err := checkFits(need); err != nil {
+		return nil, err
+	}
+	log.Info("model memory", "needs", need.String())
 	untrained, _ := f.Metadata["maopao.untrained"].(bool)
 	e := &Engine{
 		file: f, model: m, tok: tok, family: fam, stops: chattmpl.StopStrings(fam),
@@ -160,8 +166,12 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	e.stopped = make(chan struct{})
 	go e.schedule()
 	e.desc = describe(m, untrained)
+	e.need = need
 	return e, nil
 }
+
+// Needs says what the engine takes in memory.
+func (e *Engine) Needs() MemoryNeed { return e.need }
 
 func pickTemplate(f *gguf.File, name string) (chattmpl.Family, error) {
 	if name != "" {

@@ -1,4 +1,5 @@
-package models
+// Package sysmem reads how much memory this machine has.
+package sysmem
 
 import (
 	"bufio"
@@ -26,5 +27,5 @@ func MemTotal() (int64, error) {
 			return kb << 10, nil
 		}
 	}
-	return 0, errors.New("models: /proc/meminfo has no MemTotal")
+	return 0, errors.New("sysmem: /proc/meminfo has no MemTotal")
 }

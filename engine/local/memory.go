@@ -1,0 +1,65 @@
+package local
+
+import (
+	"fmt"
+
+	"github.com/maopao/maopao/engine/gguf"
+	"github.com/maopao/maopao/engine/model"
+	"github.com/maopao/maopao/internal/sysmem"
+)
+
+// MemoryNeed is what running a model takes: its weights (mapped from the
+// file, so they are read through the page cache), and a KV cache per
+// conversation held at once.
+type MemoryNeed struct {
+	Weights           int64
+	KVPerConversation int64
+	Conversations     int
+	Context           int
+	Working           int64 // scratch buffers and the rest
+}
+
+// Total is the memory the engine may use at most.
+func (n MemoryNeed) Total() int64 {
+	return n.Weights + int64(n.Conversations)*n.KVPerConversation + n.Working
+}
+
+func (n MemoryNeed) String() string {
+	return fmt.Sprintf("%s of weights + %s of KV cache (%d conversations of %d tokens, %s each) + %s working = %s",
+		mib(n.Weights), mib(int64(n.Conversations)*n.KVPerConversation), n.Conversations, n.Context, mib(n.KVPerConversation), mib(n.Working), mib(n.Total()))
+}
+
+func mib(b int64) string {
+	if b >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// workingMemory covers the forward pass's scratch buffers.
+const workingMemory = 256 << 20
+
+// needs is what m in f takes with conc conversations of ctx tokens: the
+// KV cache holds keys and values of every layer in float32.
+func needs(f *gguf.File, m *model.Model, conc, ctx int) MemoryNeed {
+	var weights int64
+	for _, t := range f.Tensors {
+		weights += int64(len(t.Data))
+	}
+	c := m.Config
+	perPos := int64(c.Layers) * 2 * int64(c.KVHeads*c.HeadDim) * 4
+	return MemoryNeed{Weights: weights, KVPerConversation: perPos * int64(ctx), Conversations: conc, Context: ctx, Working: workingMemory}
+}
+
+// checkFits refuses a model that cannot fit in this machine's memory,
+// saying what it needs, instead of letting the process be killed later.
+func checkFits(n MemoryNeed) error {
+	total, err := sysmem.MemTotal()
+	if err != nil {
+		return nil // unknown here: let it try
+	}
+	if n.Total() > total {
+		return fmt.Errorf("the model needs %s, more than this machine's %s of memory: use a smaller model or quantisation, a shorter context or fewer parallel conversations", n, mib(total))
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package local
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/maopao/maopao/internal/sysmem"
+)
+
+func TestMemoryNeed(t *testing.T) {
+	e := open(t, Options{Threads: 1, ContextSize: 256, MaxConcurrent: 3})
+	n := e.Needs()
+	c := e.model.Config
+	if want := int64(c.Layers) * 2 * int64(c.KVHeads*c.HeadDim) * 4 * 256; n.KVPerConversation != want || n.Conversations != 3 || n.Context != 256 {
+		t.Fatalf("need %+v, want %d bytes of KV per conversation", n, want)
+	}
+	if n.Weights <= 0 || n.Total() != n.Weights+3*n.KVPerConversation+n.Working {
+		t.Fatalf("need %+v", n)
+	}
+	if !strings.Contains(n.String(), "3 conversations of 256 tokens") {
+		t.Errorf("need in words: %s", n)
+	}
+	total, err := sysmem.MemTotal()
+	if err != nil {
+		t.Skip("this system does not say how much memory it has")
+	}
+	huge := n
+	huge.Weights = 2 * total
+	if err := checkFits(huge); err == nil || !strings.Contains(err.Error(), "more than this machine's") {
+		t.Fatalf("a model twice the memory: %v", err)
+	}
+	if err := checkFits(n); err != nil {
+		t.Fatalf("a tiny model: %v", err)
+	}
+}

@@ -44,6 +44,13 @@ type Config struct {
 	MongoDB  string // database name (default from the URI, else "maopao")
 
 	LLMURL string // OpenAI-compatible server; "" uses the in-process engine
+	// HelloTimeout closes WebSockets that have not said hello by then
+	// (default 10s).
+	HelloTimeout time.Duration
+	// HTTPReadTimeout bounds reading one request, body included (default
+	// 30s); HTTPIdleTimeout closes keep-alive connections left idle
+	// (default 2m).
+	HTTPReadTimeout, HTTPIdleTimeout time.Duration
 	// LinesPerSecond and LineBurst bound each connection's lines and chat
 	// requests (defaults 4 and 8).
 	LinesPerSecond float64
@@ -64,6 +71,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
+	}
+	if c.HTTPReadTimeout <= 0 {
+		c.HTTPReadTimeout = 30 * time.Second
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = 2 * time.Minute
 	}
 	if c.DataDir == "" {
 		return errors.New("app: a data folder is required (--data)")
@@ -313,7 +326,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	gw := &gateway.Server{
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
 		Engine: desc, Untrained: s.untrained(), Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
-		LinesPerSecond: s.cfg.LinesPerSecond, LineBurst: s.cfg.LineBurst,
+		LinesPerSecond: s.cfg.LinesPerSecond, LineBurst: s.cfg.LineBurst, HelloTimeout: s.cfg.HelloTimeout,
 	}
 	if s.models != nil {
 		gw.Models = s.models
@@ -326,7 +339,12 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	if err != nil {
 		return fmt.Errorf("app: listen on %s: %w", s.cfg.Addr, err)
 	}
-	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// A request must arrive whole in ReadTimeout: a body trickled a byte at
+	// a time cannot hold a connection (WebSockets clear the deadline when
+	// they take the connection over). No write timeout: the studio streams
+	// a reply for as long as it takes.
+	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: s.cfg.HTTPReadTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/protocol"
 )
@@ -38,7 +39,7 @@ func nextError(t *testing.T, ctx context.Context, c *chatclient.Client) protocol
 func TestBadInputGetsErrorFramesAndHurtsNoOne(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv := startServe(t, t.TempDir(), nil)
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.HelloTimeout = time.Second })
 	defer srv.Close()
 
 	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Bob")
@@ -105,6 +106,29 @@ func TestBadInputGetsErrorFramesAndHurtsNoOne(t *testing.T) {
 	var e protocol.Error
 	if err := raw.ReadJSON(&e); err != nil || e.Code != protocol.CodeUnauthenticated || e.Ref != "a" {
 		t.Errorf("request before hello: got %+v, %v; want %s", e, err, protocol.CodeUnauthenticated)
+	}
+
+	// A connection that never says hello is closed (here after 1s).
+	mute, _, err := websocket.DefaultDialer.DialContext(ctx, strings.Replace(srv.URL(), "http", "ws", 1)+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	var ceMute *websocket.CloseError
+	if _, _, err := mute.ReadMessage(); !errors.As(err, &ceMute) || ceMute.Code != protocol.CloseBadAuth {
+		t.Errorf("a socket without hello: %v, want close code %d", err, protocol.CloseBadAuth)
+	}
+
+	// A text frame that is not UTF-8 closes that connection with 1007.
+	bad, _, err := websocket.DefaultDialer.DialContext(ctx, strings.Replace(srv.URL(), "http", "ws", 1)+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	_ = bad.WriteMessage(websocket.TextMessage, []byte("{\"type\":\"ping\",\"id\":\"\xff\"}"))
+	var ce1007 *websocket.CloseError
+	if _, _, err := bad.ReadMessage(); !errors.As(err, &ce1007) || ce1007.Code != websocket.CloseInvalidFramePayloadData {
+		t.Errorf("invalid UTF-8: %v, want close code 1007", err)
 	}
 
 	// An oversized frame closes only that connection, with 1009.

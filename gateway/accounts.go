@@ -157,7 +157,7 @@ func (a *creatorAPI) writeToken(w http.ResponseWriter, status int, playerID, use
 	if err != nil {
 		return problemf(http.StatusInternalServerError, protocol.CodeInternal, "sign token")
 	}
-	writeJSON(w, status, AccountResponse{Token: tok, PlayerID: playerID, Username: username, ExpiresAt: exp})
+	writeToken(w, status, AccountResponse{Token: tok, PlayerID: playerID, Username: username, ExpiresAt: exp})
 	return nil
 }
 

@@ -81,6 +81,7 @@ func writeAPIError(w http.ResponseWriter, e *apiError) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(ValidationProblem{
 		Problem: Problem{

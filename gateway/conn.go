@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
@@ -54,6 +55,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.metrics.connections.Inc()
 	go c.writeLoop()
+	hello := time.AfterFunc(s.HelloTimeout, func() {
+		if !c.authenticated() {
+			c.closeWith(protocol.CloseBadAuth, "no hello in time")
+		}
+	})
+	go func() { <-c.done; hello.Stop() }()
 	// The read loop runs on its own goroutine, not the handler's: returning
 	// from the handler frees net/http's per-request buffers and stack for
 	// the connection's whole life (about a third of its memory). Its
@@ -230,6 +237,12 @@ func (c *conn) readLoop(ctx context.Context) {
 		_ = c.ws.SetReadDeadline(time.Now().Add(90 * time.Second))
 		if kind != websocket.TextMessage {
 			c.sendError("", protocol.CodeBadJSON, "frames must be JSON text frames")
+			continue
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455: a text frame that is not UTF-8 fails the connection.
+			c.s.metrics.errors.WithLabelValues(protocol.CodeBadJSON).Inc()
+			c.closeWith(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
 			continue
 		}
 		if c.closing.Load() {

@@ -24,19 +24,25 @@ type Problem struct {
 	Code   string `json:"code,omitempty"`
 }
 
+// writeProblem answers with an RFC 9457 problem; it is writeAPIError's
+// short form, so every problem has one shape.
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Problem{
-		Type: "https://maopao.dev/problems/" + code, Title: http.StatusText(status),
-		Status: status, Detail: detail, Code: code,
-	})
+	writeAPIError(w, &apiError{status: status, code: code, detail: detail})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	// Browsers must never guess another type for an answer that carries
+	// text players wrote.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeToken answers with a token: no cache along the way may keep it.
+func writeToken(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, v)
 }
 
 // SessionRequest is the optional body of POST /api/v1/session.
@@ -96,7 +102,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "sign token")
 		return
 	}
-	writeJSON(w, http.StatusOK, SessionResponse{Token: tok, PlayerID: p.ID, Name: p.Name, ExpiresAt: exp})
+	writeToken(w, http.StatusOK, SessionResponse{Token: tok, PlayerID: p.ID, Name: p.Name, ExpiresAt: exp})
 }
 
 // CharacterList answers GET /api/v1/characters.

@@ -52,6 +52,9 @@ type Server struct {
 	// WriteQueue is how many frames may wait for a slow client before the
 	// gateway closes it (default 256).
 	WriteQueue int
+	// HelloTimeout closes a connection that has not said hello by then
+	// (default 10s): an unauthenticated socket costs memory and a file.
+	HelloTimeout time.Duration
 	// LinesPerSecond and LineBurst bound a connection's lines and chat
 	// requests (defaults 4 and 8).
 	LinesPerSecond float64
@@ -119,6 +122,9 @@ func (s *Server) Init() error {
 	}
 	if s.WriteQueue <= 0 {
 		s.WriteQueue = 256
+	}
+	if s.HelloTimeout <= 0 {
+		s.HelloTimeout = 10 * time.Second
 	}
 	s.tokens = Tokens{Secret: s.Secret}
 	s.untrained = s.Untrained

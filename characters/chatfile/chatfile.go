@@ -2,8 +2,11 @@
 // format, so players can move chats between SillyTavern and Maopao: a
 // header line (user_name, character_name, create_date, chat_metadata),
 // then one line per message (name, is_user, is_system, send_date, mes,
-// extra, swipes, swipe_id, swipe_info). Fields Maopao has no use for are
-// kept as they were read and written back.
+// extra, swipes, swipe_id, swipe_info). A message's extra object and the
+// header's chat_metadata are kept as read and written back; other fields
+// SillyTavern adds (force_avatar, gen_started, …) are not kept. The reader
+// takes files as SillyTavern writes them, quirks included (is_system as "",
+// send dates as "December 6, 2026 9:48pm").
 package chatfile
 
 import (
@@ -63,8 +66,8 @@ type header struct {
 
 type line struct {
 	Name      string          `json:"name"`
-	IsUser    bool            `json:"is_user"`
-	IsSystem  bool            `json:"is_system"`
+	IsUser    flexBool        `json:"is_user"`
+	IsSystem  flexBool        `json:"is_system"`
 	SendDate  json.RawMessage `json:"send_date,omitempty"`
 	Mes       *string         `json:"mes"`
 	Extra     json.RawMessage `json:"extra,omitempty"`
@@ -172,7 +175,7 @@ func readLine(raw []byte) (Message, error) {
 	if len(l.Swipes) > MaxSwipes {
 		return Message{}, fmt.Errorf("more than %d swipes", MaxSwipes)
 	}
-	m := Message{Name: l.Name, IsUser: l.IsUser, IsSystem: l.IsSystem, SentAt: parseDate(l.SendDate), Text: *l.Mes, Extra: l.Extra}
+	m := Message{Name: l.Name, IsUser: bool(l.IsUser), IsSystem: bool(l.IsSystem), SentAt: parseDate(l.SendDate), Text: *l.Mes, Extra: l.Extra}
 	if len(l.Swipes) > 1 {
 		m.Swipes = l.Swipes
 		if l.SwipeID != nil {
@@ -252,7 +255,7 @@ func Write(w io.Writer, c Chat) error {
 		if len(extra) == 0 {
 			extra = json.RawMessage("{}")
 		}
-		l := line{Name: m.Name, IsUser: m.IsUser, IsSystem: m.IsSystem, SendDate: sd, Mes: &text, Extra: extra}
+		l := line{Name: m.Name, IsUser: flexBool(m.IsUser), IsSystem: flexBool(m.IsSystem), SendDate: sd, Mes: &text, Extra: extra}
 		swipes := m.Swipes
 		id := m.SwipeID
 		if len(swipes) == 0 {
@@ -274,4 +277,28 @@ func Write(w io.Writer, c Chat) error {
 func humanized(t time.Time) string {
 	t = t.UTC()
 	return fmt.Sprintf("%d-%d-%d @%02dh %02dm %02ds %03dms", t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond()/1e6)
+}
+
+// flexBool reads a boolean as SillyTavern may write it: true/false, but
+// also "" (its /sendas messages have "is_system":""), "true", 0/1 or null.
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case bool:
+		*b = flexBool(x)
+	case string:
+		*b = flexBool(x == "true")
+	case float64:
+		*b = x != 0
+	case nil:
+		*b = false
+	default:
+		return fmt.Errorf("want a boolean, got %s", data)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,4 +121,39 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Files SillyTavern 1.12 wrote itself (a chat built with /send, /sendas and
+// /addswipe, and one of ours it re-saved) read as they are.
+func TestReadSillyTavernWrittenFiles(t *testing.T) {
+	f, err := os.Open("testdata/sillytavern-native.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UserName != "Ada" || c.CharacterName != "Greeter" || len(c.Messages) != 5 || c.Created.IsZero() {
+		t.Fatalf("chat %+v", c)
+	}
+	g, r := c.Messages[0], c.Messages[2]
+	if len(g.Swipes) != 3 || g.Text != "Hello there." || g.IsUser {
+		t.Errorf("greeting %+v", g)
+	}
+	if r.IsSystem || r.Text != "Reply one." || len(r.Swipes) != 2 || r.SentAt.IsZero() {
+		t.Errorf("a /sendas reply (is_system \"\") %+v", r)
+	}
+	if u := c.Messages[1]; !u.IsUser || u.Text != "Hi, greeter. 你好" || u.Swipes != nil {
+		t.Errorf("user line %+v", u)
+	}
+	resaved, err := os.Open("testdata/sillytavern-resaved.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resaved.Close()
+	if c, err := Read(resaved); err != nil || len(c.Messages) != 5 || len(c.Messages[2].Swipes) != 3 {
+		t.Fatalf("a chat of ours re-saved by SillyTavern: %v %+v", err, c)
+	}
 }

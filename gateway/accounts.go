@@ -94,6 +94,9 @@ func validPassword(pw string) *FieldError {
 // turns that guest into the account (keeping its conversations); otherwise
 // (no token, or an account's token) a new player is made.
 func (a *creatorAPI) handleRegister(w http.ResponseWriter, r *http.Request) *apiError {
+	if wait, ok := a.s.sessions.allow(clientIP(r)); !ok {
+		return retryAfter(wait, "new accounts")
+	}
 	var req AccountRequest
 	if e := decodeJSONBody(w, r, maxAccountBody, &req); e != nil {
 		return e
@@ -310,50 +313,13 @@ func parseArgon2id(encoded string) (salt, key []byte, t, m uint32, p uint8, err 
 // guessing one account's password is slow from any one address, and one
 // address hammering many usernames does not lock out their owners
 // elsewhere.
-type loginLimiter struct {
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-	now     func() time.Time
-}
-
-// maxLoginBuckets bounds the limiter's memory; past it, buckets that have
-// refilled (and so carry no information) are dropped.
-const maxLoginBuckets = 100_000
+type loginLimiter struct{ *keyedLimiter }
 
 func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{buckets: map[string]*rate.Limiter{}, now: time.Now}
+	return &loginLimiter{newKeyedLimiter(rate.Every(loginEvery), loginBurst)}
 }
 
 // allow takes one attempt from the bucket, or says how long to wait.
 func (l *loginLimiter) allow(username, ip string) (time.Duration, bool) {
-	key := strings.ToLower(username) + "\x00" + ip
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxLoginBuckets {
-			for k, old := range l.buckets {
-				if old.TokensAt(now) >= loginBurst {
-					delete(l.buckets, k)
-				}
-			}
-			// Still full: all are fresh, so anything dropped gains its
-			// owner at most one burst.
-			for k := range l.buckets {
-				if len(l.buckets) < maxLoginBuckets {
-					break
-				}
-				delete(l.buckets, k)
-			}
-		}
-		b = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
-		l.buckets[key] = b
-	}
-	res := b.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
-	}
-	return 0, true
+	return l.keyedLimiter.allow(strings.ToLower(username) + "\x00" + ip)
 }

@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/protocol"
@@ -34,7 +33,6 @@ type conn struct {
 	readDone chan struct{}    // closed when the read loop has stopped
 	playerID string
 	authed   atomic.Bool // hello accepted; readable from other goroutines
-	limiter  *rate.Limiter
 
 	mu     sync.Mutex
 	chats  map[string]string    // conversation ID → character ID, opened on this connection
@@ -48,7 +46,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		s: s, ws: ws, out: outQueue{max: s.WriteQueue, ready: make(chan struct{}, 1)}, done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
-		limiter: rate.NewLimiter(rate.Limit(cmp.Or(s.LinesPerSecond, 4)), cmp.Or(s.LineBurst, 8)), chats: map[string]string{}, worlds: map[string]*presence{},
+		chats: map[string]string{}, worlds: map[string]*presence{},
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -362,11 +360,20 @@ func (c *conn) allowedIn(ref, conversationID string) (string, bool) {
 		c.sendError(ref, protocol.CodeUnknownChat, "open the chat with open_chat first")
 		return "", false
 	}
-	if !c.limiter.Allow() {
-		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
+	if !c.allowed(ref) {
 		return "", false
 	}
 	return charID, true
+}
+
+// allowed takes one token from the player's bucket, shared by all of the
+// player's connections, or answers ref with how long to wait.
+func (c *conn) allowed(ref string) bool {
+	wait, ok := c.s.players.allow(c.playerID)
+	if !ok {
+		c.sendError(ref, protocol.CodeRateLimited, fmt.Sprintf("too many messages; slow down (try again in %s)", wait.Round(100*time.Millisecond)))
+	}
+	return ok
 }
 
 func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {

@@ -67,6 +67,10 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 		return
 	}
+	if wait, ok := s.sessions.allow(clientIP(r)); !ok {
+		writeAPIError(w, retryAfter(wait, "new sessions"))
+		return
+	}
 	var req SessionRequest
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4097))
 	if err != nil {

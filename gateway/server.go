@@ -72,6 +72,9 @@ type Server struct {
 	engineMu  sync.Mutex
 	untrained bool
 
+	players  *keyedLimiter // lines and requests per player, over all connections
+	sessions *keyedLimiter // new guests and accounts per address
+
 	countsMu sync.Mutex
 	counts   map[string]int // chats per character, for "most chatted"
 	countsAt time.Time
@@ -126,6 +129,7 @@ func (s *Server) Init() error {
 	if s.HelloTimeout <= 0 {
 		s.HelloTimeout = 10 * time.Second
 	}
+	s.initLimits()
 	s.tokens = Tokens{Secret: s.Secret}
 	s.untrained = s.Untrained
 	s.subs = map[string]*convSub{}

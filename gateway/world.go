@@ -87,6 +87,11 @@ func (c *conn) playerName(ctx context.Context) string {
 }
 
 func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) {
+	// Arrivals and departures are events everyone at the place hears
+	// and characters remember: they count as lines.
+	if !c.allowed(ref) {
+		return
+	}
 	w, err := c.s.Store.GetWorld(ctx, j.WorldID)
 	if err != nil || (w.Visibility == maopao.VisibilityPrivate && w.OwnerID != c.playerID) {
 		if err != nil && !errors.Is(err, maopao.ErrNotFound) {
@@ -188,6 +193,11 @@ func (c *conn) presenceIn(ref, worldID string) *presence {
 }
 
 func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
+	// Arrivals and departures are events everyone at the place hears
+	// and characters remember: they count as lines.
+	if !c.allowed(ref) {
+		return
+	}
 	p := c.presenceIn(ref, m.WorldID)
 	if p == nil {
 		return
@@ -250,8 +260,7 @@ func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSa
 // acceptLine rate-limits a player's line, gives it an id, puts it into the
 // world's log and acks it once JetStream has it.
 func (c *conn) acceptLine(ctx context.Context, ref, worldID string, input func(id string) world.Input) {
-	if !c.limiter.Allow() {
-		c.sendError(ref, protocol.CodeRateLimited, "too many messages; slow down")
+	if !c.allowed(ref) {
 		return
 	}
 	msgID := uuid.NewString()
@@ -263,6 +272,11 @@ func (c *conn) acceptLine(ctx context.Context, ref, worldID string, input func(i
 }
 
 func (c *conn) leaveWorld(ctx context.Context, ref string, l protocol.LeaveWorld) {
+	// Arrivals and departures are events everyone at the place hears
+	// and characters remember: they count as lines.
+	if !c.allowed(ref) {
+		return
+	}
 	if c.presenceIn(ref, l.WorldID) == nil {
 		return
 	}

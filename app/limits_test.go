@@ -1,0 +1,112 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/clients/chatclient"
+	"github.com/maopao/maopao/engine/openai/openaitest"
+	"github.com/maopao/maopao/protocol"
+)
+
+// The line limit is the player's, not a connection's: ten sockets of one
+// player get no more through than one would. Guests made from one address
+// are limited too, and world arrivals and departures count as lines.
+func TestLimitsArePerPlayerAndPerAddress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	llm := openaitest.Start(t)
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL, c.ModelPath = llm.URL, "" })
+	defer srv.Close()
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := dial(t, ctx, srv, token)
+	chars, err := first.ListCharacters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := first.OpenChat(ctx, chars[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	accepted, limited := 0, 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range 10 {
+		c := first
+		if i > 0 {
+			c = dial(t, ctx, srv, token)
+			if _, err := c.OpenChatByID(ctx, opened.ConversationID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 4 {
+				_, err := c.Say(ctx, opened.ConversationID, "line "+strconv.Itoa(i)+"."+strconv.Itoa(j), nil)
+				mu.Lock()
+				if chatclient.IsCode(err, protocol.CodeRateLimited) {
+					limited++
+				} else {
+					accepted++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// A burst of 8, then 4 a second while the test ran.
+	if most := 8 + int(4*time.Since(start).Seconds()) + 1; accepted > most || limited == 0 {
+		t.Fatalf("one player on 10 sockets: %d lines accepted, %d refused in %v; at most %d may pass", accepted, limited, time.Since(start), most)
+	}
+
+	// Guests from one address: a burst, then 429 with Retry-After.
+	refusedAt := -1
+	for i := range 40 {
+		resp, err := postJSON(ctx, srv.URL()+"/api/v1/session", `{}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			refusedAt = i
+			break
+		}
+	}
+	if refusedAt < 0 || refusedAt > 25 {
+		t.Fatalf("new guests from one address refused only at %d", refusedAt)
+	}
+
+	// Join and leave a world over and over: limited like lines.
+	w := dial(t, ctx, srv, token)
+	worlds, err := w.ListWorlds(ctx)
+	if err != nil || len(worlds) == 0 {
+		t.Fatalf("worlds: %v", err)
+	}
+	refused := false
+	for range 20 {
+		if _, err := w.JoinWorld(ctx, worlds[0].ID, ""); chatclient.IsCode(err, protocol.CodeRateLimited) {
+			refused = true
+			break
+		}
+		if err := w.LeaveWorld(ctx, worlds[0].ID); chatclient.IsCode(err, protocol.CodeRateLimited) {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatal("20 join and leave pairs in a row were all accepted")
+	}
+}

@@ -44,6 +44,8 @@ type Config struct {
 	MongoDB  string // database name (default from the URI, else "maopao")
 
 	LLMURL string // OpenAI-compatible server; "" uses the in-process engine
+	// MetricsPublic serves /metrics to every address, not only loopback.
+	MetricsPublic bool
 	// HelloTimeout closes WebSockets that have not said hello by then
 	// (default 10s).
 	HelloTimeout time.Duration
@@ -330,6 +332,11 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 	}
 	if s.models != nil {
 		gw.Models = s.models
+	}
+	gw.MetricsPublic = s.cfg.MetricsPublic
+	if host, _, err := net.SplitHostPort(s.cfg.Addr); err == nil {
+		ip := net.ParseIP(host)
+		gw.LoopbackOnly = host == "localhost" || (ip != nil && ip.IsLoopback())
 	}
 	if err := gw.Init(); err != nil {
 		return err

@@ -188,6 +188,12 @@ func (a *creatorAPI) handleLogin(w http.ResponseWriter, r *http.Request) *apiErr
 		// No account can have these; say no more than for a wrong password.
 		return problemf(http.StatusUnauthorized, codeBadCredentials, "wrong username or password")
 	}
+	// Every login costs an argon2 hash, whatever the username: one
+	// address trying many usernames is limited as a whole, so it cannot
+	// keep the hashing slots from everyone else.
+	if wait, ok := a.loginsFrom.allow(clientIP(r)); !ok {
+		return retryAfter(wait, "login attempts")
+	}
 	if wait, ok := a.logins.allow(req.Username, clientIP(r)); !ok {
 		e := problemf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many login attempts for %q; retry in %s", req.Username, wait.Round(time.Second))
 		e.header = http.Header{"Retry-After": {strconv.Itoa(int(wait.Seconds()) + 1)}}

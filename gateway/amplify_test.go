@@ -5,6 +5,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -143,5 +144,25 @@ func TestAvatarPixelBombRefused(t *testing.T) {
 	}
 	if r := a.do("GET", "/api/v1/characters/"+v.ID+"/avatar", alice, nil); r.status != http.StatusNotFound {
 		t.Fatalf("after a refused upload the avatar answers %d, want 404", r.status)
+	}
+}
+
+// Logins with ever new usernames from one address are limited as a whole:
+// each costs an argon2 hash (they used to slow a real user's login 40-fold).
+func TestLoginsPerAddress(t *testing.T) {
+	a := newTestAPI(t)
+	refusedAt := -1
+	for i := range 40 {
+		r := a.do("POST", "/api/v1/accounts/login", "", AccountRequest{Username: fmt.Sprintf("nobody%d", i), Password: "wrong password"})
+		if r.status == http.StatusTooManyRequests {
+			if r.header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			refusedAt = i
+			break
+		}
+	}
+	if refusedAt < 0 || refusedAt > 25 {
+		t.Fatalf("logins with new usernames refused only at %d", refusedAt)
 	}
 }

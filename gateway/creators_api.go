@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/time/rate"
+
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/protocol"
 )
@@ -16,6 +18,8 @@ import (
 type creatorAPI struct {
 	s      *Server
 	logins *loginLimiter
+	// loginsFrom bounds login attempts per address, over all usernames.
+	loginsFrom *keyedLimiter
 	// hashSlots bounds concurrent argon2 computations: each takes
 	// argonMemoryKiB of memory, so unbounded logins would be a memory DoS.
 	hashSlots chan struct{}
@@ -23,7 +27,7 @@ type creatorAPI struct {
 }
 
 func newCreatorAPI(s *Server) *creatorAPI {
-	return &creatorAPI{s: s, logins: newLoginLimiter(), hashSlots: make(chan struct{}, maxConcurrentHashes),
+	return &creatorAPI{s: s, logins: newLoginLimiter(), loginsFrom: newKeyedLimiter(rate.Every(loginsFromEvery), loginsFromBurst), hashSlots: make(chan struct{}, maxConcurrentHashes),
 		exports: newExportCache(exportCacheBytes)}
 }
 

@@ -73,6 +73,9 @@ const (
 	// opening thousands waits.
 	sessionBurst = 20
 	sessionEvery = 3 * time.Second
+	// Login attempts from one address, over all usernames.
+	loginsFromBurst = 20
+	loginsFromEvery = 2 * time.Second
 )
 
 // retryAfter answers 429 with how long to wait, in whole seconds.

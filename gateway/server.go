@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,6 +53,12 @@ type Server struct {
 	// WriteQueue is how many frames may wait for a slow client before the
 	// gateway closes it (default 256).
 	WriteQueue int
+	// MetricsPublic serves /metrics to everyone; by default only to the
+	// machine Maopao runs on.
+	MetricsPublic bool
+	// LoopbackOnly (set when listening on a loopback address) refuses
+	// requests whose Host is not this machine's: DNS rebinding.
+	LoopbackOnly bool
 	// HelloTimeout closes a connection that has not said hello by then
 	// (default 10s): an unauthenticated socket costs memory and a file.
 	HelloTimeout time.Duration
@@ -184,11 +191,53 @@ func (s *Server) Handler() http.Handler {
 	s.registerCreatorAPI(mux)
 	s.registerStudioAPI(mux)
 	mux.HandleFunc("/ws", s.handleWS)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		// Counts of players and errors are the operator's business.
+		if !s.MetricsPublic && !fromThisMachine(r) {
+			writeProblem(w, http.StatusForbidden, codeForbidden, "metrics are served to the machine Maopao runs on only (--metrics-public serves them to all)")
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
 	}
-	return mux
+	if !s.LoopbackOnly {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Listening on loopback, only a page from a loopback host may
+		// talk to us: a web page elsewhere whose name was made to point
+		// at 127.0.0.1 (DNS rebinding) sends its own name as Host.
+		if !s.knownHost(r.Host) {
+			writeProblem(w, http.StatusMisdirectedRequest, codeForbidden, "this server answers to localhost and 127.0.0.1 only (add --allowed-origins for other names)")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// knownHost reports whether host (a Host header) names this machine or an
+// allowed origin.
+func (s *Server) knownHost(host string) bool {
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	name = strings.Trim(name, "[]")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return true
+	}
+	if ip := net.ParseIP(name); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, o := range s.AllowedOrigins {
+		if u, err := url.Parse(o); err == nil && strings.EqualFold(u.Hostname(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkOrigin allows browsers only from the page's own origin or the

@@ -16,9 +16,10 @@ import (
 var FS embed.FS
 
 // csp keeps the page to its own files: the page only ever needs its origin
-// and its WebSocket, and a policy this strict also stops injected markup from
-// running if escaping were ever missed.
-const csp = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+// and its WebSocket (which 'self' covers), and a policy this strict also
+// stops injected markup from running, or talking to another host, if
+// escaping were ever missed.
+const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data:; " +
 	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 
 // Handler serves the page's files, index.html at /.

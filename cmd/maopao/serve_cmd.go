@@ -42,8 +42,9 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP address to listen on")
 		fs.StringVar(&c.Secret, "secret", "", "secret for signing player tokens (default: generated once and kept in the store)")
 		fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open WebSockets")
-		fs.Float64Var(&c.LinesPerSecond, "lines-per-second", 4, "lines and chat requests one connection may send a second")
-		fs.IntVar(&c.LineBurst, "line-burst", 8, "lines and chat requests one connection may send at once")
+		fs.Float64Var(&c.LinesPerSecond, "lines-per-second", 4, "lines and chat requests one player may send a second")
+		fs.IntVar(&c.LineBurst, "line-burst", 8, "lines and chat requests one player may send at once")
+		fs.BoolVar(&c.MetricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 	}
 	fs.StringVar(&c.DataDir, "data", defaultDataDir(), "data folder (embedded store, embedded NATS, generated model)")
 	fs.StringVar(&c.NATSURL, "nats", "", "external NATS URL (default: an embedded NATS server with JetStream)")

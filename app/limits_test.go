@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine/openai/openaitest"
@@ -108,5 +110,35 @@ func TestLimitsArePerPlayerAndPerAddress(t *testing.T) {
 	}
 	if !refused {
 		t.Fatal("20 join and leave pairs in a row were all accepted")
+	}
+}
+
+// The character list comes a page at a time; a client gets them all.
+func TestCharacterListPages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv := startServe(t, t.TempDir(), nil)
+	defer srv.Close()
+	for i := range 150 {
+		c := maopao.Character{ID: fmt.Sprintf("page-test-%03d", i), Name: fmt.Sprintf("Extra %03d", i), Visibility: maopao.VisibilityPublic}
+		if err := srv.Store().PutCharacter(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	all, err := c.ListCharacters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, ch := range all {
+		seen[ch.ID] = true
+	}
+	if len(all) != 153 || len(seen) != 153 {
+		t.Fatalf("%d characters listed (%d distinct), want 150 extras and the 3 built-in", len(all), len(seen))
 	}
 }

@@ -166,3 +166,31 @@ func TestLoginsPerAddress(t *testing.T) {
 		t.Fatalf("logins with new usernames refused only at %d", refusedAt)
 	}
 }
+
+// Lists clip what they show: ten characters with book-length descriptions
+// made every list 7.7 MB.
+func TestListsStaySmall(t *testing.T) {
+	a := newTestAPI(t)
+	alice, _ := a.register("alice")
+	long := strings.Repeat("A tale of the sea. ", 12_000) // about 230 KB
+	for i := range 10 {
+		a.create(alice, map[string]any{"name": fmt.Sprintf("Teller %d", i), "description": long, "creator_notes": long, "visibility": "public"})
+	}
+	r := a.do("GET", "/api/v1/characters?limit=5", "", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	if len(r.body) > 64<<10 {
+		t.Errorf("a page of 5 characters is %d bytes", len(r.body))
+	}
+	var page CharacterList
+	r.json(t, &page)
+	if len(page.Characters) != 5 || page.Next == nil || *page.Next != 5 {
+		t.Fatalf("page: %d characters, next %v", len(page.Characters), page.Next)
+	}
+	// The character itself still has every word.
+	one := a.do("GET", "/api/v1/characters/"+page.Characters[0].ID, "", nil)
+	if !strings.Contains(string(one.body), long) {
+		t.Error("GET of one character lost its description")
+	}
+}

@@ -25,7 +25,7 @@ const MaxAvatarBytes = 2 << 20
 // List paging.
 const (
 	DefaultListLimit = 100
-	MaxListLimit     = 500
+	MaxListLimit     = 200
 )
 
 // CharacterView is a character as the API shows it: every stored field but
@@ -83,13 +83,19 @@ func (a *creatorAPI) handleList(w http.ResponseWriter, r *http.Request) *apiErro
 		e.status = http.StatusBadRequest
 		return e
 	}
+	limit := q.Limit
+	q.Limit++ // one more tells whether there is a next page
 	found, err := a.s.Store.SearchCharacters(r.Context(), q)
 	if err != nil {
 		return a.storeError("list characters", err)
 	}
 	out := CharacterList{Characters: make([]protocol.CharacterSummary, 0, len(found))}
+	if len(found) > limit {
+		next := q.Offset + limit
+		found, out.Next = found[:limit], &next
+	}
 	for _, c := range found {
-		out.Characters = append(out.Characters, summary(c, ""))
+		out.Characters = append(out.Characters, listSummary(c))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,7 +275,7 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 	}
 	switch r := req.(type) {
 	case protocol.ListCharacters:
-		c.listCharacters(ctx, r.ID)
+		c.listCharacters(ctx, r.ID, r)
 	case protocol.OpenChat:
 		c.openChat(ctx, r.ID, r)
 	case protocol.NewChat:
@@ -331,22 +332,39 @@ func (c *conn) hello(ref string, h protocol.Hello) {
 		Untrained: untrained, Persona: c.persona(context.Background(), nil)})
 }
 
-func (c *conn) listCharacters(ctx context.Context, ref string) {
+func (c *conn) listCharacters(ctx context.Context, ref string, l protocol.ListCharacters) {
+	limit := l.Limit
+	if limit == 0 {
+		limit = protocol.MaxListPage
+	}
+	offset, err := strconv.Atoi(l.Cursor)
+	if l.Cursor == "" {
+		offset, err = 0, nil
+	}
+	if err != nil || offset < 0 {
+		c.sendError(ref, protocol.CodeInvalid, "list_characters: cursor is not one this gateway gave")
+		return
+	}
 	// The search applies the visibility rule (public, plus the player's
-	// own) and leaves avatars out.
-	found, err := c.s.Store.SearchCharacters(ctx, storage.CharacterQuery{ViewerID: c.playerID})
+	// own) and leaves avatars out. One more than the page tells whether
+	// there is a next one.
+	found, err := c.s.Store.SearchCharacters(ctx, storage.CharacterQuery{ViewerID: c.playerID, Limit: limit + 1, Offset: offset})
 	if err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not list characters; try again")
 		return
 	}
+	next := ""
+	if len(found) > limit {
+		found, next = found[:limit], strconv.Itoa(offset+limit)
+	}
 	counts := c.s.chatCounts(ctx)
 	out := make([]protocol.CharacterSummary, 0, len(found))
 	for _, ch := range found {
-		sum := summary(ch, "")
+		sum := listSummary(ch)
 		sum.Chats = counts[ch.ID]
 		out = append(out, sum)
 	}
-	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out})
+	c.sendFrame(protocol.Characters{Envelope: protocol.Envelope{Type: protocol.TypeCharacters, Ref: ref}, Characters: out, Next: next})
 }
 
 // allowedIn returns the character of a chat opened on this connection,

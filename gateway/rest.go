@@ -112,6 +112,27 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 // CharacterList answers GET /api/v1/characters.
 type CharacterList struct {
 	Characters []protocol.CharacterSummary `json:"characters"`
+	// Next is the offset of the next page, when there is one.
+	Next *int `json:"next,omitempty"`
+}
+
+// List texts are clipped: a list shows what a card looks like, and ten
+// characters with book-length descriptions made every page load megabytes.
+// GET /api/v1/characters/{id} and open_chat give the whole texts.
+const (
+	listTextRunes  = 400
+	listNotesRunes = 1000
+)
+
+// listSummary is a character as lists show it.
+func listSummary(c maopao.Character) protocol.CharacterSummary {
+	s := summary(c, "")
+	s.Description, s.Scenario, s.Greeting = clipRunes(s.Description, listTextRunes), clipRunes(s.Scenario, listTextRunes), clipRunes(s.Greeting, listTextRunes)
+	s.CreatorNotes = clipRunes(s.CreatorNotes, listNotesRunes)
+	if len(s.Tags) > 20 {
+		s.Tags = s.Tags[:20]
+	}
+	return s
 }
 
 func summary(c maopao.Character, userName string) protocol.CharacterSummary {

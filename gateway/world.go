@@ -24,11 +24,15 @@ type presence struct {
 	private  *nats.Subscription
 }
 
+// maxWorldsListed bounds the world list: a list shows what worlds there are,
+// and two big worlds made it megabytes.
+const maxWorldsListed = 100
+
 func (c *conn) worldSummary(ctx context.Context, w maopao.World) protocol.WorldSummary {
-	sum := protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: w.Description, Residents: len(w.Residents),
+	sum := protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: clipRunes(w.Description, listNotesRunes), Residents: len(w.Residents),
 		Locations: []protocol.LocationSummary{}, Characters: []protocol.Actor{}, SimMinutesPerSecond: w.SimMinutesPerSecond}
 	for _, l := range w.Locations {
-		sum.Locations = append(sum.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: l.Description, Connections: l.Connections})
+		sum.Locations = append(sum.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: clipRunes(l.Description, listTextRunes), Connections: l.Connections})
 	}
 	for _, r := range w.Residents {
 		name := r.CharacterID
@@ -48,6 +52,9 @@ func (c *conn) listWorlds(ctx context.Context, ref string) {
 	}
 	out := []protocol.WorldSummary{}
 	for _, w := range all {
+		if len(out) == maxWorldsListed {
+			break
+		}
 		if w.Visibility == maopao.VisibilityPublic || w.OwnerID == c.playerID {
 			out = append(out, c.worldSummary(ctx, w))
 		}

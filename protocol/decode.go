@@ -9,8 +9,17 @@ import (
 	"github.com/maopao/maopao/internal/jsonlimit"
 )
 
-// ListCharacters asks for the characters the player may talk to.
-type ListCharacters struct{ Envelope }
+// ListCharacters asks for the characters the player may talk to, a page
+// at a time: Limit of them (default and most: MaxListPage) from Cursor
+// (the previous answer's Next).
+type ListCharacters struct {
+	Envelope
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// MaxListPage bounds a page of characters or worlds.
+const MaxListPage = 100
 
 // Ping asks for a pong.
 type Ping struct{ Envelope }
@@ -49,7 +58,14 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 	case TypePing:
 		return Ping{env}, nil
 	case TypeListCharacters:
-		return ListCharacters{env}, nil
+		var l ListCharacters
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, bad(err)
+		}
+		if l.Limit < 0 || l.Limit > MaxListPage {
+			return nil, errFrame(env.ID, CodeInvalid, "list_characters: limit must be between 0 and 100")
+		}
+		return l, nil
 	case TypeOpenChat:
 		var o OpenChat
 		if err := json.Unmarshal(data, &o); err != nil {

@@ -15,7 +15,9 @@ func TestDecodeClientFrame(t *testing.T) {
 	}{
 		{`{"type":"hello","id":"1","token":"t","protocol":1}`, "", Hello{Envelope: Envelope{Type: TypeHello, ID: "1"}, Token: "t", Protocol: 1}},
 		{`{"type":"ping"}`, "", Ping{Envelope{Type: TypePing}}},
-		{`{"type":"list_characters","id":"x"}`, "", ListCharacters{Envelope{Type: TypeListCharacters, ID: "x"}}},
+		{`{"type":"list_characters","id":"x"}`, "", ListCharacters{Envelope: Envelope{Type: TypeListCharacters, ID: "x"}}},
+		{`{"type":"list_characters","limit":10,"cursor":"20"}`, "", ListCharacters{Envelope: Envelope{Type: TypeListCharacters}, Limit: 10, Cursor: "20"}},
+		{`{"type":"list_characters","limit":1000}`, CodeInvalid, nil},
 		{`{"type":"open_chat","character_id":"c"}`, "", OpenChat{Envelope: Envelope{Type: TypeOpenChat}, CharacterID: "c"}},
 		{`{"type":"say","conversation_id":"c","text":"  hi  "}`, "", Say{Envelope: Envelope{Type: TypeSay}, ConversationID: "c", Text: "hi"}},
 		{`{"type":`, CodeBadJSON, nil},

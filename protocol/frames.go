@@ -116,6 +116,8 @@ type CharacterSummary struct {
 type Characters struct {
 	Envelope
 	Characters []CharacterSummary `json:"characters"`
+	// Next, when set, is the cursor of the next page.
+	Next string `json:"next,omitempty"`
 }
 
 // OpenChat opens one of the player's chats: ConversationID when given,

@@ -8,15 +8,24 @@ import (
 	"github.com/maopao/maopao/protocol"
 )
 
-// ListCharacters asks for the characters the player may chat with.
+// ListCharacters asks for the characters the player may chat with, every
+// page of them.
 func (c *Client) ListCharacters(ctx context.Context) ([]protocol.CharacterSummary, error) {
-	id := c.newID()
-	var out protocol.Characters
-	err := c.request(ctx, id, protocol.Envelope{Type: protocol.TypeListCharacters, ID: id}, protocol.TypeCharacters, &out)
-	if err != nil {
-		return nil, fmt.Errorf("list characters: %w", err)
+	var all []protocol.CharacterSummary
+	cursor := ""
+	for {
+		id := c.newID()
+		var out protocol.Characters
+		req := protocol.ListCharacters{Envelope: protocol.Envelope{Type: protocol.TypeListCharacters, ID: id}, Cursor: cursor}
+		if err := c.request(ctx, id, req, protocol.TypeCharacters, &out); err != nil {
+			return nil, fmt.Errorf("list characters: %w", err)
+		}
+		all = append(all, out.Characters...)
+		if out.Next == "" || out.Next == cursor {
+			return all, nil
+		}
+		cursor = out.Next
 	}
-	return out.Characters, nil
 }
 
 // OpenChat opens (or reopens) the player's chat with a character and returns

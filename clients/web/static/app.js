@@ -190,7 +190,7 @@
     if (req && f.type !== "ack") requests.delete(f.ref);
     switch (f.type) {
       case "welcome": return onWelcome(f);
-      case "characters": return onCharacters(f);
+      case "characters": return onCharacters(f, req);
       case "chat_opened": return onChatOpened(f);
       case "ack": return onAck(f, req);
       case "delta": return onDelta(f);
@@ -234,8 +234,12 @@
     if (window.maopaoModels) window.maopaoModels.engine(describe, untrained);
   }
 
-  function onCharacters(f) {
-    characters = Array.isArray(f.characters) ? f.characters : [];
+  // onCharacters takes a page of characters; the next page is asked for
+  // until the list is whole (or very long).
+  function onCharacters(f, req) {
+    var page = Array.isArray(f.characters) ? f.characters : [];
+    characters = req && req.append ? characters.concat(page) : page;
+    if (f.next && characters.length < 2000) send({ type: "list_characters", cursor: f.next }, { kind: "list", append: true });
     el.listLoading.hidden = true;
     el.listError.hidden = true;
     renderList();

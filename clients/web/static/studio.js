@@ -196,12 +196,17 @@
   // ---- my characters ----
 
   async function loadMine() {
-    var r = await api("GET", "api/v1/characters?limit=500&owner=" + encodeURIComponent(account.player_id));
-    if (!r.ok) {
-      showError(problemText(r.problem));
-      return;
+    // A page at a time (the server gives at most 200), every page.
+    var list = [];
+    for (var offset = 0; offset != null && list.length < 2000;) {
+      var r = await api("GET", "api/v1/characters?limit=200&offset=" + offset + "&owner=" + encodeURIComponent(account.player_id));
+      if (!r.ok) {
+        showError(problemText(r.problem));
+        return;
+      }
+      list = list.concat((r.data && r.data.characters) || []);
+      offset = r.data && r.data.next != null ? r.data.next : null;
     }
-    var list = (r.data && r.data.characters) || [];
     el.mineEmpty.hidden = list.length > 0;
     el.mine.replaceChildren.apply(el.mine, list.map(function (c) {
       var b = make("button", "my-character");

@@ -11,6 +11,7 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine/openai/openaitest"
 	"github.com/maopao/maopao/protocol"
@@ -140,5 +141,46 @@ func TestCharacterListPages(t *testing.T) {
 	}
 	if len(all) != 153 || len(seen) != 153 {
 		t.Fatalf("%d characters listed (%d distinct), want 150 extras and the 3 built-in", len(all), len(seen))
+	}
+}
+
+// A character made private after a public world took it in is not shown
+// or reachable through that world by other players.
+func TestPrivateCharacterHiddenInWorlds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv := startServe(t, t.TempDir(), nil)
+	defer srv.Close()
+	w := characters.SampleWorlds()[0]
+	id := w.Residents[0].CharacterID
+	ch, err := srv.Store().GetCharacter(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Visibility, ch.OwnerID, ch.BuiltIn = maopao.VisibilityPrivate, "someone-else", false
+	if err := srv.Store().PutCharacter(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	worlds, err := c.ListWorlds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sw := range worlds {
+		for _, a := range sw.Characters {
+			if a.ID == id || a.Name == ch.Name {
+				t.Fatalf("the world list names the private character %q", a.Name)
+			}
+		}
+	}
+	if _, err := c.JoinWorld(ctx, w.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PrivateSay(ctx, w.ID, id, "Tell me a secret."); !chatclient.IsCode(err, protocol.CodeUnknownCharacter) {
+		t.Fatalf("private_say to a private character: %v, want %s", err, protocol.CodeUnknownCharacter)
 	}
 }

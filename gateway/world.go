@@ -35,11 +35,12 @@ func (c *conn) worldSummary(ctx context.Context, w maopao.World) protocol.WorldS
 		sum.Locations = append(sum.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: clipRunes(l.Description, listTextRunes), Connections: l.Connections})
 	}
 	for _, r := range w.Residents {
-		name := r.CharacterID
-		if ch, err := c.s.Store.GetCharacter(ctx, r.CharacterID); err == nil {
-			name = ch.Name
+		ch, err := c.s.Store.GetCharacter(ctx, r.CharacterID)
+		if err != nil || !c.mayMeet(ch) {
+			// Made private since the world took it in: not shown.
+			continue
 		}
-		sum.Characters = append(sum.Characters, protocol.Actor{Kind: "character", ID: r.CharacterID, Name: name})
+		sum.Characters = append(sum.Characters, protocol.Actor{Kind: "character", ID: r.CharacterID, Name: ch.Name})
 	}
 	return sum
 }
@@ -255,6 +256,12 @@ func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSa
 	for _, r := range p.def.Residents {
 		resident = resident || r.CharacterID == ps.CharacterID
 	}
+	if resident {
+		// A character made private since the world took it in talks to
+		// its owner only.
+		ch, err := c.s.Store.GetCharacter(ctx, ps.CharacterID)
+		resident = err == nil && c.mayMeet(ch)
+	}
 	if !resident {
 		c.sendError(ref, protocol.CodeUnknownCharacter, "no character "+quote(ps.CharacterID)+" lives in this world")
 		return
@@ -327,4 +334,10 @@ func (p *presence) unsubscribe() {
 	if p.private != nil {
 		_ = p.private.Unsubscribe()
 	}
+}
+
+// mayMeet reports whether the player may see and talk to ch: not someone
+// else's private character.
+func (c *conn) mayMeet(ch maopao.Character) bool {
+	return ch.Visibility != maopao.VisibilityPrivate || ch.OwnerID == c.playerID
 }

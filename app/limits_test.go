@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -182,5 +183,41 @@ func TestPrivateCharacterHiddenInWorlds(t *testing.T) {
 	}
 	if _, err := c.PrivateSay(ctx, w.ID, id, "Tell me a secret."); !chatclient.IsCode(err, protocol.CodeUnknownCharacter) {
 		t.Fatalf("private_say to a private character: %v, want %s", err, protocol.CodeUnknownCharacter)
+	}
+}
+
+// Names are text that reads as it is: no control or bidirectional
+// characters, something visible, and no player takes a character's name.
+func TestNamesAreChecked(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv := startServe(t, t.TempDir(), nil)
+	defer srv.Close()
+	for name, want := range map[string]int{
+		"Ada":                http.StatusOK,
+		"A\nda":              http.StatusUnprocessableEntity,
+		"\u202Eneр nіatpaC":  http.StatusUnprocessableEntity,
+		"\u200B\u200B":       http.StatusUnprocessableEntity,
+		"captain ren":        http.StatusUnprocessableEntity,
+		"Lin\u200BXiaoyu":    http.StatusUnprocessableEntity,
+		"Cafe\u0301 regular": http.StatusOK,
+	} {
+		body, _ := json.Marshal(map[string]string{"name": name})
+		resp, err := postJSON(ctx, srv.URL()+"/api/v1/session", string(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("guest name %q: %d, want %d", name, resp.StatusCode, want)
+		}
+	}
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Bo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	if _, err := c.SetPersona(ctx, protocol.Persona{Name: "Professor Mei"}, ""); !chatclient.IsCode(err, protocol.CodeInvalid) {
+		t.Errorf("a persona named after a character: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/characters/card"
 	"github.com/maopao/maopao/internal/jsonlimit"
+	"github.com/maopao/maopao/internal/names"
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -354,6 +355,12 @@ func validateCharacter(c *maopao.Character) []FieldError {
 		v.add("name", "required: 1 to %d characters", MaxNameRunes)
 	case n > MaxNameRunes:
 		v.add("name", "%d characters, more than %d", n, MaxNameRunes)
+	default:
+		if clean, err := names.Clean(c.Name); err != nil {
+			v.add("name", "%v", err)
+		} else {
+			c.Name = clean // trimmed, in NFC
+		}
 	}
 	if len(c.Avatar) > 0 {
 		v.add("avatar", "set the avatar with PUT /api/v1/characters/{id}/avatar (a PNG or JPEG body)")

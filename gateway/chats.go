@@ -320,6 +320,14 @@ func (c *conn) publishLine(ctx context.Context, ref string, line protocol.Player
 }
 
 func (c *conn) setPersona(ctx context.Context, ref string, p protocol.SetPersona) {
+	if p.Name != "" {
+		clean, msg := c.s.playerName(ctx, p.Name)
+		if msg != "" {
+			c.sendError(ref, protocol.CodeInvalid, "set_persona: name "+msg)
+			return
+		}
+		p.Name = clean
+	}
 	if p.ConversationID != "" {
 		conv, ok := c.ownChat(ctx, ref, p.ConversationID)
 		if !ok {

@@ -1,18 +1,23 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/internal/names"
 	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/storage"
 )
 
 // Problem is an RFC 9457 problem detail.
@@ -95,6 +100,11 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "Traveler"
 	}
+	name, msg := s.playerName(r.Context(), name)
+	if msg != "" {
+		writeProblem(w, http.StatusUnprocessableEntity, protocol.CodeInvalid, "name: "+msg)
+		return
+	}
 	p := maopao.Player{ID: uuid.NewString(), Name: name, CreatedAt: time.Now().UTC()}
 	if err := s.Store.PutPlayer(r.Context(), p); err != nil {
 		s.Log.Error("create player", "err", err)
@@ -173,4 +183,31 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+}
+
+// playerName checks a name a player gives themselves: a clean name (see
+// package names), and not a character's, so nobody speaks as a character
+// in a world. It returns the name to keep, or why not.
+func (s *Server) playerName(ctx context.Context, name string) (string, string) {
+	clean, err := names.Clean(name)
+	if err != nil {
+		return "", err.Error()
+	}
+	// Search by the name's longest word: "Lin\u200bXiaoyu" must find
+	// "Lin Xiaoyu".
+	word := ""
+	for _, w := range strings.FieldsFunc(clean, func(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }) {
+		if len(w) > len(word) {
+			word = w
+		}
+	}
+	found, err := s.Store.SearchCharacters(ctx, storage.CharacterQuery{Text: word, IncludeUnlisted: true, Limit: 200})
+	if err == nil {
+		for _, c := range found {
+			if names.Same(c.Name, clean) {
+				return "", fmt.Sprintf("%q is a character's name; pick another", clean)
+			}
+		}
+	}
+	return clean, ""
 }

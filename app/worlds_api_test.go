@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/maopao/maopao"
@@ -95,5 +97,35 @@ func TestWorldsAPIAuthoringAndAuthorization(t *testing.T) {
 	}
 	if a := alice.do("GET", "/api/v1/worlds/"+w.ID, "", nil); a.status != http.StatusNotFound {
 		t.Fatalf("deleted world still there: %d", a.status)
+	}
+}
+
+// One account may have only so many worlds (each runs a simulation) and
+// characters: past the quota, a clear problem.
+func TestQuotas(t *testing.T) {
+	base, ctx := startCreatorServer(t)
+	alice := registerCreator(t, ctx, base, "alice")
+	ren := characters.Samples()[1]
+	body := gateway.WorldBody{
+		Name: "Pocket world", Locations: []maopao.Location{{ID: "room", Name: "Room"}},
+		Residents: []maopao.Resident{{CharacterID: ren.ID, LocationID: "room", Talkativeness: 0.5}},
+	}
+	for i := range gateway.MaxWorldsPerAccount {
+		if a := alice.json("POST", "/api/v1/worlds", body); a.status != http.StatusCreated {
+			t.Fatalf("world %d: %d %s", i, a.status, a.body)
+		}
+	}
+	p := alice.json("POST", "/api/v1/worlds", body).problem(t, http.StatusForbidden)
+	if p.Code != "quota_exceeded" || !strings.Contains(p.Detail, "worlds") {
+		t.Fatalf("world past the quota: %+v", p)
+	}
+	for i := range gateway.MaxCharactersPerAccount {
+		if a := alice.json("POST", "/api/v1/characters", map[string]any{"name": fmt.Sprintf("Extra %d", i)}); a.status != http.StatusCreated {
+			t.Fatalf("character %d: %d %s", i, a.status, a.body)
+		}
+	}
+	p = alice.json("POST", "/api/v1/characters", map[string]any{"name": "One too many"}).problem(t, http.StatusForbidden)
+	if p.Code != "quota_exceeded" {
+		t.Fatalf("character past the quota: %+v", p)
 	}
 }

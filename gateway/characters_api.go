@@ -25,7 +25,11 @@ const MaxAvatarBytes = 2 << 20
 // List paging.
 const (
 	DefaultListLimit = 100
-	MaxListLimit     = 200
+	// MaxCharactersPerAccount and MaxWorldsPerAccount are the quotas of one
+	// account.
+	MaxCharactersPerAccount = 200
+	MaxWorldsPerAccount     = 10
+	MaxListLimit            = 200
 )
 
 // CharacterView is a character as the API shows it: every stored field but
@@ -164,6 +168,15 @@ func (a *creatorAPI) handleCreate(w http.ResponseWriter, r *http.Request) *apiEr
 // createCharacter stores c as a new character of acc, with the fields the
 // server owns set here whatever c says.
 func (a *creatorAPI) createCharacter(r *http.Request, acc maopao.Account, c maopao.Character) (maopao.Character, *apiError) {
+	// A quota, so one free account cannot fill the store. The count and
+	// the insert are not one step: racing creations may pass it by a few.
+	mine, err := a.s.Store.SearchCharacters(r.Context(), storage.CharacterQuery{OwnerID: acc.PlayerID, ViewerID: acc.PlayerID, Limit: MaxCharactersPerAccount})
+	if err != nil {
+		return maopao.Character{}, a.storeError("count characters", err)
+	}
+	if len(mine) >= MaxCharactersPerAccount {
+		return maopao.Character{}, problemf(http.StatusForbidden, codeQuota, "an account may have %d characters; delete one first", MaxCharactersPerAccount)
+	}
 	now := time.Now().UTC()
 	c.ID, c.OwnerID, c.BuiltIn, c.Revision = uuid.NewString(), acc.PlayerID, false, 1
 	c.CreatedAt, c.UpdatedAt = now, now

@@ -102,6 +102,7 @@ const (
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeBadCredentials   = "bad_credentials"
+	codeQuota            = "quota_exceeded"
 )
 
 // characterBody is what POST, PUT and PATCH accept: the card fields of a

@@ -118,6 +118,20 @@ func (a *creatorAPI) handleCreateWorld(w http.ResponseWriter, r *http.Request) *
 	if e := a.validateWorld(r, acc.PlayerID, &body); e != nil {
 		return e
 	}
+	// Every world runs a simulation: a quota per account.
+	all, err := a.s.Store.ListWorlds(r.Context())
+	if err != nil {
+		return a.storeError("count worlds", err)
+	}
+	owned := 0
+	for _, w := range all {
+		if w.OwnerID == acc.PlayerID {
+			owned++
+		}
+	}
+	if owned >= MaxWorldsPerAccount {
+		return problemf(http.StatusForbidden, codeQuota, "an account may have %d worlds; delete one first", MaxWorldsPerAccount)
+	}
 	now := time.Now().UTC()
 	wd := maopao.World{ID: uuid.NewString(), OwnerID: acc.PlayerID, Revision: 1, CreatedAt: now, UpdatedAt: now}
 	apply(&wd, body)

@@ -60,6 +60,14 @@ func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 	for len(a.Owned()) == 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A world with nobody in it sleeps: someone joins, so the clock runs.
+	gw, err := bus.Connect(emb.URL(), "gateway", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	gjs, _ := jetstream.New(gw)
+	appendInput(t, ctx, gjs, w.ID, "join-handover", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})
 	time.Sleep(time.Second) // let the clock run
 	stopA()
 	if err := <-doneA; err != nil {

@@ -237,7 +237,11 @@ func (a *worldActor) run(ctx context.Context) error {
 				log.Info("world live", "seq", a.seq, "clock", a.state.Clock)
 			}
 		case <-tick.C:
-			if !a.live {
+			if !a.live || len(a.state.People) == 0 {
+				// Nobody is here: the world sleeps, costing nothing. The
+				// first tick after someone arrives carries all the time
+				// slept, so the clock catches up in one step, as the log
+				// records it.
 				continue
 			}
 			now := time.Now()

@@ -1,0 +1,111 @@
+package worldsim_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/protocol"
+	"github.com/maopao/maopao/worldsim"
+	"github.com/maopao/maopao/worldsim/world"
+)
+
+// ticks reads a world's log and returns its Tick inputs.
+func ticks(t *testing.T, ctx context.Context, js jetstream.JetStream, worldID string) []world.Tick {
+	t.Helper()
+	st, err := js.Stream(ctx, protocol.WorldLogStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{protocol.WorldInputSubject(worldID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []world.Tick
+	for {
+		batch, err := cons.FetchNoWait(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var e protocol.WorldLogEntry
+			if json.Unmarshal(m.Data(), &e) != nil || e.Input == nil {
+				continue
+			}
+			if in, err := world.DecodeInput(e.Input); err == nil {
+				if tk, ok := in.(world.Tick); ok {
+					out = append(out, tk)
+				}
+			}
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// A world nobody is in sleeps: no ticks, no engine work. The first tick
+// after a player arrives carries the time slept.
+func TestEmptyWorldSleeps(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	emb, st := testBed(t)
+	chars := characters.Samples()
+	for _, c := range chars {
+		if err := st.PutCharacter(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := testWorld(chars)
+	if err := st.PutWorld(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	rec := &logRecorder{}
+	log := slog.New(rec)
+	nc, err := bus.Connect(emb.URL(), "worldsim", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	eng := heldEngine{release: make(chan struct{})}
+	close(eng.release)
+	svc := &worldsim.WorldService{Store: st, Engine: eng, NC: nc, JS: js, Log: log, Owner: "A",
+		LeaseTTL: 5 * time.Second, TickEvery: 20 * time.Millisecond, SnapshotEvery: time.Hour}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(rctx) }()
+	defer func() { stop(); <-done }()
+	for rec.count("world live") == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the world never went live")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(600 * time.Millisecond) // some 30 tick intervals
+	if n := len(ticks(t, ctx, js, w.ID)); n != 0 {
+		t.Fatalf("an empty world wrote %d ticks", n)
+	}
+	appendInput(t, ctx, js, w.ID, "join-1", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if tk := ticks(t, ctx, js, w.ID); len(tk) > 0 {
+			if tk[0].RealMillis < 500 {
+				t.Fatalf("the first tick after waking carries %d ms; the world slept longer", tk[0].RealMillis)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the world did not wake when a player joined")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -46,6 +46,9 @@ type Config struct {
 	LLMURL string // OpenAI-compatible server; "" uses the in-process engine
 	// MetricsPublic serves /metrics to every address, not only loopback.
 	MetricsPublic bool
+	// MaxConnsPerAddress bounds the WebSockets one address may hold
+	// (default 200).
+	MaxConnsPerAddress int
 	// HelloTimeout closes WebSockets that have not said hello by then
 	// (default 10s).
 	HelloTimeout time.Duration
@@ -329,6 +332,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
 		Engine: desc, Untrained: s.untrained(), Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
 		LinesPerSecond: s.cfg.LinesPerSecond, LineBurst: s.cfg.LineBurst, HelloTimeout: s.cfg.HelloTimeout,
+		MaxConnsPerAddress: s.cfg.MaxConnsPerAddress,
 	}
 	if s.models != nil {
 		gw.Models = s.models

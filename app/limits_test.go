@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/app"
@@ -219,5 +222,42 @@ func TestNamesAreChecked(t *testing.T) {
 	c := dial(t, ctx, srv, token)
 	if _, err := c.SetPersona(ctx, protocol.Persona{Name: "Professor Mei"}, ""); !chatclient.IsCode(err, protocol.CodeInvalid) {
 		t.Errorf("a persona named after a character: %v", err)
+	}
+}
+
+// One address holds at most MaxConnsPerAddress WebSockets.
+func TestConnectionsPerAddress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.MaxConnsPerAddress = 3 })
+	defer srv.Close()
+	url := strings.Replace(srv.URL(), "http", "ws", 1) + "/ws"
+	var open []*websocket.Conn
+	for range 3 {
+		ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, ws)
+	}
+	_, resp, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a fourth connection: %v (%v)", err, resp)
+	}
+	open[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+		if err == nil {
+			ws.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed connection's slot never came back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, ws := range open[1:] {
+		ws.Close()
 	}
 }

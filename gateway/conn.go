@@ -33,6 +33,7 @@ type conn struct {
 	kill     chan closeReason // the close the writer should send
 	readDone chan struct{}    // closed when the read loop has stopped
 	playerID string
+	ip       string      // the client's address, for the per-address cap
 	authed   atomic.Bool // hello accepted; readable from other goroutines
 
 	mu     sync.Mutex
@@ -41,13 +42,19 @@ type conn struct {
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r)
+	if !s.takeConnSlot(ip) {
+		writeProblem(w, http.StatusTooManyRequests, codeTooManyRequests, fmt.Sprintf("more than %d connections from this address", s.MaxConnsPerAddress))
+		return
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.giveConnSlot(ip)
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
 		s: s, ws: ws, out: outQueue{max: s.WriteQueue, ready: make(chan struct{}, 1)}, done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
-		chats: map[string]string{}, worlds: map[string]*presence{},
+		chats: map[string]string{}, worlds: map[string]*presence{}, ip: ip,
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
@@ -218,6 +225,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		close(c.readDone)
 		<-c.done
 		c.s.metrics.connections.Dec()
+		c.s.giveConnSlot(c.ip)
 	}()
 	c.ws.SetReadLimit(protocol.MaxFrameBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(90 * time.Second))

@@ -73,6 +73,9 @@ const (
 	// opening thousands waits.
 	sessionBurst = 20
 	sessionEvery = 3 * time.Second
+	// WebSockets one address may hold: a household or an office behind
+	// one router, not a flood.
+	defaultMaxConnsPerAddress = 200
 	// Login attempts from one address, over all usernames.
 	loginsFromBurst = 20
 	loginsFromEvery = 2 * time.Second
@@ -95,6 +98,30 @@ func (s *Server) initLimits() {
 	if s.LineBurst <= 0 {
 		s.LineBurst = defaultLineBurst
 	}
+	if s.MaxConnsPerAddress <= 0 {
+		s.MaxConnsPerAddress = defaultMaxConnsPerAddress
+	}
+	s.connsByIP = map[string]int{}
 	s.players = newKeyedLimiter(rate.Limit(s.LinesPerSecond), s.LineBurst)
 	s.sessions = newKeyedLimiter(rate.Every(sessionEvery), sessionBurst)
+}
+
+// takeConnSlot counts a WebSocket from ip, or refuses one past
+// MaxConnsPerAddress: one client must not hold thousands of sockets.
+func (s *Server) takeConnSlot(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connsByIP[ip] >= s.MaxConnsPerAddress {
+		return false
+	}
+	s.connsByIP[ip]++
+	return true
+}
+
+func (s *Server) giveConnSlot(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connsByIP[ip]--; s.connsByIP[ip] <= 0 {
+		delete(s.connsByIP, ip)
+	}
 }

@@ -59,6 +59,8 @@ type Server struct {
 	// LoopbackOnly (set when listening on a loopback address) refuses
 	// requests whose Host is not this machine's: DNS rebinding.
 	LoopbackOnly bool
+	// MaxConnsPerAddress bounds the WebSockets one address holds (default 200).
+	MaxConnsPerAddress int
 	// HelloTimeout closes a connection that has not said hello by then
 	// (default 10s): an unauthenticated socket costs memory and a file.
 	HelloTimeout time.Duration
@@ -79,8 +81,9 @@ type Server struct {
 	engineMu  sync.Mutex
 	untrained bool
 
-	players  *keyedLimiter // lines and requests per player, over all connections
-	sessions *keyedLimiter // new guests and accounts per address
+	connsByIP map[string]int // open WebSockets per address (under mu)
+	players   *keyedLimiter  // lines and requests per player, over all connections
+	sessions  *keyedLimiter  // new guests and accounts per address
 
 	countsMu sync.Mutex
 	counts   map[string]int // chats per character, for "most chatted"

@@ -73,7 +73,7 @@ start_server() { # start_server maopao|centrifugo run-id
 		# --llm-url points at nothing: no engine is loaded, nothing is asked
 		# of one (the load tool publishes reply events itself).
 		"$out/maopao" serve --addr "$maopao_addr" --data "$out/data-$2" --nats "nats://$nats_addr" \
-			--llm-url http://127.0.0.1:9 >"$log" 2>&1 &
+			--llm-url http://127.0.0.1:9 --max-conns-per-address 5000 >"$log" 2>&1 &
 		server_pid=$!
 		wait_for "maopao serve" grep -q "Maopao is running" "$log"
 	else

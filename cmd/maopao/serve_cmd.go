@@ -45,6 +45,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.Float64Var(&c.LinesPerSecond, "lines-per-second", 4, "lines and chat requests one player may send a second")
 		fs.IntVar(&c.LineBurst, "line-burst", 8, "lines and chat requests one player may send at once")
 		fs.BoolVar(&c.MetricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
+		fs.IntVar(&c.MaxConnsPerAddress, "max-conns-per-address", 200, "WebSocket connections one address may hold")
 	}
 	fs.StringVar(&c.DataDir, "data", defaultDataDir(), "data folder (embedded store, embedded NATS, generated model)")
 	fs.StringVar(&c.NATSURL, "nats", "", "external NATS URL (default: an embedded NATS server with JetStream)")

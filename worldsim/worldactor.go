@@ -91,6 +91,10 @@ func (a *worldActor) run(ctx context.Context) error {
 	default:
 		return fmt.Errorf("world %s: load snapshot: %w", a.def.ID, err)
 	}
+	if svc.Engine != nil {
+		// Prompts fit the context as the model's tokenizer counts them.
+		a.state.CountTokens = svc.Engine.CountTokens
+	}
 
 	// Announce the takeover in the log: from that entry on, only this
 	// owner's ticks and engine results count.

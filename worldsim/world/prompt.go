@@ -17,9 +17,19 @@ import (
 // worldSystemPrompt is the default for a character speaking in a world.
 const worldSystemPrompt = "You are {{char}}, living in a shared world with other characters and people. Stay in character. Speak only as {{char}}: one or two short sentences of speech, no narration for others, no name prefix."
 
-// tokensOf estimates tokens without the model's tokenizer (a func cannot
-// live in a serialisable state); the runner may trim again exactly.
+// tokensOf estimates tokens when the state has no tokenizer (replays in
+// tests, tools that read snapshots).
 func tokensOf(s string) int { return len(s)/4 + 1 }
+
+// tokens counts text with the model's tokenizer when the runner gave one
+// (State.CountTokens), else estimates. One model gives one count, so
+// every owner of a world builds the same prompts.
+func (s *State) tokens(text string) int {
+	if s.CountTokens != nil {
+		return s.CountTokens(text)
+	}
+	return tokensOf(text)
+}
 
 const framing = 8 // template tokens around each message
 
@@ -119,7 +129,7 @@ func (s *State) replyRequest(w *Work) engine.Request {
 	if w.Kind == WorkTalk && listener != "" {
 		cue = "[You are with " + listener + ". Say your next line to them.]"
 	}
-	return s.request(w, fitHistory(system, lines, c.ID, cue, post, s.Config.ContextSize-s.Config.MaxTokens))
+	return s.request(w, fitHistory(system, lines, c.ID, cue, post, s.Config.ContextSize-s.Config.MaxTokens, s.tokens))
 }
 
 // presentList names who is at a location besides actor self.
@@ -152,7 +162,7 @@ func (s *State) presentList(loc string, self int) string {
 // lines as the assistant, everyone else's as the user, neighbours of one
 // role merged for templates that need alternation), keeps the newest that
 // fit the budget, and ends with a user turn so the model speaks next.
-func fitHistory(system engine.ChatMessage, lines []Line, self, cue string, post []engine.ChatMessage, budget int) []engine.ChatMessage {
+func fitHistory(system engine.ChatMessage, lines []Line, self, cue string, post []engine.ChatMessage, budget int, tokensOf func(string) int) []engine.ChatMessage {
 	var hist []engine.ChatMessage
 	for _, l := range lines {
 		m := engine.ChatMessage{Role: "user", Content: l.FromName + ": " + l.Text}
@@ -213,7 +223,7 @@ func (s *State) reflectRequest(w *Work) engine.Request {
 		if m.PrivateTo != "" {
 			continue
 		}
-		cost := tokensOf(m.Text) + 2
+		cost := s.tokens(m.Text) + 2
 		if used+cost > budget {
 			break
 		}

@@ -124,6 +124,10 @@ func (c Config) withDefaults() Config {
 // (ID, importance, last access, sim minute, token counts) in State and load
 // texts for the few records a prompt selects.
 type State struct {
+	// CountTokens, set by the runner, counts with the model's tokenizer;
+	// it is not part of the state (nil estimates).
+	CountTokens func(string) int `json:"-"`
+
 	Config Config          `json:"config"`
 	World  maopao.World    `json:"world"`
 	Seed   uint64          `json:"seed"`

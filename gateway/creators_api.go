@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/time/rate"
@@ -24,6 +25,7 @@ type creatorAPI struct {
 	// argonMemoryKiB of memory, so unbounded logins would be a memory DoS.
 	hashSlots chan struct{}
 	exports   *exportCache
+	routes    []route // what register mounted, for the 405 answers
 }
 
 func newCreatorAPI(s *Server) *creatorAPI {
@@ -45,6 +47,9 @@ func (a *creatorAPI) handle(mux *http.ServeMux, pattern string, h apiHandler) {
 	// players' lists show: they are told, and ask again.
 	changesCharacters := strings.HasPrefix(pattern, "POST /api/v1/characters") || strings.HasPrefix(pattern, "PUT /api/v1/characters") ||
 		strings.HasPrefix(pattern, "PATCH /api/v1/characters") || strings.HasPrefix(pattern, "DELETE /api/v1/characters")
+	if method, path, ok := strings.Cut(pattern, " "); ok {
+		a.routes = append(a.routes, route{method: method, shape: shapeOf(path)})
+	}
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		e := h(w, r)
 		if e != nil {
@@ -80,43 +85,59 @@ func (a *creatorAPI) register(mux *http.ServeMux) {
 	a.registerModels(mux)
 
 	// Whatever the patterns above do not take gets a problem too, rather
-	// than net/http's plain-text 404 or 405.
-	for _, prefix := range []string{"/api/v1/characters", "/api/v1/characters/", "/api/v1/accounts/", "/api/v1/worlds", "/api/v1/worlds/", "/api/v1/chats/", "/api/v1/models", "/api/v1/models/"} {
-		a.handle(mux, prefix, a.handleUnmatched)
+	// than net/http's plain-text 404 or 405: a 405 names the methods the
+	// routes above take at that path.
+	seen := map[string]bool{}
+	for _, rt := range a.routes {
+		top := "/api/v1/" + strings.SplitN(strings.Join(rt.shape, "/"), "/", 2)[0]
+		for _, prefix := range []string{top, top + "/"} {
+			if !seen[prefix] {
+				seen[prefix] = true
+				a.handle(mux, prefix, a.handleUnmatched)
+			}
+		}
 	}
 }
 
-// knownRoutes are the creator API's paths (as segment shapes) and their
-// methods, for the 405 answers of handleUnmatched.
-var knownRoutes = []struct {
-	shape, allow string
-}{
-	{"accounts/register", "POST"}, {"accounts/login", "POST"}, {"accounts/me", "GET"},
-	{"characters", "GET, POST"}, {"characters/import", "POST"},
-	{"characters/*", "GET, PUT, PATCH, DELETE"}, {"characters/*/history", "GET"},
-	{"characters/*/history/*", "GET"}, {"characters/*/avatar", "GET, PUT"}, {"characters/*/export", "GET"},
-	{"worlds", "GET, POST"}, {"worlds/*", "GET, PUT, DELETE"},
-	{"chats/import", "POST"}, {"chats/*/export", "GET"}, {"models", "GET"}, {"models/pull", "POST"},
+// route is a registered method and path, the path as segments after
+// /api/v1/ with "*" for each {wildcard}.
+type route struct {
+	method string
+	shape  []string
+}
+
+func shapeOf(path string) []string {
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(path, "/api/v1/"), "/"), "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			segs[i] = "*"
+		}
+	}
+	return segs
 }
 
 func (a *creatorAPI) handleUnmatched(w http.ResponseWriter, r *http.Request) *apiError {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/"), "/")
-	for _, route := range knownRoutes {
-		shape := strings.Split(route.shape, "/")
-		if len(shape) != len(segs) {
+	var allow []string
+	for _, rt := range a.routes {
+		if len(rt.shape) != len(segs) {
 			continue
 		}
 		match := true
-		for i := range shape {
-			if shape[i] != "*" && shape[i] != segs[i] {
+		for i := range rt.shape {
+			if rt.shape[i] != "*" && rt.shape[i] != segs[i] {
 				match = false
 				break
 			}
 		}
-		if match {
-			w.Header().Set("Allow", route.allow)
-			return problemf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s %s: use %s", r.Method, r.URL.Path, route.allow)
+		if match && !slices.Contains(allow, rt.method) {
+			allow = append(allow, rt.method)
 		}
+	}
+	if len(allow) > 0 {
+		list := strings.Join(allow, ", ")
+		w.Header().Set("Allow", list)
+		return problemf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s %s: use %s", r.Method, r.URL.Path, list)
 	}
 	return problemf(http.StatusNotFound, codeNotFound, "no API endpoint at %s", r.URL.Path)
 }

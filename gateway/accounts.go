@@ -112,7 +112,7 @@ func (a *creatorAPI) handleRegister(w http.ResponseWriter, r *http.Request) *api
 		return invalidFields(errs)
 	}
 	ctx := r.Context()
-	playerID, e := a.viewer(r)
+	playerID, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}
@@ -219,7 +219,7 @@ func (a *creatorAPI) handleLogin(w http.ResponseWriter, r *http.Request) *apiErr
 
 // handleMe says who a token belongs to.
 func (a *creatorAPI) handleMe(w http.ResponseWriter, r *http.Request) *apiError {
-	id, e := a.player(r)
+	id, e := a.s.player(r)
 	if e != nil {
 		return e
 	}

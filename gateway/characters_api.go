@@ -58,7 +58,7 @@ type CharacterHistory struct {
 // see (public ones, and all of their own), filtered by q (name or nickname
 // substring), tag, creator and owner, paged by limit and offset.
 func (a *creatorAPI) handleList(w http.ResponseWriter, r *http.Request) *apiError {
-	viewer, e := a.viewer(r)
+	viewer, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}
@@ -144,7 +144,7 @@ func (a *creatorAPI) readCharacterBody(w http.ResponseWriter, r *http.Request) (
 
 // handleCreate answers POST /api/v1/characters.
 func (a *creatorAPI) handleCreate(w http.ResponseWriter, r *http.Request) *apiError {
-	acc, e := a.creator(r)
+	acc, e := a.s.creator(r)
 	if e != nil {
 		return e
 	}
@@ -192,7 +192,7 @@ func (a *creatorAPI) createCharacter(r *http.Request, acc maopao.Account, c maop
 
 // handleGet answers GET /api/v1/characters/{id}.
 func (a *creatorAPI) handleGet(w http.ResponseWriter, r *http.Request) *apiError {
-	viewer, e := a.viewer(r)
+	viewer, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}
@@ -210,7 +210,7 @@ func revisionETag(c maopao.Character) string { return fmt.Sprintf(`"r%d"`, c.Rev
 // handlePut answers PUT /api/v1/characters/{id}: the body replaces every
 // card field; "revision" must be the revision the edit started from.
 func (a *creatorAPI) handlePut(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}
@@ -229,7 +229,7 @@ func (a *creatorAPI) handlePut(w http.ResponseWriter, r *http.Request) *apiError
 // (RFC 7396) of the character's fields; like PUT, it must name the
 // revision it was made against.
 func (a *creatorAPI) handlePatch(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}
@@ -330,7 +330,7 @@ func (a *creatorAPI) update(w http.ResponseWriter, r *http.Request, cur maopao.C
 
 // handleDelete answers DELETE /api/v1/characters/{id}.
 func (a *creatorAPI) handleDelete(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}
@@ -350,7 +350,7 @@ func (a *creatorAPI) handleDelete(w http.ResponseWriter, r *http.Request) *apiEr
 // revisions may hold what a creator removed on purpose, so only the
 // creator sees them.
 func (a *creatorAPI) handleHistory(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}
@@ -379,7 +379,7 @@ func (a *creatorAPI) handleHistory(w http.ResponseWriter, r *http.Request) *apiE
 
 // handleRevision answers GET /api/v1/characters/{id}/history/{rev}.
 func (a *creatorAPI) handleRevision(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}
@@ -409,7 +409,7 @@ func (a *creatorAPI) handleRevision(w http.ResponseWriter, r *http.Request) *api
 // handleGetAvatar answers GET /api/v1/characters/{id}/avatar with the
 // picture's bytes.
 func (a *creatorAPI) handleGetAvatar(w http.ResponseWriter, r *http.Request) *apiError {
-	viewer, e := a.viewer(r)
+	viewer, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}
@@ -443,7 +443,7 @@ func (a *creatorAPI) handleGetAvatar(w http.ResponseWriter, r *http.Request) *ap
 // bytes; the request's Content-Type is not trusted). It makes a new
 // revision.
 func (a *creatorAPI) handlePutAvatar(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}

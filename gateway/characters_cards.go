@@ -33,7 +33,7 @@ type ImportResponse struct {
 // optional "visibility" field sets who sees the new character (default
 // private).
 func (a *creatorAPI) handleImport(w http.ResponseWriter, r *http.Request) *apiError {
-	acc, e := a.creator(r)
+	acc, e := a.s.creator(r)
 	if e != nil {
 		return e
 	}
@@ -191,7 +191,7 @@ func cleanTags(tags []string, warnings []string) ([]string, []string) {
 // handleExport answers GET /api/v1/characters/{id}/export?format=png|json|charx
 // (json takes spec=v2|v3, default v3) with the card as a download.
 func (a *creatorAPI) handleExport(w http.ResponseWriter, r *http.Request) *apiError {
-	viewer, e := a.viewer(r)
+	viewer, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}

@@ -31,7 +31,7 @@ type ChatImported struct {
 // handleChatExport answers GET /api/v1/chats/{id}/export with the chat as
 // a SillyTavern JSONL file. Only the chat's player may export it.
 func (a *creatorAPI) handleChatExport(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}
@@ -88,7 +88,7 @@ func (a *creatorAPI) handleChatExport(w http.ResponseWriter, r *http.Request) *a
 // body is a SillyTavern JSONL chat, stored as a new chat of the player
 // with that character, swipes kept.
 func (a *creatorAPI) handleChatImport(w http.ResponseWriter, r *http.Request) *apiError {
-	player, e := a.player(r)
+	player, e := a.s.player(r)
 	if e != nil {
 		return e
 	}

@@ -145,7 +145,7 @@ func (a *creatorAPI) handleUnmatched(w http.ResponseWriter, r *http.Request) *ap
 // viewer returns the player a request's bearer token names, "" when it has
 // none. A token that is present but does not verify is an error, not an
 // anonymous request: a client with an expired token should learn so.
-func (a *creatorAPI) viewer(r *http.Request) (string, *apiError) {
+func (s *Server) viewer(r *http.Request) (string, *apiError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return "", nil
@@ -154,7 +154,7 @@ func (a *creatorAPI) viewer(r *http.Request) (string, *apiError) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return "", unauthenticated(protocol.CodeBadToken, "the Authorization header must be \"Bearer <token>\"")
 	}
-	id, err := a.s.tokens.Verify(strings.TrimSpace(token))
+	id, err := s.tokens.Verify(strings.TrimSpace(token))
 	if err != nil {
 		return "", unauthenticated(protocol.CodeBadToken, "the token is not valid (expired, or from another server); log in again")
 	}
@@ -162,8 +162,8 @@ func (a *creatorAPI) viewer(r *http.Request) (string, *apiError) {
 }
 
 // player is viewer for endpoints that need someone signed in.
-func (a *creatorAPI) player(r *http.Request) (string, *apiError) {
-	id, e := a.viewer(r)
+func (s *Server) player(r *http.Request) (string, *apiError) {
+	id, e := s.viewer(r)
 	if e == nil && id == "" {
 		e = unauthenticated(protocol.CodeUnauthenticated, "sign in: send \"Authorization: Bearer <token>\"")
 	}
@@ -178,18 +178,19 @@ func unauthenticated(code, detail string) *apiError {
 
 // creator is player for endpoints that need a registered account, which
 // guests do not have.
-func (a *creatorAPI) creator(r *http.Request) (maopao.Account, *apiError) {
-	id, e := a.player(r)
+func (s *Server) creator(r *http.Request) (maopao.Account, *apiError) {
+	id, e := s.player(r)
 	if e != nil {
 		return maopao.Account{}, e
 	}
-	acc, err := a.s.Store.GetAccount(r.Context(), id)
+	acc, err := s.Store.GetAccount(r.Context(), id)
 	if errors.Is(err, maopao.ErrNotFound) {
 		return maopao.Account{}, problemf(http.StatusForbidden, codeForbidden,
 			"guests cannot create or edit characters: register with POST /api/v1/accounts/register")
 	}
 	if err != nil {
-		return maopao.Account{}, a.storeError("look up account", err)
+		s.Log.Error("look up account", "err", err)
+		return maopao.Account{}, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "look up account failed; try again")
 	}
 	return acc, nil
 }

@@ -60,7 +60,7 @@ func (s *Server) registerStudioAPI(mux *http.ServeMux) {
 // to a world simulation over NATS and its events come back as server-sent
 // events (lore, then deltas, then complete or error).
 func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
-	acc, e := (&creatorAPI{s: a.s}).creator(r)
+	acc, e := a.s.creator(r)
 	if e != nil {
 		writeAPIError(w, e)
 		return

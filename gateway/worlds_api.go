@@ -57,7 +57,7 @@ func worldVisible(w maopao.World, viewer string) bool {
 }
 
 func (a *creatorAPI) handleListWorlds(w http.ResponseWriter, r *http.Request) *apiError {
-	viewer, e := a.viewer(r)
+	viewer, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}
@@ -94,7 +94,7 @@ func (a *creatorAPI) loadWorld(r *http.Request, viewer string) (maopao.World, *a
 }
 
 func (a *creatorAPI) handleGetWorld(w http.ResponseWriter, r *http.Request) *apiError {
-	viewer, e := a.viewer(r)
+	viewer, e := a.s.viewer(r)
 	if e != nil {
 		return e
 	}
@@ -107,7 +107,7 @@ func (a *creatorAPI) handleGetWorld(w http.ResponseWriter, r *http.Request) *api
 }
 
 func (a *creatorAPI) handleCreateWorld(w http.ResponseWriter, r *http.Request) *apiError {
-	acc, e := a.creator(r)
+	acc, e := a.s.creator(r)
 	if e != nil {
 		return e
 	}
@@ -152,7 +152,7 @@ func apply(wd *maopao.World, b WorldBody) {
 // loadOwnWorld loads the world a request names for its creator, who alone
 // may change it (built-in worlds are nobody's to change).
 func (a *creatorAPI) loadOwnWorld(r *http.Request, verb string) (maopao.Account, maopao.World, *apiError) {
-	acc, e := a.creator(r)
+	acc, e := a.s.creator(r)
 	if e != nil {
 		return acc, maopao.World{}, e
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maopao/maopao/bus"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
@@ -55,16 +54,7 @@ func TestUnreadableLogEntryStopsTheWorldAndRetriesBackOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	emb, st := testBed(t)
-	chars := characters.Samples()
-	for _, c := range chars {
-		if err := st.PutCharacter(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := testWorld(chars)
-	if err := st.PutWorld(ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	_, w := seedWorld(ctx, t, st)
 	rec := &logRecorder{}
 	log := slog.New(rec)
 	nc, err := bus.Connect(emb.URL(), "worldsim", log)

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maopao/maopao/bus"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
@@ -49,16 +48,7 @@ func TestWorldStateIsNotReadWhileGenerating(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	emb, st := testBed(t)
-	chars := characters.Samples()
-	for _, c := range chars {
-		if err := st.PutCharacter(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := testWorld(chars)
-	if err := st.PutWorld(ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	chars, w := seedWorld(ctx, t, st)
 	eng := heldEngine{release: make(chan struct{})}
 	rec := &logRecorder{}
 	log := slog.New(rec)

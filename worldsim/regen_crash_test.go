@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,32 +49,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	hs := httptest.NewServer(llm)
 	defer hs.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	obs, err := bus.Connect(emb.URL(), "observer", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	var mu sync.Mutex
-	var events []protocol.ReplyEvent
-	firstDelta := make(chan struct{}, 4)
-	completed := make(chan protocol.ReplyEvent, 4)
-	sub, err := obs.Subscribe(protocol.ChatOutputSubject(conv.ID), func(m *nats.Msg) {
-		var ev protocol.ReplyEvent
-		_ = json.Unmarshal(m.Data, &ev)
-		mu.Lock()
-		events = append(events, ev)
-		mu.Unlock()
-		switch ev.Kind {
-		case protocol.EventDelta:
-			firstDelta <- struct{}{}
-		case protocol.EventComplete:
-			completed <- ev
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	watch := watchReplies(t, emb, conv.ID, log)
 
 	start := func(name string) (*nats.Conn, context.CancelFunc, chan error) {
 		nc, err := bus.Connect(emb.URL(), name, log)
@@ -107,7 +81,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-firstDelta:
+	case <-watch.firstDelta:
 	case <-ctx.Done():
 		t.Fatal("world simulation A never started regenerating")
 	}
@@ -128,7 +102,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	close(llm.release)
 	var done protocol.ReplyEvent
 	select {
-	case done = <-completed:
+	case done = <-watch.completed:
 	case <-ctx.Done():
 		t.Fatal("no complete event from B")
 	}
@@ -147,15 +121,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("%d messages stored, want the line and its reply", len(msgs))
 	}
-	mu.Lock()
-	completes := 0
-	for _, ev := range events {
-		if ev.Kind == protocol.EventComplete {
-			completes++
-		}
-	}
-	mu.Unlock()
-	if completes != 1 {
-		t.Fatalf("%d complete events, want exactly 1", completes)
+	if n := watch.count(protocol.EventComplete); n != 1 {
+		t.Fatalf("%d complete events, want exactly 1", n)
 	}
 }

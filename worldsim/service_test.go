@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,33 +64,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	defer hs.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	// Watch the conversation's reply events on a connection of our own.
-	obs, err := bus.Connect(emb.URL(), "observer", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	var mu sync.Mutex
-	var events []protocol.ReplyEvent
-	firstDelta := make(chan struct{}, 4)
-	completed := make(chan protocol.ReplyEvent, 4)
-	sub, err := obs.Subscribe(protocol.ChatOutputSubject(conv.ID), func(m *nats.Msg) {
-		var ev protocol.ReplyEvent
-		_ = json.Unmarshal(m.Data, &ev)
-		mu.Lock()
-		events = append(events, ev)
-		mu.Unlock()
-		switch ev.Kind {
-		case protocol.EventDelta:
-			firstDelta <- struct{}{}
-		case protocol.EventComplete:
-			completed <- ev
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	watch := watchReplies(t, emb, conv.ID, log)
 
 	startWorldsim := func(name string) (*nats.Conn, context.CancelFunc, chan error) {
 		nc, err := bus.Connect(emb.URL(), name, log)
@@ -127,7 +100,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-firstDelta:
+	case <-watch.firstDelta:
 	case <-ctx.Done():
 		t.Fatal("world simulation A never started answering")
 	}
@@ -151,7 +124,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	close(llm.release)
 	var done protocol.ReplyEvent
 	select {
-	case done = <-completed:
+	case done = <-watch.completed:
 	case <-ctx.Done():
 		t.Fatal("no complete event from B")
 	}
@@ -167,16 +140,8 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].ID != lineMsg.MessageID || msgs[1].ReplyTo != lineMsg.MessageID {
 		t.Fatalf("stored messages: %+v", msgs)
 	}
-	mu.Lock()
-	completes := 0
-	for _, ev := range events {
-		if ev.Kind == protocol.EventComplete {
-			completes++
-		}
-	}
-	mu.Unlock()
-	if completes != 1 {
-		t.Fatalf("%d complete events, want exactly 1", completes)
+	if n := watch.count(protocol.EventComplete); n != 1 {
+		t.Fatalf("%d complete events, want exactly 1", n)
 	}
 	// The stream no longer holds the line: it was acked.
 	info, err := gjs.Stream(ctx, protocol.InputStream)

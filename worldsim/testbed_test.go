@@ -2,11 +2,18 @@ package worldsim_test
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/bolt"
+	"github.com/nats-io/nats.go"
 )
 
 // testBed starts a real embedded NATS with JetStream and opens a real
@@ -25,4 +32,76 @@ func testBed(t *testing.T) (*bus.Embedded, *bolt.Store) {
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
 	return emb, st
+}
+
+// seedWorld stores the sample characters and a world holding them.
+func seedWorld(ctx context.Context, t *testing.T, st *bolt.Store) ([]maopao.Character, maopao.World) {
+	t.Helper()
+	chars := characters.Samples()
+	for _, c := range chars {
+		if err := st.PutCharacter(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := testWorld(chars)
+	if err := st.PutWorld(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	return chars, w
+}
+
+// replyWatch records a conversation's reply events on a bus connection of
+// its own, as a gateway would see them.
+type replyWatch struct {
+	firstDelta chan struct{}
+	completed  chan protocol.ReplyEvent
+
+	mu     sync.Mutex
+	events []protocol.ReplyEvent
+}
+
+func watchReplies(t *testing.T, emb *bus.Embedded, conversationID string, log *slog.Logger) *replyWatch {
+	t.Helper()
+	obs, err := bus.Connect(emb.URL(), "observer", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(obs.Close)
+	w := &replyWatch{firstDelta: make(chan struct{}, 4), completed: make(chan protocol.ReplyEvent, 4)}
+	_, err = obs.Subscribe(protocol.ChatOutputSubject(conversationID), func(m *nats.Msg) {
+		var ev protocol.ReplyEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Errorf("reply event %q: %v", m.Data, err)
+			return
+		}
+		w.mu.Lock()
+		w.events = append(w.events, ev)
+		w.mu.Unlock()
+		switch ev.Kind {
+		case protocol.EventDelta:
+			select {
+			case w.firstDelta <- struct{}{}:
+			default:
+			}
+		case protocol.EventComplete:
+			w.completed <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// count is how many events of the kind arrived so far.
+func (w *replyWatch) count(kind string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ev := range w.events {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
@@ -57,16 +56,7 @@ func TestWorldMovesToAnotherProcessAndAnswersOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	emb, st := testBed(t)
-	chars := characters.Samples()
-	for _, c := range chars {
-		if err := st.PutCharacter(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := testWorld(chars)
-	if err := st.PutWorld(ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	chars, w := seedWorld(ctx, t, st)
 	llm := &stallingLLM{release: make(chan struct{})}
 	hs := httptest.NewServer(llm)
 	defer hs.Close()

@@ -81,18 +81,7 @@ func (s *Server) EngineChanged(describe string, untrained bool) {
 	s.engineMu.Lock()
 	s.Engine, s.untrained = describe, untrained
 	s.engineMu.Unlock()
-	frame := protocol.Marshal(protocol.EngineChanged{Envelope: protocol.Envelope{Type: protocol.TypeEngineChanged}, Engine: describe, Untrained: untrained})
-	s.mu.Lock()
-	targets := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		targets = append(targets, c)
-	}
-	s.mu.Unlock()
-	for _, c := range targets {
-		if c.authenticated() {
-			c.send(frame)
-		}
-	}
+	s.broadcast(protocol.Marshal(protocol.EngineChanged{Envelope: protocol.Envelope{Type: protocol.TypeEngineChanged}, Engine: describe, Untrained: untrained}))
 }
 
 // engine is what writes replies now, and whether its weights are random.

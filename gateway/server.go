@@ -172,7 +172,11 @@ func (s *Server) charactersChanged() {
 // notifyCharactersChanged sends characters_changed to this gateway's
 // signed-in connections; clients showing a list ask for it again.
 func (s *Server) notifyCharactersChanged() {
-	frame := protocol.Marshal(protocol.Envelope{Type: protocol.TypeCharactersChanged})
+	s.broadcast(protocol.Marshal(protocol.Envelope{Type: protocol.TypeCharactersChanged}))
+}
+
+// broadcast sends a frame to every signed-in connection on this gateway.
+func (s *Server) broadcast(frame []byte) {
 	s.mu.Lock()
 	targets := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {

@@ -1,9 +1,11 @@
-// Package chattmpl owns turning chat messages into the prompt text each model
-// family was trained on (ChatML, Qwen3, Llama 3, Mistral/Mixtral [INST],
-// Tulu/OLMoE, Phi-3, Granite),
-// recognising the family from a GGUF tokenizer.chat_template, and the stop
-// strings that end an assistant turn. It writes the formats directly rather
-// than interpreting Jinja.
+// Package chattmpl owns turning chat messages into the prompt text a model
+// was trained on: running the model's own Jinja template
+// (tokenizer.chat_template, see Template), the hand-written formats of the
+// families we know (ChatML, Qwen3, Llama 3, Mistral/Mixtral [INST],
+// Tulu/OLMoE, Phi-3, Granite) that serve when a template cannot run,
+// recognising the family from a template, and the stop strings that end an
+// assistant turn. Either way it says where each message's text lies in the
+// prompt, so control-token text a player types stays text.
 package chattmpl
 
 import (

@@ -22,10 +22,13 @@ import (
 
 // Options tunes an Engine; the zero value picks sensible defaults.
 type Options struct {
-	Threads       int    // goroutines for the matrix kernels; 0 = runtime.NumCPU()
-	ContextSize   int    // tokens per conversation; 0 = the model's, capped at DefaultMaxContext
-	ChatTemplate  string // chat template family name overriding detection; "" = detect from the file
-	MaxConcurrent int    // conversations held in the KV cache at once; 0 = 4
+	Threads     int // goroutines for the matrix kernels; 0 = runtime.NumCPU()
+	ContextSize int // tokens per conversation; 0 = the model's, capped at DefaultMaxContext
+	// ChatTemplate names a hand-written chat format (chattmpl.Parse) to use
+	// instead of the model file's own Jinja template; "" runs the file's
+	// template, falling back to the family detected from it.
+	ChatTemplate  string
+	MaxConcurrent int // conversations held in the KV cache at once; 0 = 4
 	// Log gets the warnings about the model file that loading passes over
 	// (as llama.cpp does); nil logs to slog.Default.
 	Log *slog.Logger
@@ -51,6 +54,7 @@ type Engine struct {
 	model     *model.Model
 	tok       *tokenizer.Tokenizer
 	family    chattmpl.Family
+	jinja     *chattmpl.Template // the file's own template; nil = family
 	stops     []string
 	ctxSize   int
 	untrained bool
@@ -129,6 +133,10 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	var jinja *chattmpl.Template
+	if opts.ChatTemplate == "" {
+		jinja = loadJinja(f, tok, fam, log)
+	}
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
@@ -152,7 +160,7 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	log.Info("model memory", "needs", need.String())
 	untrained, _ := f.Metadata["maopao.untrained"].(bool)
 	e := &Engine{
-		file: f, model: m, tok: tok, family: fam, stops: chattmpl.StopStrings(fam),
+		file: f, model: m, tok: tok, family: fam, jinja: jinja, stops: chattmpl.StopStrings(fam),
 		ctxSize: ctxSize, untrained: untrained,
 		slotsFree: make(chan int, conc),
 		kv:        model.NewKVCache(m, conc*ctxSize, ctxSize),
@@ -179,6 +187,43 @@ func pickTemplate(f *gguf.File, name string) (chattmpl.Family, error) {
 	}
 	src, _ := f.Metadata["tokenizer.chat_template"].(string)
 	return chattmpl.Detect(src), nil
+}
+
+// loadJinja compiles the file's chat template and tries it on a
+// conversation like the ones characters have. A template that cannot run
+// or cannot keep message text apart from control tokens is passed over
+// with a warning, for the family detected from it.
+func loadJinja(f *gguf.File, tok *tokenizer.Tokenizer, fam chattmpl.Family, log *slog.Logger) *chattmpl.Template {
+	src, _ := f.Metadata["tokenizer.chat_template"].(string)
+	if strings.TrimSpace(src) == "" {
+		return nil
+	}
+	t, err := chattmpl.Compile(src)
+	if err == nil {
+		probe := []engine.ChatMessage{
+			{Role: "system", Content: "You are a character."},
+			{Role: "user", Content: "Hello."},
+			{Role: "assistant", Content: "Hello to you."},
+			{Role: "user", Content: "How are you?"},
+		}
+		_, _, err = t.Render(probe, true, templateTokens(tok))
+	}
+	if err != nil {
+		log.Warn(fmt.Sprintf("model file: its chat template is not used (%v); prompts use the hand-written %s format", err, fam))
+		return nil
+	}
+	return t
+}
+
+func templateTokens(tok *tokenizer.Tokenizer) chattmpl.Tokens {
+	var t chattmpl.Tokens
+	if tok.BOS() >= 0 {
+		t.BOS = tok.TokenText(tok.BOS())
+	}
+	if tok.EOS() >= 0 {
+		t.EOS = tok.TokenText(tok.EOS())
+	}
+	return t
 }
 
 func describe(m *model.Model, untrained bool) string {
@@ -232,6 +277,22 @@ func (e *Engine) CountTokens(text string) int { return len(e.tok.Encode(text, fa
 // Prompt renders messages through the chat template and tokenizes them the
 // way Generate does.
 func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
+	if e.jinja != nil {
+		if text, plain, err := e.jinja.Render(msgs, true, templateTokens(e.tok)); err == nil {
+			// As llama.cpp does: the tokenizer adds BOS, so a template's own
+			// BOS text goes.
+			if bos := templateTokens(e.tok).BOS; e.tok.AddBOS() && bos != "" && strings.HasPrefix(text, bos) {
+				text = text[len(bos):]
+				for i := range plain {
+					plain[i][0] -= len(bos)
+					plain[i][1] -= len(bos)
+				}
+			}
+			return e.tok.EncodeGuarded(text, e.tok.AddBOS(), plain)
+		}
+		// These messages are ones the template refuses; the family
+		// detected from it still writes a prompt the model knows.
+	}
 	bos := ""
 	if e.tok.BOS() >= 0 && !e.tok.AddBOS() {
 		bos = e.tok.TokenText(e.tok.BOS())

@@ -277,6 +277,13 @@ func (e *Engine) CountTokens(text string) int { return len(e.tok.Encode(text, fa
 // Prompt renders messages through the chat template and tokenizes them the
 // way Generate does.
 func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
+	text, plain := e.PromptText(msgs)
+	return e.tok.EncodeGuarded(text, e.tok.AddBOS(), plain)
+}
+
+// PromptText is the text of Prompt before tokenizing, with where each
+// message's text lies in it (the rest is template and control tokens).
+func (e *Engine) PromptText(msgs []engine.ChatMessage) (string, [][2]int) {
 	if e.jinja != nil {
 		if text, plain, err := e.jinja.Render(msgs, true, templateTokens(e.tok)); err == nil {
 			// As llama.cpp does: the tokenizer adds BOS, so a template's own
@@ -288,7 +295,7 @@ func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
 					plain[i][1] -= len(bos)
 				}
 			}
-			return e.tok.EncodeGuarded(text, e.tok.AddBOS(), plain)
+			return text, plain
 		}
 		// These messages are ones the template refuses; the family
 		// detected from it still writes a prompt the model knows.
@@ -300,6 +307,5 @@ func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
 	// Message texts come from players and creators: special-token text
 	// inside them (a typed "<|im_end|>") stays text, so nobody can close
 	// their turn and write a system message of their own.
-	text, plain := chattmpl.ApplyGuarded(e.family, msgs, true, bos)
-	return e.tok.EncodeGuarded(text, e.tok.AddBOS(), plain)
+	return chattmpl.ApplyGuarded(e.family, msgs, true, bos)
 }

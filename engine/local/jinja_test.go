@@ -15,6 +15,20 @@ import (
 // and opens it.
 func openWithTemplate(t *testing.T, src string, opts Options) (*Engine, *bytes.Buffer) {
 	t.Helper()
+	path := writeWithTemplate(t, src)
+	var logs bytes.Buffer
+	opts.Threads = 1
+	opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	e, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, &logs
+}
+
+func writeWithTemplate(t *testing.T, src string) string {
+	t.Helper()
 	w, err := modelgen.Build(modelgen.Tiny("qwen3moe"))
 	if err != nil {
 		t.Fatal(err)
@@ -26,15 +40,7 @@ func openWithTemplate(t *testing.T, src string, opts Options) (*Engine, *bytes.B
 	if err := w.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	opts.Threads = 1
-	opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	e, err := Open(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e, &logs
+	return path
 }
 
 // A model whose format has no hand-written family gets the prompt its own

@@ -25,6 +25,7 @@ import (
 	"github.com/maopao/maopao/clients/web"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/local"
+	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/engine/modelgen"
 	"github.com/maopao/maopao/engine/models"
 	"github.com/maopao/maopao/engine/openai"
@@ -64,6 +65,9 @@ type Config struct {
 	LLMAPIKey      string
 	ModelPath      string // GGUF model for the in-process engine; "" = bundled model
 	Threads        int    // engine threads (0 = all cores)
+	// CacheTypeK and CacheTypeV are how the in-process engine's KV cache
+	// stores keys and values (zero: float16).
+	CacheTypeK, CacheTypeV model.CacheType
 
 	Secret         string   // token-signing secret; "" = generated once and kept in the store
 	AllowedOrigins []string // extra WebSocket origins
@@ -293,7 +297,7 @@ func (s *Server) openEngine() error {
 			s.log.Warn("no model given: wrote a small RANDOM-WEIGHT MoE model; replies will be gibberish until you pass --model PATH.gguf or --llm-url URL", "path", path)
 		}
 	}
-	e, err := local.Open(path, local.Options{Threads: s.cfg.Threads, Log: s.log})
+	e, err := local.Open(path, s.engineOptions())
 	if err != nil {
 		return fmt.Errorf("app: load model %s: %w", path, err)
 	}
@@ -432,4 +436,9 @@ func redactURI(u string) string {
 		}
 	}
 	return u
+}
+
+// engineOptions are the in-process engine's settings from the config.
+func (s *Server) engineOptions() local.Options {
+	return local.Options{Threads: s.cfg.Threads, CacheTypeK: s.cfg.CacheTypeK, CacheTypeV: s.cfg.CacheTypeV, Log: s.log}
 }

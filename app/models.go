@@ -102,7 +102,7 @@ func (m *modelManager) install(name string) {
 
 // use loads the model at path and makes it the engine's.
 func (m *modelManager) use(path string) error {
-	e, err := local.Open(path, local.Options{Threads: m.s.cfg.Threads, Log: m.s.log})
+	e, err := local.Open(path, m.s.engineOptions())
 	if err != nil {
 		return fmt.Errorf("load %s: %w", filepath.Base(path), err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/maopao/maopao/engine"
@@ -68,6 +69,7 @@ func engineGenerateCmd() *cobra.Command {
 		temp, topP, minP, repeat  float32
 		seed                      uint64
 		ids, chat, verbose        bool
+		cacheK, cacheV            model.CacheType
 	)
 	cmd := &cobra.Command{
 		Use:   "generate",
@@ -78,7 +80,7 @@ func engineGenerateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: 1})
+			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: 1, CacheTypeK: cacheK, CacheTypeV: cacheV})
 			if err != nil {
 				return err
 			}
@@ -146,7 +148,15 @@ func engineGenerateCmd() *cobra.Command {
 	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
 	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size (0 = the model's, capped)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print timings to stderr")
+	addCacheTypeFlags(f, &cacheK, &cacheV)
 	return cmd
+}
+
+// addCacheTypeFlags adds llama.cpp's KV cache type flags; main accepts
+// their short spellings -ctk and -ctv too.
+func addCacheTypeFlags(f *pflag.FlagSet, k, v *model.CacheType) {
+	f.Var(k, "cache-type-k", "how the KV cache stores keys: f32, f16 or q8_0 (-ctk)")
+	f.Var(v, "cache-type-v", "how the KV cache stores values: f32, f16 or q8_0 (-ctv)")
 }
 
 func joinInts(xs []int) string {
@@ -310,6 +320,7 @@ func engineGenModelCmd() *cobra.Command {
 func engineServeCmd() *cobra.Command {
 	var modelPath, addr, name, tmpl string
 	var threads, ctxSize, conc int
+	var cacheK, cacheV model.CacheType
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the local engine over an OpenAI-compatible HTTP API",
@@ -319,7 +330,7 @@ func engineServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: conc})
+			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: conc, CacheTypeK: cacheK, CacheTypeV: cacheV})
 			if err != nil {
 				return err
 			}
@@ -355,5 +366,6 @@ func engineServeCmd() *cobra.Command {
 	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
 	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size per conversation (0 = the model's, capped)")
 	f.IntVar(&conc, "parallel", 4, "conversations kept in the KV cache at once")
+	addCacheTypeFlags(f, &cacheK, &cacheV)
 	return cmd
 }

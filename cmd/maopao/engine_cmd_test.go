@@ -69,3 +69,31 @@ func TestEngineCommands(t *testing.T) {
 		t.Fatalf("missing model: %v", err)
 	}
 }
+
+// llama.cpp's cache type flags, in both spellings, reach the engine.
+func TestEngineCacheTypeFlags(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, err := runEngine(t, "gen-model", "--shape", "tiny", "--arch", "llama", "-o", model); err != nil {
+		t.Fatalf("gen-model: %v", err)
+	}
+	gen := func(extra ...string) (string, error) {
+		args := append([]string{"generate", "--model", model, "--prompt", "Once upon a time", "-n", "6", "--ids", "-t", "1"}, extra...)
+		return runEngine(t, llamaCppSpellings(args)...)
+	}
+	for _, flags := range [][]string{{"-ctk", "f32", "-ctv", "f32"}, {"-ctk=f16"}, {"--cache-type-k", "f16", "--cache-type-v", "f32"}} {
+		if out, err := gen(flags...); err != nil || !strings.Contains(out, "output:") {
+			t.Errorf("%v: %q, %v", flags, out, err)
+		}
+	}
+	// The tiny model's heads are 16 wide: q8_0 rows need 32, and the
+	// engine says so, which shows the flag got there.
+	if _, err := gen("-ctv", "q8_0"); err == nil || !strings.Contains(err.Error(), "multiple of 32") {
+		t.Errorf("-ctv q8_0 on 16-wide heads: %v", err)
+	}
+	if _, err := gen("-ctk", "q4_0"); err == nil || !strings.Contains(err.Error(), "f32, f16, q8_0") {
+		t.Errorf("-ctk q4_0: %v", err)
+	}
+	if got := llamaCppSpellings([]string{"-ctk", "f16", "--", "-ctv"}); strings.Join(got, " ") != "--cache-type-k f16 -- -ctv" {
+		t.Errorf("llamaCppSpellings = %q", got)
+	}
+}

@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -17,9 +18,35 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetArgs(llamaCppSpellings(os.Args[1:]))
 	root.AddCommand(newServeCmd(), newGatewayCmd(), newWorldsimCmd(), newEngineCmd(), newChatCmd(), newAccountCmd(), newCardCmd(), newModelCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "maopao:", err)
 		os.Exit(1)
 	}
+}
+
+// llamaCppSpellings accepts llama.cpp's single-dash multi-letter flags
+// (-ctk f16, -ctv=q8_0) as their long names, which the flag parser would
+// otherwise read as bundles of one-letter flags.
+func llamaCppSpellings(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		name, value, hasValue := strings.Cut(a, "=")
+		switch name {
+		case "-ctk":
+			name = "--cache-type-k"
+		case "-ctv":
+			name = "--cache-type-v"
+		}
+		if hasValue {
+			name += "=" + value
+		}
+		out[i] = name
+	}
+	return out
 }

@@ -57,6 +57,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.StringVar(&c.LLMAPIKey, "llm-api-key", "", "API key for the --llm-url server")
 		fs.StringVar(&c.ModelPath, "model", "", "model for the in-process engine: a GGUF file, an installed model's name, or a catalogue name or owner/repo[:file] to pull (default: a bundled small untrained model)")
 		fs.IntVar(&c.Threads, "threads", 0, "engine threads (default: all cores)")
+		addCacheTypeFlags(fs, &c.CacheTypeK, &c.CacheTypeV)
 	}
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 }

@@ -29,6 +29,9 @@ type Options struct {
 	// template, falling back to the family detected from it.
 	ChatTemplate  string
 	MaxConcurrent int // conversations held in the KV cache at once; 0 = 4
+	// CacheTypeK and CacheTypeV are how the KV cache stores keys and
+	// values; the zero value is float16, as llama.cpp's default.
+	CacheTypeK, CacheTypeV model.CacheType
 	// Log gets the warnings about the model file that loading passes over
 	// (as llama.cpp does); nil logs to slog.Default.
 	Log *slog.Logger
@@ -153,7 +156,11 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	need := needs(f, m, conc, ctxSize)
+	kv, err := model.NewKVCacheOf(m, conc*ctxSize, ctxSize, opts.CacheTypeK, opts.CacheTypeV)
+	if err != nil {
+		return nil, err
+	}
+	need := needs(f, m, conc, ctxSize, opts.CacheTypeK, opts.CacheTypeV)
 	if err := checkFits(need); err != nil {
 		return nil, err
 	}
@@ -163,7 +170,7 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 		file: f, model: m, tok: tok, family: fam, jinja: jinja, stops: chattmpl.StopStrings(fam),
 		ctxSize: ctxSize, untrained: untrained,
 		slotsFree: make(chan int, conc),
-		kv:        model.NewKVCache(m, conc*ctxSize, ctxSize),
+		kv:        kv,
 		slots:     make([]slot, conc),
 	}
 	for i := 0; i < conc; i++ {

@@ -25,9 +25,9 @@ import (
 //
 // MAOPAO_LLAMA_CPP_MODELS (space-separated GGUF paths) picks the models;
 // without it the test writes tiny Mixtral- and Qwen3-MoE-shaped models.
-// MAOPAO_LLAMA_CPP_ARGS replaces the extra llama-completion flags, by default
-// "-fa off -ctk f32 -ctv f32": llama.cpp's own default, flash attention over
-// an F16 KV cache, is less exact than our attention (docs/engine.md).
+// MAOPAO_LLAMA_CPP_CACHE (f32, f16 or q8_0; default f32) is the KV cache
+// type of both engines, with flash attention off in llama.cpp;
+// MAOPAO_LLAMA_CPP_ARGS replaces llama-completion's extra flags instead.
 // MAOPAO_LLAMA_CPP_STEPS sets the generated length (default 64) and
 // MAOPAO_LLAMA_CPP_MIN_TOP1 the teacher-forced top-1 agreement a model must
 // reach (default 0.99 for the weight types whose rounding the engine
@@ -96,7 +96,8 @@ func (c greedyComparison) divergence() string {
 
 func compareGreedy(t *testing.T, completion, path, prompt string, steps int) greedyComparison {
 	t.Helper()
-	e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1})
+	ct := cacheType(t)
+	e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1, CacheTypeK: ct, CacheTypeV: ct})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +203,31 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 }
 
 // llamaArgs are the extra flags for llama.cpp's tools: MAOPAO_LLAMA_CPP_ARGS
-// when set (even empty), else exact attention over a float KV cache.
+// when set (even empty), else attention without flash attention over the
+// KV cache type both engines use (cacheType).
 func llamaArgs() []string {
 	if s, ok := os.LookupEnv("MAOPAO_LLAMA_CPP_ARGS"); ok {
 		return strings.Fields(s)
 	}
-	return []string{"-fa", "off", "-ctk", "f32", "-ctv", "f32"}
+	c := os.Getenv("MAOPAO_LLAMA_CPP_CACHE")
+	if c == "" {
+		c = "f32"
+	}
+	return []string{"-fa", "off", "-ctk", c, "-ctv", c}
+}
+
+// cacheType is the KV cache type of the comparison, MAOPAO_LLAMA_CPP_CACHE
+// (f32, f16 or q8_0; default f32), for keys and values alike.
+func cacheType(t *testing.T) model.CacheType {
+	c := os.Getenv("MAOPAO_LLAMA_CPP_CACHE")
+	if c == "" {
+		return model.CacheF32
+	}
+	ct, err := model.ParseCacheType(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct
 }
 
 // byWeightType picks a default bound for a model's dominant weight type:

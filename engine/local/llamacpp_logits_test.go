@@ -82,7 +82,8 @@ func TestLlamaCppLogits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1})
+			ct := cacheType(t)
+			e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1, CacheTypeK: ct, CacheTypeV: ct})
 			if err != nil {
 				t.Fatal(err)
 			}

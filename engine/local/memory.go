@@ -16,6 +16,8 @@ type MemoryNeed struct {
 	KVPerConversation int64
 	Conversations     int
 	Context           int
+	CacheTypeK        model.CacheType
+	CacheTypeV        model.CacheType
 	Working           int64 // scratch buffers and the rest
 }
 
@@ -25,8 +27,8 @@ func (n MemoryNeed) Total() int64 {
 }
 
 func (n MemoryNeed) String() string {
-	return fmt.Sprintf("%s of weights + %s of KV cache (%d conversations of %d tokens, %s each) + %s working = %s",
-		mib(n.Weights), mib(int64(n.Conversations)*n.KVPerConversation), n.Conversations, n.Context, mib(n.KVPerConversation), mib(n.Working), mib(n.Total()))
+	return fmt.Sprintf("%s of weights + %s of KV cache (%d conversations of %d tokens, %s each, keys %v, values %v) + %s working = %s",
+		mib(n.Weights), mib(int64(n.Conversations)*n.KVPerConversation), n.Conversations, n.Context, mib(n.KVPerConversation), n.CacheTypeK, n.CacheTypeV, mib(n.Working), mib(n.Total()))
 }
 
 func mib(b int64) string {
@@ -39,16 +41,18 @@ func mib(b int64) string {
 // workingMemory covers the forward pass's scratch buffers.
 const workingMemory = 256 << 20
 
-// needs is what m in f takes with conc conversations of ctx tokens: the
-// KV cache holds keys and values of every layer in float32.
-func needs(f *gguf.File, m *model.Model, conc, ctx int) MemoryNeed {
+// needs is what m in f takes with conc conversations of ctx tokens, the KV
+// cache holding keys and values of every layer as k and v.
+func needs(f *gguf.File, m *model.Model, conc, ctx int, k, v model.CacheType) MemoryNeed {
 	var weights int64
 	for _, t := range f.Tensors {
 		weights += int64(len(t.Data))
 	}
 	c := m.Config
-	perPos := int64(c.Layers) * 2 * int64(c.KVHeads*c.HeadDim) * 4
-	return MemoryNeed{Weights: weights, KVPerConversation: perPos * int64(ctx), Conversations: conc, Context: ctx, Working: workingMemory}
+	kvDim := c.KVHeads * c.HeadDim
+	perPos := int64(c.Layers) * int64(k.Bytes(kvDim)+v.Bytes(kvDim))
+	return MemoryNeed{Weights: weights, KVPerConversation: perPos * int64(ctx), Conversations: conc, Context: ctx,
+		CacheTypeK: k, CacheTypeV: v, Working: workingMemory}
 }
 
 // checkFits refuses a model that cannot fit in this machine's memory,

@@ -4,15 +4,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/internal/sysmem"
 )
 
 func TestMemoryNeed(t *testing.T) {
+	// The default cache is float16: 2 bytes a value.
 	e := open(t, Options{Threads: 1, ContextSize: 256, MaxConcurrent: 3})
 	n := e.Needs()
 	c := e.model.Config
-	if want := int64(c.Layers) * 2 * int64(c.KVHeads*c.HeadDim) * 4 * 256; n.KVPerConversation != want || n.Conversations != 3 || n.Context != 256 {
+	if want := int64(c.Layers) * 2 * int64(c.KVHeads*c.HeadDim) * 2 * 256; n.KVPerConversation != want || n.Conversations != 3 || n.Context != 256 {
 		t.Fatalf("need %+v, want %d bytes of KV per conversation", n, want)
+	}
+	f32 := open(t, Options{Threads: 1, ContextSize: 256, MaxConcurrent: 3, CacheTypeK: model.CacheF32, CacheTypeV: model.CacheF32}).Needs()
+	if f32.KVPerConversation != 2*n.KVPerConversation || !strings.Contains(f32.String(), "keys f32, values f32") {
+		t.Fatalf("float32 cache: %s", f32)
 	}
 	if n.Weights <= 0 || n.Total() != n.Weights+3*n.KVPerConversation+n.Working {
 		t.Fatalf("need %+v", n)

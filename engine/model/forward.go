@@ -371,6 +371,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 					copy(qbuf[(r*group+g)*hd:], s.q[i*qDim+qh*hd:i*qDim+(qh+1)*hd])
 				}
 			}
+			roundLikeCache(kv.k.typ, qbuf[:nq*hd], hd)
 			sc = grow(sc, nq*limit)
 			for r, i := range tile {
 				for g := 0; g < group; g++ {
@@ -388,6 +389,9 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 					}
 					scale(row[:p+1], c.AttnScale)
 					tensor.SoftmaxMasked(row[:p+1])
+					if kv.v.typ == CacheF16 {
+						roundLikeCache(CacheF16, row[:p+1], hd)
+					}
 					if len(b.Tokens) == 1 {
 						m.trace("kq_soft_max", l, row[:p+1])
 					}
@@ -413,6 +417,27 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 			}
 		}
 	})
+}
+
+// roundLikeCache rounds what multiplies a packed cache (the queries that
+// meet the keys, the probabilities that weigh float16 values) to the
+// cache's type, as ggml converts the other operand of a float16 or q8_0
+// matrix product before the dot products; with the same rounding,
+// greedy tokens follow llama.cpp's with the same cache type.
+func roundLikeCache(t CacheType, x []float32, rowLen int) {
+	switch t {
+	case CacheF16:
+		for i, v := range x {
+			x[i] = tensor.F16ToF32(tensor.F32ToF16(v))
+		}
+	case CacheQ8_0:
+		for r := 0; r+rowLen <= len(x); r += rowLen {
+			q, err := tensor.Quantize(tensor.Q8_0, x[r:r+rowLen])
+			if err == nil {
+				_ = tensor.Dequantize(tensor.Q8_0, q, x[r:r+rowLen])
+			}
+		}
+	}
 }
 
 // moe routes each token to its top-k experts and sums their SwiGLU outputs

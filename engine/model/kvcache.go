@@ -1,7 +1,11 @@
 package model
 
 import (
+	"encoding/binary"
 	"fmt"
+	"strings"
+
+	"github.com/maopao/maopao/engine/tensor"
 )
 
 // BlockSize is the number of positions one KV cache block holds. Sequences
@@ -17,11 +21,10 @@ const BlockSize = 16
 type KVCache struct {
 	layers, kvDim int
 	maxSeqLen     int
-	// data[b] holds block b for every layer: layer l's keys at
-	// l*2*blockLen, its values at (l*2+1)*blockLen, blockLen =
-	// BlockSize*kvDim. Blocks are allocated on first use, so a cache sized
-	// for many long conversations costs memory only as it fills.
-	data [][]float32
+	// The keys and the values of every block. Blocks are allocated on
+	// first use, so a cache sized for many long conversations costs memory
+	// only as it fills.
+	k, v plane
 	refs []int32 // per block
 	free []int
 	seqs map[int]*seqState
@@ -35,7 +38,23 @@ type seqState struct {
 // NewKVCache makes a cache for m with room for capacity positions in total
 // (rounded up to whole blocks) and at most maxSeqLen positions per sequence
 // (0 = the model's context length).
+// The cache keeps float32 keys and values; NewKVCacheOf picks other types.
 func NewKVCache(m *Model, capacity, maxSeqLen int) *KVCache {
+	c, err := NewKVCacheOf(m, capacity, maxSeqLen, CacheF32, CacheF32)
+	if err != nil {
+		panic(err) // float32 fits every model
+	}
+	return c
+}
+
+// NewKVCacheOf is NewKVCache storing keys as kType and values as vType.
+func NewKVCacheOf(m *Model, capacity, maxSeqLen int, kType, vType CacheType) (*KVCache, error) {
+	hd := m.Config.HeadDim
+	for _, t := range []CacheType{kType, vType} {
+		if err := t.check(hd); err != nil {
+			return nil, err
+		}
+	}
 	if maxSeqLen <= 0 || maxSeqLen > m.Config.ContextLength {
 		maxSeqLen = m.Config.ContextLength
 	}
@@ -47,15 +66,19 @@ func NewKVCache(m *Model, capacity, maxSeqLen int) *KVCache {
 		layers:    m.Config.Layers,
 		kvDim:     m.Config.KVHeads * m.Config.HeadDim,
 		maxSeqLen: maxSeqLen,
-		data:      make([][]float32, nBlocks),
+		k:         newPlane(kType, false, nBlocks, m.Config.Layers, m.Config.KVHeads, hd),
+		v:         newPlane(vType, true, nBlocks, m.Config.Layers, m.Config.KVHeads, hd),
 		refs:      make([]int32, nBlocks),
 		seqs:      map[int]*seqState{},
 	}
 	for b := nBlocks - 1; b >= 0; b-- {
 		c.free = append(c.free, b)
 	}
-	return c
+	return c, nil
 }
+
+// Types are how keys and values are stored.
+func (c *KVCache) Types() (k, v CacheType) { return c.k.typ, c.v.typ }
 
 // MaxSeqLen is the most positions one sequence may hold.
 func (c *KVCache) MaxSeqLen() int { return c.maxSeqLen }
@@ -142,9 +165,8 @@ func (c *KVCache) alloc() (int, error) {
 	b := c.free[len(c.free)-1]
 	c.free = c.free[:len(c.free)-1]
 	c.refs[b] = 1
-	if c.data[b] == nil {
-		c.data[b] = make([]float32, c.layers*2*BlockSize*c.kvDim)
-	}
+	c.k.alloc(b)
+	c.v.alloc(b)
 	return b, nil
 }
 
@@ -188,43 +210,23 @@ func (c *KVCache) prepare(seq, pos int) error {
 }
 
 func (c *KVCache) copyBlock(dst, src int) {
-	copy(c.data[dst], c.data[src])
-}
-
-// Within a block, each layer keeps one region per KV head: keys as
-// [position][headDim] and values transposed as [headDim][position], so that
-// attention can gather a head's keys, and its values as columns, with whole
-// contiguous copies and run both products through the matrix kernels.
-
-func (c *KVCache) keys(l, block int) []float32 {
-	n := BlockSize * c.kvDim
-	return c.data[block][2*l*n : (2*l+1)*n]
-}
-
-func (c *KVCache) values(l, block int) []float32 {
-	n := BlockSize * c.kvDim
-	return c.data[block][(2*l+1)*n : (2*l+2)*n]
+	c.k.copyBlock(dst, src)
+	c.v.copyBlock(dst, src)
 }
 
 // store writes the keys and values of one position.
 func (c *KVCache) store(l int, s *seqState, pos int, k, v []float32, headDim int) {
-	kc, vc := c.keys(l, s.blocks[pos/BlockSize]), c.values(l, s.blocks[pos/BlockSize])
-	off := pos % BlockSize
+	b, off := s.blocks[pos/BlockSize], pos%BlockSize
 	for h := 0; h < c.kvDim/headDim; h++ {
-		region := h * BlockSize * headDim
-		copy(kc[region+off*headDim:region+(off+1)*headDim], k[h*headDim:(h+1)*headDim])
-		for d := 0; d < headDim; d++ {
-			vc[region+d*BlockSize+off] = v[h*headDim+d]
-		}
+		c.k.put(l, b, h, off, k[h*headDim:(h+1)*headDim])
+		c.v.put(l, b, h, off, v[h*headDim:(h+1)*headDim])
 	}
 }
 
 // gatherK copies the keys of head h for positions [0, n) into dst (n×headDim).
 func (c *KVCache) gatherK(l int, s *seqState, h, n, headDim int, dst []float32) {
 	for b := 0; b*BlockSize < n; b++ {
-		rows := min(BlockSize, n-b*BlockSize)
-		region := h * BlockSize * headDim
-		copy(dst[b*BlockSize*headDim:], c.keys(l, s.blocks[b])[region:region+rows*headDim])
+		c.k.rows(l, s.blocks[b], h, min(BlockSize, n-b*BlockSize), dst[b*BlockSize*headDim:])
 	}
 }
 
@@ -235,11 +237,199 @@ func (c *KVCache) gatherVT(l int, s *seqState, h, n, stride, headDim int, dst []
 		clear(dst[d*stride+n : (d+1)*stride])
 	}
 	for b := 0; b*BlockSize < n; b++ {
-		cols := min(BlockSize, n-b*BlockSize)
-		vc := c.values(l, s.blocks[b])
-		region := h * BlockSize * headDim
-		for d := 0; d < headDim; d++ {
-			copy(dst[d*stride+b*BlockSize:d*stride+b*BlockSize+cols], vc[region+d*BlockSize:region+d*BlockSize+cols])
+		c.v.columns(l, s.blocks[b], h, min(BlockSize, n-b*BlockSize), dst, stride, b*BlockSize)
+	}
+}
+
+// CacheType is how the KV cache stores keys or values. The zero value is
+// float16, llama.cpp's default: half the memory of float32, and the
+// precision the attention products round their inputs to anyway on most
+// hardware.
+type CacheType int
+
+// Cache types, named as llama.cpp's --cache-type-k/-v values.
+const (
+	CacheF16 CacheType = iota
+	CacheF32
+	CacheQ8_0
+)
+
+// ParseCacheType reads f32, f16 or q8_0.
+func ParseCacheType(s string) (CacheType, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "f16", "":
+		return CacheF16, nil
+	case "f32":
+		return CacheF32, nil
+	case "q8_0":
+		return CacheQ8_0, nil
+	}
+	return 0, fmt.Errorf("model: unknown KV cache type %q (valid: f32, f16, q8_0)", s)
+}
+
+// Set parses s into t, so a CacheType can be a command-line flag.
+func (t *CacheType) Set(s string) error {
+	v, err := ParseCacheType(s)
+	if err == nil {
+		*t = v
+	}
+	return err
+}
+
+// Type names the flag's value kind in help text.
+func (t *CacheType) Type() string { return "f32|f16|q8_0" }
+
+func (t CacheType) String() string {
+	switch t {
+	case CacheF32:
+		return "f32"
+	case CacheQ8_0:
+		return "q8_0"
+	}
+	return "f16"
+}
+
+// Bytes is what n values take in this type.
+func (t CacheType) Bytes(n int) int {
+	switch t {
+	case CacheF32:
+		return 4 * n
+	case CacheQ8_0:
+		return n / 32 * 34
+	}
+	return 2 * n
+}
+
+func (t CacheType) check(headDim int) error {
+	if t == CacheQ8_0 && headDim%32 != 0 {
+		return fmt.Errorf("model: a q8_0 KV cache needs a head size that is a multiple of 32, this model's is %d", headDim)
+	}
+	return nil
+}
+
+// plane stores the keys or the values of every block. Within a block each
+// (layer, KV head) has a region of BlockSize rows of headDim. Float32
+// values are kept transposed, [headDim][position], so attention gathers
+// them as columns with whole copies; the packed types keep every row as
+// one run of its own (a q8_0 row is headDim/32 blocks) and unpack on
+// gather.
+type plane struct {
+	typ                      CacheType
+	transposed               bool
+	layers, heads, headDim   int
+	f32                      [][]float32 // per block, for CacheF32
+	raw                      [][]byte    // per block, for the packed types
+	rowBytes, regionElements int
+}
+
+func newPlane(t CacheType, values bool, blocks, layers, heads, headDim int) plane {
+	p := plane{typ: t, layers: layers, heads: heads, headDim: headDim, rowBytes: t.Bytes(headDim), regionElements: BlockSize * headDim}
+	if t == CacheF32 {
+		p.transposed = values
+		p.f32 = make([][]float32, blocks)
+	} else {
+		p.raw = make([][]byte, blocks)
+	}
+	return p
+}
+
+func (p *plane) alloc(b int) {
+	if p.typ == CacheF32 {
+		if p.f32[b] == nil {
+			p.f32[b] = make([]float32, p.layers*p.heads*p.regionElements)
 		}
+	} else if p.raw[b] == nil {
+		p.raw[b] = make([]byte, p.layers*p.heads*BlockSize*p.rowBytes)
+	}
+}
+
+func (p *plane) copyBlock(dst, src int) {
+	if p.typ == CacheF32 {
+		copy(p.f32[dst], p.f32[src])
+	} else {
+		copy(p.raw[dst], p.raw[src])
+	}
+}
+
+func (p *plane) region(l, h int) int { return l*p.heads + h }
+
+// put stores row x (headDim values) at position off of block b.
+func (p *plane) put(l, b, h, off int, x []float32) {
+	r := p.region(l, h)
+	switch {
+	case p.typ == CacheF32 && p.transposed:
+		vc := p.f32[b][r*p.regionElements:]
+		for d, v := range x {
+			vc[d*BlockSize+off] = v
+		}
+	case p.typ == CacheF32:
+		copy(p.f32[b][r*p.regionElements+off*p.headDim:], x)
+	case p.typ == CacheF16:
+		row := p.raw[b][(r*BlockSize+off)*p.rowBytes:]
+		for d, v := range x {
+			binary.LittleEndian.PutUint16(row[2*d:], tensor.F32ToF16(v))
+		}
+	default:
+		q, err := tensor.Quantize(tensor.Q8_0, x)
+		if err != nil {
+			// A non-finite activation: the model has already diverged, and
+			// a zero row keeps the block's other rows intact.
+			q = make([]byte, p.rowBytes)
+		}
+		copy(p.raw[b][(r*BlockSize+off)*p.rowBytes:], q)
+	}
+}
+
+// rows unpacks the first n rows of block b into dst (n×headDim), for
+// planes that are not transposed.
+func (p *plane) rows(l, b, h, n int, dst []float32) {
+	r := p.region(l, h)
+	if p.typ == CacheF32 {
+		copy(dst[:n*p.headDim], p.f32[b][r*p.regionElements:])
+		return
+	}
+	for i := 0; i < n; i++ {
+		p.unpack(p.raw[b][(r*BlockSize+i)*p.rowBytes:(r*BlockSize+i+1)*p.rowBytes], dst[i*p.headDim:(i+1)*p.headDim])
+	}
+}
+
+// columns writes the first n positions of block b into dst as columns
+// col..col+n of headDim rows of stride.
+func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
+	r := p.region(l, h)
+	if p.typ == CacheF32 && p.transposed {
+		vc := p.f32[b][r*p.regionElements:]
+		for d := 0; d < p.headDim; d++ {
+			copy(dst[d*stride+col:d*stride+col+n], vc[d*BlockSize:d*BlockSize+n])
+		}
+		return
+	}
+	var buf [256]float32
+	row := buf[:0]
+	if p.headDim > len(buf) {
+		row = make([]float32, p.headDim)
+	}
+	row = row[:p.headDim]
+	for i := 0; i < n; i++ {
+		if p.typ == CacheF32 {
+			copy(row, p.f32[b][r*p.regionElements+i*p.headDim:])
+		} else {
+			p.unpack(p.raw[b][(r*BlockSize+i)*p.rowBytes:(r*BlockSize+i+1)*p.rowBytes], row)
+		}
+		for d, v := range row {
+			dst[d*stride+col+i] = v
+		}
+	}
+}
+
+func (p *plane) unpack(src []byte, dst []float32) {
+	if p.typ == CacheF16 {
+		for d := range dst {
+			dst[d] = tensor.F16ToF32(binary.LittleEndian.Uint16(src[2*d:]))
+		}
+		return
+	}
+	if err := tensor.Dequantize(tensor.Q8_0, src, dst); err != nil {
+		panic(err) // sizes are fixed at construction
 	}
 }

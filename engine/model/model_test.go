@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"sort"
@@ -107,6 +108,114 @@ func TestForwardKQuants(t *testing.T) {
 // activations to 8 bits (as llama.cpp does), which moves logits by a few
 // percent and can flip a near-tied expert choice at some position, so there
 // the median error and the agreement of the top token are checked.
+// Keys and values stored as float16 or q8_0 give the reference's logits
+// when the reference rounds what it stores the same way, and not the
+// float32 cache's.
+func TestKVCacheTypesMatchReference(t *testing.T) {
+	for _, arch := range []string{"qwen3moe", "llama"} {
+		for _, c := range []struct{ k, v CacheType }{{CacheF16, CacheF16}, {CacheQ8_0, CacheQ8_0}, {CacheF32, CacheF16}, {CacheQ8_0, CacheF32}} {
+			t.Run(fmt.Sprintf("%s/k=%v,v=%v", arch, c.k, c.v), func(t *testing.T) {
+				spec := modelgen.Tiny(arch)
+				spec.HeadDim = 32 // q8_0 rows are whole 32-blocks
+				m, f := loadModel(t, spec)
+				ref := newRef(t, f)
+				plain := ref.forward(testPrompt)
+				ref.kCache, ref.vCache = c.k, c.v
+				want := ref.forward(testPrompt)
+				for _, exact := range []bool{true, false} {
+					m.Exact = exact
+					for _, stepwise := range []bool{false, true} {
+						kv, err := NewKVCacheOf(m, 64, 0, c.k, c.v)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got := runWith(t, m, kv, len(want), stepwise)
+						worst, worstPlain := 0.0, 0.0
+						for i := range want {
+							worst = math.Max(worst, relErr(got[i], want[i]))
+							worstPlain = math.Max(worstPlain, relErr(got[i], plain[i]))
+						}
+						t.Logf("exact=%v stepwise=%v: max relative error %.3g against the rounding reference, %.3g against float32", exact, stepwise, worst, worstPlain)
+						// float32 and float64 land on opposite sides of a
+						// rounding boundary now and then: one value moves
+						// by a float16 or int8 step.
+						limit := 1e-3
+						if !exact {
+							limit = 5e-3
+						}
+						if worst > limit {
+							t.Errorf("exact=%v stepwise=%v: max relative logit error %.3g > %.3g", exact, stepwise, worst, limit)
+						}
+						if exact && worst*3 > worstPlain {
+							t.Errorf("the cache's rounding is not visible: error %.3g against the rounding reference, %.3g against float32", worst, worstPlain)
+						}
+					}
+				}
+				m.Exact = false
+			})
+		}
+	}
+}
+
+// The packed types take the memory they promise.
+func TestKVCacheTypeMemory(t *testing.T) {
+	m, _ := loadModel(t, modelgen.Tiny("qwen3moe"))
+	for _, c := range []struct {
+		typ   CacheType
+		bytes int
+	}{{CacheF32, 4}, {CacheF16, 2}} {
+		kv, err := NewKVCacheOf(m, 64, 0, c.typ, c.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := kv.alloc()
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := 0
+		if c.typ == CacheF32 {
+			per = 4 * (len(kv.k.f32[b]) + len(kv.v.f32[b]))
+		} else {
+			per = len(kv.k.raw[b]) + len(kv.v.raw[b])
+		}
+		want := 2 * m.Config.Layers * m.Config.KVHeads * m.Config.HeadDim * BlockSize * c.bytes
+		if per != want {
+			t.Errorf("%v: a block takes %d bytes, want %d", c.typ, per, want)
+		}
+	}
+	if _, err := NewKVCacheOf(m, 64, 0, CacheQ8_0, CacheF16); err == nil || !strings.Contains(err.Error(), "multiple of 32") {
+		t.Errorf("q8_0 keys for head size %d: %v", m.Config.HeadDim, err)
+	}
+	if _, err := ParseCacheType("q4_0"); err == nil || !strings.Contains(err.Error(), "f32, f16, q8_0") {
+		t.Errorf("ParseCacheType(q4_0) = %v", err)
+	}
+}
+
+func runWith(t *testing.T, m *Model, kv *KVCache, n int, stepwise bool) [][]float32 {
+	t.Helper()
+	if !stepwise {
+		b := SeqBatch(0, 0, testPrompt[:n])
+		b.Logits = make([]bool, n)
+		for i := range b.Logits {
+			b.Logits[i] = true
+		}
+		got, err := m.Forward(context.Background(), b, kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	var out [][]float32
+	for i, tok := range testPrompt[:n] {
+		o, err := m.Forward(context.Background(), SeqBatch(3, i, []int{tok}), kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o[0])
+	}
+	return out
+}
+
 func checkForward(t *testing.T, m *Model, want [][]float64, fastTol float64) {
 	t.Helper()
 	for _, exact := range []bool{true, false} {

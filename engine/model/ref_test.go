@@ -26,6 +26,9 @@ type refModel struct {
 	tok, out                               [][]float64
 	outNorm                                []float64
 	blk                                    []refLayer
+	// How the cache under test stores keys and values; the reference
+	// rounds what it would store, and what meets it, the same way.
+	kCache, vCache CacheType
 }
 
 type refLayer struct {
@@ -121,7 +124,7 @@ func newRef(t *testing.T, f *gguf.File) *refModel {
 	arch, _ := f.Metadata["general.architecture"].(string)
 	k := func(s string, def float64) float64 { return metaNum(t, f, arch+"."+s, def) }
 	req := math.NaN()
-	r := &refModel{arch: arch,
+	r := &refModel{kCache: CacheF32, vCache: CacheF32, arch: arch,
 		hidden: int(k("embedding_length", req)), layers: int(k("block_count", req)),
 		heads: int(k("attention.head_count", req)), experts: int(k("expert_count", 0)),
 		used: int(k("expert_used_count", 0)), eps: k("attention.layer_norm_rms_epsilon", req),
@@ -274,6 +277,9 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 			for h := 0; h < r.kvHeads; h++ {
 				rope(k[i][h*hd:(h+1)*hd], i, r.ropeBase, r.neox)
 			}
+			refRound(r.kCache, k[i], hd)
+			refRound(r.kCache, q[i], hd)
+			refRound(r.vCache, v[i], hd)
 		}
 		for i := range x {
 			att := make([]float64, r.heads*hd)
@@ -294,8 +300,14 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 					sum += s[j]
 				}
 				for j := range s {
+					s[j] /= sum
+				}
+				if r.vCache == CacheF16 {
+					refRound(CacheF16, s, len(s))
+				}
+				for j := range s {
 					for d := 0; d < hd; d++ {
-						att[h*hd+d] += s[j] / sum * v[j][kh*hd+d]
+						att[h*hd+d] += s[j] * v[j][kh*hd+d]
 					}
 				}
 			}
@@ -325,6 +337,35 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 		}
 	}
 	return logits
+}
+
+// refRound rounds x, in rows of rowLen, to cache type t.
+func refRound(t CacheType, x []float64, rowLen int) {
+	f := make([]float32, len(x))
+	for i, v := range x {
+		f[i] = float32(v)
+	}
+	switch t {
+	case CacheF32:
+		return
+	case CacheF16:
+		for i := range f {
+			f[i] = tensor.F16ToF32(tensor.F32ToF16(f[i]))
+		}
+	case CacheQ8_0:
+		for r := 0; r < len(f); r += rowLen {
+			q, err := tensor.Quantize(tensor.Q8_0, f[r:r+rowLen])
+			if err != nil {
+				panic(err)
+			}
+			if err := tensor.Dequantize(tensor.Q8_0, q, f[r:r+rowLen]); err != nil {
+				panic(err)
+			}
+		}
+	}
+	for i, v := range f {
+		x[i] = float64(v)
+	}
 }
 
 func (r *refModel) moe(L refLayer, h []float64) []float64 {

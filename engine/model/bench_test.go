@@ -80,22 +80,30 @@ func BenchmarkDecode128(b *testing.B) {
 }
 
 // BenchmarkDecodeAt2048 is one decode step with 2047 positions cached, where
-// attention over the cache matters as much as the weights.
+// attention over the cache matters as much as the weights, for each KV
+// cache type.
 func BenchmarkDecodeAt2048(b *testing.B) {
 	m := benchModel(b)
-	kv := NewKVCache(m, 4096, 4096)
-	toks := benchTokens(2048, m.Config.Vocab)
-	for p := 0; p < 2047; p += 256 {
-		end := min(p+256, 2047)
-		if _, err := m.Forward(context.Background(), SeqBatch(0, p, toks[p:end]), kv); err != nil {
-			b.Fatal(err)
-		}
+	for _, ct := range []CacheType{CacheF32, CacheF16, CacheQ8_0} {
+		b.Run(ct.String(), func(b *testing.B) {
+			kv, err := NewKVCacheOf(m, 4096, 4096, ct, ct)
+			if err != nil {
+				b.Fatal(err)
+			}
+			toks := benchTokens(2048, m.Config.Vocab)
+			for p := 0; p < 2047; p += 256 {
+				end := min(p+256, 2047)
+				if _, err := m.Forward(context.Background(), SeqBatch(0, p, toks[p:end]), kv); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Forward(context.Background(), SeqBatch(0, 2047, toks[2047:]), kv); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := m.Forward(context.Background(), SeqBatch(0, 2047, toks[2047:]), kv); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }

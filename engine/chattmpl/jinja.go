@@ -50,7 +50,7 @@ func Compile(src string) (t *Template, err error) {
 	cfg.TrimBlocks = true
 	cfg.LeftStripBlocks = true
 	const root = "tokenizer.chat_template"
-	tpl, err := exec.NewTemplate(root, cfg, sealedLoader{root: root, src: src}, gonja.DefaultEnvironment)
+	tpl, err := exec.NewTemplate(root, cfg, sealedLoader{root: root, src: src}, environment)
 	if err != nil {
 		return nil, fmt.Errorf("chattmpl: parse the model's chat template: %s", shorten(err))
 	}
@@ -70,7 +70,8 @@ func Compile(src string) (t *Template, err error) {
 // llama.cpp's template polyfills do.
 func (t *Template) Render(msgs []engine.ChatMessage, addGenerationPrompt bool, tok Tokens) (string, [][2]int, error) {
 	text, spans, err := t.renderGuarded(msgs, addGenerationPrompt, tok)
-	if err == nil || errors.Is(err, ErrUnguardable) {
+	var refused *refusal
+	if !errors.As(err, &refused) {
 		return text, spans, err
 	}
 	merged := mergeForStrictTemplates(msgs)
@@ -131,8 +132,12 @@ func (t *Template) execute(msgs []engine.ChatMessage, addGenerationPrompt bool, 
 		"bos_token":             tok.BOS,
 		"eos_token":             tok.EOS,
 		"enable_thinking":       false,
+		// As llama.cpp gives them: Llama 3.1's and FireFunction's
+		// templates print today's date.
+		"date_string": strftime(now(), "%d %b %Y"),
+		"datetime":    strftime(now(), "%b %d %Y"),
 		"raise_exception": func(msg string) string {
-			raised = fmt.Errorf("chattmpl: the chat template refuses these messages: %s", msg)
+			raised = &refusal{msg}
 			return ""
 		},
 		"strftime_now": func(format string) string { return strftime(now(), format) },
@@ -148,6 +153,13 @@ func (t *Template) execute(msgs []engine.ChatMessage, addGenerationPrompt bool, 
 		return "", fmt.Errorf("chattmpl: run the model's chat template: %s", shorten(err))
 	}
 	return out, nil
+}
+
+// refusal is an error the template raised itself (raise_exception).
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string {
+	return "chattmpl: the chat template refuses these messages: " + r.msg
 }
 
 // maxPromptBytes bounds what a template may write: far beyond any context
@@ -200,6 +212,64 @@ func boundedRange(_ *exec.Evaluator, params *exec.VarArgs) ([]int, error) {
 	}
 	return out, nil
 }
+
+// environment is gonja's, with Python's str.replace, strip, lstrip and
+// rstrip taking their optional arguments as Python does (gonja's versions
+// refuse replace without a count and strip without characters, which
+// SmolLM3's and QwQ's templates use).
+var environment = func() *exec.Environment {
+	env := *gonja.DefaultEnvironment
+	methods := env.Methods
+	str := map[string]exec.Method[string]{}
+	for _, name := range strings.Fields(`capitalize casefold center count encode endswith expandtabs find format
+		index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable isspace
+		istitle isupper join ljust lower lstrip partition removeprefix removesuffix rfind rindex rjust
+		rpartition rsplit rstrip split splitlines startswith strip swapcase title translate upper zfill`) {
+		if m, ok := methods.Str.Get(name); ok {
+			str[name] = m
+		}
+	}
+	str["replace"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		var old, repl string
+		count := -1
+		if err := args.Take(
+			exec.PositionalArgument("old", nil, exec.StringArgument(&old)),
+			exec.PositionalArgument("new", nil, exec.StringArgument(&repl)),
+			exec.PositionalArgument("count", exec.AsValue(-1), exec.IntArgument(&count)),
+		); err != nil {
+			return nil, exec.ErrInvalidCall(err)
+		}
+		return strings.Replace(self, old, repl, count), nil
+	}
+	for name, trim := range map[string]func(string, string) string{
+		"strip":  strings.Trim,
+		"lstrip": strings.TrimLeft,
+		"rstrip": strings.TrimRight,
+	} {
+		str[name] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			chars := ""
+			if len(args.Args) > 1 || len(args.KwArgs) > 0 {
+				return nil, exec.ErrInvalidCall(fmt.Errorf("%s takes at most one argument", name))
+			}
+			if len(args.Args) == 1 && !args.Args[0].IsNil() {
+				if !args.Args[0].IsString() {
+					return nil, exec.ErrInvalidCall(fmt.Errorf("%s: the characters must be a string", name))
+				}
+				chars = args.Args[0].String()
+			}
+			if chars == "" && (len(args.Args) == 0 || args.Args[0].IsNil()) {
+				chars = pythonWhitespace
+			}
+			return trim(self, chars), nil
+		}
+	}
+	methods.Str = exec.NewMethodSet(str)
+	env.Methods = methods
+	return &env
+}()
+
+// pythonWhitespace is what str.strip() removes without arguments.
+const pythonWhitespace = " \t\n\r\v\f\u001c\u001d\u001e\u001f\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 // marker stands for message i's text. Private-use runes keep it apart from
 // anything a template writes, and it has no spaces for a trim to remove.
@@ -268,6 +338,8 @@ func mergeForStrictTemplates(msgs []engine.ChatMessage) []engine.ChatMessage {
 	return out
 }
 
+// joinText joins two message texts with a newline, as llama.cpp's
+// polyfill puts the system text before the first user message.
 func joinText(a, b string) string {
 	switch {
 	case a == "":
@@ -275,7 +347,7 @@ func joinText(a, b string) string {
 	case b == "":
 		return a
 	}
-	return a + "\n\n" + b
+	return a + "\n" + b
 }
 
 // sealedLoader serves the template itself and nothing else: a template in

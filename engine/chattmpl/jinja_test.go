@@ -96,7 +96,7 @@ func TestJinjaStrictTemplateGetsMergedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "<start_of_turn>user\nYou are Mira.\n\nHi.\n\nAnyone here?<end_of_turn>\n<start_of_turn>model\nYes.<end_of_turn>\n<start_of_turn>model\n"
+	want := "<start_of_turn>user\nYou are Mira.\nHi.\nAnyone here?<end_of_turn>\n<start_of_turn>model\nYes.<end_of_turn>\n<start_of_turn>model\n"
 	if got != want {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
@@ -138,14 +138,26 @@ func TestJinjaRangeIsBounded(t *testing.T) {
 	}
 }
 
+// Python's string methods take their optional arguments as Python does.
+func TestJinjaPythonStringMethods(t *testing.T) {
+	src := `{{ "  a b a  ".strip() }}|{{ "xxhixx".strip("x") }}|{{ "\n\nhi".lstrip("\n") }}|{{ "hi  ".rstrip() }}|{{ "a-b-c".replace("-", "+") }}|{{ "a-b-c".replace("-", "+", 1) }}|{{ "x</think>y".split("</think>")[1] }}`
+	got, _, err := mustCompile(t, src).Render(nil, false, Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a b a|hi|hi|hi|a+b+c|a+b-c|y"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestJinjaStrftimeNow(t *testing.T) {
-	tpl := mustCompile(t, `Today Date: {{ strftime_now("%d %b %Y") }} ({{ strftime_now("%Y-%m-%d %H:%M, %A %B %%") }})`)
+	tpl := mustCompile(t, `Today Date: {{ strftime_now("%d %b %Y") }} ({{ strftime_now("%Y-%m-%d %H:%M, %A %B %%") }}) {{ date_string }} / {{ datetime }}`)
 	tpl.Now = func() time.Time { return time.Date(2026, 12, 6, 9, 5, 0, 0, time.UTC) }
 	got, _, err := tpl.Render(nil, false, Tokens{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "Today Date: 06 Dec 2026 (2026-12-06 09:05, Sunday December %)"; got != want {
+	if want := "Today Date: 06 Dec 2026 (2026-12-06 09:05, Sunday December %) 06 Dec 2026 / Dec 06 2026"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }

@@ -25,8 +25,8 @@ import (
 //
 // MAOPAO_LLAMA_CPP_MODELS (space-separated GGUF paths) picks the models;
 // without it the test writes tiny Mixtral- and Qwen3-MoE-shaped models.
-// MAOPAO_LLAMA_CPP_CACHE (f32, f16 or q8_0; default f32) is the KV cache
-// type of both engines, with flash attention off in llama.cpp;
+// MAOPAO_LLAMA_CPP_CACHE (f32, f16, q8_0 or "K,V"; default f32) is the KV
+// cache type of both engines, with flash attention off in llama.cpp;
 // MAOPAO_LLAMA_CPP_ARGS replaces llama-completion's extra flags instead.
 // MAOPAO_LLAMA_CPP_STEPS sets the generated length (default 64) and
 // MAOPAO_LLAMA_CPP_MIN_TOP1 the teacher-forced top-1 agreement a model must
@@ -96,8 +96,8 @@ func (c greedyComparison) divergence() string {
 
 func compareGreedy(t *testing.T, completion, path, prompt string, steps int) greedyComparison {
 	t.Helper()
-	ct := cacheType(t)
-	e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1, CacheTypeK: ct, CacheTypeV: ct})
+	ck, cv := cacheTypes(t)
+	e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1, CacheTypeK: ck, CacheTypeV: cv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,10 @@ func compareGreedy(t *testing.T, completion, path, prompt string, steps int) gre
 	// is the token llama.cpp chose.
 	m := e.Model()
 	seq := append(append([]int(nil), ids...), theirs...)
-	kv := model.NewKVCache(m, len(seq)+model.BlockSize, len(seq))
+	kv, err := model.NewKVCacheOf(m, len(seq)+model.BlockSize, len(seq), ck, cv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logits := make([][]float32, len(seq))
 	for pos := 0; pos < len(seq)-1; {
 		n := 1
@@ -209,25 +212,37 @@ func llamaArgs() []string {
 	if s, ok := os.LookupEnv("MAOPAO_LLAMA_CPP_ARGS"); ok {
 		return strings.Fields(s)
 	}
+	k, v := cacheNames()
+	return []string{"-fa", "off", "-ctk", k, "-ctv", v}
+}
+
+// cacheNames reads MAOPAO_LLAMA_CPP_CACHE: the KV cache type of both
+// engines, "f32" (the default), "f16" or "q8_0" for keys and values, or
+// "K,V" for each (llama.cpp needs flash attention for q8_0 values).
+func cacheNames() (k, v string) {
 	c := os.Getenv("MAOPAO_LLAMA_CPP_CACHE")
 	if c == "" {
 		c = "f32"
 	}
-	return []string{"-fa", "off", "-ctk", c, "-ctv", c}
+	k, v, ok := strings.Cut(c, ",")
+	if !ok {
+		v = k
+	}
+	return k, v
 }
 
-// cacheType is the KV cache type of the comparison, MAOPAO_LLAMA_CPP_CACHE
-// (f32, f16 or q8_0; default f32), for keys and values alike.
-func cacheType(t *testing.T) model.CacheType {
-	c := os.Getenv("MAOPAO_LLAMA_CPP_CACHE")
-	if c == "" {
-		return model.CacheF32
-	}
-	ct, err := model.ParseCacheType(c)
+// cacheTypes are cacheNames for our engine.
+func cacheTypes(t *testing.T) (model.CacheType, model.CacheType) {
+	kn, vn := cacheNames()
+	k, err := model.ParseCacheType(kn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ct
+	v, err := model.ParseCacheType(vn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, v
 }
 
 // byWeightType picks a default bound for a model's dominant weight type:

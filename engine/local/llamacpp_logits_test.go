@@ -82,8 +82,8 @@ func TestLlamaCppLogits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ct := cacheType(t)
-			e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1, CacheTypeK: ct, CacheTypeV: ct})
+			ck, cv := cacheTypes(t)
+			e, err := local.Open(path, local.Options{Threads: 1, ContextSize: 512, MaxConcurrent: 1, CacheTypeK: ck, CacheTypeV: cv})
 			if err != nil {
 				t.Fatal(err)
 			}

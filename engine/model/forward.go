@@ -427,9 +427,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 func roundLikeCache(t CacheType, x []float32, rowLen int) {
 	switch t {
 	case CacheF16:
-		for i, v := range x {
-			x[i] = tensor.F16ToF32(tensor.F32ToF16(v))
-		}
+		tensor.RoundF16(x, x)
 	case CacheQ8_0:
 		for r := 0; r+rowLen <= len(x); r += rowLen {
 			q, err := tensor.Quantize(tensor.Q8_0, x[r:r+rowLen])

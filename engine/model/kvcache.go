@@ -324,8 +324,9 @@ type plane struct {
 
 func newPlane(t CacheType, values bool, blocks, layers, heads, headDim int) plane {
 	p := plane{typ: t, layers: layers, heads: heads, headDim: headDim, rowBytes: t.Bytes(headDim), regionElements: BlockSize * headDim}
+	// q8_0 blocks run along a row, so q8_0 values cannot be transposed.
+	p.transposed = values && t != CacheQ8_0
 	if t == CacheF32 {
-		p.transposed = values
 		p.f32 = make([][]float32, blocks)
 	} else {
 		p.raw = make([][]byte, blocks)
@@ -364,6 +365,11 @@ func (p *plane) put(l, b, h, off int, x []float32) {
 		}
 	case p.typ == CacheF32:
 		copy(p.f32[b][r*p.regionElements+off*p.headDim:], x)
+	case p.typ == CacheF16 && p.transposed:
+		vc := p.raw[b][2*r*p.regionElements:]
+		for d, v := range x {
+			binary.LittleEndian.PutUint16(vc[2*(d*BlockSize+off):], tensor.F32ToF16(v))
+		}
 	case p.typ == CacheF16:
 		row := p.raw[b][(r*BlockSize+off)*p.rowBytes:]
 		for d, v := range x {
@@ -397,10 +403,17 @@ func (p *plane) rows(l, b, h, n int, dst []float32) {
 // col..col+n of headDim rows of stride.
 func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
 	r := p.region(l, h)
-	if p.typ == CacheF32 && p.transposed {
+	switch {
+	case p.typ == CacheF32 && p.transposed:
 		vc := p.f32[b][r*p.regionElements:]
 		for d := 0; d < p.headDim; d++ {
 			copy(dst[d*stride+col:d*stride+col+n], vc[d*BlockSize:d*BlockSize+n])
+		}
+		return
+	case p.typ == CacheF16 && p.transposed:
+		vc := p.raw[b][2*r*p.regionElements:]
+		for d := 0; d < p.headDim; d++ {
+			unpackF16(vc[2*d*BlockSize:2*(d*BlockSize+n)], dst[d*stride+col:d*stride+col+n])
 		}
 		return
 	}
@@ -424,12 +437,12 @@ func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
 
 func (p *plane) unpack(src []byte, dst []float32) {
 	if p.typ == CacheF16 {
-		for d := range dst {
-			dst[d] = tensor.F16ToF32(binary.LittleEndian.Uint16(src[2*d:]))
-		}
+		unpackF16(src, dst)
 		return
 	}
 	if err := tensor.Dequantize(tensor.Q8_0, src, dst); err != nil {
 		panic(err) // sizes are fixed at construction
 	}
 }
+
+func unpackF16(src []byte, dst []float32) { tensor.F16sToF32(src, dst) }

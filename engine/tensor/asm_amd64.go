@@ -194,6 +194,19 @@ func roundF16With(f func(x, dst *float32, n int), step int) func(x, dst []float3
 	}
 }
 
+// f16sWith wraps an assembly float16 conversion loop that takes multiples
+// of step values; the Go loop does the rest.
+func f16sWith(f func(src *byte, dst *float32, n int), step int) func(src []byte, dst []float32) {
+	return func(src []byte, dst []float32) {
+		src = src[:2*len(dst)]
+		n := len(dst) - len(dst)%step
+		if n > 0 {
+			f(&src[0], &dst[0], n)
+		}
+		f16sGo(src[2*n:], dst[n:])
+	}
+}
+
 // install points the kernel table at s, wrapping each assembly routine so
 // that slice bounds are checked before any pointer is handed over and
 // lengths the assembly does not take (float tails, odd Q8_0/Q4_0 blocks)
@@ -206,6 +219,7 @@ func install(s asmSet) {
 		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX512(&x[0], &y[0], len(x)) }
 		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX512(&x[0], &y[0], len(x)) }
 		roundF16 = roundF16With(roundF16AVX512, 16)
+		f16s = f16sWith(f16sAVX512, 16)
 		dotF32x16Rows = func(x, rows []float32, stride int, out []float32) {
 			dotF32x16rowsAVX512(&x[0], &rows[0], len(x), len(out), stride, &out[0])
 		}
@@ -216,6 +230,7 @@ func install(s asmSet) {
 		dotF32x16 = func(x, y []float32) float32 { return dotF32x16AVX2(&x[0], &y[0], len(x)) }
 		dotF32x64 = func(x, y []float32) float32 { return dotF32x64AVX2(&x[0], &y[0], len(x)) }
 		roundF16 = roundF16With(roundF16AVX2, 8)
+		f16s = f16sWith(f16sAVX2, 8)
 		dotF32x16Rows = func(x, rows []float32, stride int, out []float32) {
 			dotF32x16rowsAVX2(&x[0], &rows[0], len(x), len(out), stride, &out[0])
 		}

@@ -247,3 +247,35 @@ r8loop:
 	JNZ r8loop
 	VZEROUPPER
 	RET
+
+// func f16sAVX512(src *byte, dst *float32, n int)
+// Converts n little-endian float16 values to float32; n a multiple of 16.
+TEXT ·f16sAVX512(SB), NOSPLIT, $0-24
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+h16loop:
+	VCVTPH2PS (SI), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ h16loop
+	VZEROUPPER
+	RET
+
+// func f16sAVX2(src *byte, dst *float32, n int)
+// f16sAVX512 for CPUs with AVX2 and F16C; n a multiple of 8.
+TEXT ·f16sAVX2(SB), NOSPLIT, $0-24
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+h8loop:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ h8loop
+	VZEROUPPER
+	RET

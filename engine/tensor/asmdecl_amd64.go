@@ -212,3 +212,9 @@ func dotF32x16rowsAVX2(x, rows *float32, n, nrows, stride int, out *float32)
 
 //go:noescape
 func dotF32x64rowsAVX2(x, rows *float32, n, nrows, stride int, out *float32)
+
+//go:noescape
+func f16sAVX512(src *byte, dst *float32, n int)
+
+//go:noescape
+func f16sAVX2(src *byte, dst *float32, n int)

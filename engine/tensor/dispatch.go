@@ -27,6 +27,7 @@ func useGo() {
 	dotF32x16, dotF32x64 = dotF32x16Go, dotF32x64Go
 	dotF32x16Rows, dotF32x64Rows = nil, nil
 	roundF16 = roundF16Go
+	f16s = f16sGo
 	dotQ8_0, dotQ4_0, dotQ4K, dotQ5K, dotQ6K = dotQ8_0Go, dotQ4_0Go, dotQ4KGo, dotQ5KGo, dotQ6KGo
 	dotF32x4, dotF16x4, dotBF16x4 = nil, nil, nil
 	dotF32Rows, dotF16Rows, dotBF16Rows = nil, nil, nil

@@ -86,3 +86,20 @@ func F32ToBF16(f float32) uint16 {
 	b += 0x7fff + (b>>16)&1
 	return uint16(b >> 16)
 }
+
+// F16sToF32 converts the little-endian float16 values in src (2 bytes
+// each) to dst; src must hold at least len(dst) values.
+func F16sToF32(src []byte, dst []float32) { f16s(src[:2*len(dst)], dst) }
+
+// RoundF16 sets dst[i] to x[i] rounded to float16 (nearest even) and back.
+func RoundF16(x, dst []float32) { roundF16(x, dst[:len(x)]) }
+
+// f16s is F16sToF32's kernel; assembly init code may replace it.
+var f16s = f16sGo
+
+func f16sGo(src []byte, dst []float32) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = F16ToF32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
+	}
+}

@@ -118,3 +118,36 @@ func TestRowBytes(t *testing.T) {
 		t.Error("Valid wrong")
 	}
 }
+
+// The bulk conversion gives every float16 value's exact float32, in every
+// kernel set, for lengths that exercise the vector loops and the tails.
+func TestF16sToF32(t *testing.T) {
+	forEachKernelSet(t, false, func(t *testing.T) {
+		src := make([]byte, 2*65536)
+		for h := 0; h < 65536; h++ {
+			src[2*h], src[2*h+1] = byte(h), byte(h>>8)
+		}
+		for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 40, 65536} {
+			dst := make([]float32, n+1)
+			dst[n] = 42
+			F16sToF32(src, dst[:n])
+			for i := 0; i < n; i++ {
+				want := F16ToF32(uint16(i))
+				if math.Float32bits(dst[i]) != math.Float32bits(want) && !(want != want && dst[i] != dst[i]) {
+					t.Fatalf("n=%d: value %#04x -> %v, want %v", n, i, dst[i], want)
+				}
+			}
+			if dst[n] != 42 {
+				t.Fatalf("n=%d: wrote past the end", n)
+			}
+		}
+		x := []float32{1.0001, -3.14159, 65504, 1e-8, 7}
+		got := make([]float32, len(x))
+		RoundF16(x, got)
+		for i, v := range x {
+			if want := F16ToF32(F32ToF16(v)); got[i] != want {
+				t.Fatalf("RoundF16(%v) = %v, want %v", v, got[i], want)
+			}
+		}
+	})
+}

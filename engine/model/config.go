@@ -32,7 +32,15 @@ type Config struct {
 	ContextLength int
 	RMSEps        float32
 	RopeBase      float32
-	RopeFreqScale float32 // 1/linear scaling factor
+	RopeFreqScale float32 // 1/scaling factor (linear or YaRN)
+	// YaRN (rope.scaling.type = yarn, as Qwen3 uses for long contexts):
+	// the context the model was trained at, and the ramp's bounds.
+	RopeYaRN       bool
+	RopeOrigCtx    int
+	YaRNBetaFast   float32
+	YaRNBetaSlow   float32
+	YaRNExtFactor  float32
+	RopeAttnFactor float32 // rotation magnitude (1 without YaRN)
 	RopeDims      int     // rotated dimensions per head
 	RopeNeoX      bool    // pair i with i+d/2 instead of 2i with 2i+1
 	QKNorm        QKNorm
@@ -202,13 +210,25 @@ func ConfigFromMetadata(kv map[string]any) (Config, error) {
 		m.fail(arch+".attention.value_length", "%d differs from the key length %d, which is not supported", v, c.HeadDim)
 	}
 	c.RopeDims = m.int("rope.dimension_count", c.HeadDim)
-	c.RopeFreqScale = 1
-	if f := m.float("rope.scaling.factor", 0); f > 0 {
-		if t := m.str(arch + ".rope.scaling.type"); t != "" && t != "linear" && t != "none" {
-			m.fail(arch+".rope.scaling.type", "%q is not supported (only linear)", t)
-		}
+	c.RopeFreqScale, c.RopeAttnFactor = 1, 1
+	scaling := m.str(arch + ".rope.scaling.type")
+	switch scaling {
+	case "", "linear", "none", "yarn":
+	default:
+		m.fail(arch+".rope.scaling.type", "%q is not supported (linear, yarn or none)", scaling)
+	}
+	if f := m.float("rope.scaling.factor", 0); f > 0 && scaling != "none" {
 		c.RopeFreqScale = 1 / f
 	}
+	if scaling == "yarn" {
+		c.RopeYaRN = true
+		c.RopeOrigCtx = m.int("rope.scaling.original_context_length", c.ContextLength)
+		c.YaRNBetaFast = m.float("rope.scaling.yarn_beta_fast", 32)
+		c.YaRNBetaSlow = m.float("rope.scaling.yarn_beta_slow", 1)
+		c.YaRNExtFactor = m.float("rope.scaling.yarn_ext_factor", 1)
+		c.RopeAttnFactor = yarnAttnFactor(c.RopeFreqScale, c.YaRNExtFactor, m.float("rope.scaling.yarn_log_multiplier", 0))
+	}
+	c.RopeAttnFactor *= m.float("rope.scaling.attn_factor", 1)
 	if c.Experts > 0 {
 		if arch == "llama" || arch == "granitemoe" {
 			c.ExpertFF = m.int("expert_feed_forward_length", 0)
@@ -272,3 +292,26 @@ func (c Config) validate() error {
 
 // MoE reports whether the model routes its feed-forward through experts.
 func (c Config) MoE() bool { return c.Experts > 0 }
+
+// yarnAttnFactor is the magnitude llama.cpp gives YaRN's rotations before
+// the rope itself multiplies in 1 + 0.1·ln(factor), in float32 step by step
+// as llama.cpp computes it (llama_context's yarn_attn_factor).
+func yarnAttnFactor(freqScale, extFactor, logMul float32) float32 {
+	if extFactor == 0 {
+		return 1
+	}
+	mscale := func(scale, m float32) float32 {
+		if scale <= 1 {
+			return 1
+		}
+		return 0.1*m*logf(scale) + 1
+	}
+	factor := 1 / freqScale
+	attn := mscale(factor, 1)
+	if logMul != 0 {
+		attn = mscale(factor, 1) / mscale(factor, logMul)
+	}
+	return attn * (1 / (1 + 0.1*logf(factor)))
+}
+
+func logf(x float32) float32 { return float32(math.Log(float64(x))) }

@@ -70,18 +70,51 @@ type ropeTable struct {
 	thetaScale, freqScale float32
 	neox                  bool
 	nRot                  int
+	// YaRN: how much of each frequency keeps its trained (extrapolated)
+	// angle, ramping between the correction dimensions, and the magnitude.
+	extFactor float32
+	corr      [2]float32
+	mscale    float32
 }
 
-func newRope(nRot int, base, freqScale float32, neox bool) ropeTable {
-	ts := float32(math.Pow(float64(base), float64(-2/float32(nRot))))
-	return ropeTable{thetaScale: ts, freqScale: freqScale, neox: neox, nRot: nRot}
+func newRope(c Config) ropeTable {
+	nRot := c.RopeDims
+	ts := float32(math.Pow(float64(c.RopeBase), float64(-2/float32(nRot))))
+	t := ropeTable{thetaScale: ts, freqScale: c.RopeFreqScale, neox: c.RopeNeoX, nRot: nRot, mscale: c.RopeAttnFactor}
+	if c.RopeYaRN {
+		t.extFactor = c.YaRNExtFactor
+		t.corr = yarnCorrDims(nRot, c.RopeOrigCtx, c.RopeBase, c.YaRNBetaFast, c.YaRNBetaSlow)
+	}
+	return t
+}
+
+// yarnCorrDims are the first and last dimension pairs whose wavelength
+// sits between beta_fast and beta_slow turns over the trained context:
+// below, angles stay as trained; above, they are interpolated.
+func yarnCorrDims(nDims, origCtx int, base, betaFast, betaSlow float32) [2]float32 {
+	dim := func(nRot float32) float32 {
+		return float32(nDims) * logf(float32(origCtx)/(nRot*2*float32(math.Pi))) / (2 * logf(base))
+	}
+	start := float32(math.Floor(float64(dim(betaFast))))
+	end := float32(math.Ceil(float64(dim(betaSlow))))
+	return [2]float32{max(0, start), min(float32(nDims-1), end)}
 }
 
 // cosSin fills the rotation of each frequency pair for position pos.
 func (t ropeTable) cosSin(pos int, cos, sin []float32) {
 	theta := float32(pos)
 	for i := range cos[:t.nRot/2] {
-		sin[i], cos[i] = sincosf(t.freqScale * theta) // glibc's bits, as ggml calls it
+		th, ms := t.freqScale*theta, t.mscale
+		if t.extFactor != 0 {
+			y := (float32(i) - t.corr[0]) / max(0.001, t.corr[1]-t.corr[0])
+			mix := (1 - min(1, max(0, y))) * t.extFactor
+			th = th*(1-mix) + theta*mix
+			ms *= 1 + 0.1*logf(1/t.freqScale)
+		}
+		sin[i], cos[i] = sincosf(th) // glibc's bits, as ggml calls it
+		if ms != 1 {
+			sin[i], cos[i] = sin[i]*ms, cos[i]*ms
+		}
 		theta *= t.thetaScale
 	}
 }

@@ -206,7 +206,7 @@ func Load(f *gguf.File) (*Model, error) {
 			return nil, err
 		}
 	}
-	m.rope = newRope(cfg.RopeDims, cfg.RopeBase, cfg.RopeFreqScale, cfg.RopeNeoX)
+	m.rope = newRope(cfg)
 	pinWeights(m)
 	return m, nil
 }

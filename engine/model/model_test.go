@@ -108,6 +108,66 @@ func TestForwardKQuants(t *testing.T) {
 // activations to 8 bits (as llama.cpp does), which moves logits by a few
 // percent and can flip a near-tied expert choice at some position, so there
 // the median error and the agreement of the top token are checked.
+// A file with YaRN scaling (as Qwen3's long-context files have) gives the
+// reference's logits, and not the unscaled ones.
+func TestYaRNMatchesReference(t *testing.T) {
+	for _, arch := range []string{"qwen3moe", "llama"} {
+		t.Run(arch, func(t *testing.T) {
+			w, err := modelgen.Build(modelgen.Tiny(arch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plainPath := filepath.Join(t.TempDir(), "plain.gguf")
+			if err := w.WriteFile(plainPath); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range map[string]any{
+				arch + ".rope.scaling.type":                    "yarn",
+				arch + ".rope.scaling.factor":                  float32(4),
+				arch + ".rope.scaling.original_context_length": uint32(128),
+			} {
+				if err := w.SetKV(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "yarn.gguf")
+			if err := w.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Config.RopeYaRN || m.Config.RopeFreqScale != 0.25 || m.Config.RopeOrigCtx != 128 {
+				t.Fatalf("config %+v", m.Config)
+			}
+			want := newRef(t, f).forward(testPrompt)
+			pf, err := gguf.Open(plainPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pf.Close()
+			plain := newRef(t, pf).forward(testPrompt)
+			m.Exact = true
+			got := runBatched(t, m, len(want))
+			worst, worstPlain := 0.0, 0.0
+			for i := range want {
+				worst = math.Max(worst, relErr(got[i], want[i]))
+				worstPlain = math.Max(worstPlain, relErr(got[i], plain[i]))
+			}
+			t.Logf("max relative logit error %.3g against YaRN, %.3g against unscaled", worst, worstPlain)
+			if worst > 1e-4 || worstPlain < 100*worst {
+				t.Fatalf("max relative logit error %.3g against the YaRN reference (%.3g against unscaled)", worst, worstPlain)
+			}
+		})
+	}
+}
+
 // Keys and values stored as float16 or q8_0 give the reference's logits
 // when the reference rounds what it stores the same way, and not the
 // float32 cache's.

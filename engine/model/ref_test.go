@@ -20,6 +20,7 @@ type refModel struct {
 	vocab, hidden, layers, heads, kvHeads  int
 	headDim, experts, used                 int
 	eps, ropeBase                          float64
+	yarn                                   *refYaRN
 	neox, renorm                           bool
 	qkNorm                                 string // "", "head", "full"
 	embedScale, resScale, attnScale, logit float64
@@ -129,6 +130,9 @@ func newRef(t *testing.T, f *gguf.File) *refModel {
 		heads: int(k("attention.head_count", req)), experts: int(k("expert_count", 0)),
 		used: int(k("expert_used_count", 0)), eps: k("attention.layer_norm_rms_epsilon", req),
 		ropeBase: k("rope.freq_base", 10000), embedScale: 1, resScale: 1, logit: 1}
+	if typ, _ := f.Metadata[arch+".rope.scaling.type"].(string); typ == "yarn" {
+		r.yarn = &refYaRN{factor: k("rope.scaling.factor", req), origCtx: k("rope.scaling.original_context_length", req)}
+	}
 	r.kvHeads = int(k("attention.head_count_kv", float64(r.heads)))
 	r.headDim = int(k("attention.key_length", float64(r.hidden/r.heads)))
 	r.attnScale = 1 / math.Sqrt(float64(r.headDim))
@@ -214,17 +218,39 @@ func rms(x, w []float64, eps float64) []float64 {
 	return out
 }
 
-func rope(v []float64, pos int, base float64, neox bool) {
+// refYaRN is YaRN as its paper states it (Peng et al. 2023, "YaRN:
+// Efficient Context Window Extension"): a dimension pair whose wavelength
+// turns more than beta_fast = 32 times over the original context keeps its
+// angle, one that turns fewer than beta_slow = 1 times is interpolated by
+// the factor, the ones between ramp linearly (by pair index, between the
+// floor and ceiling of the boundary dimensions); queries and keys are
+// scaled by 0.1·ln(factor)+1, the paper's √(1/t), which sharpens attention
+// over the longer context.
+type refYaRN struct{ factor, origCtx float64 }
+
+func (r *refModel) rope(v []float64, pos int) {
 	d := len(v)
+	corr := func(turns float64) float64 {
+		return float64(d) * math.Log(r.yarn.origCtx/(turns*2*math.Pi)) / (2 * math.Log(r.ropeBase))
+	}
+	mag := 1.0
+	if r.yarn != nil {
+		mag = 0.1*math.Log(r.yarn.factor) + 1
+	}
 	for i := 0; i < d/2; i++ {
-		th := float64(pos) * math.Pow(base, -2*float64(i)/float64(d))
+		th := float64(pos) * math.Pow(r.ropeBase, -2*float64(i)/float64(d))
+		if r.yarn != nil {
+			low, high := math.Max(0, math.Floor(corr(32))), math.Min(float64(d-1), math.Ceil(corr(1)))
+			keep := 1 - math.Min(1, math.Max(0, (float64(i)-low)/math.Max(0.001, high-low)))
+			th = th/r.yarn.factor*(1-keep) + th*keep
+		}
 		a, b := 2*i, 2*i+1
-		if neox {
+		if r.neox {
 			a, b = i, i+d/2
 		}
 		x0, x1 := v[a], v[b]
-		v[a] = x0*math.Cos(th) - x1*math.Sin(th)
-		v[b] = x0*math.Sin(th) + x1*math.Cos(th)
+		v[a] = mag * (x0*math.Cos(th) - x1*math.Sin(th))
+		v[b] = mag * (x0*math.Sin(th) + x1*math.Cos(th))
 	}
 }
 
@@ -272,10 +298,10 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 				}
 			}
 			for h := 0; h < r.heads; h++ {
-				rope(q[i][h*hd:(h+1)*hd], i, r.ropeBase, r.neox)
+				r.rope(q[i][h*hd:(h+1)*hd], i)
 			}
 			for h := 0; h < r.kvHeads; h++ {
-				rope(k[i][h*hd:(h+1)*hd], i, r.ropeBase, r.neox)
+				r.rope(k[i][h*hd:(h+1)*hd], i)
 			}
 			refRound(r.kCache, k[i], hd)
 			refRound(r.kCache, q[i], hd)

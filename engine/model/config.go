@@ -41,11 +41,11 @@ type Config struct {
 	YaRNBetaSlow   float32
 	YaRNExtFactor  float32
 	RopeAttnFactor float32 // rotation magnitude (1 without YaRN)
-	RopeDims      int     // rotated dimensions per head
-	RopeNeoX      bool    // pair i with i+d/2 instead of 2i with 2i+1
-	QKNorm        QKNorm
-	QKVBias       bool // qwen2, qwen2moe
-	NormTopK      bool // renormalise the top-k routing weights to sum to 1
+	RopeDims       int     // rotated dimensions per head
+	RopeNeoX       bool    // pair i with i+d/2 instead of 2i with 2i+1
+	QKNorm         QKNorm
+	QKVBias        bool // qwen2, qwen2moe
+	NormTopK       bool // renormalise the top-k routing weights to sum to 1
 	// Granite scaling; 1 (and AttnScale 1/sqrt(HeadDim)) elsewhere.
 	EmbedScale    float32
 	ResidualScale float32

@@ -322,31 +322,12 @@ func checkForward(t *testing.T, m *Model, want [][]float64, fastTol float64) {
 
 func runBatched(t *testing.T, m *Model, n int) [][]float32 {
 	t.Helper()
-	kv := NewKVCache(m, 64, 0)
-	b := SeqBatch(0, 0, testPrompt[:n])
-	b.Logits = make([]bool, n)
-	for i := range b.Logits {
-		b.Logits[i] = true
-	}
-	got, err := m.Forward(context.Background(), b, kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return runWith(t, m, NewKVCache(m, 64, 0), n, false)
 }
 
 func runStepwise(t *testing.T, m *Model, n int) [][]float32 {
 	t.Helper()
-	kv := NewKVCache(m, 64, 0)
-	var out [][]float32
-	for i, tok := range testPrompt[:n] {
-		o, err := m.Forward(context.Background(), SeqBatch(3, i, []int{tok}), kv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, o[0])
-	}
-	return out
+	return runWith(t, m, NewKVCache(m, 64, 0), n, true)
 }
 
 func f64(x []float32) []float64 {

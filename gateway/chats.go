@@ -308,15 +308,17 @@ func (c *conn) publishLine(ctx context.Context, ref string, line protocol.Player
 	msg.Header.Set(nats.MsgIdHdr, line.MessageID)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	c.holdReplies(line.MessageID)
 	if _, err := c.s.JS.PublishMsg(pctx, msg); err != nil {
 		c.s.Log.Error("publish player line", "conversation", line.ConversationID, "err", err)
-		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
+		c.s.metrics.errors.WithLabelValues(protocol.CodeUnavailable).Inc()
+		c.releaseReplies(line.MessageID, protocol.Marshal(protocol.NewError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")))
 		return
 	}
 	if line.Op == "" {
 		c.s.metrics.lines.Inc()
 	}
-	c.sendFrame(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: line.ConversationID, MessageID: line.MessageID})
+	c.releaseReplies(line.MessageID, protocol.Marshal(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: line.ConversationID, MessageID: line.MessageID}))
 }
 
 func (c *conn) setPersona(ctx context.Context, ref string, p protocol.SetPersona) {

@@ -39,6 +39,47 @@ type conn struct {
 	mu     sync.Mutex
 	chats  map[string]string    // conversation ID → character ID, opened on this connection
 	worlds map[string]*presence // world ID → where the player is in it
+
+	// held keeps the reply frames of lines this connection sent whose ack
+	// has not gone out yet: a fast answer (an error found without any
+	// generation) can arrive from the bus before JetStream confirms the
+	// line, and a client learns which frames answer its line from the ack.
+	holdMu sync.Mutex
+	held   map[string][][]byte // line message ID → frames waiting for its ack
+}
+
+// holdReplies starts holding the frames that answer line id.
+func (c *conn) holdReplies(id string) {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	if c.held == nil {
+		c.held = map[string][][]byte{}
+	}
+	c.held[id] = [][]byte{}
+}
+
+// releaseReplies sends first (the ack, or the error that replaces it) and
+// then the frames held for line id, in order, and stops holding.
+func (c *conn) releaseReplies(id string, first []byte) {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	c.send(first)
+	for _, b := range c.held[id] {
+		c.send(b)
+	}
+	delete(c.held, id)
+}
+
+// sendReply sends a frame answering line id, or holds it until the line's
+// ack has gone out.
+func (c *conn) sendReply(id string, b []byte) {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	if q, ok := c.held[id]; ok && id != "" {
+		c.held[id] = append(q, b)
+		return
+	}
+	c.send(b)
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {

@@ -374,8 +374,15 @@ func (s *Server) dispatch(convID string, data []byte) {
 		}
 	}
 	s.mu.Unlock()
+	// A request's frames name it in Request; a line's, in ReplyTo.
+	line := ev.ReplyTo
+	if ev.Request != "" {
+		line = ev.Request
+	} else if line == "" && ev.Message != nil {
+		line = ev.Message.ReplyTo
+	}
 	for _, c := range targets {
-		c.send(b)
+		c.sendReply(line, b)
 	}
 }
 

@@ -36,22 +36,22 @@ type Character struct {
 	Tags                    []string       `json:"tags" bson:"tags"`
 	Creator                 string         `json:"creator" bson:"creator"`
 	CharacterVersion        string         `json:"character_version" bson:"character_version"`
-	Extensions              map[string]any `json:"extensions,omitempty" bson:"extensions,omitempty"`
+	Extensions              map[string]any `json:"extensions,omitzero" bson:"extensions"`
 
 	CharacterBook *Lorebook `json:"character_book,omitempty" bson:"character_book,omitempty"`
 
 	// Character Card V3 additions.
-	Assets                   []Asset           `json:"assets,omitempty" bson:"assets,omitempty"`
+	Assets                   []Asset           `json:"assets,omitzero" bson:"assets"`
 	Nickname                 string            `json:"nickname,omitempty" bson:"nickname,omitempty"`
-	CreatorNotesMultilingual map[string]string `json:"creator_notes_multilingual,omitempty" bson:"creator_notes_multilingual,omitempty"`
-	Source                   []string          `json:"source,omitempty" bson:"source,omitempty"`
-	GroupOnlyGreetings       []string          `json:"group_only_greetings,omitempty" bson:"group_only_greetings,omitempty"`
+	CreatorNotesMultilingual map[string]string `json:"creator_notes_multilingual,omitzero" bson:"creator_notes_multilingual"`
+	Source                   []string          `json:"source,omitzero" bson:"source"`
+	GroupOnlyGreetings       []string          `json:"group_only_greetings,omitzero" bson:"group_only_greetings"`
 	CreationDate             int64             `json:"creation_date,omitempty" bson:"creation_date,omitempty"`         // Unix seconds, as the card had it
 	ModificationDate         int64             `json:"modification_date,omitempty" bson:"modification_date,omitempty"` // Unix seconds
 
 	// CardExtra keeps fields of an imported card's data object that no
 	// spec version names, so export gives them back unchanged.
-	CardExtra map[string]any `json:"card_extra,omitempty" bson:"card_extra,omitempty"`
+	CardExtra map[string]any `json:"card_extra,omitzero" bson:"card_extra"`
 
 	// Maopao's own fields.
 	OwnerID    string     `json:"owner_id,omitempty" bson:"owner_id,omitempty"`
@@ -77,7 +77,7 @@ type Lorebook struct {
 	Extensions        map[string]any `json:"extensions" bson:"extensions"`
 	Entries           []LoreEntry    `json:"entries" bson:"entries"`
 	// Extra keeps fields no spec names, for lossless export.
-	Extra map[string]any `json:"extra,omitempty" bson:"extra,omitempty"`
+	Extra map[string]any `json:"extra,omitzero" bson:"extra"`
 }
 
 // LoreEntry is one lorebook entry, with the Card V2/V3 field names.
@@ -95,11 +95,11 @@ type LoreEntry struct {
 	ID            any      `json:"id,omitempty" bson:"id,omitempty"`
 	Comment       string   `json:"comment,omitempty" bson:"comment,omitempty"`
 	Selective     *bool    `json:"selective,omitempty" bson:"selective,omitempty"`
-	SecondaryKeys []string `json:"secondary_keys,omitempty" bson:"secondary_keys,omitempty"`
+	SecondaryKeys []string `json:"secondary_keys,omitzero" bson:"secondary_keys"`
 	Constant      *bool    `json:"constant,omitempty" bson:"constant,omitempty"`
 	Position      string   `json:"position,omitempty" bson:"position,omitempty"` // "before_char" or "after_char"
 	// Extra keeps fields no spec names, for lossless export.
-	Extra map[string]any `json:"extra,omitempty" bson:"extra,omitempty"`
+	Extra map[string]any `json:"extra,omitzero" bson:"extra"`
 }
 
 // Asset is a Card V3 asset reference.

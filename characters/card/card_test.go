@@ -500,3 +500,40 @@ func TestDecodeRefusesManyValuesCheaply(t *testing.T) {
 		t.Errorf("allocated %d MiB to refuse it", n>>20)
 	}
 }
+
+// A card's empty lists and maps come back from export as empty lists and
+// maps (docs/cards.md: [] stays []), through the store's JSON form too.
+func TestEmptyListsSurviveImportAndExport(t *testing.T) {
+	in := `{"spec":"chara_card_v3","spec_version":"3.0","data":{"name":"Empty","description":"","personality":"","scenario":"",
+"first_mes":"","mes_example":"","creator_notes":"","system_prompt":"","post_history_instructions":"",
+"alternate_greetings":[],"tags":[],"creator":"","character_version":"","extensions":{},
+"group_only_greetings":[],"source":[],"assets":[],"creator_notes_multilingual":{},
+"character_book":{"extensions":{},"entries":[{"keys":["k"],"content":"c","extensions":{},"enabled":true,"insertion_order":0,"secondary_keys":[],"use_regex":false}]}}}`
+	imp, err := Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The embedded store keeps characters as JSON: go through it.
+	stored, err := json.Marshal(imp.Character)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c maopao.Character
+	if err := json.Unmarshal(stored, &c); err != nil {
+		t.Fatal(err)
+	}
+	pretty, err := EncodeJSON(c, SpecV3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, pretty); err != nil {
+		t.Fatal(err)
+	}
+	out := compact.Bytes()
+	for _, want := range []string{`"secondary_keys":[]`, `"source":[]`, `"assets":[]`, `"creator_notes_multilingual":{}`, `"group_only_greetings":[]`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("export lost %s: %s", want, out)
+		}
+	}
+}

@@ -454,10 +454,11 @@ func newCharacterDoc(c maopao.Character) (characterDoc, error) {
 		v     any
 		dst   *string
 	}{
-		{"extensions", len(c.Extensions) == 0, c.Extensions, &d.ExtensionsJSON},
+		// An empty map is stored as "{}", not left out: a card's {} stays {}.
+		{"extensions", c.Extensions == nil, c.Extensions, &d.ExtensionsJSON},
 		{"character_book", c.CharacterBook == nil, c.CharacterBook, &d.BookJSON},
-		{"card_extra", len(c.CardExtra) == 0, c.CardExtra, &d.CardExtraJSON},
-		{"creator_notes_multilingual", len(c.CreatorNotesMultilingual) == 0, c.CreatorNotesMultilingual, &d.NotesJSON},
+		{"card_extra", c.CardExtra == nil, c.CardExtra, &d.CardExtraJSON},
+		{"creator_notes_multilingual", c.CreatorNotesMultilingual == nil, c.CreatorNotesMultilingual, &d.NotesJSON},
 	} {
 		if f.empty {
 			continue

@@ -91,6 +91,49 @@ func testCharacterAllFields(t *testing.T, s storage.Store) {
 	}
 }
 
+// A card's empty lists and maps stay empty lists and maps, and absent ones
+// stay absent: exports give back what was imported.
+func testCharacterEmptyLists(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	empty := sampleCharacter("empty-lists", "Empty")
+	empty.Source, empty.GroupOnlyGreetings, empty.Assets = []string{}, []string{}, []maopao.Asset{}
+	empty.CreatorNotesMultilingual, empty.CardExtra, empty.Extensions = map[string]string{}, map[string]any{}, map[string]any{}
+	empty.CharacterBook = &maopao.Lorebook{Extensions: map[string]any{}, Extra: map[string]any{},
+		Entries: []maopao.LoreEntry{{Keys: []string{"k"}, Content: "c", Extensions: map[string]any{}, SecondaryKeys: []string{}, Extra: map[string]any{}}}}
+	absent := sampleCharacter("absent-lists", "Absent")
+	absent.Source, absent.GroupOnlyGreetings, absent.Assets = nil, nil, nil
+	absent.CreatorNotesMultilingual, absent.CardExtra, absent.Extensions = nil, nil, nil
+	absent.CharacterBook = &maopao.Lorebook{Entries: []maopao.LoreEntry{{Keys: []string{"k"}, Content: "c"}}}
+	for _, c := range []maopao.Character{empty, absent} {
+		must(t, s.PutCharacter(ctx, c))
+		got, err := s.GetCharacter(ctx, c.ID)
+		must(t, err)
+		e := got.CharacterBook.Entries[0]
+		lists := map[string]bool{
+			"source": got.Source == nil, "group_only_greetings": got.GroupOnlyGreetings == nil, "assets": got.Assets == nil,
+			"creator_notes_multilingual": got.CreatorNotesMultilingual == nil, "card_extra": got.CardExtra == nil,
+			"extensions": got.Extensions == nil, "character_book.extra": got.CharacterBook.Extra == nil,
+			"entries[0].secondary_keys": e.SecondaryKeys == nil, "entries[0].extra": e.Extra == nil,
+		}
+		for name, isNil := range lists {
+			if c.ID == empty.ID && isNil {
+				t.Errorf("an empty %s was stored and read back as absent", name)
+			}
+			if c.ID == absent.ID && !isNil {
+				t.Errorf("an absent %s was read back as empty", name)
+			}
+		}
+		b, _ := json.Marshal(got)
+		if c.ID == empty.ID && (!strings.Contains(string(b), `"secondary_keys":[]`) || !strings.Contains(string(b), `"source":[]`) ||
+			!strings.Contains(string(b), `"assets":[]`) || !strings.Contains(string(b), `"creator_notes_multilingual":{}`)) {
+			t.Errorf("empty lists lost in JSON: %s", b)
+		}
+		if c.ID == absent.ID && (strings.Contains(string(b), `"secondary_keys"`) || strings.Contains(string(b), `"source"`)) {
+			t.Errorf("absent lists appear in JSON: %s", b)
+		}
+	}
+}
+
 func testCreateCharacter(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
 	c := fullCharacter("new-1", "New")

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"Close", testClose},
 		{"CharacterAllFields", testCharacterAllFields},
+		{"CharacterEmptyLists", testCharacterEmptyLists},
 		{"CharacterNumbers", testCharacterNumbers},
 		{"CreateCharacter", testCreateCharacter},
 		{"UpdateCharacterHistory", testUpdateCharacterHistory},

@@ -117,6 +117,9 @@ type Account struct {
 	Username     string    `json:"username" bson:"username"` // unique, compared case-insensitively
 	PasswordHash string    `json:"-" bson:"password_hash"`   // argon2id or bcrypt, in its standard encoded form
 	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
+	// TokenVersion is carried by the account's tokens; raising it
+	// (storage.Accounts.RevokeTokens) invalidates every token issued before.
+	TokenVersion int `json:"token_version,omitempty" bson:"token_version"`
 }
 
 // Player is a person using a client. Guests get a player record too, so their

@@ -146,7 +146,7 @@ func (a *creatorAPI) handleRegister(w http.ResponseWriter, r *http.Request) *api
 	if err != nil {
 		return a.storeError("create account", err)
 	}
-	return a.writeToken(w, http.StatusCreated, playerID, req.Username)
+	return a.writeToken(w, http.StatusCreated, maopao.Account{PlayerID: playerID, Username: req.Username})
 }
 
 func usernameTaken(name string) *apiError {
@@ -155,13 +155,28 @@ func usernameTaken(name string) *apiError {
 	return e
 }
 
-func (a *creatorAPI) writeToken(w http.ResponseWriter, status int, playerID, username string) *apiError {
-	tok, exp, err := a.s.tokens.Issue(playerID)
+func (a *creatorAPI) writeToken(w http.ResponseWriter, status int, acc maopao.Account) *apiError {
+	tok, exp, err := a.s.tokens.IssueAccount(acc)
 	if err != nil {
 		return problemf(http.StatusInternalServerError, protocol.CodeInternal, "sign token")
 	}
-	writeToken(w, status, AccountResponse{Token: tok, PlayerID: playerID, Username: username, ExpiresAt: exp})
+	writeToken(w, status, AccountResponse{Token: tok, PlayerID: acc.PlayerID, Username: acc.Username, ExpiresAt: exp})
 	return nil
+}
+
+// handleRevokeTokens signs the account out everywhere: every token issued
+// before stops working, on every gateway, and the answer carries a new one
+// for the caller.
+func (a *creatorAPI) handleRevokeTokens(w http.ResponseWriter, r *http.Request) *apiError {
+	acc, e := a.s.creator(r)
+	if e != nil {
+		return e
+	}
+	acc, err := a.s.Store.RevokeTokens(r.Context(), acc.PlayerID)
+	if err != nil {
+		return a.storeError("revoke tokens", err)
+	}
+	return a.writeToken(w, http.StatusOK, acc)
 }
 
 // dummyHash is verified against when a username does not exist, so a login
@@ -214,7 +229,7 @@ func (a *creatorAPI) handleLogin(w http.ResponseWriter, r *http.Request) *apiErr
 	if err != nil || !ok {
 		return problemf(http.StatusUnauthorized, codeBadCredentials, "wrong username or password")
 	}
-	return a.writeToken(w, http.StatusOK, acc.PlayerID, acc.Username)
+	return a.writeToken(w, http.StatusOK, acc)
 }
 
 // handleMe says who a token belongs to.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/storage"
 )
 
@@ -46,25 +47,46 @@ func (t Tokens) now() time.Time {
 	return time.Now()
 }
 
-// Issue returns a token naming playerID.
+// claims are a player token's: the player, and for a registered account
+// the account's token version, which revocation raises.
+type claims struct {
+	jwt.RegisteredClaims
+	Account bool `json:"acct,omitempty"`
+	Version int  `json:"ver,omitempty"`
+}
+
+// Issue returns a guest's token naming playerID.
 func (t Tokens) Issue(playerID string) (string, time.Time, error) {
+	return t.issue(claims{RegisteredClaims: jwt.RegisteredClaims{Subject: playerID}})
+}
+
+// IssueAccount returns a token for a registered account, valid until the
+// account's token version changes.
+func (t Tokens) IssueAccount(a maopao.Account) (string, time.Time, error) {
+	return t.issue(claims{RegisteredClaims: jwt.RegisteredClaims{Subject: a.PlayerID}, Account: true, Version: a.TokenVersion})
+}
+
+func (t Tokens) issue(c claims) (string, time.Time, error) {
 	exp := t.now().Add(TokenTTL)
-	claims := jwt.RegisteredClaims{
-		Subject:   playerID,
-		Issuer:    issuer,
-		IssuedAt:  jwt.NewNumericDate(t.now()),
-		ExpiresAt: jwt.NewNumericDate(exp),
-	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.Secret)
+	c.Issuer = issuer
+	c.IssuedAt = jwt.NewNumericDate(t.now())
+	c.ExpiresAt = jwt.NewNumericDate(exp)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.Secret)
 	return s, exp, err
 }
 
 // ErrBadToken is returned (wrapped) for any token that does not verify.
 var ErrBadToken = errors.New("bad token")
 
-// Verify returns the player ID a valid token names.
+// Verify returns the player ID a valid token names. It checks the
+// signature and expiry only: Server.verifyToken also checks revocation.
 func (t Tokens) Verify(token string) (string, error) {
-	var claims jwt.RegisteredClaims
+	c, err := t.parse(token)
+	return c.Subject, err
+}
+
+func (t Tokens) parse(token string) (claims, error) {
+	var claims claims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
@@ -72,10 +94,37 @@ func (t Tokens) Verify(token string) (string, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadToken, err)
+		return claims, fmt.Errorf("%w: %v", ErrBadToken, err)
 	}
 	if claims.Subject == "" {
-		return "", fmt.Errorf("%w: no subject", ErrBadToken)
+		return claims, fmt.Errorf("%w: no subject", ErrBadToken)
 	}
-	return claims.Subject, nil
+	return claims, nil
+}
+
+// errRevoked is why a well-signed token of a registered account fails.
+var errRevoked = fmt.Errorf("%w: revoked (signed out everywhere) or the account is gone", ErrBadToken)
+
+// verifyToken is Tokens.Verify plus revocation: a token of a player who
+// has an account must carry the account's current token version (a guest
+// token of a player who registered later counts as version 0), and an
+// account token whose account is gone is refused.
+func (s *Server) verifyToken(ctx context.Context, token string) (string, error) {
+	c, err := s.tokens.parse(token)
+	if err != nil {
+		return "", err
+	}
+	acc, err := s.Store.GetAccount(ctx, c.Subject)
+	switch {
+	case errors.Is(err, maopao.ErrNotFound):
+		if c.Account {
+			return "", errRevoked
+		}
+		return c.Subject, nil
+	case err != nil:
+		return "", err
+	case acc.TokenVersion != c.Version:
+		return "", errRevoked
+	}
+	return c.Subject, nil
 }

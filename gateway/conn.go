@@ -365,9 +365,20 @@ func quote(s string) string {
 }
 
 func (c *conn) hello(ref string, h protocol.Hello) {
-	pid, err := c.s.tokens.Verify(h.Token)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	pid, err := c.s.verifyToken(ctx, h.Token)
+	cancel()
+	if errors.Is(err, errRevoked) {
+		c.sendError(ref, protocol.CodeBadToken, "token revoked (signed out everywhere); log in again")
+		return
+	}
+	if errors.Is(err, ErrBadToken) {
 		c.sendError(ref, protocol.CodeBadToken, "token rejected; get a new one from POST /api/v1/session")
+		return
+	}
+	if err != nil {
+		c.s.Log.Error("check token", "err", err)
+		c.sendError(ref, protocol.CodeUnavailable, "checking the token failed; try again")
 		return
 	}
 	if c.playerID != "" && c.playerID != pid {

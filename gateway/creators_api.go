@@ -66,6 +66,7 @@ func (a *creatorAPI) register(mux *http.ServeMux) {
 	a.handle(mux, "POST /api/v1/accounts/register", a.handleRegister)
 	a.handle(mux, "POST /api/v1/accounts/login", a.handleLogin)
 	a.handle(mux, "GET /api/v1/accounts/me", a.handleMe)
+	a.handle(mux, "POST /api/v1/accounts/revoke-tokens", a.handleRevokeTokens)
 
 	a.handle(mux, "GET /api/v1/characters", a.handleList)
 	a.handle(mux, "POST /api/v1/characters", a.handleCreate)
@@ -154,9 +155,16 @@ func (s *Server) viewer(r *http.Request) (string, *apiError) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return "", unauthenticated(protocol.CodeBadToken, "the Authorization header must be \"Bearer <token>\"")
 	}
-	id, err := s.tokens.Verify(strings.TrimSpace(token))
-	if err != nil {
+	id, err := s.verifyToken(r.Context(), strings.TrimSpace(token))
+	if errors.Is(err, errRevoked) {
+		return "", unauthenticated(protocol.CodeBadToken, "the token was revoked (signed out everywhere); log in again")
+	}
+	if errors.Is(err, ErrBadToken) {
 		return "", unauthenticated(protocol.CodeBadToken, "the token is not valid (expired, or from another server); log in again")
+	}
+	if err != nil {
+		s.Log.Error("check token", "err", err)
+		return "", problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "checking the token failed; try again")
 	}
 	return id, nil
 }

@@ -203,6 +203,10 @@ type Accounts interface {
 	GetAccountByUsername(ctx context.Context, username string) (maopao.Account, error)
 	// GetAccount returns maopao.ErrNotFound (wrapped) when absent.
 	GetAccount(ctx context.Context, playerID string) (maopao.Account, error)
+	// RevokeTokens raises the account's TokenVersion by one, atomically,
+	// and returns the account as it is now; maopao.ErrNotFound (wrapped)
+	// when absent.
+	RevokeTokens(ctx context.Context, playerID string) (maopao.Account, error)
 }
 
 // Store is everything the platform keeps, behind one handle.

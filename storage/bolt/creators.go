@@ -266,6 +266,25 @@ func (s *Store) GetAccount(ctx context.Context, playerID string) (maopao.Account
 	return a, err
 }
 
+// RevokeTokens raises the account's TokenVersion in one transaction.
+func (s *Store) RevokeTokens(ctx context.Context, playerID string) (maopao.Account, error) {
+	var a maopao.Account
+	err := s.update(ctx, "revoke tokens of player "+playerID, func(tx *bbolt.Tx) error {
+		var r accountRecord
+		if err := getJSON(tx.Bucket(bucketAccounts), playerID, "account of player", &r); err != nil {
+			return err
+		}
+		r.Account.TokenVersion++
+		v, err := encode("account", r)
+		if err != nil {
+			return err
+		}
+		a = r.account()
+		return tx.Bucket(bucketAccounts).Put([]byte(playerID), v)
+	})
+	return a, err
+}
+
 func getAccount(tx *bbolt.Tx, playerID string) (maopao.Account, error) {
 	var r accountRecord
 	if err := getJSON(tx.Bucket(bucketAccounts), playerID, "account of player", &r); err != nil {

@@ -400,6 +400,22 @@ func (s *Store) GetAccount(ctx context.Context, playerID string) (maopao.Account
 	return s.findAccount(ctx, "get account of player", playerID, byID(playerID))
 }
 
+// RevokeTokens raises the account's TokenVersion with one $inc.
+func (s *Store) RevokeTokens(ctx context.Context, playerID string) (maopao.Account, error) {
+	const op = "revoke tokens of player"
+	if err := ctx.Err(); err != nil {
+		return maopao.Account{}, fail(op, playerID, err)
+	}
+	var d accountDoc
+	err := s.accounts.FindOneAndUpdate(ctx, byID(playerID), bson.D{{Key: "$inc", Value: bson.D{{Key: "token_version", Value: 1}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return maopao.Account{}, fail(op, playerID, err)
+	}
+	d.Account.CreatedAt = normTime(d.Account.CreatedAt)
+	return d.Account, nil
+}
+
 func (s *Store) findAccount(ctx context.Context, op, key string, filter bson.D) (maopao.Account, error) {
 	if err := ctx.Err(); err != nil {
 		return maopao.Account{}, fail(op, key, err)

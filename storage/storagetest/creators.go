@@ -427,6 +427,28 @@ func testAccounts(t *testing.T, s storage.Store) {
 	noHash := sampleAccount("p4", "nohash")
 	noHash.PasswordHash = ""
 	isErr(t, "CreateAccount(no password hash)", s.CreateAccount(ctx, noHash), maopao.ErrInvalid)
+
+	// Revoking tokens raises the version by one each time, and the rest of
+	// the account stays as it was.
+	before, err := s.GetAccount(ctx, "p2")
+	must(t, err)
+	if before.TokenVersion != 0 {
+		t.Errorf("a new account has token version %d, want 0", before.TokenVersion)
+	}
+	for want := 1; want <= 2; want++ {
+		after, err := s.RevokeTokens(ctx, "p2")
+		must(t, err)
+		if after.TokenVersion != want || after.Username != before.Username || after.PasswordHash != before.PasswordHash {
+			t.Errorf("RevokeTokens #%d = %+v, want version %d and the rest unchanged (%+v)", want, after, want, before)
+		}
+	}
+	got, err = s.GetAccount(ctx, "p2")
+	must(t, err)
+	if got.TokenVersion != 2 {
+		t.Errorf("GetAccount after two revocations: version %d, want 2", got.TokenVersion)
+	}
+	_, err = s.RevokeTokens(ctx, "nobody")
+	isErr(t, "RevokeTokens(unknown player)", err, maopao.ErrNotFound)
 }
 
 func testAccountsConcurrent(t *testing.T, s storage.Store) {

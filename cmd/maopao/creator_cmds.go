@@ -63,7 +63,51 @@ guest identity turns that guest into the account, keeping its conversations.
 The password comes from --password, else $MAOPAO_PASSWORD, else a prompt.`,
 	}
 	cmd.AddCommand(accountSubCmd("register", "Create an account (username: 3-32 letters, digits, '_', '-', '.'; password: 8+ characters)"),
-		accountSubCmd("login", "Log in to an existing account"))
+		accountSubCmd("login", "Log in to an existing account"), accountRevokeCmd())
+	return cmd
+}
+
+// accountRevokeCmd is `maopao account sign-out-everywhere`.
+func accountRevokeCmd() *cobra.Command {
+	var o serverOpts
+	cmd := &cobra.Command{
+		Use:   "sign-out-everywhere",
+		Short: "Make every token of this account stop working (other devices must log in again); keeps a new one here",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := o.identityPath()
+			if err != nil {
+				return err
+			}
+			id, err := chatcli.LoadIdentity(path)
+			if err != nil || id.Token == "" {
+				return errors.New("no identity kept here: log in first with maopao account login")
+			}
+			endpoint, err := o.endpoint("/api/v1/accounts/revoke-tokens")
+			if err != nil {
+				return err
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, endpoint, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+id.Token)
+			var res struct {
+				Token    string `json:"token"`
+				PlayerID string `json:"player_id"`
+				Username string `json:"username"`
+			}
+			if err := doJSON(req, &res); err != nil {
+				return fmt.Errorf("sign out everywhere: %w", err)
+			}
+			if err := chatcli.SaveIdentity(path, chatcli.Identity{URL: o.url, Token: res.Token, PlayerID: res.PlayerID}); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "signed %s out everywhere; a new token is kept in %s\n", res.Username, path)
+			return err
+		},
+	}
+	o.flags(cmd)
 	return cmd
 }
 

@@ -86,6 +86,24 @@ func TestCreatorCommands(t *testing.T) {
 		t.Fatalf("login with a prompted password: %q %q %v", out, prompt, err)
 	}
 
+	// Signing out everywhere keeps a new token here; the old one is refused.
+	before, _ := chatcli.LoadIdentity(ident)
+	out, _, err = run(t, "", append([]string{"account", "sign-out-everywhere"}, common...)...)
+	if err != nil || !strings.Contains(out, "signed ada out everywhere") {
+		t.Fatalf("sign-out-everywhere: %q %v", out, err)
+	}
+	after, _ := chatcli.LoadIdentity(ident)
+	if after.Token == before.Token || after.PlayerID != before.PlayerID {
+		t.Fatalf("identity after signing out everywhere: %+v (before %+v)", after, before)
+	}
+	oldIdent := filepath.Join(dir, "old-identity.json")
+	if err := chatcli.SaveIdentity(oldIdent, before); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "", "account", "sign-out-everywhere", "--url", url, "--identity", oldIdent); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("the revoked token signed out again: %v", err)
+	}
+
 	src := filepath.Join("..", "..", "characters", "card", "testdata", "full_v3.json")
 	out, _, err = run(t, "", append([]string{"card", "import", src, "--visibility", "public"}, common...)...)
 	if err != nil {

@@ -57,6 +57,10 @@ const (
 type AccountRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Device is the device token an earlier login on this device got
+	// (AccountResponse.Device). With it, failed logins from elsewhere
+	// behind the same address (a NAT, a proxy) cannot lock this device out.
+	Device string `json:"device,omitempty"`
 }
 
 // AccountResponse answers register and login.
@@ -65,6 +69,9 @@ type AccountResponse struct {
 	PlayerID  string    `json:"player_id"`
 	Username  string    `json:"username"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Device marks this device as one that logged in to the account: send
+	// it with later logins (AccountRequest.Device).
+	Device string `json:"device,omitempty"`
 }
 
 func validUsername(name string) *FieldError {
@@ -156,11 +163,16 @@ func usernameTaken(name string) *apiError {
 }
 
 func (a *creatorAPI) writeToken(w http.ResponseWriter, status int, acc maopao.Account) *apiError {
+	return a.writeTokenOn(w, status, acc, a.s.tokens.issueDevice(acc.Username))
+}
+
+// writeTokenOn answers with a token for acc and the device token device.
+func (a *creatorAPI) writeTokenOn(w http.ResponseWriter, status int, acc maopao.Account, device string) *apiError {
 	tok, exp, err := a.s.tokens.IssueAccount(acc)
 	if err != nil {
 		return problemf(http.StatusInternalServerError, protocol.CodeInternal, "sign token")
 	}
-	writeToken(w, status, AccountResponse{Token: tok, PlayerID: acc.PlayerID, Username: acc.Username, ExpiresAt: exp})
+	writeToken(w, status, AccountResponse{Token: tok, PlayerID: acc.PlayerID, Username: acc.Username, ExpiresAt: exp, Device: device})
 	return nil
 }
 
@@ -209,8 +221,16 @@ func (a *creatorAPI) handleLogin(w http.ResponseWriter, r *http.Request) *apiErr
 	if wait, ok := a.loginsFrom.allow(clientIP(r)); !ok {
 		return retryAfter(wait, "login attempts")
 	}
-	if wait, ok := a.logins.allow(req.Username, clientIP(r)); !ok {
-		e := problemf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many login attempts for %q; retry in %s", req.Username, wait.Round(time.Second))
+	// Failed attempts are counted per username and address, or per
+	// username and device for a device that logged in before: the owner's
+	// device is not locked out by someone guessing behind the same NAT.
+	key := strings.ToLower(req.Username) + "\x00" + clientIP(r)
+	device, known := a.s.tokens.checkDevice(req.Username, req.Device)
+	if known {
+		key = strings.ToLower(req.Username) + "\x00device\x00" + req.Device
+	}
+	if wait, ok := a.logins.check(key); !ok {
+		e := problemf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many failed logins for %q; retry in %s", req.Username, wait.Round(time.Second))
 		e.header = http.Header{"Retry-After": {strconv.Itoa(int(wait.Seconds()) + 1)}}
 		return e
 	}
@@ -227,9 +247,13 @@ func (a *creatorAPI) handleLogin(w http.ResponseWriter, r *http.Request) *apiErr
 		a.s.Log.Error("creator API: stored password hash unreadable", "player", acc.PlayerID, "err", verr)
 	}
 	if err != nil || !ok {
+		a.logins.failed(key)
 		return problemf(http.StatusUnauthorized, codeBadCredentials, "wrong username or password")
 	}
-	return a.writeToken(w, http.StatusOK, acc)
+	if !known {
+		device = a.s.tokens.issueDevice(acc.Username)
+	}
+	return a.writeTokenOn(w, http.StatusOK, acc, device)
 }
 
 // handleMe says who a token belongs to.
@@ -340,7 +364,6 @@ func newLoginLimiter() *loginLimiter {
 	return &loginLimiter{newKeyedLimiter(rate.Every(loginEvery), loginBurst)}
 }
 
-// allow takes one attempt from the bucket, or says how long to wait.
-func (l *loginLimiter) allow(username, ip string) (time.Duration, bool) {
-	return l.keyedLimiter.allow(strings.ToLower(username) + "\x00" + ip)
-}
+// failed spends one attempt of key's budget: only failures count, so
+// logging in with the right password never uses it up.
+func (l *loginLimiter) failed(key string) { l.keyedLimiter.allow(key) }

@@ -581,25 +581,51 @@ func TestAccounts(t *testing.T) {
 	}
 }
 
-func TestLoginLimiterRefills(t *testing.T) {
+func TestLoginLimiterCountsFailures(t *testing.T) {
 	l := newLoginLimiter()
 	now := time.Unix(1000, 0)
 	l.now = func() time.Time { return now }
+	key := "ada\x001.2.3.4"
 	for i := range loginBurst {
-		if _, ok := l.allow("Ada", "1.2.3.4"); !ok {
+		if _, ok := l.check(key); !ok {
 			t.Fatalf("attempt %d refused within the burst", i)
 		}
+		l.failed(key)
 	}
-	wait, ok := l.allow("ADA", "1.2.3.4")
+	wait, ok := l.check(key)
 	if ok || wait <= 0 || wait > loginEvery {
 		t.Fatalf("attempt past the burst: ok %v wait %v", ok, wait)
 	}
-	if _, ok := l.allow("ada", "5.6.7.8"); !ok {
+	if _, ok := l.check("ada\x005.6.7.8"); !ok {
 		t.Errorf("another address is limited too")
 	}
 	now = now.Add(loginEvery)
-	if _, ok := l.allow("ada", "1.2.3.4"); !ok {
+	if _, ok := l.check(key); !ok {
 		t.Errorf("no attempt allowed after waiting %v", loginEvery)
+	}
+}
+
+// Device tokens belong to one username and this server's secret.
+func TestDeviceTokens(t *testing.T) {
+	tok := Tokens{Secret: []byte("0123456789abcdef0123456789abcdef")}
+	d := tok.issueDevice("Ada")
+	if _, ok := tok.checkDevice("ada", d); !ok {
+		t.Fatalf("a device token of Ada is refused for ada: %q", d)
+	}
+	other := Tokens{Secret: []byte("another secret, another server..")}
+	for name, c := range map[string]struct {
+		tok      Tokens
+		user, dv string
+	}{
+		"other user":   {tok, "grace", d},
+		"other server": {other, "ada", d},
+		"no mac":       {tok, "ada", strings.Split(d, ".")[0]},
+		"garbage":      {tok, "ada", "x.y"},
+		"empty":        {tok, "ada", ""},
+	} {
+		if _, ok := c.tok.checkDevice(c.user, c.dv); ok {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 

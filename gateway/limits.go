@@ -63,6 +63,28 @@ func (l *keyedLimiter) allow(key string) (time.Duration, bool) {
 	return 0, true
 }
 
+// check says whether key has a token left, without taking it, or how long
+// until it has.
+func (l *keyedLimiter) check(key string) (time.Duration, bool) {
+	if l == nil {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return 0, true
+	}
+	now := l.now()
+	if b.TokensAt(now) >= 1 {
+		return 0, true
+	}
+	res := b.ReserveN(now, 1)
+	d := res.DelayFrom(now)
+	res.CancelAt(now)
+	return d, false
+}
+
 // Defaults of the limits shared by all of a player's connections and of
 // the requests from one address.
 const (

@@ -17,6 +17,9 @@ type Identity struct {
 	URL      string `json:"url"`
 	Token    string `json:"token"`
 	PlayerID string `json:"player_id"`
+	// Device is the account login's device token (sent with later logins
+	// so failed guesses from the same address cannot lock this one out).
+	Device string `json:"device,omitempty"`
 }
 
 // DefaultIdentityPath is where the identity for the server at baseURL lives:

@@ -100,7 +100,7 @@ func accountRevokeCmd() *cobra.Command {
 			if err := doJSON(req, &res); err != nil {
 				return fmt.Errorf("sign out everywhere: %w", err)
 			}
-			if err := chatcli.SaveIdentity(path, chatcli.Identity{URL: o.url, Token: res.Token, PlayerID: res.PlayerID}); err != nil {
+			if err := chatcli.SaveIdentity(path, chatcli.Identity{URL: o.url, Token: res.Token, PlayerID: res.PlayerID, Device: id.Device}); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "signed %s out everywhere; a new token is kept in %s\n", res.Username, path)
@@ -166,7 +166,12 @@ func accountRun(ctx context.Context, out io.Writer, o serverOpts, action, user, 
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{"username": user, "password": pw})
+	fields := map[string]string{"username": user, "password": pw}
+	prev, prevErr := chatcli.LoadIdentity(path)
+	if prevErr == nil && prev.URL == o.url && prev.Device != "" {
+		fields["device"] = prev.Device
+	}
+	body, _ := json.Marshal(fields)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -174,19 +179,20 @@ func accountRun(ctx context.Context, out io.Writer, o serverOpts, action, user, 
 	req.Header.Set("Content-Type", "application/json")
 	if action == "register" {
 		// A guest identity for this server becomes the account.
-		if id, err := chatcli.LoadIdentity(path); err == nil && id.Token != "" && id.URL == o.url {
-			req.Header.Set("Authorization", "Bearer "+id.Token)
+		if prevErr == nil && prev.Token != "" && prev.URL == o.url {
+			req.Header.Set("Authorization", "Bearer "+prev.Token)
 		}
 	}
 	var res struct {
 		Token    string `json:"token"`
 		PlayerID string `json:"player_id"`
 		Username string `json:"username"`
+		Device   string `json:"device"`
 	}
 	if err := doJSON(req, &res); err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
-	if err := chatcli.SaveIdentity(path, chatcli.Identity{URL: o.url, Token: res.Token, PlayerID: res.PlayerID}); err != nil {
+	if err := chatcli.SaveIdentity(path, chatcli.Identity{URL: o.url, Token: res.Token, PlayerID: res.PlayerID, Device: res.Device}); err != nil {
 		return err
 	}
 	verb := map[string]string{"register": "registered", "login": "logged in as"}[action]

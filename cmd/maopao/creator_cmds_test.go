@@ -64,7 +64,7 @@ func TestCreatorCommands(t *testing.T) {
 		t.Fatalf("register: %q %v", out, err)
 	}
 	id, err := chatcli.LoadIdentity(ident)
-	if err != nil || id.Token == "" || id.URL != url || id.PlayerID == "" {
+	if err != nil || id.Token == "" || id.URL != url || id.PlayerID == "" || id.Device == "" {
 		t.Fatalf("identity after register: %+v %v", id, err)
 	}
 	_, _, err = run(t, "", append([]string{"account", "register", "--user", "ADA"}, common...)...)

@@ -160,6 +160,11 @@
     el.authError.hidden = true;
     el.authPass.autocomplete = kind === "register" ? "new-password" : "current-password";
     var body = { username: el.authUser.value.trim(), password: el.authPass.value };
+    // A device that logged in before says so: someone guessing passwords
+    // behind the same address cannot lock it out.
+    var deviceKey = "maopao.device." + body.username.toLowerCase();
+    var device = load(deviceKey);
+    if (device) body.device = device;
     var r = await api("POST", "api/v1/accounts/" + kind, body);
     if (!r.ok) {
       var shown = showFieldErrors(el.authForm, (r.problem && r.problem.errors) || []);
@@ -171,6 +176,7 @@
     }
     account = { token: r.data.token, player_id: r.data.player_id, username: r.data.username };
     store(LS_ACCOUNT, JSON.stringify(account));
+    if (r.data.device) store(deviceKey, r.data.device);
     el.authPass.value = "";
     renderAccount();
   }

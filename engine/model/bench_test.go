@@ -14,11 +14,15 @@ import (
 
 // benchModel loads the benchmark shape of the reference notes (114M
 // parameters, the one measured with llama-bench) at Q8_0, written once to
-// the temporary directory and reused by later runs.
+// the temporary directory and reused by later runs; MAOPAO_BENCH_MODEL
+// names another GGUF file instead (to run the same file as llama-bench).
 func benchModel(b *testing.B) *Model {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), "maopao-bench-qwen3moe-q8_0.gguf")
-	if _, err := os.Stat(path); err != nil {
+	path := os.Getenv("MAOPAO_BENCH_MODEL")
+	if path == "" {
+		path = filepath.Join(os.TempDir(), "maopao-bench-qwen3moe-q8_0.gguf")
+	}
+	if _, err := os.Stat(path); err != nil && os.Getenv("MAOPAO_BENCH_MODEL") == "" {
 		tmp := path + fmt.Sprintf(".%d.tmp", os.Getpid())
 		if err := modelgen.Write(tmp, modelgen.Bench("qwen3moe", tensor.Q8_0)); err != nil {
 			b.Fatal(err)

@@ -2,20 +2,14 @@ package worldsim_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao"
-	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
-	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 )
@@ -51,35 +45,10 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	watch := watchReplies(t, emb, conv.ID, log)
 
-	start := func(name string) (*nats.Conn, context.CancelFunc, chan error) {
-		nc, err := bus.Connect(emb.URL(), name, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		js, _ := jetstream.New(nc)
-		svc := &worldsim.ChatService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, AckWait: 2 * time.Second,
-			Config: worldsim.ChatConfig{MaxTokens: 32}}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- svc.Run(runCtx) }()
-		return nc, stop, done
-	}
-	ncA, stopA, doneA := start("worldsim-a")
-	gw, err := bus.Connect(emb.URL(), "gateway", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	gjs, _ := jetstream.New(gw)
-	if err := bus.EnsureStreams(ctx, gjs); err != nil {
-		t.Fatal(err)
-	}
+	ncA, stopA, doneA := chatService(ctx, t, emb, st, hs.URL, "worldsim-a", log)
 	req := protocol.PlayerLine{MessageID: "11111111-2222-4333-8444-0000000000f1", ConversationID: conv.ID, PlayerID: "p1", CharacterID: char.ID,
 		Op: protocol.OpRegenerate, AcceptedAt: time.Now().UTC()}
-	b, _ := json.Marshal(req)
-	if _, err := gjs.Publish(ctx, protocol.ChatInputSubject(conv.ID), b); err != nil {
-		t.Fatal(err)
-	}
+	publishLine(ctx, t, emb, req, log)
 	select {
 	case <-watch.firstDelta:
 	case <-ctx.Done():
@@ -89,7 +58,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	stopA()
 	<-doneA
 
-	_, stopB, doneB := start("worldsim-b")
+	_, stopB, doneB := chatService(ctx, t, emb, st, hs.URL, "worldsim-b", log)
 	defer func() { stopB(); <-doneB }()
 	deadline := time.After(30 * time.Second)
 	for llm.calls.Load() < 2 {

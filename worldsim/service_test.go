@@ -2,7 +2,6 @@ package worldsim_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,13 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao"
-	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
-	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 )
@@ -66,39 +60,9 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 
 	watch := watchReplies(t, emb, conv.ID, log)
 
-	startWorldsim := func(name string) (*nats.Conn, context.CancelFunc, chan error) {
-		nc, err := bus.Connect(emb.URL(), name, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := &worldsim.ChatService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, AckWait: 2 * time.Second,
-			Config: worldsim.ChatConfig{MaxTokens: 32}}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- svc.Run(runCtx) }()
-		return nc, stop, done
-	}
-
-	ncA, stopA, doneA := startWorldsim("worldsim-a")
-	// The gateway's part: put the line into JetStream.
-	gw, err := bus.Connect(emb.URL(), "gateway", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	gjs, _ := jetstream.New(gw)
-	if err := bus.EnsureStreams(ctx, gjs); err != nil {
-		t.Fatal(err)
-	}
+	ncA, stopA, doneA := chatService(ctx, t, emb, st, hs.URL, "worldsim-a", log)
 	lineMsg := protocol.PlayerLine{MessageID: "11111111-2222-4333-8444-555555555555", ConversationID: conv.ID, PlayerID: "p1", CharacterID: char.ID, Text: "Please explain primes.", AcceptedAt: time.Now().UTC()}
-	b, _ := json.Marshal(lineMsg)
-	if _, err := gjs.Publish(ctx, protocol.ChatInputSubject(conv.ID), b); err != nil {
-		t.Fatal(err)
-	}
+	gjs := publishLine(ctx, t, emb, lineMsg, log)
 	select {
 	case <-watch.firstDelta:
 	case <-ctx.Done():
@@ -110,7 +74,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	stopA()
 	<-doneA
 
-	_, stopB, doneB := startWorldsim("worldsim-b")
+	_, stopB, doneB := chatService(ctx, t, emb, st, hs.URL, "worldsim-b", log)
 	defer func() { stopB(); <-doneB }()
 	// B gets the line once A's ack deadline passes.
 	deadline := time.After(30 * time.Second)

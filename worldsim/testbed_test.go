@@ -7,13 +7,17 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/bolt"
+	"github.com/maopao/maopao/worldsim"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // testBed starts a real embedded NATS with JetStream and opens a real
@@ -104,4 +108,49 @@ func (w *replyWatch) count(kind string) int {
 		}
 	}
 	return n
+}
+
+// chatService starts a world simulation's chat service named name on its
+// own bus connection, answering through the OpenAI-compatible server at
+// llmURL. Closing the returned connection and calling stop is a crash:
+// nothing is acked or naked.
+func chatService(ctx context.Context, t *testing.T, emb *bus.Embedded, st *bolt.Store, llmURL, name string, log *slog.Logger) (*nats.Conn, context.CancelFunc, chan error) {
+	t.Helper()
+	nc, err := bus.Connect(emb.URL(), name, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &worldsim.ChatService{Store: st, Engine: openai.New(llmURL), NC: nc, JS: js, Log: log, AckWait: 2 * time.Second,
+		Config: worldsim.ChatConfig{MaxTokens: 32}}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	return nc, stop, done
+}
+
+// publishLine does the gateway's part: it puts a line into JetStream, and
+// returns the JetStream handle it used.
+func publishLine(ctx context.Context, t *testing.T, emb *bus.Embedded, line protocol.PlayerLine, log *slog.Logger) jetstream.JetStream {
+	t.Helper()
+	gw, err := bus.Connect(emb.URL(), "gateway", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	gjs, err := jetstream.New(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStreams(ctx, gjs); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(line)
+	if _, err := gjs.Publish(ctx, protocol.ChatInputSubject(line.ConversationID), b); err != nil {
+		t.Fatal(err)
+	}
+	return gjs
 }

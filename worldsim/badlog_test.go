@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
@@ -55,27 +52,10 @@ func TestUnreadableLogEntryStopsTheWorldAndRetriesBackOff(t *testing.T) {
 	defer cancel()
 	emb, st := testBed(t)
 	_, w := seedWorld(ctx, t, st)
-	rec := &logRecorder{}
-	log := slog.New(rec)
-	nc, err := bus.Connect(emb.URL(), "worldsim", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	svc := &worldsim.WorldService{Store: st, Engine: heldEngine{release: make(chan struct{})}, NC: nc, JS: js, Log: log, Owner: "A",
+	js, rec := runWorlds(ctx, t, emb, &worldsim.WorldService{Store: st, Engine: heldEngine{release: make(chan struct{})}, Owner: "A",
 		LeaseTTL: 10 * time.Second, ClaimEvery: 50 * time.Millisecond, TickEvery: time.Hour, SnapshotEvery: time.Hour,
-		Config: world.Config{ConversationPermille: -1}}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(rctx) }()
-	defer func() { stop(); <-done }()
-	for rec.count("world live") == 0 {
-		if ctx.Err() != nil {
-			t.Fatal("the world never went live")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		Config: world.Config{ConversationPermille: -1}})
+	waitLive(ctx, t, rec)
 
 	if _, err := js.Publish(ctx, protocol.WorldInputSubject(w.ID), []byte("{not json")); err != nil {
 		t.Fatal(err)

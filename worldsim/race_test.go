@@ -50,22 +50,10 @@ func TestWorldStateIsNotReadWhileGenerating(t *testing.T) {
 	emb, st := testBed(t)
 	chars, w := seedWorld(ctx, t, st)
 	eng := heldEngine{release: make(chan struct{})}
-	rec := &logRecorder{}
-	log := slog.New(rec)
-
-	nc, err := bus.Connect(emb.URL(), "worldsim", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	svc := &worldsim.WorldService{Store: st, Engine: eng, NC: nc, JS: js, Log: log, Owner: "A",
+	_, rec := runWorlds(ctx, t, emb, &worldsim.WorldService{Store: st, Engine: eng, Owner: "A",
 		LeaseTTL: 5 * time.Second, TickEvery: 20 * time.Millisecond, SnapshotEvery: time.Hour,
-		Config: world.Config{ConversationPermille: -1}}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(rctx) }()
-	defer func() { stop(); <-done }()
+		Config: world.Config{ConversationPermille: -1}})
+	log := slog.New(rec)
 
 	gw, err := bus.Connect(emb.URL(), "gateway", log)
 	if err != nil {
@@ -92,12 +80,7 @@ func TestWorldStateIsNotReadWhileGenerating(t *testing.T) {
 
 	// Lines folded while the world replays its log are answered without a
 	// "speaking" event: start once it is live.
-	for rec.count("world live") == 0 {
-		if ctx.Err() != nil {
-			t.Fatal("the world never went live")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLive(ctx, t, rec)
 	appendInput(t, ctx, gjs, w.ID, "join-1", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})
 	const first = "7f000000-0000-4000-8000-00000000a001"
 	appendInput(t, ctx, gjs, w.ID, first, world.PlayerSaid{MessageID: first, PlayerID: "p1", Text: "Xiaoyu, what tea do you recommend?", AddressedTo: chars[0].ID})

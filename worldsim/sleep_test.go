@@ -3,13 +3,11 @@ package worldsim_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
@@ -58,28 +56,11 @@ func TestEmptyWorldSleeps(t *testing.T) {
 	defer cancel()
 	emb, st := testBed(t)
 	_, w := seedWorld(ctx, t, st)
-	rec := &logRecorder{}
-	log := slog.New(rec)
-	nc, err := bus.Connect(emb.URL(), "worldsim", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
 	eng := heldEngine{release: make(chan struct{})}
 	close(eng.release)
-	svc := &worldsim.WorldService{Store: st, Engine: eng, NC: nc, JS: js, Log: log, Owner: "A",
-		LeaseTTL: 5 * time.Second, TickEvery: 20 * time.Millisecond, SnapshotEvery: time.Hour}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(rctx) }()
-	defer func() { stop(); <-done }()
-	for rec.count("world live") == 0 {
-		if ctx.Err() != nil {
-			t.Fatal("the world never went live")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	js, rec := runWorlds(ctx, t, emb, &worldsim.WorldService{Store: st, Engine: eng, Owner: "A",
+		LeaseTTL: 5 * time.Second, TickEvery: 20 * time.Millisecond, SnapshotEvery: time.Hour})
+	waitLive(ctx, t, rec)
 	time.Sleep(600 * time.Millisecond) // some 30 tick intervals
 	if n := len(ticks(t, ctx, js, w.ID)); n != 0 {
 		t.Fatalf("an empty world wrote %d ticks", n)

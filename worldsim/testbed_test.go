@@ -154,3 +154,37 @@ func publishLine(ctx context.Context, t *testing.T, emb *bus.Embedded, line prot
 	}
 	return gjs
 }
+
+// runWorlds gives svc its own bus connection and a recording log, runs it
+// until the test ends, and returns its JetStream handle and log.
+func runWorlds(ctx context.Context, t *testing.T, emb *bus.Embedded, svc *worldsim.WorldService) (jetstream.JetStream, *logRecorder) {
+	t.Helper()
+	rec := &logRecorder{}
+	svc.Log = slog.New(rec)
+	nc, err := bus.Connect(emb.URL(), "worldsim", svc.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.NC, svc.JS = nc, js
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(rctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return js, rec
+}
+
+// waitLive waits for the first world to go live.
+func waitLive(ctx context.Context, t *testing.T, rec *logRecorder) {
+	t.Helper()
+	for rec.count("world live") == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the world never went live")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/clients/chatclient"
-	"github.com/maopao/maopao/engine/modelgen"
 	"github.com/maopao/maopao/engine/models/hubtest"
 	"github.com/maopao/maopao/protocol"
 )
@@ -24,24 +21,9 @@ func TestInstallModelFromThePage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	hub := hubtest.Start(t)
-	spec := modelgen.Tiny("granitemoe")
-	spec.ContextLength = 4096
-	w, err := modelgen.Build(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As a trained model would, it does not say its weights are random.
-	if err := w.SetKV("maopao.untrained", false); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "granite.gguf")
-	if err := w.WriteFile(p); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(p)
+	data := hubtest.TinyTrained(t, "granitemoe")
 	hub.Add("bartowski/granite-3.1-1b-a400m-instruct-GGUF", "granite-3.1-1b-a400m-instruct-Q4_K_M.gguf", data)
-	t.Setenv("HF_ENDPOINT", hub.URL)
-	t.Setenv("HF_TOKEN", "")
+	hub.Use(t)
 
 	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.ModelPath = "" })
 	defer srv.Close()

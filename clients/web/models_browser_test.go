@@ -25,24 +25,10 @@ func TestBrowserInstallModel(t *testing.T) {
 	}
 	p := newPage(t)
 	hub := hubtest.Start(t)
-	spec := modelgen.Tiny("granitemoe")
-	spec.ContextLength = 4096
-	w, err := modelgen.Build(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.SetKV("maopao.untrained", false); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "granite.gguf")
-	if err := w.WriteFile(file); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(file)
+	data := hubtest.TinyTrained(t, "granitemoe")
 	hub.Add("bartowski/granite-3.1-1b-a400m-instruct-GGUF", "granite-3.1-1b-a400m-instruct-Q4_K_M.gguf", data)
 	hub.SetSlow(30 * time.Millisecond) // slow enough to see the progress
-	t.Setenv("HF_ENDPOINT", hub.URL)
-	t.Setenv("HF_TOKEN", "")
+	hub.Use(t)
 
 	dir := t.TempDir()
 	model := filepath.Join(dir, "models", "maopao-bundled-untrained.gguf")

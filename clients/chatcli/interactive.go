@@ -48,25 +48,8 @@ func interactive(ctx context.Context, c *chatclient.Client, op protocol.ChatOpen
 	printHistory(s.out, op)
 	s.awaitPending(ctx)
 
-	lines := make(chan string)
+	lines := readLines(ctx, opt.Stdin, opt.Stderr)
 	s.lines = lines
-	go func() {
-		// This goroutine may outlive Run while blocked on a terminal read;
-		// it ends with the process.
-		defer close(lines)
-		sc := bufio.NewScanner(opt.Stdin)
-		sc.Buffer(make([]byte, 64<<10), protocol.MaxFrameBytes)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-		if err := sc.Err(); err != nil {
-			fmt.Fprintf(opt.Stderr, "maopao: read input: %v\n", err)
-		}
-	}()
 	for {
 		fmt.Fprint(s.out, "you> ")
 		var line string
@@ -347,4 +330,27 @@ func (s *session) replace(m protocol.ChatMessage) {
 		}
 	}
 	s.op.History = append(s.op.History, m)
+}
+
+// readLines feeds the lines of in to the returned channel, closed at the
+// end of the input. Its goroutine may outlive the session while blocked on
+// a terminal read; it ends with the process.
+func readLines(ctx context.Context, in io.Reader, stderr io.Writer) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64<<10), protocol.MaxFrameBytes)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			fmt.Fprintf(stderr, "maopao: read input: %v\n", err)
+		}
+	}()
+	return lines
 }

@@ -1,7 +1,6 @@
 package chatcli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -364,21 +363,7 @@ func (s *worldSession) interactive(ctx context.Context) error {
 		}
 	}()
 
-	lines := make(chan string)
-	go func() {
-		// This goroutine may outlive RunWorld while blocked on a terminal
-		// read; it ends with the process.
-		defer close(lines)
-		sc := bufio.NewScanner(s.opt.Stdin)
-		sc.Buffer(make([]byte, 64<<10), protocol.MaxFrameBytes)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	lines := readLines(ctx, s.opt.Stdin, s.opt.Stderr)
 	for {
 		var line string
 		var ok bool

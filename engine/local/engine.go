@@ -292,10 +292,11 @@ func (e *Engine) Prompt(msgs []engine.ChatMessage) []int {
 // message's text lies in it (the rest is template and control tokens).
 func (e *Engine) PromptText(msgs []engine.ChatMessage) (string, [][2]int) {
 	if e.jinja != nil {
-		if text, plain, err := e.jinja.Render(msgs, true, templateTokens(e.tok)); err == nil {
+		tt := templateTokens(e.tok)
+		if text, plain, err := e.jinja.Render(msgs, true, tt); err == nil {
 			// As llama.cpp does: the tokenizer adds BOS, so a template's own
 			// BOS text goes.
-			if bos := templateTokens(e.tok).BOS; e.tok.AddBOS() && bos != "" && strings.HasPrefix(text, bos) {
+			if bos := tt.BOS; e.tok.AddBOS() && bos != "" && strings.HasPrefix(text, bos) {
 				text = text[len(bos):]
 				for i := range plain {
 					plain[i][0] -= len(bos)

@@ -417,6 +417,7 @@ func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
 		}
 		return
 	}
+	// q8_0 rows: unpack each, then scatter it into the columns.
 	var buf [256]float32
 	row := buf[:0]
 	if p.headDim > len(buf) {
@@ -424,11 +425,7 @@ func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
 	}
 	row = row[:p.headDim]
 	for i := 0; i < n; i++ {
-		if p.typ == CacheF32 {
-			copy(row, p.f32[b][r*p.regionElements+i*p.headDim:])
-		} else {
-			p.unpack(p.raw[b][(r*BlockSize+i)*p.rowBytes:(r*BlockSize+i+1)*p.rowBytes], row)
-		}
+		p.unpack(p.raw[b][(r*BlockSize+i)*p.rowBytes:(r*BlockSize+i+1)*p.rowBytes], row)
 		for d, v := range row {
 			dst[d*stride+col+i] = v
 		}

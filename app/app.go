@@ -16,9 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
@@ -206,11 +203,7 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		return nil, err
 	}
 	s.onClose(func(context.Context) error { _ = nc.Drain(); return nil })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("app: JetStream: %w", err)
-	}
-	if err := bus.EnsureStreams(ctx, js); err != nil {
+	if err := bus.DeclareStreams(ctx, nc); err != nil {
 		return nil, err
 	}
 
@@ -221,10 +214,10 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		if err := s.openEngine(); err != nil {
 			return nil, err
 		}
-		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worldsim"),
+		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worldsim"),
 			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
-		worlds := &worldsim.WorldService{Store: s.store, Engine: s.gen, NC: nc, JS: js, Log: s.log.With("part", "worlds")}
-		preview := &worldsim.PreviewService{NC: nc, Engine: s.gen, Log: s.log.With("part", "preview")}
+		worlds := &worldsim.WorldService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worlds")}
+		preview := &worldsim.PreviewService{Bus: nc, Engine: s.gen, Log: s.log.With("part", "preview")}
 		wsDone := make(chan error, 3)
 		go func() { wsDone <- svc.Run(runCtx) }()
 		go func() { wsDone <- worlds.Run(runCtx) }()
@@ -246,7 +239,7 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 
 	// Gateway.
 	if role == RoleAll || role == RoleGateway {
-		if err := s.startGateway(ctx, nc, js); err != nil {
+		if err := s.startGateway(ctx, nc); err != nil {
 			return nil, err
 		}
 	}
@@ -320,7 +313,7 @@ func (s *Server) openEngine() error {
 	return nil
 }
 
-func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+func (s *Server) startGateway(ctx context.Context, b bus.Bus) error {
 	secret := []byte(s.cfg.Secret)
 	if len(secret) == 0 {
 		var err error
@@ -333,7 +326,7 @@ func (s *Server) startGateway(ctx context.Context, nc *nats.Conn, js jetstream.J
 		desc = s.gen.Describe()
 	}
 	gw := &gateway.Server{
-		Store: s.store, NC: nc, JS: js, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
+		Store: s.store, Bus: b, Secret: secret, AllowedOrigins: s.cfg.AllowedOrigins,
 		Engine: desc, Untrained: s.untrained(), Web: web.Handler(), Log: s.log.With("part", "gateway"), Health: s.engineHealth,
 		LinesPerSecond: s.cfg.LinesPerSecond, LineBurst: s.cfg.LineBurst, HelloTimeout: s.cfg.HelloTimeout,
 		MaxConnsPerAddress: s.cfg.MaxConnsPerAddress,

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/gateway"
@@ -116,13 +113,13 @@ func errorPaths(p map[string]any) []string {
 // world simulation role does.
 func startPreviewService(t *testing.T, natsURL string, gen engine.Generator) {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
+	nc, err := bus.Connect(natsURL, "preview-test", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	svc := &worldsim.PreviewService{NC: nc, Engine: gen, Log: quietLog(), MaxTokens: 12}
+	svc := &worldsim.PreviewService{Bus: nc, Engine: gen, Log: quietLog(), MaxTokens: 12}
 	go func() { done <- svc.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -133,7 +130,10 @@ func startPreviewService(t *testing.T, natsURL string, gen engine.Generator) {
 	})
 	// Ready when it answers (a malformed request gets an error event).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := nc.Request(protocol.StudioPreviewSubject, []byte("{"), time.Second); err == nil {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := nc.Request(rctx, protocol.StudioPreviewSubject, []byte("{"))
+		cancel()
+		if err == nil {
 			return
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the preview service never answered: %v", err)
@@ -367,16 +367,12 @@ func standaloneGateway(t testing.TB) (baseURL, natsURL string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
-	nc, err := nats.Connect(emb.URL())
+	nc, err := bus.Connect(emb.URL(), "gateway-test", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := &gateway.Server{Store: st, NC: nc, JS: js, Secret: []byte("0123456789abcdef0123"), Log: quietLog()}
+	gw := &gateway.Server{Store: st, Bus: nc, Secret: []byte("0123456789abcdef0123"), Log: quietLog()}
 	if err := gw.Init(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,146 +1,213 @@
-// Package bus is Maopao's adapter for NATS: it runs the embedded NATS server
-// (with JetStream, stored in the data folder) when no external one is given,
-// connects clients, and declares the JetStream streams the platform needs.
-// Subjects and message shapes live in package protocol, not here.
+// Package bus is the message bus the platform's roles talk over, as a small
+// set of interfaces: core publish/subscribe and request/reply (PubSub),
+// durable deduplicated logs with work-queue and ordered consumers
+// (Streams), and expiring key-value entries for leases (KV). Two
+// implementations: NATS (with JetStream; the server embedded in this
+// process when no external one is given), which is what runs, and Memory,
+// which behaves the same inside one process for unit tests. A suite run
+// against both keeps them alike.
+//
+// Subjects, stream names and message shapes live in package protocol; this
+// package only declares the streams the platform needs (DeclareStreams).
+// No package but this one and the wiring in package app imports NATS.
 package bus
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maopao/maopao/protocol"
 )
 
-// Embedded is a NATS server running inside this process.
-type Embedded struct {
-	srv *server.Server
+// Msg is one core message.
+type Msg struct {
+	Subject string
+	// Reply is where the sender waits for answers ("" when it does not).
+	Reply string
+	Data  []byte
+	// NoResponders marks the bus's own answer to a request nobody was
+	// subscribed to: no data, delivered to the request's Reply subject.
+	NoResponders bool
 }
 
-// StartEmbedded starts a NATS server with JetStream storing its data under
-// dir. It listens on a random loopback port so that other processes on
-// the machine (and tests) can connect with URL.
-func StartEmbedded(dir string) (*Embedded, error) {
-	jsDir := filepath.Join(dir, "nats")
-	if err := os.MkdirAll(jsDir, 0o700); err != nil {
-		return nil, fmt.Errorf("bus: create JetStream folder: %w", err)
-	}
-	opts := &server.Options{
-		ServerName: "maopao-embedded",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   jsDir,
-		NoSigs:     true,
-		NoLog:      true,
-		// The JetStream store must not be shared by two processes; the
-		// data-folder lock in package app makes sure it is not.
-		MaxPayload: 1 << 20,
-	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("bus: configure embedded NATS: %w", err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("bus: embedded NATS did not become ready within 10s")
-	}
-	return &Embedded{srv: srv}, nil
+// Handler receives the messages of one subscription, one at a time and in
+// the order they were published. It must not block for long: the
+// subscription's later messages wait for it.
+type Handler func(Msg)
+
+// Subscription is an interest in a subject; Unsubscribe ends it.
+type Subscription interface {
+	Unsubscribe() error
 }
 
-// URL is the client URL of the embedded server.
-func (e *Embedded) URL() string { return e.srv.ClientURL() }
-
-// Shutdown stops the server and waits until it has stopped.
-func (e *Embedded) Shutdown() {
-	e.srv.Shutdown()
-	e.srv.WaitForShutdown()
+// PubSub is core messaging: at most once, to whoever listens now.
+// Subjects are dot-separated tokens; a subscription may use "*" for one
+// token and a final ">" for one or more.
+type PubSub interface {
+	Publish(subject string, data []byte) error
+	// PublishRequest publishes data asking for answers on reply; with no
+	// subscriber, reply gets one Msg with NoResponders set.
+	PublishRequest(subject, reply string, data []byte) error
+	Subscribe(subject string, h Handler) (Subscription, error)
+	// QueueSubscribe shares the subject's messages among the members of
+	// queue: each message goes to one of them.
+	QueueSubscribe(subject, queue string, h Handler) (Subscription, error)
+	// Request publishes data and waits for the first answer until ctx
+	// ends; ErrNoResponders when nobody listens on subject.
+	Request(ctx context.Context, subject string, data []byte) (Msg, error)
+	// NewInbox returns a subject nobody else uses, for answers.
+	NewInbox() string
+	// Flush returns once the bus has seen everything published and every
+	// subscription made before it.
+	Flush(ctx context.Context) error
+	// MaxPayload is the largest message the bus carries, in bytes.
+	MaxPayload() int64
+	// Connected reports whether the bus can be reached now.
+	Connected() bool
 }
 
-// Connect opens a client connection that keeps reconnecting forever, which
-// is what a long-running role wants when the NATS cluster restarts.
-func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
-	if log == nil {
-		log = slog.Default()
-	}
-	nc, err := nats.Connect(url,
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("bus: connect to NATS at %s: %w", url, err)
-	}
-	return nc, nil
+// Streams are durable, deduplicated, ordered logs. Each stream takes the
+// subjects its StreamConfig names; an entry appended to a subject lands in
+// the stream that takes it.
+type Streams interface {
+	DeclareStream(ctx context.Context, cfg StreamConfig) error
+	// Append stores data on subject once it is durable and returns its
+	// sequence in its stream. A non-empty id deduplicates: appending an id
+	// again within the stream's Duplicates window stores nothing and
+	// returns the first entry's sequence.
+	Append(ctx context.Context, subject, id string, data []byte) (seq uint64, err error)
+	// Consume delivers the stream's entries to h through a durable
+	// consumer shared by every process that consumes under cfg.Durable:
+	// each entry goes to one of them until it is acknowledged, and comes
+	// again after cfg.AckWait or a Nak. h runs on one goroutine, in
+	// order. Consuming stops when ctx ends; entries not acknowledged by
+	// then come again.
+	Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) error
+	// Read delivers, in order, the entries of stream on subject from
+	// sequence from on, then every later one as it is appended, until ctx
+	// ends; the channel closes then (or when reading fails).
+	Read(ctx context.Context, stream, subject string, from uint64) (<-chan Entry, error)
+	// Purge removes the entries of stream on subject below sequence before.
+	Purge(ctx context.Context, stream, subject string, before uint64) error
+	// Len is how many entries stream holds now.
+	Len(ctx context.Context, stream string) (uint64, error)
 }
 
-// EnsureStreams declares the platform's JetStream streams, creating or
-// updating them so that every role can call it at start-up.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        protocol.InputStream,
-		Description: "accepted player messages waiting for a world simulation",
-		Subjects:    []string{protocol.InputSubjects},
-		Storage:     jetstream.FileStorage,
-		// Work-queue retention: a line leaves the stream once a world
-		// simulation has answered it and acked.
-		Retention:  jetstream.WorkQueuePolicy,
-		Duplicates: 2 * time.Minute,
-		MaxAge:     7 * 24 * time.Hour,
-	})
-	if err != nil {
-		return fmt.Errorf("bus: declare stream %s: %w", protocol.InputStream, err)
+// StreamConfig declares a stream.
+type StreamConfig struct {
+	Name        string
+	Description string
+	Subjects    []string
+	// WorkQueue streams drop an entry once a consumer acknowledges it;
+	// the others keep entries until MaxAge or a Purge.
+	WorkQueue  bool
+	Duplicates time.Duration // the deduplication window of Append's id
+	MaxAge     time.Duration
+}
+
+// ConsumerConfig names a durable work-queue consumer.
+type ConsumerConfig struct {
+	Durable string
+	Filter  string // the subjects it takes; "" takes all of the stream's
+	AckWait time.Duration
+}
+
+// Entry is one stored entry of a stream.
+type Entry struct {
+	Seq     uint64
+	Subject string
+	Data    []byte
+}
+
+// Delivery is an entry handed to a work-queue consumer; exactly one of
+// Ack, Nak and Term ends it.
+type Delivery interface {
+	Subject() string
+	Data() []byte
+	// Ack removes the entry for good; it returns once the bus confirms.
+	Ack(ctx context.Context) error
+	// Nak hands the entry back, to come again after delay.
+	Nak(delay time.Duration) error
+	// InProgress restarts the AckWait clock of a long piece of work.
+	InProgress() error
+	// Term drops an entry that can never be handled (it is malformed).
+	Term() error
+}
+
+// KVStore opens key-value buckets.
+type KVStore interface {
+	// OpenKV opens (creating if needed) a bucket whose entries expire ttl
+	// after their last write.
+	OpenKV(ctx context.Context, bucket string, ttl time.Duration) (KV, error)
+}
+
+// KV is a bucket of revisioned values: every write gets a new revision,
+// and writes conditioned on a revision fail when it has moved on.
+type KV interface {
+	// Create writes key only if it holds nothing; ErrKeyExists otherwise.
+	Create(ctx context.Context, key string, value []byte) (rev uint64, err error)
+	// Update writes key only if its revision is still rev; ErrWrongRevision
+	// (or ErrKeyNotFound once it expired) otherwise.
+	Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error)
+	// Delete removes key only if its revision is still rev.
+	Delete(ctx context.Context, key string, rev uint64) error
+	// Get returns key's value and revision; ErrKeyNotFound when none.
+	Get(ctx context.Context, key string) (value []byte, rev uint64, err error)
+}
+
+// Bus is everything the platform's roles need from the message bus.
+type Bus interface {
+	PubSub
+	Streams
+	KVStore
+}
+
+var (
+	ErrNoResponders  = errors.New("bus: no responders")
+	ErrKeyExists     = errors.New("bus: key exists")
+	ErrKeyNotFound   = errors.New("bus: key not found")
+	ErrWrongRevision = errors.New("bus: wrong revision")
+	ErrTooLarge      = errors.New("bus: message larger than the bus carries")
+)
+
+// InputStream holds accepted player lines until a world simulation has
+// answered them. Work-queue retention: a line leaves once acknowledged.
+var InputStream = StreamConfig{
+	Name:        protocol.InputStream,
+	Description: "accepted player messages waiting for a world simulation",
+	Subjects:    []string{protocol.InputSubjects},
+	WorkQueue:   true,
+	Duplicates:  2 * time.Minute,
+	MaxAge:      7 * 24 * time.Hour,
+}
+
+// WorldLog holds every input of every world. It keeps entries by age, not
+// by acknowledgement: a new owner reads a world's log from its latest
+// snapshot on, and owners purge what snapshots cover.
+var WorldLog = StreamConfig{
+	Name:        protocol.WorldLogStream,
+	Description: "every input of every world, in order",
+	Subjects:    []string{protocol.WorldLogSubjects},
+	Duplicates:  2 * time.Minute,
+	MaxAge:      30 * 24 * time.Hour,
+}
+
+// DeclareStreams declares the platform's streams; every role calls it at
+// start-up.
+func DeclareStreams(ctx context.Context, s Streams) error {
+	for _, cfg := range []StreamConfig{InputStream, WorldLog} {
+		if err := s.DeclareStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
+		}
 	}
 	return nil
 }
 
-// ChatConsumer returns the durable pull consumer that world simulations
-// share for chat lines.
-func ChatConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Consumer, error) {
-	c, err := js.CreateOrUpdateConsumer(ctx, protocol.InputStream, jetstream.ConsumerConfig{
-		Durable:       protocol.ChatWorkerConsumer,
-		FilterSubject: protocol.ChatInputSubject("*"),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 10000,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bus: declare consumer %s: %w", protocol.ChatWorkerConsumer, err)
-	}
-	return c, nil
-}
-
-// EnsureWorldLog declares the stream holding every world's input log. It
-// keeps entries by limits, not work-queue: a new owner reads a world's log
-// from its latest snapshot on, and owners purge what snapshots cover.
-func EnsureWorldLog(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        protocol.WorldLogStream,
-		Description: "every input of every world, in order",
-		Subjects:    []string{protocol.WorldLogSubjects},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  2 * time.Minute,
-		MaxAge:      30 * 24 * time.Hour,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bus: declare stream %s: %w", protocol.WorldLogStream, err)
-	}
-	return st, nil
+// ChatConsumer is the durable consumer world simulations share for chat
+// lines; ackWait is how long a line may go unacknowledged before it is
+// delivered again.
+func ChatConsumer(ackWait time.Duration) ConsumerConfig {
+	return ConsumerConfig{Durable: protocol.ChatWorkerConsumer, Filter: protocol.ChatInputSubject("*"), AckWait: ackWait}
 }

@@ -5,16 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Leases hands out exclusive, expiring ownership of named things (worlds)
-// through a JetStream key-value bucket whose entries expire TTL after their
+// through a key-value bucket whose entries expire TTL after their
 // last write. An owner keeps its lease by renewing it well within the TTL;
 // when it dies, its leases lapse and another process can take them.
 type Leases struct {
-	kv    jetstream.KeyValue
+	kv    KV
 	owner string
 	ttl   time.Duration
 }
@@ -24,17 +22,11 @@ var ErrLeaseLost = errors.New("lease lost")
 
 // OpenLeases opens (creating if needed) the lease bucket. owner names this
 // process in the leases it holds.
-func OpenLeases(ctx context.Context, js jetstream.JetStream, bucket, owner string, ttl time.Duration) (*Leases, error) {
+func OpenLeases(ctx context.Context, kvs KVStore, bucket, owner string, ttl time.Duration) (*Leases, error) {
 	if ttl < time.Second {
 		return nil, fmt.Errorf("bus: lease TTL %v is below one second", ttl)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Description: "ownership leases",
-		TTL:         ttl,
-		History:     1,
-		Storage:     jetstream.FileStorage,
-	})
+	kv, err := kvs.OpenKV(ctx, bucket, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("bus: open lease bucket %s: %w", bucket, err)
 	}
@@ -54,7 +46,7 @@ func (l *Leases) TryAcquire(ctx context.Context, key string) (rev uint64, ok boo
 	switch {
 	case err == nil:
 		return rev, true, nil
-	case errors.Is(err, jetstream.ErrKeyExists):
+	case errors.Is(err, ErrKeyExists):
 		return 0, false, nil
 	default:
 		return 0, false, fmt.Errorf("bus: acquire lease %s: %w", key, err)
@@ -66,8 +58,7 @@ func (l *Leases) TryAcquire(ctx context.Context, key string) (rev uint64, ok boo
 func (l *Leases) Renew(ctx context.Context, key string, rev uint64) (uint64, error) {
 	next, err := l.kv.Update(ctx, key, []byte(l.owner), rev)
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || errors.Is(err, jetstream.ErrKeyNotFound) {
+		if errors.Is(err, ErrWrongRevision) || errors.Is(err, ErrKeyNotFound) {
 			return 0, fmt.Errorf("bus: renew lease %s: %w", key, ErrLeaseLost)
 		}
 		return 0, fmt.Errorf("bus: renew lease %s: %w", key, err)
@@ -78,7 +69,7 @@ func (l *Leases) Renew(ctx context.Context, key string, rev uint64) (uint64, err
 // Release gives a held lease up at once (graceful hand-over), so another
 // process need not wait for it to lapse.
 func (l *Leases) Release(ctx context.Context, key string, rev uint64) error {
-	if err := l.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+	if err := l.kv.Delete(ctx, key, rev); err != nil {
 		return fmt.Errorf("bus: release lease %s: %w", key, err)
 	}
 	return nil
@@ -87,29 +78,29 @@ func (l *Leases) Release(ctx context.Context, key string, rev uint64) error {
 // Drop gives up key if this process holds it, whatever the revision: for a
 // holder that stopped without knowing its last renewal (a failed start).
 func (l *Leases) Drop(ctx context.Context, key string) error {
-	e, err := l.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	holder, rev, err := l.kv.Get(ctx, key)
+	if errors.Is(err, ErrKeyNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("bus: read lease %s: %w", key, err)
 	}
-	if string(e.Value()) != l.owner {
+	if string(holder) != l.owner {
 		return nil
 	}
-	return l.Release(ctx, key, e.Revision())
+	return l.Release(ctx, key, rev)
 }
 
 // Holder returns who holds key, or "" when nobody does.
 func (l *Leases) Holder(ctx context.Context, key string) (string, error) {
-	e, err := l.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	holder, _, err := l.kv.Get(ctx, key)
+	if errors.Is(err, ErrKeyNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("bus: read lease %s: %w", key, err)
 	}
-	return string(e.Value()), nil
+	return string(holder), nil
 }
 
 // Keep renews a held lease every TTL/3 until ctx ends or the lease is lost;

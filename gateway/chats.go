@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/characters"
@@ -271,7 +270,7 @@ func (c *conn) chatRequest(ctx context.Context, ref string, r protocol.ChatReque
 	}
 	if r.Type == protocol.TypeStop {
 		b, _ := json.Marshal(protocol.ChatControl{Op: "stop"})
-		if err := c.s.NC.Publish(protocol.ChatControlSubject(r.ConversationID), b); err != nil {
+		if err := c.s.Bus.Publish(protocol.ChatControlSubject(r.ConversationID), b); err != nil {
 			c.sendError(ref, protocol.CodeUnavailable, "could not stop the reply; try again")
 			return
 		}
@@ -304,12 +303,10 @@ func (c *conn) chatRequest(ctx context.Context, ref string, r protocol.ChatReque
 // part cannot lose it.
 func (c *conn) publishLine(ctx context.Context, ref string, line protocol.PlayerLine) {
 	b, _ := json.Marshal(line)
-	msg := &nats.Msg{Subject: protocol.ChatInputSubject(line.ConversationID), Data: b, Header: nats.Header{}}
-	msg.Header.Set(nats.MsgIdHdr, line.MessageID)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	c.holdReplies(line.MessageID)
-	if _, err := c.s.JS.PublishMsg(pctx, msg); err != nil {
+	if _, err := c.s.Bus.Append(pctx, protocol.ChatInputSubject(line.ConversationID), line.MessageID, b); err != nil {
 		c.s.Log.Error("publish player line", "conversation", line.ConversationID, "err", err)
 		c.s.metrics.errors.WithLabelValues(protocol.CodeUnavailable).Inc()
 		c.releaseReplies(line.MessageID, protocol.Marshal(protocol.NewError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")))

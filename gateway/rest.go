@@ -170,7 +170,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.Ping(r.Context()); err != nil {
 		problems = append(problems, "store: "+err.Error())
 	}
-	if !s.NC.IsConnected() {
+	if !s.Bus.Connected() {
 		problems = append(problems, "nats: not connected")
 	}
 	if s.Health != nil {

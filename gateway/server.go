@@ -20,11 +20,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage"
 )
@@ -32,8 +31,7 @@ import (
 // Server is a gateway. Fill the exported fields, call Init, then serve Handler.
 type Server struct {
 	Store  storage.Store
-	NC     *nats.Conn
-	JS     jetstream.JetStream
+	Bus    bus.Bus
 	Secret []byte
 	// AllowedOrigins lists extra origins (scheme://host[:port]) allowed to
 	// open WebSockets; the page's own origin is always allowed.
@@ -118,14 +116,14 @@ func (s *Server) chatCounts(ctx context.Context) map[string]int {
 }
 
 type convSub struct {
-	sub   *nats.Subscription
+	sub   bus.Subscription
 	conns map[*conn]struct{}
 }
 
 // Init prepares the server; it must be called once before Handler.
 func (s *Server) Init() error {
-	if s.Store == nil || s.NC == nil || s.JS == nil {
-		return fmt.Errorf("gateway: Store, NC and JS are required")
+	if s.Store == nil || s.Bus == nil {
+		return fmt.Errorf("gateway: Store and Bus are required")
 	}
 	if len(s.Secret) < 16 {
 		return fmt.Errorf("gateway: the token secret must be at least 16 bytes")
@@ -153,7 +151,7 @@ func (s *Server) Init() error {
 		CheckOrigin:     s.checkOrigin,
 	}
 	// Every gateway tells its players when any gateway changed a character.
-	if _, err := s.NC.Subscribe(protocol.CharactersChangedSubject, func(*nats.Msg) { s.notifyCharactersChanged() }); err != nil {
+	if _, err := s.Bus.Subscribe(protocol.CharactersChangedSubject, func(bus.Msg) { s.notifyCharactersChanged() }); err != nil {
 		return fmt.Errorf("gateway: subscribe %s: %w", protocol.CharactersChangedSubject, err)
 	}
 	return nil
@@ -161,10 +159,10 @@ func (s *Server) Init() error {
 
 // charactersChanged tells every gateway that characters were written.
 func (s *Server) charactersChanged() {
-	if s.NC == nil {
+	if s.Bus == nil {
 		return
 	}
-	if err := s.NC.Publish(protocol.CharactersChangedSubject, nil); err != nil {
+	if err := s.Bus.Publish(protocol.CharactersChangedSubject, nil); err != nil {
 		s.Log.Warn("publish characters changed", "err", err)
 	}
 }
@@ -290,7 +288,7 @@ func (s *Server) watch(c *conn, convID string) error {
 	defer s.mu.Unlock()
 	cs := s.subs[convID]
 	if cs == nil {
-		sub, err := s.NC.Subscribe(protocol.ChatOutputSubject(convID), func(m *nats.Msg) { s.dispatch(convID, m.Data) })
+		sub, err := s.Bus.Subscribe(protocol.ChatOutputSubject(convID), func(m bus.Msg) { s.dispatch(convID, m.Data) })
 		if err != nil {
 			return err
 		}

@@ -12,9 +12,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -86,22 +86,27 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, problemf(http.StatusInternalServerError, protocol.CodeInternal, "encode the preview request: %v", err))
 		return
 	}
-	if max := a.s.NC.MaxPayload(); int64(len(data)) > max {
+	if max := a.s.Bus.MaxPayload(); int64(len(data)) > max {
 		writeAPIError(w, problemf(http.StatusRequestEntityTooLarge, codeTooLarge,
 			"the draft is %d bytes as a preview request, more than the %d the message bus carries; shorten the lorebook or the test chat", len(data), max))
 		return
 	}
-	inbox := a.s.NC.NewInbox()
+	inbox := a.s.Bus.NewInbox()
 	// A generous buffer: deltas arrive faster than a slow browser may read,
 	// and a full channel drops events (caught by the sequence check).
-	events := make(chan *nats.Msg, 4096)
-	sub, err := a.s.NC.ChanSubscribe(inbox, events)
+	events := make(chan bus.Msg, 4096)
+	sub, err := a.s.Bus.Subscribe(inbox, func(m bus.Msg) {
+		select {
+		case events <- m:
+		default:
+		}
+	})
 	if err != nil {
 		writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err))
 		return
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := a.s.NC.PublishMsg(&nats.Msg{Subject: protocol.StudioPreviewSubject, Reply: inbox, Data: data}); err != nil {
+	if err := a.s.Bus.PublishRequest(protocol.StudioPreviewSubject, inbox, data); err != nil {
 		writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err))
 		return
 	}
@@ -109,7 +114,7 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if !finished {
 			// The browser left or the preview timed out: let the engine stop.
-			_ = a.s.NC.Publish(protocol.StudioPreviewCancelSubject(req.ID), nil)
+			_ = a.s.Bus.Publish(protocol.StudioPreviewCancelSubject(req.ID), nil)
 		}
 	}()
 
@@ -125,7 +130,7 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 			"no world simulation took the preview within %v; try again", previewStartTimeout))
 		return
 	case m := <-events:
-		if noResponders(m) {
+		if m.NoResponders {
 			writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable,
 				"no world simulation is running to answer previews; try again later"))
 			finished = true
@@ -236,12 +241,6 @@ func serviceProblem(d *protocol.PreviewErrorData) *apiError {
 		status = http.StatusServiceUnavailable
 	}
 	return problemf(status, d.Code, "%s", d.Message)
-}
-
-// noResponders reports NATS's "no responders" status, which the server
-// sends to the inbox when nobody subscribes to the request subject.
-func noResponders(m *nats.Msg) bool {
-	return len(m.Data) == 0 && m.Header.Get("Status") == "503"
 }
 
 func (a *studioAPI) acquire(player string) bool {

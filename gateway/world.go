@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim/world"
 )
@@ -20,8 +20,8 @@ type presence struct {
 	def      maopao.World
 	summary  protocol.WorldSummary // built once at join: it costs a store read per resident
 	location string
-	room     *nats.Subscription
-	private  *nats.Subscription
+	room     bus.Subscription
+	private  bus.Subscription
 }
 
 // maxWorldsListed bounds the world list: a list shows what worlds there are,
@@ -71,15 +71,13 @@ func (c *conn) appendWorldInput(ctx context.Context, worldID, msgID string, in w
 		return err
 	}
 	b, _ := json.Marshal(protocol.WorldLogEntry{Input: raw})
-	m := &nats.Msg{Subject: protocol.WorldInputSubject(worldID), Data: b, Header: nats.Header{}}
-	m.Header.Set(nats.MsgIdHdr, msgID)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = c.s.JS.PublishMsg(pctx, m)
+	_, err = c.s.Bus.Append(pctx, protocol.WorldInputSubject(worldID), msgID, b)
 	return err
 }
 
-func (c *conn) forwardWorldEvents(m *nats.Msg) {
+func (c *conn) forwardWorldEvents(m bus.Msg) {
 	var ev protocol.WorldEvent
 	if err := json.Unmarshal(m.Data, &ev); err != nil {
 		return
@@ -119,8 +117,8 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 	}
 	c.leaveWorldQuietly(w.ID)
 	p := &presence{def: w, summary: c.worldSummary(ctx, w), location: loc}
-	if p.room, err = c.s.NC.Subscribe(protocol.WorldRoomSubject(w.ID, loc), c.forwardWorldEvents); err == nil {
-		p.private, err = c.s.NC.Subscribe(protocol.WorldPlayerSubject(w.ID, c.playerID), c.forwardWorldEvents)
+	if p.room, err = c.s.Bus.Subscribe(protocol.WorldRoomSubject(w.ID, loc), c.forwardWorldEvents); err == nil {
+		p.private, err = c.s.Bus.Subscribe(protocol.WorldPlayerSubject(w.ID, c.playerID), c.forwardWorldEvents)
 	}
 	if err != nil {
 		p.unsubscribe()
@@ -149,11 +147,13 @@ func (c *conn) queryWorld(worldID, loc string) protocol.WorldView {
 	// Right after a start or a hand-over nobody may own the world for a
 	// moment: ask again for a little while before giving up.
 	deadline := time.Now().Add(3 * time.Second)
-	var msg *nats.Msg
+	var msg bus.Msg
 	var err error
 	for {
-		msg, err = c.s.NC.Request(protocol.WorldQuerySubject(worldID), b, 2*time.Second)
-		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		msg, err = c.s.Bus.Request(rctx, protocol.WorldQuerySubject(worldID), b)
+		cancel()
+		if !errors.Is(err, bus.ErrNoResponders) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -223,7 +223,7 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 		c.sendError(ref, protocol.CodeUnavailable, "could not move; try again")
 		return
 	}
-	room, err := c.s.NC.Subscribe(protocol.WorldRoomSubject(m.WorldID, m.LocationID), c.forwardWorldEvents)
+	room, err := c.s.Bus.Subscribe(protocol.WorldRoomSubject(m.WorldID, m.LocationID), c.forwardWorldEvents)
 	if err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the new place")
 		return

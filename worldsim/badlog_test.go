@@ -57,7 +57,7 @@ func TestUnreadableLogEntryStopsTheWorldAndRetriesBackOff(t *testing.T) {
 		Config: world.Config{ConversationPermille: -1}})
 	waitLive(ctx, t, rec)
 
-	if _, err := js.Publish(ctx, protocol.WorldInputSubject(w.ID), []byte("{not json")); err != nil {
+	if _, err := js.Append(ctx, protocol.WorldInputSubject(w.ID), "", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
 	appendInput(t, ctx, js, w.ID, "join-after-bad", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
@@ -47,8 +45,7 @@ func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		js, _ := jetstream.New(nc)
-		svc := &worldsim.WorldService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, Owner: owner,
+		svc := &worldsim.WorldService{Store: st, Engine: openai.New(hs.URL), Bus: nc, Log: log, Owner: owner,
 			LeaseTTL: 10 * time.Second, ClaimEvery: 200 * time.Millisecond, TickEvery: 100 * time.Millisecond, SnapshotEvery: time.Hour,
 			Config: world.Config{ConversationPermille: -1}}
 		rctx, stop := context.WithCancel(ctx)
@@ -66,7 +63,7 @@ func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gw.Close()
-	gjs, _ := jetstream.New(gw)
+	gjs := gw
 	appendInput(t, ctx, gjs, w.ID, "join-handover", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})
 	time.Sleep(time.Second) // let the clock run
 	stopA()

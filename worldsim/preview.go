@@ -11,9 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/characters/lorebook"
 	"github.com/maopao/maopao/engine"
@@ -27,7 +26,7 @@ import (
 // the request's inbox. Nothing is stored: a draft is not a character yet.
 // Fill the exported fields and call Run.
 type PreviewService struct {
-	NC     *nats.Conn
+	Bus    bus.PubSub
 	Engine engine.Generator
 	Log    *slog.Logger
 	// MaxTokens caps a reply (default 200).
@@ -48,8 +47,8 @@ type PreviewService struct {
 
 // Run answers previews until ctx is cancelled, then stops the ones running.
 func (s *PreviewService) Run(ctx context.Context) error {
-	if s.NC == nil || s.Engine == nil {
-		return errors.New("worldsim: PreviewService needs NC and Engine")
+	if s.Bus == nil || s.Engine == nil {
+		return errors.New("worldsim: PreviewService needs Bus and Engine")
 	}
 	if s.Log == nil {
 		s.Log = slog.Default()
@@ -69,12 +68,14 @@ func (s *PreviewService) Run(ctx context.Context) error {
 	s.slots = make(chan struct{}, s.MaxConcurrent)
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
-	sub, err := s.NC.QueueSubscribe(protocol.StudioPreviewSubject, protocol.StudioPreviewQueue, func(m *nats.Msg) { s.take(runCtx, m) })
+	sub, err := s.Bus.QueueSubscribe(protocol.StudioPreviewSubject, protocol.StudioPreviewQueue, func(m bus.Msg) { s.take(runCtx, m) })
 	if err != nil {
 		return fmt.Errorf("worldsim: subscribe %s: %w", protocol.StudioPreviewSubject, err)
 	}
 	// Until the server has the subscription, gateways get "no responders".
-	if err := s.NC.FlushTimeout(5 * time.Second); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Bus.Flush(fctx); err != nil {
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("worldsim: register the preview subscription: %w", err)
 	}
@@ -87,12 +88,12 @@ func (s *PreviewService) Run(ctx context.Context) error {
 
 // take checks one request and starts answering it; it runs on the
 // subscription's goroutine, so the work itself goes to its own.
-func (s *PreviewService) take(ctx context.Context, m *nats.Msg) {
+func (s *PreviewService) take(ctx context.Context, m bus.Msg) {
 	if m.Reply == "" {
 		s.Log.Warn("dropping a preview request without a reply inbox")
 		return
 	}
-	out := &previewStream{nc: s.NC, inbox: m.Reply, log: s.Log}
+	out := &previewStream{bus: s.Bus, inbox: m.Reply, log: s.Log}
 	var req protocol.PreviewRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		out.fail(protocol.CodeBadJSON, "the preview request is not valid JSON: "+err.Error())
@@ -149,7 +150,7 @@ func (s *PreviewService) preview(ctx context.Context, req protocol.PreviewReques
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	gone, err := s.NC.Subscribe(protocol.StudioPreviewCancelSubject(req.ID), func(*nats.Msg) { cancel() })
+	gone, err := s.Bus.Subscribe(protocol.StudioPreviewCancelSubject(req.ID), func(bus.Msg) { cancel() })
 	if err != nil {
 		out.fail(protocol.CodeUnavailable, "the preview service cannot listen for cancellation: "+err.Error())
 		return
@@ -224,7 +225,7 @@ func loreEntries(as []lorebook.Activated) []protocol.PreviewLoreEntry {
 
 // previewStream publishes one preview's events to its inbox, in order.
 type previewStream struct {
-	nc    *nats.Conn
+	bus   bus.PubSub
 	inbox string
 	log   *slog.Logger
 	seq   int
@@ -238,7 +239,7 @@ func (p *previewStream) send(ev protocol.PreviewEvent) {
 		p.log.Error("encode preview event", "err", err)
 		return
 	}
-	if err := p.nc.Publish(p.inbox, b); err != nil {
+	if err := p.bus.Publish(p.inbox, b); err != nil {
 		p.log.Warn("publish preview event", "err", err)
 	}
 }

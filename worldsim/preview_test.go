@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
@@ -59,19 +57,19 @@ func (g *scriptedGen) CountTokens(s string) int { return len(s)/4 + 1 }
 func (g *scriptedGen) ContextSize() int         { return 4096 }
 func (g *scriptedGen) Describe() string         { return "scripted test generator" }
 
-func startPreview(t *testing.T, gen engine.Generator, mod func(*worldsim.PreviewService)) *nats.Conn {
+func startPreview(t *testing.T, gen engine.Generator, mod func(*worldsim.PreviewService)) bus.Bus {
 	t.Helper()
 	emb, err := bus.StartEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(emb.Shutdown)
-	nc, err := nats.Connect(emb.URL())
+	nc, err := bus.Connect(emb.URL(), "preview-test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	svc := &worldsim.PreviewService{NC: nc, Engine: gen, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxTokens: 50}
+	svc := &worldsim.PreviewService{Bus: nc, Engine: gen, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxTokens: 50}
 	if mod != nil {
 		mod(svc)
 	}
@@ -92,7 +90,9 @@ func startPreview(t *testing.T, gen engine.Generator, mod func(*worldsim.Preview
 	// Wait until the queue subscription is in place.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := nc.Request(protocol.StudioPreviewSubject, []byte("{"), time.Second)
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := nc.Request(rctx, protocol.StudioPreviewSubject, []byte("{"))
+		cancel()
 		if err == nil {
 			return nc
 		}
@@ -105,16 +105,16 @@ func startPreview(t *testing.T, gen engine.Generator, mod func(*worldsim.Preview
 
 // preview sends data as a preview request and returns its events up to and
 // including complete or error.
-func preview(t *testing.T, nc *nats.Conn, data []byte) []protocol.PreviewEvent {
+func preview(t *testing.T, nc bus.Bus, data []byte) []protocol.PreviewEvent {
 	t.Helper()
-	ch := make(chan *nats.Msg, 256)
+	ch := make(chan bus.Msg, 256)
 	inbox := nc.NewInbox()
-	sub, err := nc.ChanSubscribe(inbox, ch)
+	sub, err := nc.Subscribe(inbox, func(m bus.Msg) { ch <- m })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	if err := nc.PublishMsg(&nats.Msg{Subject: protocol.StudioPreviewSubject, Reply: inbox, Data: data}); err != nil {
+	if err := nc.PublishRequest(protocol.StudioPreviewSubject, inbox, data); err != nil {
 		t.Fatal(err)
 	}
 	var evs []protocol.PreviewEvent

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/protocol"
@@ -60,10 +57,10 @@ func TestWorldStateIsNotReadWhileGenerating(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gw.Close()
-	gjs, _ := jetstream.New(gw)
+	gjs := gw
 	said := make(chan protocol.WorldEvent, 16)
 	speaking := make(chan struct{}, 16)
-	sub, err := gw.Subscribe(protocol.WorldRoomSubject(w.ID, "tea-house"), func(m *nats.Msg) {
+	sub, err := gw.Subscribe(protocol.WorldRoomSubject(w.ID, "tea-house"), func(m bus.Msg) {
 		var ev protocol.WorldEvent
 		_ = json.Unmarshal(m.Data, &ev)
 		switch {

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
@@ -27,8 +25,7 @@ import (
 type ChatService struct {
 	Store     storage.Store
 	Engine    engine.Generator
-	NC        *nats.Conn
-	JS        jetstream.JetStream
+	Bus       bus.Bus
 	Log       *slog.Logger
 	Config    ChatConfig
 	AckWait   time.Duration // how long JetStream waits before redelivering an unacked line (default 30s)
@@ -62,28 +59,19 @@ func (s *ChatService) Run(ctx context.Context) error {
 		s.Config.CountTokens = s.Engine.CountTokens
 	}
 	s.actors = map[string]*chatActor{}
-	if err := bus.EnsureStreams(ctx, s.JS); err != nil {
-		return err
-	}
-	cons, err := bus.ChatConsumer(ctx, s.JS, s.AckWait)
-	if err != nil {
+	if err := bus.DeclareStreams(ctx, s.Bus); err != nil {
 		return err
 	}
 	actorCtx, stopActors := context.WithCancel(context.Background())
 	defer stopActors()
-	cc, err := cons.Consume(func(msg jetstream.Msg) { s.route(actorCtx, msg) },
-		jetstream.PullMaxMessages(256),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, context.Canceled) {
-				s.Log.Debug("chat consumer", "err", err)
-			}
-		}))
-	if err != nil {
+	consumeCtx, stopConsuming := context.WithCancel(ctx)
+	defer stopConsuming()
+	if err := s.Bus.Consume(consumeCtx, protocol.InputStream, bus.ChatConsumer(s.AckWait), func(d bus.Delivery) { s.route(actorCtx, d) }); err != nil {
 		return fmt.Errorf("worldsim: consume %s: %w", protocol.ChatWorkerConsumer, err)
 	}
 	// Stop requests skip the input queue: the line being answered is
 	// what they are about.
-	ctl, err := s.NC.Subscribe(protocol.ChatControlWildcard, func(m *nats.Msg) {
+	ctl, err := s.Bus.Subscribe(protocol.ChatControlWildcard, func(m bus.Msg) {
 		var c protocol.ChatControl
 		if json.Unmarshal(m.Data, &c) != nil || c.Op != "stop" {
 			return
@@ -97,12 +85,11 @@ func (s *ChatService) Run(ctx context.Context) error {
 		}
 	})
 	if err != nil {
-		cc.Stop()
 		return fmt.Errorf("worldsim: subscribe %s: %w", protocol.ChatControlWildcard, err)
 	}
 	<-ctx.Done()
 	_ = ctl.Unsubscribe()
-	cc.Stop()
+	stopConsuming()
 	stopActors()
 	s.wg.Wait()
 	return nil
@@ -111,7 +98,7 @@ func (s *ChatService) Run(ctx context.Context) error {
 // errStopped is why a generation the player stopped ended.
 var errStopped = errors.New("stopped by the player")
 
-func (s *ChatService) route(ctx context.Context, msg jetstream.Msg) {
+func (s *ChatService) route(ctx context.Context, msg bus.Delivery) {
 	var line protocol.PlayerLine
 	if err := json.Unmarshal(msg.Data(), &line); err != nil || line.MessageID == "" || line.ConversationID == "" {
 		s.Log.Error("dropping malformed player line", "subject", msg.Subject(), "err", err)
@@ -126,11 +113,11 @@ func (s *ChatService) route(ctx context.Context, msg jetstream.Msg) {
 		// when it ends: tell the player now instead of holding the request.
 		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: line.ConversationID, ReplyTo: line.MessageID,
 			Code: protocol.CodeBusy, Text: "a reply is still being written; stop it or wait, then try again"})
-		_ = msg.Ack()
+		_ = msg.Ack(ctx)
 		return
 	}
 	if a == nil {
-		a = &chatActor{svc: s, convID: line.ConversationID, mailbox: make(chan jetstream.Msg, 1024), deliveries: map[string]jetstream.Msg{}}
+		a = &chatActor{svc: s, convID: line.ConversationID, mailbox: make(chan bus.Delivery, 1024), deliveries: map[string]bus.Delivery{}}
 		s.actors[line.ConversationID] = a
 		s.wg.Add(1)
 		go a.run(ctx)
@@ -139,7 +126,7 @@ func (s *ChatService) route(ctx context.Context, msg jetstream.Msg) {
 	case a.mailbox <- msg:
 	default:
 		// The actor is far behind; let JetStream hold the line for now.
-		_ = msg.NakWithDelay(time.Second)
+		_ = msg.Nak(time.Second)
 	}
 	s.mu.Unlock()
 }
@@ -149,8 +136,8 @@ func (s *ChatService) route(ctx context.Context, msg jetstream.Msg) {
 type chatActor struct {
 	svc        *ChatService
 	convID     string
-	mailbox    chan jetstream.Msg
-	deliveries map[string]jetstream.Msg // latest delivery per line, for acks
+	mailbox    chan bus.Delivery
+	deliveries map[string]bus.Delivery // latest delivery per line, for acks
 	state      ChatState
 	loaded     bool
 
@@ -210,19 +197,19 @@ func (a *chatActor) remove() {
 
 func (a *chatActor) nakAll() {
 	for _, m := range a.deliveries {
-		_ = m.Nak()
+		_ = m.Nak(0)
 	}
 	for {
 		select {
 		case m := <-a.mailbox:
-			_ = m.Nak()
+			_ = m.Nak(0)
 		default:
 			return
 		}
 	}
 }
 
-func (a *chatActor) handle(ctx context.Context, msg jetstream.Msg) {
+func (a *chatActor) handle(ctx context.Context, msg bus.Delivery) {
 	var line protocol.PlayerLine
 	_ = json.Unmarshal(msg.Data(), &line) // validated in route
 	if !a.loaded {
@@ -233,7 +220,7 @@ func (a *chatActor) handle(ctx context.Context, msg jetstream.Msg) {
 				_ = msg.Term()
 				return
 			}
-			_ = msg.NakWithDelay(2 * time.Second)
+			_ = msg.Nak(2 * time.Second)
 			return
 		}
 	}
@@ -245,7 +232,7 @@ func (a *chatActor) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.Term()
 			return
 		}
-		_ = msg.NakWithDelay(2 * time.Second)
+		_ = msg.Nak(2 * time.Second)
 		return
 	}
 	a.deliveries[line.MessageID] = msg
@@ -399,14 +386,14 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		}
 	case Ack:
 		if m := a.deliveries[e.MessageID]; m != nil {
-			if err := m.DoubleAck(ctx); err != nil {
+			if err := m.Ack(ctx); err != nil {
 				a.svc.Log.Warn("ack player line", "message", e.MessageID, "err", err)
 			}
 			delete(a.deliveries, e.MessageID)
 		}
 	case Nak:
 		if m := a.deliveries[e.MessageID]; m != nil {
-			_ = m.NakWithDelay(time.Second)
+			_ = m.Nak(time.Second)
 			delete(a.deliveries, e.MessageID)
 		}
 	}
@@ -545,7 +532,7 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 
 func (a *chatActor) publish(_ context.Context, ev protocol.ReplyEvent) {
 	b, _ := json.Marshal(ev)
-	if err := a.svc.NC.Publish(protocol.ChatOutputSubject(ev.ConversationID), b); err != nil {
+	if err := a.svc.Bus.Publish(protocol.ChatOutputSubject(ev.ConversationID), b); err != nil {
 		a.svc.Log.Warn("publish reply event", "conversation", ev.ConversationID, "err", err)
 	}
 }

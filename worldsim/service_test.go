@@ -108,11 +108,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 		t.Fatalf("%d complete events, want exactly 1", n)
 	}
 	// The stream no longer holds the line: it was acked.
-	info, err := gjs.Stream(ctx, protocol.InputStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if si, _ := info.Info(ctx); si.State.Msgs != 0 {
-		t.Fatalf("input stream still holds %d messages after the answer", si.State.Msgs)
+	if n, err := gjs.Len(ctx, protocol.InputStream); err != nil || n != 0 {
+		t.Fatalf("input stream still holds %d messages after the answer (%v)", n, err)
 	}
 }

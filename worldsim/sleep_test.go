@@ -6,47 +6,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
 )
 
 // ticks reads a world's log and returns its Tick inputs.
-func ticks(t *testing.T, ctx context.Context, js jetstream.JetStream, worldID string) []world.Tick {
+func ticks(t *testing.T, ctx context.Context, b bus.Streams, worldID string) []world.Tick {
 	t.Helper()
-	st, err := js.Stream(ctx, protocol.WorldLogStream)
+	// The test's one world is all the log holds: read what is there now.
+	n, err := b.Len(ctx, protocol.WorldLogStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{protocol.WorldInputSubject(worldID)}})
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	entries, err := b.Read(rctx, protocol.WorldLogStream, protocol.WorldInputSubject(worldID), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []world.Tick
-	for {
-		batch, err := cons.FetchNoWait(100)
-		if err != nil {
-			t.Fatal(err)
+	for range n {
+		m, ok := <-entries
+		if !ok {
+			t.Fatalf("the log holds %d entries, but reading it ended early", n)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			var e protocol.WorldLogEntry
-			if json.Unmarshal(m.Data(), &e) != nil || e.Input == nil {
-				continue
-			}
-			if in, err := world.DecodeInput(e.Input); err == nil {
-				if tk, ok := in.(world.Tick); ok {
-					out = append(out, tk)
-				}
-			}
+		var e protocol.WorldLogEntry
+		if json.Unmarshal(m.Data, &e) != nil || e.Input == nil {
+			continue
 		}
-		if n == 0 {
-			return out
+		if in, err := world.DecodeInput(e.Input); err == nil {
+			if tk, ok := in.(world.Tick); ok {
+				out = append(out, tk)
+			}
 		}
 	}
+	return out
 }
 
 // A world nobody is in sleeps: no ticks, no engine work. The first tick

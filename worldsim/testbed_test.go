@@ -16,8 +16,6 @@ import (
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/bolt"
 	"github.com/maopao/maopao/worldsim"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // testBed starts a real embedded NATS with JetStream and opens a real
@@ -72,7 +70,7 @@ func watchReplies(t *testing.T, emb *bus.Embedded, conversationID string, log *s
 	}
 	t.Cleanup(obs.Close)
 	w := &replyWatch{firstDelta: make(chan struct{}, 4), completed: make(chan protocol.ReplyEvent, 4)}
-	_, err = obs.Subscribe(protocol.ChatOutputSubject(conversationID), func(m *nats.Msg) {
+	_, err = obs.Subscribe(protocol.ChatOutputSubject(conversationID), func(m bus.Msg) {
 		var ev protocol.ReplyEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Errorf("reply event %q: %v", m.Data, err)
@@ -114,17 +112,13 @@ func (w *replyWatch) count(kind string) int {
 // own bus connection, answering through the OpenAI-compatible server at
 // llmURL. Closing the returned connection and calling stop is a crash:
 // nothing is acked or naked.
-func chatService(ctx context.Context, t *testing.T, emb *bus.Embedded, st *bolt.Store, llmURL, name string, log *slog.Logger) (*nats.Conn, context.CancelFunc, chan error) {
+func chatService(ctx context.Context, t *testing.T, emb *bus.Embedded, st *bolt.Store, llmURL, name string, log *slog.Logger) (*bus.NATS, context.CancelFunc, chan error) {
 	t.Helper()
 	nc, err := bus.Connect(emb.URL(), name, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &worldsim.ChatService{Store: st, Engine: openai.New(llmURL), NC: nc, JS: js, Log: log, AckWait: 2 * time.Second,
+	svc := &worldsim.ChatService{Store: st, Engine: openai.New(llmURL), Bus: nc, Log: log, AckWait: 2 * time.Second,
 		Config: worldsim.ChatConfig{MaxTokens: 32}}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -132,32 +126,28 @@ func chatService(ctx context.Context, t *testing.T, emb *bus.Embedded, st *bolt.
 	return nc, stop, done
 }
 
-// publishLine does the gateway's part: it puts a line into JetStream, and
-// returns the JetStream handle it used.
-func publishLine(ctx context.Context, t *testing.T, emb *bus.Embedded, line protocol.PlayerLine, log *slog.Logger) jetstream.JetStream {
+// publishLine does the gateway's part: it puts a line into the input
+// stream, and returns the bus connection it used.
+func publishLine(ctx context.Context, t *testing.T, emb *bus.Embedded, line protocol.PlayerLine, log *slog.Logger) bus.Bus {
 	t.Helper()
 	gw, err := bus.Connect(emb.URL(), "gateway", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(gw.Close)
-	gjs, err := jetstream.New(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.EnsureStreams(ctx, gjs); err != nil {
+	if err := bus.DeclareStreams(ctx, gw); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(line)
-	if _, err := gjs.Publish(ctx, protocol.ChatInputSubject(line.ConversationID), b); err != nil {
+	if _, err := gw.Append(ctx, protocol.ChatInputSubject(line.ConversationID), "", b); err != nil {
 		t.Fatal(err)
 	}
-	return gjs
+	return gw
 }
 
 // runWorlds gives svc its own bus connection and a recording log, runs it
-// until the test ends, and returns its JetStream handle and log.
-func runWorlds(ctx context.Context, t *testing.T, emb *bus.Embedded, svc *worldsim.WorldService) (jetstream.JetStream, *logRecorder) {
+// until the test ends, and returns its bus connection and log.
+func runWorlds(ctx context.Context, t *testing.T, emb *bus.Embedded, svc *worldsim.WorldService) (bus.Bus, *logRecorder) {
 	t.Helper()
 	rec := &logRecorder{}
 	svc.Log = slog.New(rec)
@@ -166,16 +156,12 @@ func runWorlds(ctx context.Context, t *testing.T, emb *bus.Embedded, svc *worlds
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.NC, svc.JS = nc, js
+	svc.Bus = nc
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-done })
-	return js, rec
+	return nc, rec
 }
 
 // waitLive waits for the first world to go live.

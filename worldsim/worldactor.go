@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
@@ -126,13 +124,13 @@ func (a *worldActor) run(ctx context.Context) error {
 		}
 	}()
 
-	sub, err := svc.NC.Subscribe(protocol.WorldQuerySubject(a.def.ID), func(m *nats.Msg) {
+	sub, err := svc.Bus.Subscribe(protocol.WorldQuerySubject(a.def.ID), func(m bus.Msg) {
 		var q protocol.WorldQuery
 		if err := json.Unmarshal(m.Data, &q); err != nil {
 			return
 		}
 		select {
-		case a.queries <- query{q: q, reply: func(v protocol.WorldView) { b, _ := json.Marshal(v); _ = m.Respond(b) }}:
+		case a.queries <- query{q: q, reply: func(v protocol.WorldView) { b, _ := json.Marshal(v); _ = svc.Bus.Publish(m.Reply, b) }}:
 		default:
 		}
 	})
@@ -146,34 +144,12 @@ func (a *worldActor) run(ctx context.Context) error {
 	go func() { defer memWG.Done(); a.writeMemories(ctx) }()
 	defer func() { close(a.memories); memWG.Wait() }()
 
-	cons, err := svc.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{protocol.WorldInputSubject(a.def.ID)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    a.seq + 1,
-	})
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	entries, err := svc.Bus.Read(readCtx, protocol.WorldLogStream, protocol.WorldInputSubject(a.def.ID), a.seq+1)
 	if err != nil {
 		return fmt.Errorf("world %s: read log: %w", a.def.ID, err)
 	}
-	msgs, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("world %s: read log: %w", a.def.ID, err)
-	}
-	defer msgs.Stop()
-	entries := make(chan jetstream.Msg)
-	go func() {
-		defer close(entries)
-		for {
-			m, err := msgs.Next()
-			if err != nil {
-				return
-			}
-			select {
-			case entries <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 
 	tick := time.NewTicker(svc.TickEvery)
 	defer tick.Stop()
@@ -215,11 +191,7 @@ func (a *worldActor) run(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("world %s: log reader stopped", a.def.ID)
 			}
-			meta, err := m.Metadata()
-			if err != nil {
-				return fmt.Errorf("world %s: log entry after seq %d has no metadata: %w", a.def.ID, a.seq, err)
-			}
-			effs, err := a.fold(meta.Sequence.Stream, m.Data())
+			effs, err := a.fold(m.Seq, m.Data)
 			if err != nil {
 				// Skipping an entry would make this state differ from any
 				// replay of the log: stop, and let the operator look.
@@ -230,7 +202,7 @@ func (a *worldActor) run(ctx context.Context) error {
 					a.perform(genCtx, &genWG, e)
 				}
 			}
-			if !a.live && meta.Sequence.Stream >= takeoverSeq {
+			if !a.live && m.Seq >= takeoverSeq {
 				// Caught up with our own takeover: redo the engine calls
 				// that were running when the last owner stopped.
 				a.live = true
@@ -293,17 +265,13 @@ func (a *worldActor) append(ctx context.Context, e protocol.WorldLogEntry, msgID
 	if err != nil {
 		return 0, err
 	}
-	msg := &nats.Msg{Subject: protocol.WorldInputSubject(a.def.ID), Data: b, Header: nats.Header{}}
-	if msgID != "" {
-		msg.Header.Set(nats.MsgIdHdr, msgID)
-	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	ack, err := a.svc.JS.PublishMsg(pctx, msg)
+	seq, err := a.svc.Bus.Append(pctx, protocol.WorldInputSubject(a.def.ID), msgID, b)
 	if err != nil {
 		return 0, fmt.Errorf("world %s: append to log: %w", a.def.ID, err)
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // appendOwn logs one of the owner's own inputs under its epoch.
@@ -332,7 +300,7 @@ func (a *worldActor) snapshot(ctx context.Context) error {
 		return err
 	}
 	// What the snapshot covers is no longer needed in the log.
-	if err := a.svc.stream.Purge(ctx, jetstream.WithPurgeSubject(protocol.WorldInputSubject(a.def.ID)), jetstream.WithPurgeSequence(a.seq+1)); err != nil {
+	if err := a.svc.Bus.Purge(ctx, protocol.WorldLogStream, protocol.WorldInputSubject(a.def.ID), a.seq+1); err != nil {
 		return fmt.Errorf("purge log below %d: %w", a.seq+1, err)
 	}
 	return nil
@@ -438,7 +406,7 @@ func (a *worldActor) generate(ctx context.Context, g world.Generate) {
 
 func (a *worldActor) publish(subject string, ev protocol.WorldEvent) {
 	b, _ := json.Marshal(ev)
-	if err := a.svc.NC.Publish(subject, b); err != nil {
+	if err := a.svc.Bus.Publish(subject, b); err != nil {
 		a.svc.Log.Warn("publish world event", "subject", subject, "err", err)
 	}
 }

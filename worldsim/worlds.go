@@ -8,9 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
@@ -38,8 +35,7 @@ type WorldStore interface {
 type WorldService struct {
 	Store  WorldStore
 	Engine engine.Generator
-	NC     *nats.Conn
-	JS     jetstream.JetStream
+	Bus    bus.Bus
 	Log    *slog.Logger
 	// Owner names this process in leases (default: a fresh UUID).
 	Owner string
@@ -57,7 +53,6 @@ type WorldService struct {
 	MaxWorlds int
 
 	leases *bus.Leases
-	stream jetstream.Stream
 	mu     sync.Mutex
 	actors map[string]*worldActor
 	failed map[string]startFailure
@@ -107,10 +102,10 @@ func (s *WorldService) defaults() {
 func (s *WorldService) Run(ctx context.Context) error {
 	s.defaults()
 	var err error
-	if s.stream, err = bus.EnsureWorldLog(ctx, s.JS); err != nil {
+	if err = bus.DeclareStreams(ctx, s.Bus); err != nil {
 		return err
 	}
-	if s.leases, err = bus.OpenLeases(ctx, s.JS, protocol.WorldLeaseBucket, s.Owner, s.LeaseTTL); err != nil {
+	if s.leases, err = bus.OpenLeases(ctx, s.Bus, protocol.WorldLeaseBucket, s.Owner, s.LeaseTTL); err != nil {
 		return err
 	}
 	s.mu.Lock()

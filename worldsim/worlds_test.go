@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine/openai"
@@ -38,16 +35,14 @@ func testWorld(chars []maopao.Character) maopao.World {
 }
 
 // appendInput is what a gateway does: put a player's input into the log.
-func appendInput(t *testing.T, ctx context.Context, js jetstream.JetStream, worldID, msgID string, in world.Input) {
+func appendInput(t *testing.T, ctx context.Context, b bus.Streams, worldID, msgID string, in world.Input) {
 	t.Helper()
 	raw, err := world.EncodeInput(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(protocol.WorldLogEntry{Input: raw})
-	m := &nats.Msg{Subject: protocol.WorldInputSubject(worldID), Data: b, Header: nats.Header{}}
-	m.Header.Set(nats.MsgIdHdr, msgID)
-	if _, err := js.PublishMsg(ctx, m); err != nil {
+	data, _ := json.Marshal(protocol.WorldLogEntry{Input: raw})
+	if _, err := b.Append(ctx, protocol.WorldInputSubject(worldID), msgID, data); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -62,13 +57,12 @@ func TestWorldMovesToAnotherProcessAndAnswersOnce(t *testing.T) {
 	defer hs.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	start := func(owner string) (*worldsim.WorldService, *nats.Conn, context.CancelFunc, chan error) {
+	start := func(owner string) (*worldsim.WorldService, *bus.NATS, context.CancelFunc, chan error) {
 		nc, err := bus.Connect(emb.URL(), owner, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		js, _ := jetstream.New(nc)
-		svc := &worldsim.WorldService{Store: st, Engine: openai.New(hs.URL), NC: nc, JS: js, Log: log, Owner: owner,
+		svc := &worldsim.WorldService{Store: st, Engine: openai.New(hs.URL), Bus: nc, Log: log, Owner: owner,
 			LeaseTTL: 2 * time.Second, TickEvery: 200 * time.Millisecond, SnapshotEvery: 500 * time.Millisecond,
 			Config: world.Config{ConversationPermille: -1}}
 		rctx, stop := context.WithCancel(ctx)
@@ -96,12 +90,12 @@ func TestWorldMovesToAnotherProcessAndAnswersOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gw.Close()
-	gjs, _ := jetstream.New(gw)
+	gjs := gw
 	var mu sync.Mutex
 	var events []protocol.WorldEvent
 	delta := make(chan struct{}, 100)
 	said := make(chan protocol.WorldEvent, 100)
-	sub, err := gw.Subscribe(protocol.WorldRoomSubject(w.ID, "tea-house"), func(m *nats.Msg) {
+	sub, err := gw.Subscribe(protocol.WorldRoomSubject(w.ID, "tea-house"), func(m bus.Msg) {
 		var ev protocol.WorldEvent
 		_ = json.Unmarshal(m.Data, &ev)
 		mu.Lock()

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
+	"github.com/maopao/maopao/bus"
 )
 
 // Bounds every run keeps: the machine is shared, and one server process
@@ -300,9 +300,9 @@ func measure(ctx context.Context, cfg loadConfig, t target) (Result, error) {
 		return res, nil
 	}
 
-	nc, err := nats.Connect(cfg.natsURL, nats.Name("bench-gateway-publisher"))
+	nc, err := bus.Connect(cfg.natsURL, "bench-gateway-publisher", nil)
 	if err != nil {
-		return res, fmt.Errorf("publisher: connect %s: %w", cfg.natsURL, err)
+		return res, fmt.Errorf("publisher: %w", err)
 	}
 	defer nc.Close()
 	perGroup := float64(cfg.conns / groups)
@@ -403,7 +403,7 @@ func percentile(sorted []uint32, p float64) uint32 {
 
 // publish sends events round-robin over the subjects at msgRate per second
 // for dur, each stamped with its send time, and returns how many it sent.
-func publish(ctx context.Context, nc *nats.Conn, subjects, eventIDs []string, msgRate float64, dur time.Duration) (int64, error) {
+func publish(ctx context.Context, nc bus.PubSub, subjects, eventIDs []string, msgRate float64, dur time.Duration) (int64, error) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
@@ -428,7 +428,7 @@ func publish(ctx context.Context, nc *nats.Conn, subjects, eventIDs []string, ms
 		case <-tick.C:
 		}
 	}
-	return sent, nc.Flush()
+	return sent, nc.Flush(ctx)
 }
 
 // appendEvent appends a protocol.ReplyEvent of kind delta, padded to

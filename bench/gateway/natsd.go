@@ -7,9 +7,8 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/maopao/maopao/bus"
 )
 
 // runNATS runs a NATS server with JetStream (Maopao declares its input
@@ -37,21 +36,12 @@ func runNATS(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(storeDir)
 	}
-	srv, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: storeDir,
-		NoSigs: true, MaxPayload: 1 << 20,
-	})
+	srv, err := bus.StartEmbeddedWith(bus.EmbeddedOptions{Host: host, Port: port, StoreDir: storeDir})
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return fmt.Errorf("nats: not ready after 10s on %s", *addr)
-	}
-	fmt.Printf("nats ready url=%s pid=%d\n", srv.ClientURL(), os.Getpid())
+	fmt.Printf("nats ready url=%s pid=%d\n", srv.URL(), os.Getpid())
 	<-ctx.Done()
 	srv.Shutdown()
-	srv.WaitForShutdown()
 	return nil
 }

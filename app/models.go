@@ -92,27 +92,31 @@ func (m *modelManager) install(name string) {
 		return
 	}
 	set(func(p *protocol.PullStatus) { p.State, p.Done, p.Total = "loading", in.Size, in.Size })
-	if err := m.use(in.Path); err != nil {
+	describe, untrained, err := m.use(in.Path)
+	if err != nil {
 		m.s.log.Warn("load model", "model", name, "err", err)
 		set(func(p *protocol.PullStatus) { p.State, p.Error = "failed", err.Error() })
 		return
 	}
+	// Done before players hear of the new engine: a page that asks for
+	// the status on engine_changed must see the pull finished.
 	set(func(p *protocol.PullStatus) { p.State = "done" })
+	if m.s.gw != nil {
+		m.s.gw.EngineChanged(describe, untrained)
+	}
 }
 
-// use loads the model at path and makes it the engine's.
-func (m *modelManager) use(path string) error {
+// use loads the model at path and makes it the engine's; it returns what
+// players are told of the new engine.
+func (m *modelManager) use(path string) (describe string, untrained bool, err error) {
 	e, err := local.Open(path, m.s.engineOptions())
 	if err != nil {
-		return fmt.Errorf("load %s: %w", filepath.Base(path), err)
+		return "", false, fmt.Errorf("load %s: %w", filepath.Base(path), err)
 	}
 	m.swap.Swap(e, e.Close)
 	m.mu.Lock()
 	m.active = path
 	m.mu.Unlock()
 	m.s.log.Info("engine: switched model", "model", path, "describe", e.Describe())
-	if m.s.gw != nil {
-		m.s.gw.EngineChanged(e.Describe(), e.Untrained())
-	}
-	return nil
+	return e.Describe(), e.Untrained(), nil
 }

@@ -194,10 +194,14 @@ var WorldLog = StreamConfig{
 	MaxAge:      30 * 24 * time.Hour,
 }
 
-// DeclareStreams declares the platform's streams; every role calls it at
-// start-up.
-func DeclareStreams(ctx context.Context, s Streams) error {
-	for _, cfg := range []StreamConfig{InputStream, WorldLog} {
+// DeclareStreams declares the platform's streams (all of them, or the ones
+// named); every role calls it at start-up for the streams it uses.
+func DeclareStreams(ctx context.Context, s Streams, only ...StreamConfig) error {
+	all := []StreamConfig{InputStream, WorldLog}
+	if len(only) > 0 {
+		all = only
+	}
+	for _, cfg := range all {
 		if err := s.DeclareStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -180,8 +181,23 @@ func (n *NATS) DeclareStream(ctx context.Context, cfg StreamConfig) error {
 	if cfg.WorkQueue {
 		sc.Retention = jetstream.WorkQueuePolicy
 	}
+	// Every role declares the streams it uses when it starts. Updating a
+	// stream while a consumer of it is being created races inside the
+	// NATS server (its file store reads the config unlocked), so a stream
+	// that already has this configuration is left alone.
+	if st, err := n.js.Stream(ctx, cfg.Name); err == nil {
+		if info, err := st.Info(ctx); err == nil && sameStream(info.Config, sc) {
+			return nil
+		}
+	}
 	_, err := n.js.CreateOrUpdateStream(ctx, sc)
 	return err
+}
+
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Retention == want.Retention && have.Storage == want.Storage &&
+		have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge
 }
 
 func (n *NATS) Append(ctx context.Context, subject, id string, data []byte) (uint64, error) {

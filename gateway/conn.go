@@ -39,6 +39,8 @@ type conn struct {
 	mu     sync.Mutex
 	chats  map[string]string    // conversation ID → character ID, opened on this connection
 	worlds map[string]*presence // world ID → where the player is in it
+	// lastJoined is closed once the last world_joined answer went out.
+	lastJoined chan struct{}
 
 	// held keeps the reply frames of lines this connection sent whose ack
 	// has not gone out yet: a fast answer (an error found without any

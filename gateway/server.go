@@ -72,9 +72,10 @@ type Server struct {
 	metrics  *metrics
 	reg      *prometheus.Registry
 
-	mu    sync.Mutex
-	subs  map[string]*convSub // conversation ID → subscription shared by this gateway's connections
-	conns map[*conn]struct{}
+	hub            *hub // the bus subjects this gateway's connections listen to
+	worldSummaries worldSummaries
+	mu             sync.Mutex
+	conns          map[*conn]struct{}
 
 	engineMu  sync.Mutex
 	untrained bool
@@ -115,11 +116,6 @@ func (s *Server) chatCounts(ctx context.Context) map[string]int {
 	return s.counts
 }
 
-type convSub struct {
-	sub   bus.Subscription
-	conns map[*conn]struct{}
-}
-
 // Init prepares the server; it must be called once before Handler.
 func (s *Server) Init() error {
 	if s.Store == nil || s.Bus == nil {
@@ -140,10 +136,13 @@ func (s *Server) Init() error {
 	s.initLimits()
 	s.tokens = Tokens{Secret: s.Secret}
 	s.untrained = s.Untrained
-	s.subs = map[string]*convSub{}
+	s.hub = newHub(s.Bus)
 	s.conns = map[*conn]struct{}{}
 	s.reg = prometheus.NewRegistry()
 	s.metrics = newMetrics(s.reg)
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "maopao_gateway_bus_subjects",
+		Help: "Bus subjects this gateway listens to for its connections (one per chat, place and player in a world, however many connections share it)."},
+		func() float64 { return float64(s.hub.subjects()) }))
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
@@ -159,6 +158,7 @@ func (s *Server) Init() error {
 
 // charactersChanged tells every gateway that characters were written.
 func (s *Server) charactersChanged() {
+	s.worldSummaries.forget() // this gateway's own players see the change at once
 	if s.Bus == nil {
 		return
 	}
@@ -170,6 +170,7 @@ func (s *Server) charactersChanged() {
 // notifyCharactersChanged sends characters_changed to this gateway's
 // signed-in connections; clients showing a list ask for it again.
 func (s *Server) notifyCharactersChanged() {
+	s.worldSummaries.forget()
 	s.broadcast(protocol.Marshal(protocol.Envelope{Type: protocol.TypeCharactersChanged}))
 }
 
@@ -284,54 +285,23 @@ func (s *Server) Shutdown() {
 
 // watch makes c receive the reply events of a conversation.
 func (s *Server) watch(c *conn, convID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cs := s.subs[convID]
-	if cs == nil {
-		sub, err := s.Bus.Subscribe(protocol.ChatOutputSubject(convID), func(m bus.Msg) { s.dispatch(convID, m.Data) })
-		if err != nil {
-			return err
-		}
-		cs = &convSub{sub: sub, conns: map[*conn]struct{}{}}
-		s.subs[convID] = cs
-	}
-	cs.conns[c] = struct{}{}
-	return nil
+	return s.hub.join(protocol.ChatOutputSubject(convID), c, func(data []byte, to []*conn) { s.dispatch(convID, data, to) })
 }
 
 // unwatch stops c receiving one conversation's events.
 func (s *Server) unwatch(c *conn, convID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cs := s.subs[convID]; cs != nil {
-		delete(cs.conns, c)
-		if len(cs.conns) == 0 {
-			_ = cs.sub.Unsubscribe()
-			delete(s.subs, convID)
-		}
-	}
+	s.hub.leave(protocol.ChatOutputSubject(convID), c)
 }
 
 func (s *Server) unwatchAll(c *conn, convIDs []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, id := range convIDs {
-		cs := s.subs[id]
-		if cs == nil {
-			continue
-		}
-		delete(cs.conns, c)
-		if len(cs.conns) == 0 {
-			_ = cs.sub.Unsubscribe()
-			delete(s.subs, id)
-		}
+		s.unwatch(c, id)
 	}
-	delete(s.conns, c)
 }
 
-// dispatch turns a reply event into a frame for every local connection
+// dispatch turns a reply event into a frame for the local connections
 // watching the conversation.
-func (s *Server) dispatch(convID string, data []byte) {
+func (s *Server) dispatch(convID string, data []byte, targets []*conn) {
 	var ev protocol.ReplyEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		s.Log.Warn("bad reply event", "conversation", convID, "err", err)
@@ -364,14 +334,6 @@ func (s *Server) dispatch(convID string, data []byte) {
 		return
 	}
 	b := protocol.Marshal(frame)
-	s.mu.Lock()
-	var targets []*conn
-	if cs := s.subs[convID]; cs != nil {
-		for c := range cs.conns {
-			targets = append(targets, c)
-		}
-	}
-	s.mu.Unlock()
 	// A request's frames name it in Request; a line's, in ReplyTo.
 	line := ev.ReplyTo
 	if ev.Request != "" {

@@ -11,38 +11,28 @@ import (
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/protocol"
-	"github.com/maopao/maopao/worldsim/world"
 )
 
 // presence is a connection's place in one world: where its player is and
-// the subscriptions that bring that place's events.
+// the subjects that bring that place's events.
 type presence struct {
 	def      maopao.World
 	summary  protocol.WorldSummary // built once at join: it costs a store read per resident
 	location string
-	room     bus.Subscription
-	private  bus.Subscription
+	room     string // subjects this connection listens to in the hub
+	private  string
 }
+
+// worldQueryPatience is how long a join waits for a world's owner to
+// answer, covering a start or a hand-over.
+const worldQueryPatience = 3 * time.Second
 
 // maxWorldsListed bounds the world list: a list shows what worlds there are,
 // and two big worlds made it megabytes.
 const maxWorldsListed = 100
 
 func (c *conn) worldSummary(ctx context.Context, w maopao.World) protocol.WorldSummary {
-	sum := protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: clipRunes(w.Description, listNotesRunes), Residents: len(w.Residents),
-		Locations: []protocol.LocationSummary{}, Characters: []protocol.Actor{}, SimMinutesPerSecond: w.SimMinutesPerSecond}
-	for _, l := range w.Locations {
-		sum.Locations = append(sum.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: clipRunes(l.Description, listTextRunes), Connections: l.Connections})
-	}
-	for _, r := range w.Residents {
-		ch, err := c.s.Store.GetCharacter(ctx, r.CharacterID)
-		if err != nil || !c.mayMeet(ch) {
-			// Made private since the world took it in: not shown.
-			continue
-		}
-		sum.Characters = append(sum.Characters, protocol.Actor{Kind: "character", ID: r.CharacterID, Name: ch.Name})
-	}
-	return sum
+	return c.s.worldSummaries.summary(ctx, c.s.Store.GetCharacter, w, c.playerID)
 }
 
 func (c *conn) listWorlds(ctx context.Context, ref string) {
@@ -65,24 +55,27 @@ func (c *conn) listWorlds(ctx context.Context, ref string) {
 
 // appendWorldInput puts a player's input into the world's log; the ack to
 // the client waits for JetStream, as for chat lines.
-func (c *conn) appendWorldInput(ctx context.Context, worldID, msgID string, in world.Input) error {
-	raw, err := world.EncodeInput(in)
+func (c *conn) appendWorldInput(ctx context.Context, worldID, msgID string, in protocol.WorldInput) error {
+	b, err := protocol.PlayerLogEntry(in)
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal(protocol.WorldLogEntry{Input: raw})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err = c.s.Bus.Append(pctx, protocol.WorldInputSubject(worldID), msgID, b)
 	return err
 }
 
-func (c *conn) forwardWorldEvents(m bus.Msg) {
+// forwardWorldEvents sends a world event to the connections at its place.
+func forwardWorldEvents(data []byte, to []*conn) {
 	var ev protocol.WorldEvent
-	if err := json.Unmarshal(m.Data, &ev); err != nil {
+	if err := json.Unmarshal(data, &ev); err != nil {
 		return
 	}
-	c.sendFrame(protocol.WorldEventFrame{Envelope: protocol.Envelope{Type: protocol.TypeWorldEvent}, Event: ev})
+	frame := protocol.Marshal(protocol.WorldEventFrame{Envelope: protocol.Envelope{Type: protocol.TypeWorldEvent}, Event: ev})
+	for _, c := range to {
+		c.send(frame)
+	}
 }
 
 func (c *conn) playerName(ctx context.Context) string {
@@ -117,46 +110,79 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 	}
 	c.leaveWorldQuietly(w.ID)
 	p := &presence{def: w, summary: c.worldSummary(ctx, w), location: loc}
-	if p.room, err = c.s.Bus.Subscribe(protocol.WorldRoomSubject(w.ID, loc), c.forwardWorldEvents); err == nil {
-		p.private, err = c.s.Bus.Subscribe(protocol.WorldPlayerSubject(w.ID, c.playerID), c.forwardWorldEvents)
+	if err = c.s.hub.join(protocol.WorldRoomSubject(w.ID, loc), c, forwardWorldEvents); err == nil {
+		p.room = protocol.WorldRoomSubject(w.ID, loc)
+		if err = c.s.hub.join(protocol.WorldPlayerSubject(w.ID, c.playerID), c, forwardWorldEvents); err == nil {
+			p.private = protocol.WorldPlayerSubject(w.ID, c.playerID)
+		}
 	}
 	if err != nil {
-		p.unsubscribe()
+		c.unsubscribe(p)
 		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the world; try again")
 		return
 	}
-	if err := c.appendWorldInput(ctx, w.ID, uuid.NewString(), world.PlayerJoined{PlayerID: c.playerID, Name: c.playerName(ctx), LocationID: loc}); err != nil {
-		p.unsubscribe()
+	if err := c.appendWorldInput(ctx, w.ID, uuid.NewString(), protocol.WorldPlayerJoined{PlayerID: c.playerID, Name: c.playerName(ctx), LocationID: loc}); err != nil {
+		c.unsubscribe(p)
 		c.sendError(ref, protocol.CodeUnavailable, "could not join the world; try again")
 		return
 	}
 	c.mu.Lock()
 	c.worlds[w.ID] = p
 	c.mu.Unlock()
-	view := c.queryWorld(w.ID, loc)
-	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
-		World: p.summary, LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+	c.sendWorldJoined(ctx, ref, p.summary, loc)
+}
+
+// sendWorldJoined answers a join or a move with what is at the place. The
+// world's owner is asked on a goroutine of its own, so that a world being
+// handed over holds up nothing else this connection asked for; answers
+// still go out in the order they were asked for.
+func (c *conn) sendWorldJoined(ctx context.Context, ref string, sum protocol.WorldSummary, loc string) {
+	c.mu.Lock()
+	prev := c.lastJoined
+	done := make(chan struct{})
+	c.lastJoined = done
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		view := c.queryWorld(ctx, sum.ID, loc)
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
+			World: sum, LocationID: loc, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+	}()
 }
 
 // queryWorld asks the world's owner what is at a location. A world whose
 // owner is starting up answers nothing for a moment: the player joins all
 // the same and sees events as they come.
-func (c *conn) queryWorld(worldID, loc string) protocol.WorldView {
+func (c *conn) queryWorld(ctx context.Context, worldID, loc string) protocol.WorldView {
 	empty := protocol.WorldView{LocationID: loc, Present: []protocol.Actor{}, Recent: []protocol.WorldEvent{}}
 	b, _ := json.Marshal(protocol.WorldQuery{PlayerID: c.playerID, LocationID: loc})
 	// Right after a start or a hand-over nobody may own the world for a
 	// moment: ask again for a little while before giving up.
-	deadline := time.Now().Add(3 * time.Second)
+	ctx, cancel := context.WithTimeout(ctx, worldQueryPatience)
+	defer cancel()
 	var msg bus.Msg
 	var err error
 	for {
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		rctx, cancelRequest := context.WithTimeout(ctx, 2*time.Second)
 		msg, err = c.s.Bus.Request(rctx, protocol.WorldQuerySubject(worldID), b)
-		cancel()
-		if !errors.Is(err, bus.ErrNoResponders) || time.Now().After(deadline) {
+		cancelRequest()
+		if !errors.Is(err, bus.ErrNoResponders) {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		retry := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			retry.Stop()
+			return empty
+		case <-retry.C:
+		}
 	}
 	if err != nil {
 		return empty
@@ -219,12 +245,12 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 		return
 	}
 	msgID := uuid.NewString()
-	if err := c.appendWorldInput(ctx, m.WorldID, msgID, world.PlayerMoved{PlayerID: c.playerID, LocationID: m.LocationID}); err != nil {
+	if err := c.appendWorldInput(ctx, m.WorldID, msgID, protocol.WorldPlayerMoved{PlayerID: c.playerID, LocationID: m.LocationID}); err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not move; try again")
 		return
 	}
-	room, err := c.s.Bus.Subscribe(protocol.WorldRoomSubject(m.WorldID, m.LocationID), c.forwardWorldEvents)
-	if err != nil {
+	room := protocol.WorldRoomSubject(m.WorldID, m.LocationID)
+	if err := c.s.hub.join(room, c, forwardWorldEvents); err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the new place")
 		return
 	}
@@ -232,18 +258,18 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 	old := p.room
 	p.room, p.location = room, m.LocationID
 	c.mu.Unlock()
-	_ = old.Unsubscribe()
-	view := c.queryWorld(m.WorldID, m.LocationID)
-	c.sendFrame(protocol.WorldJoined{Envelope: protocol.Envelope{Type: protocol.TypeWorldJoined, Ref: ref},
-		World: p.summary, LocationID: m.LocationID, Present: view.Present, Recent: view.Recent, SimMinute: view.SimMinute})
+	if old != room {
+		c.s.hub.leave(old, c)
+	}
+	c.sendWorldJoined(ctx, ref, p.summary, m.LocationID)
 }
 
 func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {
 	if c.presenceIn(ref, r.WorldID) == nil {
 		return
 	}
-	c.acceptLine(ctx, ref, r.WorldID, func(id string) world.Input {
-		return world.PlayerSaid{MessageID: id, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}
+	c.acceptLine(ctx, ref, r.WorldID, func(id string) protocol.WorldInput {
+		return protocol.WorldPlayerSaid{MessageID: id, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}
 	})
 }
 
@@ -266,14 +292,14 @@ func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSa
 		c.sendError(ref, protocol.CodeUnknownCharacter, "no character "+quote(ps.CharacterID)+" lives in this world")
 		return
 	}
-	c.acceptLine(ctx, ref, ps.WorldID, func(id string) world.Input {
-		return world.PrivateSaid{MessageID: id, PlayerID: c.playerID, CharacterID: ps.CharacterID, Text: ps.Text}
+	c.acceptLine(ctx, ref, ps.WorldID, func(id string) protocol.WorldInput {
+		return protocol.WorldPrivateSaid{MessageID: id, PlayerID: c.playerID, CharacterID: ps.CharacterID, Text: ps.Text}
 	})
 }
 
 // acceptLine rate-limits a player's line, gives it an id, puts it into the
 // world's log and acks it once JetStream has it.
-func (c *conn) acceptLine(ctx context.Context, ref, worldID string, input func(id string) world.Input) {
+func (c *conn) acceptLine(ctx context.Context, ref, worldID string, input func(id string) protocol.WorldInput) {
 	if !c.allowed(ref) {
 		return
 	}
@@ -295,7 +321,7 @@ func (c *conn) leaveWorld(ctx context.Context, ref string, l protocol.LeaveWorld
 		return
 	}
 	c.leaveWorldQuietly(l.WorldID)
-	_ = c.appendWorldInput(ctx, l.WorldID, uuid.NewString(), world.PlayerLeft{PlayerID: c.playerID})
+	_ = c.appendWorldInput(ctx, l.WorldID, uuid.NewString(), protocol.WorldPlayerLeft{PlayerID: c.playerID})
 	c.sendFrame(protocol.Envelope{Type: protocol.TypeAck, Ref: ref})
 }
 
@@ -306,7 +332,7 @@ func (c *conn) leaveWorldQuietly(worldID string) {
 	delete(c.worlds, worldID)
 	c.mu.Unlock()
 	if p != nil {
-		p.unsubscribe()
+		c.unsubscribe(p)
 	}
 }
 
@@ -322,17 +348,16 @@ func (c *conn) leaveAllWorlds() {
 	for _, id := range ids {
 		c.leaveWorldQuietly(id)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.appendWorldInput(ctx, id, uuid.NewString(), world.PlayerLeft{PlayerID: c.playerID})
+		_ = c.appendWorldInput(ctx, id, uuid.NewString(), protocol.WorldPlayerLeft{PlayerID: c.playerID})
 		cancel()
 	}
 }
 
-func (p *presence) unsubscribe() {
-	if p.room != nil {
-		_ = p.room.Unsubscribe()
-	}
-	if p.private != nil {
-		_ = p.private.Unsubscribe()
+func (c *conn) unsubscribe(p *presence) {
+	for _, subject := range []string{p.room, p.private} {
+		if subject != "" {
+			c.s.hub.leave(subject, c)
+		}
 	}
 }
 

@@ -143,7 +143,7 @@ type WorldLogEntry struct {
 	Owner    string          `json:"owner,omitempty"`
 	Epoch    uint64          `json:"epoch,omitempty"`
 	Takeover bool            `json:"takeover,omitempty"`
-	Input    json.RawMessage `json:"input,omitempty"` // worldsim/world.EncodeInput
+	Input    json.RawMessage `json:"input,omitempty"` // a WorldInputEnvelope
 }
 
 // WorldQuery asks the owner of a world what a player sees at a location.

@@ -59,7 +59,7 @@ func (s *ChatService) Run(ctx context.Context) error {
 		s.Config.CountTokens = s.Engine.CountTokens
 	}
 	s.actors = map[string]*chatActor{}
-	if err := bus.DeclareStreams(ctx, s.Bus); err != nil {
+	if err := bus.DeclareStreams(ctx, s.Bus, bus.InputStream); err != nil {
 		return err
 	}
 	actorCtx, stopActors := context.WithCancel(context.Background())

@@ -102,7 +102,7 @@ func (s *WorldService) defaults() {
 func (s *WorldService) Run(ctx context.Context) error {
 	s.defaults()
 	var err error
-	if err = bus.DeclareStreams(ctx, s.Bus); err != nil {
+	if err = bus.DeclareStreams(ctx, s.Bus, bus.WorldLog); err != nil {
 		return err
 	}
 	if s.leases, err = bus.OpenLeases(ctx, s.Bus, protocol.WorldLeaseBucket, s.Owner, s.LeaseTTL); err != nil {

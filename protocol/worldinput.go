@@ -1,0 +1,75 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Player inputs a gateway appends to a world's log, as the Input of a
+// WorldLogEntry: {"kind": K, "input": {fields}}. The world simulation
+// reads them as inputs of its own state machine (worldsim/world), which
+// also logs inputs of the owner's (ticks, engine results) in the same
+// envelope; a test there keeps its decoder and these types in step.
+type WorldInput interface{ WorldInputKind() string }
+
+// WorldPlayerJoined: a player entered the world at a location.
+type WorldPlayerJoined struct {
+	PlayerID   string `json:"player_id"`
+	Name       string `json:"name"`
+	LocationID string `json:"location_id"`
+}
+
+// WorldPlayerLeft: a player left the world.
+type WorldPlayerLeft struct {
+	PlayerID string `json:"player_id"`
+}
+
+// WorldPlayerMoved: a player walked to another location.
+type WorldPlayerMoved struct {
+	PlayerID   string `json:"player_id"`
+	LocationID string `json:"location_id"`
+}
+
+// WorldPlayerSaid: a player said something aloud where they are;
+// AddressedTo, when set, names the one character meant to answer.
+type WorldPlayerSaid struct {
+	MessageID   string `json:"message_id"`
+	PlayerID    string `json:"player_id"`
+	LocationID  string `json:"location_id,omitempty"` // "" means where the player is
+	Text        string `json:"text"`
+	AddressedTo string `json:"addressed_to,omitempty"`
+}
+
+// WorldPrivateSaid: a player spoke to one character in private.
+type WorldPrivateSaid struct {
+	MessageID   string `json:"message_id"`
+	PlayerID    string `json:"player_id"`
+	CharacterID string `json:"character_id"`
+	Text        string `json:"text"`
+}
+
+func (WorldPlayerJoined) WorldInputKind() string { return "player_joined" }
+func (WorldPlayerLeft) WorldInputKind() string   { return "player_left" }
+func (WorldPlayerMoved) WorldInputKind() string  { return "player_moved" }
+func (WorldPlayerSaid) WorldInputKind() string   { return "player_said" }
+func (WorldPrivateSaid) WorldInputKind() string  { return "private_said" }
+
+// WorldInputEnvelope is how every input travels in a world's log.
+type WorldInputEnvelope struct {
+	Kind  string          `json:"kind"`
+	Input json.RawMessage `json:"input"`
+}
+
+// PlayerLogEntry encodes a player's input as a world log entry, as a
+// gateway appends it.
+func PlayerLogEntry(in WorldInput) ([]byte, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: encode %s world input: %w", in.WorldInputKind(), err)
+	}
+	env, err := json.Marshal(WorldInputEnvelope{Kind: in.WorldInputKind(), Input: body})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(WorldLogEntry{Input: env})
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -66,34 +67,16 @@ func (a *worldActor) stopDeleted() {
 	a.cancel()
 }
 
+// run is the world's life with this owner: restore the state, announce
+// the takeover in the log, keep the lease, then fold the log and tick the
+// clock until the world stops here.
 func (a *worldActor) run(ctx context.Context) error {
 	svc := a.svc
 	log := svc.Log.With("world", a.def.ID)
 	defer close(a.done)
-	chars, err := loadCharacters(ctx, svc.Store, a.def)
-	if err != nil {
+	if err := a.restore(ctx); err != nil {
 		return err
 	}
-	// Start from the latest snapshot, or from the definition.
-	snap, err := svc.Store.GetWorldSnapshot(ctx, a.def.ID)
-	switch {
-	case err == nil:
-		if err := decodeState(snap.State, &a.state); err != nil {
-			return fmt.Errorf("world %s: decode snapshot at seq %d: %w", a.def.ID, snap.Seq, err)
-		}
-		a.seq, a.curEpoch = snap.Seq, snap.Epoch
-	case errors.Is(err, maopao.ErrNotFound):
-		if a.state, err = world.New(svc.Config, a.def, chars, worldSeed(a.def.ID)); err != nil {
-			return fmt.Errorf("world %s: %w", a.def.ID, err)
-		}
-	default:
-		return fmt.Errorf("world %s: load snapshot: %w", a.def.ID, err)
-	}
-	if svc.Engine != nil {
-		// Prompts fit the context as the model's tokenizer counts them.
-		a.state.CountTokens = svc.Engine.CountTokens
-	}
-
 	// Announce the takeover in the log: from that entry on, only this
 	// owner's ticks and engine results count.
 	takeoverSeq, err := a.append(ctx, protocol.WorldLogEntry{Owner: svc.Owner, Epoch: a.epoch, Takeover: true}, "")
@@ -102,40 +85,18 @@ func (a *worldActor) run(ctx context.Context) error {
 	}
 	a.queries = make(chan query, 64)
 	a.results = make(chan struct{}, 1)
-	max := svc.Config.MaxInFlight
-	if max <= 0 {
-		max = 2
+	inFlight := svc.Config.MaxInFlight
+	if inFlight <= 0 {
+		inFlight = 2
 	}
-	a.genSem = make(chan struct{}, max)
+	a.genSem = make(chan struct{}, inFlight)
 	a.memories = make(chan maopao.MemoryRecord, 4096)
 
-	// Keep the lease; losing it stops the world here at once.
-	leaseCtx, stopLease := context.WithCancel(ctx)
-	defer stopLease()
-	leaseLost := make(chan struct{})
-	lastRev := make(chan uint64, 1)
-	go func() {
-		rev, err := svc.leases.Keep(leaseCtx, a.def.ID, a.epoch)
-		lastRev <- rev
-		if errors.Is(err, bus.ErrLeaseLost) {
-			log.Warn("world lease lost; stopping", "err", err)
-			close(leaseLost)
-			a.cancel()
-		}
-	}()
-
-	sub, err := svc.Bus.Subscribe(protocol.WorldQuerySubject(a.def.ID), func(m bus.Msg) {
-		var q protocol.WorldQuery
-		if err := json.Unmarshal(m.Data, &q); err != nil {
-			return
-		}
-		select {
-		case a.queries <- query{q: q, reply: func(v protocol.WorldView) { b, _ := json.Marshal(v); _ = svc.Bus.Publish(m.Reply, b) }}:
-		default:
-		}
-	})
+	lease := a.keepLease(ctx, log)
+	defer lease.stop()
+	sub, err := a.serveQueries()
 	if err != nil {
-		return fmt.Errorf("world %s: serve queries: %w", a.def.ID, err)
+		return err
 	}
 	defer sub.Unsubscribe()
 
@@ -165,51 +126,20 @@ func (a *worldActor) run(ctx context.Context) error {
 		case <-ctx.Done():
 			stopGen()
 			genWG.Wait()
-			a.mu.Lock()
-			handOver, deleted := a.handOver, a.deleted
-			a.mu.Unlock()
-			select {
-			case <-leaseLost:
-				return ctx.Err() // another owner has it; do not write
-			default:
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if !deleted {
-				if err := a.snapshot(sctx); err != nil {
-					log.Warn("final snapshot", "err", err)
-				}
-			}
-			if handOver {
-				stopLease()
-				if err := svc.leases.Release(sctx, a.def.ID, <-lastRev); err != nil {
-					log.Warn("hand over lease", "err", err)
-				}
-			}
+			a.stopping(lease, log)
 			return ctx.Err()
 		case m, ok := <-entries:
 			if !ok {
 				return fmt.Errorf("world %s: log reader stopped", a.def.ID)
 			}
-			effs, err := a.fold(m.Seq, m.Data)
+			wentLive, err := a.apply(genCtx, &genWG, m, takeoverSeq)
 			if err != nil {
 				// Skipping an entry would make this state differ from any
 				// replay of the log: stop, and let the operator look.
 				return err
 			}
-			for _, e := range effs {
-				if a.live {
-					a.perform(genCtx, &genWG, e)
-				}
-			}
-			if !a.live && m.Seq >= takeoverSeq {
-				// Caught up with our own takeover: redo the engine calls
-				// that were running when the last owner stopped.
-				a.live = true
+			if wentLive {
 				lastTick = time.Now()
-				for _, e := range a.state.Resume() {
-					a.perform(genCtx, &genWG, e)
-				}
 				log.Info("world live", "seq", a.seq, "clock", a.state.Clock)
 			}
 		case <-tick.C:
@@ -234,6 +164,129 @@ func (a *worldActor) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// restore rebuilds the state from the latest snapshot, or from the
+// world's definition when there is none.
+func (a *worldActor) restore(ctx context.Context) error {
+	svc := a.svc
+	chars, err := loadCharacters(ctx, svc.Store, a.def)
+	if err != nil {
+		return err
+	}
+	snap, err := svc.Store.GetWorldSnapshot(ctx, a.def.ID)
+	switch {
+	case err == nil:
+		if err := decodeState(snap.State, &a.state); err != nil {
+			return fmt.Errorf("world %s: decode snapshot at seq %d: %w", a.def.ID, snap.Seq, err)
+		}
+		a.seq, a.curEpoch = snap.Seq, snap.Epoch
+	case errors.Is(err, maopao.ErrNotFound):
+		if a.state, err = world.New(svc.Config, a.def, chars, worldSeed(a.def.ID)); err != nil {
+			return fmt.Errorf("world %s: %w", a.def.ID, err)
+		}
+	default:
+		return fmt.Errorf("world %s: load snapshot: %w", a.def.ID, err)
+	}
+	if svc.Engine != nil {
+		// Prompts fit the context as the model's tokenizer counts them.
+		a.state.CountTokens = svc.Engine.CountTokens
+	}
+	return nil
+}
+
+// heldLease is the renewal of this owner's lease, running beside the loop.
+type heldLease struct {
+	stop    context.CancelFunc
+	lost    chan struct{} // closed when another owner took the world
+	lastRev chan uint64   // the last revision, once renewal stopped
+}
+
+// keepLease renews the lease until the world stops; losing it stops the
+// world here at once.
+func (a *worldActor) keepLease(ctx context.Context, log *slog.Logger) heldLease {
+	leaseCtx, stop := context.WithCancel(ctx)
+	l := heldLease{stop: stop, lost: make(chan struct{}), lastRev: make(chan uint64, 1)}
+	go func() {
+		rev, err := a.svc.leases.Keep(leaseCtx, a.def.ID, a.epoch)
+		l.lastRev <- rev
+		if errors.Is(err, bus.ErrLeaseLost) {
+			log.Warn("world lease lost; stopping", "err", err)
+			close(l.lost)
+			a.cancel()
+		}
+	}()
+	return l
+}
+
+// serveQueries answers gateways asking what is at a place; the answers
+// come from the loop, which owns the state.
+func (a *worldActor) serveQueries() (bus.Subscription, error) {
+	b := a.svc.Bus
+	sub, err := b.Subscribe(protocol.WorldQuerySubject(a.def.ID), func(m bus.Msg) {
+		var q protocol.WorldQuery
+		if err := json.Unmarshal(m.Data, &q); err != nil {
+			return
+		}
+		select {
+		case a.queries <- query{q: q, reply: func(v protocol.WorldView) { data, _ := json.Marshal(v); _ = b.Publish(m.Reply, data) }}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("world %s: serve queries: %w", a.def.ID, err)
+	}
+	return sub, nil
+}
+
+// stopping ends the world here: a final snapshot, and the lease handed
+// over when asked to, unless another owner has the world already.
+func (a *worldActor) stopping(lease heldLease, log *slog.Logger) {
+	a.mu.Lock()
+	handOver, deleted := a.handOver, a.deleted
+	a.mu.Unlock()
+	select {
+	case <-lease.lost:
+		return // another owner has it; do not write
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !deleted {
+		if err := a.snapshot(ctx); err != nil {
+			log.Warn("final snapshot", "err", err)
+		}
+	}
+	if handOver {
+		lease.stop()
+		if err := a.svc.leases.Release(ctx, a.def.ID, <-lease.lastRev); err != nil {
+			log.Warn("hand over lease", "err", err)
+		}
+	}
+}
+
+// apply folds one log entry and performs its effects once the world is
+// live; wentLive reports the entry that ended the replay.
+func (a *worldActor) apply(genCtx context.Context, genWG *sync.WaitGroup, m bus.Entry, takeoverSeq uint64) (wentLive bool, err error) {
+	effs, err := a.fold(m.Seq, m.Data)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range effs {
+		if a.live {
+			a.perform(genCtx, genWG, e)
+		}
+	}
+	if !a.live && m.Seq >= takeoverSeq {
+		// Caught up with our own takeover: redo the engine calls that
+		// were running when the last owner stopped.
+		a.live = true
+		for _, e := range a.state.Resume() {
+			a.perform(genCtx, genWG, e)
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // fold applies one log entry to the state and returns the effects. An

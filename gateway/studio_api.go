@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -57,8 +58,8 @@ func (s *Server) registerStudioAPI(mux *http.ServeMux) {
 }
 
 // handlePreview runs a test chat with a draft character: the request goes
-// to a world simulation over NATS and its events come back as server-sent
-// events (lore, then deltas, then complete or error).
+// to a world simulation over the bus and its events come back as
+// server-sent events (lore, then deltas, then complete or error).
 func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 	acc, e := a.s.creator(r)
 	if e != nil {
@@ -81,78 +82,111 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 
 	req.ID = uuid.NewString()
 	req.Deadline = time.Now().Add(PreviewTimeout)
+	run, e := a.startPreview(req)
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	defer run.end()
+	// The first event decides between a problem answer and a stream.
+	first, e := run.first(r.Context())
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	if first.Kind != "" {
+		run.stream(w, r, req.Deadline, first)
+	}
+}
+
+// previewRun is one preview in flight: its request is out on the bus and
+// its events come back to an inbox of its own.
+type previewRun struct {
+	s        *Server
+	id       string
+	sub      bus.Subscription
+	events   chan bus.Msg
+	finished bool // the service is done with it (no need to cancel)
+}
+
+// startPreview sends the request to whichever world simulation takes it.
+func (a *studioAPI) startPreview(req protocol.PreviewRequest) (*previewRun, *apiError) {
 	data, err := json.Marshal(req)
 	if err != nil {
-		writeAPIError(w, problemf(http.StatusInternalServerError, protocol.CodeInternal, "encode the preview request: %v", err))
-		return
+		return nil, problemf(http.StatusInternalServerError, protocol.CodeInternal, "encode the preview request: %v", err)
 	}
 	if max := a.s.Bus.MaxPayload(); int64(len(data)) > max {
-		writeAPIError(w, problemf(http.StatusRequestEntityTooLarge, codeTooLarge,
-			"the draft is %d bytes as a preview request, more than the %d the message bus carries; shorten the lorebook or the test chat", len(data), max))
-		return
+		return nil, problemf(http.StatusRequestEntityTooLarge, codeTooLarge,
+			"the draft is %d bytes as a preview request, more than the %d the message bus carries; shorten the lorebook or the test chat", len(data), max)
 	}
-	inbox := a.s.Bus.NewInbox()
 	// A generous buffer: deltas arrive faster than a slow browser may read,
 	// and a full channel drops events (caught by the sequence check).
-	events := make(chan bus.Msg, 4096)
-	sub, err := a.s.Bus.Subscribe(inbox, func(m bus.Msg) {
+	run := &previewRun{s: a.s, id: req.ID, events: make(chan bus.Msg, 4096)}
+	inbox := a.s.Bus.NewInbox()
+	run.sub, err = a.s.Bus.Subscribe(inbox, func(m bus.Msg) {
 		select {
-		case events <- m:
+		case run.events <- m:
 		default:
 		}
 	})
 	if err != nil {
-		writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err))
-		return
+		return nil, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
 	if err := a.s.Bus.PublishRequest(protocol.StudioPreviewSubject, inbox, data); err != nil {
-		writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err))
-		return
+		_ = run.sub.Unsubscribe()
+		return nil, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable, "the message bus is unavailable: %v", err)
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			// The browser left or the preview timed out: let the engine stop.
-			_ = a.s.Bus.Publish(protocol.StudioPreviewCancelSubject(req.ID), nil)
-		}
-	}()
+	return run, nil
+}
 
-	// The first event decides between a problem answer and a stream.
+// end stops listening; a preview the service did not finish (the browser
+// left, or it timed out) is cancelled so the engine stops.
+func (p *previewRun) end() {
+	_ = p.sub.Unsubscribe()
+	if !p.finished {
+		_ = p.s.Bus.Publish(protocol.StudioPreviewCancelSubject(p.id), nil)
+	}
+}
+
+// first waits for the preview's first event: an error before any output
+// is a problem answer. A zero event with no problem means the client left.
+func (p *previewRun) first(ctx context.Context) (protocol.PreviewEvent, *apiError) {
 	var first protocol.PreviewEvent
 	start := time.NewTimer(previewStartTimeout)
 	defer start.Stop()
 	select {
-	case <-r.Context().Done():
-		return
+	case <-ctx.Done():
+		return first, nil
 	case <-start.C:
-		writeAPIError(w, problemf(http.StatusGatewayTimeout, protocol.CodeUnavailable,
-			"no world simulation took the preview within %v; try again", previewStartTimeout))
-		return
-	case m := <-events:
+		return first, problemf(http.StatusGatewayTimeout, protocol.CodeUnavailable,
+			"no world simulation took the preview within %v; try again", previewStartTimeout)
+	case m := <-p.events:
 		if m.NoResponders {
-			writeAPIError(w, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable,
-				"no world simulation is running to answer previews; try again later"))
-			finished = true
-			return
+			p.finished = true
+			return first, problemf(http.StatusServiceUnavailable, protocol.CodeUnavailable,
+				"no world simulation is running to answer previews; try again later")
 		}
-		if err := json.Unmarshal(m.Data, &first); err != nil || first.Seq != 0 {
-			writeAPIError(w, problemf(http.StatusBadGateway, protocol.CodeInternal, "the preview service sent a malformed first event"))
-			return
+		if err := json.Unmarshal(m.Data, &first); err != nil || first.Seq != 0 || first.Kind == "" {
+			return protocol.PreviewEvent{}, problemf(http.StatusBadGateway, protocol.CodeInternal, "the preview service sent a malformed first event")
 		}
 		if first.Kind == protocol.PreviewError {
-			finished = true
-			writeAPIError(w, serviceProblem(first.Error))
-			return
+			p.finished = true
+			return protocol.PreviewEvent{}, serviceProblem(first.Error)
 		}
+		return first, nil
 	}
+}
 
+// stream relays the preview's events to the browser as server-sent
+// events, in order, until it completes, fails, times out or the browser
+// leaves.
+func (p *previewRun) stream(w http.ResponseWriter, r *http.Request, deadline time.Time, first protocol.PreviewEvent) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // proxies must not hold the stream back
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(req.Deadline.Add(10 * time.Second))
+	_ = rc.SetWriteDeadline(deadline.Add(10 * time.Second))
 	w.WriteHeader(http.StatusOK)
 
 	send := func(ev protocol.PreviewEvent) error {
@@ -166,7 +200,7 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 	if err := send(first); err != nil {
 		return
 	}
-	overall := time.NewTimer(time.Until(req.Deadline))
+	overall := time.NewTimer(time.Until(deadline))
 	defer overall.Stop()
 	keepAlive := time.NewTicker(previewKeepAlive)
 	defer keepAlive.Stop()
@@ -183,7 +217,7 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
-		case m := <-events:
+		case m := <-p.events:
 			var ev protocol.PreviewEvent
 			if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Seq != next {
 				_ = send(protocol.PreviewEvent{Kind: protocol.PreviewError, Error: &protocol.PreviewErrorData{
@@ -195,7 +229,7 @@ func (a *studioAPI) handlePreview(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if ev.Kind == protocol.PreviewComplete || ev.Kind == protocol.PreviewError {
-				finished = true
+				p.finished = true
 				return
 			}
 		}

@@ -82,161 +82,214 @@ func BuildPrompt(in PromptInput) []engine.ChatMessage {
 // counts the greeting as chat[0] then. Entry costs in the report include a
 // message's template framing.
 func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
-	c := in.Character
-	user := in.UserName
-	if user == "" {
-		user = "User"
-	}
-	msgCount := in.MessageCount
-	if msgCount <= 0 && len(in.History) > 0 {
-		msgCount = max(int(in.History[len(in.History)-1].Seq), len(in.History))
-	}
-	env := MacroEnv{Char: macroName(c), User: user, Seed: in.Seed, Turn: uint64(msgCount)}
-	x := env.Expand
-	count := in.CountTokens
-	if count == nil {
-		count = func(s string) int { return len(s)/4 + 1 }
-	}
-	limited := in.ContextSize > 0
-	budget := in.ContextSize - in.ReserveTokens
+	b := newPromptBuild(in)
+	sys, post := b.instructions()
+	greeting, showGreeting := b.greeting()
 
+	// The parts that always go in, measured without lore and examples.
+	def := definition{c: in.Character, user: b.user, persona: in.UserDescription, x: b.x, sys: sys, mem: in.Memory}
+	b.used = b.count(def.render(nil, nil)) + framing
+	if post != nil {
+		b.used += b.count(post.Content) + framing
+	}
+	if n := len(in.History); n > 0 {
+		b.used += b.count(in.History[n-1].Content) + framing
+	}
+	res := b.lore(greeting, showGreeting)
+	examples := b.examples()
+	system := engine.ChatMessage{Role: "system", Content: def.render(res.Entries, examples)}
+	depth := depthMessages(res.Entries)
+	hist := b.history(system, post, depth, greeting, showGreeting)
+	return assemble(system, hist, depth, post), res
+}
+
+// promptBuild is one prompt being put together within its token budget.
+type promptBuild struct {
+	in       PromptInput
+	user     string
+	msgCount int
+	env      MacroEnv
+	x        func(string) string
+	count    func(string) int
+	limited  bool // the context has a size
+	budget   int
+	used     int
+}
+
+func newPromptBuild(in PromptInput) *promptBuild {
+	b := &promptBuild{in: in, user: in.UserName, msgCount: in.MessageCount, count: in.CountTokens,
+		limited: in.ContextSize > 0, budget: in.ContextSize - in.ReserveTokens}
+	if b.user == "" {
+		b.user = "User"
+	}
+	if b.msgCount <= 0 && len(in.History) > 0 {
+		b.msgCount = max(int(in.History[len(in.History)-1].Seq), len(in.History))
+	}
+	b.env = MacroEnv{Char: macroName(in.Character), User: b.user, Seed: in.Seed, Turn: uint64(b.msgCount)}
+	b.x = b.env.Expand
+	if b.count == nil {
+		b.count = func(s string) int { return len(s)/4 + 1 }
+	}
+	return b
+}
+
+// instructions are the system prompt and the post-history instructions
+// (nil when the card has none), macros expanded.
+func (b *promptBuild) instructions() (string, *engine.ChatMessage) {
+	c := b.in.Character
 	sys := c.SystemPrompt
 	if strings.TrimSpace(sys) == "" {
 		sys = DefaultSystemPrompt
 	} else {
 		sys = strings.ReplaceAll(sys, "{{original}}", DefaultSystemPrompt)
 	}
-	sys = x(sys)
+	sys = b.x(sys)
 	var post *engine.ChatMessage
 	if p := strings.TrimSpace(c.PostHistoryInstructions); p != "" {
 		// The default post-history instructions are empty.
-		p = strings.TrimSpace(x(strings.ReplaceAll(p, "{{original}}", "")))
+		p = strings.TrimSpace(b.x(strings.ReplaceAll(p, "{{original}}", "")))
 		if p != "" {
 			post = &engine.ChatMessage{Role: "system", Content: p}
 		}
 	}
-	greeting := Greeting(c, user)
-	atStart := len(in.History) == 0 || in.History[0].Seq <= 1
+	return sys, post
+}
+
+// greeting is the card's greeting and whether the prompt shows it: at the
+// start of a chat that has not stored it as its first message.
+func (b *promptBuild) greeting() (string, bool) {
+	greeting := Greeting(b.in.Character, b.user)
+	atStart := len(b.in.History) == 0 || b.in.History[0].Seq <= 1
 	// Chats store their greeting as their first message; older chats
 	// have it only on the card.
 	storedGreeting := false
-	for _, m := range in.History {
+	for _, m := range b.in.History {
 		storedGreeting = storedGreeting || m.Greeting
 	}
-	showGreeting := greeting != "" && atStart && in.Memory.Summary == "" && !storedGreeting
+	return greeting, greeting != "" && atStart && b.in.Memory.Summary == "" && !storedGreeting
+}
 
-	// The parts that always go in, measured without lore and examples.
-	def := definition{c: c, user: user, persona: in.UserDescription, x: x, sys: sys, mem: in.Memory}
-	used := count(def.render(nil, nil)) + framing
-	if post != nil {
-		used += count(post.Content) + framing
-	}
-	if n := len(in.History); n > 0 {
-		used += count(in.History[n-1].Content) + framing
-	}
-
-	// Lore, scanned over the whole visible chat.
+// lore activates the lorebook over the whole visible chat, within what the
+// budget has left.
+func (b *promptBuild) lore(greeting string, showGreeting bool) lorebook.Result {
 	var scan []lorebook.Message
 	if showGreeting {
 		scan = append(scan, lorebook.Message{Role: "assistant", Text: greeting})
 	}
-	for _, m := range in.History {
+	for _, m := range b.in.History {
 		scan = append(scan, lorebook.Message{Role: chatRole(m.Role), Text: m.Content})
 	}
 	loreBudget := 0
-	if limited {
-		loreBudget = budget - used
+	if b.limited {
+		loreBudget = b.budget - b.used
 		if loreBudget <= 0 {
 			loreBudget = -1
 		}
 	}
-	res := lorebook.Activate(c.CharacterBook, scan, lorebook.Options{
+	count := b.count
+	res := lorebook.Activate(b.in.Character.CharacterBook, scan, lorebook.Options{
 		TokenBudget: loreBudget,
 		// Charging each entry a message's framing keeps the estimate on
 		// the safe side whether it joins the system message or stands
 		// alone at a depth.
 		CountTokens:  func(s string) int { return count(s) + framing },
-		MessageIndex: msgCount,
-		CharName:     env.Char, UserName: user,
-		Expand: x,
-		Seed:   in.Seed,
+		MessageIndex: b.msgCount,
+		CharName:     b.env.Char, UserName: b.user,
+		Expand: b.x,
+		Seed:   b.in.Seed,
 	})
-	used += res.TokensUsed
+	b.used += res.TokensUsed
+	return res
+}
 
-	// Example dialogues, while they fit.
+// examples are the example dialogues that fit, in order.
+func (b *promptBuild) examples() []string {
 	var examples []string
-	for _, ex := range splitExamples(c.MesExample) {
-		ex = x(ex)
-		cost := count(exampleLabel(len(examples)) + ex)
+	for _, ex := range splitExamples(b.in.Character.MesExample) {
+		ex = b.x(ex)
+		cost := b.count(exampleLabel(len(examples)) + ex)
 		if len(examples) == 0 {
-			cost += count(examplesHeader)
+			cost += b.count(examplesHeader)
 		}
-		if limited && used+cost > budget {
+		if b.limited && b.used+cost > b.budget {
 			continue
 		}
-		used += cost
+		b.used += cost
 		examples = append(examples, ex)
 	}
-	system := engine.ChatMessage{Role: "system", Content: def.render(res.Entries, examples)}
+	return examples
+}
 
-	// Depth lore becomes messages of its own inside the history.
-	type inserted struct {
-		depth int
-		msg   engine.ChatMessage
-	}
-	var depthMsgs []inserted
+// depthMessage is lore that goes into the history Depth messages from its
+// end, as a message of its own.
+type depthMessage struct {
+	depth int
+	msg   engine.ChatMessage
+}
+
+// depthMessages gathers @@depth lore, one message per depth and role.
+func depthMessages(entries []lorebook.Activated) []depthMessage {
+	var out []depthMessage
 	slot := map[[2]string]int{}
-	for _, a := range res.Entries {
+	for _, a := range entries {
 		if a.Depth < 0 {
 			continue
 		}
 		k := [2]string{strconv.Itoa(a.Depth), a.Role}
 		if i, ok := slot[k]; ok {
-			depthMsgs[i].msg.Content += "\n" + a.Content
+			out[i].msg.Content += "\n" + a.Content
 			continue
 		}
-		slot[k] = len(depthMsgs)
-		depthMsgs = append(depthMsgs, inserted{a.Depth, engine.ChatMessage{Role: a.Role, Content: a.Content}})
+		slot[k] = len(out)
+		out = append(out, depthMessage{a.Depth, engine.ChatMessage{Role: a.Role, Content: a.Content}})
 	}
+	return out
+}
 
-	// Recount exactly what is fixed now, then fill with history, newest
-	// first. The newest message always goes in.
-	used = count(system.Content) + framing
+// history recounts exactly what is fixed now, then keeps as much history
+// as fits, newest first; the newest message always goes in, the greeting
+// only when the whole chat fits.
+func (b *promptBuild) history(system engine.ChatMessage, post *engine.ChatMessage, depth []depthMessage, greeting string, showGreeting bool) []engine.ChatMessage {
+	b.used = b.count(system.Content) + framing
 	if post != nil {
-		used += count(post.Content) + framing
+		b.used += b.count(post.Content) + framing
 	}
-	for _, d := range depthMsgs {
-		used += count(d.msg.Content) + framing
+	for _, d := range depth {
+		b.used += b.count(d.msg.Content) + framing
 	}
 	var kept []engine.ChatMessage
 	reachedStart := true
-	for i := len(in.History) - 1; i >= 0; i-- {
-		m := in.History[i]
+	for i := len(b.in.History) - 1; i >= 0; i-- {
+		m := b.in.History[i]
 		msg := engine.ChatMessage{Role: chatRole(m.Role), Content: m.Content}
-		cost := count(msg.Content) + framing
-		if limited && used+cost > budget && len(kept) > 0 {
+		cost := b.count(msg.Content) + framing
+		if b.limited && b.used+cost > b.budget && len(kept) > 0 {
 			reachedStart = false
 			break
 		}
-		used += cost
+		b.used += cost
 		kept = append(kept, msg)
 	}
 	var hist []engine.ChatMessage
 	if reachedStart && showGreeting {
-		if !limited || used+count(greeting)+framing <= budget {
+		if !b.limited || b.used+b.count(greeting)+framing <= b.budget {
 			hist = append(hist, engine.ChatMessage{Role: "assistant", Content: greeting})
 		}
 	}
 	for i := len(kept) - 1; i >= 0; i-- {
 		hist = append(hist, kept[i])
 	}
+	return hist
+}
 
+// assemble orders the prompt: the system message, the history with depth
+// lore inside it (depth N before the last N messages; deeper than the
+// history before its oldest message), then the post-history instructions.
+func assemble(system engine.ChatMessage, hist []engine.ChatMessage, depth []depthMessage, post *engine.ChatMessage) []engine.ChatMessage {
 	out := []engine.ChatMessage{system}
-	// Depth N goes before the last N messages; deeper than the history
-	// goes before its oldest message.
 	for i := 0; i <= len(hist); i++ {
 		fromEnd := len(hist) - i
-		for _, d := range depthMsgs {
+		for _, d := range depth {
 			if d.depth == fromEnd || (i == 0 && d.depth > fromEnd) {
 				out = append(out, d.msg)
 			}
@@ -248,7 +301,7 @@ func BuildPromptReport(in PromptInput) ([]engine.ChatMessage, lorebook.Result) {
 	if post != nil {
 		out = append(out, *post)
 	}
-	return out, res
+	return out
 }
 
 // definition renders the system message.

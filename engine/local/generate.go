@@ -25,23 +25,10 @@ func (e *Engine) Generate(ctx context.Context, req engine.Request, onToken func(
 // is ignored).
 func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Request, onToken func(engine.Token) error) (engine.Result, error) {
 	res := engine.Result{PromptTokens: len(prompt)}
-	if len(prompt) == 0 {
-		return res, fmt.Errorf("local: empty prompt")
+	maxTokens, err := e.check(prompt, req)
+	if err != nil {
+		return res, err
 	}
-	if len(prompt)+1 > e.ctxSize {
-		return res, fmt.Errorf("local: %w: %d prompt tokens + 1 to generate > context of %d", engine.ErrPromptTooLong, len(prompt), e.ctxSize)
-	}
-	for i, t := range prompt {
-		if t < 0 || t >= e.model.Config.Vocab {
-			return res, fmt.Errorf("local: prompt token %d at index %d is outside the vocabulary of %d", t, i, e.model.Config.Vocab)
-		}
-	}
-	maxTokens := req.MaxTokens
-	if maxTokens <= 0 {
-		maxTokens = DefaultMaxTokens
-	}
-	maxTokens = min(maxTokens, e.ctxSize-len(prompt))
-
 	var seq int
 	select {
 	case seq = <-e.slotsFree:
@@ -51,15 +38,47 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	}
 	defer func() { e.slotsFree <- seq }()
 
-	// Prompt, reusing whatever prefix of it the cache already holds. When
-	// another conversation is computing a longer common prefix right now
-	// (players opening chats with the same character at once), wait for it
-	// and borrow it instead of computing the same tokens twice.
+	logits, err := e.prefill(ctx, seq, prompt, &res)
+	if err != nil {
+		return res, err
+	}
+	d := e.newDecoding(prompt, req, maxTokens)
+	return d.run(ctx, e, seq, logits, res, onToken)
+}
+
+// check refuses a prompt the model cannot take and returns how many tokens
+// may be generated after it.
+func (e *Engine) check(prompt []int, req engine.Request) (int, error) {
+	if len(prompt) == 0 {
+		return 0, fmt.Errorf("local: empty prompt")
+	}
+	if len(prompt)+1 > e.ctxSize {
+		return 0, fmt.Errorf("local: %w: %d prompt tokens + 1 to generate > context of %d", engine.ErrPromptTooLong, len(prompt), e.ctxSize)
+	}
+	for i, t := range prompt {
+		if t < 0 || t >= e.model.Config.Vocab {
+			return 0, fmt.Errorf("local: prompt token %d at index %d is outside the vocabulary of %d", t, i, e.model.Config.Vocab)
+		}
+	}
+	maxTokens := req.MaxTokens
+	if maxTokens <= 0 {
+		maxTokens = DefaultMaxTokens
+	}
+	return min(maxTokens, e.ctxSize-len(prompt)), nil
+}
+
+// prefill runs the prompt through the model in sequence seq and returns the
+// logits after its last token, reusing whatever prefix of it the cache
+// already holds. When another conversation is computing a longer common
+// prefix right now (players opening chats with the same character at
+// once), it waits for it and borrows it instead of computing the same
+// tokens twice.
+func (e *Engine) prefill(ctx context.Context, seq int, prompt []int, res *engine.Result) ([]float32, error) {
 	var pos int
 	for {
 		p, wait, err := e.startSequence(seq, prompt)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if wait == nil {
 			pos = p
@@ -69,7 +88,7 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		case <-wait:
 		case <-ctx.Done():
 			res.FinishReason = "cancelled"
-			return res, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	defer e.promptDone(seq)
@@ -78,20 +97,32 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		if err := ctx.Err(); err != nil {
 			res.FinishReason = "cancelled"
 			e.finishSequence(seq, prompt[:pos])
-			return res, err
+			return nil, err
 		}
 		end := min(pos+promptChunk, len(prompt))
 		out, err := e.forward(seq, pos, prompt[pos:end])
 		if err != nil {
 			e.finishSequence(seq, prompt[:pos])
-			return res, e.ctxErr(ctx, &res, err)
+			return nil, e.ctxErr(ctx, res, err)
 		}
 		logits = out
 		pos = end
 	}
+	return logits, nil
+}
 
-	e.promptDone(seq)
+// decoding is the state of one reply being sampled token by token.
+type decoding struct {
+	smp       *sample.Sampler
+	st        *stopper
+	stopIDs   map[int]bool
+	dec       *tokenizer.StreamDecoder
+	banned    []int // end-of-generation tokens, when the request ignores them
+	history   []int // prompt and reply so far
+	maxTokens int
+}
 
+func (e *Engine) newDecoding(prompt []int, req engine.Request, maxTokens int) *decoding {
 	sp := sample.Params{
 		Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP,
 		RepeatPenalty: req.RepeatPenalty, PresencePenalty: req.PresencePenalty,
@@ -101,27 +132,28 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		// Seed 0 asks for variety: "regenerate" should not repeat itself.
 		sp.Seed = rand.Uint64() | 1
 	}
-	smp := sample.New(sp)
 	stops := append([]string(nil), req.Stop...)
 	if !req.IgnoreEOS {
 		stops = append(stops, e.stops...)
 	}
-	st := newStopper(stops)
-	stopIDs := stopTokenIDs(e.tok, stops)
-	dec := e.tok.NewContinuationDecoder()
-	var banned []int
+	d := &decoding{smp: sample.New(sp), st: newStopper(stops), stopIDs: stopTokenIDs(e.tok, stops),
+		dec: e.tok.NewContinuationDecoder(), maxTokens: maxTokens,
+		history: append(make([]int, 0, len(prompt)+maxTokens), prompt...)}
 	if req.IgnoreEOS {
 		for id := range e.tok.VocabSize() {
 			if e.tok.IsEOG(id) {
-				banned = append(banned, id)
+				d.banned = append(d.banned, id)
 			}
 		}
 	}
-	history := append(make([]int, 0, len(prompt)+maxTokens), prompt...)
+	return d
+}
 
-	// Every sampled token is reported, with empty text while its bytes are
-	// an incomplete UTF-8 sequence or could start a stop string; text held
-	// back until the end is reported with ID -1.
+// run samples until a stop, the length limit, an error or ctx ends.
+// Every sampled token is reported, with empty text while its bytes are an
+// incomplete UTF-8 sequence or could start a stop string; text held back
+// until the end is reported with ID -1.
+func (d *decoding) run(ctx context.Context, e *Engine, seq int, logits []float32, res engine.Result, onToken func(engine.Token) error) (engine.Result, error) {
 	emit := func(id int, text string) error {
 		if onToken == nil || (id < 0 && text == "") {
 			return nil
@@ -130,29 +162,29 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	}
 	finish := func(reason string) {
 		res.FinishReason = reason
-		res.Text = st.final()
-		e.finishSequence(seq, history)
+		res.Text = d.st.final()
+		e.finishSequence(seq, d.history)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			finish("cancelled")
 			return res, err
 		}
-		for _, id := range banned {
+		for _, id := range d.banned {
 			logits[id] = float32(math.Inf(-1))
 		}
-		id := smp.Sample(logits, history)
-		if e.tok.IsEOG(id) || stopIDs[id] {
-			err := emit(-1, st.push(dec.Flush(), true))
+		id := d.smp.Sample(logits, d.history)
+		if e.tok.IsEOG(id) || d.stopIDs[id] {
+			err := emit(-1, d.st.push(d.dec.Flush(), true))
 			finish("stop")
 			return res, err
 		}
 		res.CompletionTokens++
-		history = append(history, id)
-		piece, stopped := st.add(dec.Push(id))
-		last := !stopped && res.CompletionTokens >= maxTokens
+		d.history = append(d.history, id)
+		piece, stopped := d.st.add(d.dec.Push(id))
+		last := !stopped && res.CompletionTokens >= d.maxTokens
 		if last {
-			piece += st.push(dec.Flush(), true)
+			piece += d.st.push(d.dec.Flush(), true)
 		}
 		if err := emit(id, piece); err != nil {
 			finish("stop")
@@ -166,10 +198,10 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 			finish("length")
 			return res, nil
 		}
-		out, err := e.forward(seq, len(history)-1, history[len(history)-1:])
+		out, err := e.forward(seq, len(d.history)-1, d.history[len(d.history)-1:])
 		if err != nil {
 			// The last token never reached the cache.
-			history = history[:len(history)-1]
+			d.history = d.history[:len(d.history)-1]
 			finish("cancelled")
 			return res, e.ctxErr(ctx, &res, err)
 		}

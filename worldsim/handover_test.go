@@ -65,7 +65,12 @@ func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 	defer gw.Close()
 	gjs := gw
 	appendInput(t, ctx, gjs, w.ID, "join-handover", world.PlayerJoined{PlayerID: "p1", Name: "Ada", LocationID: "tea-house"})
-	time.Sleep(time.Second) // let the clock run
+	for len(ticks(t, ctx, gjs, w.ID)) == 0 { // let the clock run
+		if ctx.Err() != nil {
+			t.Fatal("the world's clock never ticked")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	stopA()
 	if err := <-doneA; err != nil {
 		t.Fatal(err)

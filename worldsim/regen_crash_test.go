@@ -78,7 +78,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	if done.Request != req.MessageID || done.Message == nil || len(done.Message.Swipes) != 2 || done.Message.Content != "piece-of-call-2 done." {
 		t.Fatalf("complete %+v", done)
 	}
-	time.Sleep(500 * time.Millisecond)
+	watch.settle(ctx, t)
 	reply, err := st.GetMessage(ctx, worldsim.ReplyID(lineID))
 	if err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 		t.Fatalf("complete %+v", done)
 	}
 	// Exactly one answer is stored, and no second complete arrives.
-	time.Sleep(500 * time.Millisecond)
+	watch.settle(ctx, t)
 	msgs, err := st.RecentMessages(ctx, conv.ID, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,12 @@ func TestEmptyWorldSleeps(t *testing.T) {
 	js, rec := runWorlds(ctx, t, emb, &worldsim.WorldService{Store: st, Engine: eng, Owner: "A",
 		LeaseTTL: 5 * time.Second, TickEvery: 20 * time.Millisecond, SnapshotEvery: time.Hour})
 	waitLive(ctx, t, rec)
-	time.Sleep(600 * time.Millisecond) // some 30 tick intervals
+	for rec.count("world asleep") < 30 { // some 30 tick intervals
+		if ctx.Err() != nil {
+			t.Fatal("the world's clock stopped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := len(ticks(t, ctx, js, w.ID)); n != 0 {
 		t.Fatalf("an empty world wrote %d ticks", n)
 	}

@@ -55,6 +55,9 @@ func seedWorld(ctx context.Context, t *testing.T, st *bolt.Store) ([]maopao.Char
 // replyWatch records a conversation's reply events on a bus connection of
 // its own, as a gateway would see them.
 type replyWatch struct {
+	obs        *bus.NATS
+	conv       string
+	markers    chan struct{}
 	firstDelta chan struct{}
 	completed  chan protocol.ReplyEvent
 
@@ -69,7 +72,8 @@ func watchReplies(t *testing.T, emb *bus.Embedded, conversationID string, log *s
 		t.Fatal(err)
 	}
 	t.Cleanup(obs.Close)
-	w := &replyWatch{firstDelta: make(chan struct{}, 4), completed: make(chan protocol.ReplyEvent, 4)}
+	w := &replyWatch{obs: obs, conv: conversationID, markers: make(chan struct{}, 1),
+		firstDelta: make(chan struct{}, 4), completed: make(chan protocol.ReplyEvent, 4)}
 	_, err = obs.Subscribe(protocol.ChatOutputSubject(conversationID), func(m bus.Msg) {
 		var ev protocol.ReplyEvent
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
@@ -80,6 +84,9 @@ func watchReplies(t *testing.T, emb *bus.Embedded, conversationID string, log *s
 		w.events = append(w.events, ev)
 		w.mu.Unlock()
 		switch ev.Kind {
+		case settledMarker:
+			w.markers <- struct{}{}
+			return
 		case protocol.EventDelta:
 			select {
 			case w.firstDelta <- struct{}{}:
@@ -93,6 +100,40 @@ func watchReplies(t *testing.T, emb *bus.Embedded, conversationID string, log *s
 		t.Fatal(err)
 	}
 	return w
+}
+
+// settledMarker is an event kind only tests publish.
+const settledMarker = "test-settled"
+
+// settle returns once nothing more can arrive for the conversation: every
+// line is acknowledged (the input stream is empty, so nothing will be
+// delivered again), and a marker published after that came back, so every
+// event the world simulation published before its acks has arrived.
+func (w *replyWatch) settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	for {
+		n, err := w.obs.Len(ctx, protocol.InputStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the input stream still holds %d lines", n)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	b, _ := json.Marshal(protocol.ReplyEvent{Kind: settledMarker, ConversationID: w.conv})
+	if err := w.obs.Publish(protocol.ChatOutputSubject(w.conv), b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.markers:
+	case <-ctx.Done():
+		t.Fatal("the marker never came back")
+	}
 }
 
 // count is how many events of the kind arrived so far.

@@ -148,6 +148,9 @@ func (a *worldActor) run(ctx context.Context) error {
 				// first tick after someone arrives carries all the time
 				// slept, so the clock catches up in one step, as the log
 				// records it.
+				if a.live {
+					log.Debug("world asleep: nobody is here")
+				}
 				continue
 			}
 			now := time.Now()

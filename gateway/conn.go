@@ -462,9 +462,24 @@ func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 		return
 	}
 	c.publishLine(ctx, ref, protocol.PlayerLine{
-		MessageID: uuid.NewString(), ConversationID: sy.ConversationID, PlayerID: c.playerID,
+		MessageID: c.lineID(sy.ClientMessageID), ConversationID: sy.ConversationID, PlayerID: c.playerID,
 		CharacterID: charID, Text: sy.Text, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
 	})
+}
+
+// lineNamespace makes line ids from clients' message ids (UUID v5).
+var lineNamespace = uuid.MustParse("6f1d3c52-8a5e-4b1e-9c7e-2d4f8a9b0c13")
+
+// lineID names a player's line. A client's own message id gives the same
+// line id every time the same player sends it, so a resend is stored and
+// answered once (the stream deduplicates the id, the store and the actor
+// the line); it is mixed with the player's id so nobody can collide with
+// another player's line.
+func (c *conn) lineID(clientMessageID string) string {
+	if clientMessageID == "" {
+		return uuid.NewString()
+	}
+	return uuid.NewSHA1(lineNamespace, []byte(c.playerID+"\x00"+clientMessageID)).String()
 }
 
 // unanswered lists the stored player lines that have no reply yet: their

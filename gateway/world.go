@@ -268,7 +268,7 @@ func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {
 	if c.presenceIn(ref, r.WorldID) == nil {
 		return
 	}
-	c.acceptLine(ctx, ref, r.WorldID, func(id string) protocol.WorldInput {
+	c.acceptLine(ctx, ref, r.WorldID, r.ClientMessageID, func(id string) protocol.WorldInput {
 		return protocol.WorldPlayerSaid{MessageID: id, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}
 	})
 }
@@ -292,18 +292,18 @@ func (c *conn) privateSay(ctx context.Context, ref string, ps protocol.PrivateSa
 		c.sendError(ref, protocol.CodeUnknownCharacter, "no character "+quote(ps.CharacterID)+" lives in this world")
 		return
 	}
-	c.acceptLine(ctx, ref, ps.WorldID, func(id string) protocol.WorldInput {
+	c.acceptLine(ctx, ref, ps.WorldID, ps.ClientMessageID, func(id string) protocol.WorldInput {
 		return protocol.WorldPrivateSaid{MessageID: id, PlayerID: c.playerID, CharacterID: ps.CharacterID, Text: ps.Text}
 	})
 }
 
 // acceptLine rate-limits a player's line, gives it an id, puts it into the
 // world's log and acks it once JetStream has it.
-func (c *conn) acceptLine(ctx context.Context, ref, worldID string, input func(id string) protocol.WorldInput) {
+func (c *conn) acceptLine(ctx context.Context, ref, worldID, clientMessageID string, input func(id string) protocol.WorldInput) {
 	if !c.allowed(ref) {
 		return
 	}
-	msgID := uuid.NewString()
+	msgID := c.lineID(clientMessageID)
 	if err := c.appendWorldInput(ctx, worldID, msgID, input(msgID)); err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "your message was not accepted; please send it again")
 		return

@@ -486,3 +486,70 @@ func TestBadFramesGetCodedErrorsAndTheConnectionLives(t *testing.T) {
 	p.send(protocol.Envelope{Type: protocol.TypePing, ID: "still-there"})
 	p.expect(protocol.TypePong)
 }
+
+// A client that lost an ack sends the line again with the same client
+// message id: it is the same line, stored once. Another player's line
+// with the same client id is a line of its own.
+func TestResentLineIsOneLine(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := newWSBed(t, nil)
+	p, other := b.player(), b.player()
+	conv := openChat(p, b.chars[0].ID)
+	otherConv := openChat(other, b.chars[0].ID)
+	var acks []protocol.Ack
+	for _, s := range []struct {
+		who  *wsPlayer
+		conv string
+	}{{p, conv}, {p, conv}, {other, otherConv}} {
+		s.who.send(protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: "s"}, ConversationID: s.conv, Text: "once", ClientMessageID: "c-1"})
+		var ack protocol.Ack
+		s.who.expect(protocol.TypeAck, &ack)
+		acks = append(acks, ack)
+	}
+	if acks[0].MessageID != acks[1].MessageID {
+		t.Fatalf("a resend got a new line id: %s then %s", acks[0].MessageID, acks[1].MessageID)
+	}
+	if acks[2].MessageID == acks[0].MessageID {
+		t.Fatal("two players' lines with the same client id got the same line id")
+	}
+	if n, err := b.mem.Len(ctx, protocol.InputStream); err != nil || n != 2 {
+		t.Fatalf("the input stream holds %d lines (%v), want 2: the resend was stored again", n, err)
+	}
+
+	// The same in a world.
+	p.send(protocol.JoinWorld{Envelope: protocol.Envelope{Type: protocol.TypeJoinWorld, ID: "j"}, WorldID: b.world.ID})
+	for range 2 {
+		p.send(protocol.RoomSay{Envelope: protocol.Envelope{Type: protocol.TypeRoomSay, ID: "r"}, WorldID: b.world.ID, Text: "ahoy", ClientMessageID: "w-1"})
+	}
+	var first, second protocol.Ack
+	for _, dst := range []*protocol.Ack{&first, &second} {
+		for {
+			env, data := p.next()
+			if env.Type == protocol.TypeAck {
+				_ = json.Unmarshal(data, dst)
+				break
+			}
+		}
+	}
+	if first.MessageID != second.MessageID {
+		t.Fatalf("a resent room line got a new id: %s then %s", first.MessageID, second.MessageID)
+	}
+	// The log holds the arrival and one line.
+	if n, err := b.mem.Len(ctx, protocol.WorldLogStream); err != nil || n != 2 {
+		t.Fatalf("the world log holds %d entries (%v), want the arrival and one line", n, err)
+	}
+
+	p.send(protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: "bad"}, ConversationID: conv, Text: "x", ClientMessageID: "no spaces allowed"})
+	var e protocol.Error
+	for {
+		env, data := p.next()
+		if env.Type == protocol.TypeError {
+			_ = json.Unmarshal(data, &e)
+			break
+		}
+	}
+	if e.Code != protocol.CodeInvalid || !strings.Contains(e.Message, "client_message_id") {
+		t.Fatalf("error %+v for a malformed client id", e)
+	}
+}

@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -89,6 +90,9 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if s.Text, err = checkSayText("say", s.Text); err != nil {
 			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
+		if err := checkClientMessageID("say", s.ClientMessageID); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
+		}
 		return s, nil
 	case TypeListWorlds:
 		return ListWorlds{env}, nil
@@ -121,6 +125,9 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if r.Text, err = checkSayText("room_say", r.Text); err != nil {
 			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
+		if err := checkClientMessageID("room_say", r.ClientMessageID); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
+		}
 		return r, nil
 	case TypePrivateSay:
 		var p PrivateSay
@@ -131,6 +138,9 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 			return nil, errFrame(env.ID, CodeInvalid, "private_say: world_id and character_id are required")
 		}
 		if p.Text, err = checkSayText("private_say", p.Text); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
+		}
+		if err := checkClientMessageID("private_say", p.ClientMessageID); err != nil {
 			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
 		return p, nil
@@ -166,6 +176,24 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 func errFrame(ref, code, msg string) *Error {
 	e := NewError(ref, code, msg)
 	return &e
+}
+
+// MaxClientMessageID bounds a client's message id.
+const MaxClientMessageID = 64
+
+// checkClientMessageID accepts no id, or up to 64 of A-Z a-z 0-9 . _ : -
+// (a UUID fits).
+func checkClientMessageID(frame, id string) error {
+	if len(id) > MaxClientMessageID {
+		return fmt.Errorf("%s: client_message_id longer than %d characters", frame, MaxClientMessageID)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return fmt.Errorf("%s: client_message_id may hold letters, digits and . _ : - only", frame)
+		}
+	}
+	return nil
 }
 
 // checkSayText trims a player's line and checks it is sayable.

@@ -180,6 +180,10 @@ type Say struct {
 	Envelope
 	ConversationID string `json:"conversation_id"`
 	Text           string `json:"text"`
+	// ClientMessageID, when the client sets it, makes a resend safe: the
+	// same id from the same player is the same line, stored and answered
+	// once (a client that lost the ack sends the line again with it).
+	ClientMessageID string `json:"client_message_id,omitempty"`
 }
 
 // Ack tells the client its line is durably accepted; MessageID names it.

@@ -78,6 +78,8 @@ type RoomSay struct {
 	WorldID string `json:"world_id"`
 	Text    string `json:"text"`
 	To      string `json:"to,omitempty"`
+	// ClientMessageID makes a resend safe, as in Say.
+	ClientMessageID string `json:"client_message_id,omitempty"`
 }
 
 // PrivateSay talks to one character privately: what is said is
@@ -87,6 +89,8 @@ type PrivateSay struct {
 	WorldID     string `json:"world_id"`
 	CharacterID string `json:"character_id"`
 	Text        string `json:"text"`
+	// ClientMessageID makes a resend safe, as in Say.
+	ClientMessageID string `json:"client_message_id,omitempty"`
 }
 
 // LeaveWorld leaves a world.

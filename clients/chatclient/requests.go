@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -58,17 +60,28 @@ func (c *Client) Ping(ctx context.Context) error {
 // the accepted line). When ctx or the connection ends after the ack, the error
 // is an *AckedError: the line stays accepted and its reply can be collected
 // with Await, on this or (after OpenChat) another connection.
+//
+// Every line carries a client message id of its own; when the connection
+// or ctx ends before the ack, the error is a *NotAckedError with that id,
+// and SayAs with the same id (on a new connection) resends the line
+// safely: the server stores and answers it once.
 func (c *Client) Say(ctx context.Context, conversationID, text string, onDelta func(protocol.Delta)) (protocol.Complete, error) {
+	return c.SayAs(ctx, conversationID, uuid.NewString(), text, onDelta)
+}
+
+// SayAs is Say with the client message id given: the same id is the same
+// line.
+func (c *Client) SayAs(ctx context.Context, conversationID, clientMessageID, text string, onDelta func(protocol.Delta)) (protocol.Complete, error) {
 	id := c.newID()
 	mb := c.register(id)
 	defer c.unregister(id, mb)
-	req := protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: id}, ConversationID: conversationID, Text: text}
+	req := protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: id}, ConversationID: conversationID, Text: text, ClientMessageID: clientMessageID}
 	if err := c.Send(req); err != nil {
-		return protocol.Complete{}, err
+		return protocol.Complete{}, &NotAckedError{ClientMessageID: clientMessageID, Err: err}
 	}
 	f, err := c.take(ctx, mb)
 	if err != nil {
-		return protocol.Complete{}, fmt.Errorf("say: wait for ack: %w", err)
+		return protocol.Complete{}, &NotAckedError{ClientMessageID: clientMessageID, Err: fmt.Errorf("say: wait for ack: %w", err)}
 	}
 	var ack protocol.Ack
 	if err := decodeAs(f, protocol.TypeAck, &ack); err != nil {
@@ -89,6 +102,19 @@ func (c *Client) Say(ctx context.Context, conversationID, text string, onDelta f
 	}
 	return done, nil
 }
+
+// NotAckedError is a line whose ack never came: the server may or may not
+// have it. Sending it again with SayAs and ClientMessageID is safe.
+type NotAckedError struct {
+	ClientMessageID string
+	Err             error
+}
+
+func (e *NotAckedError) Error() string {
+	return fmt.Sprintf("line %s not acknowledged (safe to resend): %v", e.ClientMessageID, e.Err)
+}
+
+func (e *NotAckedError) Unwrap() error { return e.Err }
 
 // AckedError wraps a failure that happened after the server accepted the
 // player's line, so callers know MessageID is stored and its reply may still

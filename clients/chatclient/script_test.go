@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,5 +161,48 @@ func TestNewSessionHTTPErrors(t *testing.T) {
 	}
 	if _, _, err := chatclient.NewSession(ctx, "http://", ""); err == nil || !strings.Contains(err.Error(), "no host") {
 		t.Fatalf("NewSession(no host) = %v", err)
+	}
+}
+
+// A line whose ack was lost is sent again with the same client message id,
+// so the server can tell it is the same line.
+func TestLineLostBeforeItsAckCanBeResentAsTheSameLine(t *testing.T) {
+	ids := make(chan string, 2)
+	url := scripted(t, func(t *testing.T, c *websocket.Conn) {
+		welcome(t, c, 1)
+		say := readFrame(t, c)
+		ids <- fmt.Sprint(say["client_message_id"])
+		if len(ids) == 1 {
+			// The first time the connection drops before the ack.
+			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseShutdown, "restart"))
+			time.Sleep(100 * time.Millisecond)
+			return
+		}
+		ref, _ := say["id"].(string)
+		c.WriteJSON(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, MessageID: "m1"})
+		c.WriteJSON(protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, Message: protocol.ChatMessage{ID: "r1", ReplyTo: "m1", Content: "hi"}})
+	})
+	ctx := testCtx(t)
+	c, err := chatclient.Dial(ctx, url, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Say(ctx, "conv", "hello", nil)
+	c.Close()
+	var na *chatclient.NotAckedError
+	if !errors.As(err, &na) || na.ClientMessageID == "" {
+		t.Fatalf("Say over a dropped connection: %v, want a NotAckedError with the line's id", err)
+	}
+	c2, err := chatclient.Dial(ctx, url, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	done, err := c2.SayAs(ctx, "conv", na.ClientMessageID, "hello", nil)
+	if err != nil || done.Message.Content != "hi" {
+		t.Fatalf("resend: %+v %v", done, err)
+	}
+	if first, second := <-ids, <-ids; first != na.ClientMessageID || second != first {
+		t.Fatalf("client message ids sent: %q then %q, error names %q", first, second, na.ClientMessageID)
 	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	DataDir  string // data folder (embedded store, JetStream, generated model, lock)
 	NATSURL  string // external NATS; "" starts an embedded server
 	MongoURI string // MongoDB; "" uses the embedded store in DataDir
+	// Replicas is how many NATS servers keep each stream and bucket; 0
+	// picks 3 when the cluster has 3 servers or more, else 1.
+	Replicas int
 	MongoDB  string // database name (default from the URI, else "maopao")
 
 	LLMURL string // OpenAI-compatible server; "" uses the in-process engine
@@ -203,6 +206,12 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		return nil, err
 	}
 	s.onClose(func(context.Context) error { _ = nc.Drain(); return nil })
+	replicas := cfg.Replicas
+	if replicas <= 0 {
+		replicas = bus.AutoReplicas(nc.ClusterSize())
+	}
+	nc.SetReplicas(replicas)
+	s.log.Info("message bus", "servers", nc.ClusterSize(), "replicas", replicas)
 	if err := bus.DeclareStreams(ctx, nc); err != nil {
 		return nil, err
 	}

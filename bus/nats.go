@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -31,6 +33,15 @@ type EmbeddedOptions struct {
 	StoreDir string
 	// Log lets the server log to stderr (it is quiet by default).
 	Log bool
+	// Name names the server (default "maopao-embedded"); the servers of a
+	// cluster need names of their own.
+	Name string
+	// Cluster, when set, joins the server to the cluster of that name: it
+	// listens for routes on ClusterPort (127.0.0.1) and dials Routes
+	// (nats-route://host:port).
+	Cluster     string
+	ClusterPort int
+	Routes      []string
 }
 
 // StartEmbedded starts a NATS server with JetStream storing its data under
@@ -50,8 +61,11 @@ func StartEmbeddedWith(o EmbeddedOptions) (*Embedded, error) {
 	if o.Port == 0 {
 		o.Port = server.RANDOM_PORT
 	}
+	if o.Name == "" {
+		o.Name = "maopao-embedded"
+	}
 	opts := &server.Options{
-		ServerName: "maopao-embedded",
+		ServerName: o.Name,
 		Host:       o.Host,
 		Port:       o.Port,
 		JetStream:  true,
@@ -59,6 +73,10 @@ func StartEmbeddedWith(o EmbeddedOptions) (*Embedded, error) {
 		NoSigs:     true,
 		NoLog:      !o.Log,
 		MaxPayload: 1 << 20,
+	}
+	if o.Cluster != "" {
+		opts.Cluster = server.ClusterOpts{Name: o.Cluster, Host: "127.0.0.1", Port: o.ClusterPort}
+		opts.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -75,6 +93,59 @@ func StartEmbeddedWith(o EmbeddedOptions) (*Embedded, error) {
 	return &Embedded{srv: srv}, nil
 }
 
+// StartEmbeddedCluster starts n servers with JetStream in one cluster on
+// loopback, storing under dir/<name>, and waits until JetStream has a
+// leader. For tests and the chaos bench: a real cluster in one process.
+func StartEmbeddedCluster(dir string, n int) ([]*Embedded, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	var out []*Embedded
+	for i := range n {
+		name := fmt.Sprintf("maopao-%d", i+1)
+		e, err := StartEmbeddedWith(EmbeddedOptions{StoreDir: filepath.Join(dir, name), Name: name,
+			Cluster: "maopao", ClusterPort: ports[i], Routes: routes})
+		if err != nil {
+			for _, s := range out {
+				s.Shutdown()
+			}
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, e := range out {
+		for !e.srv.JetStreamIsLeader() && !e.srv.JetStreamIsCurrent() {
+			if time.Now().After(deadline) {
+				for _, s := range out {
+					s.Shutdown()
+				}
+				return nil, errors.New("bus: the embedded cluster's JetStream found no leader within 30s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return out, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("bus: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
 // URL is the client URL of the embedded server.
 func (e *Embedded) URL() string { return e.srv.ClientURL() }
 
@@ -86,8 +157,28 @@ func (e *Embedded) Shutdown() {
 
 // NATS is the Bus over a NATS connection with JetStream.
 type NATS struct {
-	nc *nats.Conn
-	js jetstream.JetStream
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+}
+
+// SetReplicas sets how many servers keep a copy of every stream and
+// bucket this connection declares (0 or 1: one copy). A stream declared
+// with more than one waits for a quorum of them on every append, so an
+// accepted line survives the loss of a server.
+func (n *NATS) SetReplicas(r int) { n.replicas = r }
+
+// ClusterSize is how many servers this connection knows of: the one it
+// talks to and the others of its cluster.
+func (n *NATS) ClusterSize() int { return max(len(n.nc.Servers()), 1) }
+
+// AutoReplicas is the replica count for a cluster of size servers: three
+// copies where there are three servers or more, else one.
+func AutoReplicas(size int) int {
+	if size >= 3 {
+		return 3
+	}
+	return 1
 }
 
 var _ Bus = (*NATS)(nil)
@@ -177,6 +268,7 @@ func (n *NATS) DeclareStream(ctx context.Context, cfg StreamConfig) error {
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  cfg.Duplicates,
 		MaxAge:      cfg.MaxAge,
+		Replicas:    max(n.replicas, 1),
 	}
 	if cfg.WorkQueue {
 		sc.Retention = jetstream.WorkQueuePolicy
@@ -197,7 +289,7 @@ func (n *NATS) DeclareStream(ctx context.Context, cfg StreamConfig) error {
 func sameStream(have, want jetstream.StreamConfig) bool {
 	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
 		have.Retention == want.Retention && have.Storage == want.Storage &&
-		have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge
+		have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge && have.Replicas == want.Replicas
 }
 
 func (n *NATS) Append(ctx context.Context, subject, id string, data []byte) (uint64, error) {
@@ -312,10 +404,11 @@ func (n *NATS) Len(ctx context.Context, stream string) (uint64, error) {
 
 func (n *NATS) OpenKV(ctx context.Context, bucket string, ttl time.Duration) (KV, error) {
 	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:  bucket,
-		TTL:     ttl,
-		History: 1,
-		Storage: jetstream.FileStorage,
+		Bucket:   bucket,
+		TTL:      ttl,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		Replicas: max(n.replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: open bucket %s: %w", bucket, err)

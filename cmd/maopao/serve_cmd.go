@@ -49,6 +49,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 	}
 	fs.StringVar(&c.DataDir, "data", defaultDataDir(), "data folder (embedded store, embedded NATS, generated model)")
 	fs.StringVar(&c.NATSURL, "nats", "", "external NATS URL (default: an embedded NATS server with JetStream)")
+	fs.IntVar(&c.Replicas, "replicas", 0, "NATS servers that keep a copy of each stream and bucket (default: 3 when the cluster has 3 or more, else 1)")
 	fs.StringVar(&c.MongoURI, "mongo", "", "MongoDB URI (default: the embedded store in the data folder)")
 	fs.StringVar(&c.MongoDB, "mongo-db", "", "MongoDB database name (default: from the URI, else maopao)")
 	if role != app.RoleGateway {

@@ -76,3 +76,13 @@ var ErrPromptTooLong = errors.New("prompt exceeds the model's context")
 
 // ErrNoModel is returned by a Swappable that has no model yet.
 var ErrNoModel = errors.New("no model is loaded")
+
+// ErrUnavailable is returned (wrapped) when the engine cannot be reached
+// or is overloaded for now (a refused connection, HTTP 429 or 5xx): the
+// same request may well succeed in a moment.
+var ErrUnavailable = errors.New("the engine is unavailable for now")
+
+// Transient reports whether err is worth trying again after a pause.
+func Transient(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoModel)
+}

@@ -325,6 +325,9 @@ func (s *Server) dispatch(convID string, data []byte, targets []*conn) {
 			return
 		}
 		frame = protocol.MessageUpdated{Envelope: protocol.Envelope{Type: protocol.TypeMessageUpdated}, ConversationID: convID, ReplyTo: ev.ReplyTo, Message: *ev.Message}
+	case protocol.EventRetrying:
+		frame = protocol.Retrying{Envelope: protocol.Envelope{Type: protocol.TypeRetrying}, ConversationID: convID, ReplyTo: ev.ReplyTo,
+			Attempt: ev.Attempt, RetryInMillis: ev.RetryInMillis, Request: ev.Request}
 	case protocol.EventRewound:
 		frame = protocol.Rewound{Envelope: protocol.Envelope{Type: protocol.TypeRewound}, ConversationID: convID, ReplyTo: ev.ReplyTo, MessageID: ev.MessageID}
 	case protocol.EventForked:

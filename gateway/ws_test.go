@@ -553,3 +553,17 @@ func TestResentLineIsOneLine(t *testing.T) {
 		t.Fatalf("error %+v for a malformed client id", e)
 	}
 }
+
+// The world simulation's "engine unavailable, retrying" reaches the player
+// as a retrying frame for the line.
+func TestRetryingReachesThePlayer(t *testing.T) {
+	b := newWSBed(t, nil)
+	p := b.player()
+	conv := openChat(p, b.chars[0].ID)
+	b.publishReply(protocol.ReplyEvent{Kind: protocol.EventRetrying, ConversationID: conv, ReplyTo: "line-1", Attempt: 2, RetryInMillis: 4000})
+	var r protocol.Retrying
+	p.expect(protocol.TypeRetrying, &r)
+	if r.ConversationID != conv || r.ReplyTo != "line-1" || r.Attempt != 2 || r.RetryInMillis != 4000 {
+		t.Fatalf("retrying frame %+v", r)
+	}
+}

@@ -24,6 +24,7 @@ const (
 	TypeAck        = "ack"
 	TypeDelta      = "delta"
 	TypeComplete   = "complete"
+	TypeRetrying   = "retrying"
 	TypeError      = "error"
 	TypePong       = "pong"
 )
@@ -212,6 +213,19 @@ type Complete struct {
 	Message        ChatMessage `json:"message"`
 	FinishReason   string      `json:"finish_reason"`
 	// Request is the regenerate or swipe request this reply answers, if any.
+	Request string `json:"request,omitempty"`
+}
+
+// Retrying says the engine is unavailable for now and the reply to
+// ReplyTo will be tried again in RetryInMillis; the line stays accepted
+// and nothing needs resending.
+type Retrying struct {
+	Envelope
+	ConversationID string `json:"conversation_id"`
+	ReplyTo        string `json:"reply_to"`
+	Attempt        int    `json:"attempt"`
+	RetryInMillis  int64  `json:"retry_in_ms"`
+	// Request is the regenerate or swipe request being retried, if any.
 	Request string `json:"request,omitempty"`
 }
 

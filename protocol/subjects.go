@@ -84,6 +84,9 @@ const (
 	EventUpdated  = "updated" // Message changed (edit, swipe, deletion): clients replace it
 	EventRewound  = "rewound" // every message after Message is out of the chat
 	EventForked   = "forked"  // NewConversationID is a branch of the chat up to Message
+	// EventRetrying: the engine is unavailable; the reply is tried again
+	// in RetryInMillis (attempt Attempt). The line stays accepted.
+	EventRetrying = "retrying"
 )
 
 // ReplyEvent is the message on ChatOutputSubject. ReplyTo names the line
@@ -102,6 +105,9 @@ type ReplyEvent struct {
 	// Request is the request (regenerate, swipe) a reply answers, when it
 	// answers one rather than a new line.
 	Request string `json:"request,omitempty"`
+	// Attempt and RetryInMillis describe an EventRetrying.
+	Attempt       int   `json:"attempt,omitempty"`
+	RetryInMillis int64 `json:"retry_in_ms,omitempty"`
 }
 
 // World subjects. IDs in subjects must be NATS tokens: UUIDs for worlds and

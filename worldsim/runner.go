@@ -30,6 +30,9 @@ type ChatService struct {
 	Config    ChatConfig
 	AckWait   time.Duration // how long JetStream waits before redelivering an unacked line (default 30s)
 	IdleAfter time.Duration // an actor with nothing to do passivates after this (default 5m)
+	// EngineRetryFor is how long a reply is retried while the engine is
+	// unavailable before it fails (default 2m).
+	EngineRetryFor time.Duration
 
 	mu                sync.Mutex
 	actors            map[string]*chatActor
@@ -48,6 +51,9 @@ func (s *ChatService) Run(ctx context.Context) error {
 	}
 	if s.IdleAfter <= 0 {
 		s.IdleAfter = 5 * time.Minute
+	}
+	if s.EngineRetryFor <= 0 {
+		s.EngineRetryFor = 2 * time.Minute
 	}
 	if s.Config.ContextSize == 0 {
 		// The engine's model may change while we run (a model installed
@@ -503,7 +509,7 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 	}()
 	seq := 0
 	var sofar strings.Builder
-	res, err := a.svc.Engine.Generate(gctx, g.Request, func(tok engine.Token) error {
+	res, err := a.generateRetrying(gctx, g, func(tok engine.Token) error {
 		if tok.Text == "" {
 			return nil
 		}
@@ -527,6 +533,37 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 		// error) is for the operator's log only.
 		a.svc.Log.Error("generate", "conversation", a.convID, "err", err)
 		return Generated{ReplyTo: g.ReplyTo, Code: protocol.CodeEngine, Err: "the character could not answer just now; try again"}
+	}
+}
+
+// generateRetrying asks the engine, and asks again with growing pauses
+// while it is unavailable (a restarting LLM server, a model being
+// installed), for up to EngineRetryFor; the player hears each retry.
+// Once any text went out, a failure is final: starting over would mix
+// two replies.
+func (a *chatActor) generateRetrying(ctx context.Context, g Generate, onToken func(engine.Token) error) (engine.Result, error) {
+	giveUp := time.Now().Add(a.svc.EngineRetryFor)
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		streamed := false
+		res, err := a.svc.Engine.Generate(ctx, g.Request, func(tok engine.Token) error {
+			streamed = streamed || tok.Text != ""
+			return onToken(tok)
+		})
+		if err == nil || streamed || ctx.Err() != nil || !engine.Transient(err) || time.Now().Add(wait).After(giveUp) {
+			return res, err
+		}
+		a.svc.Log.Warn("engine unavailable; retrying", "conversation", a.convID, "attempt", attempt, "in", wait, "err", err)
+		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventRetrying, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID,
+			Attempt: attempt, RetryInMillis: wait.Milliseconds(), Request: request(a.state)})
+		pause := time.NewTimer(wait)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			pause.Stop()
+			return res, err
+		}
+		wait = min(2*wait, 15*time.Second)
 	}
 }
 

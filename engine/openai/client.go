@@ -127,14 +127,20 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 	}
 	resp, err := hc.Do(hreq)
 	if err != nil {
-		return engine.Result{}, fmt.Errorf("openai: POST %s: %w", c.endpoint(), err)
+		if ctx.Err() != nil {
+			return engine.Result{FinishReason: "cancelled"}, ctx.Err()
+		}
+		return engine.Result{}, fmt.Errorf("openai: POST %s: %w: %w", c.endpoint(), engine.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		err := fmt.Errorf("openai: POST %s: %s: %s", c.endpoint(), resp.Status, strings.TrimSpace(string(msg)))
-		if resp.StatusCode == http.StatusBadRequest && bytes.Contains(bytes.ToLower(msg), []byte("context")) {
+		switch {
+		case resp.StatusCode == http.StatusBadRequest && bytes.Contains(bytes.ToLower(msg), []byte("context")):
 			err = fmt.Errorf("%w: %v", engine.ErrPromptTooLong, err)
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+			err = fmt.Errorf("%w: %v", engine.ErrUnavailable, err)
 		}
 		return engine.Result{}, err
 	}
@@ -180,7 +186,7 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 			res.FinishReason = "cancelled"
 			return res, ctx.Err()
 		}
-		return res, fmt.Errorf("openai: read stream: %w", err)
+		return res, fmt.Errorf("openai: read stream: %w: %w", engine.ErrUnavailable, err)
 	}
 	if ctx.Err() != nil {
 		res.FinishReason = "cancelled"

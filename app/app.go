@@ -74,11 +74,16 @@ type Config struct {
 	Log            *slog.Logger
 }
 
-func (c *Config) defaults() error {
+func (c *Config) defaults(role Role) error {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	if c.Addr == "" {
+	switch {
+	case c.Addr != "":
+	case role == RoleWorldsim:
+		// Probes only: any free port unless the operator names one.
+		c.Addr = "127.0.0.1:0"
+	default:
 		c.Addr = "127.0.0.1:8080"
 	}
 	if c.HTTPReadTimeout <= 0 {
@@ -111,6 +116,8 @@ type Server struct {
 	gen     engine.Generator
 	models  *modelManager // nil unless the in-process engine runs here
 	gw      *gateway.Server
+	front   *front       // the HTTP listener's handler
+	http    *http.Server // stopped first by Close
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -134,6 +141,17 @@ func (s *Server) Close() error {
 		s.cancel()
 	}
 	var errs []error
+	// Players first: their connections are told to go elsewhere, and no
+	// request reaches a part that is stopping.
+	if s.gw != nil {
+		s.gw.Shutdown()
+	}
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		s.http = nil
+	}
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		if err := s.closers[i](ctx); err != nil {
 			errs = append(errs, err)
@@ -157,7 +175,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) { return StartRole(
 
 // StartRole starts one role. On error, whatever was started is stopped.
 func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err error) {
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.defaults(role); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, done: make(chan struct{})}
@@ -179,14 +197,21 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		s.onClose(func(context.Context) error { unlock(); return nil })
 	}
 
+	// Every role listens from the start: /readyz says what it waits for.
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+
 	// Storage.
-	if err := s.openStore(ctx); err != nil {
+	if err := s.retry(ctx, "the store", s.openStore); err != nil {
 		return nil, err
 	}
-	if err := seedSamples(ctx, s.store); err != nil {
-		return nil, err
-	}
-	if err := seedWorlds(ctx, s.store); err != nil {
+	if err := s.retry(ctx, "the store (seeding)", func(ctx context.Context) error {
+		if err := seedSamples(ctx, s.store); err != nil {
+			return err
+		}
+		return seedWorlds(ctx, s.store)
+	}); err != nil {
 		return nil, err
 	}
 
@@ -201,8 +226,12 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		natsURL = emb.URL()
 		s.log.Info("embedded NATS with JetStream started", "url", natsURL, "store", filepath.Join(cfg.DataDir, "nats"))
 	}
-	nc, err := bus.Connect(natsURL, "maopao", s.log)
-	if err != nil {
+	var nc *bus.NATS
+	if err := s.retry(ctx, "NATS", func(context.Context) error {
+		var err error
+		nc, err = bus.Connect(natsURL, "maopao", s.log)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	s.onClose(func(context.Context) error { _ = nc.Drain(); return nil })
@@ -212,7 +241,11 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 	}
 	nc.SetReplicas(replicas)
 	s.log.Info("message bus", "servers", nc.ClusterSize(), "replicas", replicas)
-	if err := bus.DeclareStreams(ctx, nc); err != nil {
+	if err := s.retry(ctx, "the NATS streams", func(ctx context.Context) error {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return bus.DeclareStreams(dctx, nc)
+	}); err != nil {
 		return nil, err
 	}
 
@@ -251,6 +284,9 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		if err := s.startGateway(ctx, nc); err != nil {
 			return nil, err
 		}
+	} else {
+		s.front.ready(s.probes())
+		s.log.Info("world simulation ready", "probes", s.url)
 	}
 	return s, nil
 }
@@ -352,28 +388,8 @@ func (s *Server) startGateway(ctx context.Context, b bus.Bus) error {
 		return err
 	}
 	s.gw = gw
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("app: listen on %s: %w", s.cfg.Addr, err)
-	}
-	// A request must arrive whole in ReadTimeout: a body trickled a byte at
-	// a time cannot hold a connection (WebSockets clear the deadline when
-	// they take the connection over). No write timeout: the studio streams
-	// a reply for as long as it takes.
-	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: s.cfg.HTTPReadTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout}
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("http server", "err", err)
-		}
-	}()
-	host := ln.Addr().String()
-	s.url = "http://" + host
+	s.front.ready(gw.Handler())
 	s.log.Info("gateway listening", "url", s.url)
-	s.onClose(func(ctx context.Context) error {
-		gw.Shutdown()
-		return hs.Shutdown(ctx)
-	})
 	return nil
 }
 

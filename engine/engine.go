@@ -78,7 +78,8 @@ var ErrPromptTooLong = errors.New("prompt exceeds the model's context")
 var ErrNoModel = errors.New("no model is loaded")
 
 // ErrUnavailable is returned (wrapped) when the engine cannot be reached
-// or is overloaded for now (a refused connection, HTTP 429 or 5xx): the
+// or is overloaded for now (a refused connection, HTTP 429, 502, 503 or
+// 504): the
 // same request may well succeed in a moment.
 var ErrUnavailable = errors.New("the engine is unavailable for now")
 

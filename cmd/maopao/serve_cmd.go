@@ -46,6 +46,9 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.IntVar(&c.LineBurst, "line-burst", 8, "lines and chat requests one player may send at once")
 		fs.BoolVar(&c.MetricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 		fs.IntVar(&c.MaxConnsPerAddress, "max-conns-per-address", 200, "WebSocket connections one address may hold")
+	} else {
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8090", "HTTP address for /healthz, /readyz and /metrics")
+		fs.BoolVar(&c.MetricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 	}
 	fs.StringVar(&c.DataDir, "data", defaultDataDir(), "data folder (embedded store, embedded NATS, generated model)")
 	fs.StringVar(&c.NATSURL, "nats", "", "external NATS URL (default: an embedded NATS server with JetStream)")

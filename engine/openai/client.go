@@ -139,7 +139,7 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 		switch {
 		case resp.StatusCode == http.StatusBadRequest && bytes.Contains(bytes.ToLower(msg), []byte("context")):
 			err = fmt.Errorf("%w: %v", engine.ErrPromptTooLong, err)
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		case transientStatus(resp.StatusCode):
 			err = fmt.Errorf("%w: %v", engine.ErrUnavailable, err)
 		}
 		return engine.Result{}, err
@@ -223,4 +223,14 @@ func (c *Client) Ping(ctx context.Context) error {
 		return errors.New("llm server " + c.BaseURL + ": " + resp.Status)
 	}
 	return nil
+}
+
+// transientStatus: the server is overloaded or not there for now. A 500
+// is not among them: it is as likely to come again for the same request.
+func transientStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }

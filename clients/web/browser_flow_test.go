@@ -6,6 +6,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -67,18 +69,7 @@ func newPage(t *testing.T) *page {
 	}
 	p := &page{t: t}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
-			d := e.ExceptionDetails
-			msg := fmt.Sprintf("%s (%s:%d:%d)", d.Text, d.URL, d.LineNumber+1, d.ColumnNumber+1)
-			if d.Exception != nil {
-				msg += ": " + d.Exception.Description
-			}
-			p.mu.Lock()
-			p.errs = append(p.errs, msg)
-			p.mu.Unlock()
-		}
-	}))
+	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(p.listen))
 	t.Cleanup(func() { cancelC(); cancelA() })
 	p.ctx = ctx
 	// The first call starts the browser and must run without a deadline,
@@ -87,6 +78,54 @@ func newPage(t *testing.T) *page {
 		t.Fatalf("start %s: %v", exe, err)
 	}
 	return p
+}
+
+// listen records what the page reports as going wrong: uncaught exceptions
+// (a module that fails to load or link shows here too), console.error and
+// console.assert calls, and errors the browser logs itself, such as a
+// Content-Security-Policy violation or a file of the page that failed to
+// load. The API's refusals (a 409, a 422) and the WebSocket's drops are
+// the tests' own doing and are not errors of the page.
+func (p *page) listen(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		if d := e.ExceptionDetails; d != nil {
+			msg = fmt.Sprintf("%s (%s:%d:%d)", d.Text, d.URL, d.LineNumber+1, d.ColumnNumber+1)
+			if d.Exception != nil {
+				msg += ": " + d.Exception.Description
+			}
+		}
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range e.Args {
+				if a.Value != nil {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
+			}
+			msg = "console." + string(e.Type) + ": " + strings.Join(args, " ")
+		}
+	case *log.EventEntryAdded:
+		en := e.Entry
+		if en == nil || en.Level != log.EntryLevelError {
+			break
+		}
+		if en.Source == log.EntrySourceNetwork {
+			if u, err := url.Parse(en.URL); err == nil && (strings.HasPrefix(u.Path, "/api/") || u.Path == "/ws") {
+				break
+			}
+		}
+		msg = fmt.Sprintf("%s: %s (%s)", en.Source, en.Text, en.URL)
+	}
+	if msg == "" {
+		return
+	}
+	p.mu.Lock()
+	p.errs = append(p.errs, msg)
+	p.mu.Unlock()
 }
 
 // actionTimeout bounds one step, so a hung page fails the test instead of

@@ -2,6 +2,22 @@
 // (no build step, no external resources, so it works on offline machines)
 // embedded into the binary and served by the gateway at /. The page speaks
 // protocol v1 over the gateway's /ws endpoint.
+//
+// The scripts in static/ are native ES modules, all listed in index.html as
+// <script type="module"> and sharing code by import, never by window
+// globals:
+//
+//   - dom.js: DOM and localStorage helpers; text goes in through
+//     textContent, never as markup.
+//   - connection.js: the one WebSocket client (hello, request ids and their
+//     answers, ping and dead-link check, reconnect with backoff, the guest
+//     token).
+//   - app.js: the character list and chat, on a connection kept for the
+//     whole visit.
+//   - models.js: the untrained-model hint and the model catalogue.
+//   - studio.js and studio_chat.js: the creator studio and its test chat.
+//   - world.js and world_map.js: the open worlds, on a connection of their
+//     own while the view is shown.
 package web
 
 import (
@@ -16,7 +32,8 @@ import (
 var FS embed.FS
 
 // csp keeps the page to its own files: the page only ever needs its origin
-// and its WebSocket (which 'self' covers), and a policy this strict also
+// (module scripts included) and its WebSocket (which 'self' covers in
+// connect-src), and a policy this strict also
 // stops injected markup from running, or talking to another host, if
 // escaping were ever missed.
 const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data:; " +

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/maopao/maopao/app"
@@ -24,13 +23,7 @@ import (
 func secondPlayer(t *testing.T, p *page) *page {
 	t.Helper()
 	q := &page{t: t}
-	ctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
-		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
-			q.mu.Lock()
-			q.errs = append(q.errs, e.ExceptionDetails.Text)
-			q.mu.Unlock()
-		}
-	}))
+	ctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(q.listen))
 	t.Cleanup(cancel)
 	q.ctx = ctx
 	if err := chromedp.Do(ctx); err != nil {

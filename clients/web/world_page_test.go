@@ -19,12 +19,22 @@ func TestWorldFilesServed(t *testing.T) {
 			t.Errorf("index.html lacks %s", want)
 		}
 	}
-	for file, marker := range map[string]string{"world.js": `"join_world"`, "world_map.js": "maopaoWorldMap"} {
+	// world.js speaks the world protocol and draws with world_map.js's
+	// exports, imported, not through a global.
+	for file, markers := range map[string][]string{
+		"world.js":     {`"join_world"`, `from "./world_map.js"`, `from "./connection.js"`},
+		"world_map.js": {"export function drawMap", "export function worldClock"},
+	} {
 		r, js := get(t, srv, "GET", "/"+file)
-		if !strings.Contains(r.Header.Get("Content-Type"), "javascript") || !strings.Contains(js, marker) {
+		if !strings.Contains(r.Header.Get("Content-Type"), "javascript") {
 			t.Fatalf("%s: %d %q", file, r.StatusCode, r.Header.Get("Content-Type"))
 		}
-		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+		for _, m := range markers {
+			if !strings.Contains(js, m) {
+				t.Errorf("%s lacks %s", file, m)
+			}
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "window.maopao"} {
 			if strings.Contains(js, bad) {
 				t.Errorf("%s uses %s", file, bad)
 			}

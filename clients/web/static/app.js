@@ -1,947 +1,800 @@
-// Maopao web client: protocol v1 over /ws. All text from the server or the
-// player goes into the page through textContent, never as markup.
-(function () {
-  "use strict";
+// Maopao web client, the character chat: protocol v1 over /ws through
+// connection.js. All text from the server or the player goes into the page
+// through textContent, never as markup.
 
-  var PROTOCOL = 1;
-  var MAX_SAY_RUNES = 4000;
-  var LS_TOKEN = "maopao.token";
-  var LS_PLAYER = "maopao.player";
-  var LS_CHAR = "maopao.character";
-  var LS_CONV = "maopao.conversation";
-  var LS_NAMED = "maopao.named";
-  var CLOSE_BAD_AUTH = 4001;
-  var PING_EVERY_MS = 25000;
-  var SILENCE_LIMIT_MS = 60000;
+import { $, button, enterSubmits, load, make, paintAvatar, store } from "./dom.js";
+import { Connection, forgetToken } from "./connection.js";
+import { engineChanged } from "./models.js";
 
-  var $ = function (id) { return document.getElementById(id); };
-  var el = {
-    back: $("back"), title: $("title"), status: $("status"), banner: $("engine-banner"),
-    listView: $("list-view"), listError: $("list-error"), listLoading: $("list-loading"),
-    characters: $("characters"), chatView: $("chat-view"), chatAvatar: $("chat-avatar"),
-    chatName: $("chat-name"), chatDesc: $("chat-description"), messages: $("messages"),
-    composer: $("composer"), input: $("input"), send: $("send"), stop: $("stop"), studioView: $("studio-view"),
-    studioLink: $("studio-link"), search: $("search"), sort: $("sort"), tagFilter: $("tag-filter"),
-    tagFilterName: $("tag-filter-name"), tagFilterClear: $("tag-filter-clear"),
-    personaFirst: $("persona-first"), personaFirstName: $("persona-first-name"),
-    personaOpen: $("persona-open"), personaNameLabel: $("persona-name-label"), personaPanel: $("persona-panel"),
-    personaName: $("persona-name"), personaDescription: $("persona-description"), personaCancel: $("persona-cancel"),
-    personaScope: $("persona-scope"), personaThisChat: $("persona-this-chat"),
-    personaChat: $("persona-chat"), personaChatName: $("persona-chat-name"), chatTitle: $("chat-title"),
-    aboutToggle: $("about-toggle"), charDetails: $("char-details"), detailsMeta: $("details-meta"),
-    detailsTags: $("details-tags"), detailsNotes: $("details-notes"), chatsToggle: $("chats-toggle"),
-    chatsPanel: $("chats-panel"), chatsList: $("chats-list"), chatsChar: $("chats-char"), newChat: $("new-chat")
-  };
+const MAX_SAY_RUNES = 4000;
+const LS_CHAR = "maopao.character";
+const LS_CONV = "maopao.conversation";
+const LS_NAMED = "maopao.named";
 
-  var ws = null;
-  var ready = false;          // welcome received on the current socket
-  var attempts = 0;           // failed connects since the last welcome
-  var reconnectTimer = null;
-  var lastFrameAt = 0;
-  var frameSeq = 0;
-  var characters = [];
-  // The open chat: character id, conversation id once chat_opened arrives.
-  var current = null;
-  var requests = new Map();   // frame id → {kind, el?, text?, characterId?}
-  var unsent = [];            // user message elements that never got an ack
-  var persona = { name: "", description: "" }; // the player's default persona
-  var tagFilter = "";
+const el = {
+  back: $("back"), title: $("title"), status: $("status"), banner: $("engine-banner"),
+  listView: $("list-view"), listError: $("list-error"), listLoading: $("list-loading"),
+  characters: $("characters"), chatView: $("chat-view"), chatAvatar: $("chat-avatar"),
+  chatName: $("chat-name"), chatDesc: $("chat-description"), messages: $("messages"),
+  composer: $("composer"), input: $("input"), send: $("send"), stop: $("stop"), studioView: $("studio-view"),
+  studioLink: $("studio-link"), search: $("search"), sort: $("sort"), tagFilter: $("tag-filter"),
+  tagFilterName: $("tag-filter-name"), tagFilterClear: $("tag-filter-clear"),
+  personaFirst: $("persona-first"), personaFirstName: $("persona-first-name"),
+  personaOpen: $("persona-open"), personaNameLabel: $("persona-name-label"), personaPanel: $("persona-panel"),
+  personaName: $("persona-name"), personaDescription: $("persona-description"), personaCancel: $("persona-cancel"),
+  personaScope: $("persona-scope"), personaThisChat: $("persona-this-chat"),
+  personaChat: $("persona-chat"), personaChatName: $("persona-chat-name"), chatTitle: $("chat-title"),
+  aboutToggle: $("about-toggle"), charDetails: $("char-details"), detailsMeta: $("details-meta"),
+  detailsTags: $("details-tags"), detailsNotes: $("details-notes"), chatsToggle: $("chats-toggle"),
+  chatsPanel: $("chats-panel"), chatsList: $("chats-list"), chatsChar: $("chats-char"), newChat: $("new-chat")
+};
 
-  function store(key, value) {
-    try {
-      if (value == null) localStorage.removeItem(key); else localStorage.setItem(key, value);
-    } catch (e) { /* private mode: the page still works for this visit */ }
+let characters = [];
+// The open chat: character id, conversation id once chat_opened arrives.
+let current = null;
+let unsent = [];  // user message elements that never got an ack
+let persona = { name: "", description: "" }; // the player's default persona
+let tagFilter = "";
+
+function setStatus(kind, text) {
+  el.status.className = "status " + kind;
+  el.status.textContent = text;
+  el.send.disabled = kind !== "online";
+}
+
+// ---- connection ----
+
+// The chat's connection lives as long as the page. Its requests' metadata
+// is {kind: "list"|"open"|"say"|"request", el?, text?, characterId?, ...}.
+const conn = new Connection("w", {
+  onStatus: setStatus,
+  onWelcome: onWelcome,
+  onFrame: handle,
+  onLost: (reqs) => failUnacked(reqs, "not sent: the connection was lost"),
+  // The token is no longer valid: get a new identity right away.
+  onBadAuth: forgetToken,
+  onSessionError: (e) => showProblem("offline", e.message),
+  onBadFrame: () => showError("bad_frame", "the server sent something that is not JSON")
+});
+const send = (frame, meta) => conn.send(frame, meta);
+
+// ---- frames ----
+
+function handle(f, req) {
+  switch (f.type) {
+    case "characters": return onCharacters(f, req);
+    case "chat_opened": return onChatOpened(f);
+    case "ack": return onAck(f, req);
+    case "delta": return onDelta(f);
+    case "complete": return onComplete(f);
+    case "error": return onError(f, req);
+    case "message_updated": return onMessageUpdated(f);
+    case "rewound": return onRewound(f);
+    case "chat_forked": return onChatForked(f, req);
+    case "chats": return onChats(f);
+    case "chat_updated": return onChatUpdated(f);
+    case "chat_deleted": return onChatDeleted(f);
+    case "persona": return onPersona(f);
+    case "characters_changed": return send({ type: "list_characters" }, { kind: "list" });
+    case "engine_changed": return showEngine(f.engine, f.untrained);
+    default: return; // frames from a newer server that this page does not know
   }
-  function load(key) {
-    try { return localStorage.getItem(key); } catch (e) { return null; }
-  }
+}
 
-  function make(tag, cls, text) {
-    var n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text != null) n.textContent = text;
-    return n;
-  }
+// onWelcome comes with every new socket: the list, and the open chat again.
+function onWelcome(f) {
+  showEngine(f.engine, f.untrained);
+  if (f.persona) showPersona(f.persona, null);
+  // A guest picks a name on the first visit instead of being "Traveler".
+  el.personaFirst.hidden = !!load(LS_NAMED) || !!(f.persona && f.persona.name && f.persona.name !== "Traveler");
+  send({ type: "list_characters" }, { kind: "list" });
+  const want = current ? current.characterId : load(LS_CHAR);
+  if (want) openChat(want, false, current ? current.conversationId : load(LS_CONV));
+}
 
-  // A stable colour per name, so avatars are recognisable at a glance.
-  function paintAvatar(node, name) {
-    var h = 0;
-    for (var i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) % 360;
-    node.style.setProperty("--hue", String(h));
-    node.textContent = Array.from(name.trim())[0] || "?";
-  }
+// showEngine says what writes the replies; players must not mistake the
+// random text of an untrained model for a character's words.
+function showEngine(describe, untrained) {
+  untrained = untrained || /untrained|random weights/i.test(describe || "");
+  el.banner.hidden = !describe;
+  el.banner.textContent = describe ? "Engine: " + describe : "";
+  el.banner.classList.toggle("warn", untrained);
+  engineChanged(describe, untrained);
+}
 
-  function setStatus(kind, text) {
-    el.status.className = "status " + kind;
-    el.status.textContent = text;
-    el.send.disabled = kind !== "online";
-  }
-
-  // ---- identity ----
-
-  async function newSession() {
-    var resp = await fetch("api/v1/session", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: "{}"
-    });
-    if (!resp.ok) {
-      var detail = "";
-      try { var p = await resp.json(); detail = p.message || p.detail || p.title || ""; } catch (e) { /* not JSON */ }
-      throw new Error("could not start a guest session: HTTP " + resp.status + (detail ? " (" + detail + ")" : ""));
-    }
-    var s = await resp.json();
-    if (!s.token) throw new Error("could not start a guest session: the server sent no token");
-    store(LS_TOKEN, s.token);
-    store(LS_PLAYER, s.player_id || "");
-    return s.token;
-  }
-
-  // ---- connection ----
-
-  function wsURL() {
-    var u = new URL("ws", location.href);
-    u.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    return u.toString();
-  }
-
-  async function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    setStatus("connecting", "connecting…");
-    var token = load(LS_TOKEN);
-    try {
-      if (!token) token = await newSession();
-    } catch (e) {
-      showProblem("offline", e.message);
-      scheduleReconnect();
-      return;
-    }
-    var sock = new WebSocket(wsURL());
-    ws = sock;
-    sock.onopen = function () {
-      lastFrameAt = Date.now();
-      send({ type: "hello", token: token, protocol: PROTOCOL });
-    };
-    sock.onmessage = function (ev) {
-      if (sock !== ws) return;
-      lastFrameAt = Date.now();
-      var f;
-      try { f = JSON.parse(ev.data); } catch (e) {
-        showError("bad_frame", "the server sent something that is not JSON");
-        return;
-      }
-      handle(f);
-    };
-    sock.onclose = function (ev) {
-      if (sock !== ws) return;
-      ws = null;
-      ready = false;
-      failUnacked("not sent: the connection was lost");
-      if (ev.code === CLOSE_BAD_AUTH) {
-        // The token is no longer valid: get a new identity right away.
-        store(LS_TOKEN, null);
-      }
-      setStatus("offline", "offline");
-      scheduleReconnect();
-    };
-  }
-
-  function scheduleReconnect() {
-    if (reconnectTimer) return;
-    // Exponential backoff with jitter, so many pages do not return at once
-    // after a server restart.
-    var base = Math.min(15000, 500 * Math.pow(2, attempts));
-    var delay = base / 2 + Math.random() * base / 2;
-    attempts++;
-    setStatus("offline", "offline, retrying in " + Math.ceil(delay / 1000) + "s");
-    reconnectTimer = setTimeout(connect, delay);
-  }
-
-  function reconnectNow() {
-    if (ws || !reconnectTimer) return;
-    connect();
-  }
-  window.addEventListener("online", reconnectNow);
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") reconnectNow();
-  });
-
-  setInterval(function () {
-    if (!ws || !ready) return;
-    if (Date.now() - lastFrameAt > SILENCE_LIMIT_MS) {
-      ws.close(); // a dead link; onclose reconnects
-      return;
-    }
-    send({ type: "ping" });
-  }, PING_EVERY_MS);
-
-  function send(frame, meta) {
-    frame.id = "w" + (++frameSeq);
-    if (meta) requests.set(frame.id, meta);
-    ws.send(JSON.stringify(frame));
-    return frame.id;
-  }
-
-  // ---- frames ----
-
-  function handle(f) {
-    var req = f.ref ? requests.get(f.ref) : null;
-    if (req && f.type !== "ack") requests.delete(f.ref);
-    switch (f.type) {
-      case "welcome": return onWelcome(f);
-      case "characters": return onCharacters(f, req);
-      case "chat_opened": return onChatOpened(f);
-      case "ack": return onAck(f, req);
-      case "delta": return onDelta(f);
-      case "complete": return onComplete(f);
-      case "error": return onError(f, req);
-      case "message_updated": return onMessageUpdated(f);
-      case "rewound": return onRewound(f);
-      case "chat_forked": return onChatForked(f, req);
-      case "chats": return onChats(f);
-      case "chat_updated": return onChatUpdated(f);
-      case "chat_deleted": return onChatDeleted(f);
-      case "persona": return onPersona(f);
-      case "characters_changed": return send({ type: "list_characters" }, { kind: "list" });
-      case "engine_changed": return showEngine(f.engine, f.untrained);
-      case "pong": return;
-      default: return; // frames from a newer server that this page does not know
-    }
-  }
-
-  function onWelcome(f) {
-    ready = true;
-    attempts = 0;
-    setStatus("online", "online");
-    showEngine(f.engine, f.untrained);
-    if (f.player_id) store(LS_PLAYER, f.player_id);
-    if (f.persona) showPersona(f.persona, null);
-    // A guest picks a name on the first visit instead of being "Traveler".
-    el.personaFirst.hidden = !!load(LS_NAMED) || !!(f.persona && f.persona.name && f.persona.name !== "Traveler");
-    send({ type: "list_characters" }, { kind: "list" });
-    var want = current ? current.characterId : load(LS_CHAR);
-    if (want) openChat(want, false, current ? current.conversationId : load(LS_CONV));
-  }
-
-  // showEngine says what writes the replies; players must not mistake the
-  // random text of an untrained model for a character's words.
-  function showEngine(describe, untrained) {
-    untrained = untrained || /untrained|random weights/i.test(describe || "");
-    el.banner.hidden = !describe;
-    el.banner.textContent = describe ? "Engine: " + describe : "";
-    el.banner.classList.toggle("warn", untrained);
-    if (window.maopaoModels) window.maopaoModels.engine(describe, untrained);
-  }
-
-  // onCharacters takes a page of characters; the next page is asked for
-  // until the list is whole (or very long).
-  function onCharacters(f, req) {
-    var page = Array.isArray(f.characters) ? f.characters : [];
-    characters = req && req.append ? characters.concat(page) : page;
-    if (f.next && characters.length < 2000) send({ type: "list_characters", cursor: f.next }, { kind: "list", append: true });
-    el.listLoading.hidden = true;
-    el.listError.hidden = true;
-    renderList();
-    if (current && !current.character) {
-      var c = characters.find(function (x) { return x.id === current.characterId; });
-      if (c) showChatHeader(c);
-    }
-  }
-
-  // renderList shows the characters the search box, tag and sort pick.
-  function renderList() {
-    var q = el.search.value.trim().toLowerCase();
-    var shown = characters.filter(function (c) {
-      var tags = Array.isArray(c.tags) ? c.tags : [];
-      if (tagFilter && !tags.some(function (t) { return t.toLowerCase() === tagFilter.toLowerCase(); })) return false;
-      if (!q) return true;
-      return (c.name || "").toLowerCase().indexOf(q) >= 0 || (c.creator || "").toLowerCase().indexOf(q) >= 0 ||
-        tags.some(function (t) { return t.toLowerCase().indexOf(q) >= 0; });
-    });
-    var by = el.sort.value;
-    shown.sort(function (a, b) {
-      if (by === "newest") return String(b.created_at || "").localeCompare(String(a.created_at || ""));
-      if (by === "chatted") return (b.chats || 0) - (a.chats || 0) || characters.indexOf(a) - characters.indexOf(b);
-      return characters.indexOf(a) - characters.indexOf(b); // the server lists them by name
-    });
-    el.tagFilter.hidden = !tagFilter;
-    el.tagFilterName.textContent = tagFilter;
-    el.characters.replaceChildren();
-    if (shown.length === 0) {
-      el.listLoading.hidden = false;
-      el.listLoading.textContent = characters.length ? "No character matches." : "No characters yet.";
-    } else {
-      el.listLoading.hidden = true;
-    }
-    shown.forEach(function (c) {
-      var card = make("div", "character");
-      card.tabIndex = 0;
-      card.setAttribute("role", "button");
-      card.dataset.id = c.id;
-      var av = make("div", "avatar");
-      av.setAttribute("aria-hidden", "true");
-      paintAvatar(av, c.name || "?");
-      var body = make("div", "body");
-      var name = make("div", "name", c.name);
-      if (c.visibility === "private") name.append(" ", make("span", "badge", "private"));
-      body.append(name, make("div", "description", c.description || ""));
-      if (c.creator) body.append(make("div", "creator small", "by " + c.creator));
-      if (Array.isArray(c.tags) && c.tags.length) {
-        var tags = make("div", "tags");
-        c.tags.forEach(function (t) {
-          var tag = make("button", "tag", t);
-          tag.type = "button";
-          tag.addEventListener("click", function (ev) { ev.stopPropagation(); setTagFilter(t); });
-          tags.append(tag);
-        });
-        body.append(tags);
-      }
-      card.append(av, body);
-      card.addEventListener("click", function () { openChat(c.id, true); });
-      card.addEventListener("keydown", function (ev) { if (ev.key === "Enter") openChat(c.id, true); });
-      el.characters.append(card);
-    });
-  }
-
-  function setTagFilter(t) {
-    tagFilter = t;
-    renderList();
-  }
-  el.tagFilterClear.addEventListener("click", function () { setTagFilter(""); });
-  el.search.addEventListener("input", renderList);
-  el.sort.addEventListener("change", renderList);
-
-  function openChat(characterId, byUser, conversationId) {
-    if (!current || current.characterId !== characterId || (conversationId && conversationId !== current.conversationId)) {
-      current = { characterId: characterId, conversationId: null, character: null };
-      unsent = [];
-      el.messages.replaceChildren(make("div", "message system", "Opening chat…"));
-    }
-    store(LS_CHAR, characterId);
-    if (byUser) history.pushState({ chat: characterId, conv: conversationId || null }, "");
-    var c = characters.find(function (x) { return x.id === characterId; });
+// onCharacters takes a page of characters; the next page is asked for
+// until the list is whole (or very long).
+function onCharacters(f, req) {
+  const page = Array.isArray(f.characters) ? f.characters : [];
+  characters = req && req.append ? characters.concat(page) : page;
+  if (f.next && characters.length < 2000) send({ type: "list_characters", cursor: f.next }, { kind: "list", append: true });
+  el.listLoading.hidden = true;
+  el.listError.hidden = true;
+  renderList();
+  if (current && !current.character) {
+    const c = characters.find(function (x) { return x.id === current.characterId; });
     if (c) showChatHeader(c);
-    el.listView.hidden = true;
-    el.studioView.hidden = true;
-    el.chatView.hidden = false;
-    el.back.hidden = false;
-    if (!ready) return;
-    var frame = { type: "open_chat", character_id: characterId };
-    if (conversationId) frame.conversation_id = conversationId;
-    send(frame, { kind: "open", characterId: characterId });
   }
+}
 
-  function showChatHeader(c) {
-    if (current) current.character = c;
-    el.title.textContent = c.name;
-    paintAvatar(el.chatAvatar, c.name || "?");
-    el.chatName.textContent = c.name;
-    if (c.visibility === "private") el.chatName.append(" ", make("span", "badge", "private"));
-    el.chatDesc.textContent = c.description || "";
-    el.chatsChar.textContent = c.name;
-    // The character's details panel: what its creator tells players.
-    var meta = [];
-    if (c.creator) meta.push("by " + c.creator);
-    if (c.alternate_greetings) meta.push(c.alternate_greetings + " alternate greeting" + (c.alternate_greetings === 1 ? "" : "s"));
-    el.detailsMeta.textContent = meta.join(" · ");
-    el.detailsTags.replaceChildren();
-    (c.tags || []).forEach(function (t) { el.detailsTags.append(make("span", "tag", t)); });
-    el.detailsNotes.replaceChildren();
-    if (c.creator_notes) setRichText(el.detailsNotes, c.creator_notes); else el.detailsNotes.textContent = "The creator left no notes.";
-    document.title = c.name + " · Maopao";
+// renderList shows the characters the search box, tag and sort pick.
+function renderList() {
+  const q = el.search.value.trim().toLowerCase();
+  const shown = characters.filter(function (c) {
+    const tags = Array.isArray(c.tags) ? c.tags : [];
+    if (tagFilter && !tags.some(function (t) { return t.toLowerCase() === tagFilter.toLowerCase(); })) return false;
+    if (!q) return true;
+    return (c.name || "").toLowerCase().indexOf(q) >= 0 || (c.creator || "").toLowerCase().indexOf(q) >= 0 ||
+      tags.some(function (t) { return t.toLowerCase().indexOf(q) >= 0; });
+  });
+  const by = el.sort.value;
+  shown.sort(function (a, b) {
+    if (by === "newest") return String(b.created_at || "").localeCompare(String(a.created_at || ""));
+    if (by === "chatted") return (b.chats || 0) - (a.chats || 0) || characters.indexOf(a) - characters.indexOf(b);
+    return characters.indexOf(a) - characters.indexOf(b); // the server lists them by name
+  });
+  el.tagFilter.hidden = !tagFilter;
+  el.tagFilterName.textContent = tagFilter;
+  el.characters.replaceChildren();
+  if (shown.length === 0) {
+    el.listLoading.hidden = false;
+    el.listLoading.textContent = characters.length ? "No character matches." : "No characters yet.";
+  } else {
+    el.listLoading.hidden = true;
   }
+  shown.forEach(function (c) {
+    const card = make("div", "character");
+    card.tabIndex = 0;
+    card.setAttribute("role", "button");
+    card.dataset.id = c.id;
+    const av = make("div", "avatar");
+    av.setAttribute("aria-hidden", "true");
+    paintAvatar(av, c.name || "?");
+    const body = make("div", "body");
+    const name = make("div", "name", c.name);
+    if (c.visibility === "private") name.append(" ", make("span", "badge", "private"));
+    body.append(name, make("div", "description", c.description || ""));
+    if (c.creator) body.append(make("div", "creator small", "by " + c.creator));
+    if (Array.isArray(c.tags) && c.tags.length) {
+      const tags = make("div", "tags");
+      c.tags.forEach(function (t) {
+        const tag = button("tag", t, function (ev) { ev.stopPropagation(); setTagFilter(t); });
+        tags.append(tag);
+      });
+      body.append(tags);
+    }
+    card.append(av, body);
+    card.addEventListener("click", function () { openChat(c.id, true); });
+    card.addEventListener("keydown", function (ev) { if (ev.key === "Enter") openChat(c.id, true); });
+    el.characters.append(card);
+  });
+}
 
-  function showList() {
-    current = null;
+function setTagFilter(t) {
+  tagFilter = t;
+  renderList();
+}
+el.tagFilterClear.addEventListener("click", function () { setTagFilter(""); });
+el.search.addEventListener("input", renderList);
+el.sort.addEventListener("change", renderList);
+
+function openChat(characterId, byUser, conversationId) {
+  if (!current || current.characterId !== characterId || (conversationId && conversationId !== current.conversationId)) {
+    current = { characterId: characterId, conversationId: null, character: null };
     unsent = [];
-    store(LS_CHAR, null);
-    store(LS_CONV, null);
-    el.chatsPanel.hidden = el.charDetails.hidden = true;
-    el.chatView.hidden = true;
-    el.studioView.hidden = true;
-    el.listView.hidden = false;
-    el.back.hidden = true;
-    el.studioLink.hidden = false;
-    el.title.textContent = "Maopao";
-    document.title = "Maopao";
-    el.messages.replaceChildren();
+    el.messages.replaceChildren(make("div", "message system", "Opening chat…"));
   }
+  store(LS_CHAR, characterId);
+  if (byUser) history.pushState({ chat: characterId, conv: conversationId || null }, "");
+  const c = characters.find(function (x) { return x.id === characterId; });
+  if (c) showChatHeader(c);
+  el.listView.hidden = true;
+  el.studioView.hidden = true;
+  el.chatView.hidden = false;
+  el.back.hidden = false;
+  if (!conn.ready) return;
+  const frame = { type: "open_chat", character_id: characterId };
+  if (conversationId) frame.conversation_id = conversationId;
+  send(frame, { kind: "open", characterId: characterId });
+}
 
-  el.back.addEventListener("click", function () {
-    if (history.state && history.state.studio) {
-      history.back();
-      return;
-    }
-    // The header's back always leads to the characters; the browser's
-    // back goes through the chats opened before.
-    if (history.state && history.state.chat) history.pushState({ list: true }, "");
-    showList();
+function showChatHeader(c) {
+  if (current) current.character = c;
+  el.title.textContent = c.name;
+  paintAvatar(el.chatAvatar, c.name || "?");
+  el.chatName.textContent = c.name;
+  if (c.visibility === "private") el.chatName.append(" ", make("span", "badge", "private"));
+  el.chatDesc.textContent = c.description || "";
+  el.chatsChar.textContent = c.name;
+  // The character's details panel: what its creator tells players.
+  const meta = [];
+  if (c.creator) meta.push("by " + c.creator);
+  if (c.alternate_greetings) meta.push(c.alternate_greetings + " alternate greeting" + (c.alternate_greetings === 1 ? "" : "s"));
+  el.detailsMeta.textContent = meta.join(" · ");
+  el.detailsTags.replaceChildren();
+  (c.tags || []).forEach(function (t) { el.detailsTags.append(make("span", "tag", t)); });
+  el.detailsNotes.replaceChildren();
+  if (c.creator_notes) setRichText(el.detailsNotes, c.creator_notes); else el.detailsNotes.textContent = "The creator left no notes.";
+  document.title = c.name + " · Maopao";
+}
+
+// showList shows the character list, closing the chat. The studio and the
+// world view leave the chat through it, as the back button does.
+export function showList() {
+  current = null;
+  unsent = [];
+  store(LS_CHAR, null);
+  store(LS_CONV, null);
+  el.chatsPanel.hidden = el.charDetails.hidden = true;
+  el.chatView.hidden = true;
+  el.studioView.hidden = true;
+  el.listView.hidden = false;
+  el.back.hidden = true;
+  el.studioLink.hidden = false;
+  el.title.textContent = "Maopao";
+  document.title = "Maopao";
+  el.messages.replaceChildren();
+}
+
+el.back.addEventListener("click", function () {
+  if (history.state && history.state.studio) {
+    history.back();
+    return;
+  }
+  // The header's back always leads to the characters; the browser's
+  // back goes through the chats opened before.
+  if (history.state && history.state.chat) history.pushState({ list: true }, "");
+  showList();
+});
+window.addEventListener("popstate", function (ev) {
+  // The studio (studio.js) handles its own history entries.
+  if (ev.state && ev.state.chat) {
+    openChat(ev.state.chat, false, ev.state.conv || null);
+    return;
+  }
+  if (!(ev.state && ev.state.studio)) showList();
+});
+
+function onChatOpened(f) {
+  if (!current || !f.character || f.character.id !== current.characterId) return;
+  current.conversationId = f.conversation_id;
+  store(LS_CONV, f.conversation_id);
+  showChatHeader(f.character);
+  if (f.persona) showPersona(f.persona, f.conversation_id);
+  if (f.persona && f.persona.name === persona.name && f.persona.description === persona.description) current.persona = null;
+  showChatTitle(f.chat);
+  const nodes = [];
+  const hist = Array.isArray(f.history) ? f.history : [];
+  if (f.character.scenario) nodes.push(messageNode("system scenario", null, f.character.scenario));
+  if (hist.length === 0 && f.character.greeting) {
+    nodes.push(messageNode("character greeting", f.character.name, f.character.greeting));
+  }
+  hist.forEach(function (m) { nodes.push(renderMessage(m)); });
+  (f.pending || []).forEach(function (id) {
+    nodes.push(replyPlaceholder(id));
   });
-  window.addEventListener("popstate", function (ev) {
-    // The studio (studio.js) handles its own history entries.
-    if (ev.state && ev.state.chat) {
-      openChat(ev.state.chat, false, ev.state.conv || null);
-      return;
-    }
-    if (!(ev.state && ev.state.studio)) showList();
-  });
-  // The studio leaves the chat through the same path as the back button.
-  window.maopao = { showList: showList };
+  el.messages.replaceChildren.apply(el.messages, nodes.concat(unsent));
+  refreshTools();
+  scrollDown(true);
+  if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
+  if (!matchMedia("(pointer: coarse)").matches) el.input.focus();
+}
 
-  function onChatOpened(f) {
-    if (!current || !f.character || f.character.id !== current.characterId) return;
-    current.conversationId = f.conversation_id;
-    store(LS_CONV, f.conversation_id);
-    showChatHeader(f.character);
-    if (f.persona) showPersona(f.persona, f.conversation_id);
-    if (f.persona && f.persona.name === persona.name && f.persona.description === persona.description) current.persona = null;
-    showChatTitle(f.chat);
-    var nodes = [];
-    var hist = Array.isArray(f.history) ? f.history : [];
-    if (f.character.scenario) nodes.push(messageNode("system scenario", null, f.character.scenario));
-    if (hist.length === 0 && f.character.greeting) {
-      nodes.push(messageNode("character greeting", f.character.name, f.character.greeting));
-    }
-    hist.forEach(function (m) { nodes.push(renderMessage(m)); });
-    (f.pending || []).forEach(function (id) {
-      nodes.push(replyPlaceholder(id));
-    });
-    el.messages.replaceChildren.apply(el.messages, nodes.concat(unsent));
-    refreshTools();
-    scrollDown(true);
-    if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
-    if (!matchMedia("(pointer: coarse)").matches) el.input.focus();
+function showChatTitle(chat) {
+  el.chatTitle.textContent = chat && chat.title ? chat.title : "";
+}
+
+// renderMessage is a stored message as the chat shows it.
+function renderMessage(m) {
+  const name = current && current.character ? current.character.name : "";
+  const n = m.role === "user" ? messageNode("user", myName(), m.content)
+    : m.role === "character" ? messageNode(m.greeting ? "character greeting complete" : "character complete", name, m.content)
+      : messageNode("system", null, m.content);
+  fillMessage(n, m);
+  return n;
+}
+
+// fillMessage puts what a stored message says into its node.
+function fillMessage(n, m) {
+  n.message = m;
+  if (m.id) n.dataset.id = m.id;
+  if (m.reply_to) n.dataset.replyTo = m.reply_to;
+  if (m.seq) n.dataset.seq2 = String(m.seq);
+  n.classList.remove("streaming", "waiting", "failed", "stopped");
+  n.classList.toggle("edited", !!m.edited);
+  if (m.status === "failed") {
+    n.classList.add("failed");
+    setRichText(n.querySelector(".text"), "The character could not answer just now.");
+  } else {
+    if (m.status === "stopped") n.classList.add("stopped");
+    setRichText(n.querySelector(".text"), m.content);
   }
+  setMeta(n, (m.status === "stopped" ? "stopped" : "") + (m.edited ? (m.status === "stopped" ? " · " : "") + "edited" : ""));
+}
 
-  function showChatTitle(chat) {
-    el.chatTitle.textContent = chat && chat.title ? chat.title : "";
-  }
-
-  // renderMessage is a stored message as the chat shows it.
-  function renderMessage(m) {
-    var name = current && current.character ? current.character.name : "";
-    var n = m.role === "user" ? messageNode("user", myName(), m.content)
-      : m.role === "character" ? messageNode(m.greeting ? "character greeting complete" : "character complete", name, m.content)
-        : messageNode("system", null, m.content);
-    fillMessage(n, m);
-    return n;
-  }
-
-  // fillMessage puts what a stored message says into its node.
-  function fillMessage(n, m) {
-    n.message = m;
-    if (m.id) n.dataset.id = m.id;
-    if (m.reply_to) n.dataset.replyTo = m.reply_to;
-    if (m.seq) n.dataset.seq2 = String(m.seq);
-    n.classList.remove("streaming", "waiting", "failed", "stopped");
-    n.classList.toggle("edited", !!m.edited);
-    if (m.status === "failed") {
-      n.classList.add("failed");
-      setRichText(n.querySelector(".text"), "The character could not answer just now.");
-    } else {
-      if (m.status === "stopped") n.classList.add("stopped");
-      setRichText(n.querySelector(".text"), m.content);
-    }
-    setMeta(n, (m.status === "stopped" ? "stopped" : "") + (m.edited ? (m.status === "stopped" ? " · " : "") + "edited" : ""));
-  }
-
-  // refreshTools gives every stored message its buttons, and the last
-  // reply its swipe and regenerate controls (or Retry when it failed).
-  function refreshTools() {
-    var all = el.messages.querySelectorAll(".message[data-id]");
-    var last = null;
-    all.forEach(function (n) { if (n.message && !n.classList.contains("pending")) last = n; });
-    all.forEach(function (n) {
-      var old = n.querySelector(".tools");
-      if (old) old.remove();
-      if (!n.message) return;
-      var tools = make("div", "tools");
-      var m = n.message;
-      if (n === last && m.role === "character") {
-        var count = m.swipes && m.swipes.length ? m.swipes.length : 1;
-        var at = m.swipes && m.swipes.length ? m.swipe_id || 0 : 0;
-        if (m.status === "failed") {
-          tools.append(tool("Retry", "retry", function () { regenerate(m.id); }));
-        } else {
-          if (count > 1 || !m.greeting) {
-            tools.append(tool("‹", "swipe-left", function () { swipe(m, at - 1); }, at === 0),
-              make("span", "swipe-count", (at + 1) + "/" + count),
-              tool("›", "swipe-right", function () { swipe(m, at + 1); }, m.greeting && at + 1 >= count));
-          }
-          if (!m.greeting) tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
+// refreshTools gives every stored message its buttons, and the last
+// reply its swipe and regenerate controls (or Retry when it failed).
+function refreshTools() {
+  const all = el.messages.querySelectorAll(".message[data-id]");
+  let last = null;
+  all.forEach(function (n) { if (n.message && !n.classList.contains("pending")) last = n; });
+  all.forEach(function (n) {
+    const old = n.querySelector(".tools");
+    if (old) old.remove();
+    if (!n.message) return;
+    const tools = make("div", "tools");
+    const m = n.message;
+    if (n === last && m.role === "character") {
+      const count = m.swipes && m.swipes.length ? m.swipes.length : 1;
+      const at = m.swipes && m.swipes.length ? m.swipe_id || 0 : 0;
+      if (m.status === "failed") {
+        tools.append(tool("Retry", "retry", function () { regenerate(m.id); }));
+      } else {
+        if (count > 1 || !m.greeting) {
+          tools.append(tool("‹", "swipe-left", function () { swipe(m, at - 1); }, at === 0),
+            make("span", "swipe-count", (at + 1) + "/" + count),
+            tool("›", "swipe-right", function () { swipe(m, at + 1); }, m.greeting && at + 1 >= count));
         }
+        if (!m.greeting) tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
       }
-      if (n === last && m.role === "user") tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
-      if (m.status !== "failed") tools.append(tool("Edit", "edit", function () { editMessage(n); }));
-      tools.append(tool("Delete", "delete", function () { chatRequest({ type: "delete_message", message_id: m.id }); }));
-      tools.append(tool("Branch", "branch", function () { chatRequest({ type: "fork_chat", message_id: m.id }); }));
-      if (n !== last) tools.append(tool("Rewind here", "rewind", function () { chatRequest({ type: "rewind", message_id: m.id }); }));
-      n.append(tools);
-    });
-    updateStop();
-  }
-
-  function tool(label, cls, onClick, disabled) {
-    var b = make("button", "tool " + cls, label);
-    b.type = "button";
-    b.disabled = !!disabled;
-    b.addEventListener("click", onClick);
-    return b;
-  }
-
-  function chatRequest(frame, meta) {
-    if (!ready || !current || !current.conversationId) {
-      showError("offline", "not connected; try again in a moment");
-      return null;
     }
-    frame.conversation_id = current.conversationId;
-    return send(frame, meta || { kind: "request", type: frame.type });
-  }
-
-  function regenerate(messageId) {
-    var frame = { type: "regenerate" };
-    if (messageId) frame.message_id = messageId;
-    if (chatRequest(frame) == null) return;
-    var last = lastReplyNode();
-    if (last && last.message && (last.message.status === "failed" || last.message.role === "character")) {
-      last.classList.add("streaming", "waiting");
-      last.querySelector(".text").replaceChildren();
-      delete last.dataset.seq;
-    }
-    updateStop();
-  }
-
-  function swipe(m, to) {
-    if (to < 0) return;
-    var count = m.swipes && m.swipes.length ? m.swipes.length : 1;
-    if (chatRequest({ type: "swipe", message_id: m.id, swipe_id: to }) == null) return;
-    if (to >= count) {
-      var n = lastReplyNode();
-      if (n) {
-        n.classList.add("streaming", "waiting");
-        n.querySelector(".text").replaceChildren();
-        delete n.dataset.seq;
-      }
-      updateStop();
-    }
-  }
-
-  function lastReplyNode() {
-    var all = el.messages.querySelectorAll(".message.character[data-id]");
-    return all.length ? all[all.length - 1] : null;
-  }
-
-  // editMessage swaps a message's text for an editor.
-  function editMessage(n) {
-    if (n.querySelector(".editor")) return;
-    var form = make("form", "editor");
-    var area = make("textarea");
-    area.value = n.message.content;
-    area.rows = Math.min(10, Math.max(2, area.value.split("\n").length));
-    var save = make("button", "primary", "Save");
-    save.type = "submit";
-    var cancel = make("button", null, "Cancel");
-    cancel.type = "button";
-    form.append(area, save, cancel);
-    n.querySelector(".text").hidden = true;
-    n.insertBefore(form, n.querySelector(".meta"));
-    area.focus();
-    var close = function () { form.remove(); n.querySelector(".text").hidden = false; };
-    cancel.addEventListener("click", close);
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      var text = area.value.trim();
-      if (!text) return;
-      close();
-      if (text !== n.message.content) chatRequest({ type: "edit_message", message_id: n.message.id, text: text });
-    });
-  }
-
-  function updateStop() {
-    var streaming = !!el.messages.querySelector(".message.character.streaming");
-    el.stop.hidden = !streaming;
-    el.send.hidden = streaming;
-  }
-  el.stop.addEventListener("click", function () { chatRequest({ type: "stop" }); });
-
-  function onMessageUpdated(f) {
-    if (!current || f.conversation_id !== current.conversationId || !f.message) return;
-    var m = f.message;
-    var n = el.messages.querySelector('.message[data-id="' + CSS.escape(m.id) + '"]');
-    if (m.deleted) {
-      if (n) n.remove();
-    } else if (n) {
-      fillMessage(n, m);
-    }
-    refreshTools();
-  }
-
-  function onRewound(f) {
-    if (!current || f.conversation_id !== current.conversationId) return;
-    var n = el.messages.querySelector('.message[data-id="' + CSS.escape(f.message_id) + '"]');
-    if (!n) return;
-    while (n.nextSibling) n.nextSibling.remove();
-    refreshTools();
-  }
-
-  function onChatForked(f, req) {
-    if (!current || f.conversation_id !== current.conversationId) return;
-    // Only the tab that asked follows the branch.
-    var mine = false;
-    requests.forEach(function (r, id) { if (r.ackedAs === f.reply_to) { mine = true; requests.delete(id); } });
-    if (mine || req) openChat(current.characterId, true, f.new_conversation_id);
-  }
-
-  // ---- chats ----
-
-  el.chatsToggle.addEventListener("click", function () {
-    el.chatsPanel.hidden = !el.chatsPanel.hidden;
-    el.chatsToggle.setAttribute("aria-expanded", String(!el.chatsPanel.hidden));
-    if (!el.chatsPanel.hidden && current && ready) send({ type: "list_chats", character_id: current.characterId });
+    if (n === last && m.role === "user") tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
+    if (m.status !== "failed") tools.append(tool("Edit", "edit", function () { editMessage(n); }));
+    tools.append(tool("Delete", "delete", function () { chatRequest({ type: "delete_message", message_id: m.id }); }));
+    tools.append(tool("Branch", "branch", function () { chatRequest({ type: "fork_chat", message_id: m.id }); }));
+    if (n !== last) tools.append(tool("Rewind here", "rewind", function () { chatRequest({ type: "rewind", message_id: m.id }); }));
+    n.append(tools);
   });
-  el.aboutToggle.addEventListener("click", function () {
-    el.charDetails.hidden = !el.charDetails.hidden;
-    el.aboutToggle.setAttribute("aria-expanded", String(!el.charDetails.hidden));
-  });
-  el.newChat.addEventListener("click", function () {
-    if (!current || !ready) return;
-    current.conversationId = null;
-    el.messages.replaceChildren(make("div", "message system", "Starting a new chat…"));
-    send({ type: "new_chat", character_id: current.characterId }, { kind: "open", characterId: current.characterId });
-  });
+  updateStop();
+}
 
-  function onChats(f) {
-    if (!current || f.character_id !== current.characterId) return;
-    el.chatsList.replaceChildren();
-    (f.chats || []).forEach(function (c) {
-      var li = make("li", "chat-item" + (c.id === current.conversationId ? " current" : ""));
-      li.dataset.id = c.id;
-      var open = make("button", "link chat-open", c.title || (c.last_message ? "“" + c.last_message + "”" : "New chat"));
-      open.type = "button";
-      open.addEventListener("click", function () { openChat(current.characterId, false, c.id); });
-      var when = make("span", "small", " · " + c.messages + " messages · " + new Date(c.updated_at).toLocaleString());
-      var rename = tool("Rename", "chat-rename", function () {
-        var title = prompt("Name this chat", c.title || "");
-        if (title != null) send({ type: "rename_chat", conversation_id: c.id, title: title.trim() });
-      });
-      var del = tool("Delete", "chat-delete", function () {
-        if (confirm("Delete this chat and all its messages?")) send({ type: "delete_chat", conversation_id: c.id });
-      });
-      li.append(open, when, " ", rename, del);
-      el.chatsList.append(li);
-    });
-  }
+function tool(label, cls, onClick, disabled) {
+  const b = button("tool " + cls, label, onClick);
+  b.disabled = !!disabled;
+  return b;
+}
 
-  function onChatUpdated(f) {
-    if (current && f.chat && f.chat.id === current.conversationId) showChatTitle(f.chat);
-    if (current && !el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
-  }
-
-  function onChatDeleted(f) {
-    if (!current) return;
-    if (f.conversation_id === current.conversationId) {
-      store(LS_CONV, null);
-      var id = current.characterId;
-      current = null;
-      openChat(id, false);
-    }
-    if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
-  }
-
-  // ---- persona ----
-
-  // showPersona shows who the player is: everywhere, or (conversationId)
-  // in the open chat.
-  function showPersona(p, conversationId) {
-    if (!conversationId) persona = { name: p.name || "", description: p.description || "" };
-    else if (current) current.persona = { name: p.name || "", description: p.description || "" };
-    el.personaNameLabel.textContent = persona.name || "?";
-    var inChat = current && current.persona ? current.persona : persona;
-    el.personaChatName.textContent = inChat.name || "?";
-  }
-
-  // myName is who the player is in the open chat.
-  function myName() {
-    var p = current && current.persona ? current.persona : persona;
-    return p.name || "you";
-  }
-
-  function onPersona(f) {
-    showPersona(f, f.conversation_id || null);
-    el.personaPanel.hidden = true;
-    el.personaFirst.hidden = true;
-    if (!f.conversation_id) store(LS_NAMED, "1");
-  }
-
-  function openPersona(inChat) {
-    var p = inChat && current && current.persona ? current.persona : persona;
-    el.personaName.value = p.name;
-    el.personaDescription.value = p.description;
-    el.personaScope.hidden = !(inChat && current && current.conversationId);
-    el.personaThisChat.checked = false;
-    el.personaPanel.hidden = false;
-    el.personaName.focus();
-  }
-  el.personaOpen.addEventListener("click", function () { openPersona(false); });
-  el.personaChat.addEventListener("click", function () { openPersona(true); });
-  el.personaCancel.addEventListener("click", function () { el.personaPanel.hidden = true; });
-  el.personaPanel.addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var name = el.personaName.value.trim();
-    if (!name || !ready) return;
-    var frame = { type: "set_persona", name: name, description: el.personaDescription.value.trim() };
-    if (!el.personaScope.hidden && el.personaThisChat.checked && current && current.conversationId) frame.conversation_id = current.conversationId;
-    send(frame);
-  });
-  el.personaFirst.addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var name = el.personaFirstName.value.trim();
-    if (!name || !ready) return;
-    send({ type: "set_persona", name: name, description: persona.description });
-  });
-
-  function onAck(f, req) {
-    if (req && req.kind === "request") {
-      // A branch is followed by the tab that asked: remember which.
-      if (req.type === "fork_chat") req.ackedAs = f.message_id; else requests.delete(f.ref);
-      return;
-    }
-    if (!req || req.kind !== "say") return;
-    requests.delete(f.ref);
-    unsent = unsent.filter(function (n) { return n !== req.el; });
-    req.el.classList.remove("pending");
-    req.el.dataset.id = f.message_id;
-    req.el.message = { id: f.message_id, role: "user", content: req.text };
-    setMeta(req.el, "");
-    if (!findReply(null, f.message_id)) {
-      el.messages.append(replyPlaceholder(f.message_id));
-      scrollDown(false);
-    }
-    refreshTools();
-  }
-
-  function onDelta(f) {
-    if (!current || f.conversation_id !== current.conversationId) return;
-    var n = findReply(f.message_id, f.request ? null : f.reply_to) || el.messages.appendChild(replyPlaceholder(f.reply_to));
-    if (!n.classList.contains("streaming")) {
-      // A new alternative of a shown reply starts from an empty text.
-      n.classList.add("streaming");
-      n.querySelector(".text").replaceChildren();
-      delete n.dataset.seq;
-      updateStop();
-    }
-    n.dataset.id = f.message_id;
-    n.classList.remove("waiting");
-    // Drop repeats of pieces already shown (a reconnect can replay them).
-    var last = n.dataset.seq == null ? -1 : Number(n.dataset.seq);
-    if (typeof f.seq === "number" && f.seq <= last) return;
-    n.dataset.seq = String(f.seq);
-    var text = n.querySelector(".text");
-    text.append(document.createTextNode(f.text || ""));
-    scrollDown(false);
-  }
-
-  function onComplete(f) {
-    if (!current || f.conversation_id !== current.conversationId || !f.message) return;
-    var m = f.message;
-    var n = findReply(m.id, f.request ? null : m.reply_to) || el.messages.appendChild(replyPlaceholder(m.reply_to));
-    n.classList.add("complete");
-    fillMessage(n, m);
-    refreshTools();
-    scrollDown(false);
-  }
-
-  function onError(f, req) {
-    var text = f.message || "something went wrong";
-    if (req && req.kind === "say") {
-      unsent = unsent.filter(function (n) { return n !== req.el; });
-      markFailed(req.el, "not sent: " + text, req.text);
-      return;
-    }
-    if (f.code === "bad_token" || f.code === "unauthenticated") {
-      // The socket is about to close; forget the token so the reconnect
-      // starts a new guest session.
-      store(LS_TOKEN, null);
-      showProblem("connecting", "Your guest session expired; starting a new one.");
-      return;
-    }
-    if (f.reply_to && current && f.conversation_id === current.conversationId) {
-      if (f.failed_message) {
-        // The failure is stored: the reply shows it with a Retry button.
-        var fm = f.failed_message;
-        var n = findReply(fm.id, fm.reply_to) || el.messages.appendChild(replyPlaceholder(fm.reply_to));
-        fillMessage(n, fm);
-        refreshTools();
-        showError("", text);
-        return;
-      }
-      var stuck = el.messages.querySelectorAll(".message.character.streaming");
-      stuck.forEach(function (x) {
-        x.classList.remove("streaming", "waiting");
-        if (x.message) fillMessage(x, x.message); else x.classList.add("failed");
-      });
-      refreshTools();
-    }
-    if (req && req.kind === "open") {
-      if (f.code === "unknown_chat" && current) {
-        // The chat this page remembered is gone: open the latest.
-        store(LS_CONV, null);
-        var cid = current.characterId;
-        current = null;
-        openChat(cid, false);
-        return;
-      }
-      showList();
-    }
-    showError(f.code, text);
-  }
-
-  // ---- messages ----
-
-  function messageNode(kind, who, text) {
-    var n = make("div", "message " + kind);
-    if (who) n.append(make("div", "who", who));
-    var body = make("div", "text");
-    setRichText(body, text);
-    n.append(body, make("div", "meta"));
-    return n;
-  }
-
-  // Role-play text marks actions as *waves*; show them as emphasis. The
-  // asterisks stay in the text, so what is shown is still exactly what was
-  // written, and nothing is ever parsed as markup.
-  function setRichText(node, text) {
-    node.replaceChildren();
-    var re = /\*[^*\n]+\*/g, at = 0, m;
-    text = text || "";
-    while ((m = re.exec(text)) !== null) {
-      if (m.index > at) node.append(document.createTextNode(text.slice(at, m.index)));
-      node.append(make("em", "action", m[0]));
-      at = m.index + m[0].length;
-    }
-    if (at < text.length) node.append(document.createTextNode(text.slice(at)));
-  }
-
-  function replyPlaceholder(replyTo) {
-    var name = current && current.character ? current.character.name : "";
-    var n = messageNode("character streaming waiting", name, "");
-    if (replyTo) n.dataset.replyTo = replyTo;
-    setTimeout(updateStop, 0);
-    return n;
-  }
-
-  function findReply(id, replyTo) {
-    var all = el.messages.querySelectorAll(".message.character");
-    for (var i = all.length - 1; i >= 0; i--) {
-      var n = all[i];
-      if ((id && n.dataset.id === id) || (replyTo && n.dataset.replyTo === replyTo)) return n;
-    }
+function chatRequest(frame, meta) {
+  if (!conn.ready || !current || !current.conversationId) {
+    showError("offline", "not connected; try again in a moment");
     return null;
   }
+  frame.conversation_id = current.conversationId;
+  return send(frame, meta || { kind: "request", type: frame.type });
+}
 
-  function setMeta(n, text) {
-    n.querySelector(".meta").replaceChildren(document.createTextNode(text));
+function regenerate(messageId) {
+  const frame = { type: "regenerate" };
+  if (messageId) frame.message_id = messageId;
+  if (chatRequest(frame) == null) return;
+  const last = lastReplyNode();
+  if (last && last.message && (last.message.status === "failed" || last.message.role === "character")) {
+    last.classList.add("streaming", "waiting");
+    last.querySelector(".text").replaceChildren();
+    delete last.dataset.seq;
   }
+  updateStop();
+}
 
-  function markFailed(n, why, text) {
-    n.classList.remove("pending");
-    n.classList.add("failed");
-    setMeta(n, why);
-    var retry = make("button", "retry", "retry");
-    retry.type = "button";
-    retry.addEventListener("click", function () {
-      n.remove();
-      unsent = unsent.filter(function (x) { return x !== n; });
-      say(text);
-    });
-    n.querySelector(".meta").append(retry);
-  }
-
-  function failUnacked(why) {
-    requests.forEach(function (req, id) {
-      if (req.kind === "say") markFailed(req.el, why, req.text);
-    });
-    requests.clear();
-  }
-
-  // Errors go where the player is looking: into the chat when one is open,
-  // above the character list otherwise.
-  function showError(code, text) {
-    var line = text + (code ? " [" + code + "]" : "");
-    if (current) {
-      el.messages.append(make("div", "message error", line));
-      scrollDown(true);
-    } else {
-      el.listError.hidden = false;
-      el.listError.textContent = line;
+function swipe(m, to) {
+  if (to < 0) return;
+  const count = m.swipes && m.swipes.length ? m.swipes.length : 1;
+  if (chatRequest({ type: "swipe", message_id: m.id, swipe_id: to }) == null) return;
+  if (to >= count) {
+    const n = lastReplyNode();
+    if (n) {
+      n.classList.add("streaming", "waiting");
+      n.querySelector(".text").replaceChildren();
+      delete n.dataset.seq;
     }
+    updateStop();
   }
+}
 
-  function showProblem(status, text) {
-    setStatus(status, status === "offline" ? "offline" : "connecting…");
-    showError("", text);
-  }
+function lastReplyNode() {
+  const all = el.messages.querySelectorAll(".message.character[data-id]");
+  return all.length ? all[all.length - 1] : null;
+}
 
-  function nearBottom() {
-    var m = el.messages;
-    return m.scrollHeight - m.scrollTop - m.clientHeight < 120;
-  }
-  function scrollDown(force) {
-    if (force || nearBottom()) el.messages.scrollTop = el.messages.scrollHeight;
-  }
-
-  // ---- composing ----
-
-  function say(text) {
-    if (!current) return;
-    var n = messageNode("user pending", myName(), text);
-    setMeta(n, "sending…");
-    el.messages.append(n);
-    scrollDown(true);
-    if (Array.from(text).length > MAX_SAY_RUNES) {
-      markFailed(n, "not sent: longer than " + MAX_SAY_RUNES + " characters", text);
-      return;
-    }
-    if (!ready || !current.conversationId) {
-      markFailed(n, "not sent: offline", text);
-      unsent.push(n);
-      return;
-    }
-    unsent.push(n);
-    send({ type: "say", conversation_id: current.conversationId, text: text }, { kind: "say", el: n, text: text });
-  }
-
-  el.composer.addEventListener("submit", function (ev) {
+// editMessage swaps a message's text for an editor.
+function editMessage(n) {
+  if (n.querySelector(".editor")) return;
+  const form = make("form", "editor");
+  const area = make("textarea");
+  area.value = n.message.content;
+  area.rows = Math.min(10, Math.max(2, area.value.split("\n").length));
+  const save = make("button", "primary", "Save");
+  save.type = "submit";
+  const close = function () { form.remove(); n.querySelector(".text").hidden = false; };
+  const cancel = button(null, "Cancel", close);
+  form.append(area, save, cancel);
+  n.querySelector(".text").hidden = true;
+  n.insertBefore(form, n.querySelector(".meta"));
+  area.focus();
+  form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    var text = el.input.value.trim();
+    const text = area.value.trim();
     if (!text) return;
-    el.input.value = "";
-    autosize();
+    close();
+    if (text !== n.message.content) chatRequest({ type: "edit_message", message_id: n.message.id, text: text });
+  });
+}
+
+function updateStop() {
+  const streaming = !!el.messages.querySelector(".message.character.streaming");
+  el.stop.hidden = !streaming;
+  el.send.hidden = streaming;
+}
+el.stop.addEventListener("click", function () { chatRequest({ type: "stop" }); });
+
+function onMessageUpdated(f) {
+  if (!current || f.conversation_id !== current.conversationId || !f.message) return;
+  const m = f.message;
+  const n = el.messages.querySelector('.message[data-id="' + CSS.escape(m.id) + '"]');
+  if (m.deleted) {
+    if (n) n.remove();
+  } else if (n) {
+    fillMessage(n, m);
+  }
+  refreshTools();
+}
+
+function onRewound(f) {
+  if (!current || f.conversation_id !== current.conversationId) return;
+  const n = el.messages.querySelector('.message[data-id="' + CSS.escape(f.message_id) + '"]');
+  if (!n) return;
+  while (n.nextSibling) n.nextSibling.remove();
+  refreshTools();
+}
+
+function onChatForked(f, req) {
+  if (!current || f.conversation_id !== current.conversationId) return;
+  // Only the tab that asked follows the branch.
+  let mine = false;
+  conn.pending().forEach(function ([id, r]) { if (r.ackedAs === f.reply_to) { mine = true; conn.forget(id); } });
+  if (mine || req) openChat(current.characterId, true, f.new_conversation_id);
+}
+
+// ---- chats ----
+
+el.chatsToggle.addEventListener("click", function () {
+  el.chatsPanel.hidden = !el.chatsPanel.hidden;
+  el.chatsToggle.setAttribute("aria-expanded", String(!el.chatsPanel.hidden));
+  if (!el.chatsPanel.hidden && current && conn.ready) send({ type: "list_chats", character_id: current.characterId });
+});
+el.aboutToggle.addEventListener("click", function () {
+  el.charDetails.hidden = !el.charDetails.hidden;
+  el.aboutToggle.setAttribute("aria-expanded", String(!el.charDetails.hidden));
+});
+el.newChat.addEventListener("click", function () {
+  if (!current || !conn.ready) return;
+  current.conversationId = null;
+  el.messages.replaceChildren(make("div", "message system", "Starting a new chat…"));
+  send({ type: "new_chat", character_id: current.characterId }, { kind: "open", characterId: current.characterId });
+});
+
+function onChats(f) {
+  if (!current || f.character_id !== current.characterId) return;
+  el.chatsList.replaceChildren();
+  (f.chats || []).forEach(function (c) {
+    const li = make("li", "chat-item" + (c.id === current.conversationId ? " current" : ""));
+    li.dataset.id = c.id;
+    const open = button("link chat-open", c.title || (c.last_message ? "“" + c.last_message + "”" : "New chat"),
+      function () { openChat(current.characterId, false, c.id); });
+    const when = make("span", "small", " · " + c.messages + " messages · " + new Date(c.updated_at).toLocaleString());
+    const rename = tool("Rename", "chat-rename", function () {
+      const title = prompt("Name this chat", c.title || "");
+      if (title != null) send({ type: "rename_chat", conversation_id: c.id, title: title.trim() });
+    });
+    const del = tool("Delete", "chat-delete", function () {
+      if (confirm("Delete this chat and all its messages?")) send({ type: "delete_chat", conversation_id: c.id });
+    });
+    li.append(open, when, " ", rename, del);
+    el.chatsList.append(li);
+  });
+}
+
+function onChatUpdated(f) {
+  if (current && f.chat && f.chat.id === current.conversationId) showChatTitle(f.chat);
+  if (current && !el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
+}
+
+function onChatDeleted(f) {
+  if (!current) return;
+  if (f.conversation_id === current.conversationId) {
+    store(LS_CONV, null);
+    const id = current.characterId;
+    current = null;
+    openChat(id, false);
+  }
+  if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
+}
+
+// ---- persona ----
+
+// showPersona shows who the player is: everywhere, or (conversationId)
+// in the open chat.
+function showPersona(p, conversationId) {
+  if (!conversationId) persona = { name: p.name || "", description: p.description || "" };
+  else if (current) current.persona = { name: p.name || "", description: p.description || "" };
+  el.personaNameLabel.textContent = persona.name || "?";
+  const inChat = current && current.persona ? current.persona : persona;
+  el.personaChatName.textContent = inChat.name || "?";
+}
+
+// myName is who the player is in the open chat.
+function myName() {
+  const p = current && current.persona ? current.persona : persona;
+  return p.name || "you";
+}
+
+function onPersona(f) {
+  showPersona(f, f.conversation_id || null);
+  el.personaPanel.hidden = true;
+  el.personaFirst.hidden = true;
+  if (!f.conversation_id) store(LS_NAMED, "1");
+}
+
+function openPersona(inChat) {
+  const p = inChat && current && current.persona ? current.persona : persona;
+  el.personaName.value = p.name;
+  el.personaDescription.value = p.description;
+  el.personaScope.hidden = !(inChat && current && current.conversationId);
+  el.personaThisChat.checked = false;
+  el.personaPanel.hidden = false;
+  el.personaName.focus();
+}
+el.personaOpen.addEventListener("click", function () { openPersona(false); });
+el.personaChat.addEventListener("click", function () { openPersona(true); });
+el.personaCancel.addEventListener("click", function () { el.personaPanel.hidden = true; });
+el.personaPanel.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  const name = el.personaName.value.trim();
+  if (!name || !conn.ready) return;
+  const frame = { type: "set_persona", name: name, description: el.personaDescription.value.trim() };
+  if (!el.personaScope.hidden && el.personaThisChat.checked && current && current.conversationId) frame.conversation_id = current.conversationId;
+  send(frame);
+});
+el.personaFirst.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  const name = el.personaFirstName.value.trim();
+  if (!name || !conn.ready) return;
+  send({ type: "set_persona", name: name, description: persona.description });
+});
+
+function onAck(f, req) {
+  if (req && req.kind === "request") {
+    // A branch is followed by the tab that asked: remember which.
+    if (req.type === "fork_chat") req.ackedAs = f.message_id; else conn.forget(f.ref);
+    return;
+  }
+  if (!req || req.kind !== "say") return;
+  conn.forget(f.ref);
+  unsent = unsent.filter(function (n) { return n !== req.el; });
+  req.el.classList.remove("pending");
+  req.el.dataset.id = f.message_id;
+  req.el.message = { id: f.message_id, role: "user", content: req.text };
+  setMeta(req.el, "");
+  if (!findReply(null, f.message_id)) {
+    el.messages.append(replyPlaceholder(f.message_id));
+    scrollDown(false);
+  }
+  refreshTools();
+}
+
+function onDelta(f) {
+  if (!current || f.conversation_id !== current.conversationId) return;
+  const n = findReply(f.message_id, f.request ? null : f.reply_to) || el.messages.appendChild(replyPlaceholder(f.reply_to));
+  if (!n.classList.contains("streaming")) {
+    // A new alternative of a shown reply starts from an empty text.
+    n.classList.add("streaming");
+    n.querySelector(".text").replaceChildren();
+    delete n.dataset.seq;
+    updateStop();
+  }
+  n.dataset.id = f.message_id;
+  n.classList.remove("waiting");
+  // Drop repeats of pieces already shown (a reconnect can replay them).
+  const last = n.dataset.seq == null ? -1 : Number(n.dataset.seq);
+  if (typeof f.seq === "number" && f.seq <= last) return;
+  n.dataset.seq = String(f.seq);
+  const text = n.querySelector(".text");
+  text.append(document.createTextNode(f.text || ""));
+  scrollDown(false);
+}
+
+function onComplete(f) {
+  if (!current || f.conversation_id !== current.conversationId || !f.message) return;
+  const m = f.message;
+  const n = findReply(m.id, f.request ? null : m.reply_to) || el.messages.appendChild(replyPlaceholder(m.reply_to));
+  n.classList.add("complete");
+  fillMessage(n, m);
+  refreshTools();
+  scrollDown(false);
+}
+
+function onError(f, req) {
+  const text = f.message || "something went wrong";
+  if (req && req.kind === "say") {
+    unsent = unsent.filter(function (n) { return n !== req.el; });
+    markFailed(req.el, "not sent: " + text, req.text);
+    return;
+  }
+  if (f.code === "bad_token" || f.code === "unauthenticated") {
+    // The socket is about to close; forget the token so the reconnect
+    // starts a new guest session.
+    forgetToken(conn.token);
+    showProblem("connecting", "Your guest session expired; starting a new one.");
+    return;
+  }
+  if (f.reply_to && current && f.conversation_id === current.conversationId) {
+    if (f.failed_message) {
+      // The failure is stored: the reply shows it with a Retry button.
+      const fm = f.failed_message;
+      const n = findReply(fm.id, fm.reply_to) || el.messages.appendChild(replyPlaceholder(fm.reply_to));
+      fillMessage(n, fm);
+      refreshTools();
+      showError("", text);
+      return;
+    }
+    const stuck = el.messages.querySelectorAll(".message.character.streaming");
+    stuck.forEach(function (x) {
+      x.classList.remove("streaming", "waiting");
+      if (x.message) fillMessage(x, x.message); else x.classList.add("failed");
+    });
+    refreshTools();
+  }
+  if (req && req.kind === "open") {
+    if (f.code === "unknown_chat" && current) {
+      // The chat this page remembered is gone: open the latest.
+      store(LS_CONV, null);
+      const cid = current.characterId;
+      current = null;
+      openChat(cid, false);
+      return;
+    }
+    showList();
+  }
+  showError(f.code, text);
+}
+
+// ---- messages ----
+
+function messageNode(kind, who, text) {
+  const n = make("div", "message " + kind);
+  if (who) n.append(make("div", "who", who));
+  const body = make("div", "text");
+  setRichText(body, text);
+  n.append(body, make("div", "meta"));
+  return n;
+}
+
+// Role-play text marks actions as *waves*; show them as emphasis. The
+// asterisks stay in the text, so what is shown is still exactly what was
+// written, and nothing is ever parsed as markup.
+function setRichText(node, text) {
+  node.replaceChildren();
+  const re = /\*[^*\n]+\*/g;
+  let at = 0, m;
+  text = text || "";
+  while ((m = re.exec(text)) !== null) {
+    if (m.index > at) node.append(document.createTextNode(text.slice(at, m.index)));
+    node.append(make("em", "action", m[0]));
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) node.append(document.createTextNode(text.slice(at)));
+}
+
+function replyPlaceholder(replyTo) {
+  const name = current && current.character ? current.character.name : "";
+  const n = messageNode("character streaming waiting", name, "");
+  if (replyTo) n.dataset.replyTo = replyTo;
+  setTimeout(updateStop, 0);
+  return n;
+}
+
+function findReply(id, replyTo) {
+  const all = el.messages.querySelectorAll(".message.character");
+  for (let i = all.length - 1; i >= 0; i--) {
+    const n = all[i];
+    if ((id && n.dataset.id === id) || (replyTo && n.dataset.replyTo === replyTo)) return n;
+  }
+  return null;
+}
+
+function setMeta(n, text) {
+  n.querySelector(".meta").replaceChildren(document.createTextNode(text));
+}
+
+function markFailed(n, why, text) {
+  n.classList.remove("pending");
+  n.classList.add("failed");
+  setMeta(n, why);
+  const retry = button("retry", "retry", function () {
+    n.remove();
+    unsent = unsent.filter(function (x) { return x !== n; });
     say(text);
   });
+  n.querySelector(".meta").append(retry);
+}
 
-  el.input.addEventListener("keydown", function (ev) {
-    // Enter while an IME is composing (Chinese, Japanese…) confirms the
-    // composition; it must not send.
-    if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing || ev.keyCode === 229) return;
-    ev.preventDefault();
-    el.composer.requestSubmit();
+// failUnacked marks the lines of lost requests as not sent.
+function failUnacked(reqs, why) {
+  reqs.forEach(function (req) {
+    if (req.kind === "say") markFailed(req.el, why, req.text);
   });
+}
 
-  function autosize() {
-    el.input.style.height = "auto";
-    el.input.style.height = Math.min(el.input.scrollHeight + 2, window.innerHeight * 0.4) + "px";
+// Errors go where the player is looking: into the chat when one is open,
+// above the character list otherwise.
+function showError(code, text) {
+  const line = text + (code ? " [" + code + "]" : "");
+  if (current) {
+    el.messages.append(make("div", "message error", line));
+    scrollDown(true);
+  } else {
+    el.listError.hidden = false;
+    el.listError.textContent = line;
   }
-  el.input.addEventListener("input", autosize);
+}
 
-  // ---- start ----
+function showProblem(status, text) {
+  setStatus(status, status === "offline" ? "offline" : "connecting…");
+  showError("", text);
+}
 
-  if (load(LS_CHAR)) {
-    // Show the chat frame at once on reload; its contents come with
-    // chat_opened after the socket is up.
-    openChat(load(LS_CHAR), false);
+function nearBottom() {
+  const m = el.messages;
+  return m.scrollHeight - m.scrollTop - m.clientHeight < 120;
+}
+function scrollDown(force) {
+  if (force || nearBottom()) el.messages.scrollTop = el.messages.scrollHeight;
+}
+
+// ---- composing ----
+
+function say(text) {
+  if (!current) return;
+  const n = messageNode("user pending", myName(), text);
+  setMeta(n, "sending…");
+  el.messages.append(n);
+  scrollDown(true);
+  if (Array.from(text).length > MAX_SAY_RUNES) {
+    markFailed(n, "not sent: longer than " + MAX_SAY_RUNES + " characters", text);
+    return;
   }
-  setStatus("connecting", "connecting…");
-  connect();
-})();
+  if (!conn.ready || !current.conversationId) {
+    markFailed(n, "not sent: offline", text);
+    unsent.push(n);
+    return;
+  }
+  unsent.push(n);
+  send({ type: "say", conversation_id: current.conversationId, text: text }, { kind: "say", el: n, text: text });
+}
+
+el.composer.addEventListener("submit", function (ev) {
+  ev.preventDefault();
+  const text = el.input.value.trim();
+  if (!text) return;
+  el.input.value = "";
+  autosize();
+  say(text);
+});
+
+enterSubmits(el.input);
+
+function autosize() {
+  el.input.style.height = "auto";
+  el.input.style.height = Math.min(el.input.scrollHeight + 2, window.innerHeight * 0.4) + "px";
+}
+el.input.addEventListener("input", autosize);
+
+// ---- start ----
+
+if (load(LS_CHAR)) {
+  // Show the chat frame at once on reload; its contents come with
+  // chat_opened after the socket is up.
+  openChat(load(LS_CHAR), false);
+}
+setStatus("connecting", "connecting…");
+conn.open();

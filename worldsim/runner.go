@@ -23,12 +23,16 @@ import (
 // active conversation. Its zero value is not usable; fill the fields and
 // call Run.
 type ChatService struct {
-	Store     storage.Store
-	Engine    engine.Generator
-	Bus       bus.Bus
-	Log       *slog.Logger
-	Config    ChatConfig
-	AckWait   time.Duration // how long JetStream waits before redelivering an unacked line (default 30s)
+	Store  storage.Store
+	Engine engine.Generator
+	Bus    bus.Bus
+	Log    *slog.Logger
+	Config ChatConfig
+	// AckWait is how long the stream waits before it hands an unacked line
+	// to another process (default 6s): the lines this process holds are
+	// kept alive every AckWait/3, so it is also how soon the lines of a
+	// process that died are answered by another.
+	AckWait   time.Duration
 	IdleAfter time.Duration // an actor with nothing to do passivates after this (default 5m)
 	// EngineRetryFor is how long a reply is retried while the engine is
 	// unavailable before it fails (default 2m).
@@ -36,6 +40,8 @@ type ChatService struct {
 
 	mu                sync.Mutex
 	actors            map[string]*chatActor
+	heldMu            sync.Mutex
+	held              map[*heldLine]struct{}
 	wg                sync.WaitGroup
 	contextFromEngine bool
 }
@@ -47,7 +53,7 @@ func (s *ChatService) Run(ctx context.Context) error {
 		s.Log = slog.Default()
 	}
 	if s.AckWait <= 0 {
-		s.AckWait = 30 * time.Second
+		s.AckWait = 6 * time.Second
 	}
 	if s.IdleAfter <= 0 {
 		s.IdleAfter = 5 * time.Minute
@@ -65,6 +71,7 @@ func (s *ChatService) Run(ctx context.Context) error {
 		s.Config.CountTokens = s.Engine.CountTokens
 	}
 	s.actors = map[string]*chatActor{}
+	s.held = map[*heldLine]struct{}{}
 	if err := bus.DeclareStreams(ctx, s.Bus, bus.InputStream); err != nil {
 		return err
 	}
@@ -93,12 +100,63 @@ func (s *ChatService) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worldsim: subscribe %s: %w", protocol.ChatControlWildcard, err)
 	}
-	<-ctx.Done()
+	s.keepAlive(ctx)
 	_ = ctl.Unsubscribe()
 	stopConsuming()
 	stopActors()
 	s.wg.Wait()
 	return nil
+}
+
+// heldLine is a line this process holds (waiting in an actor's mailbox,
+// queued behind a reply, or being answered) until it acks, naks or drops it.
+type heldLine struct {
+	bus.Delivery
+	svc *ChatService
+}
+
+func (s *ChatService) hold(d bus.Delivery) *heldLine {
+	h := &heldLine{Delivery: d, svc: s}
+	s.heldMu.Lock()
+	s.held[h] = struct{}{}
+	s.heldMu.Unlock()
+	return h
+}
+
+// forget stops keeping the line alive without answering the stream.
+func (h *heldLine) forget() {
+	h.svc.heldMu.Lock()
+	delete(h.svc.held, h)
+	h.svc.heldMu.Unlock()
+}
+
+func (h *heldLine) Ack(ctx context.Context) error { h.forget(); return h.Delivery.Ack(ctx) }
+func (h *heldLine) Nak(delay time.Duration) error { h.forget(); return h.Delivery.Nak(delay) }
+func (h *heldLine) Term() error                   { h.forget(); return h.Delivery.Term() }
+
+// keepAlive tells the stream every AckWait/3 that each held line is in
+// hand, until ctx ends: a line queued behind a long reply is not handed to
+// another process meanwhile, and one this process stops holding (because
+// it died) comes back within AckWait.
+func (s *ChatService) keepAlive(ctx context.Context) {
+	t := time.NewTicker(s.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.heldMu.Lock()
+		lines := make([]*heldLine, 0, len(s.held))
+		for h := range s.held {
+			lines = append(lines, h)
+		}
+		s.heldMu.Unlock()
+		for _, h := range lines {
+			_ = h.InProgress()
+		}
+	}
 }
 
 // errStopped is why a generation the player stopped ended.
@@ -128,9 +186,11 @@ func (s *ChatService) route(ctx context.Context, msg bus.Delivery) {
 		s.wg.Add(1)
 		go a.run(ctx)
 	}
+	held := s.hold(msg)
 	select {
-	case a.mailbox <- msg:
+	case a.mailbox <- held:
 	default:
+		held.forget()
 		// The actor is far behind; let JetStream hold the line for now.
 		_ = msg.Nak(time.Second)
 	}
@@ -240,6 +300,9 @@ func (a *chatActor) handle(ctx context.Context, msg bus.Delivery) {
 		}
 		_ = msg.Nak(2 * time.Second)
 		return
+	}
+	if old, ok := a.deliveries[line.MessageID].(*heldLine); ok && old != msg {
+		old.forget() // the same line delivered again: the newer delivery counts
 	}
 	a.deliveries[line.MessageID] = msg
 	a.step(ctx, LineReceived{Line: line})
@@ -480,23 +543,6 @@ func (a *chatActor) fork(ctx context.Context, e Fork) Input {
 }
 
 func (a *chatActor) generate(ctx context.Context, g Generate) Input {
-	// Keep JetStream from redelivering the line while the engine works.
-	stopKeepAlive := make(chan struct{})
-	if m := a.deliveries[a.state.InFlight]; m != nil {
-		go func() {
-			t := time.NewTicker(a.svc.AckWait / 3)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					_ = m.InProgress()
-				case <-stopKeepAlive:
-					return
-				}
-			}
-		}()
-	}
-	defer close(stopKeepAlive)
 	gctx, cut := context.WithCancelCause(ctx)
 	defer cut(nil)
 	a.genMu.Lock()

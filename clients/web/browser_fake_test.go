@@ -22,7 +22,7 @@ func TestBrowserWithFakeGateway(t *testing.T) {
 		ID: "c-x", Name: `<img src=x onerror="window.__pwned=1">Eve`, Description: `<b>bold?</b> & "quotes"`,
 		Greeting: `<script>window.__pwned=2</script>hi`, Tags: []string{"<i>t</i>"},
 	})
-	srv := fakegw.Start(fakegw.Options{Static: web.Handler(), Characters: chars, FailReply: "boom"})
+	srv := fakegw.Start(fakegw.Options{Static: web.Handler(), Characters: chars, FailReply: "boom", LoseAck: "lost ack", Unavailable: "engine nap"})
 	defer srv.Close()
 
 	res := chatFlow(t, p, srv.URL, 20*time.Second)
@@ -44,6 +44,26 @@ func TestBrowserWithFakeGateway(t *testing.T) {
 	p.waitJS("back online", `document.getElementById("status").classList.contains("online")`, 10*time.Second)
 	p.do("say after reconnect", chromedp.SendKeys(chromedp.ID("input"), "still there?"), pressEnter)
 	p.waitJS("reply after reconnect", `Array.from(document.querySelectorAll("#messages .message.character.complete .text")).some(n => n.textContent === "Mira heard you say: still there?")`, 10*time.Second)
+
+	// A line whose ack is lost (the connection drops right after the
+	// gateway stored it) goes out again after the reconnect with the same
+	// client id: stored once, shown once, answered once.
+	p.do("say a line whose ack is lost", chromedp.SendKeys(chromedp.ID("input"), "lost ack line"), pressEnter)
+	p.waitJS("the resent line acked and answered", `(() => {
+		const mine = Array.from(document.querySelectorAll("#messages .message.user")).filter(n => n.querySelector(".text").textContent === "lost ack line");
+		const replies = Array.from(document.querySelectorAll("#messages .message.character.complete .text")).filter(n => n.textContent === "Mira heard you say: lost ack line");
+		return mine.length === 1 && !mine[0].classList.contains("pending") && !mine[0].classList.contains("failed") && replies.length === 1;
+	})()`, 20*time.Second)
+	if n := srv.StoredCount("lost ack line"); n != 1 {
+		t.Errorf("the line whose ack was lost was stored %d times, want once", n)
+	}
+
+	// An engine down for a moment: the reply says it is still trying,
+	// then comes.
+	p.do("say while the engine naps", chromedp.SendKeys(chromedp.ID("input"), "engine nap"), pressEnter)
+	p.waitJS("still trying", `Array.from(document.querySelectorAll("#messages .message.character.retrying .meta")).some(n => n.textContent.includes("still trying"))`, 10*time.Second)
+	p.waitJS("the reply after the nap", `Array.from(document.querySelectorAll("#messages .message.character.complete")).some(n =>
+		n.querySelector(".text").textContent === "Mira heard you say: engine nap" && !n.classList.contains("retrying") && !n.querySelector(".meta").textContent.includes("trying"))`, 10*time.Second)
 
 	// A failed reply shows as a readable inline error.
 	p.do("say a failing line", chromedp.SendKeys(chromedp.ID("input"), "boom"), pressEnter)

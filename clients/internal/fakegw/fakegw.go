@@ -37,6 +37,13 @@ type Options struct {
 	// FailReply makes replies to lines containing this text fail with an
 	// engine_error after the ack.
 	FailReply string
+	// LoseAck makes the first sending of a line containing this text be
+	// stored and answered but its ack lost: the connection drops instead,
+	// as when a gateway dies right after the stream took the line.
+	LoseAck string
+	// Unavailable makes the engine "unavailable" for a moment before
+	// replies to lines containing this text: a retrying frame comes first.
+	Unavailable string
 }
 
 // Server is a running fake.
@@ -51,6 +58,8 @@ type Server struct {
 	byID    map[string]*conv
 	Revoked map[string]bool // tokens to answer with bad_token; tests set entries under Lock
 	live    map[*wsConn]bool
+	lines   map[string]string // player + "/" + client message id → line id
+	stored  map[string]int    // lines stored per text
 }
 
 type conv struct {
@@ -83,7 +92,7 @@ func Start(opt Options) *Server {
 			return ch.Name + " heard you say: " + text
 		}
 	}
-	s := &Server{opt: opt, tokens: map[string]string{}, convs: map[string]*conv{}, byID: map[string]*conv{}, Revoked: map[string]bool{}, live: map[*wsConn]bool{}}
+	s := &Server{opt: opt, tokens: map[string]string{}, convs: map[string]*conv{}, byID: map[string]*conv{}, Revoked: map[string]bool{}, live: map[*wsConn]bool{}, lines: map[string]string{}, stored: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/session", s.session)
 	mux.HandleFunc("GET /api/v1/characters", func(w http.ResponseWriter, r *http.Request) {
@@ -261,13 +270,29 @@ func (s *Server) say(wc *wsConn, ref string, say protocol.Say) {
 		wc.fail(ref, protocol.CodeUnknownChat, fmt.Sprintf("no open chat %q", say.ConversationID))
 		return
 	}
+	key := wc.player + "/" + say.ClientMessageID
+	if id, ok := s.lines[key]; ok && say.ClientMessageID != "" {
+		// The same line again: stored and answered once, acked again.
+		s.mu.Unlock()
+		wc.send(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: cv.id, MessageID: id})
+		return
+	}
 	msg := protocol.ChatMessage{ID: s.newID("msg"), Seq: int64(len(cv.history) + 1), Role: "user", Content: say.Text, At: time.Now().UTC()}
 	cv.history = append(cv.history, msg)
 	cv.pending = append(cv.pending, msg.ID)
+	if say.ClientMessageID != "" {
+		s.lines[key] = msg.ID
+	}
+	s.stored[say.Text]++
 	replyID := s.newID("msg")
+	loseAck := s.opt.LoseAck != "" && strings.Contains(say.Text, s.opt.LoseAck) && s.stored[say.Text] == 1
 	s.mu.Unlock()
-	wc.send(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: cv.id, MessageID: msg.ID})
 	go s.generate(cv, msg, replyID)
+	if loseAck {
+		wc.c.NetConn().Close()
+		return
+	}
+	wc.send(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: cv.id, MessageID: msg.ID})
 }
 
 // generate streams a reply to every connection that has the chat open at the
@@ -277,6 +302,10 @@ func (s *Server) generate(cv *conv, msg protocol.ChatMessage, replyID string) {
 		time.Sleep(s.opt.DeltaDelay)
 		s.finish(cv, msg.ID, nil, protocol.Error{Envelope: protocol.Envelope{Type: protocol.TypeError}, Code: protocol.CodeEngine, Message: "the engine failed (on purpose)", ConversationID: cv.id, ReplyTo: msg.ID})
 		return
+	}
+	if s.opt.Unavailable != "" && strings.Contains(msg.Content, s.opt.Unavailable) {
+		s.broadcast(cv, protocol.Retrying{Envelope: protocol.Envelope{Type: protocol.TypeRetrying}, ConversationID: cv.id, ReplyTo: msg.ID, Attempt: 1, RetryInMillis: 2000})
+		time.Sleep(500 * time.Millisecond)
 	}
 	text := s.opt.Reply(cv.ch, msg.Content)
 	runes := []rune(text)
@@ -338,6 +367,13 @@ func (s *Server) History(conversationID string) []protocol.ChatMessage {
 		return append([]protocol.ChatMessage(nil), cv.history...)
 	}
 	return nil
+}
+
+// StoredCount is how many lines with this text the fake stored.
+func (s *Server) StoredCount(text string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stored[text]
 }
 
 // DropAll cuts every WebSocket connection without a close frame, as a crashed

@@ -3,7 +3,7 @@
 // through textContent, never as markup.
 
 import { $, button, enterSubmits, load, make, paintAvatar, store } from "./dom.js";
-import { Connection, forgetToken } from "./connection.js";
+import { Connection, forgetToken, newMessageID } from "./connection.js";
 import { engineChanged } from "./models.js";
 
 const MAX_SAY_RUNES = 4000;
@@ -32,6 +32,7 @@ const el = {
 let characters = [];
 // The open chat: character id, conversation id once chat_opened arrives.
 let current = null;
+let held = [];    // say requests waiting for the chat to be open again
 let unsent = [];  // user message elements that never got an ack
 let persona = { name: "", description: "" }; // the player's default persona
 let tagFilter = "";
@@ -50,7 +51,7 @@ const conn = new Connection("w", {
   onStatus: setStatus,
   onWelcome: onWelcome,
   onFrame: handle,
-  onLost: (reqs) => failUnacked(reqs, "not sent: the connection was lost"),
+  onLost: (reqs) => holdUnacked(reqs),
   // The token is no longer valid: get a new identity right away.
   onBadAuth: forgetToken,
   onSessionError: (e) => showProblem("offline", e.message),
@@ -66,6 +67,7 @@ function handle(f, req) {
     case "chat_opened": return onChatOpened(f);
     case "ack": return onAck(f, req);
     case "delta": return onDelta(f);
+    case "retrying": return onRetrying(f);
     case "complete": return onComplete(f);
     case "error": return onError(f, req);
     case "message_updated": return onMessageUpdated(f);
@@ -276,6 +278,7 @@ function onChatOpened(f) {
   el.messages.replaceChildren.apply(el.messages, nodes.concat(unsent));
   refreshTools();
   scrollDown(true);
+  resendHeld();
   if (!el.chatsPanel.hidden) send({ type: "list_chats", character_id: current.characterId });
   if (!matchMedia("(pointer: coarse)").matches) el.input.focus();
 }
@@ -571,6 +574,12 @@ function onAck(f, req) {
   if (!req || req.kind !== "say") return;
   conn.forget(f.ref);
   unsent = unsent.filter(function (n) { return n !== req.el; });
+  const stored = Array.from(el.messages.querySelectorAll(".message.user")).find((n) => n !== req.el && n.dataset.id === f.message_id);
+  if (stored) {
+    // A resent line the server had already: the history shows it.
+    req.el.remove();
+    return;
+  }
   req.el.classList.remove("pending");
   req.el.dataset.id = f.message_id;
   req.el.message = { id: f.message_id, role: "user", content: req.text };
@@ -594,6 +603,7 @@ function onDelta(f) {
   }
   n.dataset.id = f.message_id;
   n.classList.remove("waiting");
+  endRetrying(n);
   // Drop repeats of pieces already shown (a reconnect can replay them).
   const last = n.dataset.seq == null ? -1 : Number(n.dataset.seq);
   if (typeof f.seq === "number" && f.seq <= last) return;
@@ -603,11 +613,27 @@ function onDelta(f) {
   scrollDown(false);
 }
 
+// onRetrying: the engine is down for a moment; the line stays accepted.
+function onRetrying(f) {
+  if (!current || f.conversation_id !== current.conversationId) return;
+  const n = findReply(null, f.request ? null : f.reply_to) || el.messages.appendChild(replyPlaceholder(f.reply_to));
+  const secs = Math.max(1, Math.round((f.retry_in_ms || 0) / 1000));
+  n.classList.add("retrying");
+  setMeta(n, "the engine is unavailable; still trying (again in " + secs + "s)");
+}
+
+function endRetrying(n) {
+  if (!n.classList.contains("retrying")) return;
+  n.classList.remove("retrying");
+  setMeta(n, "");
+}
+
 function onComplete(f) {
   if (!current || f.conversation_id !== current.conversationId || !f.message) return;
   const m = f.message;
   const n = findReply(m.id, f.request ? null : m.reply_to) || el.messages.appendChild(replyPlaceholder(m.reply_to));
   n.classList.add("complete");
+  endRetrying(n);
   fillMessage(n, m);
   refreshTools();
   scrollDown(false);
@@ -706,22 +732,38 @@ function setMeta(n, text) {
   n.querySelector(".meta").replaceChildren(document.createTextNode(text));
 }
 
-function markFailed(n, why, text) {
+function markFailed(n, why, text, cid) {
   n.classList.remove("pending");
   n.classList.add("failed");
   setMeta(n, why);
   const retry = button("retry", "retry", function () {
     n.remove();
     unsent = unsent.filter(function (x) { return x !== n; });
-    say(text);
+    say(text, cid);
   });
   n.querySelector(".meta").append(retry);
 }
 
-// failUnacked marks the lines of lost requests as not sent.
-function failUnacked(reqs, why) {
+// holdUnacked keeps the lines of lost requests to send again once the
+// chat is open on a new connection: each keeps its client id, so a line
+// the server had stored before the ack was lost is not stored twice.
+function holdUnacked(reqs) {
   reqs.forEach(function (req) {
-    if (req.kind === "say") markFailed(req.el, why, req.text);
+    if (req.kind !== "say") return;
+    req.el.classList.add("pending");
+    setMeta(req.el, "connection lost; will send again when back");
+    held.push(req);
+  });
+}
+
+// resendHeld sends the held lines of the chat just opened, in order.
+function resendHeld() {
+  const mine = held.filter((r) => current && r.conversationId === current.conversationId);
+  held = held.filter((r) => !mine.includes(r));
+  mine.forEach(function (r) {
+    setMeta(r.el, "sending again…");
+    const frame = { type: "say", conversation_id: r.conversationId, text: r.text, client_message_id: r.cid };
+    if (!send(frame, r)) markFailed(r.el, "not sent: offline", r.text, r.cid);
   });
 }
 
@@ -753,8 +795,11 @@ function scrollDown(force) {
 
 // ---- composing ----
 
-function say(text) {
+// say sends a line; cid names it (a retry of a line whose fate is unknown
+// keeps its name, so it is stored once).
+function say(text, cid) {
   if (!current) return;
+  cid = cid || newMessageID();
   const n = messageNode("user pending", myName(), text);
   setMeta(n, "sending…");
   el.messages.append(n);
@@ -763,13 +808,15 @@ function say(text) {
     markFailed(n, "not sent: longer than " + MAX_SAY_RUNES + " characters", text);
     return;
   }
+  unsent.push(n);
+  const req = { kind: "say", el: n, text: text, cid: cid, conversationId: current.conversationId };
   if (!conn.ready || !current.conversationId) {
-    markFailed(n, "not sent: offline", text);
-    unsent.push(n);
+    // Offline: it goes out when the chat is open again.
+    setMeta(n, "offline; will send when back");
+    if (current.conversationId) held.push(req); else markFailed(n, "not sent: offline", text, cid);
     return;
   }
-  unsent.push(n);
-  send({ type: "say", conversation_id: current.conversationId, text: text }, { kind: "say", el: n, text: text });
+  send({ type: "say", conversation_id: current.conversationId, text: text, client_message_id: cid }, req);
 }
 
 el.composer.addEventListener("submit", function (ev) {

@@ -79,6 +79,15 @@ function wsURL() {
 //   onBadAuth(token)     the server closed with 4001: this token is bad
 //   onSessionError(err)  token() failed (the reconnect is already planned)
 //   onBadFrame()         the server sent something that is not JSON
+// newMessageID names a line on the client, so that sending it again after
+// a lost ack is the same line to the server (client_message_id). Pages
+// served over plain HTTP on a LAN address have no crypto.randomUUID.
+export function newMessageID() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
 export class Connection {
   #opts;
   #prefix;

@@ -6,7 +6,7 @@
 // All text from the server or the player goes in through textContent.
 
 import { $, button, enterSubmits, loadJSON, make, store } from "./dom.js";
-import { Connection, forgetToken, storedPlayer } from "./connection.js";
+import { Connection, forgetToken, newMessageID, storedPlayer } from "./connection.js";
 import { drawMap, worldClock } from "./world_map.js";
 import { showList } from "./app.js";
 import { leftStudio } from "./studio.js";
@@ -185,7 +185,7 @@ const conn = new Connection("x", {
   onStatus: setConn,
   onWelcome: onWelcome,
   onFrame: handle,
-  onLost: (reqs) => failPending(reqs, "not sent: the connection was lost"),
+  onLost: (reqs) => holdPending(reqs),
   onBadAuth: forgetToken,
   onSessionError: (e) => pickerProblem(e.message)
 });
@@ -369,6 +369,7 @@ function onJoined(f, req) {
   renderMap();
   renderPresent();
   scrollDown(el.feed, true);
+  resendHeld();
 }
 
 function noteActor(a) {
@@ -623,19 +624,44 @@ function sayLine(box, text, frame) {
   box.append(n);
   scrollDown(box, true);
   if (Array.from(text).length > MAX_SAY_RUNES) return failLine(n, "not sent: longer than " + MAX_SAY_RUNES + " characters");
-  if (!conn.ready || !world) return failLine(n, "not sent: offline");
-  send(frame, { kind: "say", el: n, box: box });
+  if (!world) return failLine(n, "not sent: offline");
+  // The line keeps one client id however often it is sent: the world
+  // logs it once.
+  frame.client_message_id = newMessageID();
+  const req = { kind: "say", el: n, box: box, frame: frame, worldId: world.id };
+  if (!conn.ready) {
+    n.querySelector(".meta").textContent = "offline; will send when back";
+    held.push(req);
+    return;
+  }
+  send(frame, req);
+}
+
+// held are lines whose ack never came (or that were said offline); they go
+// out again, with the same client id, once the world is joined again.
+let held = [];
+
+function holdPending(reqs) {
+  reqs.forEach(function (req) {
+    if (req.kind !== "say") return;
+    req.el.querySelector(".meta").textContent = "connection lost; will send again when back";
+    held.push(req);
+  });
+}
+
+function resendHeld() {
+  const mine = held.filter((r) => world && r.worldId === world.id);
+  held = held.filter((r) => !mine.includes(r));
+  mine.forEach(function (r) {
+    r.el.querySelector(".meta").textContent = "sending again…";
+    if (!send(r.frame, r)) failLine(r.el, "not sent: offline");
+  });
 }
 
 function failLine(n, why) {
   n.classList.remove("pending");
   n.classList.add("failed");
   n.querySelector(".meta").textContent = why;
-}
-
-// failPending marks the lines of lost requests as not sent.
-function failPending(reqs, why) {
-  reqs.forEach(function (req) { if (req.kind === "say") failLine(req.el, why); });
 }
 
 function onAck(f, req) {

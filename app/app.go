@@ -259,6 +259,12 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worldsim"),
 			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
 		worlds := &worldsim.WorldService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worlds")}
+		if cfg.NATSURL == "" {
+			// The only process on this NATS (the data folder is locked):
+			// a stable name lets a restart after a crash take its chat
+			// partitions and worlds back at once.
+			svc.Owner, worlds.Owner = "maopao-serve", "maopao-serve"
+		}
 		preview := &worldsim.PreviewService{Bus: nc, Engine: s.gen, Log: s.log.With("part", "preview")}
 		wsDone := make(chan error, 3)
 		go func() { wsDone <- svc.Run(runCtx) }()

@@ -82,9 +82,10 @@ type Streams interface {
 	// consumer shared by every process that consumes under cfg.Durable:
 	// each entry goes to one of them until it is acknowledged, and comes
 	// again after cfg.AckWait or a Nak. h runs on one goroutine, in
-	// order. Consuming stops when ctx ends; entries not acknowledged by
-	// then come again.
-	Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) error
+	// order. Consuming stops when ctx ends: entries already fetched are
+	// still handed to h, then done closes and h is not called again.
+	// Entries not acknowledged come again.
+	Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) (done <-chan struct{}, err error)
 	// Read delivers, in order, the entries of stream on subject from
 	// sequence from on, then every later one as it is appended, until ctx
 	// ends; the channel closes then (or when reading fails).
@@ -155,6 +156,8 @@ type KV interface {
 	Delete(ctx context.Context, key string, rev uint64) error
 	// Get returns key's value and revision; ErrKeyNotFound when none.
 	Get(ctx context.Context, key string) (value []byte, rev uint64, err error)
+	// Keys lists the keys that hold a value now.
+	Keys(ctx context.Context) ([]string, error)
 }
 
 // Bus is everything the platform's roles need from the message bus.
@@ -209,9 +212,15 @@ func DeclareStreams(ctx context.Context, s Streams, only ...StreamConfig) error 
 	return nil
 }
 
-// ChatConsumer is the durable consumer world simulations share for chat
-// lines; ackWait is how long a line may go unacknowledged before it is
+// ChatConsumer is the durable consumer of chat partition p, consumed by
+// its owner; ackWait is how long a line may go unacknowledged before it is
 // delivered again.
-func ChatConsumer(ackWait time.Duration) ConsumerConfig {
-	return ConsumerConfig{Durable: protocol.ChatWorkerConsumer, Filter: protocol.ChatInputSubject("*"), AckWait: ackWait}
+func ChatConsumer(p int, ackWait time.Duration) ConsumerConfig {
+	return ConsumerConfig{Durable: protocol.ChatPartitionConsumer(p), Filter: protocol.ChatPartitionFilter(p), AckWait: ackWait}
+}
+
+// LegacyChatConsumer drains lines written before chats were partitioned;
+// every world simulation consumes it.
+func LegacyChatConsumer(ackWait time.Duration) ConsumerConfig {
+	return ConsumerConfig{Durable: protocol.ChatWorkerConsumer, Filter: protocol.ChatLegacyFilter, AckWait: ackWait}
 }

@@ -47,6 +47,16 @@ func (l *Leases) TryAcquire(ctx context.Context, key string) (rev uint64, ok boo
 	case err == nil:
 		return rev, true, nil
 	case errors.Is(err, ErrKeyExists):
+		// Held under our own name: a process with a stable name that
+		// restarted after a crash takes its leases back at once instead
+		// of waiting for them to lapse.
+		holder, cur, gerr := l.kv.Get(ctx, key)
+		if gerr != nil || string(holder) != l.owner {
+			return 0, false, nil
+		}
+		if next, uerr := l.kv.Update(ctx, key, []byte(l.owner), cur); uerr == nil {
+			return next, true, nil
+		}
 		return 0, false, nil
 	default:
 		return 0, false, fmt.Errorf("bus: acquire lease %s: %w", key, err)
@@ -89,6 +99,15 @@ func (l *Leases) Drop(ctx context.Context, key string) error {
 		return nil
 	}
 	return l.Release(ctx, key, rev)
+}
+
+// Held lists the keys somebody holds now.
+func (l *Leases) Held(ctx context.Context) ([]string, error) {
+	keys, err := l.kv.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bus: list leases: %w", err)
+	}
+	return keys, nil
 }
 
 // Holder returns who holds key, or "" when nobody does.

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -45,6 +46,18 @@ func TestKV(t *testing.T) {
 		}
 		if _, err := kv.Create(ctx, "k", []byte("again")); err != nil {
 			t.Fatalf("create after delete: %v", err)
+		}
+		if _, err := kv.Create(ctx, "other", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := kv.Keys(ctx)
+		slices.Sort(keys)
+		if err != nil || !slices.Equal(keys, []string{"k", "other"}) {
+			t.Fatalf("keys %v (%v), want k and other", keys, err)
+		}
+		empty, _ := connect("one").OpenKV(ctx, "t_kv_empty", time.Minute)
+		if keys, err := empty.Keys(ctx); err != nil || len(keys) != 0 {
+			t.Fatalf("keys of an empty bucket: %v %v", keys, err)
 		}
 	})
 }
@@ -99,6 +112,13 @@ func TestLeasesAreExclusiveLapseAndHandOver(t *testing.T) {
 		}
 		if h, _ := a.Holder(ctx, "world-1"); h != "b" {
 			t.Fatalf("holder after a's drop %q, want b", h)
+		}
+
+		// A process that restarts under the same name takes its lease
+		// back at once (b again, after a crash).
+		bAgain := open("b")
+		if _, ok, err := bAgain.TryAcquire(ctx, "world-1"); err != nil || !ok {
+			t.Fatalf("a restarted b could not take its own lease back: %v %v", ok, err)
 		}
 
 		// b dies (stops renewing): the lease lapses within about the TTL.

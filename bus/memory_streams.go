@@ -142,15 +142,15 @@ func (b *Memory) stream(name string) (*memStream, error) {
 	return s, nil
 }
 
-func (b *Memory) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) error {
+func (b *Memory) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) (<-chan struct{}, error) {
 	if cfg.Durable == "" || cfg.AckWait <= 0 {
-		return fmt.Errorf("bus: consumer needs a durable name and an ack wait")
+		return nil, fmt.Errorf("bus: consumer needs a durable name and an ack wait")
 	}
 	b.mu.Lock()
 	s, err := b.stream(stream)
 	if err != nil {
 		b.mu.Unlock()
-		return err
+		return nil, err
 	}
 	c := s.consumers[cfg.Durable]
 	if c == nil {
@@ -159,8 +159,9 @@ func (b *Memory) Consume(ctx context.Context, stream string, cfg ConsumerConfig,
 	}
 	c.cfg = cfg
 	b.mu.Unlock()
-	go b.consumeLoop(ctx, s, c, h)
-	return nil
+	done := make(chan struct{})
+	go func() { defer close(done); b.consumeLoop(ctx, s, c, h) }()
+	return done, nil
 }
 
 // consumeLoop hands out the first entry free to go, or waits for the
@@ -414,6 +415,18 @@ func (k *memKV) Delete(_ context.Context, key string, rev uint64) error {
 	k.rev++
 	delete(k.entries, key)
 	return nil
+}
+
+func (k *memKV) Keys(context.Context) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var keys []string
+	for key := range k.entries {
+		if _, ok := k.live(key); ok {
+			keys = append(keys, key)
+		}
+	}
+	return keys, nil
 }
 
 func (k *memKV) Get(_ context.Context, key string) ([]byte, uint64, error) {

@@ -304,7 +304,7 @@ func (n *NATS) Append(ctx context.Context, subject, id string, data []byte) (uin
 	return ack.Sequence, nil
 }
 
-func (n *NATS) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) error {
+func (n *NATS) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h func(Delivery)) (<-chan struct{}, error) {
 	cons, err := n.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		FilterSubject: cfg.Filter,
@@ -314,7 +314,7 @@ func (n *NATS) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h
 		MaxAckPending: 10000,
 	})
 	if err != nil {
-		return fmt.Errorf("bus: declare consumer %s: %w", cfg.Durable, err)
+		return nil, fmt.Errorf("bus: declare consumer %s: %w", cfg.Durable, err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) { h(natsDelivery{m}) },
 		jetstream.PullMaxMessages(256),
@@ -322,10 +322,23 @@ func (n *NATS) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h
 		// nobody can act on them here.
 		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) {}))
 	if err != nil {
-		return fmt.Errorf("bus: consume %s: %w", cfg.Durable, err)
+		return nil, fmt.Errorf("bus: consume %s: %w", cfg.Durable, err)
 	}
-	go func() { <-ctx.Done(); cc.Stop() }()
-	return nil
+	done := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		// Drain, not Stop: what the client fetched already still reaches
+		// h, which can hand it back at once rather than leave it to time
+		// out (and come after newer entries).
+		cc.Drain()
+		select {
+		case <-cc.Closed():
+		case <-time.After(10 * time.Second):
+			cc.Stop()
+		}
+		close(done)
+	}()
+	return done, nil
 }
 
 type natsDelivery struct{ m jetstream.Msg }
@@ -438,6 +451,14 @@ func (k natsKV) Get(ctx context.Context, key string) ([]byte, uint64, error) {
 		return nil, 0, kvErr(err, ErrWrongRevision)
 	}
 	return e.Value(), e.Revision(), nil
+}
+
+func (k natsKV) Keys(ctx context.Context) ([]string, error) {
+	keys, err := k.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	return keys, err
 }
 
 // kvErr maps JetStream's key-value errors onto the bus's own. JetStream

@@ -100,7 +100,8 @@ func TestWorkQueueAckNakRedeliver(t *testing.T) {
 		cfg := ConsumerConfig{Durable: "workers", Filter: "t.queue.*", AckWait: 2 * time.Second}
 		got := make(chan Delivery, 100)
 		wctx, stop := context.WithCancel(ctx)
-		if err := connect("worker").Consume(wctx, testQueue.Name, cfg, func(d Delivery) { got <- d }); err != nil {
+		stopped, err := connect("worker").Consume(wctx, testQueue.Name, cfg, func(d Delivery) { got <- d })
+		if err != nil {
 			t.Fatal(err)
 		}
 		first := map[string]Delivery{}
@@ -140,11 +141,12 @@ func TestWorkQueueAckNakRedeliver(t *testing.T) {
 			}
 		}
 		stop()
+		receive(t, stopped, "the end of consuming")
 
 		// Another process under the same durable name gets what is left:
 		// only 2, after its delay; 0 was acked and 1 terminated.
 		later := make(chan Delivery, 10)
-		if err := connect("worker-2").Consume(ctx, testQueue.Name, cfg, func(d Delivery) { later <- d }); err != nil {
+		if _, err := connect("worker-2").Consume(ctx, testQueue.Name, cfg, func(d Delivery) { later <- d }); err != nil {
 			t.Fatal(err)
 		}
 		d := receive(t, later, "delivery to the second worker")

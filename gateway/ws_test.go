@@ -179,7 +179,7 @@ func (b *wsBed) publishReply(ev protocol.ReplyEvent) {
 // takeLines consumes the chat input stream as the world simulation does.
 func (b *wsBed) takeLines(ctx context.Context) <-chan protocol.PlayerLine {
 	lines := make(chan protocol.PlayerLine, 16)
-	err := b.mem.Consume(ctx, protocol.InputStream, bus.ChatConsumer(time.Minute), func(d bus.Delivery) {
+	_, err := b.mem.Consume(ctx, protocol.InputStream, bus.ConsumerConfig{Durable: "test", Filter: "maopao.in.chat.>", AckWait: time.Minute}, func(d bus.Delivery) {
 		var l protocol.PlayerLine
 		if err := json.Unmarshal(d.Data(), &l); err != nil {
 			b.t.Errorf("line %s: %v", d.Data(), err)

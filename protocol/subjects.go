@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -12,13 +14,49 @@ const (
 	InputStream = "MAOPAO_INPUT"
 	// InputSubjects is the subject filter of InputStream.
 	InputSubjects = "maopao.in.>"
-	// ChatWorkerConsumer is the durable consumer world simulations share.
+	// ChatWorkerConsumer is the durable consumer of lines written before
+	// chats were partitioned (ChatLegacyFilter), drained by any process.
 	ChatWorkerConsumer = "worldsim-chat"
+	// ChatLegacyFilter matches the input subjects of unpartitioned chats.
+	ChatLegacyFilter = "maopao.in.chat.*"
+
+	// ChatPartitions is how many partitions chat input is split into. Each
+	// partition is owned by one world simulation at a time (a lease in
+	// ChatPartitionBucket), so the lines of one conversation are answered
+	// by one process, in order. Every process must agree on it.
+	ChatPartitions = 32
+	// ChatPartitionBucket holds the partitions' ownership leases.
+	ChatPartitionBucket = "maopao_chat_partitions"
+	// ChatMembersBucket holds one entry per live world simulation, so that
+	// each can tell which partitions are its share.
+	ChatMembersBucket = "maopao_chat_members"
 )
 
+// ChatPartition is the partition a conversation's lines go to.
+func ChatPartition(conversationID string) int {
+	var h uint32 = 2166136261
+	for i := 0; i < len(conversationID); i++ {
+		h ^= uint32(conversationID[i])
+		h *= 16777619
+	}
+	return int(h % ChatPartitions)
+}
+
 // ChatInputSubject is where a player's line to a conversation is published
-// (into InputStream).
-func ChatInputSubject(conversationID string) string { return "maopao.in.chat." + conversationID }
+// (into InputStream): maopao.in.chat.<partition>.<conversation>.
+func ChatInputSubject(conversationID string) string {
+	return "maopao.in.chat." + strconv.Itoa(ChatPartition(conversationID)) + "." + conversationID
+}
+
+// ChatPartitionFilter matches the input subjects of partition p.
+func ChatPartitionFilter(p int) string { return "maopao.in.chat." + strconv.Itoa(p) + ".*" }
+
+// ChatPartitionConsumer is the durable consumer of partition p; its owner
+// consumes it.
+func ChatPartitionConsumer(p int) string { return fmt.Sprintf("worldsim-chat-p%02d", p) }
+
+// ChatPartitionKey names partition p in ChatPartitionBucket.
+func ChatPartitionKey(p int) string { return fmt.Sprintf("p%02d", p) }
 
 // ChatOutputSubject is the core NATS subject carrying reply events for a
 // conversation to whichever gateways hold its players' connections.

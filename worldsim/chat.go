@@ -168,8 +168,9 @@ type Publish struct{ Event protocol.ReplyEvent }
 // Ack removes the line from the input stream: it is fully answered.
 type Ack struct{ MessageID string }
 
-// Nak returns the line to the input stream for another try.
-type Nak struct{ MessageID string }
+// Nak returns lines to the input stream for another try, in the order
+// given: the one that was being answered, then the ones queued behind it.
+type Nak struct{ MessageIDs []string }
 
 // SaveMemory writes what the character remembers about the player.
 type SaveMemory struct{ Memory maopao.Memory }
@@ -486,9 +487,12 @@ func generated(s ChatState, in Generated) (ChatState, []Effect) {
 // starts over. Queued lines go back too (they were never acked), so they
 // keep their order behind it.
 func handBack(s ChatState) (ChatState, []Effect) {
-	id := s.InFlight
+	ids := []string{s.InFlight}
+	for _, l := range s.Queue {
+		ids = append(ids, l.MessageID)
+	}
 	s.InFlight, s.Op, s.Gen, s.Queue, s.FailText = "", protocol.PlayerLine{}, nil, nil, ""
-	return s, []Effect{Nak{MessageID: id}}
+	return s, []Effect{Nak{MessageIDs: ids}}
 }
 
 // apply carries out a request about the stored message m.

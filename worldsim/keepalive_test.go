@@ -46,7 +46,7 @@ func (d countingDelivery) InProgress() error {
 	return d.Delivery.InProgress()
 }
 
-func (b *countingBus) Consume(ctx context.Context, stream string, cfg bus.ConsumerConfig, h func(bus.Delivery)) error {
+func (b *countingBus) Consume(ctx context.Context, stream string, cfg bus.ConsumerConfig, h func(bus.Delivery)) (<-chan struct{}, error) {
 	return b.Bus.Consume(ctx, stream, cfg, func(d bus.Delivery) {
 		var l protocol.PlayerLine
 		_ = json.Unmarshal(d.Data(), &l)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,7 +39,19 @@ type ChatService struct {
 	// EngineRetryFor is how long a reply is retried while the engine is
 	// unavailable before it fails (default 2m).
 	EngineRetryFor time.Duration
+	// Owner names this process in the partition leases (default: a fresh
+	// UUID); LeaseTTL is how long a dead process keeps its partitions
+	// (default 10s, longer than AckWait so that its unacknowledged lines
+	// come back before anything newer); ClaimEvery is how often the
+	// partitions are balanced (default LeaseTTL/4).
+	Owner      string
+	LeaseTTL   time.Duration
+	ClaimEvery time.Duration
 
+	leases            *bus.Leases
+	members           *bus.Leases
+	parts             map[int]*chatPartition
+	partsWG           sync.WaitGroup
 	mu                sync.Mutex
 	actors            map[string]*chatActor
 	heldMu            sync.Mutex
@@ -61,6 +75,15 @@ func (s *ChatService) Run(ctx context.Context) error {
 	if s.EngineRetryFor <= 0 {
 		s.EngineRetryFor = 2 * time.Minute
 	}
+	if s.Owner == "" {
+		s.Owner = "worldsim-" + newID()
+	}
+	if s.LeaseTTL <= 0 {
+		s.LeaseTTL = max(10*time.Second, s.AckWait+4*time.Second)
+	}
+	if s.ClaimEvery <= 0 {
+		s.ClaimEvery = s.LeaseTTL / 4
+	}
 	if s.Config.ContextSize == 0 {
 		// The engine's model may change while we run (a model installed
 		// from the page): each line then reads the context size anew.
@@ -70,16 +93,32 @@ func (s *ChatService) Run(ctx context.Context) error {
 	if s.Config.CountTokens == nil {
 		s.Config.CountTokens = s.Engine.CountTokens
 	}
+	s.mu.Lock()
 	s.actors = map[string]*chatActor{}
+	s.parts = map[int]*chatPartition{}
+	s.mu.Unlock()
+	s.heldMu.Lock()
 	s.held = map[*heldLine]struct{}{}
+	s.heldMu.Unlock()
 	if err := bus.DeclareStreams(ctx, s.Bus, bus.InputStream); err != nil {
 		return err
 	}
-	actorCtx, stopActors := context.WithCancel(context.Background())
-	defer stopActors()
-	consumeCtx, stopConsuming := context.WithCancel(ctx)
-	defer stopConsuming()
-	if err := s.Bus.Consume(consumeCtx, protocol.InputStream, bus.ChatConsumer(s.AckWait), func(d bus.Delivery) { s.route(actorCtx, d) }); err != nil {
+	var err error
+	if s.leases, err = bus.OpenLeases(ctx, s.Bus, protocol.ChatPartitionBucket, s.Owner, s.LeaseTTL); err != nil {
+		return err
+	}
+	if s.members, err = bus.OpenLeases(ctx, s.Bus, protocol.ChatMembersBucket, s.Owner, s.LeaseTTL); err != nil {
+		return err
+	}
+	memberCtx, leaveMembers := context.WithCancel(context.Background())
+	defer leaveMembers()
+	if err := s.joinMembers(memberCtx, s.Log); err != nil {
+		return err
+	}
+	// Lines from before chats were partitioned: anyone drains them.
+	legacy := newChatPartition(-1)
+	legacyDone, err := s.Bus.Consume(legacy.ctx, protocol.InputStream, bus.LegacyChatConsumer(s.AckWait), func(d bus.Delivery) { s.route(legacy, d) })
+	if err != nil {
 		return fmt.Errorf("worldsim: consume %s: %w", protocol.ChatWorkerConsumer, err)
 	}
 	// Stop requests skip the input queue: the line being answered is
@@ -98,14 +137,59 @@ func (s *ChatService) Run(ctx context.Context) error {
 		}
 	})
 	if err != nil {
+		legacy.stop(false)
 		return fmt.Errorf("worldsim: subscribe %s: %w", protocol.ChatControlWildcard, err)
 	}
-	s.keepAlive(ctx)
+	go s.keepAlive(ctx)
+	s.balanceUntil(ctx)
+
+	// Stopping: every partition is handed over (its lines go back in
+	// order, its lease is released), and this process leaves the members
+	// so the others take its share at once.
 	_ = ctl.Unsubscribe()
-	stopConsuming()
-	stopActors()
+	s.mu.Lock()
+	for _, p := range s.parts {
+		p.stop(true)
+	}
+	s.mu.Unlock()
+	legacy.stop(false)
+	s.drainPartition(legacy, legacyDone)
+	s.partsWG.Wait()
 	s.wg.Wait()
+	leaveMembers()
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.members.Drop(dctx, s.Owner); err != nil {
+		s.Log.Warn("leave chat members", "err", err)
+	}
 	return nil
+}
+
+// balanceUntil balances the partitions now and every ClaimEvery until ctx
+// ends.
+func (s *ChatService) balanceUntil(ctx context.Context) {
+	t := time.NewTicker(s.ClaimEvery)
+	defer t.Stop()
+	for {
+		s.balance(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Partitions lists the chat partitions this process runs now.
+func (s *ChatService) Partitions() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, 0, len(s.parts))
+	for p := range s.parts {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // heldLine is a line this process holds (waiting in an actor's mailbox,
@@ -162,12 +246,16 @@ func (s *ChatService) keepAlive(ctx context.Context) {
 // errStopped is why a generation the player stopped ended.
 var errStopped = errors.New("stopped by the player")
 
-func (s *ChatService) route(ctx context.Context, msg bus.Delivery) {
+func (s *ChatService) route(part *chatPartition, msg bus.Delivery) {
+	ctx := part.ctx
 	var line protocol.PlayerLine
 	if err := json.Unmarshal(msg.Data(), &line); err != nil || line.MessageID == "" || line.ConversationID == "" {
 		s.Log.Error("dropping malformed player line", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
 		return
+	}
+	if !part.admit(msg) {
+		return // the partition is stopping; handed back after its actors' lines
 	}
 	s.mu.Lock()
 	a := s.actors[line.ConversationID]
@@ -181,10 +269,16 @@ func (s *ChatService) route(ctx context.Context, msg bus.Delivery) {
 		return
 	}
 	if a == nil {
-		a = &chatActor{svc: s, convID: line.ConversationID, mailbox: make(chan bus.Delivery, 1024), deliveries: map[string]bus.Delivery{}}
+		a = &chatActor{svc: s, part: part, convID: line.ConversationID, mailbox: make(chan bus.Delivery, 1024), deliveries: map[string]bus.Delivery{}}
 		s.actors[line.ConversationID] = a
 		s.wg.Add(1)
+		part.actors.Add(1)
 		go a.run(ctx)
+	}
+	if wait := time.Until(time.Unix(0, a.pausedUntil.Load())); wait > 0 {
+		s.mu.Unlock()
+		_ = msg.Nak(wait)
+		return
 	}
 	held := s.hold(msg)
 	select {
@@ -201,6 +295,7 @@ func (s *ChatService) route(ctx context.Context, msg bus.Delivery) {
 // performs the effects Step asks for, one input at a time.
 type chatActor struct {
 	svc        *ChatService
+	part       *chatPartition // the partition it runs in
 	convID     string
 	mailbox    chan bus.Delivery
 	deliveries map[string]bus.Delivery // latest delivery per line, for acks
@@ -209,6 +304,9 @@ type chatActor struct {
 
 	genMu  sync.Mutex
 	genCut context.CancelCauseFunc // ends the generation running now, if any
+	// pausedUntil (Unix ns) holds new lines back while handed-back ones
+	// wait to come again.
+	pausedUntil atomic.Int64
 }
 
 // generating reports whether a generation is running now.
@@ -229,6 +327,7 @@ func (a *chatActor) stopGeneration() {
 
 func (a *chatActor) run(ctx context.Context) {
 	defer a.svc.wg.Done()
+	defer a.part.actors.Done()
 	idle := time.NewTimer(a.svc.IdleAfter)
 	defer idle.Stop()
 	for {
@@ -261,15 +360,38 @@ func (a *chatActor) remove() {
 	a.svc.mu.Unlock()
 }
 
+// nakAll hands every line the actor holds back to the stream at once, in
+// the conversation's order (the one being answered, the queue, then the
+// mailbox), so whoever takes the conversation next answers them in order.
 func (a *chatActor) nakAll() {
-	for _, m := range a.deliveries {
-		_ = m.Nak(0)
+	order := []string{a.state.InFlight}
+	for _, l := range a.state.Queue {
+		order = append(order, l.MessageID)
+	}
+	a.handBackAll(order, 0)
+}
+
+// handBackAll naks the lines named in order, then any other line the actor
+// holds, then its mailbox, all with the same delay. Until the delay is
+// over, lines that arrive for the conversation go back too (route), so
+// they stay behind the ones handed back.
+func (a *chatActor) handBackAll(order []string, delay time.Duration) {
+	for _, id := range order {
+		if m := a.deliveries[id]; m != nil {
+			_ = m.Nak(delay)
+			delete(a.deliveries, id)
+		}
+	}
+	for id, m := range a.deliveries {
+		_ = m.Nak(delay)
+		delete(a.deliveries, id)
 	}
 	for {
 		select {
 		case m := <-a.mailbox:
-			_ = m.Nak(0)
+			_ = m.Nak(delay)
 		default:
+			a.pausedUntil.Store(time.Now().Add(delay).UnixNano())
 			return
 		}
 	}
@@ -461,10 +583,14 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 			delete(a.deliveries, e.MessageID)
 		}
 	case Nak:
-		if m := a.deliveries[e.MessageID]; m != nil {
-			_ = m.Nak(time.Second)
-			delete(a.deliveries, e.MessageID)
+		// Everything this actor holds goes back, in order, or a line
+		// behind the one handed back would be answered before it. A
+		// store that failed gets a moment; a stopping process none.
+		delay := time.Second
+		if ctx.Err() != nil {
+			delay = 0
 		}
+		a.handBackAll(e.MessageIDs, delay)
 	}
 	return nil
 }

@@ -1,0 +1,249 @@
+package worldsim
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/protocol"
+)
+
+// Chats are partitioned like worlds are owned: the input of the
+// protocol.ChatPartitions partitions is consumed by one world simulation
+// each, holding the partition's lease, so the lines of one conversation
+// are answered by one process, in order. Every live process has an entry
+// in the members bucket; each partition's place is decided by rendezvous
+// hashing over the members, so a process joining or leaving moves only
+// its share. A process gives up the partitions that are no longer its
+// share gracefully (its actors hand back what they hold, in order, then
+// the lease goes), and the partitions of a process that died come to the
+// others once its lease lapses.
+
+// chatPartition is the input of one partition, or (n < 0) the lines of
+// unpartitioned chats every process drains, while this process runs it.
+type chatPartition struct {
+	n      int
+	ctx    context.Context // its actors' context
+	cancel context.CancelFunc
+	actors sync.WaitGroup
+	done   chan struct{} // closed once it stopped here
+
+	mu       sync.Mutex
+	stopping bool
+	late     []bus.Delivery // fetched after it began stopping: handed back last
+	handOver bool           // release the lease when stopped (not lost)
+}
+
+func newChatPartition(n int) *chatPartition {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &chatPartition{n: n, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+}
+
+// admit reports whether a line may go to an actor; a partition that is
+// stopping keeps it to hand back after its actors' lines.
+func (p *chatPartition) admit(d bus.Delivery) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		p.late = append(p.late, d)
+		return false
+	}
+	return true
+}
+
+// stop ends the partition here; handOver releases its lease afterwards.
+func (p *chatPartition) stop(handOver bool) {
+	p.mu.Lock()
+	p.stopping = true
+	p.handOver = p.handOver || handOver
+	p.mu.Unlock()
+	p.cancel()
+}
+
+// owner picks the member whose hash with partition p is highest
+// (rendezvous hashing): every process agrees given the same members, and a
+// change of members moves only the partitions of the one that came or went.
+func owner(members []string, p int) string {
+	best, bestHash := "", uint64(0)
+	for _, m := range members {
+		// A cryptographic hash: with a weak one, names that differ in one
+		// letter win the same partitions.
+		sum := sha256.Sum256([]byte(m + "\x00" + strconv.Itoa(p)))
+		if v := binary.BigEndian.Uint64(sum[:8]); best == "" || v > bestHash || (v == bestHash && m < best) {
+			best, bestHash = m, v
+		}
+	}
+	return best
+}
+
+// balance claims the partitions that are this process's share and hands
+// over those that are no longer.
+func (s *ChatService) balance(ctx context.Context) {
+	members, err := s.members.Held(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Warn("list chat members", "err", err)
+		}
+		return
+	}
+	if !slices.Contains(members, s.Owner) {
+		// Our entry lapsed for a moment (joinMembers enters it again):
+		// without it every partition would look like another's.
+		return
+	}
+	for p := range protocol.ChatPartitions {
+		mine := owner(members, p) == s.Owner
+		s.mu.Lock()
+		part := s.parts[p]
+		s.mu.Unlock()
+		switch {
+		case mine && part == nil:
+			rev, ok, err := s.leases.TryAcquire(ctx, protocol.ChatPartitionKey(p))
+			if err != nil || !ok {
+				continue // its last owner has not let go yet
+			}
+			s.startPartition(p, rev)
+		case !mine && part != nil:
+			part.stop(true)
+		}
+	}
+}
+
+// startPartition consumes partition p here until it is stopped or its
+// lease is lost.
+func (s *ChatService) startPartition(p int, rev uint64) {
+	part := newChatPartition(p)
+	s.mu.Lock()
+	s.parts[p] = part
+	s.mu.Unlock()
+	key := protocol.ChatPartitionKey(p)
+	log := s.Log.With("partition", p)
+	s.partsWG.Add(1)
+	go func() {
+		defer s.partsWG.Done()
+		defer close(part.done)
+		defer func() {
+			s.mu.Lock()
+			if s.parts[p] == part {
+				delete(s.parts, p)
+			}
+			s.mu.Unlock()
+		}()
+		keepCtx, stopKeeping := context.WithCancel(context.Background())
+		lost := make(chan struct{})
+		lastRev := make(chan uint64, 1)
+		go func() {
+			r, err := s.leases.Keep(keepCtx, key, rev)
+			lastRev <- r
+			if errors.Is(err, bus.ErrLeaseLost) {
+				log.Warn("chat partition lease lost; stopping it here", "err", err)
+				close(lost)
+				part.stop(false)
+			}
+		}()
+		consumed, err := s.Bus.Consume(part.ctx, protocol.InputStream, bus.ChatConsumer(p, s.AckWait), func(d bus.Delivery) { s.route(part, d) })
+		if err != nil {
+			log.Error("consume chat partition", "err", err)
+			part.stop(true)
+			consumed = closedChan()
+		}
+		log.Debug("chat partition taken", "owner", s.Owner)
+		<-part.ctx.Done()
+		s.drainPartition(part, consumed)
+		stopKeeping()
+		last := <-lastRev
+		select {
+		case <-lost:
+			return
+		default:
+		}
+		part.mu.Lock()
+		handOver := part.handOver
+		part.mu.Unlock()
+		if handOver {
+			// Pull requests this process had out may still bring lines to
+			// its closed subscription; those come back only when their
+			// AckWait is over. Letting go after that makes the next owner
+			// get them before anything newer. Alone, there is no next
+			// owner to wait for.
+			if s.othersAlive() {
+				time.Sleep(s.AckWait + s.AckWait/2)
+			}
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.leases.Release(rctx, key, last); err != nil {
+				log.Warn("hand over chat partition", "err", err)
+			}
+			cancel()
+		}
+		log.Debug("chat partition given up", "owner", s.Owner)
+	}()
+}
+
+// drainPartition waits for the partition's consumer to stop and its actors
+// to hand back their lines (in each conversation's order), then hands back
+// what was fetched meanwhile: the next owner gets them all in order.
+func (s *ChatService) drainPartition(part *chatPartition, consumed <-chan struct{}) {
+	<-consumed
+	part.actors.Wait()
+	part.mu.Lock()
+	late := part.late
+	part.late = nil
+	part.mu.Unlock()
+	for _, d := range late {
+		_ = d.Nak(0)
+	}
+}
+
+// othersAlive reports whether another chat service is a member now.
+func (s *ChatService) othersAlive() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	members, err := s.members.Held(ctx)
+	if err != nil {
+		return true // cannot tell: be careful
+	}
+	return slices.ContainsFunc(members, func(m string) bool { return m != s.Owner })
+}
+
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// joinMembers enters this process in the members bucket and keeps it there.
+func (s *ChatService) joinMembers(ctx context.Context, log *slog.Logger) error {
+	rev, ok, err := s.members.TryAcquire(ctx, s.Owner)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("worldsim: another chat service runs under owner " + s.Owner)
+	}
+	go func() {
+		for ctx.Err() == nil {
+			_, err := s.members.Keep(ctx, s.Owner, rev)
+			if ctx.Err() != nil {
+				break
+			}
+			log.Warn("chat membership lapsed; joining again", "err", err)
+			t := time.NewTimer(s.ClaimEvery)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+			if r, ok, err := s.members.TryAcquire(ctx, s.Owner); err == nil && ok {
+				rev = r
+			}
+		}
+	}()
+	return nil
+}

@@ -187,9 +187,10 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 	if role != RoleAll && (cfg.NATSURL == "" || cfg.MongoURI == "") {
 		return nil, errors.New("app: a single role shares its work with other processes, so it needs an external NATS (--nats) and MongoDB (--mongo); use `maopao serve` for everything in one process")
 	}
-	if cfg.NATSURL == "" || cfg.MongoURI == "" {
+	if cfg.NATSURL == "" || cfg.MongoURI == "" || role == RoleWorldsim {
 		// The embedded store and JetStream files live in the data folder;
-		// two processes sharing them would corrupt both.
+		// two processes sharing them would corrupt both. A world
+		// simulation keeps its name there (processID).
 		unlock, err := lockDataDir(cfg.DataDir)
 		if err != nil {
 			return nil, err
@@ -259,12 +260,14 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worldsim"),
 			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
 		worlds := &worldsim.WorldService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worlds")}
-		if cfg.NATSURL == "" {
-			// The only process on this NATS (the data folder is locked):
-			// a stable name lets a restart after a crash take its chat
-			// partitions and worlds back at once.
-			svc.Owner, worlds.Owner = "maopao-serve", "maopao-serve"
+		// A stable name lets a restart after a crash take its chat
+		// partitions and worlds back at once instead of waiting for their
+		// leases to lapse.
+		owner, err := s.processID(role)
+		if err != nil {
+			return nil, err
 		}
+		svc.Owner, worlds.Owner = owner, owner
 		preview := &worldsim.PreviewService{Bus: nc, Engine: s.gen, Log: s.log.With("part", "preview")}
 		wsDone := make(chan error, 3)
 		go func() { wsDone <- svc.Run(runCtx) }()

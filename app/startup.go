@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -161,4 +166,27 @@ func fromLoopback(r *http.Request) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// processID is the name this process holds leases under. `maopao serve`
+// with its embedded NATS is the only process on it: "maopao-serve". A
+// world simulation keeps a name of its own in its (locked) data folder, so
+// that it is the same after a restart and different from every other.
+func (s *Server) processID(role Role) (string, error) {
+	if s.cfg.NATSURL == "" {
+		return "maopao-serve", nil
+	}
+	if role == RoleAll && s.cfg.MongoURI != "" {
+		// Not locked: the data folder may be shared; a fresh name is safe.
+		return "worldsim-" + uuid.NewString(), nil
+	}
+	path := filepath.Join(s.cfg.DataDir, "process-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	id := "worldsim-" + uuid.NewString()
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("app: keep the process name in %s: %w", path, err)
+	}
+	return id, nil
 }

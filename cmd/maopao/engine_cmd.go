@@ -320,6 +320,7 @@ func engineGenModelCmd() *cobra.Command {
 func engineServeCmd() *cobra.Command {
 	var modelPath, addr, name, tmpl string
 	var threads, ctxSize, conc int
+	var metricsPublic bool
 	var cacheK, cacheV model.CacheType
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -342,7 +343,9 @@ func engineServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: httpapi.New(e, name), ReadHeaderTimeout: 10 * time.Second}
+			api := httpapi.New(e, name)
+			api.MetricsPublic = metricsPublic
+			srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() {
@@ -366,6 +369,7 @@ func engineServeCmd() *cobra.Command {
 	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
 	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size per conversation (0 = the model's, capped)")
 	f.IntVar(&conc, "parallel", 4, "conversations kept in the KV cache at once")
+	f.BoolVar(&metricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 	addCacheTypeFlags(f, &cacheK, &cacheV)
 	return cmd
 }

@@ -29,11 +29,16 @@ const MaxTokensLimit = 1 << 16
 
 // Server is an http.Handler over a Generator.
 type Server struct {
-	gen   engine.Generator
-	model string
-	mux   *http.ServeMux
-	seq   atomic.Uint64
-	now   func() time.Time
+	// MetricsPublic serves /metrics to every address, not only this
+	// machine.
+	MetricsPublic bool
+
+	gen    engine.Generator
+	model  string
+	mux    *http.ServeMux
+	seq    atomic.Uint64
+	now    func() time.Time
+	probes *probes
 }
 
 // New returns a handler that serves g under the model name modelName.
@@ -41,7 +46,8 @@ func New(g engine.Generator, modelName string) *Server {
 	if modelName == "" {
 		modelName = "maopao-local"
 	}
-	s := &Server{gen: g, model: modelName, mux: http.NewServeMux(), now: time.Now}
+	s := &Server{gen: g, model: modelName, mux: http.NewServeMux(), now: time.Now, probes: newProbes()}
+	s.registerProbes()
 	s.mux.HandleFunc("/v1/chat/completions", s.chat)
 	s.mux.HandleFunc("/v1/models", s.models)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -302,6 +308,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "invalid_request_error", "Invalid request", err.Error())
 		return
 	}
+	s.probes.inFlight.Inc()
+	defer s.probes.inFlight.Dec()
 	id := fmt.Sprintf("chatcmpl-%d-%d", s.now().UnixNano(), s.seq.Add(1))
 	created := s.now().Unix()
 	model := s.model
@@ -313,6 +321,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.gen.Generate(r.Context(), req, nil)
+	s.probes.count(r.Context(), res, err)
 	if err != nil {
 		writeGenError(w, r.Context(), err)
 		return
@@ -379,6 +388,7 @@ func (s *Server) stream(w http.ResponseWriter, ctx context.Context, req engine.R
 		}
 		return send(mk(map[string]string{"content": t.Text}, nil))
 	})
+	s.probes.count(ctx, res, err)
 	if err != nil {
 		if !started {
 			writeGenError(w, ctx, err)

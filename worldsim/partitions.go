@@ -98,6 +98,13 @@ func (s *ChatService) balance(ctx context.Context) {
 		// without it every partition would look like another's.
 		return
 	}
+	defer func() {
+		held := len(s.Partitions())
+		if held != s.lastHeld {
+			s.Log.Info("chat partitions held", "owner", s.Owner, "partitions", held, "members", len(members))
+			s.lastHeld = held
+		}
+	}()
 	for p := range protocol.ChatPartitions {
 		mine := owner(members, p) == s.Owner
 		s.mu.Lock()

@@ -51,6 +51,7 @@ type ChatService struct {
 	leases            *bus.Leases
 	members           *bus.Leases
 	parts             map[int]*chatPartition
+	lastHeld          int // partitions held at the last balance, for the log
 	partsWG           sync.WaitGroup
 	mu                sync.Mutex
 	actors            map[string]*chatActor

@@ -170,14 +170,22 @@ func Run(ctx context.Context, opt Options) error {
 		_, err = fmt.Fprintln(opt.Stdout)
 		return err
 	case opt.Say != "":
-		_, err := c.Say(ctx, op.ConversationID, opt.Say, stream)
+		live := &liveChat{c: c, url: opt.URL, token: token, conv: op.ConversationID, stderr: opt.Stderr}
+		defer func() { live.c.Close() }()
+		streamed := false
+		done, err := live.say(ctx, opt.Say, func(d protocol.Delta) { streamed = true; stream(d) })
+		if err == nil && !streamed {
+			// A line sent again after its reply was written: the reply
+			// comes whole.
+			io.WriteString(opt.Stdout, clean(done.Message.Content))
+		}
 		fmt.Fprintln(opt.Stdout)
 		return err
 	case opt.New:
 		printHistory(opt.Stdout, op)
 		return nil
 	}
-	return interactive(ctx, c, op, opt)
+	return interactive(ctx, &liveChat{c: c, url: opt.URL, token: token, conv: op.ConversationID, stderr: opt.Stderr}, op, opt)
 }
 
 func checkOptions(opt Options) error {

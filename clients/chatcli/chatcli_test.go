@@ -252,3 +252,25 @@ func readSync(b *bytes.Buffer) string {
 	defer outMu.Unlock()
 	return b.String()
 }
+
+// The connection drops after the gateway stored the line but before its
+// ack: the CLI sends it again with the same client id and prints the one
+// reply; the line is stored once.
+func TestSayResendsALineWhoseAckWasLost(t *testing.T) {
+	srv := fakegw.Start(fakegw.Options{DeltaDelay: time.Millisecond, LoseAck: "lost ack"})
+	defer srv.Close()
+	idFile := filepath.Join(t.TempDir(), "id.json")
+	r, err := runCLI(t, chatcli.Options{URL: srv.URL, Character: "mira", Say: "lost ack line", IdentityFile: idFile}, "")
+	if err != nil {
+		t.Fatalf("--say: %v (stderr %q)", err, r.stderr.String())
+	}
+	if got := r.stdout.String(); !strings.Contains(got, "Mira heard you say: lost ack line") {
+		t.Fatalf("stdout %q lacks the reply", got)
+	}
+	if !strings.Contains(r.stderr.String(), "sending it again") {
+		t.Errorf("stderr %q does not say the line went again", r.stderr.String())
+	}
+	if n := srv.StoredCount("lost ack line"); n != 1 {
+		t.Fatalf("the line was stored %d times, want once", n)
+	}
+}

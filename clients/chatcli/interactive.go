@@ -29,7 +29,7 @@ const helpText = `Type a line to say it. Commands (never sent to the character):
 
 // session is an interactive chat.
 type session struct {
-	c     *chatclient.Client
+	live  *liveChat
 	op    protocol.ChatOpened
 	opt   Options
 	out   io.Writer
@@ -39,8 +39,10 @@ type session struct {
 }
 
 // interactive prints the chat so far and then runs a prompt loop.
-func interactive(ctx context.Context, c *chatclient.Client, op protocol.ChatOpened, opt Options) error {
-	s := &session{c: c, op: op, opt: opt, out: opt.Stdout}
+func interactive(ctx context.Context, live *liveChat, op protocol.ChatOpened, opt Options) error {
+	c := live.c
+	s := &session{live: live, op: op, opt: opt, out: opt.Stdout}
+	defer func() { s.live.c.Close() }()
 	fmt.Fprintf(s.out, "Chatting with %s. /help lists the commands; /quit or Ctrl-D leaves.\n", clean(op.Character.Name))
 	if e := c.Welcome().Engine; e != "" {
 		fmt.Fprintf(s.out, "[engine: %s]\n", clean(e))
@@ -100,7 +102,7 @@ func (s *session) awaitPending(ctx context.Context) {
 		fmt.Fprintf(s.opt.Stderr, "(waiting for %s to answer %d earlier line(s)…)\n", name, n)
 	}
 	for _, id := range s.op.Pending {
-		done, err := s.c.Await(ctx, id, nil)
+		done, err := s.live.c.Await(ctx, id, nil)
 		if ctx.Err() != nil {
 			return
 		}
@@ -130,7 +132,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 		fmt.Fprintln(s.out, helpText)
 	case "/regen", "/regenerate":
 		return false, s.streamed(ctx, func(onDelta func(protocol.Delta)) (chatclient.RequestResult, error) {
-			return s.c.Regenerate(ctx, conv, "", onDelta)
+			return s.live.c.Regenerate(ctx, conv, "", onDelta)
 		})
 	case "/swipe":
 		n, perr := strconv.Atoi(arg)
@@ -144,7 +146,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 			return false, nil
 		}
 		return false, s.streamed(ctx, func(onDelta func(protocol.Delta)) (chatclient.RequestResult, error) {
-			return s.c.Swipe(ctx, conv, last.ID, n-1, onDelta)
+			return s.live.c.Swipe(ctx, conv, last.ID, n-1, onDelta)
 		})
 	case "/edit":
 		if arg == "" {
@@ -161,7 +163,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 			fmt.Fprintln(s.out, "you have said nothing to edit")
 			return false, nil
 		}
-		res, err := s.c.EditMessage(ctx, conv, id, arg)
+		res, err := s.live.c.EditMessage(ctx, conv, id, arg)
 		if err != nil {
 			return false, err
 		}
@@ -173,7 +175,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 			fmt.Fprintln(s.out, "the chat is empty")
 			return false, nil
 		}
-		if _, err := s.c.DeleteMessage(ctx, conv, s.op.History[n-1].ID); err != nil {
+		if _, err := s.live.c.DeleteMessage(ctx, conv, s.op.History[n-1].ID); err != nil {
 			return false, err
 		}
 		s.op.History = s.op.History[:n-1]
@@ -181,15 +183,15 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 	case "/stop":
 		fmt.Fprintln(s.out, "(no reply is being written)")
 	case "/new":
-		op, err := s.c.NewChat(ctx, s.op.Character.ID)
+		op, err := s.live.c.NewChat(ctx, s.op.Character.ID)
 		if err != nil {
 			return false, err
 		}
-		s.op = op
+		s.op, s.live.conv = op, op.ConversationID
 		fmt.Fprintln(s.out, "(a new chat)")
 		printHistory(s.out, op)
 	case "/chats":
-		chats, err := s.c.ListChats(ctx, s.op.Character.ID)
+		chats, err := s.live.c.ListChats(ctx, s.op.Character.ID)
 		if err != nil {
 			return false, err
 		}
@@ -207,11 +209,11 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 			fmt.Fprintln(s.out, "usage: /open N, with N from the /chats list")
 			return false, nil
 		}
-		op, err := s.c.OpenChatByID(ctx, s.chats[n-1].ID)
+		op, err := s.live.c.OpenChatByID(ctx, s.chats[n-1].ID)
 		if err != nil {
 			return false, err
 		}
-		s.op = op
+		s.op, s.live.conv = op, op.ConversationID
 		printHistory(s.out, op)
 	case "/persona":
 		if arg == "" {
@@ -224,7 +226,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 			return false, nil
 		}
 		name, desc, _ := strings.Cut(arg, "|")
-		p, err := s.c.SetPersona(ctx, protocol.Persona{Name: strings.TrimSpace(name), Description: strings.TrimSpace(desc)}, "")
+		p, err := s.live.c.SetPersona(ctx, protocol.Persona{Name: strings.TrimSpace(name), Description: strings.TrimSpace(desc)}, "")
 		if err != nil {
 			return false, err
 		}
@@ -239,7 +241,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 // say sends a line and streams the reply, which /stop or Ctrl-C stop.
 func (s *session) say(ctx context.Context, text string) error {
 	return s.streamed(ctx, func(onDelta func(protocol.Delta)) (chatclient.RequestResult, error) {
-		done, err := s.c.Say(ctx, s.op.ConversationID, text, onDelta)
+		done, err := s.live.say(ctx, text, onDelta)
 		if err == nil {
 			s.op.History = append(s.op.History, protocol.ChatMessage{ID: done.Message.ReplyTo, Role: "user", Content: text})
 		}
@@ -276,7 +278,7 @@ func (s *session) streamed(ctx context.Context, run func(onDelta func(protocol.D
 		}
 	}
 	stop := func() {
-		if err := s.c.Stop(ctx, s.op.ConversationID); err != nil {
+		if err := s.live.c.Stop(ctx, s.op.ConversationID); err != nil {
 			fmt.Fprintf(s.opt.Stderr, "\nmaopao: %s\n", clean(err.Error()))
 		}
 	}

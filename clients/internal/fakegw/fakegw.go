@@ -221,7 +221,19 @@ func (s *Server) handle(wc *wsConn, data []byte) bool {
 	case protocol.Ping:
 		wc.send(protocol.Envelope{Type: protocol.TypePong, Ref: r.ID})
 	case protocol.OpenChat:
-		s.openChat(wc, r.ID, r.CharacterID)
+		charID := r.CharacterID
+		if r.ConversationID != "" {
+			// A chat by its id: the player's own only.
+			s.mu.Lock()
+			cv := s.byID[r.ConversationID]
+			s.mu.Unlock()
+			if cv == nil || cv.player != wc.player {
+				wc.fail(r.ID, protocol.CodeUnknownChat, fmt.Sprintf("no chat %q", r.ConversationID))
+				return true
+			}
+			charID = cv.ch.ID
+		}
+		s.openChat(wc, r.ID, charID)
 	case protocol.Say:
 		s.say(wc, r.ID, r)
 	}
@@ -272,9 +284,21 @@ func (s *Server) say(wc *wsConn, ref string, say protocol.Say) {
 	}
 	key := wc.player + "/" + say.ClientMessageID
 	if id, ok := s.lines[key]; ok && say.ClientMessageID != "" {
-		// The same line again: stored and answered once, acked again.
+		// The same line again: stored and answered once, acked again, and
+		// its reply sent again if it is done (as the world simulation
+		// does for a line it already answered).
+		var reply *protocol.ChatMessage
+		for i := range cv.history {
+			if cv.history[i].ReplyTo == id {
+				r := cv.history[i]
+				reply = &r
+			}
+		}
 		s.mu.Unlock()
 		wc.send(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: cv.id, MessageID: id})
+		if reply != nil {
+			wc.send(protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, ConversationID: cv.id, Message: *reply, FinishReason: "stop"})
+		}
 		return
 	}
 	msg := protocol.ChatMessage{ID: s.newID("msg"), Seq: int64(len(cv.history) + 1), Role: "user", Content: say.Text, At: time.Now().UTC()}

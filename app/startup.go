@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/internal/loopback"
 )
 
 // front is a role's HTTP handler from the moment it listens: while the
@@ -150,22 +151,13 @@ func (s *Server) probes() http.Handler {
 		writeStatus(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.MetricsPublic && !fromLoopback(r) {
+		if !s.cfg.MetricsPublic && !loopback.From(r) {
 			writeStatus(w, http.StatusForbidden, map[string]string{"code": "forbidden", "detail": "metrics are served to the machine Maopao runs on only (--metrics-public serves them to all)"})
 			return
 		}
 		metrics.ServeHTTP(w, r)
 	})
 	return mux
-}
-
-func fromLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // processID is the name this process holds leases under. `maopao serve`

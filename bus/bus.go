@@ -127,6 +127,10 @@ type Entry struct {
 type Delivery interface {
 	Subject() string
 	Data() []byte
+	// Seq is the entry's sequence in its stream.
+	Seq() uint64
+	// Redelivered reports whether the entry was handed out before.
+	Redelivered() bool
 	// Ack removes the entry for good; it returns once the bus confirms.
 	Ack(ctx context.Context) error
 	// Nak hands the entry back, to come again after delay.

@@ -30,9 +30,10 @@ type memDedup struct {
 // memConsumer is a durable work-queue consumer: which entries are out
 // with a consumer (until when) and which were handed back (until when).
 type memConsumer struct {
-	cfg     ConsumerConfig
-	out     map[uint64]time.Time // delivered, unacknowledged: due again at
-	backoff map[uint64]time.Time // nak'd with a delay: not before
+	cfg       ConsumerConfig
+	delivered map[uint64]int       // how often each entry was handed out
+	out       map[uint64]time.Time // delivered, unacknowledged: due again at
+	backoff   map[uint64]time.Time // nak'd with a delay: not before
 }
 
 func (s *memStream) notify() {
@@ -154,7 +155,7 @@ func (b *Memory) Consume(ctx context.Context, stream string, cfg ConsumerConfig,
 	}
 	c := s.consumers[cfg.Durable]
 	if c == nil {
-		c = &memConsumer{out: map[uint64]time.Time{}, backoff: map[uint64]time.Time{}}
+		c = &memConsumer{out: map[uint64]time.Time{}, backoff: map[uint64]time.Time{}, delivered: map[uint64]int{}}
 		s.consumers[cfg.Durable] = c
 	}
 	c.cfg = cfg
@@ -171,6 +172,7 @@ func (b *Memory) consumeLoop(ctx context.Context, s *memStream, c *memConsumer, 
 		b.mu.Lock()
 		now := time.Now()
 		var next *Entry
+		redelivered := false
 		wake := now.Add(time.Hour)
 		for i := range s.entries {
 			e := &s.entries[i]
@@ -187,6 +189,8 @@ func (b *Memory) consumeLoop(ctx context.Context, s *memStream, c *memConsumer, 
 			}
 			delete(c.backoff, e.Seq)
 			c.out[e.Seq] = now.Add(c.cfg.AckWait)
+			c.delivered[e.Seq]++
+			redelivered = c.delivered[e.Seq] > 1
 			next = &Entry{Seq: e.Seq, Subject: e.Subject, Data: e.Data}
 			break
 		}
@@ -199,7 +203,7 @@ func (b *Memory) consumeLoop(ctx context.Context, s *memStream, c *memConsumer, 
 				b.mu.Unlock()
 				return
 			}
-			h(&memDelivery{bus: b, stream: s, consumer: c, entry: *next})
+			h(&memDelivery{bus: b, stream: s, consumer: c, entry: *next, redelivered: redelivered})
 			continue
 		}
 		t := time.NewTimer(time.Until(wake))
@@ -222,14 +226,17 @@ func earlier(a, b time.Time) time.Time {
 }
 
 type memDelivery struct {
-	bus      *Memory
-	stream   *memStream
-	consumer *memConsumer
-	entry    Entry
+	bus         *Memory
+	stream      *memStream
+	consumer    *memConsumer
+	entry       Entry
+	redelivered bool
 }
 
-func (d *memDelivery) Subject() string { return d.entry.Subject }
-func (d *memDelivery) Data() []byte    { return d.entry.Data }
+func (d *memDelivery) Seq() uint64       { return d.entry.Seq }
+func (d *memDelivery) Redelivered() bool { return d.redelivered }
+func (d *memDelivery) Subject() string   { return d.entry.Subject }
+func (d *memDelivery) Data() []byte      { return d.entry.Data }
 
 // done ends the delivery; a work-queue stream forgets the entry.
 func (d *memDelivery) done() error {
@@ -238,6 +245,7 @@ func (d *memDelivery) done() error {
 	defer b.mu.Unlock()
 	delete(d.consumer.out, d.entry.Seq)
 	delete(d.consumer.backoff, d.entry.Seq)
+	delete(d.consumer.delivered, d.entry.Seq)
 	if d.stream.cfg.WorkQueue {
 		d.stream.remove(d.entry.Seq)
 	}

@@ -343,6 +343,19 @@ func (n *NATS) Consume(ctx context.Context, stream string, cfg ConsumerConfig, h
 
 type natsDelivery struct{ m jetstream.Msg }
 
+func (d natsDelivery) Seq() uint64 {
+	meta, err := d.m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return meta.Sequence.Stream
+}
+
+func (d natsDelivery) Redelivered() bool {
+	meta, err := d.m.Metadata()
+	return err == nil && meta.NumDelivered > 1
+}
+
 func (d natsDelivery) Subject() string               { return d.m.Subject() }
 func (d natsDelivery) Data() []byte                  { return d.m.Data() }
 func (d natsDelivery) Ack(ctx context.Context) error { return d.m.DoubleAck(ctx) }

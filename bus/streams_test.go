@@ -105,9 +105,14 @@ func TestWorkQueueAckNakRedeliver(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := map[string]Delivery{}
+		var lastSeq uint64
 		for range 3 {
 			d := receive(t, got, "delivery")
 			first[string(d.Data())] = d
+			if d.Redelivered() || d.Seq() <= lastSeq {
+				t.Fatalf("first delivery of %q: redelivered %v, seq %d after %d", d.Data(), d.Redelivered(), d.Seq(), lastSeq)
+			}
+			lastSeq = d.Seq()
 		}
 		// 0 is done, 1 is handed back at once, 2 is left to time out.
 		if err := first["0"].Ack(ctx); err != nil {
@@ -116,8 +121,8 @@ func TestWorkQueueAckNakRedeliver(t *testing.T) {
 		if err := first["1"].Nak(0); err != nil {
 			t.Fatal(err)
 		}
-		if d := receive(t, got, "nak'd delivery"); string(d.Data()) != "1" {
-			t.Fatalf("redelivered %q, want 1", d.Data())
+		if d := receive(t, got, "nak'd delivery"); string(d.Data()) != "1" || !d.Redelivered() || d.Seq() != first["1"].Seq() {
+			t.Fatalf("redelivered %q (redelivered %v, seq %d), want 1 again", d.Data(), d.Redelivered(), d.Seq())
 		} else if err := d.Term(); err != nil {
 			t.Fatal(err)
 		}

@@ -3,9 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 
+	"github.com/maopao/maopao/internal/loopback"
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -33,7 +33,7 @@ func (a *creatorAPI) handleModels(w http.ResponseWriter, r *http.Request) *apiEr
 		return problemf(http.StatusNotFound, codeNotFound, "this gateway runs no engine; models are managed where the engine runs (maopao model pull)")
 	}
 	st := a.s.Models.Status(r.Context())
-	st.CanInstall = fromThisMachine(r)
+	st.CanInstall = loopback.From(r)
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
@@ -45,7 +45,7 @@ func (a *creatorAPI) handlePull(w http.ResponseWriter, r *http.Request) *apiErro
 	if a.s.Models == nil {
 		return problemf(http.StatusNotFound, codeNotFound, "this gateway runs no engine; models are managed where the engine runs (maopao model pull)")
 	}
-	if !fromThisMachine(r) {
+	if !loopback.From(r) {
 		return problemf(http.StatusForbidden, codeForbidden, "models can be installed only from the machine Maopao runs on (or there with: maopao model pull)")
 	}
 	var req protocol.PullRequest
@@ -63,16 +63,6 @@ func (a *creatorAPI) handlePull(w http.ResponseWriter, r *http.Request) *apiErro
 	}
 	writeJSON(w, http.StatusAccepted, a.s.Models.Status(r.Context()).Pull)
 	return nil
-}
-
-// fromThisMachine reports whether the request comes from a loopback address.
-func fromThisMachine(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // EngineChanged tells every player on this gateway that replies now come

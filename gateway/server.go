@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/internal/loopback"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage"
 )
@@ -200,7 +201,7 @@ func (s *Server) Handler() http.Handler {
 	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		// Counts of players and errors are the operator's business.
-		if !s.MetricsPublic && !fromThisMachine(r) {
+		if !s.MetricsPublic && !loopback.From(r) {
 			writeProblem(w, http.StatusForbidden, codeForbidden, "metrics are served to the machine Maopao runs on only (--metrics-public serves them to all)")
 			return
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
@@ -38,17 +37,7 @@ func (l *downLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func outageBed(t *testing.T, ctx context.Context, llm http.Handler, retryFor time.Duration) (*replyWatch, *sentLine) {
 	t.Helper()
 	emb, st := testBed(t)
-	char := characters.Samples()[2]
-	if err := st.PutCharacter(ctx, char); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutPlayer(ctx, maopao.Player{ID: "p1", Name: "Ada", CreatedAt: time.Now().UTC()}); err != nil {
-		t.Fatal(err)
-	}
-	conv, err := st.OpenConversation(ctx, "p1", char.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	char, conv := seedChat(ctx, t, st, "p1")
 	hs := httptest.NewServer(llm)
 	t.Cleanup(hs.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

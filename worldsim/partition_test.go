@@ -15,7 +15,6 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/bus"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/bolt"
@@ -133,21 +132,12 @@ func TestChatLinesStayInOrderAndOnceWhileProcessesComeAndGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	emb, st := testBed(t)
-	char := characters.Samples()[2]
-	if err := st.PutCharacter(ctx, char); err != nil {
-		t.Fatal(err)
-	}
 	const players, lines = 12, 12
 	var convs []maopao.Conversation
+	var char maopao.Character
 	for i := range players {
-		pid := fmt.Sprintf("p%d", i)
-		if err := st.PutPlayer(ctx, maopao.Player{ID: pid, Name: "Ada", CreatedAt: time.Now().UTC()}); err != nil {
-			t.Fatal(err)
-		}
-		conv, err := st.OpenConversation(ctx, pid, char.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var conv maopao.Conversation
+		char, conv = seedChat(ctx, t, st, fmt.Sprintf("p%d", i))
 		convs = append(convs, conv)
 	}
 	a := startChatProcess(ctx, t, emb, st, "a")

@@ -37,8 +37,20 @@ type chatPartition struct {
 
 	mu       sync.Mutex
 	stopping bool
-	late     []bus.Delivery // fetched after it began stopping: handed back last
+	late     []bus.Delivery // fetched after it began stopping
 	handOver bool           // release the lease when stopped (not lost)
+	released int            // lines let go unanswered: they come back after AckWait
+}
+
+// letGo stops keeping a line alive; the stream gives it out again after
+// its AckWait.
+func (p *chatPartition) letGo(d bus.Delivery) {
+	if h, ok := d.(*heldLine); ok {
+		h.forget()
+	}
+	p.mu.Lock()
+	p.released++
+	p.mu.Unlock()
 }
 
 func newChatPartition(n int) *chatPartition {
@@ -175,12 +187,15 @@ func (s *ChatService) startPartition(p int, rev uint64) {
 		handOver := part.handOver
 		part.mu.Unlock()
 		if handOver {
-			// Pull requests this process had out may still bring lines to
-			// its closed subscription; those come back only when their
-			// AckWait is over. Letting go after that makes the next owner
-			// get them before anything newer. Alone, there is no next
-			// owner to wait for.
-			if s.othersAlive() {
+			// The lines let go, and any that pull requests still out
+			// brought to the closed subscription, come back when their
+			// AckWait is over, sorted by the stream. Letting go of the
+			// lease after that makes the next owner get them in order and
+			// before anything newer.
+			part.mu.Lock()
+			released := part.released
+			part.mu.Unlock()
+			if released > 0 || s.othersAlive() {
 				time.Sleep(s.AckWait + s.AckWait/2)
 			}
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -194,18 +209,14 @@ func (s *ChatService) startPartition(p int, rev uint64) {
 }
 
 // drainPartition waits for the partition's consumer to stop and its actors
-// to hand back their lines (in each conversation's order), then hands back
-// what was fetched meanwhile: the next owner gets them all in order.
+// to let their lines go; lines fetched meanwhile are let go too.
 func (s *ChatService) drainPartition(part *chatPartition, consumed <-chan struct{}) {
 	<-consumed
 	part.actors.Wait()
 	part.mu.Lock()
-	late := part.late
+	part.released += len(part.late)
 	part.late = nil
 	part.mu.Unlock()
-	for _, d := range late {
-		_ = d.Nak(0)
-	}
 }
 
 // othersAlive reports whether another chat service is a member now.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/maopao/maopao"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 )
@@ -21,14 +20,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	emb, st := testBed(t)
-	char := characters.Samples()[2]
-	if err := st.PutCharacter(ctx, char); err != nil {
-		t.Fatal(err)
-	}
-	conv, err := st.OpenConversation(ctx, "p1", char.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	char, conv := seedChat(ctx, t, st, "p1")
 	const lineID = "11111111-2222-4333-8444-000000000001"
 	for _, m := range []maopao.Message{
 		{ID: lineID, ConversationID: conv.ID, Role: maopao.RoleUser, Content: "Please explain primes."},

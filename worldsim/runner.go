@@ -1,6 +1,7 @@
 package worldsim
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -255,10 +256,14 @@ func (s *ChatService) route(part *chatPartition, msg bus.Delivery) {
 		_ = msg.Term()
 		return
 	}
+	// Under s.mu, which an actor takes to leave s.actors when its
+	// partition stops: a line either reaches a live actor (which hands it
+	// back with the rest) or waits with the partition's late lines.
+	s.mu.Lock()
 	if !part.admit(msg) {
+		s.mu.Unlock()
 		return // the partition is stopping; handed back after its actors' lines
 	}
-	s.mu.Lock()
 	a := s.actors[line.ConversationID]
 	if a != nil && line.Op != "" && a.generating() {
 		s.mu.Unlock()
@@ -334,11 +339,15 @@ func (a *chatActor) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			a.nakAll()
+			// Out of s.actors first, so route puts nothing more into
+			// the mailbox, then everything held goes back in order.
 			a.remove()
+			a.letGo()
 			return
 		case msg := <-a.mailbox:
-			a.handle(ctx, msg)
+			for _, m := range a.inOrder(ctx, msg) {
+				a.handle(ctx, m)
+			}
 			idle.Reset(a.svc.IdleAfter)
 		case <-idle.C:
 			a.svc.mu.Lock()
@@ -353,6 +362,36 @@ func (a *chatActor) run(ctx context.Context) {
 	}
 }
 
+// settleFor is how long an actor gathers lines that come again before
+// answering them: a stream hands lines that come back (their process died
+// or gave the conversation up) out in one burst, but not always in order.
+const settleFor = 200 * time.Millisecond
+
+// inOrder returns msg alone, or, when it came again, it and whatever else
+// arrives within settleFor, sorted by their place in the stream: the
+// conversation's lines are answered in the order they were accepted.
+func (a *chatActor) inOrder(ctx context.Context, msg bus.Delivery) []bus.Delivery {
+	if !msg.Redelivered() {
+		return []bus.Delivery{msg}
+	}
+	batch := []bus.Delivery{msg}
+	t := time.NewTimer(settleFor)
+	defer t.Stop()
+gather:
+	for {
+		select {
+		case m := <-a.mailbox:
+			batch = append(batch, m)
+		case <-t.C:
+			break gather
+		case <-ctx.Done():
+			break gather
+		}
+	}
+	slices.SortStableFunc(batch, func(x, y bus.Delivery) int { return cmp.Compare(x.Seq(), y.Seq()) })
+	return batch
+}
+
 func (a *chatActor) remove() {
 	a.svc.mu.Lock()
 	if a.svc.actors[a.convID] == a {
@@ -361,15 +400,24 @@ func (a *chatActor) remove() {
 	a.svc.mu.Unlock()
 }
 
-// nakAll hands every line the actor holds back to the stream at once, in
-// the conversation's order (the one being answered, the queue, then the
-// mailbox), so whoever takes the conversation next answers them in order.
-func (a *chatActor) nakAll() {
-	order := []string{a.state.InFlight}
-	for _, l := range a.state.Queue {
-		order = append(order, l.MessageID)
+// letGo stops keeping alive every line the actor holds, without a word to
+// the stream: each comes back once its AckWait is over. The stream hands
+// lines that came back that way out in the order it took them, which naks
+// do not promise, so whoever takes the conversation next answers them in
+// order (its partition's lease is released only after AckWait).
+func (a *chatActor) letGo() {
+	for id, m := range a.deliveries {
+		a.part.letGo(m)
+		delete(a.deliveries, id)
 	}
-	a.handBackAll(order, 0)
+	for {
+		select {
+		case m := <-a.mailbox:
+			a.part.letGo(m)
+		default:
+			return
+		}
+	}
 }
 
 // handBackAll naks the lines named in order, then any other line the actor
@@ -403,6 +451,10 @@ func (a *chatActor) handle(ctx context.Context, msg bus.Delivery) {
 	_ = json.Unmarshal(msg.Data(), &line) // validated in route
 	if !a.loaded {
 		if err := a.load(ctx, line); err != nil {
+			if ctx.Err() != nil {
+				a.stopping(line, msg)
+				return
+			}
 			a.svc.Log.Error("activate conversation", "conversation", a.convID, "err", err)
 			if errors.Is(err, maopao.ErrNotFound) {
 				a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventError, ConversationID: a.convID, ReplyTo: line.MessageID, Code: protocol.CodeUnknownChat, Text: err.Error()})
@@ -414,6 +466,10 @@ func (a *chatActor) handle(ctx context.Context, msg bus.Delivery) {
 		}
 	}
 	if err := a.refresh(ctx); err != nil {
+		if ctx.Err() != nil {
+			a.stopping(line, msg)
+			return
+		}
 		a.svc.Log.Error("refresh conversation", "conversation", a.convID, "err", err)
 		if errors.Is(err, maopao.ErrNotFound) {
 			// The chat was deleted: nothing more can happen in it.
@@ -429,6 +485,16 @@ func (a *chatActor) handle(ctx context.Context, msg bus.Delivery) {
 	}
 	a.deliveries[line.MessageID] = msg
 	a.step(ctx, LineReceived{Line: line})
+}
+
+// stopping keeps a line the actor could not take in because it is
+// stopping, for letGo (a delayed nak would let the next owner answer
+// later lines first).
+func (a *chatActor) stopping(line protocol.PlayerLine, msg bus.Delivery) {
+	if old, ok := a.deliveries[line.MessageID].(*heldLine); ok && old != msg {
+		old.forget()
+	}
+	a.deliveries[line.MessageID] = msg
 }
 
 // refresh reads what may have changed outside the actor since the last
@@ -587,11 +653,11 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		// Everything this actor holds goes back, in order, or a line
 		// behind the one handed back would be answered before it. A
 		// store that failed gets a moment; a stopping process none.
-		delay := time.Second
 		if ctx.Err() != nil {
-			delay = 0
+			a.letGo() // stopping: see letGo
+			return nil
 		}
-		a.handBackAll(e.MessageIDs, delay)
+		a.handBackAll(e.MessageIDs, time.Second)
 	}
 	return nil
 }

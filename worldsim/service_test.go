@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maopao/maopao"
-	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 )
@@ -41,17 +39,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	emb, st := testBed(t)
-	char := characters.Samples()[2]
-	if err := st.PutCharacter(ctx, char); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutPlayer(ctx, maopao.Player{ID: "p1", Name: "Ada", CreatedAt: time.Now().UTC()}); err != nil {
-		t.Fatal(err)
-	}
-	conv, err := st.OpenConversation(ctx, "p1", char.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	char, conv := seedChat(ctx, t, st, "p1")
 
 	llm := &stallingLLM{release: make(chan struct{})}
 	hs := httptest.NewServer(llm)

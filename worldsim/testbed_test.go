@@ -52,6 +52,24 @@ func seedWorld(ctx context.Context, t *testing.T, st *bolt.Store) ([]maopao.Char
 	return chars, w
 }
 
+// seedChat stores a character and a player with a conversation between
+// them, as a gateway would have made it.
+func seedChat(ctx context.Context, t *testing.T, st *bolt.Store, playerID string) (maopao.Character, maopao.Conversation) {
+	t.Helper()
+	char := characters.Samples()[2]
+	if err := st.PutCharacter(ctx, char); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutPlayer(ctx, maopao.Player{ID: playerID, Name: "Ada", CreatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := st.OpenConversation(ctx, playerID, char.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return char, conv
+}
+
 // replyWatch records a conversation's reply events on a bus connection of
 // its own, as a gateway would see them.
 type replyWatch struct {

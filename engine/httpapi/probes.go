@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/internal/loopback"
 )
 
 // probes are the engine role's /healthz, /readyz and /metrics, as every
@@ -57,19 +57,10 @@ func (s *Server) registerProbes() {
 	s.mux.HandleFunc("GET /healthz", ok)
 	s.mux.HandleFunc("GET /readyz", ok)
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		if !s.MetricsPublic && !fromLoopback(r) {
+		if !s.MetricsPublic && !loopback.From(r) {
 			problem(w, http.StatusForbidden, "forbidden", "Forbidden", "metrics are served to the machine the engine runs on only")
 			return
 		}
 		s.probes.metrics.ServeHTTP(w, r)
 	})
-}
-
-func fromLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

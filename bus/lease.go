@@ -42,24 +42,31 @@ func (l *Leases) Owner() string { return l.owner }
 // TryAcquire takes the lease on key if nobody holds it. ok is false (with no
 // error) when someone else does.
 func (l *Leases) TryAcquire(ctx context.Context, key string) (rev uint64, ok bool, err error) {
+	rev, _, ok, err = l.Take(ctx, key)
+	return rev, ok, err
+}
+
+// Take is TryAcquire that also says whether the lease was already held
+// under this process's name: a process with a stable name that restarted
+// after a crash takes its leases back at once instead of waiting for them
+// to lapse, and reclaimed tells it that its earlier life may have left
+// work in flight.
+func (l *Leases) Take(ctx context.Context, key string) (rev uint64, reclaimed, ok bool, err error) {
 	rev, err = l.kv.Create(ctx, key, []byte(l.owner))
 	switch {
 	case err == nil:
-		return rev, true, nil
+		return rev, false, true, nil
 	case errors.Is(err, ErrKeyExists):
-		// Held under our own name: a process with a stable name that
-		// restarted after a crash takes its leases back at once instead
-		// of waiting for them to lapse.
 		holder, cur, gerr := l.kv.Get(ctx, key)
 		if gerr != nil || string(holder) != l.owner {
-			return 0, false, nil
+			return 0, false, false, nil
 		}
 		if next, uerr := l.kv.Update(ctx, key, []byte(l.owner), cur); uerr == nil {
-			return next, true, nil
+			return next, true, true, nil
 		}
-		return 0, false, nil
+		return 0, false, false, nil
 	default:
-		return 0, false, fmt.Errorf("bus: acquire lease %s: %w", key, err)
+		return 0, false, false, fmt.Errorf("bus: acquire lease %s: %w", key, err)
 	}
 }
 

@@ -124,11 +124,11 @@ func (s *ChatService) balance(ctx context.Context) {
 		s.mu.Unlock()
 		switch {
 		case mine && part == nil:
-			rev, ok, err := s.leases.TryAcquire(ctx, protocol.ChatPartitionKey(p))
+			rev, reclaimed, ok, err := s.leases.Take(ctx, protocol.ChatPartitionKey(p))
 			if err != nil || !ok {
 				continue // its last owner has not let go yet
 			}
-			s.startPartition(p, rev)
+			s.startPartition(p, rev, reclaimed)
 		case !mine && part != nil:
 			part.stop(true)
 		}
@@ -137,7 +137,7 @@ func (s *ChatService) balance(ctx context.Context) {
 
 // startPartition consumes partition p here until it is stopped or its
 // lease is lost.
-func (s *ChatService) startPartition(p int, rev uint64) {
+func (s *ChatService) startPartition(p int, rev uint64, reclaimed bool) {
 	part := newChatPartition(p)
 	s.mu.Lock()
 	s.parts[p] = part
@@ -167,6 +167,17 @@ func (s *ChatService) startPartition(p int, rev uint64) {
 				part.stop(false)
 			}
 		}()
+		if reclaimed {
+			// Our earlier life (it crashed) may have held lines of this
+			// partition: they come back when their AckWait is over, and
+			// must be answered before anything newer.
+			pause := time.NewTimer(s.AckWait + s.AckWait/2)
+			select {
+			case <-pause.C:
+			case <-part.ctx.Done():
+				pause.Stop()
+			}
+		}
 		consumed, err := s.Bus.Consume(part.ctx, protocol.InputStream, bus.ChatConsumer(p, s.AckWait), func(d bus.Delivery) { s.route(part, d) })
 		if err != nil {
 			log.Error("consume chat partition", "err", err)

@@ -81,7 +81,7 @@ func (s *ChatService) Run(ctx context.Context) error {
 		s.Owner = "worldsim-" + newID()
 	}
 	if s.LeaseTTL <= 0 {
-		s.LeaseTTL = max(10*time.Second, s.AckWait+4*time.Second)
+		s.LeaseTTL = max(10*time.Second, 2*s.AckWait)
 	}
 	if s.ClaimEvery <= 0 {
 		s.ClaimEvery = s.LeaseTTL / 4

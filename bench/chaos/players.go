@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -66,6 +67,7 @@ func (r *players) start(ctx context.Context) error {
 			return fmt.Errorf("%s: new chat: %w", p.name, err)
 		}
 		p.c, p.conv = c, opened.ConversationID
+		p.watch(c)
 		r.all[i] = p
 	}
 	for _, p := range r.all {
@@ -154,23 +156,15 @@ func (p *player) send(ctx context.Context) {
 				time.Sleep(250 * time.Millisecond)
 				continue
 			}
-			sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			_, err := p.c.SayAs(sctx, p.conv, cid, p.text(n), nil)
+			// Accepted on the ack; replies are counted as they come
+			// (watch) and checked in the store at the end.
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err := p.c.Post(sctx, p.conv, cid, p.text(n))
 			cancel()
-			var acked *chatclient.AckedError
 			var fe *chatclient.FrameError
 			switch {
 			case err == nil:
 				p.accept(n)
-				p.replies.add(time.Now())
-			case errors.As(err, &acked):
-				// Accepted; the reply comes later (the store will say).
-				p.accept(n)
-				p.drop()
-			case errors.As(err, &fe) && fe.ReplyTo != "":
-				// Accepted, and its reply failed (stored as a failure).
-				p.accept(n)
-				p.replies.add(time.Now())
 			case errors.As(err, &fe) && (fe.Code == protocol.CodeRateLimited || fe.Code == protocol.CodeBusy || fe.Code == protocol.CodeUnavailable):
 				time.Sleep(500 * time.Millisecond)
 				continue
@@ -192,6 +186,27 @@ func (p *player) send(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// watch notes the time of every reply that reaches c, until c closes.
+func (p *player) watch(c *chatclient.Client) {
+	go func() {
+		for {
+			env, raw, err := c.Next(context.Background())
+			if err != nil {
+				return
+			}
+			switch env.Type {
+			case protocol.TypeComplete:
+				p.replies.add(time.Now())
+			case protocol.TypeError:
+				var e protocol.Error
+				if json.Unmarshal(raw, &e) == nil && e.ReplyTo != "" {
+					p.replies.add(time.Now()) // a failed reply is an answer too
+				}
+			}
+		}
+	}()
 }
 
 func (p *player) drop() {
@@ -218,6 +233,7 @@ func (p *player) redial(ctx context.Context) bool {
 		cancel()
 		if err == nil {
 			p.c = c
+			p.watch(c)
 			return true
 		}
 	}

@@ -103,6 +103,31 @@ func (c *Client) SayAs(ctx context.Context, conversationID, clientMessageID, tex
 	return done, nil
 }
 
+// Post sends a line and returns its id once the server accepted it (the
+// ack), without waiting for the reply: the reply's frames are left for
+// Next or Await. Errors are as for SayAs up to the ack.
+func (c *Client) Post(ctx context.Context, conversationID, clientMessageID, text string) (string, error) {
+	id := c.newID()
+	mb := c.register(id)
+	defer c.unregister(id, mb)
+	req := protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: id}, ConversationID: conversationID, Text: text, ClientMessageID: clientMessageID}
+	if err := c.Send(req); err != nil {
+		return "", &NotAckedError{ClientMessageID: clientMessageID, Err: err}
+	}
+	f, err := c.take(ctx, mb)
+	if err != nil {
+		return "", &NotAckedError{ClientMessageID: clientMessageID, Err: fmt.Errorf("say: wait for ack: %w", err)}
+	}
+	var ack protocol.Ack
+	if err := decodeAs(f, protocol.TypeAck, &ack); err != nil {
+		return "", fmt.Errorf("say: %w", err)
+	}
+	if ack.MessageID == "" {
+		return "", fmt.Errorf("say: ack without message_id")
+	}
+	return ack.MessageID, nil
+}
+
 // NotAckedError is a line whose ack never came: the server may or may not
 // have it. Sending it again with SayAs and ClientMessageID is safe.
 type NotAckedError struct {

@@ -33,6 +33,8 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage/mongo"
 )
 
@@ -72,6 +74,7 @@ type Summary struct {
 	Players    int       `json:"players"`
 	Rate       float64   `json:"rate"`
 	DurationS  float64   `json:"duration_s"`
+	DrainS     float64   `json:"drain_s"` // after the players stopped, until every accepted line was taken
 	Accepted   int       `json:"accepted"`
 	Lost       int       `json:"lost"`
 	Duplicated int       `json:"duplicated"`
@@ -159,6 +162,14 @@ func runChaos(args []string) (bool, error) {
 	sum.Faults = cl.inflict(ctx, c, started, run)
 	run.stop()
 	sum.DurationS = time.Since(started).Seconds()
+	// Lines accepted faster than this machine answers them wait in the
+	// stream: the check is of what was answered, so it waits for the
+	// stream to empty first.
+	drained := time.Now()
+	if err := waitDrained(ctx, cl.natsURLs, 10*time.Minute); err != nil {
+		sum.Problems = append(sum.Problems, err.Error())
+	}
+	sum.DrainS = time.Since(drained).Seconds()
 
 	st, err := mongo.Open(ctx, storeURI, "")
 	if err != nil {
@@ -177,6 +188,26 @@ func runChaos(args []string) (bool, error) {
 	fmt.Fprintf(os.Stderr, "chaos: accepted %d, lost %d, duplicated %d, reordered %d, unanswered %d\n",
 		sum.Accepted, sum.Lost, sum.Duplicated, sum.Reordered, sum.Unanswered)
 	return ok, nil
+}
+
+// waitDrained waits until the input stream holds no line.
+func waitDrained(ctx context.Context, natsURLs string, limit time.Duration) error {
+	nc, err := bus.Connect(natsURLs, "chaos-check", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := nc.Len(ctx, protocol.InputStream)
+		if err == nil && n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the input stream still holds %d lines (%v) %v after the players stopped", n, err, limit)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // startStore runs FerretDB (SQLite) in this process and returns its URI.

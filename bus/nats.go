@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -160,6 +161,21 @@ type NATS struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	replicas int
+	streams  sync.Map // name → jetstream.Stream, looked up once
+}
+
+// stream returns the handle of a declared stream; the lookup is a request
+// to the server, so it is made once per name.
+func (n *NATS) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	if st, ok := n.streams.Load(name); ok {
+		return st.(jetstream.Stream), nil
+	}
+	st, err := n.js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	n.streams.Store(name, st)
+	return st, nil
 }
 
 // SetReplicas sets how many servers keep a copy of every stream and
@@ -364,7 +380,7 @@ func (d natsDelivery) InProgress() error             { return d.m.InProgress() }
 func (d natsDelivery) Term() error                   { return d.m.Term() }
 
 func (n *NATS) Read(ctx context.Context, stream, subject string, from uint64) (<-chan Entry, error) {
-	st, err := n.js.Stream(ctx, stream)
+	st, err := n.stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("bus: read %s: %w", stream, err)
 	}
@@ -406,7 +422,7 @@ func (n *NATS) Read(ctx context.Context, stream, subject string, from uint64) (<
 }
 
 func (n *NATS) Purge(ctx context.Context, stream, subject string, before uint64) error {
-	st, err := n.js.Stream(ctx, stream)
+	st, err := n.stream(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("bus: purge %s: %w", stream, err)
 	}
@@ -417,7 +433,7 @@ func (n *NATS) Purge(ctx context.Context, stream, subject string, before uint64)
 }
 
 func (n *NATS) Len(ctx context.Context, stream string) (uint64, error) {
-	st, err := n.js.Stream(ctx, stream)
+	st, err := n.stream(ctx, stream)
 	if err != nil {
 		return 0, fmt.Errorf("bus: stream %s: %w", stream, err)
 	}

@@ -41,32 +41,7 @@ func TestRegenerateSurvivesWorldsimCrashAndAddsOneSwipe(t *testing.T) {
 	req := protocol.PlayerLine{MessageID: "11111111-2222-4333-8444-0000000000f1", ConversationID: conv.ID, PlayerID: "p1", CharacterID: char.ID,
 		Op: protocol.OpRegenerate, AcceptedAt: time.Now().UTC()}
 	publishLine(ctx, t, emb, req, log)
-	select {
-	case <-watch.firstDelta:
-	case <-ctx.Done():
-		t.Fatal("world simulation A never started regenerating")
-	}
-	ncA.Close()
-	stopA()
-	<-doneA
-
-	_, stopB, doneB := chatService(ctx, t, emb, st, hs.URL, "worldsim-b", log)
-	defer func() { stopB(); <-doneB }()
-	deadline := time.After(30 * time.Second)
-	for llm.calls.Load() < 2 {
-		select {
-		case <-deadline:
-			t.Fatal("the request was not redelivered to world simulation B")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	close(llm.release)
-	var done protocol.ReplyEvent
-	select {
-	case done = <-watch.completed:
-	case <-ctx.Done():
-		t.Fatal("no complete event from B")
-	}
+	done := crashMidReply(ctx, t, emb, st, llm, hs.URL, watch, log, ncA, stopA, doneA)
 	if done.Request != req.MessageID || done.Message == nil || len(done.Message.Swipes) != 2 || done.Message.Content != "piece-of-call-2 done." {
 		t.Fatalf("complete %+v", done)
 	}

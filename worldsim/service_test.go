@@ -51,35 +51,7 @@ func TestLineSurvivesWorldsimCrashAndIsAnsweredOnce(t *testing.T) {
 	ncA, stopA, doneA := chatService(ctx, t, emb, st, hs.URL, "worldsim-a", log)
 	lineMsg := protocol.PlayerLine{MessageID: "11111111-2222-4333-8444-555555555555", ConversationID: conv.ID, PlayerID: "p1", CharacterID: char.ID, Text: "Please explain primes.", AcceptedAt: time.Now().UTC()}
 	gjs := publishLine(ctx, t, emb, lineMsg, log)
-	select {
-	case <-watch.firstDelta:
-	case <-ctx.Done():
-		t.Fatal("world simulation A never started answering")
-	}
-	// Crash A: its NATS connection drops without acking or naking, then its
-	// goroutines die.
-	ncA.Close()
-	stopA()
-	<-doneA
-
-	_, stopB, doneB := chatService(ctx, t, emb, st, hs.URL, "worldsim-b", log)
-	defer func() { stopB(); <-doneB }()
-	// B gets the line once A's ack deadline passes.
-	deadline := time.After(30 * time.Second)
-	for llm.calls.Load() < 2 {
-		select {
-		case <-deadline:
-			t.Fatal("the line was not redelivered to world simulation B")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	close(llm.release)
-	var done protocol.ReplyEvent
-	select {
-	case done = <-watch.completed:
-	case <-ctx.Done():
-		t.Fatal("no complete event from B")
-	}
+	done := crashMidReply(ctx, t, emb, st, llm, hs.URL, watch, log, ncA, stopA, doneA)
 	if done.MessageID != worldsim.ReplyID(lineMsg.MessageID) || done.Message.Content != "piece-of-call-2 done." {
 		t.Fatalf("complete %+v", done)
 	}

@@ -70,6 +70,41 @@ func seedChat(ctx context.Context, t *testing.T, st *bolt.Store, playerID string
 	return char, conv
 }
 
+// crashMidReply waits until world simulation A streams the first piece of
+// a reply, crashes it (its connection drops without an ack or a nak, then
+// its goroutines die), starts B, waits for the line to reach B (once A's
+// ack deadline passed), lets the LLM finish and returns B's complete event.
+func crashMidReply(ctx context.Context, t *testing.T, emb *bus.Embedded, st *bolt.Store, llm *stallingLLM, llmURL string,
+	watch *replyWatch, log *slog.Logger, ncA *bus.NATS, stopA context.CancelFunc, doneA chan error) protocol.ReplyEvent {
+	t.Helper()
+	select {
+	case <-watch.firstDelta:
+	case <-ctx.Done():
+		t.Fatal("world simulation A never started answering")
+	}
+	ncA.Close()
+	stopA()
+	<-doneA
+	_, stopB, doneB := chatService(ctx, t, emb, st, llmURL, "worldsim-b", log)
+	t.Cleanup(func() { stopB(); <-doneB })
+	deadline := time.After(30 * time.Second)
+	for llm.calls.Load() < 2 {
+		select {
+		case <-deadline:
+			t.Fatal("the line was not redelivered to world simulation B")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	close(llm.release)
+	select {
+	case done := <-watch.completed:
+		return done
+	case <-ctx.Done():
+		t.Fatal("no complete event from B")
+	}
+	return protocol.ReplyEvent{}
+}
+
 // replyWatch records a conversation's reply events on a bus connection of
 // its own, as a gateway would see them.
 type replyWatch struct {

@@ -84,8 +84,14 @@ func validUsername(name string) *FieldError {
 			return &FieldError{Path: "username", Message: fmt.Sprintf("character %q at %d: use letters a-z, digits, '_', '-' and '.'", r, i)}
 		}
 	}
+	// A separator at either end is easy to miss ("admin." beside "admin").
+	if first, last := name[0], name[len(name)-1]; isSeparator(first) || isSeparator(last) {
+		return &FieldError{Path: "username", Message: "begin and end with a letter or a digit"}
+	}
 	return nil
 }
+
+func isSeparator(c byte) bool { return c == '_' || c == '-' || c == '.' }
 
 func validPassword(pw string) *FieldError {
 	switch {
@@ -157,8 +163,8 @@ func (a *creatorAPI) handleRegister(w http.ResponseWriter, r *http.Request) *api
 }
 
 func usernameTaken(name string) *apiError {
-	e := problemf(http.StatusConflict, codeConflict, "username %q is taken", name)
-	e.errs = []FieldError{{Path: "username", Message: "taken (usernames are compared ignoring case)"}}
+	e := problemf(http.StatusConflict, codeConflict, "username %q is taken, or looks too much like one that is", name)
+	e.errs = []FieldError{{Path: "username", Message: "taken: usernames are compared ignoring case, '.', '-', '_' and letters drawn alike (I, l and 1; O and 0; rn and m; vv and w)"}}
 	return e
 }
 

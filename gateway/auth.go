@@ -111,8 +111,10 @@ var errRevoked = fmt.Errorf("%w: revoked (signed out everywhere) or the account 
 
 // verifyToken is Tokens.Verify plus revocation: a token of a player who
 // has an account must carry the account's current token version (a guest
-// token of a player who registered later counts as version 0), and an
-// account token whose account is gone is refused.
+// token of a player who registered later counts as version 0), an account
+// token whose account is gone is refused, and so is a guest token whose
+// player is gone (a deleted account's guest tokens from before it
+// registered).
 func (s *Server) verifyToken(ctx context.Context, token string) (string, error) {
 	c, err := s.tokens.parse(token)
 	if err != nil {
@@ -123,6 +125,11 @@ func (s *Server) verifyToken(ctx context.Context, token string) (string, error) 
 	case errors.Is(err, maopao.ErrNotFound):
 		if c.Account {
 			return "", errRevoked
+		}
+		if _, err := s.Store.GetPlayer(ctx, c.Subject); errors.Is(err, maopao.ErrNotFound) {
+			return "", errRevoked
+		} else if err != nil {
+			return "", err
 		}
 		return c.Subject, nil
 	case err != nil:

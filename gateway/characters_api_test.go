@@ -139,8 +139,18 @@ func (a *testAPI) register(name string) (string, string) {
 
 func (a *testAPI) guest() string {
 	a.t.Helper()
-	tok, _, err := a.s.tokens.Issue("guest-" + fmt.Sprint(time.Now().UnixNano()))
+	return a.guestNamed("guest-" + fmt.Sprint(time.Now().UnixNano()))
+}
+
+// guestNamed makes a guest as POST /api/v1/session does: a player record
+// and a token.
+func (a *testAPI) guestNamed(playerID string) string {
+	a.t.Helper()
+	tok, _, err := a.s.tokens.Issue(playerID)
 	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := a.s.Store.PutPlayer(context.Background(), maopao.Player{ID: playerID, Name: playerID}); err != nil {
 		a.t.Fatal(err)
 	}
 	return tok
@@ -514,6 +524,16 @@ func TestAccounts(t *testing.T) {
 	if !hasPath(p, "username") {
 		t.Errorf("taken username: %+v", p)
 	}
+	// Lookalikes of a taken name (issue: "Ilya"/"llya" and "admin"/
+	// "admin." could both register).
+	a.register("Ilya")
+	a.register("admin")
+	for _, name := range []string{"llya", "1lya", "adm1n", "ad.min", "AdrnIn"} {
+		p := a.do("POST", "/api/v1/accounts/register", "", AccountRequest{Username: name, Password: "another password"}).problem(t, http.StatusConflict)
+		if !hasPath(p, "username") || !strings.Contains(p.Detail, name) {
+			t.Errorf("lookalike %s: %+v", name, p)
+		}
+	}
 	for _, c := range []struct {
 		req  AccountRequest
 		path string
@@ -522,6 +542,8 @@ func TestAccounts(t *testing.T) {
 		{AccountRequest{Username: strings.Repeat("a", 33), Password: "long enough"}, "username"},
 		{AccountRequest{Username: "spaces here", Password: "long enough"}, "username"},
 		{AccountRequest{Username: "ünïcode", Password: "long enough"}, "username"},
+		{AccountRequest{Username: "admin.", Password: "long enough"}, "username"},
+		{AccountRequest{Username: "_root", Password: "long enough"}, "username"},
 		{AccountRequest{Username: "fine_name", Password: "short"}, "password"},
 		{AccountRequest{Username: "fine_name", Password: strings.Repeat("p", MaxPasswordBytes+1)}, "password"},
 	} {
@@ -567,7 +589,7 @@ func TestAccounts(t *testing.T) {
 	a.do("POST", "/api/v1/accounts/login", "", AccountRequest{Username: "other", Password: "guess guess"}).problem(t, http.StatusUnauthorized)
 
 	// A guest who registers keeps their player ID (and conversations).
-	guestTok, _, _ := a.s.tokens.Issue("guest-42")
+	guestTok := a.guestNamed("guest-42")
 	r = a.do("POST", "/api/v1/accounts/register", guestTok, AccountRequest{Username: "was_guest", Password: "correct horse"})
 	r.json(t, &out)
 	if r.status != 201 || out.PlayerID != "guest-42" {

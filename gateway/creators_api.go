@@ -67,6 +67,7 @@ func (a *creatorAPI) register(mux *http.ServeMux) {
 	a.handle(mux, "POST /api/v1/accounts/login", a.handleLogin)
 	a.handle(mux, "GET /api/v1/accounts/me", a.handleMe)
 	a.handle(mux, "POST /api/v1/accounts/revoke-tokens", a.handleRevokeTokens)
+	a.handle(mux, "DELETE /api/v1/accounts/me", a.handleDeleteAccount)
 
 	a.handle(mux, "GET /api/v1/characters", a.handleList)
 	a.handle(mux, "POST /api/v1/characters", a.handleCreate)

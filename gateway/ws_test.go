@@ -256,6 +256,10 @@ func mustToken(t *testing.T, b *wsBed, playerID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As POST /api/v1/session does: a guest token's player exists.
+	if err := b.s.Store.PutPlayer(context.Background(), maopao.Player{ID: playerID, Name: playerID}); err != nil {
+		t.Fatal(err)
+	}
 	return tok
 }
 

@@ -33,6 +33,13 @@ type Characters interface {
 type Players interface {
 	PutPlayer(ctx context.Context, p maopao.Player) error
 	GetPlayer(ctx context.Context, id string) (maopao.Player, error)
+	// DeletePlayer removes what is the player's alone: the player record,
+	// every chat of theirs with its messages, characters' memories of
+	// those chats, and world memories private to them (MemoryRecord.
+	// PrivateTo). Their account, characters and worlds are removed through
+	// DeleteAccount, DeleteCharacter and DeleteWorld. A player already gone
+	// is no error, so a deletion cut short can simply be run again.
+	DeletePlayer(ctx context.Context, id string) error
 }
 
 // Conversations stores chats and their messages.
@@ -193,10 +200,15 @@ func LowerAll(values []string) []string {
 }
 
 // Accounts stores registered accounts. Usernames are unique regardless of
-// case: adapters index strings.ToLower(Username).
+// case, and so are their lookalike keys: adapters index
+// strings.ToLower(Username), to find an account by name, and
+// maopao.UsernameKey(Username), so that "llya" cannot register beside
+// "Ilya". (Accounts stored before the key existed keep their names even
+// where two share a key.)
 type Accounts interface {
 	// CreateAccount returns maopao.ErrConflict (wrapped) when the username
-	// (compared case-insensitively) or the player ID is taken.
+	// (compared case-insensitively), its maopao.UsernameKey or the player
+	// ID is taken.
 	CreateAccount(ctx context.Context, a maopao.Account) error
 	// GetAccountByUsername finds an account whatever the case of username;
 	// maopao.ErrNotFound (wrapped) when absent.
@@ -207,6 +219,9 @@ type Accounts interface {
 	// and returns the account as it is now; maopao.ErrNotFound (wrapped)
 	// when absent.
 	RevokeTokens(ctx context.Context, playerID string) (maopao.Account, error)
+	// DeleteAccount removes the account and frees its username (and the
+	// username's lookalike key). An account already gone is no error.
+	DeleteAccount(ctx context.Context, playerID string) error
 }
 
 // Store is everything the platform keeps, behind one handle.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/engine/modelgen"
 )
@@ -241,6 +243,21 @@ func TestBrowserStudio(t *testing.T) {
 	click(p, "#studio-link")
 	p.waitJS("studio on mobile", `!document.getElementById("studio-main").hidden`, 5*time.Second)
 	p.screenshot("studio-mobile")
+
+	// Deleting the account: a wrong password is refused in place; the
+	// right one signs out and the account's characters are gone.
+	click(p, "#account-delete summary")
+	typeInto(p, "#account-delete-password", "not my password")
+	click(p, "#account-delete-submit")
+	p.waitJS("wrong password shown", `!document.getElementById("account-delete-error").hidden &&
+		document.getElementById("account-delete-error").textContent.includes("wrong password")`, 10*time.Second)
+	typeInto(p, "#account-delete-password", "correct horse battery")
+	click(p, "#account-delete-submit")
+	p.waitJS("signed out after deleting", `!document.getElementById("studio-auth").hidden &&
+		document.getElementById("auth-error").textContent.includes("deleted") && localStorage.getItem("maopao.account") === null`, 15*time.Second)
+	if _, err := srv.Store().GetCharacter(context.Background(), id); !errors.Is(err, maopao.ErrNotFound) {
+		t.Errorf("a deleted account's character: %v, want not found", err)
+	}
 	checkNoJSErrors(t, p)
 }
 

@@ -63,7 +63,7 @@ guest identity turns that guest into the account, keeping its conversations.
 The password comes from --password, else $MAOPAO_PASSWORD, else a prompt.`,
 	}
 	cmd.AddCommand(accountSubCmd("register", "Create an account (username: 3-32 letters, digits, '_', '-', '.'; password: 8+ characters)"),
-		accountSubCmd("login", "Log in to an existing account"), accountRevokeCmd())
+		accountSubCmd("login", "Log in to an existing account"), accountRevokeCmd(), accountDeleteCmd())
 	return cmd
 }
 
@@ -108,6 +108,61 @@ func accountRevokeCmd() *cobra.Command {
 		},
 	}
 	o.flags(cmd)
+	return cmd
+}
+
+// accountDeleteCmd is `maopao account delete`.
+func accountDeleteCmd() *cobra.Command {
+	var (
+		o        serverOpts
+		password string
+	)
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete this account for good, with its chats, characters, worlds and what characters remember of it",
+		Long: `Deletes the account kept in the identity file, after checking its password
+again: its chats and messages, its characters (public ones too), its worlds,
+characters' memories of it, and the username, which anyone may take after.
+Every token of the account stops working. There is no undo.
+The password comes from --password, else $MAOPAO_PASSWORD, else a prompt.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := o.identityPath()
+			if err != nil {
+				return err
+			}
+			id, err := chatcli.LoadIdentity(path)
+			if err != nil || id.Token == "" {
+				return errors.New("no identity kept here: log in first with maopao account login")
+			}
+			pw, err := readPassword(cmd, password)
+			if err != nil {
+				return err
+			}
+			endpoint, err := o.endpoint("/api/v1/accounts/me")
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]string{"password": pw})
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodDelete, endpoint, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+id.Token)
+			req.Header.Set("Content-Type", "application/json")
+			if err := doJSON(req, nil); err != nil {
+				return fmt.Errorf("delete account: %w", err)
+			}
+			// The identity names a player that no longer exists.
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "account deleted; removed %s\n", path)
+			return err
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVar(&password, "password", "", "the account's password (else $MAOPAO_PASSWORD, else a prompt)")
 	return cmd
 }
 
@@ -379,6 +434,9 @@ func doJSON(req *http.Request, dst any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return problemError(resp)
+	}
+	if dst == nil {
+		return nil
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(dst); err != nil {
 		return fmt.Errorf("unreadable answer from the server: %w", err)

@@ -145,4 +145,26 @@ func TestCreatorCommands(t *testing.T) {
 	if _, _, err := run(t, "", append([]string{"card", "import", src}, fresh...)...); err == nil || !strings.Contains(err.Error(), "not logged in") {
 		t.Errorf("import without an identity: %v", err)
 	}
+
+	// Deleting the account: a wrong password keeps everything; the right
+	// one removes the account, its characters and the identity file.
+	_, _, err = run(t, "", append([]string{"account", "delete", "--password", "wrong password"}, common...)...)
+	if err == nil || !strings.Contains(err.Error(), "wrong password") {
+		t.Fatalf("delete with a wrong password: %v", err)
+	}
+	out, _, err = run(t, "", append([]string{"account", "delete", "--password", "a long password"}, common...)...)
+	if err != nil || !strings.Contains(out, "account deleted") {
+		t.Fatalf("delete: %q %v", out, err)
+	}
+	if _, err := os.Stat(ident); !os.IsNotExist(err) {
+		t.Errorf("identity file after deleting the account: %v", err)
+	}
+	_, _, err = run(t, "", append([]string{"card", "export", charID, "--format", "json", "-o", "-"}, fresh...)...)
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("export of a deleted account's character: %v", err)
+	}
+	_, _, err = run(t, "", append([]string{"account", "login", "--user", "ada", "--password", "a long password"}, common...)...)
+	if err == nil || !strings.Contains(err.Error(), "wrong username or password") {
+		t.Errorf("login to a deleted account: %v", err)
+	}
 }

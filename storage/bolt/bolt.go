@@ -64,28 +64,30 @@ const lockTimeout = time.Second
 const schemaVersion = "1"
 
 var (
-	bucketCharacters    = []byte("characters")
-	bucketPlayers       = []byte("players")
-	bucketConversations = []byte("conversations")
-	bucketPairs         = []byte("pairs")
-	bucketMessages      = []byte("messages")
-	bucketMessageIDs    = []byte("message_ids")
-	bucketMemories      = []byte("memories")
-	bucketSettings      = []byte("settings")
-	bucketMeta          = []byte("meta")
-	bucketAvatars       = []byte("avatars")
-	bucketRevisions     = []byte("revisions")
-	bucketAccounts      = []byte("accounts")
-	bucketUsernames     = []byte("usernames")
-	bucketChats         = []byte("chats")
-	keySchema           = []byte("schema")
-	keyChatsIndexed     = []byte("chats_indexed")
+	bucketCharacters       = []byte("characters")
+	bucketPlayers          = []byte("players")
+	bucketConversations    = []byte("conversations")
+	bucketPairs            = []byte("pairs")
+	bucketMessages         = []byte("messages")
+	bucketMessageIDs       = []byte("message_ids")
+	bucketMemories         = []byte("memories")
+	bucketSettings         = []byte("settings")
+	bucketMeta             = []byte("meta")
+	bucketAvatars          = []byte("avatars")
+	bucketRevisions        = []byte("revisions")
+	bucketAccounts         = []byte("accounts")
+	bucketUsernames        = []byte("usernames")
+	bucketUsernameKeys     = []byte("username_keys")
+	bucketChats            = []byte("chats")
+	keySchema              = []byte("schema")
+	keyChatsIndexed        = []byte("chats_indexed")
+	keyUsernameKeysIndexed = []byte("username_keys_indexed")
 )
 
 var allBuckets = [][]byte{
 	bucketCharacters, bucketPlayers, bucketConversations, bucketPairs,
 	bucketMessages, bucketMessageIDs, bucketMemories, bucketSettings, bucketMeta,
-	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames, bucketChats,
+	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames, bucketUsernameKeys, bucketChats,
 }
 
 // Store is a storage.Store backed by one bbolt file.
@@ -132,7 +134,10 @@ func Open(path string) (*Store, error) {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("file has storage layout %q, this build understands %q", v, schemaVersion)
 		}
-		return indexChats(tx)
+		if err := indexChats(tx); err != nil {
+			return err
+		}
+		return indexUsernameKeys(tx)
 	})
 	if err != nil {
 		_ = db.Close()

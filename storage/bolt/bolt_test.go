@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/storage"
 	"github.com/maopao/maopao/storage/storagetest"
 	bbolt "go.etcd.io/bbolt"
@@ -136,4 +137,42 @@ func FuzzPairKey(f *testing.F) {
 			t.Fatalf("pairKey(%q,%q) == pairKey(%q,%q) is %v", a, b, c, d, same)
 		}
 	})
+}
+
+// Files written before usernames had lookalike keys get them when opened:
+// a new lookalike of an old account is refused.
+func TestIndexOldUsernameKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "maopao.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAccount(ctx, maopao.Account{PlayerID: "p1", Username: "Ilya", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	// Make the file as an older build left it.
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketUsernameKeys); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(keyUsernameKeysIndexed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if err := s.CreateAccount(ctx, maopao.Account{PlayerID: "p2", Username: "llya", PasswordHash: "h"}); !errors.Is(err, maopao.ErrConflict) {
+		t.Errorf("a new lookalike of an old account: %v, want a conflict", err)
+	}
+	if _, err := s.GetAccountByUsername(ctx, "ilya"); err != nil {
+		t.Errorf("the old account after indexing: %v", err)
+	}
 }

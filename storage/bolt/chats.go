@@ -194,38 +194,88 @@ func (s *Store) UpdateConversation(ctx context.Context, c maopao.Conversation) (
 // DeleteConversation deletes the chat, its messages and their index entries.
 func (s *Store) DeleteConversation(ctx context.Context, id string) error {
 	return s.update(ctx, "delete conversation "+id, func(tx *bbolt.Tx) error {
-		var c maopao.Conversation
-		if err := getJSON(tx.Bucket(bucketConversations), id, "conversation", &c); err != nil {
+		return deleteChat(tx, id)
+	})
+}
+
+func deleteChat(tx *bbolt.Tx, id string) error {
+	var c maopao.Conversation
+	if err := getJSON(tx.Bucket(bucketConversations), id, "conversation", &c); err != nil {
+		return err
+	}
+	if msgs := tx.Bucket(bucketMessages).Bucket([]byte(id)); msgs != nil {
+		ids := tx.Bucket(bucketMessageIDs)
+		err := msgs.ForEach(func(k, v []byte) error {
+			var m struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("conversation %q message key %x: corrupt record: %w", id, k, err)
+			}
+			return ids.Delete([]byte(m.ID))
+		})
+		if err != nil {
 			return err
 		}
-		if msgs := tx.Bucket(bucketMessages).Bucket([]byte(id)); msgs != nil {
-			ids := tx.Bucket(bucketMessageIDs)
-			err := msgs.ForEach(func(k, v []byte) error {
-				var m struct {
-					ID string `json:"id"`
-				}
-				if err := json.Unmarshal(v, &m); err != nil {
-					return fmt.Errorf("conversation %q message key %x: corrupt record: %w", id, k, err)
-				}
-				return ids.Delete([]byte(m.ID))
-			})
-			if err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketMessages).DeleteBucket([]byte(id)); err != nil {
-				return err
-			}
-		}
-		pair := pairKey(c.PlayerID, c.CharacterID)
-		if err := tx.Bucket(bucketChats).Delete(append(pair, id...)); err != nil {
+		if err := tx.Bucket(bucketMessages).DeleteBucket([]byte(id)); err != nil {
 			return err
 		}
-		if bytes.Equal(tx.Bucket(bucketPairs).Get(pair), []byte(id)) {
-			if err := tx.Bucket(bucketPairs).Delete(pair); err != nil {
+	}
+	pair := pairKey(c.PlayerID, c.CharacterID)
+	if err := tx.Bucket(bucketChats).Delete(append(pair, id...)); err != nil {
+		return err
+	}
+	if bytes.Equal(tx.Bucket(bucketPairs).Get(pair), []byte(id)) {
+		if err := tx.Bucket(bucketPairs).Delete(pair); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketConversations).Delete([]byte(id))
+}
+
+// DeletePlayer removes the player, their chats and the memories of them,
+// in one transaction.
+func (s *Store) DeletePlayer(ctx context.Context, id string) error {
+	if err := storage.ValidID("player", id); err != nil {
+		return fmt.Errorf("bolt: delete player: %w", err)
+	}
+	return s.update(ctx, "delete player "+id, func(tx *bbolt.Tx) error {
+		// A chat key is the pair key and the chat's ID with no length
+		// between them, so the chat IDs are found from the records: a
+		// scan, but deleting a player is rare.
+		var chats []string
+		err := tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
+			var c struct {
+				PlayerID string `json:"player_id"`
+			}
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("conversation %q: corrupt record: %w", k, err)
+			}
+			if c.PlayerID == id {
+				chats = append(chats, string(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, chat := range chats {
+			if err := deleteChat(tx, chat); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketConversations).Delete([]byte(id))
+		// Every pair key of the player starts with pairKey(id, "").
+		prefix := pairKey(id, "")
+		if err := deletePrefix(tx.Bucket(bucketMemories), prefix); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket(bucketPairs), prefix); err != nil {
+			return err
+		}
+		if err := deletePrivateRecords(tx, id); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPlayers).Delete([]byte(id))
 	})
 }
 
@@ -273,4 +323,19 @@ func (s *Store) ChatCounts(ctx context.Context) (map[string]int, error) {
 		})
 	})
 	return out, err
+}
+
+// deletePrefix deletes every key of b that starts with prefix.
+func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

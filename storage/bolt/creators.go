@@ -1,8 +1,10 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -224,16 +226,22 @@ func (s *Store) CreateAccount(ctx context.Context, a maopao.Account) error {
 	if err != nil {
 		return fmt.Errorf("bolt: create account: %w", err)
 	}
-	key := []byte(strings.ToLower(a.Username))
+	key, lookalike := []byte(strings.ToLower(a.Username)), []byte(maopao.UsernameKey(a.Username))
 	return s.update(ctx, "create account "+a.Username, func(tx *bbolt.Tx) error {
-		names, accounts := tx.Bucket(bucketUsernames), tx.Bucket(bucketAccounts)
+		names, keys, accounts := tx.Bucket(bucketUsernames), tx.Bucket(bucketUsernameKeys), tx.Bucket(bucketAccounts)
 		if names.Get(key) != nil {
 			return fmt.Errorf("username %q is taken: %w", a.Username, maopao.ErrConflict)
+		}
+		if keys.Get(lookalike) != nil {
+			return fmt.Errorf("username %q looks like one taken: %w", a.Username, maopao.ErrConflict)
 		}
 		if accounts.Get([]byte(a.PlayerID)) != nil {
 			return fmt.Errorf("player %q already has an account: %w", a.PlayerID, maopao.ErrConflict)
 		}
 		if err := accounts.Put([]byte(a.PlayerID), v); err != nil {
+			return err
+		}
+		if err := keys.Put(lookalike, []byte(a.PlayerID)); err != nil {
 			return err
 		}
 		return names.Put(key, []byte(a.PlayerID))
@@ -285,10 +293,60 @@ func (s *Store) RevokeTokens(ctx context.Context, playerID string) (maopao.Accou
 	return a, err
 }
 
+// DeleteAccount removes the account and its username entries in one
+// transaction.
+func (s *Store) DeleteAccount(ctx context.Context, playerID string) error {
+	return s.update(ctx, "delete account of player "+playerID, func(tx *bbolt.Tx) error {
+		a, err := getAccount(tx, playerID)
+		if errors.Is(err, maopao.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, index := range []struct {
+			bucket []byte
+			key    string
+		}{{bucketUsernames, strings.ToLower(a.Username)}, {bucketUsernameKeys, maopao.UsernameKey(a.Username)}} {
+			b := tx.Bucket(index.bucket)
+			// An old lookalike key may be held by another account.
+			if bytes.Equal(b.Get([]byte(index.key)), []byte(playerID)) {
+				if err := b.Delete([]byte(index.key)); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(bucketAccounts).Delete([]byte(playerID))
+	})
+}
+
 func getAccount(tx *bbolt.Tx, playerID string) (maopao.Account, error) {
 	var r accountRecord
 	if err := getJSON(tx.Bucket(bucketAccounts), playerID, "account of player", &r); err != nil {
 		return maopao.Account{}, err
 	}
 	return r.account(), nil
+}
+
+// indexUsernameKeys fills the username_keys bucket once, for files written
+// before usernames had lookalike keys. Old accounts that share a key all
+// keep their names; the key is held by one of them, which is enough to
+// refuse new lookalikes.
+func indexUsernameKeys(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyUsernameKeysIndexed) != nil {
+		return nil
+	}
+	keys := tx.Bucket(bucketUsernameKeys)
+	err := tx.Bucket(bucketUsernames).ForEach(func(name, id []byte) error {
+		k := []byte(maopao.UsernameKey(string(name)))
+		if keys.Get(k) != nil {
+			return nil
+		}
+		return keys.Put(k, id)
+	})
+	if err != nil {
+		return fmt.Errorf("index username keys: %w", err)
+	}
+	return meta.Put(keyUsernameKeysIndexed, []byte("1"))
 }

@@ -224,3 +224,33 @@ func sortRecords(rs []maopao.MemoryRecord) {
 		return rs[i].ID > rs[j].ID
 	})
 }
+
+// deletePrivateRecords deletes the world memories private to a player.
+func deletePrivateRecords(tx *bbolt.Tx, playerID string) error {
+	b, _ := worldBucket(tx, bucketMemRecs)
+	if b == nil {
+		return nil
+	}
+	var keys [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var r struct {
+			PrivateTo string `json:"private_to"`
+		}
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode memory record %q: %w", k, err)
+		}
+		if r.PrivateTo == playerID {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

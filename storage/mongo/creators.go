@@ -364,16 +364,18 @@ func (s *Store) backfillSearchFields(ctx context.Context) error {
 	return nil
 }
 
-// accountDoc adds the lower-cased username the unique index is on.
+// accountDoc adds the lower-cased username and its lookalike key, each
+// with a unique index.
 type accountDoc struct {
 	maopao.Account `bson:",inline"`
 	UsernameLC     string `bson:"username_lc"`
+	UsernameKey    string `bson:"username_key"`
 }
 
 // CreateAccount stores a; maopao.ErrConflict (wrapped) when the username
 // (in any case) or the player ID is taken. One insert, checked by the _id
-// index and the unique username_lc index, so racing registrations of one
-// name cannot both succeed.
+// index and the unique username_lc and username_key indexes, so racing
+// registrations of one name (or two lookalikes) cannot both succeed.
 func (s *Store) CreateAccount(ctx context.Context, a maopao.Account) error {
 	const op = "create account"
 	if err := storage.ValidAccount(a); err != nil {
@@ -383,7 +385,7 @@ func (s *Store) CreateAccount(ctx context.Context, a maopao.Account) error {
 		return fail(op, a.Username, err)
 	}
 	a.CreatedAt = normTime(a.CreatedAt)
-	_, err := s.accounts.InsertOne(ctx, accountDoc{Account: a, UsernameLC: strings.ToLower(a.Username)})
+	_, err := s.accounts.InsertOne(ctx, accountDoc{Account: a, UsernameLC: strings.ToLower(a.Username), UsernameKey: maopao.UsernameKey(a.Username)})
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mongo: %s %q: username or player already registered: %w", op, a.Username, maopao.ErrConflict)
 	}
@@ -416,6 +418,13 @@ func (s *Store) RevokeTokens(ctx context.Context, playerID string) (maopao.Accou
 	return d.Account, nil
 }
 
+// DeleteAccount removes the account; its unique username fields go with
+// the document.
+func (s *Store) DeleteAccount(ctx context.Context, playerID string) error {
+	_, err := s.accounts.DeleteOne(ctx, byID(playerID))
+	return fail("delete account of player", playerID, err)
+}
+
 func (s *Store) findAccount(ctx context.Context, op, key string, filter bson.D) (maopao.Account, error) {
 	if err := ctx.Err(); err != nil {
 		return maopao.Account{}, fail(op, key, err)
@@ -426,4 +435,34 @@ func (s *Store) findAccount(ctx context.Context, op, key string, filter bson.D) 
 	}
 	d.Account.CreatedAt = normTime(d.Account.CreatedAt)
 	return d.Account, nil
+}
+
+// keyAccounts gives accounts stored before usernames had lookalike keys
+// their username_key, before its unique index is made. Old accounts that
+// share a key all keep their names: the first holds the key, the others
+// get one no name can have.
+func (s *Store) keyAccounts(ctx context.Context) error {
+	cur, err := s.accounts.Find(ctx, bson.D{{Key: "username_key", Value: bson.D{{Key: "$exists", Value: false}}}})
+	if err != nil {
+		return fmt.Errorf("find accounts without username_key: %w", err)
+	}
+	var old []accountDoc
+	if err := cur.All(ctx, &old); err != nil {
+		return fmt.Errorf("read accounts without username_key: %w", err)
+	}
+	for _, d := range old {
+		key := maopao.UsernameKey(d.Username)
+		n, err := s.accounts.CountDocuments(ctx, bson.D{{Key: "username_key", Value: key}})
+		if err != nil {
+			return fmt.Errorf("look up username_key %q: %w", key, err)
+		}
+		if n > 0 {
+			key = "#" + d.PlayerID
+		}
+		set := bson.D{{Key: "$set", Value: bson.D{{Key: "username_key", Value: key}}}}
+		if _, err := s.accounts.UpdateOne(ctx, byID(d.PlayerID), set); err != nil {
+			return fmt.Errorf("give account %q its username_key: %w", d.PlayerID, err)
+		}
+	}
+	return nil
 }

@@ -246,6 +246,50 @@ func (s *Store) DeleteConversation(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeletePlayer removes the player's chats, the memories of them and then
+// the player. Without transactions a crash part way leaves some of it,
+// which a second call removes: nothing is deleted by what a deleted
+// record said.
+func (s *Store) DeletePlayer(ctx context.Context, id string) error {
+	const op = "delete player"
+	if err := storage.ValidID("player", id); err != nil {
+		return fmt.Errorf("mongo: %s: %w", op, err)
+	}
+	cur, err := s.conversations.Find(ctx, bson.D{{Key: "player_id", Value: id}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return fail(op, id, err)
+	}
+	var chats []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &chats); err != nil {
+		return fail(op, id, err)
+	}
+	// Messages before their chats, so a chat is never gone while its
+	// messages remain unreachable.
+	for _, c := range chats {
+		if _, err := s.messages.DeleteMany(ctx, bson.D{{Key: "conversation_id", Value: c.ID}}); err != nil {
+			return fail(op+" messages", id, err)
+		}
+	}
+	steps := []struct {
+		what   string
+		coll   *mongo.Collection
+		filter bson.D
+	}{
+		{"chats", s.conversations, bson.D{{Key: "player_id", Value: id}}},
+		{"memories", s.memories, bson.D{{Key: "player_id", Value: id}}},
+		{"private world memories", s.records, bson.D{{Key: "private_to", Value: id}}},
+		{"record", s.players, byID(id)},
+	}
+	for _, st := range steps {
+		if _, err := st.coll.DeleteMany(ctx, st.filter); err != nil {
+			return fail(op+" "+st.what, id, err)
+		}
+	}
+	return nil
+}
+
 // UpdateMessage replaces what can change of a stored message. Messages of
 // a chat are written by its one actor, so a read and a replace suffice.
 func (s *Store) UpdateMessage(ctx context.Context, m maopao.Message) (maopao.Message, error) {

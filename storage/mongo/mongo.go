@@ -118,6 +118,11 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.messages, "conversation_seq", bson.D{{Key: "conversation_id", Value: 1}, {Key: "seq", Value: 1}}},
 		// Usernames are unique whatever their case; see CreateAccount.
 		{s.accounts, "username_lc", bson.D{{Key: "username_lc", Value: 1}}},
+		// ... and so are their lookalike keys (maopao.UsernameKey).
+		{s.accounts, "username_key", bson.D{{Key: "username_key", Value: 1}}},
+	}
+	if err := s.keyAccounts(ctx); err != nil {
+		return err
 	}
 	// Before players had many chats with a character, (player_id,
 	// character_id) was unique; chats then get their pair_slot first.

@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,34 @@ func TestMigratePairSlots(t *testing.T) {
 	list, err := s2.ListConversations(ctx, "p1", "c1")
 	if err != nil || len(list) != 2 {
 		t.Fatalf("ListConversations: %v %+v", err, list)
+	}
+}
+
+// Accounts stored before usernames had lookalike keys get them when the
+// store is opened again: two old lookalikes both keep working, and a new
+// lookalike of either is refused.
+func TestKeyOldAccounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	uri := ferrettest.Start(t)
+	s := open(t, uri)
+	if err := s.accounts.Indexes().DropOne(ctx, "username_key"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []maopao.Account{{PlayerID: "p1", Username: "Ilya"}, {PlayerID: "p2", Username: "llya"}} {
+		doc := bson.D{{Key: "_id", Value: a.PlayerID}, {Key: "username", Value: a.Username},
+			{Key: "username_lc", Value: strings.ToLower(a.Username)}, {Key: "password_hash", Value: "h"}}
+		if _, err := s.accounts.InsertOne(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2 := open(t, uri)
+	for _, name := range []string{"Ilya", "llya"} {
+		if _, err := s2.GetAccountByUsername(ctx, name); err != nil {
+			t.Errorf("old account %s after keying: %v", name, err)
+		}
+	}
+	if err := s2.CreateAccount(ctx, maopao.Account{PlayerID: "p3", Username: "1lya", PasswordHash: "h"}); !errors.Is(err, maopao.ErrConflict) {
+		t.Errorf("a new lookalike of old accounts: %v, want a conflict", err)
 	}
 }

@@ -411,6 +411,12 @@ func testAccounts(t *testing.T, s storage.Store) {
 	}
 	isErr(t, "CreateAccount(same name, other case)", s.CreateAccount(ctx, sampleAccount("p2", "ADA.lovelace")), maopao.ErrConflict)
 	isErr(t, "CreateAccount(same player)", s.CreateAccount(ctx, sampleAccount("p1", "other")), maopao.ErrConflict)
+	// Lookalikes of a taken name are refused too (maopao.UsernameKey).
+	for _, name := range []string{"AdaLovelace", "Ada.Lovelace.", "ada_1ovelace", "Ada.LoveIace"} {
+		isErr(t, "CreateAccount(lookalike "+name+")", s.CreateAccount(ctx, sampleAccount("p2", name)), maopao.ErrConflict)
+		_, err = s.GetAccountByUsername(ctx, name)
+		isErr(t, "GetAccountByUsername(refused lookalike "+name+")", err, maopao.ErrNotFound)
+	}
 	_, err = s.GetAccount(ctx, "p2")
 	isErr(t, "account of a refused registration", err, maopao.ErrNotFound)
 	_, err = s.GetAccountByUsername(ctx, "other")
@@ -456,10 +462,8 @@ func testAccountsConcurrent(t *testing.T, s storage.Store) {
 	const racers = 6
 	results := make([]error, racers)
 	parallel(t, racers, func(i int) error {
-		name := "racer"
-		if i%2 == 1 {
-			name = "RACER"
-		}
+		// Two spellings of one name and two lookalikes of it.
+		name := []string{"racer", "RACER", "rac.er", "RAC-ER"}[i%4]
 		results[i] = s.CreateAccount(ctx, sampleAccount("racer-"+itoa(i), name))
 		if results[i] != nil && !errors.Is(results[i], maopao.ErrConflict) {
 			return results[i]
@@ -473,7 +477,7 @@ func testAccountsConcurrent(t *testing.T, s storage.Store) {
 		}
 	}
 	if winners != 1 {
-		t.Fatalf("%d of %d racing registrations of one username succeeded, want exactly 1", winners, racers)
+		t.Fatalf("%d of %d racing registrations of one username and its lookalikes succeeded, want exactly 1", winners, racers)
 	}
 }
 

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ManyChats", testManyChats},
 		{"UpdateMessage", testUpdateMessage},
 		{"AccountsConcurrent", testAccountsConcurrent},
+		{"DeletePlayer", testDeletePlayer},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -173,6 +173,24 @@ export function signOut(why) {
 }
 el.logout.addEventListener("click", function () { signOut(""); });
 
+// Deleting the account asks for the password again: a page left signed in
+// on a shared computer cannot erase it.
+$("account-delete-form").addEventListener("submit", async function (ev) {
+  ev.preventDefault();
+  const pass = $("account-delete-password");
+  const shown = $("account-delete-error");
+  shown.hidden = true;
+  const r = await api("DELETE", "api/v1/accounts/me", { password: pass.value });
+  pass.value = "";
+  if (!r.ok) {
+    shown.hidden = false;
+    shown.textContent = problemText(r.problem);
+    return;
+  }
+  $("account-delete").open = false;
+  signOut("Your account was deleted.");
+});
+
 // ---- my characters ----
 
 async function loadMine() {

@@ -29,6 +29,9 @@ const (
 	// account.
 	MaxCharactersPerAccount = 200
 	MaxWorldsPerAccount     = 10
+	// MaxAvatarBytesPerAccount bounds the pictures of an account's
+	// characters together (as stored, after re-encoding).
+	MaxAvatarBytesPerAccount = 64 << 20
 	MaxListLimit            = 200
 )
 
@@ -176,6 +179,9 @@ func (a *creatorAPI) createCharacter(r *http.Request, acc maopao.Account, c maop
 	}
 	if len(mine) >= MaxCharactersPerAccount {
 		return maopao.Character{}, problemf(http.StatusForbidden, codeQuota, "an account may have %d characters; delete one first", MaxCharactersPerAccount)
+	}
+	if e := avatarRoom(mine, "", len(c.Avatar), a.avatarQuota); e != nil {
+		return maopao.Character{}, e
 	}
 	now := time.Now().UTC()
 	c.ID, c.OwnerID, c.BuiltIn, c.Revision = uuid.NewString(), acc.PlayerID, false, 1
@@ -463,6 +469,13 @@ func (a *creatorAPI) handlePutAvatar(w http.ResponseWriter, r *http.Request) *ap
 	if e != nil {
 		return e
 	}
+	mine, err := a.s.Store.SearchCharacters(r.Context(), storage.CharacterQuery{OwnerID: player, ViewerID: player, Limit: MaxCharactersPerAccount})
+	if err != nil {
+		return a.storeError("count pictures", err)
+	}
+	if e := avatarRoom(mine, cur.ID, len(data), a.avatarQuota); e != nil {
+		return e
+	}
 	// The picture is not an edit of the card fields, so it does not race
 	// them on the client's revision: it applies to whatever is current.
 	for attempt := 0; attempt < 5; attempt++ {
@@ -485,6 +498,27 @@ func (a *creatorAPI) handlePutAvatar(w http.ResponseWriter, r *http.Request) *ap
 		}
 	}
 	return problemf(http.StatusConflict, codeConflict, "the character kept changing while the avatar was stored; try again")
+}
+
+// avatarRoom refuses a picture of size bytes for the character replacing
+// (the new one when "") when the account's pictures would then pass
+// MaxAvatarBytesPerAccount. Like the character quota, it is checked before
+// the write, so racing uploads may pass it by a picture or two.
+func avatarRoom(mine []maopao.Character, replacing string, size, quota int) *apiError {
+	if size == 0 {
+		return nil
+	}
+	used := 0
+	for _, c := range mine {
+		if c.ID != replacing {
+			used += c.AvatarSize
+		}
+	}
+	if used+size > quota {
+		return problemf(http.StatusForbidden, codeQuota, "an account's character pictures may take %.1f MiB in all; %.1f MiB are in use and this one is %.1f MiB: remove or shrink a picture first",
+			float64(quota)/(1<<20), float64(used)/(1<<20), float64(size)/(1<<20))
+	}
+	return nil
 }
 
 // prepareAvatar checks an uploaded picture and returns what to store (a

@@ -26,11 +26,13 @@ type creatorAPI struct {
 	hashSlots chan struct{}
 	exports   *exportCache
 	routes    []route // what register mounted, for the 405 answers
+	// avatarQuota is MaxAvatarBytesPerAccount (smaller in tests).
+	avatarQuota int
 }
 
 func newCreatorAPI(s *Server) *creatorAPI {
 	return &creatorAPI{s: s, logins: newLoginLimiter(), loginsFrom: newKeyedLimiter(rate.Every(loginsFromEvery), loginsFromBurst), hashSlots: make(chan struct{}, maxConcurrentHashes),
-		exports: newExportCache(exportCacheBytes)}
+		exports: newExportCache(exportCacheBytes), avatarQuota: MaxAvatarBytesPerAccount}
 }
 
 // registerCreatorAPI mounts the character and account REST API

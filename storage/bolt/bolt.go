@@ -204,7 +204,8 @@ func (s *Store) PutCharacter(ctx context.Context, c maopao.Character) error {
 func putCurrent(tx *bbolt.Tx, c maopao.Character) error {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
 	avatar := c.Avatar
-	c.Avatar = nil
+	// The size is read off the avatars bucket, so records need not keep it.
+	c.Avatar, c.AvatarSize = nil, 0
 	v, err := encode("character "+c.ID, c)
 	if err != nil {
 		return err
@@ -228,12 +229,11 @@ func getCurrent(tx *bbolt.Tx, id string, withAvatar bool) (maopao.Character, err
 	if err := decodeCharacter(v, &c); err != nil {
 		return c, fmt.Errorf("character %q: corrupt record: %w", id, err)
 	}
-	c.Avatar = nil
-	if withAvatar {
-		if a := tx.Bucket(bucketAvatars).Get([]byte(id)); a != nil {
-			// bbolt's slices die with the transaction.
-			c.Avatar = append([]byte{}, a...)
-		}
+	a := tx.Bucket(bucketAvatars).Get([]byte(id))
+	c.Avatar, c.AvatarSize = nil, len(a)
+	if withAvatar && a != nil {
+		// bbolt's slices die with the transaction.
+		c.Avatar = append([]byte{}, a...)
 	}
 	return c, nil
 }
@@ -270,6 +270,7 @@ func (s *Store) ListCharacters(ctx context.Context) ([]maopao.Character, error) 
 
 // eachCharacter decodes every current record (without avatars).
 func (s *Store) eachCharacter(ctx context.Context, tx *bbolt.Tx, fn func(maopao.Character)) error {
+	avatars := tx.Bucket(bucketAvatars)
 	return tx.Bucket(bucketCharacters).ForEach(func(k, v []byte) error {
 		// Long walks give cancellation a chance between records.
 		if err := ctx.Err(); err != nil {
@@ -279,7 +280,7 @@ func (s *Store) eachCharacter(ctx context.Context, tx *bbolt.Tx, fn func(maopao.
 		if err := decodeCharacter(v, &c); err != nil {
 			return fmt.Errorf("character %q: corrupt record: %w", k, err)
 		}
-		c.Avatar = nil
+		c.Avatar, c.AvatarSize = nil, len(avatars.Get(k))
 		fn(c)
 		return nil
 	})

@@ -338,9 +338,14 @@ func searchFilter(q storage.CharacterQuery) bson.D {
 }
 
 // backfillSearchFields gives characters written before the *_lc fields
-// existed their lower-cased copies, so searches find them.
+// existed their lower-cased copies, so searches find them, and those
+// written before avatar_size existed their avatar's size.
 func (s *Store) backfillSearchFields(ctx context.Context) error {
-	cur, err := s.characters.Find(ctx, bson.D{{Key: "name_lc", Value: bson.D{{Key: "$exists", Value: false}}}})
+	missing := func(field string) bson.D { return bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: false}}}} }
+	cur, err := s.characters.Find(ctx, bson.D{{Key: "$or", Value: bson.A{
+		missing("name_lc"),
+		bson.D{{Key: "avatar", Value: bson.D{{Key: "$exists", Value: true}}}, {Key: "avatar_size", Value: bson.D{{Key: "$exists", Value: false}}}},
+	}}})
 	if err != nil {
 		return fmt.Errorf("find characters without search fields: %w", err)
 	}

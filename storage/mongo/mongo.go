@@ -447,6 +447,7 @@ type characterDoc struct {
 
 func newCharacterDoc(c maopao.Character) (characterDoc, error) {
 	c.CreatedAt, c.UpdatedAt = normTime(c.CreatedAt), normTime(c.UpdatedAt)
+	c.AvatarSize = len(c.Avatar)
 	d := characterDoc{
 		Character: c,
 		NameLC:    strings.ToLower(c.Name), NicknameLC: strings.ToLower(c.Nickname),

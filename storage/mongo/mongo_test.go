@@ -119,7 +119,7 @@ func TestBackfillSearchFields(t *testing.T) {
 	uri := ferrettest.Start(t)
 	s := open(t, uri)
 	if _, err := s.characters.InsertOne(ctx, bson.D{{Key: "_id", Value: "old"}, {Key: "name", Value: "Old Timer"},
-		{Key: "visibility", Value: "public"}, {Key: "tags", Value: bson.A{"Legacy"}}}); err != nil {
+		{Key: "visibility", Value: "public"}, {Key: "tags", Value: bson.A{"Legacy"}}, {Key: "avatar", Value: []byte("12345")}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.SearchCharacters(ctx, storage.CharacterQuery{Text: "timer"}); err != nil || len(got) != 0 {
@@ -129,6 +129,9 @@ func TestBackfillSearchFields(t *testing.T) {
 	got, err := s2.SearchCharacters(ctx, storage.CharacterQuery{Text: "timer", Tag: "legacy"})
 	if err != nil || len(got) != 1 || got[0].ID != "old" {
 		t.Fatalf("search after reopening: %v %+v", err, got)
+	}
+	if got[0].AvatarSize != 5 {
+		t.Errorf("avatar size of an old character after reopening: %d, want 5", got[0].AvatarSize)
 	}
 }
 

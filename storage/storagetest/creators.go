@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -500,5 +501,31 @@ func testCharacterNumbers(t *testing.T, s storage.Store) {
 	}
 	if got.CharacterBook == nil || len(got.CharacterBook.Entries) != 1 || got.CharacterBook.Entries[0].ID != json.Number("18446744073709551617") {
 		t.Errorf("lore entry id read back as %#v", got.CharacterBook)
+	}
+}
+
+// Lists and searches leave avatar bytes out but report their size.
+func testAvatarSize(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	c := sampleCharacter("pic", "Pic")
+	c.Avatar, c.AvatarType, c.Visibility = bytes.Repeat([]byte{7}, 1234), "image/png", maopao.VisibilityPublic
+	c.AvatarSize = 99 // whatever a writer says, the store counts
+	must(t, s.PutCharacter(ctx, c))
+	got, err := s.GetCharacter(ctx, "pic")
+	must(t, err)
+	if got.AvatarSize != 1234 {
+		t.Errorf("GetCharacter: AvatarSize %d, want 1234", got.AvatarSize)
+	}
+	found, err := s.SearchCharacters(ctx, storage.CharacterQuery{})
+	must(t, err)
+	if len(found) != 1 || found[0].AvatarSize != 1234 || found[0].Avatar != nil {
+		t.Errorf("SearchCharacters: %d results, AvatarSize %v", len(found), found)
+	}
+	c.Avatar, c.AvatarType = nil, ""
+	must(t, s.PutCharacter(ctx, c))
+	found, err = s.SearchCharacters(ctx, storage.CharacterQuery{})
+	must(t, err)
+	if len(found) != 1 || found[0].AvatarSize != 0 {
+		t.Errorf("SearchCharacters after removing the avatar: %+v", found)
 	}
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"UpdateMessage", testUpdateMessage},
 		{"AccountsConcurrent", testAccountsConcurrent},
 		{"DeletePlayer", testDeletePlayer},
+		{"AvatarSize", testAvatarSize},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -424,6 +425,7 @@ func sampleCharacter(id, name string) maopao.Character {
 // entry IDs included), so that big integers and decimals survive exactly.
 func wantCharacter(c maopao.Character) maopao.Character {
 	c.CreatedAt, c.UpdatedAt = msUTC(c.CreatedAt), msUTC(c.UpdatedAt)
+	c.AvatarSize = len(c.Avatar)
 	b, err := json.Marshal(c)
 	if err != nil {
 		panic(err) // the suite's own sample data

@@ -58,13 +58,13 @@ type Character struct {
 	Visibility Visibility `json:"visibility" bson:"visibility"`
 	BuiltIn    bool       `json:"built_in,omitempty" bson:"built_in,omitempty"`
 	// Avatar is the character's picture: a PNG or JPEG, at most 2 MiB.
-	Avatar     []byte    `json:"avatar,omitempty" bson:"avatar,omitempty"`
-	AvatarType string    `json:"avatar_type,omitempty" bson:"avatar_type,omitempty"` // MIME type of Avatar
+	Avatar     []byte `json:"avatar,omitempty" bson:"avatar,omitempty"`
+	AvatarType string `json:"avatar_type,omitempty" bson:"avatar_type,omitempty"` // MIME type of Avatar
 	// AvatarSize is len(Avatar), kept by the store and reported also where
 	// reads leave the bytes out (lists, searches), so a quota on an
 	// account's pictures needs no picture read. Writers need not set it.
-	AvatarSize int `json:"avatar_size,omitempty" bson:"avatar_size,omitempty"`
-	Revision   int       `json:"revision" bson:"revision"`                           // 1 on create, +1 on every update
+	AvatarSize int       `json:"avatar_size,omitempty" bson:"avatar_size,omitempty"`
+	Revision   int       `json:"revision" bson:"revision"` // 1 on create, +1 on every update
 	CreatedAt  time.Time `json:"created_at" bson:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at" bson:"updated_at"`
 }

@@ -32,7 +32,7 @@ const (
 	// MaxAvatarBytesPerAccount bounds the pictures of an account's
 	// characters together (as stored, after re-encoding).
 	MaxAvatarBytesPerAccount = 64 << 20
-	MaxListLimit            = 200
+	MaxListLimit             = 200
 )
 
 // CharacterView is a character as the API shows it: every stored field but

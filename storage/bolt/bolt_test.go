@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -174,5 +175,43 @@ func TestIndexOldUsernameKeys(t *testing.T) {
 	}
 	if _, err := s.GetAccountByUsername(ctx, "ilya"); err != nil {
 		t.Errorf("the old account after indexing: %v", err)
+	}
+}
+
+// Edits that keep a character's picture do not copy it into the history
+// (20 edits of a 100 KB picture used to store 2 MB more).
+func TestHistoryKeepsOnePictureCopy(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "maopao.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	c := maopao.Character{ID: "c", Name: "C", Avatar: bytes.Repeat([]byte{1}, 100_000), AvatarType: "image/png", Revision: 1}
+	if err := s.PutCharacter(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		cur, err := s.GetCharacter(ctx, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.Description += "x"
+		if _, err := s.UpdateCharacter(ctx, cur, cur.Revision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketRevisions).Bucket([]byte("c")).ForEach(func(_, v []byte) error {
+			total += len(v)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total > 20_000 {
+		t.Errorf("20 text edits stored %d bytes of history, want the picture not copied", total)
 	}
 }

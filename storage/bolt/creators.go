@@ -64,7 +64,15 @@ func (s *Store) UpdateCharacter(ctx context.Context, c maopao.Character, expecte
 		if err != nil {
 			return err
 		}
-		v, err := encode("character "+c.ID, cur)
+		// An edit that keeps the picture does not copy its bytes into the
+		// history: the copy keeps AvatarSize and no bytes, meaning "as the
+		// next revision" (see GetCharacterRevision). Otherwise every edit
+		// of a few bytes would store up to 2 MiB again.
+		copied := cur
+		if len(cur.Avatar) > 0 && bytes.Equal(cur.Avatar, c.Avatar) {
+			copied.Avatar = nil
+		}
+		v, err := encode("character "+c.ID, copied)
 		if err != nil {
 			return err
 		}
@@ -144,7 +152,29 @@ func (s *Store) GetCharacterRevision(ctx context.Context, id string, revision in
 			return missing
 		}
 		out, err = decodeRevision(id, revKey(revision), v)
-		return err
+		if err != nil {
+			return err
+		}
+		// A copy with a size and no bytes has the next revision's picture.
+		for rev := revision + 1; out.AvatarSize > 0 && len(out.Avatar) == 0; rev++ {
+			if rev >= cur.Revision {
+				out.Avatar = cur.Avatar
+				break
+			}
+			v := hist.Get(revKey(rev))
+			if v == nil {
+				return fmt.Errorf("character %q revision %d: its picture is that of revision %d, which is missing", id, revision, rev)
+			}
+			next, err := decodeRevision(id, revKey(rev), v)
+			if err != nil {
+				return err
+			}
+			out.Avatar = next.Avatar
+			if next.AvatarSize == 0 && len(next.Avatar) == 0 {
+				return fmt.Errorf("character %q revision %d: its picture is that of revision %d, which has none", id, revision, rev)
+			}
+		}
+		return nil
 	})
 	return out, err
 }

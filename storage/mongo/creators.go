@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,11 +28,14 @@ var noAvatar = bson.D{{Key: "avatar", Value: 0}}
 // character, not in it, so history lists can leave it out with a top-level
 // projection (FerretDB v1 handles those; nested ones are less certain).
 type revisionDoc struct {
-	ID          string       `bson:"_id"`
-	CharacterID string       `bson:"character_id"`
-	Revision    int          `bson:"revision"`
-	Avatar      []byte       `bson:"avatar,omitempty"`
-	Character   characterDoc `bson:"character"`
+	ID          string `bson:"_id"`
+	CharacterID string `bson:"character_id"`
+	Revision    int    `bson:"revision"`
+	Avatar      []byte `bson:"avatar,omitempty"`
+	// AvatarAsNext marks a copy whose picture is the next revision's: an
+	// edit that keeps the picture does not store its bytes again.
+	AvatarAsNext bool         `bson:"avatar_as_next,omitempty"`
+	Character    characterDoc `bson:"character"`
 	// Token and ClaimedAt identify the UpdateCharacter that wrote the copy.
 	Token     string    `bson:"token"`
 	ClaimedAt time.Time `bson:"claimed_at"`
@@ -122,6 +126,9 @@ func (s *Store) UpdateCharacter(ctx context.Context, c maopao.Character, expecte
 		Avatar: cur.Avatar, Character: cur, Token: uuid.NewString(), ClaimedAt: normTime(time.Now()),
 	}
 	claim.Character.Avatar = nil
+	if len(cur.Avatar) > 0 && bytes.Equal(cur.Avatar, c.Avatar) {
+		claim.Avatar, claim.AvatarAsNext = nil, true
+	}
 	for attempt := 0; ; attempt++ {
 		_, err := s.revisions.InsertOne(ctx, claim)
 		if err == nil {
@@ -237,6 +244,17 @@ func (s *Store) GetCharacterRevision(ctx context.Context, id string, revision in
 		return maopao.Character{}, fail(where, id, err)
 	}
 	c.Avatar = rd.Avatar
+	for rev := revision + 1; rd.AvatarAsNext; rev++ {
+		if rev >= cur.Revision {
+			c.Avatar = cur.Avatar
+			break
+		}
+		rd = revisionDoc{}
+		if err := s.revisions.FindOne(ctx, byID(revisionID(id, rev))).Decode(&rd); err != nil {
+			return maopao.Character{}, fail(fmt.Sprintf("%s (its picture is revision %d's)", where, rev), id, err)
+		}
+		c.Avatar = rd.Avatar
+	}
 	return c, nil
 }
 

@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -198,5 +199,41 @@ func TestKeyOldAccounts(t *testing.T) {
 	}
 	if err := s2.CreateAccount(ctx, maopao.Account{PlayerID: "p3", Username: "1lya", PasswordHash: "h"}); !errors.Is(err, maopao.ErrConflict) {
 		t.Errorf("a new lookalike of old accounts: %v, want a conflict", err)
+	}
+}
+
+// Edits that keep a character's picture do not copy it into the history.
+func TestHistoryKeepsOnePictureCopy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := open(t, ferrettest.Start(t))
+	c := maopao.Character{ID: "c", Name: "C", Avatar: bytes.Repeat([]byte{1}, 100_000), AvatarType: "image/png", Revision: 1}
+	if err := s.PutCharacter(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		cur, err := s.GetCharacter(ctx, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.Description += "x"
+		if _, err := s.UpdateCharacter(ctx, cur, cur.Revision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, err := s.revisions.Find(ctx, bson.D{{Key: "character_id", Value: "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []revisionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, d := range docs {
+		total += len(d.Avatar)
+	}
+	if len(docs) != 20 || total > 0 {
+		t.Errorf("20 text edits: %d history documents holding %d picture bytes, want 20 holding none", len(docs), total)
 	}
 }

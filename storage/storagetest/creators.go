@@ -529,3 +529,48 @@ func testAvatarSize(t *testing.T, s storage.Store) {
 		t.Errorf("SearchCharacters after removing the avatar: %+v", found)
 	}
 }
+
+// Edits that keep the picture and edits that change it: every revision
+// reads back with the picture it had.
+func testRevisionAvatars(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	picA, picB := bytes.Repeat([]byte("A"), 5000), bytes.Repeat([]byte("B"), 3000)
+	c := sampleCharacter("pics", "Pics")
+	c.Avatar, c.AvatarType = picA, "image/png"
+	c.Revision = 1
+	must(t, s.PutCharacter(ctx, c))
+	want := map[int][]byte{1: picA}
+	update := func(change func(*maopao.Character), pic []byte) {
+		t.Helper()
+		cur, err := s.GetCharacter(ctx, "pics")
+		must(t, err)
+		change(&cur)
+		next, err := s.UpdateCharacter(ctx, cur, cur.Revision)
+		must(t, err)
+		want[next.Revision] = pic
+	}
+	for i := 0; i < 3; i++ {
+		update(func(c *maopao.Character) { c.Description += " more" }, picA)
+	}
+	update(func(c *maopao.Character) { c.Avatar = picB }, picB)
+	update(func(c *maopao.Character) { c.Description += " again" }, picB)
+	update(func(c *maopao.Character) { c.Avatar, c.AvatarType = nil, "" }, nil)
+	update(func(c *maopao.Character) { c.Description += " bare" }, nil)
+	for rev, pic := range want {
+		got, err := s.GetCharacterRevision(ctx, "pics", rev)
+		must(t, err)
+		if !bytes.Equal(got.Avatar, pic) {
+			t.Errorf("revision %d: picture of %d bytes (%.1q…), want %d", rev, len(got.Avatar), got.Avatar[:min(1, len(got.Avatar))], len(pic))
+		}
+	}
+	hist, err := s.CharacterHistory(ctx, "pics")
+	must(t, err)
+	if len(hist) != len(want) {
+		t.Fatalf("history has %d revisions, want %d", len(hist), len(want))
+	}
+	for _, h := range hist {
+		if h.Avatar != nil {
+			t.Errorf("history revision %d carries picture bytes", h.Revision)
+		}
+	}
+}

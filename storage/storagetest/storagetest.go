@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"AccountsConcurrent", testAccountsConcurrent},
 		{"DeletePlayer", testDeletePlayer},
 		{"AvatarSize", testAvatarSize},
+		{"RevisionAvatars", testRevisionAvatars},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

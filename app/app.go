@@ -68,6 +68,11 @@ type Config struct {
 	// CacheTypeK and CacheTypeV are how the in-process engine's KV cache
 	// stores keys and values (zero: float16).
 	CacheTypeK, CacheTypeV model.CacheType
+	// EngineParallel, EnginePrefixCacheBytes and EngineMaxQueue are the
+	// in-process engine's local.Options MaxConcurrent, PrefixCacheBytes
+	// and MaxQueue (zero: the engine's defaults).
+	EngineParallel, EngineMaxQueue int
+	EnginePrefixCacheBytes         int64
 
 	Secret         string   // token-signing secret; "" = generated once and kept in the store
 	AllowedOrigins []string // extra WebSocket origins
@@ -467,5 +472,6 @@ func redactURI(u string) string {
 
 // engineOptions are the in-process engine's settings from the config.
 func (s *Server) engineOptions() local.Options {
-	return local.Options{Threads: s.cfg.Threads, CacheTypeK: s.cfg.CacheTypeK, CacheTypeV: s.cfg.CacheTypeV, Log: s.log}
+	return local.Options{Threads: s.cfg.Threads, CacheTypeK: s.cfg.CacheTypeK, CacheTypeV: s.cfg.CacheTypeV, Log: s.log,
+		MaxConcurrent: s.cfg.EngineParallel, MaxQueue: s.cfg.EngineMaxQueue, PrefixCacheBytes: s.cfg.EnginePrefixCacheBytes}
 }

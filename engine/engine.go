@@ -8,6 +8,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // ChatMessage is one message of a chat prompt, in the roles chat templates use.
@@ -83,7 +84,34 @@ var ErrNoModel = errors.New("no model is loaded")
 // same request may well succeed in a moment.
 var ErrUnavailable = errors.New("the engine is unavailable for now")
 
+// ErrOverloaded is returned (wrapped) when an engine's queue of waiting
+// requests is full; it is an ErrUnavailable, and servers answer it with
+// 503 and Retry-After.
+var ErrOverloaded = fmt.Errorf("%w: too many requests are waiting", ErrUnavailable)
+
 // Transient reports whether err is worth trying again after a pause.
 func Transient(err error) bool {
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoModel)
+}
+
+// Load is what an engine is doing now and what it holds, for metrics and
+// for choosing among engines.
+type Load struct {
+	// Running conversations, of Slots that may run at once, and requests
+	// waiting for one.
+	Active, Slots, Waiting int
+	// Prompt tokens requested since start, and those found in the KV
+	// cache (not recomputed); Requests and PrefixHits count requests and
+	// those that found part of their prompt cached.
+	PromptTokens, CachedPromptTokens int64
+	Requests, PrefixHits             int64
+	// KV cache memory in use of its capacity, and the part the prefix
+	// cache holds for conversations no longer running.
+	KVBytes, KVCapacity, PrefixCacheBytes int64
+	PrefixEvictedBytes                    int64
+}
+
+// LoadReporter is a Generator that says its Load.
+type LoadReporter interface {
+	Load() Load
 }

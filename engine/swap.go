@@ -102,3 +102,11 @@ func (s *Swappable) Describe() string {
 
 // Current returns the model new generations use (nil for none).
 func (s *Swappable) Current() Generator { return s.current() }
+
+// Load is the current model's, when it reports one.
+func (s *Swappable) Load() Load {
+	if lr, ok := s.current().(LoadReporter); ok {
+		return lr.Load()
+	}
+	return Load{}
+}

@@ -159,6 +159,30 @@ func addCacheTypeFlags(f *pflag.FlagSet, k, v *model.CacheType) {
 	f.Var(v, "cache-type-v", "how the KV cache stores values: f32, f16 or q8_0 (-ctv)")
 }
 
+// servingFlags are how an engine serves many players: conversations at
+// once, the prefix cache and the queue bound.
+type servingFlags struct {
+	parallel, maxQueue int
+	cacheRAM           int64 // MiB
+}
+
+func addServingFlags(f *pflag.FlagSet, s *servingFlags) {
+	f.IntVar(&s.parallel, "parallel", 4, "conversations the engine runs at once (llama.cpp's -np)")
+	f.Int64Var(&s.cacheRAM, "cache-ram", 0, "MiB of KV cache kept for prompts of conversations no longer running (a character's persona stays computed for its next player), least recently used evicted first; 0 = as much as --parallel conversations take (at most 8192), -1 = none")
+	f.IntVar(&s.maxQueue, "max-queue", 0, "requests that may wait for a conversation slot; past it they are refused (HTTP 503, Retry-After) (0 = 16 per slot)")
+}
+
+// apply sets the engine options the flags give.
+func (s servingFlags) apply(o *local.Options) {
+	o.MaxConcurrent, o.MaxQueue = s.parallel, s.maxQueue
+	switch {
+	case s.cacheRAM < 0:
+		o.PrefixCacheBytes = -1
+	case s.cacheRAM > 0:
+		o.PrefixCacheBytes = s.cacheRAM << 20
+	}
+}
+
 func joinInts(xs []int) string {
 	var b strings.Builder
 	for i, x := range xs {
@@ -319,7 +343,8 @@ func engineGenModelCmd() *cobra.Command {
 
 func engineServeCmd() *cobra.Command {
 	var modelPath, addr, name, tmpl string
-	var threads, ctxSize, conc int
+	var threads, ctxSize int
+	var serving servingFlags
 	var metricsPublic bool
 	var cacheK, cacheV model.CacheType
 	cmd := &cobra.Command{
@@ -331,7 +356,9 @@ func engineServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := local.Open(path, local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, MaxConcurrent: conc, CacheTypeK: cacheK, CacheTypeV: cacheV})
+			opts := local.Options{Threads: threads, ContextSize: ctxSize, ChatTemplate: tmpl, CacheTypeK: cacheK, CacheTypeV: cacheV}
+			serving.apply(&opts)
+			e, err := local.Open(path, opts)
 			if err != nil {
 				return err
 			}
@@ -368,7 +395,7 @@ func engineServeCmd() *cobra.Command {
 	f.StringVar(&tmpl, "template", "", "hand-written chat format to use instead of the model's own Jinja template (chatml, qwen3, llama3, mistral, olmoe, phi3, granite; default: the model's template)")
 	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
 	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size per conversation (0 = the model's, capped)")
-	f.IntVar(&conc, "parallel", 4, "conversations kept in the KV cache at once")
+	addServingFlags(f, &serving)
 	f.BoolVar(&metricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 	addCacheTypeFlags(f, &cacheK, &cacheV)
 	return cmd

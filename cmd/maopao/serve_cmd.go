@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/engine/local"
 )
 
 // serverFlags are the flags shared by the roles that run servers. Each can
@@ -24,6 +25,7 @@ type serverFlags struct {
 	cfg     app.Config
 	origins string
 	verbose bool
+	serving servingFlags
 }
 
 func defaultDataDir() string {
@@ -62,6 +64,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.StringVar(&c.ModelPath, "model", "", "model for the in-process engine: a GGUF file, an installed model's name, or a catalogue name or owner/repo[:file] to pull (default: a bundled small untrained model)")
 		fs.IntVar(&c.Threads, "threads", 0, "engine threads (default: all cores)")
 		addCacheTypeFlags(fs, &c.CacheTypeK, &c.CacheTypeV)
+		addServingFlags(fs, &f.serving)
 	}
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 }
@@ -85,6 +88,9 @@ func applyEnv(fs *pflag.FlagSet) error {
 
 func (f *serverFlags) config() app.Config {
 	c := f.cfg
+	var o local.Options
+	f.serving.apply(&o)
+	c.EngineParallel, c.EngineMaxQueue, c.EnginePrefixCacheBytes = o.MaxConcurrent, o.MaxQueue, o.PrefixCacheBytes
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, o)

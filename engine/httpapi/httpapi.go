@@ -46,7 +46,7 @@ func New(g engine.Generator, modelName string) *Server {
 	if modelName == "" {
 		modelName = "maopao-local"
 	}
-	s := &Server{gen: g, model: modelName, mux: http.NewServeMux(), now: time.Now, probes: newProbes()}
+	s := &Server{gen: g, model: modelName, mux: http.NewServeMux(), now: time.Now, probes: newProbes(g)}
 	s.registerProbes()
 	s.mux.HandleFunc("/v1/chat/completions", s.chat)
 	s.mux.HandleFunc("/v1/models", s.models)
@@ -344,6 +344,10 @@ func writeGenError(w http.ResponseWriter, ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, engine.ErrPromptTooLong):
 		problem(w, http.StatusBadRequest, "context_length_exceeded", "Prompt too long", err.Error())
+	case errors.Is(err, engine.ErrOverloaded):
+		// As llama-server and OpenAI answer a full queue: try again soon.
+		w.Header().Set("Retry-After", "1")
+		problem(w, http.StatusServiceUnavailable, "overloaded", "Too many requests are waiting", err.Error())
 	case ctx.Err() != nil:
 		// The client is gone; nobody reads a response.
 	default:

@@ -2,12 +2,17 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/local"
 	"github.com/maopao/maopao/engine/modelgen"
 )
@@ -59,4 +64,66 @@ func TestWithLocalEngine(t *testing.T) {
 	if streamed.String() != full.Choices[0].Message.Content {
 		t.Errorf("streamed %q, non-streamed %q", streamed.String(), full.Choices[0].Message.Content)
 	}
+}
+
+// A full queue is answered 503 with Retry-After, and /metrics shows the
+// queue, the running conversation and the prefix cache.
+func TestOverloadedAndLoadMetrics(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := modelgen.Write(path, modelgen.Tiny("qwen3moe")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := local.Open(path, local.Options{Threads: 1, MaxConcurrent: 1, MaxQueue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	srv := httptest.NewServer(New(e, "tiny"))
+	defer srv.Close()
+	req := engine.Request{Messages: []engine.ChatMessage{{Role: "user", Content: "Hold the slot."}}, MaxTokens: 8}
+	hold, running := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n := 0
+		_, _ = e.Generate(context.Background(), req, func(engine.Token) error {
+			if n++; n == 1 {
+				close(running)
+				<-hold
+			}
+			return nil
+		})
+	}()
+	<-running
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan struct{})
+	go func() {
+		defer close(waiting)
+		_, _ = e.Generate(ctx, req, nil)
+	}()
+	for e.Stats().WaitingRequests != 1 {
+		time.Sleep(time.Millisecond)
+	}
+
+	resp := post(t, srv.URL, `{"messages":[{"role":"user","content":"One too many."}]}`)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a request past the queue bound: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	m, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(m.Body)
+	m.Body.Close()
+	for _, want := range []string{"maopao_engine_queue_length 1", "maopao_engine_active_sequences 1", "maopao_engine_slots 1",
+		"maopao_engine_prefix_cache_lookups_total 1", "maopao_engine_kv_bytes "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	cancel()
+	close(hold)
+	<-done
+	<-waiting
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/model"
 )
 
@@ -136,9 +137,33 @@ func (e *Engine) runBatch(steps []*step) {
 
 // Stats reports the work done so far.
 func (e *Engine) Stats() Stats {
+	e.qmu.Lock()
+	queued := len(e.queue)
+	e.qmu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.stats
+	st := e.stats
+	st.KVBlocksInUse, st.KVBlocks, st.KVBlockBytes = e.kv.BlocksInUse(), e.kv.Capacity(), e.kv.BlockBytes()
+	if e.prefix != nil {
+		st.PrefixBlocks, st.PrefixEvicted = e.prefix.nodes, e.prefix.evicted
+	}
+	st.ActiveSequences = len(e.slots) - len(e.slotsFree)
+	st.QueuedSteps = queued
+	st.WaitingRequests = int(e.waiting.Load())
+	return st
 }
 
 var errClosed = errors.New("local: engine closed")
+
+// Load reports the engine's load and cache use (engine.LoadReporter).
+func (e *Engine) Load() engine.Load {
+	st := e.Stats()
+	bb := st.KVBlockBytes
+	return engine.Load{
+		Active: st.ActiveSequences, Slots: len(e.slots), Waiting: st.WaitingRequests,
+		PromptTokens: int64(st.PromptTokens), CachedPromptTokens: int64(st.CachedPromptTokens),
+		Requests: int64(st.Requests), PrefixHits: int64(st.PrefixHits),
+		KVBytes: int64(st.KVBlocksInUse) * bb, KVCapacity: int64(st.KVBlocks) * bb,
+		PrefixCacheBytes: int64(st.PrefixBlocks) * bb, PrefixEvictedBytes: int64(st.PrefixEvicted) * bb,
+	}
+}

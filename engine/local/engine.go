@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/chattmpl"
@@ -29,6 +30,16 @@ type Options struct {
 	// template, falling back to the family detected from it.
 	ChatTemplate  string
 	MaxConcurrent int // conversations held in the KV cache at once; 0 = 4
+	// PrefixCacheBytes is the KV memory kept, beyond the running
+	// conversations', for prompts of conversations that ended (a
+	// character's persona, a chat's history), evicted least recently used
+	// first: llama.cpp's --cache-ram. 0 = as much as the running
+	// conversations take, at most DefaultPrefixCacheMiB; negative = none.
+	PrefixCacheBytes int64
+	// MaxQueue bounds the requests waiting for a free conversation slot;
+	// past it Generate fails at once with engine.ErrOverloaded instead of
+	// holding memory for a wait nobody can afford. 0 = 16 per slot.
+	MaxQueue int
 	// CacheTypeK and CacheTypeV are how the KV cache stores keys and
 	// values; the zero value is float16, as llama.cpp's default.
 	CacheTypeK, CacheTypeV model.CacheType
@@ -40,6 +51,10 @@ type Options struct {
 // DefaultMaxContext caps the context when Options.ContextSize is 0, so a
 // model trained for 128k positions does not reserve a huge KV cache.
 const DefaultMaxContext = 4096
+
+// DefaultPrefixCacheMiB caps the default prefix cache (llama.cpp's
+// --cache-ram default).
+const DefaultPrefixCacheMiB = 8192
 
 // DefaultMaxTokens is the completion length when a request sets none.
 const DefaultMaxTokens = 256
@@ -64,11 +79,14 @@ type Engine struct {
 	desc      string
 
 	slotsFree chan int // ids of free sequence slots
+	maxQueue  int64
+	waiting   atomic.Int64 // requests waiting for a slot
 
-	mu    sync.Mutex // guards kv, slots and the counters; held for each forward pass
-	kv    *model.KVCache
-	slots []slot
-	stats Stats
+	mu     sync.Mutex // guards kv, prefix, slots and the counters; held for each forward pass
+	kv     *model.KVCache
+	prefix *prefixCache // nil when Options.PrefixCacheBytes < 0
+	slots  []slot
+	stats  Stats
 
 	qmu     sync.Mutex // guards queue and closed
 	queue   []*step
@@ -94,6 +112,16 @@ type Stats struct {
 	SequenceSteps      int // prompt chunks and decode steps they carried; > ForwardPasses when conversations were batched
 	PromptTokens       int // prompt tokens requested
 	CachedPromptTokens int // of those, found in the KV cache and not recomputed
+	PrefixHits         int // requests that found part of their prompt cached
+	Requests           int // requests that reached the model
+	// The KV cache now: blocks of model.BlockSize positions in use, of
+	// its capacity; those the prefix cache holds; and how many it gave
+	// back under memory pressure so far.
+	KVBlocksInUse, KVBlocks      int
+	PrefixBlocks, PrefixEvicted  int
+	KVBlockBytes                 int64
+	ActiveSequences, QueuedSteps int
+	WaitingRequests              int // for a conversation slot
 }
 
 var _ engine.Generator = (*Engine)(nil)
@@ -156,11 +184,15 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	kv, err := model.NewKVCacheOf(m, conc*ctxSize, ctxSize, opts.CacheTypeK, opts.CacheTypeV)
+	need := needs(f, m, conc, ctxSize, opts.CacheTypeK, opts.CacheTypeV)
+	need.PrefixCache = prefixCacheBytes(opts.PrefixCacheBytes, need)
+	perPos := need.KVPerConversation / int64(ctxSize)
+	// The running conversations always have their room: the prefix cache
+	// lives in what is beyond it, and gives blocks back when they need it.
+	kv, err := model.NewKVCacheOf(m, conc*ctxSize+int(need.PrefixCache/perPos), ctxSize, opts.CacheTypeK, opts.CacheTypeV)
 	if err != nil {
 		return nil, err
 	}
-	need := needs(f, m, conc, ctxSize, opts.CacheTypeK, opts.CacheTypeV)
 	if err := checkFits(need); err != nil {
 		return nil, err
 	}
@@ -173,6 +205,13 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 		kv:        kv,
 		slots:     make([]slot, conc),
 	}
+	if opts.PrefixCacheBytes >= 0 {
+		e.prefix = newPrefixCache(kv)
+	}
+	e.maxQueue = int64(opts.MaxQueue)
+	if e.maxQueue <= 0 {
+		e.maxQueue = 16 * int64(conc)
+	}
 	for i := 0; i < conc; i++ {
 		e.slotsFree <- i
 	}
@@ -183,6 +222,17 @@ func New(f *gguf.File, opts Options) (*Engine, error) {
 	e.desc = describe(m, untrained)
 	e.need = need
 	return e, nil
+}
+
+// prefixCacheBytes is the prefix cache's size for the option's value.
+func prefixCacheBytes(opt int64, need MemoryNeed) int64 {
+	switch {
+	case opt < 0:
+		return 0
+	case opt > 0:
+		return opt
+	}
+	return min(int64(need.Conversations)*need.KVPerConversation, DefaultPrefixCacheMiB<<20)
 }
 
 // Needs says what the engine takes in memory.

@@ -29,12 +29,12 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	if err != nil {
 		return res, err
 	}
-	var seq int
-	select {
-	case seq = <-e.slotsFree:
-	case <-ctx.Done():
-		res.FinishReason = "cancelled"
-		return res, ctx.Err()
+	seq, err := e.acquireSlot(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			res.FinishReason = "cancelled"
+		}
+		return res, err
 	}
 	defer func() { e.slotsFree <- seq }()
 
@@ -44,6 +44,26 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 	}
 	d := e.newDecoding(prompt, req, maxTokens)
 	return d.run(ctx, e, seq, logits, res, onToken)
+}
+
+// acquireSlot waits for a free conversation slot, within the queue bound.
+func (e *Engine) acquireSlot(ctx context.Context) (int, error) {
+	select {
+	case seq := <-e.slotsFree:
+		return seq, nil
+	default:
+	}
+	if n := e.waiting.Add(1); n > e.maxQueue {
+		e.waiting.Add(-1)
+		return 0, fmt.Errorf("local: %w: %d requests wait for one of %d conversation slots", engine.ErrOverloaded, n-1, len(e.slots))
+	}
+	defer e.waiting.Add(-1)
+	select {
+	case seq := <-e.slotsFree:
+		return seq, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }
 
 // check refuses a prompt the model cannot take and returns how many tokens
@@ -243,18 +263,30 @@ func (e *Engine) startSequence(seq int, prompt []int) (int, <-chan struct{}, err
 	}
 	// At least one prompt token must run to produce logits.
 	keep = min(keep, len(prompt)-1)
-	if from != seq {
+	// The prefix cache remembers conversations that no slot holds anymore.
+	var cached []int
+	if e.prefix != nil {
+		if blocks := e.prefix.match(prompt[:len(prompt)-1]); len(blocks)*model.BlockSize > keep {
+			cached, keep = blocks, len(blocks)*model.BlockSize
+		}
+	}
+	switch {
+	case cached != nil:
+		e.kv.Adopt(seq, cached, keep)
+		s.tokens = append(s.tokens[:0], prompt[:keep]...)
+	case from != seq:
 		if err := e.kv.Fork(from, seq, keep); err != nil {
 			return 0, nil, err
 		}
-	} else {
-		e.kv.Truncate(seq, keep)
-	}
-	if from != seq {
 		s.tokens = append(s.tokens[:0], e.slots[from].tokens[:keep]...)
-	} else {
+	default:
+		e.kv.Truncate(seq, keep)
 		s.tokens = s.tokens[:keep]
 	}
+	if keep > 0 {
+		e.stats.PrefixHits++
+	}
+	e.stats.Requests++
 	e.stats.PromptTokens += len(prompt)
 	e.stats.CachedPromptTokens += keep
 	s.pending, s.ready = prompt, make(chan struct{})
@@ -289,6 +321,13 @@ func (e *Engine) promptDone(seq int) {
 	defer e.mu.Unlock()
 	sl := &e.slots[seq]
 	if sl.ready != nil {
+		// The prompt's blocks are worth keeping at once: players who open
+		// a chat with the same character while this one still runs share
+		// them, and they stay after it ends.
+		if e.prefix != nil {
+			n := min(len(sl.pending), e.kv.SeqLen(seq))
+			e.prefix.insert(sl.pending[:n], e.kv.Blocks(seq))
+		}
 		close(sl.ready)
 		sl.ready, sl.pending = nil, nil
 	}
@@ -301,6 +340,10 @@ func (e *Engine) finishSequence(seq int, tokens []int) {
 	n := min(len(tokens), e.kv.SeqLen(seq))
 	e.kv.Truncate(seq, n)
 	e.slots[seq].tokens = append(e.slots[seq].tokens[:0], tokens[:n]...)
+	if e.prefix != nil {
+		// The conversation so far: its next turn starts with all of it.
+		e.prefix.insert(tokens[:n], e.kv.Blocks(seq))
+	}
 }
 
 // stopTokenIDs maps the stop strings that are control tokens to their ids.

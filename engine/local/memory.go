@@ -18,17 +18,21 @@ type MemoryNeed struct {
 	Context           int
 	CacheTypeK        model.CacheType
 	CacheTypeV        model.CacheType
-	Working           int64 // scratch buffers and the rest
+	// PrefixCache is the KV memory kept for prompts of conversations no
+	// longer running (Options.PrefixCacheBytes).
+	PrefixCache int64
+	Working     int64 // scratch buffers and the rest
 }
 
 // Total is the memory the engine may use at most.
 func (n MemoryNeed) Total() int64 {
-	return n.Weights + int64(n.Conversations)*n.KVPerConversation + n.Working
+	return n.Weights + int64(n.Conversations)*n.KVPerConversation + n.PrefixCache + n.Working
 }
 
 func (n MemoryNeed) String() string {
-	return fmt.Sprintf("%s of weights + %s of KV cache (%d conversations of %d tokens, %s each, keys %v, values %v) + %s working = %s",
-		mib(n.Weights), mib(int64(n.Conversations)*n.KVPerConversation), n.Conversations, n.Context, mib(n.KVPerConversation), n.CacheTypeK, n.CacheTypeV, mib(n.Working), mib(n.Total()))
+	return fmt.Sprintf("%s of weights + %s of KV cache (%d conversations of %d tokens, %s each, keys %v, values %v) + %s of prefix cache + %s working = %s",
+		mib(n.Weights), mib(int64(n.Conversations)*n.KVPerConversation), n.Conversations, n.Context, mib(n.KVPerConversation), n.CacheTypeK, n.CacheTypeV,
+		mib(n.PrefixCache), mib(n.Working), mib(n.Total()))
 }
 
 func mib(b int64) string {
@@ -63,7 +67,7 @@ func checkFits(n MemoryNeed) error {
 		return nil // unknown here: let it try
 	}
 	if n.Total() > total {
-		return fmt.Errorf("the model needs %s, more than this machine's %s of memory: use a smaller model or quantisation, a shorter context or fewer parallel conversations", n, mib(total))
+		return fmt.Errorf("the model needs %s, more than this machine's %s of memory: use a smaller model or quantisation, a shorter context, fewer parallel conversations or a smaller prefix cache (--cache-ram)", n, mib(total))
 	}
 	return nil
 }

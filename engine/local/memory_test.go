@@ -20,8 +20,15 @@ func TestMemoryNeed(t *testing.T) {
 	if f32.KVPerConversation != 2*n.KVPerConversation || !strings.Contains(f32.String(), "keys f32, values f32") {
 		t.Fatalf("float32 cache: %s", f32)
 	}
-	if n.Weights <= 0 || n.Total() != n.Weights+3*n.KVPerConversation+n.Working {
+	// The prefix cache defaults to the running conversations' size.
+	if n.Weights <= 0 || n.PrefixCache != 3*n.KVPerConversation || n.Total() != n.Weights+6*n.KVPerConversation+n.Working {
 		t.Fatalf("need %+v", n)
+	}
+	if off := open(t, Options{Threads: 1, ContextSize: 256, MaxConcurrent: 3, PrefixCacheBytes: -1}).Needs(); off.PrefixCache != 0 {
+		t.Errorf("prefix cache off: %+v", off)
+	}
+	if one := open(t, Options{Threads: 1, ContextSize: 256, MaxConcurrent: 3, PrefixCacheBytes: 1 << 20}).Needs(); one.PrefixCache != 1<<20 {
+		t.Errorf("prefix cache of 1 MiB: %+v", one)
 	}
 	if !strings.Contains(n.String(), "3 conversations of 256 tokens") {
 		t.Errorf("need in words: %s", n)

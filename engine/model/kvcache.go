@@ -28,6 +28,10 @@ type KVCache struct {
 	refs []int32 // per block
 	free []int
 	seqs map[int]*seqState
+	// OnFull, when set, is called when a write needs a block and none is
+	// free: the owner of blocks held outside sequences (a prefix cache)
+	// releases some with Release and reports whether it did.
+	OnFull func() bool
 }
 
 type seqState struct {
@@ -151,6 +155,61 @@ func (c *KVCache) Fork(src, dst, n int) error {
 	return nil
 }
 
+// Blocks returns the block table of seq: the blocks holding its
+// positions, in order (nil for an unknown sequence).
+func (c *KVCache) Blocks(seq int) []int {
+	if s := c.seqs[seq]; s != nil {
+		return append([]int(nil), s.blocks...)
+	}
+	return nil
+}
+
+// Hold takes one more reference to block b, which must be in use: its
+// contents then stay until the matching Release, whatever the sequences
+// holding it do.
+func (c *KVCache) Hold(b int) { c.refs[b]++ }
+
+// Release drops a reference taken with Hold; a block nobody refers to
+// becomes free.
+func (c *KVCache) Release(b int) { c.release(b) }
+
+// Refs is the number of references to block b (sequences and holders).
+func (c *KVCache) Refs(b int) int { return int(c.refs[b]) }
+
+// Adopt makes seq hold the first n positions kept in blocks (as Fork does
+// from a sequence): it takes a reference to each block, drops what seq held,
+// and later writes copy a block still shared before changing it.
+func (c *KVCache) Adopt(seq int, blocks []int, n int) {
+	nb := (n + BlockSize - 1) / BlockSize
+	if nb > len(blocks) {
+		nb, n = len(blocks), len(blocks)*BlockSize
+	}
+	// References first: seq may hold some of these blocks already.
+	for _, b := range blocks[:nb] {
+		c.refs[b]++
+	}
+	c.Remove(seq)
+	if n <= 0 {
+		for _, b := range blocks[:nb] {
+			c.release(b)
+		}
+		return
+	}
+	c.seqs[seq] = &seqState{blocks: append([]int(nil), blocks[:nb]...), n: n}
+}
+
+// BlocksInUse is the number of blocks holding something.
+func (c *KVCache) BlocksInUse() int { return len(c.refs) - len(c.free) }
+
+// Capacity is the number of blocks the cache may hold.
+func (c *KVCache) Capacity() int { return len(c.refs) }
+
+// BlockBytes is the memory one block takes once used.
+func (c *KVCache) BlockBytes() int64 {
+	per := c.k.typ.Bytes(c.kvDim) + c.v.typ.Bytes(c.kvDim)
+	return int64(c.layers) * int64(per) * BlockSize
+}
+
 func (c *KVCache) release(b int) {
 	c.refs[b]--
 	if c.refs[b] == 0 {
@@ -159,8 +218,10 @@ func (c *KVCache) release(b int) {
 }
 
 func (c *KVCache) alloc() (int, error) {
-	if len(c.free) == 0 {
-		return 0, fmt.Errorf("model: KV cache full (%d blocks of %d positions)", len(c.refs), BlockSize)
+	for len(c.free) == 0 {
+		if c.OnFull == nil || !c.OnFull() {
+			return 0, fmt.Errorf("model: KV cache full (%d blocks of %d positions)", len(c.refs), BlockSize)
+		}
 	}
 	b := c.free[len(c.free)-1]
 	c.free = c.free[:len(c.free)-1]

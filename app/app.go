@@ -26,6 +26,7 @@ import (
 	"github.com/maopao/maopao/engine/modelgen"
 	"github.com/maopao/maopao/engine/models"
 	"github.com/maopao/maopao/engine/openai"
+	"github.com/maopao/maopao/engine/pool"
 	"github.com/maopao/maopao/gateway"
 	"github.com/maopao/maopao/storage"
 	"github.com/maopao/maopao/storage/bolt"
@@ -327,13 +328,39 @@ func (s *Server) openStore(ctx context.Context) error {
 	return nil
 }
 
+// openRemoteEngines uses the OpenAI-compatible servers of --llm-url: one,
+// or several serving the same model, which a pool routes among with cache
+// affinity.
+func (s *Server) openRemoteEngines() error {
+	var members []pool.Member
+	for _, u := range strings.Split(s.cfg.LLMURL, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		c := openai.New(u)
+		c.Model, c.APIKey = s.cfg.LLMModel, s.cfg.LLMAPIKey
+		members = append(members, pool.Member{Name: u, Gen: c})
+	}
+	switch len(members) {
+	case 0:
+		return fmt.Errorf("app: --llm-url %q names no server", s.cfg.LLMURL)
+	case 1:
+		s.gen = members[0].Gen
+		s.log.Info("engine: OpenAI-compatible server", "url", members[0].Name)
+		return nil
+	}
+	p, err := pool.New(members...)
+	if err != nil {
+		return fmt.Errorf("app: --llm-url: %w", err)
+	}
+	s.gen = p
+	s.log.Info("engine: OpenAI-compatible servers with cache affinity", "urls", s.cfg.LLMURL)
+	return nil
+}
+
 func (s *Server) openEngine() error {
 	if s.cfg.LLMURL != "" {
-		c := openai.New(s.cfg.LLMURL)
-		c.Model, c.APIKey = s.cfg.LLMModel, s.cfg.LLMAPIKey
-		s.gen = c
-		s.log.Info("engine: OpenAI-compatible server", "url", s.cfg.LLMURL)
-		return nil
+		return s.openRemoteEngines()
 	}
 	path := s.cfg.ModelPath
 	if path == "" {

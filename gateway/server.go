@@ -311,7 +311,7 @@ func (s *Server) dispatch(convID string, data []byte, targets []*conn) {
 	var frame any
 	switch ev.Kind {
 	case protocol.EventDelta:
-		frame = protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: convID, MessageID: ev.MessageID, ReplyTo: ev.ReplyTo, Seq: ev.Seq, Text: ev.Text, Request: ev.Request}
+		frame = protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: convID, MessageID: ev.MessageID, ReplyTo: ev.ReplyTo, Seq: ev.Seq, Text: ev.Text, Request: ev.Request, Restart: ev.Restart}
 	case protocol.EventComplete:
 		if ev.Message == nil {
 			return

@@ -204,6 +204,10 @@ type Delta struct {
 	Text           string `json:"text"`
 	// Request is the regenerate or swipe request this reply answers, if any.
 	Request string `json:"request,omitempty"`
+	// Restart drops the reply's text shown so far: an engine failed in the
+	// middle of it and another starts it over with this piece. Seq goes on
+	// counting up.
+	Restart bool `json:"restart,omitempty"`
 }
 
 // Complete carries the whole stored reply once generation ends.

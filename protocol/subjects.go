@@ -146,6 +146,9 @@ type ReplyEvent struct {
 	// Attempt and RetryInMillis describe an EventRetrying.
 	Attempt       int   `json:"attempt,omitempty"`
 	RetryInMillis int64 `json:"retry_in_ms,omitempty"`
+	// Restart marks the first EventDelta of a reply started over after an
+	// engine failed in the middle of it (protocol.Delta.Restart).
+	Restart bool `json:"restart,omitempty"`
 }
 
 // World subjects. IDs in subjects must be NATS tokens: UUIDs for worlds and

@@ -748,14 +748,21 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 	}()
 	seq := 0
 	var sofar strings.Builder
+	restart := false
 	res, err := a.generateRetrying(gctx, g, func(tok engine.Token) error {
 		if tok.Text == "" {
 			return nil
 		}
 		sofar.WriteString(tok.Text)
-		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventDelta, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID, Seq: seq, Text: tok.Text, Request: request(a.state)})
-		seq++
+		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventDelta, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID, Seq: seq, Text: tok.Text,
+			Request: request(a.state), Restart: restart})
+		seq, restart = seq+1, false
 		return nil
+	}, func() {
+		// The next attempt writes the reply from its start; players drop
+		// what they saw of this one at its first piece.
+		sofar.Reset()
+		restart = true
 	})
 	switch {
 	case err == nil:
@@ -778,9 +785,11 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 // generateRetrying asks the engine, and asks again with growing pauses
 // while it is unavailable (a restarting LLM server, a model being
 // installed), for up to EngineRetryFor; the player hears each retry.
-// Once any text went out, a failure is final: starting over would mix
-// two replies.
-func (a *chatActor) generateRetrying(ctx context.Context, g Generate, onToken func(engine.Token) error) (engine.Result, error) {
+// An engine that fails after part of the reply went out (it died
+// mid-reply) is answered the same way: the reply starts over, on another
+// engine when there are several, and onRestart is called first so the
+// text shown so far is dropped rather than mixed with the new one.
+func (a *chatActor) generateRetrying(ctx context.Context, g Generate, onToken func(engine.Token) error, onRestart func()) (engine.Result, error) {
 	giveUp := time.Now().Add(a.svc.EngineRetryFor)
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
@@ -789,8 +798,11 @@ func (a *chatActor) generateRetrying(ctx context.Context, g Generate, onToken fu
 			streamed = streamed || tok.Text != ""
 			return onToken(tok)
 		})
-		if err == nil || streamed || ctx.Err() != nil || !engine.Transient(err) || time.Now().Add(wait).After(giveUp) {
+		if err == nil || ctx.Err() != nil || !engine.Transient(err) || time.Now().Add(wait).After(giveUp) {
 			return res, err
+		}
+		if streamed {
+			onRestart()
 		}
 		a.svc.Log.Warn("engine unavailable; retrying", "conversation", a.convID, "attempt", attempt, "in", wait, "err", err)
 		a.publish(ctx, protocol.ReplyEvent{Kind: protocol.EventRetrying, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID,

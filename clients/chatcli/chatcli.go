@@ -132,6 +132,11 @@ func Run(ctx context.Context, opt Options) error {
 	var raw strings.Builder
 	shown := 0
 	stream := func(d protocol.Delta) {
+		if d.Restart {
+			raw.Reset()
+			shown = 0
+			io.WriteString(opt.Stdout, restartNotice)
+		}
 		// Cleaned as a whole: an escape sequence may be split between pieces.
 		raw.WriteString(d.Text)
 		if text := clean(raw.String()); len(text) > shown {
@@ -357,3 +362,7 @@ func untrainedHint(c *chatclient.Client, stderr io.Writer) {
 		fmt.Fprintln(stderr, "maopao: no trained model is installed on this server, so replies are random text; install one with \"maopao model pull\" and run \"maopao serve --model NAME\" (or use the page's \"Get a real model\")")
 	}
 }
+
+// restartNotice is printed where a reply starts over because an engine
+// failed in the middle of it (protocol.Delta.Restart).
+const restartNotice = "\n[an engine failed mid-reply; another starts it over]\n"

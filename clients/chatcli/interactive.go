@@ -258,9 +258,9 @@ func (s *session) streamed(ctx context.Context, run func(onDelta func(protocol.D
 		err error
 	}
 	done := make(chan result, 1)
-	pieces := make(chan string, 256)
+	pieces := make(chan protocol.Delta, 256)
 	go func() {
-		res, err := run(func(d protocol.Delta) { pieces <- d.Text })
+		res, err := run(func(d protocol.Delta) { pieces <- d })
 		done <- result{res, err}
 	}()
 	fmt.Fprintf(s.out, "%s: ", name)
@@ -269,8 +269,13 @@ func (s *session) streamed(ctx context.Context, run func(onDelta func(protocol.D
 	// between them, and clean of a prefix is a prefix of clean of the whole.
 	var raw strings.Builder
 	shown := 0
-	show := func(p string) {
-		raw.WriteString(p)
+	show := func(d protocol.Delta) {
+		if d.Restart {
+			raw.Reset()
+			shown = 0
+			io.WriteString(s.out, restartNotice+name+": ")
+		}
+		raw.WriteString(d.Text)
 		if text := clean(raw.String()); len(text) > shown {
 			io.WriteString(s.out, text[shown:])
 			shown = len(text)

@@ -58,7 +58,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 	fs.StringVar(&c.MongoURI, "mongo", "", "MongoDB URI (default: the embedded store in the data folder)")
 	fs.StringVar(&c.MongoDB, "mongo-db", "", "MongoDB database name (default: from the URI, else maopao)")
 	if role != app.RoleGateway {
-		fs.StringVar(&c.LLMURL, "llm-url", "", "OpenAI-compatible server for replies, e.g. http://127.0.0.1:8081 (default: the in-process MoE engine)")
+		fs.StringVar(&c.LLMURL, "llm-url", "", "OpenAI-compatible server for replies, e.g. http://127.0.0.1:8081, or several serving the same model, comma-separated: each character goes to the engine that holds its prompt, and an engine that fails is taken out until it answers (default: the in-process MoE engine)")
 		fs.StringVar(&c.LLMModel, "llm-model", "", "model name to send to the --llm-url server")
 		fs.StringVar(&c.LLMAPIKey, "llm-api-key", "", "API key for the --llm-url server")
 		fs.StringVar(&c.ModelPath, "model", "", "model for the in-process engine: a GGUF file, an installed model's name, or a catalogue name or owner/repo[:file] to pull (default: a bundled small untrained model)")

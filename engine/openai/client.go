@@ -146,6 +146,9 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 	}
 	var res engine.Result
 	var text strings.Builder
+	// finished: the server said the reply is whole ([DONE] or a finish
+	// reason). A stream that just ends is a server that went away.
+	finished := false
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -155,6 +158,7 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 		}
 		data := strings.TrimSpace(strings.TrimPrefix(line, "data:"))
 		if data == "[DONE]" {
+			finished = true
 			break
 		}
 		var ch chunk
@@ -177,6 +181,7 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 			}
 			if choice.FinishReason != nil && *choice.FinishReason != "" {
 				res.FinishReason = *choice.FinishReason
+				finished = true
 			}
 		}
 	}
@@ -191,6 +196,9 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 	if ctx.Err() != nil {
 		res.FinishReason = "cancelled"
 		return res, ctx.Err()
+	}
+	if !finished {
+		return res, fmt.Errorf("openai: read stream: %w: the stream ended before the reply was finished", engine.ErrUnavailable)
 	}
 	if res.FinishReason == "" {
 		res.FinishReason = "stop"

@@ -67,6 +67,13 @@ func TestErrorsSayWhat(t *testing.T) {
 	if _, _, err := collect(c, context.Background()); err == nil || !strings.Contains(err.Error(), "out of memory") {
 		t.Fatalf("error chunk: %v", err)
 	}
+	// A server that goes away mid-reply: the stream just ends.
+	c = serve(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"half a\"}}]}\n\n")
+	})
+	if res, _, err := collect(c, context.Background()); !errors.Is(err, engine.ErrUnavailable) || res.Text != "half a" {
+		t.Fatalf("a stream that ends unfinished: %+v %v, want ErrUnavailable", res, err)
+	}
 	c = serve(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "data: {not json\n\n") })
 	if _, _, err := collect(c, context.Background()); err == nil || !strings.Contains(err.Error(), "bad stream chunk") {
 		t.Fatalf("bad chunk: %v", err)

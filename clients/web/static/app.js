@@ -609,6 +609,9 @@ function onDelta(f) {
   if (typeof f.seq === "number" && f.seq <= last) return;
   n.dataset.seq = String(f.seq);
   const text = n.querySelector(".text");
+  // An engine failed mid-reply and another starts it over: what was shown
+  // of the failed attempt goes.
+  if (f.restart) text.replaceChildren();
   text.append(document.createTextNode(f.text || ""));
   scrollDown(false);
 }

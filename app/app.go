@@ -21,6 +21,7 @@ import (
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/clients/web"
 	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/announce"
 	"github.com/maopao/maopao/engine/local"
 	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/engine/modelgen"
@@ -28,6 +29,7 @@ import (
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/engine/pool"
 	"github.com/maopao/maopao/gateway"
+	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage"
 	"github.com/maopao/maopao/storage/bolt"
 	"github.com/maopao/maopao/storage/mongo"
@@ -260,7 +262,7 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if role == RoleAll || role == RoleWorldsim {
-		if err := s.openEngine(); err != nil {
+		if err := s.openEngine(runCtx, nc); err != nil {
 			return nil, err
 		}
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worldsim"),
@@ -331,6 +333,52 @@ func (s *Server) openStore(ctx context.Context) error {
 // openRemoteEngines uses the OpenAI-compatible servers of --llm-url: one,
 // or several serving the same model, which a pool routes among with cache
 // affinity.
+// followAnnouncedEngines uses the engines that announce themselves on the
+// bus (`maopao engine serve --nats`), as a pool that follows them.
+func (s *Server) followAnnouncedEngines(ctx context.Context, b bus.Bus) error {
+	kv, err := announce.Open(ctx, b)
+	if err != nil {
+		return fmt.Errorf("app: engines bucket: %w", err)
+	}
+	p, _ := pool.New()
+	clients := map[string]*openai.Client{}
+	apply := func(list []protocol.EngineAnnouncement) {
+		var members []pool.Member
+		seen := map[string]bool{}
+		for _, a := range list {
+			if seen[a.URL] {
+				continue // a restarted engine's old entry, until it lapses
+			}
+			seen[a.URL] = true
+			c := clients[a.URL]
+			if c == nil {
+				c = openai.New(a.URL)
+				c.Model, c.APIKey = a.Model, s.cfg.LLMAPIKey
+				clients[a.URL] = c
+			}
+			members = append(members, pool.Member{Name: a.URL, Gen: c})
+		}
+		before := strings.Join(p.Names(), ",")
+		if err := p.SetMembers(members); err != nil {
+			s.log.Error("engines", "err", err)
+			return
+		}
+		if after := strings.Join(p.Names(), ","); after != before {
+			s.log.Info("engines announced on the bus", "urls", after)
+		}
+	}
+	// The first list before serving, so the first replies need not wait.
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if list, err := announce.List(lctx, kv); err == nil {
+		apply(list)
+	}
+	cancel()
+	go announce.Follow(ctx, kv, protocol.EngineAnnounceEvery, apply, s.log)
+	s.gen = p
+	s.log.Info("engine: the OpenAI-compatible engines announced on the bus, with cache affinity")
+	return nil
+}
+
 func (s *Server) openRemoteEngines() error {
 	var members []pool.Member
 	for _, u := range strings.Split(s.cfg.LLMURL, ",") {
@@ -358,7 +406,10 @@ func (s *Server) openRemoteEngines() error {
 	return nil
 }
 
-func (s *Server) openEngine() error {
+func (s *Server) openEngine(ctx context.Context, b bus.Bus) error {
+	if strings.EqualFold(strings.TrimSpace(s.cfg.LLMURL), "nats") {
+		return s.followAnnouncedEngines(ctx, b)
+	}
 	if s.cfg.LLMURL != "" {
 		return s.openRemoteEngines()
 	}

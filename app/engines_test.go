@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/announce"
 	"github.com/maopao/maopao/protocol"
 )
 
@@ -179,5 +181,98 @@ func TestTwoEnginesOneKilledMidReply(t *testing.T) {
 		if lines != wantLines || replies-lines > 1 || replies < lines {
 			t.Errorf("chat %d: %d lines and %d replies in the history, want %d lines each answered once", i, lines, replies, wantLines)
 		}
+	}
+}
+
+// With --llm-url nats the world simulation uses the engines that announce
+// themselves on the bus: both serve, and when one leaves (it stops
+// announcing, then goes away) every later line goes to the other.
+func TestEnginesAnnouncedOnTheBus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	emb, err := bus.StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	nc, err := bus.Connect(emb.URL(), "engines", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	kv, err := announce.Open(ctx, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engines := map[string]*taggedLLM{}
+	stopAnnouncing := map[string]context.CancelFunc{}
+	stopped := map[string]chan struct{}{}
+	for _, name := range []string{"alpha", "beta"} {
+		l := &taggedLLM{name: name, armed: &atomic.Bool{}, dying: make(chan *taggedLLM, 1)}
+		l.srv = httptest.NewServer(l)
+		defer l.srv.Close()
+		engines[name] = l
+		actx, stop := context.WithCancel(ctx)
+		stopAnnouncing[name], stopped[name] = stop, make(chan struct{})
+		go func() {
+			defer close(stopped[name])
+			announce.Run(actx, kv, 100*time.Millisecond, func() protocol.EngineAnnouncement {
+				return protocol.EngineAnnouncement{ID: name, URL: l.srv.URL, Model: "tagged", Slots: 4}
+			}, quietLog())
+		}()
+	}
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL = "nats"; c.NATSURL = emb.URL(); c.ModelPath = "" })
+	defer srv.Close()
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	chars, err := c.ListCharacters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var convs []string
+	for _, ch := range chars {
+		op, err := c.OpenChat(ctx, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, op.ConversationID)
+	}
+	say := func(what string) map[string]int {
+		t.Helper()
+		by := map[string]int{}
+		for i, conv := range convs {
+			done, err := c.Say(ctx, conv, fmt.Sprintf("%s, chat %d.", what, i), nil)
+			if err != nil {
+				t.Fatalf("%s chat %d: %v", what, i, err)
+			}
+			by[strings.SplitN(done.Message.Content, "-", 2)[0]]++
+		}
+		return by
+	}
+	// Both announce: every line is answered by one of them (which one
+	// depends on the character).
+	by := say("Hello")
+	if by["alpha"]+by["beta"] != len(convs) {
+		t.Fatalf("replies by engine: %v, want every one from alpha or beta", by)
+	}
+	// beta leaves: its entry goes at once, its server soon after.
+	stopAnnouncing["beta"]()
+	<-stopped["beta"]
+	engines["beta"].srv.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		by = say("Again")
+		if by["beta"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replies still come from the engine that left: %v", by)
+		}
+	}
+	if by["alpha"] != len(convs) {
+		t.Errorf("after beta left: %v, want every reply from alpha", by)
 	}
 }

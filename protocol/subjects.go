@@ -32,6 +32,28 @@ const (
 	ChatMembersBucket = "maopao_chat_members"
 )
 
+// EnginesBucket holds one entry per inference engine that announces
+// itself (`maopao engine serve --nats`): key the engine's id, value an
+// EngineAnnouncement, renewed every EngineAnnounceEvery; an entry not
+// renewed for EngineTTL expires, and with it the engine leaves every pool
+// that follows the bucket (`--llm-url nats`).
+const (
+	EnginesBucket       = "maopao_engines"
+	EngineTTL           = 6 * time.Second
+	EngineAnnounceEvery = 2 * time.Second
+)
+
+// EngineAnnouncement is an engine's entry in EnginesBucket.
+type EngineAnnouncement struct {
+	ID    string `json:"id"`
+	URL   string `json:"url"`   // where its OpenAI-compatible API answers
+	Model string `json:"model"` // the model name it serves
+	// Its load when it wrote the entry.
+	Slots   int `json:"slots"`
+	Active  int `json:"active"`
+	Waiting int `json:"waiting"`
+}
+
 // ChatPartition is the partition a conversation's lines go to.
 func ChatPartition(conversationID string) int {
 	var h uint32 = 2166136261

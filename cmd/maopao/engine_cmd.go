@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,17 +16,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/maopao/maopao/bus"
 	"github.com/maopao/maopao/engine"
+	"github.com/maopao/maopao/engine/announce"
 	"github.com/maopao/maopao/engine/gguf"
 	"github.com/maopao/maopao/engine/httpapi"
 	"github.com/maopao/maopao/engine/local"
 	"github.com/maopao/maopao/engine/model"
 	"github.com/maopao/maopao/engine/modelgen"
 	"github.com/maopao/maopao/engine/tensor"
+	"github.com/maopao/maopao/protocol"
 )
 
 // newEngineCmd groups the commands that run or exercise the local MoE
@@ -157,6 +162,45 @@ func engineGenerateCmd() *cobra.Command {
 func addCacheTypeFlags(f *pflag.FlagSet, k, v *model.CacheType) {
 	f.Var(k, "cache-type-k", "how the KV cache stores keys: f32, f16 or q8_0 (-ctk)")
 	f.Var(v, "cache-type-v", "how the KV cache stores values: f32, f16 or q8_0 (-ctv)")
+}
+
+// announceEngine keeps the engine's entry in the platform's engines bucket
+// while ctx lasts, when natsURL is set; the returned channel closes once
+// the entry is removed again.
+func announceEngine(ctx context.Context, cmd *cobra.Command, e *local.Engine, natsURL, announceURL, name, addr string) (<-chan struct{}, error) {
+	done := make(chan struct{})
+	if natsURL == "" {
+		close(done)
+		return done, nil
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	if announceURL == "" {
+		host, port, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return nil, fmt.Errorf("--announce-url is needed: the engine listens on %s, which says nothing about how others reach it", addr)
+		}
+		announceURL = "http://" + net.JoinHostPort(host, port)
+	}
+	nc, err := bus.Connect(natsURL, "maopao-engine", log)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := announce.Open(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("engines bucket: %w", err)
+	}
+	id := uuid.NewString()
+	go func() {
+		defer close(done)
+		defer nc.Close()
+		announce.Run(ctx, kv, protocol.EngineAnnounceEvery, func() protocol.EngineAnnouncement {
+			l := e.Load()
+			return protocol.EngineAnnouncement{ID: id, URL: announceURL, Model: name, Slots: l.Slots, Active: l.Active, Waiting: l.Waiting}
+		}, log)
+	}()
+	fmt.Fprintf(cmd.ErrOrStderr(), "announcing %s on %s as engine %s\n", announceURL, natsURL, id)
+	return done, nil
 }
 
 // servingFlags are how an engine serves many players: conversations at
@@ -345,6 +389,7 @@ func engineServeCmd() *cobra.Command {
 	var modelPath, addr, name, tmpl string
 	var threads, ctxSize int
 	var serving servingFlags
+	var natsURL, announceURL string
 	var metricsPublic bool
 	var cacheK, cacheV model.CacheType
 	cmd := &cobra.Command{
@@ -375,6 +420,11 @@ func engineServeCmd() *cobra.Command {
 			srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			announced, err := announceEngine(ctx, cmd, e, natsURL, announceURL, name, ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			defer func() { <-announced }()
 			go func() {
 				<-ctx.Done()
 				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -396,6 +446,8 @@ func engineServeCmd() *cobra.Command {
 	f.IntVarP(&threads, "threads", "t", 0, "threads (0 = all CPUs)")
 	f.IntVarP(&ctxSize, "ctx-size", "c", 0, "context size per conversation (0 = the model's, capped)")
 	addServingFlags(f, &serving)
+	f.StringVar(&natsURL, "nats", "", "NATS URL of the platform: the engine announces itself there, for world simulations started with --llm-url nats")
+	f.StringVar(&announceURL, "announce-url", "", "the URL world simulations reach this engine at (default: http:// and the listen address)")
 	f.BoolVar(&metricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 	addCacheTypeFlags(f, &cacheK, &cacheV)
 	return cmd

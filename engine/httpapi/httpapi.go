@@ -99,7 +99,8 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 }
 
 // ChatRequest is the accepted subset of OpenAI's chat completion request,
-// plus the llama.cpp sampling extensions top_k, min_p and repeat_penalty.
+// plus the llama.cpp extensions top_k, min_p, repeat_penalty and
+// ignore_eos (for benchmarks: the reply runs to max_tokens).
 type ChatRequest struct {
 	Model               string          `json:"model"`
 	Messages            []ChatMessage   `json:"messages"`
@@ -116,6 +117,7 @@ type ChatRequest struct {
 	Seed                *int64          `json:"seed"`
 	Stop                json.RawMessage `json:"stop"`
 	N                   *int            `json:"n"`
+	IgnoreEOS           bool            `json:"ignore_eos"`
 }
 
 // ChatMessage accepts content as a string or as an array of text parts.
@@ -204,6 +206,7 @@ func ParseChatRequest(body []byte) (ChatRequest, engine.Request, error) {
 		return cr, req, fmt.Errorf("stop: %v", err)
 	}
 	req.Stop = stops
+	req.IgnoreEOS = cr.IgnoreEOS
 	return cr, req, nil
 }
 

@@ -69,7 +69,7 @@ func TestNonStreaming(t *testing.T) {
 	f := &fake{}
 	srv := httptest.NewServer(New(f, "tiny"))
 	defer srv.Close()
-	resp := post(t, srv.URL, `{"model":"m","messages":[{"role":"system","content":"be nice"},{"role":"user","content":[{"type":"text","text":"hello there"},{"type":"text","text":" friend"}]}],"max_tokens":7,"temperature":0.5,"top_k":3,"stop":"x","seed":9}`)
+	resp := post(t, srv.URL, `{"model":"m","messages":[{"role":"system","content":"be nice"},{"role":"user","content":[{"type":"text","text":"hello there"},{"type":"text","text":" friend"}]}],"max_tokens":7,"temperature":0.5,"top_k":3,"stop":"x","seed":9,"ignore_eos":true}`)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -92,7 +92,7 @@ func TestNonStreaming(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.last.MaxTokens != 7 || f.last.Temperature != 0.5 || f.last.TopK != 3 || f.last.Seed != 9 ||
+	if f.last.MaxTokens != 7 || f.last.Temperature != 0.5 || f.last.TopK != 3 || f.last.Seed != 9 || !f.last.IgnoreEOS ||
 		len(f.last.Stop) != 1 || f.last.Stop[0] != "x" || f.last.Messages[0].Role != "system" {
 		t.Errorf("engine got %+v", f.last)
 	}

@@ -61,21 +61,62 @@ type member struct {
 
 var _ engine.Generator = (*Pool)(nil)
 
-// New returns a pool of members (at least one, names unique).
+// New returns a pool of members (names unique). A pool may start empty
+// and get its members later (SetMembers); until then it answers
+// engine.ErrUnavailable.
 func New(members ...Member) (*Pool, error) {
-	if len(members) == 0 {
-		return nil, errors.New("pool: no engines")
-	}
 	p := &Pool{Spread: 1.25, Backoff: time.Second, MaxBackoff: 30 * time.Second, now: time.Now}
+	if err := p.SetMembers(members); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// SetMembers makes members the pool's engines: those already in it (by
+// name) keep their state, new ones join, missing ones leave (requests
+// running on them finish there).
+func (p *Pool) SetMembers(members []Member) error {
 	seen := map[string]bool{}
 	for _, m := range members {
 		if m.Gen == nil || m.Name == "" || seen[m.Name] {
-			return nil, fmt.Errorf("pool: engine %q: needs a unique name and a generator", m.Name)
+			return fmt.Errorf("pool: engine %q: needs a unique name and a generator", m.Name)
 		}
 		seen[m.Name] = true
-		p.members = append(p.members, &member{Member: m, seed: sha256.Sum256([]byte(m.Name))})
 	}
-	return p, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := map[string]*member{}
+	for _, m := range p.members {
+		old[m.Name] = m
+	}
+	next := make([]*member, 0, len(members))
+	for _, m := range members {
+		if o := old[m.Name]; o != nil {
+			next = append(next, o)
+			continue
+		}
+		next = append(next, &member{Member: m, seed: sha256.Sum256([]byte(m.Name))})
+	}
+	p.members = next
+	return nil
+}
+
+// Names lists the pool's engines now.
+func (p *Pool) Names() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.members))
+	for i, m := range p.members {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// list is the members now, for reading outside the lock.
+func (p *Pool) list() []*member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*member(nil), p.members...)
 }
 
 // Generate runs req on the member chosen for it. A member that fails
@@ -208,23 +249,38 @@ func affinityKey(req engine.Request) []byte {
 }
 
 // Member returns the name of the member a request with these messages
-// would go to now (for logs and tests).
+// would go to now ("" with none), for logs and tests.
 func (p *Pool) Member(req engine.Request) string {
 	m := p.pick(affinityKey(req), map[*member]bool{})
+	if m == nil {
+		return ""
+	}
 	p.mu.Lock()
 	m.inFlight--
 	p.mu.Unlock()
 	return m.Name
 }
 
+// defaultContext is assumed while the pool has no engine.
+const defaultContext = 4096
+
 // CountTokens counts with the first member's tokenizer: the members serve
-// the same model.
-func (p *Pool) CountTokens(text string) int { return p.members[0].Gen.CountTokens(text) }
+// the same model. With none, it errs high as engine/openai does.
+func (p *Pool) CountTokens(text string) int {
+	if ms := p.list(); len(ms) > 0 {
+		return ms[0].Gen.CountTokens(text)
+	}
+	return (len(text)+2)/3 + 1
+}
 
 // ContextSize is the smallest of the members'.
 func (p *Pool) ContextSize() int {
-	n := p.members[0].Gen.ContextSize()
-	for _, m := range p.members[1:] {
+	ms := p.list()
+	if len(ms) == 0 {
+		return defaultContext
+	}
+	n := ms[0].Gen.ContextSize()
+	for _, m := range ms[1:] {
 		n = min(n, m.Gen.ContextSize())
 	}
 	return n
@@ -232,18 +288,26 @@ func (p *Pool) ContextSize() int {
 
 // Describe names the members.
 func (p *Pool) Describe() string {
-	names := make([]string, len(p.members))
-	for i, m := range p.members {
+	ms := p.list()
+	if len(ms) == 0 {
+		return "no engine has announced itself yet"
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
 		names[i] = m.Name
 	}
-	return fmt.Sprintf("%d engines with cache affinity (%s); first: %s", len(p.members), strings.Join(names, ", "), p.members[0].Gen.Describe())
+	return fmt.Sprintf("%d engines with cache affinity (%s); first: %s", len(ms), strings.Join(names, ", "), ms[0].Gen.Describe())
 }
 
 // Ping succeeds when any member that can be pinged answers (or none can
 // be): the pool serves while one engine does.
 func (p *Pool) Ping(ctx context.Context) error {
 	var errs []error
-	for _, m := range p.members {
+	ms := p.list()
+	if len(ms) == 0 {
+		return errors.New("pool: no engine has announced itself yet")
+	}
+	for _, m := range ms {
 		pg, ok := m.Gen.(interface{ Ping(context.Context) error })
 		if !ok {
 			return nil

@@ -210,3 +210,51 @@ func TestBoundedLoad(t *testing.T) {
 		t.Errorf("8 requests of one character at once: %v; want most on %s and some spilled over", on, preferred)
 	}
 }
+
+// Members come and go: an empty pool answers ErrUnavailable, a member that
+// joins serves, one that leaves gets nothing more, and those that stay
+// keep their state (a member taken out stays out).
+func TestSetMembers(t *testing.T) {
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Generate(context.Background(), persona(1), nil); !errors.Is(err, engine.ErrUnavailable) {
+		t.Errorf("an empty pool: %v, want ErrUnavailable", err)
+	}
+	if p.ContextSize() <= 0 || p.CountTokens("hello") <= 0 || p.Describe() == "" {
+		t.Error("an empty pool should still describe itself and budget prompts")
+	}
+	a, b := &stub{name: "a"}, &stub{name: "b"}
+	if err := p.SetMembers([]Member{{Name: "a", Gen: a}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := p.Generate(context.Background(), persona(1), nil); err != nil || r.Text != "a" {
+		t.Fatalf("one member: %+v %v", r, err)
+	}
+	a.failBefore = true
+	if _, err := p.Generate(context.Background(), persona(1), nil); err == nil {
+		t.Fatal("the only member failing should fail the request")
+	}
+	if err := p.SetMembers([]Member{{Name: "a", Gen: a}, {Name: "b", Gen: b}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := a.calls
+	for i := 0; i < 10; i++ {
+		if r, err := p.Generate(context.Background(), persona(i), nil); err != nil || r.Text != "b" {
+			t.Fatalf("with a taken out: %+v %v", r, err)
+		}
+	}
+	if a.calls != calls {
+		t.Errorf("a member taken out was asked %d times after SetMembers kept it", a.calls-calls)
+	}
+	if err := p.SetMembers([]Member{{Name: "a", Gen: a}}); err != nil {
+		t.Fatal(err)
+	}
+	if names := p.Names(); len(names) != 1 || names[0] != "a" {
+		t.Errorf("names after b left: %v", names)
+	}
+	if err := p.SetMembers([]Member{{Name: "x", Gen: a}, {Name: "x", Gen: b}}); err == nil {
+		t.Error("two members of one name were accepted")
+	}
+}

@@ -22,7 +22,7 @@ func TestBrowserWithFakeGateway(t *testing.T) {
 		ID: "c-x", Name: `<img src=x onerror="window.__pwned=1">Eve`, Description: `<b>bold?</b> & "quotes"`,
 		Greeting: `<script>window.__pwned=2</script>hi`, Tags: []string{"<i>t</i>"},
 	})
-	srv := fakegw.Start(fakegw.Options{Static: web.Handler(), Characters: chars, FailReply: "boom", LoseAck: "lost ack", Unavailable: "engine nap"})
+	srv := fakegw.Start(fakegw.Options{Static: web.Handler(), Characters: chars, FailReply: "boom", LoseAck: "lost ack", Unavailable: "engine nap", DiesMidReply: "engine dies"})
 	defer srv.Close()
 
 	res := chatFlow(t, p, srv.URL, 20*time.Second)
@@ -64,6 +64,14 @@ func TestBrowserWithFakeGateway(t *testing.T) {
 	p.waitJS("still trying", `Array.from(document.querySelectorAll("#messages .message.character.retrying .meta")).some(n => n.textContent.includes("still trying"))`, 10*time.Second)
 	p.waitJS("the reply after the nap", `Array.from(document.querySelectorAll("#messages .message.character.complete")).some(n =>
 		n.querySelector(".text").textContent === "Mira heard you say: engine nap" && !n.classList.contains("retrying") && !n.querySelector(".meta").textContent.includes("trying"))`, 10*time.Second)
+
+	// An engine that dies mid-reply: what it wrote goes, and the reply
+	// another engine writes from the start is shown alone, while it streams.
+	p.do("say while an engine dies", chromedp.SendKeys(chromedp.ID("input"), "engine dies"), pressEnter)
+	p.waitJS("the dead engine's words", `Array.from(document.querySelectorAll("#messages .message.character .text")).some(n => n.textContent.startsWith("LOST WORDS"))`, 10*time.Second)
+	p.waitJS("the restarted reply alone, mid-stream", `Array.from(document.querySelectorAll("#messages .message.character:not(.complete) .text")).some(n =>
+		n.textContent.startsWith("Mira") && !n.textContent.includes("LOST"))`, 10*time.Second)
+	p.waitJS("the restarted reply complete", `Array.from(document.querySelectorAll("#messages .message.character.complete .text")).some(n => n.textContent === "Mira heard you say: engine dies")`, 10*time.Second)
 
 	// A failed reply shows as a readable inline error.
 	p.do("say a failing line", chromedp.SendKeys(chromedp.ID("input"), "boom"), pressEnter)

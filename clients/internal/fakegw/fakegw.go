@@ -44,6 +44,11 @@ type Options struct {
 	// Unavailable makes the engine "unavailable" for a moment before
 	// replies to lines containing this text: a retrying frame comes first.
 	Unavailable string
+	// DiesMidReply makes the engine die in the middle of replies to lines
+	// containing this text: a few pieces of text that are not the reply,
+	// a retrying frame, then the reply from its start, its first piece
+	// marked restart.
+	DiesMidReply string
 }
 
 // Server is a running fake.
@@ -331,13 +336,29 @@ func (s *Server) generate(cv *conv, msg protocol.ChatMessage, replyID string) {
 		s.broadcast(cv, protocol.Retrying{Envelope: protocol.Envelope{Type: protocol.TypeRetrying}, ConversationID: cv.id, ReplyTo: msg.ID, Attempt: 1, RetryInMillis: 2000})
 		time.Sleep(500 * time.Millisecond)
 	}
+	seq := 0
+	if s.opt.DiesMidReply != "" && strings.Contains(msg.Content, s.opt.DiesMidReply) {
+		for _, piece := range []string{"LOST ", "WORDS "} {
+			time.Sleep(s.opt.DeltaDelay)
+			s.broadcast(cv, protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: cv.id, MessageID: replyID, ReplyTo: msg.ID, Seq: seq, Text: piece})
+			seq++
+		}
+		s.broadcast(cv, protocol.Retrying{Envelope: protocol.Envelope{Type: protocol.TypeRetrying}, ConversationID: cv.id, ReplyTo: msg.ID, Attempt: 1, RetryInMillis: 1000})
+		time.Sleep(300 * time.Millisecond)
+	}
+	restart := seq > 0
 	text := s.opt.Reply(cv.ch, msg.Content)
 	runes := []rune(text)
-	for seq, i := 0, 0; i < len(runes); seq++ {
+	for i := 0; i < len(runes); seq++ {
 		j := min(i+4, len(runes))
 		time.Sleep(s.opt.DeltaDelay)
-		s.broadcast(cv, protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: cv.id, MessageID: replyID, ReplyTo: msg.ID, Seq: seq, Text: string(runes[i:j])})
+		s.broadcast(cv, protocol.Delta{Envelope: protocol.Envelope{Type: protocol.TypeDelta}, ConversationID: cv.id, MessageID: replyID, ReplyTo: msg.ID, Seq: seq, Text: string(runes[i:j]), Restart: restart})
+		restart = false
 		i = j
+		if i < len(runes) && s.opt.DiesMidReply != "" && strings.Contains(msg.Content, s.opt.DiesMidReply) {
+			// Slow enough for a page to be seen mid-reply.
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	reply := protocol.ChatMessage{ID: replyID, Role: "character", Content: text, ReplyTo: msg.ID, At: time.Now().UTC()}
 	s.finish(cv, msg.ID, &reply, protocol.Complete{Envelope: protocol.Envelope{Type: protocol.TypeComplete}, ConversationID: cv.id, FinishReason: "stop"})

@@ -353,8 +353,13 @@ func engineGenModelCmd() *cobra.Command {
 			case "bundled":
 				s = modelgen.Bundled()
 				s.Arch = arch
+			case "qwen3-30b-a3b":
+				if arch != "qwen3moe" {
+					return fmt.Errorf("gen-model: --shape qwen3-30b-a3b is a qwen3moe shape, not %s", arch)
+				}
+				s = modelgen.Qwen3A3B(t)
 			default:
-				return fmt.Errorf("gen-model: unknown --shape %q (bench, tiny, bundled)", shape)
+				return fmt.Errorf("gen-model: unknown --shape %q (bench, tiny, bundled, qwen3-30b-a3b)", shape)
 			}
 			s.Type = t
 			if cmd.Flags().Changed("seed") {
@@ -379,7 +384,7 @@ func engineGenModelCmd() *cobra.Command {
 	f.StringVar(&arch, "arch", "qwen3moe", "architecture: llama (Mixtral), qwen2moe, qwen3moe, olmoe, granitemoe, qwen2, qwen3, granite")
 	f.StringVar(&typ, "type", "Q8_0", "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K")
 	f.StringVarP(&outPath, "output", "o", "", "output GGUF file")
-	f.StringVar(&shape, "shape", "bundled", "model shape: bundled, tiny or bench")
+	f.StringVar(&shape, "shape", "bundled", "model shape: bundled, tiny, bench, or qwen3-30b-a3b (Qwen3-30B-A3B's layer shapes, 4 layers)")
 	f.BoolVar(&benchShape, "bench-shape", false, "the benchmark shape (same as --shape bench)")
 	f.Int64Var(&seed, "seed", 0, "weight seed (default: the shape's)")
 	return cmd

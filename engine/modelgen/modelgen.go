@@ -96,6 +96,16 @@ func Bench(arch string, t tensor.Type) Spec {
 	return s
 }
 
+// Qwen3A3B has the layer shapes of Qwen3-30B-A3B (hidden 2048, 32 heads /
+// 4 KV heads of 128, 128 experts top-8 of width 768, vocabulary 151,936)
+// with only a few layers: what one token costs at a real model's shapes,
+// where a batch of tokens spreads over many experts, in a file that fits
+// on a test machine (4 layers: about 2.6 GB at Q8_0).
+func Qwen3A3B(t tensor.Type) Spec {
+	return Spec{Arch: "qwen3moe", Hidden: 2048, Layers: 4, Heads: 32, KVHeads: 4, HeadDim: 128,
+		Experts: 128, ExpertsUsed: 8, ExpertFF: 768, Vocab: 151936, ContextLength: 4096, Type: t, Seed: 30}
+}
+
 func isMoE(arch string) bool {
 	switch arch {
 	case "llama", "qwen2moe", "qwen3moe", "olmoe", "granitemoe":

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/maopao/maopao/engine"
 	"github.com/maopao/maopao/engine/model"
@@ -33,6 +34,12 @@ type stepResult struct {
 // last one. It waits for the pass it joins even if the caller's context ends
 // meanwhile (a pass is short); callers check their context between steps.
 func (e *Engine) forward(seq, pos int, tokens []int) ([]float32, error) {
+	return e.forwardThen(seq, pos, tokens, nil)
+}
+
+// forwardThen is forward calling queued (if not nil) once the step is in
+// the queue, before the scheduler is woken.
+func (e *Engine) forwardThen(seq, pos int, tokens []int, queued func()) ([]float32, error) {
 	s := &step{seq: seq, pos: pos, tokens: tokens, done: make(chan stepResult, 1)}
 	e.qmu.Lock()
 	if e.closed {
@@ -41,12 +48,20 @@ func (e *Engine) forward(seq, pos int, tokens []int) ([]float32, error) {
 	}
 	e.queue = append(e.queue, s)
 	e.qmu.Unlock()
+	if queued != nil {
+		queued()
+	}
+	e.poke()
+	r := <-s.done
+	return r.logits, r.err
+}
+
+// poke wakes the scheduler (a step was queued, or a conversation ended).
+func (e *Engine) poke() {
 	select {
 	case e.wake <- struct{}{}:
 	default: // already woken
 	}
-	r := <-s.done
-	return r.logits, r.err
 }
 
 // schedule is the scheduler goroutine; it exits when Close closes stop.
@@ -74,15 +89,85 @@ func (e *Engine) schedule() {
 			e.mu.Lock()
 			e.runBatch(batch)
 			e.mu.Unlock()
+			e.gather()
 		}
 	}
 }
 
+// gatherWait bounds how long the scheduler waits, after a pass, for the
+// conversations it carried to queue their next token.
+const gatherWait = 2 * time.Millisecond
+
+// gather waits until every conversation that is decoding has queued its
+// next step, and every request that is arriving (finding its cached
+// prefix, which needs the cache the pass just let go) has queued its first
+// chunk, or gatherWait passes. Right after a pass the conversations
+// are still sampling: a pass started at once would carry only the first
+// few, and the rest would wait a whole pass for the next one, reading
+// every expert's weights again for a handful of tokens. (llama-server's
+// one loop samples every slot before the next decode, to the same end.)
+// A new request that found the cache busy with the last pass would
+// otherwise miss the next one too. A conversation slow to come back (its
+// client reads slowly) delays the others by gatherWait at most.
+func (e *Engine) gather() {
+	deadline := time.NewTimer(gatherWait)
+	defer deadline.Stop()
+	for {
+		e.qmu.Lock()
+		queued := 0
+		for _, s := range e.queue {
+			if len(s.tokens) == 1 {
+				queued++
+			}
+		}
+		e.qmu.Unlock()
+		if queued >= int(e.decoding.Load()) && e.arriving.Load() == 0 {
+			return
+		}
+		select {
+		case <-e.wake:
+			// A step was queued or a conversation ended: count again.
+		case <-deadline.C:
+			return
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+// shortPrompt is the most prompt tokens a pass of their own may carry
+// ahead of the running conversations (see takeBatch).
+const shortPrompt = 64
+
 // takeBatch picks the next pass: every queued decode step (one token each,
 // so running conversations never wait behind a long prompt), plus prompt
 // chunks in arrival order up to maxBatchTokens prompt tokens (at least one).
+//
+// Short prompt chunks (a new player's question after a cached persona, the
+// end of a long prompt) first get a pass of their own, ahead of the decode
+// steps, at most every other pass: their first token then waits for a pass
+// of a few tokens rather than one carrying every running conversation,
+// which lose one short pass for it.
 // e.qmu is held.
 func (e *Engine) takeBatch() []*step {
+	if !e.lastShortPass {
+		var short []*step
+		rest := e.queue[:0:0]
+		n := 0
+		for _, s := range e.queue {
+			if len(s.tokens) > 1 && n+len(s.tokens) <= shortPrompt {
+				short = append(short, s)
+				n += len(s.tokens)
+			} else {
+				rest = append(rest, s)
+			}
+		}
+		if len(short) > 0 && len(rest) > 0 {
+			e.queue, e.lastShortPass = rest, true
+			return short
+		}
+	}
+	e.lastShortPass = false
 	var batch []*step
 	rest := e.queue[:0:0]
 	promptTokens := 0

@@ -81,6 +81,8 @@ type Engine struct {
 	slotsFree chan int // ids of free sequence slots
 	maxQueue  int64
 	waiting   atomic.Int64 // requests waiting for a slot
+	decoding  atomic.Int32 // conversations sampling their reply (see gather)
+	arriving  atomic.Int32 // requests not yet in the queue (see gather)
 
 	mu     sync.Mutex // guards kv, prefix, slots and the counters; held for each forward pass
 	kv     *model.KVCache
@@ -88,8 +90,10 @@ type Engine struct {
 	slots  []slot
 	stats  Stats
 
-	qmu     sync.Mutex // guards queue and closed
+	qmu     sync.Mutex // guards queue, lastShortPass and closed
 	queue   []*step
+	// lastShortPass: the last pass carried short prompts alone (takeBatch).
+	lastShortPass bool
 	closed  bool
 	wake    chan struct{} // a step was queued
 	stop    chan struct{} // closed by Close

@@ -508,6 +508,11 @@ func TestTakeBatch(t *testing.T) {
 	mk := func(n int) *step { return &step{tokens: make([]int, n)} }
 	c200, d1, c100, d2, c50 := mk(200), mk(1), mk(100), mk(1), mk(50)
 	e := &Engine{queue: []*step{c200, d1, c100, d2, c50}}
+	// The short chunk first, alone.
+	if got := e.takeBatch(); len(got) != 1 || got[0] != c50 {
+		t.Fatalf("first pass: %d steps, want the short chunk alone", len(got))
+	}
+	e.queue = append(e.queue, c50)
 	got := e.takeBatch()
 	want := []*step{c200, d1, d2, c50}
 	if len(got) != len(want) {
@@ -520,6 +525,15 @@ func TestTakeBatch(t *testing.T) {
 	}
 	if len(e.queue) != 1 || e.queue[0] != c100 {
 		t.Errorf("left %d steps queued, want the 100-token chunk", len(e.queue))
+	}
+	// Short chunks get a pass of their own at most every other pass.
+	e.queue = []*step{mk(1), mk(20)}
+	if got := e.takeBatch(); len(got) != 1 || len(got[0].tokens) != 20 {
+		t.Errorf("a short chunk did not get a pass of its own")
+	}
+	e.queue = append(e.queue, mk(20))
+	if got := e.takeBatch(); len(got) != 2 {
+		t.Errorf("right after a short pass, the next pass carried %d steps, want the decode step and the chunk", len(got))
 	}
 	// A lone oversized chunk still runs.
 	e.queue = []*step{mk(maxBatchTokens + 10)}

@@ -94,6 +94,17 @@ func (e *Engine) check(prompt []int, req engine.Request) (int, error) {
 // once), it waits for it and borrows it instead of computing the same
 // tokens twice.
 func (e *Engine) prefill(ctx context.Context, seq int, prompt []int, res *engine.Result) ([]float32, error) {
+	// Until its first chunk is queued, this request is arriving: the
+	// scheduler lets it catch the next pass (Engine.gather).
+	e.arriving.Add(1)
+	arrived := false
+	arrive := func() {
+		if !arrived {
+			arrived = true
+			e.arriving.Add(-1)
+		}
+	}
+	defer arrive()
 	var pos int
 	for {
 		p, wait, err := e.startSequence(seq, prompt)
@@ -104,23 +115,30 @@ func (e *Engine) prefill(ctx context.Context, seq int, prompt []int, res *engine
 			pos = p
 			break
 		}
+		arrive() // waiting on another conversation's prefix is not arriving
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			res.FinishReason = "cancelled"
 			return nil, ctx.Err()
 		}
+		arrived = false
+		e.arriving.Add(1)
 	}
 	defer e.promptDone(seq)
 	var logits []float32
-	for pos < len(prompt) {
+	for first := true; pos < len(prompt); first = false {
 		if err := ctx.Err(); err != nil {
 			res.FinishReason = "cancelled"
 			e.finishSequence(seq, prompt[:pos])
 			return nil, err
 		}
 		end := min(pos+promptChunk, len(prompt))
-		out, err := e.forward(seq, pos, prompt[pos:end])
+		var after func()
+		if first {
+			after = arrive
+		}
+		out, err := e.forwardThen(seq, pos, prompt[pos:end], after)
 		if err != nil {
 			e.finishSequence(seq, prompt[:pos])
 			return nil, e.ctxErr(ctx, res, err)
@@ -180,6 +198,13 @@ func (d *decoding) run(ctx context.Context, e *Engine, seq int, logits []float32
 		}
 		return onToken(engine.Token{ID: id, Text: text})
 	}
+	// While this runs, the scheduler waits after each pass for this
+	// conversation's next step (Engine.gather).
+	e.decoding.Add(1)
+	defer func() {
+		e.decoding.Add(-1)
+		e.poke()
+	}()
 	finish := func(reason string) {
 		res.FinishReason = reason
 		res.Text = d.st.final()

@@ -90,14 +90,14 @@ type Engine struct {
 	slots  []slot
 	stats  Stats
 
-	qmu     sync.Mutex // guards queue, lastShortPass and closed
-	queue   []*step
+	qmu   sync.Mutex // guards queue, lastShortPass and closed
+	queue []*step
 	// lastShortPass: the last pass carried short prompts alone (takeBatch).
 	lastShortPass bool
-	closed  bool
-	wake    chan struct{} // a step was queued
-	stop    chan struct{} // closed by Close
-	stopped chan struct{} // closed when the scheduler has exited
+	closed        bool
+	wake          chan struct{} // a step was queued
+	stop          chan struct{} // closed by Close
+	stopped       chan struct{} // closed when the scheduler has exited
 }
 
 // slot remembers what a KV-cache sequence holds (exactly its cached

@@ -44,6 +44,7 @@ type options struct {
 	chats, tokens        int
 	background, rounds   int
 	personaTokens, churn int
+	warmup               int
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds (throughput) or characters (prefix)")
 	flag.IntVar(&o.personaTokens, "persona-tokens", 1500, "prefix: about how long each character's persona is")
 	flag.IntVar(&o.churn, "churn", 8, "prefix: other short conversations between a character's first and second player")
+	flag.IntVar(&o.warmup, "warmup", 1, "throughput: rounds run first and not counted (a fresh server pages its weights in and grows its buffers)")
 	flag.Parse()
 	ctx := context.Background()
 	var err error
@@ -174,7 +176,7 @@ func median(xs []float64) float64 {
 
 func throughput(ctx context.Context, o options) error {
 	var rates []float64
-	for round := 0; round < o.rounds; round++ {
+	for round := -o.warmup; round < o.rounds; round++ {
 		var wg sync.WaitGroup
 		outs := make([]outcome, o.chats)
 		errs := make([]error, o.chats)
@@ -199,6 +201,9 @@ func throughput(ctx context.Context, o options) error {
 			ttfts = append(ttfts, outs[i].ttft.Seconds())
 		}
 		rate := float64(tokens) / wall.Seconds()
+		if round < 0 {
+			continue
+		}
 		rates = append(rates, rate)
 		emit(map[string]any{"mode": "throughput", "round": round, "chats": o.chats, "tokens": tokens, "wall_s": wall.Seconds(),
 			"tokens_per_s": rate, "median_ttft_s": median(ttfts)})

@@ -246,6 +246,35 @@ type Memory struct {
 	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at"`
 }
 
+// ChatMemory is one thing a character remembers about a player from their
+// one-to-one chats: a fact the player told, a note the player wrote, or a
+// memory the player pinned. It belongs to the (player, character) pair,
+// whatever chat it came from, and never reaches another player's prompts.
+type ChatMemory struct {
+	ID          string `json:"id" bson:"_id"`
+	PlayerID    string `json:"player_id" bson:"player_id"`
+	CharacterID string `json:"character_id" bson:"character_id"`
+	Kind        string `json:"kind" bson:"kind"` // ChatMemorySaid, ChatMemoryFact or ChatMemoryNote
+	Text        string `json:"text" bson:"text"`
+	// Importance (1..10) weighs the memory when prompts have room for
+	// only some.
+	Importance int `json:"importance" bson:"importance"`
+	// Pinned memories are in every prompt of the pair, within a budget.
+	Pinned bool `json:"pinned,omitempty" bson:"pinned,omitempty"`
+	// Source is the message the memory was drawn from ("" for one the
+	// player wrote).
+	Source    string    `json:"source,omitempty" bson:"source,omitempty"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
+}
+
+// Kinds of chat memory.
+const (
+	ChatMemorySaid = "said" // what the player said in a line, kept beyond the chat's recent window
+	ChatMemoryFact = "fact" // something the player told about themselves
+	ChatMemoryNote = "note" // written (or rewritten) by the player in the memory manager
+)
+
 // Errors shared across packages. Adapters wrap them with context; callers
 // test with errors.Is.
 var (

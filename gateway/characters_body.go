@@ -99,6 +99,7 @@ const (
 	codeForbidden        = "forbidden"
 	codeConflict         = "conflict"
 	codeTooLarge         = "too_large"
+	codeNotImplemented   = "not_implemented"
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeBadCredentials   = "bad_credentials"

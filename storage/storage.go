@@ -35,8 +35,8 @@ type Players interface {
 	GetPlayer(ctx context.Context, id string) (maopao.Player, error)
 	// DeletePlayer removes what is the player's alone: the player record,
 	// every chat of theirs with its messages, characters' memories of
-	// those chats, and world memories private to them (MemoryRecord.
-	// PrivateTo). Their account, characters and worlds are removed through
+	// those chats (Memory and ChatMemory), and world memories private to
+	// them (MemoryRecord.PrivateTo). Their account, characters and worlds are removed through
 	// DeleteAccount, DeleteCharacter and DeleteWorld. A player already gone
 	// is no error, so a deletion cut short can simply be run again.
 	DeletePlayer(ctx context.Context, id string) error
@@ -224,6 +224,21 @@ type Accounts interface {
 	DeleteAccount(ctx context.Context, playerID string) error
 }
 
+// ChatMemories stores what characters remember of players from their
+// one-to-one chats, a record per memory.
+type ChatMemories interface {
+	// PutChatMemory inserts or replaces the memory with m.ID.
+	PutChatMemory(ctx context.Context, m maopao.ChatMemory) error
+	// GetChatMemory returns maopao.ErrNotFound (wrapped) when absent.
+	GetChatMemory(ctx context.Context, id string) (maopao.ChatMemory, error)
+	// ChatMemories returns every memory of the pair, newest (CreatedAt,
+	// then ID) first.
+	ChatMemories(ctx context.Context, playerID, characterID string) ([]maopao.ChatMemory, error)
+	// DeleteChatMemory removes the memory; maopao.ErrNotFound (wrapped)
+	// when absent.
+	DeleteChatMemory(ctx context.Context, id string) error
+}
+
 // Store is everything the platform keeps, behind one handle.
 type Store interface {
 	Characters
@@ -232,9 +247,21 @@ type Store interface {
 	Players
 	Conversations
 	Memories
+	ChatMemories
 	KV
 	Worlds
 	// Ping reports whether the store is reachable (for /healthz).
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
+}
+
+// SortChatMemories orders memories newest first (CreatedAt, then ID), the
+// order ChatMemories returns.
+func SortChatMemories(ms []maopao.ChatMemory) {
+	slices.SortFunc(ms, func(a, b maopao.ChatMemory) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
 }

@@ -5,6 +5,7 @@ package storage
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -119,6 +120,36 @@ func ValidMemory(m maopao.Memory) error {
 		return err
 	}
 	return ValidList(owner, "facts", m.Facts)
+}
+
+// MaxChatMemoryBytes bounds one chat memory's text.
+const MaxChatMemoryBytes = 2000
+
+func ValidChatMemory(m maopao.ChatMemory) error {
+	if err := ValidID("chat memory", m.ID); err != nil {
+		return err
+	}
+	if err := ValidPair(m.PlayerID, m.CharacterID); err != nil {
+		return fmt.Errorf("chat memory %q: %w", m.ID, err)
+	}
+	owner := fmt.Sprintf("chat memory %q", m.ID)
+	if err := ValidText(owner, "text", m.Text); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(m.Text) == "":
+		return fmt.Errorf("%s: empty text: %w", owner, maopao.ErrInvalid)
+	case len(m.Text) > MaxChatMemoryBytes:
+		return fmt.Errorf("%s: text of %d bytes, at most %d: %w", owner, len(m.Text), MaxChatMemoryBytes, maopao.ErrInvalid)
+	case m.Importance < 1 || m.Importance > 10:
+		return fmt.Errorf("%s: importance %d, want 1 to 10: %w", owner, m.Importance, maopao.ErrInvalid)
+	}
+	switch m.Kind {
+	case maopao.ChatMemorySaid, maopao.ChatMemoryFact, maopao.ChatMemoryNote:
+	default:
+		return fmt.Errorf("%s: kind %q, want said, fact or note: %w", owner, m.Kind, maopao.ErrInvalid)
+	}
+	return nil
 }
 
 func ValidMessage(m maopao.Message) error {

@@ -8,6 +8,7 @@
 package worldsim
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,9 @@ type ChatState struct {
 	// FailText is what the player is told when the reply now being stored
 	// is a failure.
 	FailText string
+	// Recalling: Gen waits for the pair's memories (Recall) before its
+	// prompt is built.
+	Recalling bool
 }
 
 // Input is something that happened to a conversation.
@@ -102,6 +106,10 @@ type Generated struct {
 	Stopped bool
 }
 
+// Recalled: a Recall effect finished with every memory the character has
+// of the player.
+type Recalled struct{ Memories []maopao.ChatMemory }
+
 // EffectFailed: the runner could not carry out an effect for a reason
 // the player should hear about (Code, Text).
 type EffectFailed struct{ Code, Text string }
@@ -120,6 +128,7 @@ func (HistoryLoaded) isInput()  {}
 func (Forked) isInput()         {}
 func (Generated) isInput()      {}
 func (EffectFailed) isInput()   {}
+func (Recalled) isInput()       {}
 func (HandBack) isInput()       {}
 
 // Effect is something the runner must do.
@@ -175,6 +184,17 @@ type Nak struct{ MessageIDs []string }
 // SaveMemory writes what the character remembers about the player.
 type SaveMemory struct{ Memory maopao.Memory }
 
+// Recall reads every memory the character has of the player; the runner
+// answers with Recalled.
+type Recall struct{ PlayerID, CharacterID string }
+
+// Remember stores a memory unless one with its ID is stored already (the
+// player may have edited or pinned it since).
+type Remember struct{ Memory maopao.ChatMemory }
+
+// Forget removes a memory, if it is there.
+type Forget struct{ ID string }
+
 func (StoreMessage) isEffect()  {}
 func (UpdateMessage) isEffect() {}
 func (LookupReply) isEffect()   {}
@@ -187,6 +207,9 @@ func (Publish) isEffect()       {}
 func (Ack) isEffect()           {}
 func (Nak) isEffect()           {}
 func (SaveMemory) isEffect()    {}
+func (Recall) isEffect()        {}
+func (Remember) isEffect()      {}
+func (Forget) isEffect()        {}
 
 // replyNamespace makes reply IDs a function of the line they answer, so a
 // line answered twice (after a crash) can only ever store one reply.
@@ -220,6 +243,9 @@ func Step(s ChatState, in Input) (ChatState, []Effect) {
 
 	case MessageStored:
 		return messageStored(s, in.Message, in.Created)
+
+	case Recalled:
+		return recalled(s, in.Memories)
 
 	case MessageUpdated:
 		return messageUpdated(s, in.Message)
@@ -297,7 +323,7 @@ func startNext(s ChatState) (ChatState, []Effect) {
 	}
 	l := s.Queue[0]
 	s.Queue = s.Queue[1:]
-	s.InFlight, s.Op, s.Gen, s.FailText = l.MessageID, l, nil, ""
+	s.InFlight, s.Op, s.Gen, s.FailText, s.Recalling = l.MessageID, l, nil, "", false
 	switch l.Op {
 	case "":
 		m := maopao.Message{ID: l.MessageID, ConversationID: l.ConversationID, Role: maopao.RoleUser, Content: l.Text, CreatedAt: l.AcceptedAt}
@@ -316,7 +342,7 @@ func startNext(s ChatState) (ChatState, []Effect) {
 // finish acks the line or request in flight and starts the next one.
 func finish(s ChatState, effs []Effect) (ChatState, []Effect) {
 	effs = append(effs, Ack{MessageID: s.InFlight})
-	s.InFlight, s.Op, s.Gen, s.FailText = "", protocol.PlayerLine{}, nil, ""
+	s.InFlight, s.Op, s.Gen, s.FailText, s.Recalling = "", protocol.PlayerLine{}, nil, "", false
 	s, more := startNext(s)
 	return s, append(effs, more...)
 }
@@ -333,10 +359,9 @@ func messageStored(s ChatState, m maopao.Message, created bool) (ChatState, []Ef
 			return s, nil
 		}
 		effs := []Effect{Publish{protocol.ReplyEvent{Kind: protocol.EventStored, ConversationID: m.ConversationID, ReplyTo: m.ID, Message: chatMessage(m)}}}
-		if facts := ExtractFacts(m.Content); len(facts) > 0 {
-			s.Memory.Facts = mergeFacts(s.Memory.Facts, facts)
+		for _, mem := range memoriesOfLine(s, m) {
+			effs = append(effs, Remember{mem})
 		}
-		effs = append(effs, SaveMemory{s.Memory})
 		if !created {
 			// Stored before: maybe answered before a crash, too.
 			return s, append(effs, LookupReply{ReplyTo: m.ID, ReplyID: ReplyID(m.ID)})
@@ -413,10 +438,7 @@ func newSwipe(s ChatState, m maopao.Message) (ChatState, []Effect) {
 			return messageUpdatedDone(s, m)
 		}
 	}
-	g := generate(s, m.ReplyTo, m.ID, m.ID)
-	g.Target, g.Op = m.ID, s.InFlight
-	s.Gen = &g
-	return s, []Effect{g}
+	return recall(s, Generate{ReplyTo: m.ReplyTo, ReplyID: m.ID, Target: m.ID, Op: s.InFlight})
 }
 
 func messageUpdatedDone(s ChatState, m maopao.Message) (ChatState, []Effect) {
@@ -434,9 +456,42 @@ func request(s ChatState) string {
 
 // generateReply generates a new reply replyID to the line lineID.
 func generateReply(s ChatState, lineID, replyID string) (ChatState, []Effect) {
-	g := generate(s, lineID, replyID, "")
+	return recall(s, Generate{ReplyTo: lineID, ReplyID: replyID})
+}
+
+// recall starts g: the pair's memories first (Recall), then the prompt
+// (recalled).
+func recall(s ChatState, g Generate) (ChatState, []Effect) {
+	s.Gen, s.Recalling = &g, true
+	return s, []Effect{Recall{PlayerID: s.Conversation.PlayerID, CharacterID: s.Character.ID}}
+}
+
+// recalled builds the prompt of the generation waiting for memories and
+// starts it. Facts kept the old way (Memory.Facts) become memories first.
+func recalled(s ChatState, mems []maopao.ChatMemory) (ChatState, []Effect) {
+	if !s.Recalling || s.Gen == nil {
+		return s, nil
+	}
+	s.Recalling = false
+	var effs []Effect
+	if len(s.Memory.Facts) > 0 {
+		at := s.Op.AcceptedAt
+		for _, f := range s.Memory.Facts {
+			m := maopao.ChatMemory{ID: FactMemoryID(s.Conversation.PlayerID, s.Character.ID, f), PlayerID: s.Conversation.PlayerID, CharacterID: s.Character.ID,
+				Kind: maopao.ChatMemoryFact, Text: f, Importance: 8, CreatedAt: at, UpdatedAt: at}
+			effs = append(effs, Remember{m})
+			if !slices.ContainsFunc(mems, func(x maopao.ChatMemory) bool { return x.ID == m.ID }) {
+				mems = append(mems, m)
+			}
+		}
+		s.Memory.Facts = nil
+		effs = append(effs, SaveMemory{s.Memory})
+	}
+	g0 := *s.Gen
+	g := generate(s, g0.ReplyTo, g0.ReplyID, g0.Target, mems)
+	g.Target, g.Op = g0.Target, g0.Op
 	s.Gen = &g
-	return s, []Effect{g}
+	return s, append(effs, g)
 }
 
 func generated(s ChatState, in Generated) (ChatState, []Effect) {
@@ -491,7 +546,7 @@ func handBack(s ChatState) (ChatState, []Effect) {
 	for _, l := range s.Queue {
 		ids = append(ids, l.MessageID)
 	}
-	s.InFlight, s.Op, s.Gen, s.Queue, s.FailText = "", protocol.PlayerLine{}, nil, nil, ""
+	s.InFlight, s.Op, s.Gen, s.Queue, s.FailText, s.Recalling = "", protocol.PlayerLine{}, nil, nil, "", false
 	return s, []Effect{Nak{MessageIDs: ids}}
 }
 
@@ -512,10 +567,24 @@ func apply(s ChatState, m maopao.Message) (ChatState, []Effect) {
 			m.Swipes = append([]maopao.Swipe(nil), m.Swipes...)
 			m.Swipes[m.SwipeID].Text = op.Text
 		}
-		return s, []Effect{UpdateMessage{m}}
+		effs := []Effect{UpdateMessage{m}}
+		if m.Role == maopao.RoleUser {
+			// What the character remembers of the line is what it says now.
+			effs = append(effs, Forget{SaidMemoryID(m.ID)})
+			for _, mem := range memoriesOfLine(s, m) {
+				effs = append(effs, Remember{mem})
+			}
+		}
+		return s, effs
 	case protocol.OpDelete:
 		m.Deleted = true
-		return s, []Effect{UpdateMessage{m}}
+		effs := []Effect{UpdateMessage{m}}
+		if m.Role == maopao.RoleUser {
+			// A deleted line is not remembered as said; facts told in it
+			// stay until the player forgets them in the memory manager.
+			effs = append(effs, Forget{SaidMemoryID(m.ID)})
+		}
+		return s, effs
 	case protocol.OpRewind:
 		return s, []Effect{Rewind{After: m}}
 	case protocol.OpFork:
@@ -609,7 +678,7 @@ func quoted(s string) string { return strconv.Quote(s) }
 // generate builds the request for a reply to lineID: the prompt holds the
 // chat up to the line, without exclude (the reply being regenerated) and
 // without failed replies.
-func generate(s ChatState, lineID, replyID, exclude string) Generate {
+func generate(s ChatState, lineID, replyID, exclude string, mems []maopao.ChatMemory) Generate {
 	req := s.Config.Sampling
 	req.MaxTokens = s.Config.MaxTokens
 	reserve := s.Config.MaxTokens
@@ -622,8 +691,30 @@ func generate(s ChatState, lineID, replyID, exclude string) Generate {
 			hist = append(hist, m)
 		}
 	}
+	// What the character recalls of the player goes where facts went.
+	mem := s.Memory
+	count := s.Config.CountTokens
+	if count == nil {
+		count = func(t string) int { return len(t)/4 + 1 }
+	}
+	budget := MaxRecalled * 64
+	if s.Config.ContextSize > 0 {
+		budget = int(float64(s.Config.ContextSize) * RecallBudget)
+	}
+	inWindow := map[string]bool{}
+	query := ""
+	for _, m := range hist {
+		inWindow[m.ID] = true
+		if m.ID == lineID {
+			query = m.Content
+		}
+	}
+	mem.Facts = nil
+	for _, m := range selectMemories(mems, query, s.Op.AcceptedAt, inWindow, budget, count) {
+		mem.Facts = append(mem.Facts, m.Text)
+	}
 	req.Messages = characters.BuildPrompt(characters.PromptInput{
-		Character: s.Character, UserName: s.PlayerName, UserDescription: s.PlayerDescription, Memory: s.Memory, History: hist,
+		Character: s.Character, UserName: s.PlayerName, UserDescription: s.PlayerDescription, Memory: mem, History: hist,
 		ContextSize: s.Config.ContextSize, ReserveTokens: reserve, CountTokens: s.Config.CountTokens,
 		// Macros like {{pick}} stay fixed within a conversation and
 		// differ between conversations.

@@ -45,11 +45,41 @@ func kinds(effs []Effect) string {
 			out = append(out, "nak")
 		case SaveMemory:
 			out = append(out, "memory")
+		case Remember:
+			out = append(out, "remember:"+e.Memory.Kind)
+		case Recall:
+			out = append(out, "recall")
 		default:
 			out = append(out, strings.TrimPrefix(fmt.Sprintf("%T", e), "worldsim."))
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// recallFor answers a Recall effect with mems and returns the Generate the
+// actor then starts (the prompt is built once memories are in).
+func recallFor(t *testing.T, s ChatState, mems ...maopao.ChatMemory) (ChatState, Generate) {
+	t.Helper()
+	s, effs := Step(s, Recalled{Memories: mems})
+	if len(effs) == 0 {
+		t.Fatal("no effects after Recalled")
+	}
+	g, ok := effs[len(effs)-1].(Generate)
+	if !ok {
+		t.Fatalf("after Recalled: effects %q, want a generate last", kinds(effs))
+	}
+	return s, g
+}
+
+// rememberedOf returns the memories the effects store.
+func rememberedOf(effs []Effect) []maopao.ChatMemory {
+	var out []maopao.ChatMemory
+	for _, e := range effs {
+		if r, ok := e.(Remember); ok {
+			out = append(out, r.Memory)
+		}
+	}
+	return out
 }
 
 func expect(t *testing.T, step string, effs []Effect, want string) {
@@ -66,17 +96,22 @@ func TestStepAnswersALine(t *testing.T) {
 	user := effs[0].(StoreMessage).Message
 	user.Seq = 1
 	s, effs = Step(s, MessageStored{Message: user, Created: true})
-	expect(t, "user stored", effs, "publish:stored memory generate")
-	if f := effs[1].(SaveMemory).Memory.Facts; len(f) != 1 || f[0] != "Their name is Ada." {
-		t.Fatalf("facts %q", f)
+	expect(t, "user stored", effs, "publish:stored remember:said remember:fact recall")
+	mems := rememberedOf(effs)
+	if mems[1].Text != "Their name is Ada." || mems[0].Text != "Ada said: Hi, my name is Ada." || mems[0].Source != "m1" {
+		t.Fatalf("memories of the line %+v", mems)
 	}
-	gen := effs[2].(Generate)
+	// The runner recalls what the store has, the new memories among them.
+	s, gen := recallFor(t, s, mems...)
 	if gen.ReplyID != ReplyID("m1") || gen.Request.MaxTokens != 64 {
 		t.Fatalf("generate %+v", gen)
 	}
 	sys := gen.Request.Messages[0].Content
 	if !strings.Contains(sys, "Their name is Ada.") || !strings.Contains(sys, s.Character.Description) {
 		t.Fatalf("prompt lacks memory or persona:\n%s", sys)
+	}
+	if strings.Contains(sys, "Ada said: Hi") {
+		t.Fatalf("a line still in the history is recalled too:\n%s", sys)
 	}
 	if last := gen.Request.Messages[len(gen.Request.Messages)-1]; last.Content != "Hi, my name is Ada." {
 		t.Fatalf("prompt ends with %+v", last)
@@ -105,6 +140,7 @@ func TestStepQueuesAndIgnoresDuplicates(t *testing.T) {
 	s, effs = Step(s, LineReceived{line("m2", "two")})
 	expect(t, "redelivery of a queued line", effs, "")
 	s, _ = Step(s, MessageStored{Message: maopao.Message{ID: "m1", ConversationID: "c1", Seq: 1, Role: maopao.RoleUser, Content: "one"}, Created: true})
+	s, _ = recallFor(t, s)
 	s, _ = Step(s, Generated{ReplyTo: "m1", Text: "r1"})
 	s, effs = Step(s, MessageStored{Message: maopao.Message{ID: ReplyID("m1"), ConversationID: "c1", Seq: 2, Role: maopao.RoleCharacter, Content: "r1", ReplyTo: "m1"}, Created: true})
 	expect(t, "reply to m1 stored", effs, "publish:complete memory ack store:user")
@@ -118,19 +154,21 @@ func TestStepRedeliveryAfterCrashAnswersOnce(t *testing.T) {
 	s, _ = Step(s, LineReceived{line("m1", "hello")})
 	// The store already had the line: a previous process got this far.
 	s, effs := Step(s, MessageStored{Message: maopao.Message{ID: "m1", ConversationID: "c1", Seq: 1, Role: maopao.RoleUser, Content: "hello"}, Created: false})
-	expect(t, "line already stored", effs, "publish:stored memory lookup")
+	expect(t, "line already stored", effs, "publish:stored remember:said lookup")
 	stored := maopao.Message{ID: ReplyID("m1"), ConversationID: "c1", Seq: 2, Role: maopao.RoleCharacter, Content: "hi", ReplyTo: "m1"}
 	_, effs = Step(s, ReplyLookedUp{ReplyTo: "m1", Reply: &stored})
 	expect(t, "reply already stored", effs, "publish:complete memory ack")
-	// Without a stored reply it generates.
-	_, effs = Step(s, ReplyLookedUp{ReplyTo: "m1"})
-	expect(t, "no reply stored", effs, "generate")
+	// Without a stored reply it generates (recalling first).
+	s, effs = Step(s, ReplyLookedUp{ReplyTo: "m1"})
+	expect(t, "no reply stored", effs, "recall")
+	recallFor(t, s)
 }
 
 func TestStepFailures(t *testing.T) {
 	s := newState()
 	s, _ = Step(s, LineReceived{line("m1", "hello")})
 	s, _ = Step(s, MessageStored{Message: maopao.Message{ID: "m1", ConversationID: "c1", Seq: 1, Role: maopao.RoleUser, Content: "hello"}, Created: true})
+	s, _ = recallFor(t, s)
 	s2, effs := Step(s, Generated{ReplyTo: "m1", Retry: true})
 	expect(t, "shutdown mid-generation", effs, "nak")
 	if s2.InFlight != "" {
@@ -152,6 +190,9 @@ func TestStepFailures(t *testing.T) {
 	expect(t, "stale result", effs, "")
 }
 
+// The character's lines that leave the window are folded into the
+// summary; the player's live on as memories (which they can forget), not
+// in the summary.
 func TestHistoryWindowFoldsIntoSummary(t *testing.T) {
 	s := newState()
 	seq := int64(0)
@@ -160,6 +201,7 @@ func TestHistoryWindowFoldsIntoSummary(t *testing.T) {
 		s, _ = Step(s, LineReceived{line(id, fmt.Sprintf("line %d", i))})
 		seq++
 		s, _ = Step(s, MessageStored{Message: maopao.Message{ID: id, ConversationID: "c1", Seq: seq, Role: maopao.RoleUser, Content: fmt.Sprintf("line %d", i)}, Created: true})
+		s, _ = recallFor(t, s)
 		s, _ = Step(s, Generated{ReplyTo: id, Text: fmt.Sprintf("reply %d", i)})
 		seq++
 		s, _ = Step(s, MessageStored{Message: maopao.Message{ID: ReplyID(id), ConversationID: "c1", Seq: seq, Role: maopao.RoleCharacter, Content: fmt.Sprintf("reply %d", i), ReplyTo: id}, Created: true})
@@ -167,7 +209,7 @@ func TestHistoryWindowFoldsIntoSummary(t *testing.T) {
 	if len(s.History) != 6 || s.History[0].Seq != 5 {
 		t.Fatalf("history window: %d messages from seq %d", len(s.History), s.History[0].Seq)
 	}
-	want := "Ada: line 1\nLin Xiaoyu: reply 1\nAda: line 2\nLin Xiaoyu: reply 2"
+	want := "Lin Xiaoyu: reply 1\nLin Xiaoyu: reply 2"
 	if s.Memory.Summary != want || s.Memory.SummarizedThrough != 4 {
 		t.Fatalf("summary %q through %d", s.Memory.Summary, s.Memory.SummarizedThrough)
 	}
@@ -177,6 +219,7 @@ func TestReplayIsDeterministic(t *testing.T) {
 	inputs := []Input{
 		LineReceived{line("m1", "I live in Hangzhou and I like jasmine tea")},
 		MessageStored{Message: maopao.Message{ID: "m1", ConversationID: "c1", Seq: 1, Role: maopao.RoleUser, Content: "I live in Hangzhou and I like jasmine tea"}, Created: true},
+		Recalled{Memories: []maopao.ChatMemory{{ID: "x", Kind: maopao.ChatMemoryFact, Text: "They like rain.", Importance: 5}}},
 		LineReceived{line("m2", "again")},
 		Generated{ReplyTo: "m1", Text: "Lovely."},
 		MessageStored{Message: maopao.Message{ID: ReplyID("m1"), ConversationID: "c1", Seq: 2, Role: maopao.RoleCharacter, Content: "Lovely.", ReplyTo: "m1"}, Created: true},
@@ -202,7 +245,13 @@ func TestReplayIsDeterministic(t *testing.T) {
 			t.Fatalf("same inputs gave different effects at step %d", i)
 		}
 	}
-	if got := strings.Join(s1.Memory.Facts, "|"); got != "They live in Hangzhou.|They like jasmine tea." {
+	var facts []string
+	for _, m := range rememberedOf(e1[1]) {
+		if m.Kind == maopao.ChatMemoryFact {
+			facts = append(facts, m.Text)
+		}
+	}
+	if got := strings.Join(facts, "|"); got != "They live in Hangzhou.|They like jasmine tea." {
 		t.Fatalf("facts %q", got)
 	}
 }
@@ -223,4 +272,18 @@ func TestExtractFacts(t *testing.T) {
 			t.Errorf("ExtractFacts(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// stepR is Step, answering a Recall at the end of the effects at once
+// (with no memories): the effects are those before the Recall and those
+// after it.
+func stepR(s ChatState, in Input) (ChatState, []Effect) {
+	s, effs := Step(s, in)
+	if n := len(effs); n > 0 {
+		if _, ok := effs[n-1].(Recall); ok {
+			s, more := Step(s, Recalled{})
+			return s, append(effs[:n-1:n-1], more...)
+		}
+	}
+	return s, effs
 }

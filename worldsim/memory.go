@@ -8,9 +8,9 @@ import (
 	"github.com/maopao/maopao"
 )
 
-// remember adds m to the recent history (once, in Seq order) and folds
-// messages that fall out of the window into the memory summary, so what
-// the character knows survives beyond the prompt's reach.
+// remember adds m to the recent history (once, in Seq order) and folds the
+// character's messages that fall out of the window into the memory
+// summary, so what it said survives beyond the prompt's reach.
 func remember(s ChatState, m maopao.Message) ([]maopao.Message, maopao.Memory) {
 	h := s.History
 	mem := s.Memory
@@ -29,7 +29,12 @@ func remember(s ChatState, m maopao.Message) ([]maopao.Message, maopao.Memory) {
 		old := h[0]
 		h = h[1:]
 		if old.Seq > mem.SummarizedThrough {
-			mem.Summary = foldIntoSummary(mem.Summary, old, s.Character.Name, s.PlayerName)
+			// The player's lines live on as memories (recall.go), which
+			// the player can see and forget; the summary keeps what the
+			// character said.
+			if old.Role != maopao.RoleUser {
+				mem.Summary = foldIntoSummary(mem.Summary, old, s.Character.Name, s.PlayerName)
+			}
 			mem.SummarizedThrough = old.Seq
 		}
 	}

@@ -642,6 +642,25 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		if err := st.PutMemory(ctx, e.Memory); err != nil {
 			a.svc.Log.Error("save memory", "conversation", a.convID, "err", err)
 		}
+	case Recall:
+		mems, err := st.ChatMemories(ctx, e.PlayerID, e.CharacterID)
+		if err != nil {
+			return a.storeFailed(ctx, "recall memories", a.convID, err)
+		}
+		return Recalled{Memories: mems}
+	case Remember:
+		// Unless stored already: the player may have edited or pinned it.
+		_, err := st.GetChatMemory(ctx, e.Memory.ID)
+		if errors.Is(err, maopao.ErrNotFound) {
+			err = st.PutChatMemory(ctx, e.Memory)
+		}
+		if err != nil {
+			a.svc.Log.Error("remember", "conversation", a.convID, "memory", e.Memory.ID, "err", err)
+		}
+	case Forget:
+		if err := st.DeleteChatMemory(ctx, e.ID); err != nil && !errors.Is(err, maopao.ErrNotFound) {
+			a.svc.Log.Error("forget", "conversation", a.convID, "memory", e.ID, "err", err)
+		}
 	case Ack:
 		if m := a.deliveries[e.MessageID]; m != nil {
 			if err := m.Ack(ctx); err != nil {
@@ -683,6 +702,13 @@ func (a *chatActor) rewind(ctx context.Context, e Rewind) Input {
 		return a.storeFailed(ctx, "rewind", e.After.ID, err)
 	}
 	for _, m := range after {
+		if m.Role == maopao.RoleUser {
+			// Lines taken out of the chat are not remembered as said (as
+			// when deleted), even on a redelivery after a crash here.
+			if err := st.DeleteChatMemory(ctx, SaidMemoryID(m.ID)); err != nil && !errors.Is(err, maopao.ErrNotFound) {
+				return a.storeFailed(ctx, "rewind", m.ID, err)
+			}
+		}
 		if m.Deleted {
 			continue
 		}

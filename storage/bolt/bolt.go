@@ -79,6 +79,8 @@ var (
 	bucketUsernames        = []byte("usernames")
 	bucketUsernameKeys     = []byte("username_keys")
 	bucketChats            = []byte("chats")
+	bucketChatMemories     = []byte("chat_memories")
+	bucketChatMemoryIDs    = []byte("chat_memory_ids")
 	keySchema              = []byte("schema")
 	keyChatsIndexed        = []byte("chats_indexed")
 	keyUsernameKeysIndexed = []byte("username_keys_indexed")
@@ -87,7 +89,7 @@ var (
 var allBuckets = [][]byte{
 	bucketCharacters, bucketPlayers, bucketConversations, bucketPairs,
 	bucketMessages, bucketMessageIDs, bucketMemories, bucketSettings, bucketMeta,
-	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames, bucketUsernameKeys, bucketChats,
+	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames, bucketUsernameKeys, bucketChats, bucketChatMemories, bucketChatMemoryIDs,
 }
 
 // Store is a storage.Store backed by one bbolt file.

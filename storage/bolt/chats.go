@@ -275,6 +275,9 @@ func (s *Store) DeletePlayer(ctx context.Context, id string) error {
 		if err := deletePrivateRecords(tx, id); err != nil {
 			return err
 		}
+		if err := deletePlayerChatMemories(tx, id); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketPlayers).Delete([]byte(id))
 	})
 }

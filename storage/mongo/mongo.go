@@ -46,6 +46,7 @@ type Store struct {
 	characters, players, conversations, messages, memories, settings *mongo.Collection
 	revisions, accounts                                              *mongo.Collection
 	worlds, snapshots, records                                       *mongo.Collection
+	chatMemories                                                     *mongo.Collection
 
 	closeOnce sync.Once
 	closeErr  error
@@ -89,6 +90,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		worlds:        db.Collection("worlds"),
 		snapshots:     db.Collection("world_snapshots"),
 		records:       db.Collection("memory_records"),
+		chatMemories:  db.Collection("chat_memories"),
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -137,6 +139,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("create index %s on %s: %w", u.name, u.coll.Name(), err)
 		}
+	}
+	// A pair's memories are read together for every prompt.
+	if _, err := s.chatMemories.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "player_id", Value: 1}, {Key: "character_id", Value: 1}},
+		Options: options.Index().SetName("player_character"),
+	}); err != nil {
+		return fmt.Errorf("create index player_character on chat_memories: %w", err)
 	}
 	// A pair's chats are listed most recent first.
 	_, err := s.conversations.Indexes().CreateOne(ctx, mongo.IndexModel{

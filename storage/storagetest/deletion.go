@@ -31,6 +31,8 @@ func testDeletePlayer(t *testing.T, s storage.Store) {
 	}
 	must(t, s.PutMemory(ctx, maopao.Memory{PlayerID: "p1", CharacterID: "c1", Summary: "p1 likes tea"}))
 	must(t, s.PutMemory(ctx, maopao.Memory{PlayerID: "p2", CharacterID: "c1", Summary: "p2 likes coffee"}))
+	must(t, s.PutChatMemory(ctx, chatMemory("cm1", "p1", "c1", "p1's secret", oddTime())))
+	must(t, s.PutChatMemory(ctx, chatMemory("cm2", "p2", "c1", "p2's", oddTime())))
 	rec := func(id, privateTo string) maopao.MemoryRecord {
 		return maopao.MemoryRecord{ID: id, WorldID: "w1", CharacterID: "c1", Kind: maopao.MemoryObservation,
 			Text: id, Importance: 3, PrivateTo: privateTo}
@@ -66,6 +68,14 @@ func testDeletePlayer(t *testing.T, s storage.Store) {
 	}
 	if len(left) != 2 || !contains(left, "r-p2") || !contains(left, "r-all") {
 		t.Errorf("world memories after deleting p1: %v, want r-p2 and r-all", left)
+	}
+	_, err = s.GetChatMemory(ctx, "cm1")
+	isErr(t, "GetChatMemory(a deleted player's)", err, maopao.ErrNotFound)
+	if left, err := s.ChatMemories(ctx, "p1", "c1"); err != nil || len(left) != 0 {
+		t.Errorf("chat memories of a deleted player: %+v %v", left, err)
+	}
+	if _, err := s.GetChatMemory(ctx, "cm2"); err != nil {
+		t.Errorf("another player's chat memory went with the deleted one: %v", err)
 	}
 	_, err = s.GetAccount(ctx, "p1")
 	isErr(t, "GetAccount(deleted)", err, maopao.ErrNotFound)

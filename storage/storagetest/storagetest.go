@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"DeletePlayer", testDeletePlayer},
 		{"AvatarSize", testAvatarSize},
 		{"RevisionAvatars", testRevisionAvatars},
+		{"ChatMemories", testChatMemories},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@
 import { $, button, enterSubmits, load, make, paintAvatar, store } from "./dom.js";
 import { Connection, forgetToken, newMessageID } from "./connection.js";
 import { engineChanged } from "./models.js";
+import * as memories from "./memories.js";
 
 const MAX_SAY_RUNES = 4000;
 const LS_CHAR = "maopao.character";
@@ -228,6 +229,7 @@ export function showList() {
   store(LS_CHAR, null);
   store(LS_CONV, null);
   el.chatsPanel.hidden = el.charDetails.hidden = true;
+  memories.close();
   el.chatView.hidden = true;
   el.studioView.hidden = true;
   el.listView.hidden = false;
@@ -265,6 +267,7 @@ function onChatOpened(f) {
   if (f.persona) showPersona(f.persona, f.conversation_id);
   if (f.persona && f.persona.name === persona.name && f.persona.description === persona.description) current.persona = null;
   showChatTitle(f.chat);
+  memories.openFor(f.character.id, f.character.name);
   const nodes = [];
   const hist = Array.isArray(f.history) ? f.history : [];
   if (f.character.scenario) nodes.push(messageNode("system scenario", null, f.character.scenario));
@@ -640,6 +643,8 @@ function onComplete(f) {
   fillMessage(n, m);
   refreshTools();
   scrollDown(false);
+  // The line just answered may have left memories.
+  memories.refresh();
 }
 
 function onError(f, req) {

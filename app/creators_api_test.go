@@ -170,7 +170,7 @@ func (c *creatorClient) export(id, format string) []byte {
 func cardFields(c maopao.Character) maopao.Character {
 	c.ID, c.OwnerID, c.Revision, c.Visibility = "", "", 0, ""
 	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
-	c.Avatar, c.AvatarType = nil, ""
+	c.Avatar, c.AvatarType, c.AvatarSize = nil, "", 0
 	return c
 }
 

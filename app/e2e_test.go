@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine/modelgen"
@@ -134,11 +135,17 @@ func TestServeEndToEndAndRestart(t *testing.T) {
 	if len(reopened.History) != 3 || !reopened.History[0].Greeting || reopened.History[1].Content != "Hello! My name is Ada and I like green tea." || reopened.History[2].ID != done.Message.ID {
 		t.Fatalf("history after restart: %+v", reopened.History)
 	}
-	mem, err := srv.Store().GetMemory(ctx, playerID, chars[0].ID)
+	mems, err := srv.Store().ChatMemories(ctx, playerID, chars[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	joined := strings.Join(mem.Facts, " | ")
+	var facts []string
+	for _, m := range mems {
+		if m.Kind == maopao.ChatMemoryFact {
+			facts = append(facts, m.Text)
+		}
+	}
+	joined := strings.Join(facts, " | ")
 	if !strings.Contains(joined, "Ada") || !strings.Contains(joined, "green tea") {
 		t.Fatalf("memory after restart lacks what the player said about themselves: %q", joined)
 	}

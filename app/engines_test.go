@@ -213,9 +213,10 @@ func TestEnginesAnnouncedOnTheBus(t *testing.T) {
 		defer l.srv.Close()
 		engines[name] = l
 		actx, stop := context.WithCancel(ctx)
-		stopAnnouncing[name], stopped[name] = stop, make(chan struct{})
+		done := make(chan struct{})
+		stopAnnouncing[name], stopped[name] = stop, done
 		go func() {
-			defer close(stopped[name])
+			defer close(done)
 			announce.Run(actx, kv, 100*time.Millisecond, func() protocol.EngineAnnouncement {
 				return protocol.EngineAnnouncement{ID: name, URL: l.srv.URL, Model: "tagged", Slots: 4}
 			}, quietLog())

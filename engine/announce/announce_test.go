@@ -45,10 +45,11 @@ func TestRunAndFollow(t *testing.T) {
 	stopped := map[string]chan struct{}{}
 	for _, id := range []string{"e1", "e2"} {
 		rctx, stop := context.WithCancel(ctx)
-		runs[id], stopped[id] = stop, make(chan struct{})
+		done := make(chan struct{})
+		runs[id], stopped[id] = stop, done
 		active := 0
 		go func() {
-			defer close(stopped[id])
+			defer close(done)
 			Run(rctx, kv, 20*time.Millisecond, func() protocol.EngineAnnouncement {
 				active++
 				return protocol.EngineAnnouncement{ID: id, URL: "http://" + id, Model: "m", Slots: 4, Active: active % 4}

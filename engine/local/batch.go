@@ -34,12 +34,6 @@ type stepResult struct {
 // last one. It waits for the pass it joins even if the caller's context ends
 // meanwhile (a pass is short); callers check their context between steps.
 func (e *Engine) forward(seq, pos int, tokens []int) ([]float32, error) {
-	return e.forwardThen(seq, pos, tokens, nil)
-}
-
-// forwardThen is forward calling queued (if not nil) once the step is in
-// the queue, before the scheduler is woken.
-func (e *Engine) forwardThen(seq, pos int, tokens []int, queued func()) ([]float32, error) {
 	s := &step{seq: seq, pos: pos, tokens: tokens, done: make(chan stepResult, 1)}
 	e.qmu.Lock()
 	if e.closed {
@@ -48,9 +42,6 @@ func (e *Engine) forwardThen(seq, pos int, tokens []int, queued func()) ([]float
 	}
 	e.queue = append(e.queue, s)
 	e.qmu.Unlock()
-	if queued != nil {
-		queued()
-	}
 	e.poke()
 	r := <-s.done
 	return r.logits, r.err
@@ -98,30 +89,26 @@ func (e *Engine) schedule() {
 // conversations it carried to queue their next token.
 const gatherWait = 2 * time.Millisecond
 
-// gather waits until every conversation that is decoding has queued its
-// next step, and every request that is arriving (finding its cached
-// prefix, which needs the cache the pass just let go) has queued its first
-// chunk, or gatherWait passes. Right after a pass the conversations
+// gather waits until every conversation holding a slot has queued its next
+// step (a decode step, or a prompt chunk), or gatherWait passes. Right after a pass the conversations
 // are still sampling: a pass started at once would carry only the first
 // few, and the rest would wait a whole pass for the next one, reading
 // every expert's weights again for a handful of tokens. (llama-server's
 // one loop samples every slot before the next decode, to the same end.)
-// A new request that found the cache busy with the last pass would
-// otherwise miss the next one too. A conversation slow to come back (its
-// client reads slowly) delays the others by gatherWait at most.
+// It also gives the CPU to the conversations the pass answered: on two
+// cores a pass started at once keeps a new player's goroutine from
+// sampling and sending its first token until that pass ends, and a new
+// request finding its cached prefix (which needs the cache the pass just
+// let go) would miss the next pass too. A conversation slow to come back
+// (its client reads slowly) delays the others by gatherWait at most.
 func (e *Engine) gather() {
 	deadline := time.NewTimer(gatherWait)
 	defer deadline.Stop()
 	for {
 		e.qmu.Lock()
-		queued := 0
-		for _, s := range e.queue {
-			if len(s.tokens) == 1 {
-				queued++
-			}
-		}
+		queued := len(e.queue)
 		e.qmu.Unlock()
-		if queued >= int(e.decoding.Load()) && e.arriving.Load() == 0 {
+		if queued >= int(e.active.Load()) {
 			return
 		}
 		select {
@@ -136,8 +123,12 @@ func (e *Engine) gather() {
 }
 
 // shortPrompt is the most prompt tokens a pass of their own may carry
-// ahead of the running conversations (see takeBatch).
-const shortPrompt = 64
+// ahead of the running conversations, and maxShortRun how many such passes
+// may come in a row (see takeBatch).
+const (
+	shortPrompt = 64
+	maxShortRun = 2
+)
 
 // takeBatch picks the next pass: every queued decode step (one token each,
 // so running conversations never wait behind a long prompt), plus prompt
@@ -145,12 +136,14 @@ const shortPrompt = 64
 //
 // Short prompt chunks (a new player's question after a cached persona, the
 // end of a long prompt) first get a pass of their own, ahead of the decode
-// steps, at most every other pass: their first token then waits for a pass
-// of a few tokens rather than one carrying every running conversation,
-// which lose one short pass for it.
+// steps, at most maxShortRun passes in a row: their first token then waits
+// for a pass of a few tokens rather than one carrying every running
+// conversation, which lose a short pass or two for it. (With one short pass
+// between decode passes, a new player arriving just after another had to
+// wait for a whole decode pass carrying its prompt too.)
 // e.qmu is held.
 func (e *Engine) takeBatch() []*step {
-	if !e.lastShortPass {
+	if e.shortRun < maxShortRun {
 		var short []*step
 		rest := e.queue[:0:0]
 		n := 0
@@ -163,11 +156,12 @@ func (e *Engine) takeBatch() []*step {
 			}
 		}
 		if len(short) > 0 && len(rest) > 0 {
-			e.queue, e.lastShortPass = rest, true
+			e.queue = rest
+			e.shortRun++
 			return short
 		}
 	}
-	e.lastShortPass = false
+	e.shortRun = 0
 	var batch []*step
 	rest := e.queue[:0:0]
 	promptTokens := 0

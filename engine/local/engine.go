@@ -81,8 +81,7 @@ type Engine struct {
 	slotsFree chan int // ids of free sequence slots
 	maxQueue  int64
 	waiting   atomic.Int64 // requests waiting for a slot
-	decoding  atomic.Int32 // conversations sampling their reply (see gather)
-	arriving  atomic.Int32 // requests not yet in the queue (see gather)
+	active    atomic.Int32 // conversations that hold a slot and will queue a step (see gather)
 
 	mu     sync.Mutex // guards kv, prefix, slots and the counters; held for each forward pass
 	kv     *model.KVCache
@@ -90,14 +89,15 @@ type Engine struct {
 	slots  []slot
 	stats  Stats
 
-	qmu   sync.Mutex // guards queue, lastShortPass and closed
+	qmu   sync.Mutex // guards queue, shortRun and closed
 	queue []*step
-	// lastShortPass: the last pass carried short prompts alone (takeBatch).
-	lastShortPass bool
-	closed        bool
-	wake          chan struct{} // a step was queued
-	stop          chan struct{} // closed by Close
-	stopped       chan struct{} // closed when the scheduler has exited
+	// shortRun counts the passes in a row that carried short prompts alone
+	// (takeBatch).
+	shortRun int
+	closed   bool
+	wake     chan struct{} // a step was queued
+	stop     chan struct{} // closed by Close
+	stopped  chan struct{} // closed when the scheduler has exited
 }
 
 // slot remembers what a KV-cache sequence holds (exactly its cached

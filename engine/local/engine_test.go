@@ -507,7 +507,7 @@ func TestConcurrentColdPrefix(t *testing.T) {
 func TestTakeBatch(t *testing.T) {
 	mk := func(n int) *step { return &step{tokens: make([]int, n)} }
 	c200, d1, c100, d2, c50 := mk(200), mk(1), mk(100), mk(1), mk(50)
-	e := &Engine{queue: []*step{c200, d1, c100, d2, c50}}
+	e := &Engine{queue: []*step{c200, d1, c100, d2, c50}, shortRun: maxShortRun - 1}
 	// The short chunk first, alone.
 	if got := e.takeBatch(); len(got) != 1 || got[0] != c50 {
 		t.Fatalf("first pass: %d steps, want the short chunk alone", len(got))
@@ -526,14 +526,17 @@ func TestTakeBatch(t *testing.T) {
 	if len(e.queue) != 1 || e.queue[0] != c100 {
 		t.Errorf("left %d steps queued, want the 100-token chunk", len(e.queue))
 	}
-	// Short chunks get a pass of their own at most every other pass.
-	e.queue = []*step{mk(1), mk(20)}
-	if got := e.takeBatch(); len(got) != 1 || len(got[0].tokens) != 20 {
-		t.Errorf("a short chunk did not get a pass of its own")
+	// Short chunks get passes of their own, at most maxShortRun in a row.
+	e.queue, e.shortRun = []*step{mk(1)}, 0
+	for i := 0; i < maxShortRun; i++ {
+		e.queue = append(e.queue, mk(20))
+		if got := e.takeBatch(); len(got) != 1 || len(got[0].tokens) != 20 {
+			t.Errorf("short chunk %d did not get a pass of its own", i)
+		}
 	}
 	e.queue = append(e.queue, mk(20))
 	if got := e.takeBatch(); len(got) != 2 {
-		t.Errorf("right after a short pass, the next pass carried %d steps, want the decode step and the chunk", len(got))
+		t.Errorf("after %d short passes, the next pass carried %d steps, want the decode step and the chunk", maxShortRun, len(got))
 	}
 	// A lone oversized chunk still runs.
 	e.queue = []*step{mk(maxBatchTokens + 10)}

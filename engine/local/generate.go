@@ -37,6 +37,13 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int, req engine.Re
 		return res, err
 	}
 	defer func() { e.slotsFree <- seq }()
+	// From here to the end, the scheduler waits after each pass for this
+	// conversation's next step (Engine.gather).
+	e.active.Add(1)
+	defer func() {
+		e.active.Add(-1)
+		e.poke()
+	}()
 
 	logits, err := e.prefill(ctx, seq, prompt, &res)
 	if err != nil {
@@ -94,17 +101,6 @@ func (e *Engine) check(prompt []int, req engine.Request) (int, error) {
 // once), it waits for it and borrows it instead of computing the same
 // tokens twice.
 func (e *Engine) prefill(ctx context.Context, seq int, prompt []int, res *engine.Result) ([]float32, error) {
-	// Until its first chunk is queued, this request is arriving: the
-	// scheduler lets it catch the next pass (Engine.gather).
-	e.arriving.Add(1)
-	arrived := false
-	arrive := func() {
-		if !arrived {
-			arrived = true
-			e.arriving.Add(-1)
-		}
-	}
-	defer arrive()
 	var pos int
 	for {
 		p, wait, err := e.startSequence(seq, prompt)
@@ -115,30 +111,28 @@ func (e *Engine) prefill(ctx context.Context, seq int, prompt []int, res *engine
 			pos = p
 			break
 		}
-		arrive() // waiting on another conversation's prefix is not arriving
+		// Waiting on another conversation's prefix, this one has nothing
+		// for the scheduler to wait for (Engine.gather).
+		e.active.Add(-1)
 		select {
 		case <-wait:
 		case <-ctx.Done():
+			e.active.Add(1)
 			res.FinishReason = "cancelled"
 			return nil, ctx.Err()
 		}
-		arrived = false
-		e.arriving.Add(1)
+		e.active.Add(1)
 	}
 	defer e.promptDone(seq)
 	var logits []float32
-	for first := true; pos < len(prompt); first = false {
+	for pos < len(prompt) {
 		if err := ctx.Err(); err != nil {
 			res.FinishReason = "cancelled"
 			e.finishSequence(seq, prompt[:pos])
 			return nil, err
 		}
 		end := min(pos+promptChunk, len(prompt))
-		var after func()
-		if first {
-			after = arrive
-		}
-		out, err := e.forwardThen(seq, pos, prompt[pos:end], after)
+		out, err := e.forward(seq, pos, prompt[pos:end])
 		if err != nil {
 			e.finishSequence(seq, prompt[:pos])
 			return nil, e.ctxErr(ctx, res, err)
@@ -198,13 +192,6 @@ func (d *decoding) run(ctx context.Context, e *Engine, seq int, logits []float32
 		}
 		return onToken(engine.Token{ID: id, Text: text})
 	}
-	// While this runs, the scheduler waits after each pass for this
-	// conversation's next step (Engine.gather).
-	e.decoding.Add(1)
-	defer func() {
-		e.decoding.Add(-1)
-		e.poke()
-	}()
 	finish := func(reason string) {
 		res.FinishReason = reason
 		res.Text = d.st.final()

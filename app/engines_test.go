@@ -86,23 +86,7 @@ func TestTwoEnginesOneKilledMidReply(t *testing.T) {
 		c.ModelPath = ""
 	})
 	defer srv.Close()
-	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ctx, srv, token)
-	chars, err := c.ListCharacters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var convs []string
-	for _, ch := range chars {
-		op, err := c.OpenChat(ctx, ch.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		convs = append(convs, op.ConversationID)
-	}
+	c, convs := chatWithEveryone(t, ctx, srv, "Ada")
 
 	// The first line's engine dies after two pieces of its reply.
 	armed.Store(true)
@@ -224,23 +208,7 @@ func TestEnginesAnnouncedOnTheBus(t *testing.T) {
 	}
 	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL = "nats"; c.NATSURL = emb.URL(); c.ModelPath = "" })
 	defer srv.Close()
-	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ctx, srv, token)
-	chars, err := c.ListCharacters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var convs []string
-	for _, ch := range chars {
-		op, err := c.OpenChat(ctx, ch.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		convs = append(convs, op.ConversationID)
-	}
+	c, convs := chatWithEveryone(t, ctx, srv, "Ada")
 	say := func(what string) map[string]int {
 		t.Helper()
 		by := map[string]int{}
@@ -276,4 +244,28 @@ func TestEnginesAnnouncedOnTheBus(t *testing.T) {
 	if by["alpha"] != len(convs) {
 		t.Errorf("after beta left: %v, want every reply from alpha", by)
 	}
+}
+
+// chatWithEveryone starts a guest named name and opens a chat with every
+// character; it returns the connection and the chats' ids.
+func chatWithEveryone(t *testing.T, ctx context.Context, srv *app.Server, name string) (*chatclient.Client, []string) {
+	t.Helper()
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	chars, err := c.ListCharacters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var convs []string
+	for _, ch := range chars {
+		op, err := c.OpenChat(ctx, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, op.ConversationID)
+	}
+	return c, convs
 }

@@ -57,6 +57,35 @@ type CharacterHistory struct {
 	Revisions []CharacterView `json:"revisions"`
 }
 
+// pageParams reads a list's limit (1 to MaxListLimit, default
+// DefaultListLimit) and offset.
+func pageParams(r *http.Request) (limit, offset int, e *apiError) {
+	p := r.URL.Query()
+	limit = DefaultListLimit
+	var errs []FieldError
+	for _, f := range []struct {
+		name     string
+		min, max int
+		dst      *int
+	}{{"limit", 1, MaxListLimit, &limit}, {"offset", 0, 1 << 30, &offset}} {
+		s := p.Get(f.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < f.min || n > f.max {
+			errs = append(errs, FieldError{Path: f.name, Message: fmt.Sprintf("%q: want an integer from %d to %d", s, f.min, f.max)})
+			continue
+		}
+		*f.dst = n
+	}
+	if len(errs) > 0 {
+		e = invalidFields(errs)
+		e.status = http.StatusBadRequest
+	}
+	return limit, offset, e
+}
+
 // handleList answers GET /api/v1/characters: the characters the viewer may
 // see (public ones, and all of their own), filtered by q (name or nickname
 // substring), tag, creator and owner, paged by limit and offset.
@@ -70,24 +99,7 @@ func (a *creatorAPI) handleList(w http.ResponseWriter, r *http.Request) *apiErro
 		Text: p.Get("q"), Tag: p.Get("tag"), Creator: p.Get("creator"), OwnerID: p.Get("owner"),
 		ViewerID: viewer, Limit: DefaultListLimit,
 	}
-	var errs []FieldError
-	intParam := func(name string, min, max int, dst *int) {
-		s := p.Get(name)
-		if s == "" {
-			return
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < min || n > max {
-			errs = append(errs, FieldError{Path: name, Message: fmt.Sprintf("%q: want an integer from %d to %d", s, min, max)})
-			return
-		}
-		*dst = n
-	}
-	intParam("limit", 1, MaxListLimit, &q.Limit)
-	intParam("offset", 0, 1<<30, &q.Offset)
-	if len(errs) > 0 {
-		e := invalidFields(errs)
-		e.status = http.StatusBadRequest
+	if q.Limit, q.Offset, e = pageParams(r); e != nil {
 		return e
 	}
 	limit := q.Limit

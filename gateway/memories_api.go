@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,21 +79,9 @@ func (a *creatorAPI) handleListMemories(w http.ResponseWriter, r *http.Request) 
 	if e != nil {
 		return e
 	}
-	limit, offset := DefaultListLimit, 0
-	for _, p := range []struct {
-		name     string
-		min, max int
-		dst      *int
-	}{{"limit", 1, MaxListLimit, &limit}, {"offset", 0, 1 << 30, &offset}} {
-		if s := r.URL.Query().Get(p.name); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < p.min || n > p.max {
-				e := invalidFields([]FieldError{{Path: p.name, Message: fmt.Sprintf("%q: want an integer from %d to %d", s, p.min, p.max)}})
-				e.status = http.StatusBadRequest
-				return e
-			}
-			*p.dst = n
-		}
+	limit, offset, e := pageParams(r)
+	if e != nil {
+		return e
 	}
 	all, err := a.s.Store.ChatMemories(r.Context(), player, c.ID)
 	if err != nil {

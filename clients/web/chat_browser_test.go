@@ -25,15 +25,7 @@ func TestBrowserChatControls(t *testing.T) {
 		t.Skip("starts the whole platform and a browser")
 	}
 	p := newPage(t)
-	hs := openaitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LLMURL: hs.URL, LineBurst: 100,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startScriptedPlatform(t)
 	const wait = 20 * time.Second
 	texts := `Array.from(document.querySelectorAll("#messages .message[data-id] .text")).map(n => n.textContent)`
 	lastReply := `Array.from(document.querySelectorAll("#messages .message.character[data-id]")).pop()`
@@ -161,4 +153,21 @@ func publishCharacter(t *testing.T, base, name string) {
 	}
 	acc := post("/api/v1/accounts/register", "", `{"username":"creator","password":"a long password"}`)
 	post("/api/v1/characters", acc["token"].(string), fmt.Sprintf(`{"name":%q,"description":"just arrived","visibility":"public"}`, name))
+}
+
+// startScriptedPlatform runs the whole platform against the scripted
+// OpenAI-compatible engine of engine/openai/openaitest ("reply N", slow
+// stories), closed when the test ends.
+func startScriptedPlatform(t *testing.T) *app.Server {
+	t.Helper()
+	hs := openaitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LLMURL: hs.URL, LineBurst: 100,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
 }

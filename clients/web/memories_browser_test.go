@@ -1,16 +1,10 @@
 package web_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/maopao/maopao/app"
-	"github.com/maopao/maopao/engine/openai/openaitest"
 )
 
 // TestBrowserMemories uses the memory manager as a player would: what they
@@ -21,15 +15,7 @@ func TestBrowserMemories(t *testing.T) {
 		t.Skip("starts the whole platform and a browser")
 	}
 	p := newPage(t)
-	hs := openaitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), LLMURL: hs.URL, LineBurst: 100,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startScriptedPlatform(t)
 	const wait = 20 * time.Second
 	memTexts := `Array.from(document.querySelectorAll("#memories-list .memory .memory-text")).map(n => n.textContent)`
 

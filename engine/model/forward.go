@@ -477,7 +477,17 @@ func (m *Model) moe(l, n int, s *scratch) {
 		}
 	}
 	clear(out[:n*H])
-	if threads := m.threadsFor(n * c.ExpertFF); threads > 1 && n < 4 {
+	active := 0
+	for _, rs := range byExpert {
+		if len(rs) > 0 {
+			active++
+		}
+	}
+	// Whole experts per thread when each has only a few tokens: a decode
+	// step, or a batch spread over many experts (32 tokens over 128
+	// experts top-8 give each about two), where splitting every small
+	// product between threads costs more in hand-offs than it gains.
+	if threads := m.threadsFor(n * c.ExpertFF); threads > 1 && (n < 4 || n*K < fewTokensPerExpert*active) {
 		m.expertsParallel(L, byExpert, threads, s)
 	} else {
 		for e, rs := range byExpert {
@@ -534,6 +544,10 @@ func rowDots(n int) func(x, rows []float32, stride int, out []float32) {
 	}
 	return tensor.DotF32x64Rows
 }
+
+// fewTokensPerExpert is the average tokens per active expert below which
+// moe runs whole experts on separate threads (expertsParallel).
+const fewTokensPerExpert = 8
 
 // expertsParallel runs whole experts on separate threads, for a few tokens
 // (decode): one hand-off per layer instead of one per projection. On the

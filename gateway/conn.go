@@ -33,6 +33,7 @@ type conn struct {
 	kill     chan closeReason // the close the writer should send
 	readDone chan struct{}    // closed when the read loop has stopped
 	playerID string
+	id       string      // names this connection to worlds, which count a player's tabs
 	ip       string      // the client's address, for the per-address cap
 	authed   atomic.Bool // hello accepted; readable from other goroutines
 
@@ -97,7 +98,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		s: s, ws: ws, out: outQueue{max: s.WriteQueue, ready: make(chan struct{}, 1)}, done: make(chan struct{}), kill: make(chan closeReason, 1), readDone: make(chan struct{}),
-		chats: map[string]string{}, worlds: map[string]*presence{}, ip: ip,
+		chats: map[string]string{}, worlds: map[string]*presence{}, ip: ip, id: uuid.NewString(),
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}

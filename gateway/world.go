@@ -121,7 +121,7 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the world; try again")
 		return
 	}
-	if err := c.appendWorldInput(ctx, w.ID, uuid.NewString(), protocol.WorldPlayerJoined{PlayerID: c.playerID, Name: c.playerName(ctx), LocationID: loc}); err != nil {
+	if err := c.appendWorldInput(ctx, w.ID, uuid.NewString(), protocol.WorldPlayerJoined{PlayerID: c.playerID, Name: c.playerName(ctx), LocationID: loc, Conn: c.id}); err != nil {
 		c.unsubscribe(p)
 		c.sendError(ref, protocol.CodeUnavailable, "could not join the world; try again")
 		return
@@ -321,7 +321,7 @@ func (c *conn) leaveWorld(ctx context.Context, ref string, l protocol.LeaveWorld
 		return
 	}
 	c.leaveWorldQuietly(l.WorldID)
-	_ = c.appendWorldInput(ctx, l.WorldID, uuid.NewString(), protocol.WorldPlayerLeft{PlayerID: c.playerID})
+	_ = c.appendWorldInput(ctx, l.WorldID, uuid.NewString(), protocol.WorldPlayerLeft{PlayerID: c.playerID, Conn: c.id})
 	c.sendFrame(protocol.Envelope{Type: protocol.TypeAck, Ref: ref})
 }
 
@@ -348,7 +348,7 @@ func (c *conn) leaveAllWorlds() {
 	for _, id := range ids {
 		c.leaveWorldQuietly(id)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.appendWorldInput(ctx, id, uuid.NewString(), protocol.WorldPlayerLeft{PlayerID: c.playerID})
+		_ = c.appendWorldInput(ctx, id, uuid.NewString(), protocol.WorldPlayerLeft{PlayerID: c.playerID, Conn: c.id})
 		cancel()
 	}
 }

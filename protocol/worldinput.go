@@ -17,11 +17,17 @@ type WorldPlayerJoined struct {
 	PlayerID   string `json:"player_id"`
 	Name       string `json:"name"`
 	LocationID string `json:"location_id"`
+	// Conn names the connection (a browser tab) that joined: a player with
+	// several is in the world until the last one leaves.
+	Conn string `json:"conn,omitempty"`
 }
 
 // WorldPlayerLeft: a player left the world.
 type WorldPlayerLeft struct {
 	PlayerID string `json:"player_id"`
+	// Conn is the connection that left ("" in logs written before
+	// connections were counted: the player leaves).
+	Conn string `json:"conn,omitempty"`
 }
 
 // WorldPlayerMoved: a player walked to another location.

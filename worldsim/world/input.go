@@ -23,11 +23,16 @@ type PlayerJoined struct {
 	PlayerID   string `json:"player_id"`
 	Name       string `json:"name"`
 	LocationID string `json:"location_id"`
+	// Conn is the connection (a tab) that joined; a player is in the world
+	// while any of theirs is.
+	Conn string `json:"conn,omitempty"`
 }
 
-// PlayerLeft: a player left the world.
+// PlayerLeft: one of a player's connections left the world (Conn); with
+// the last one (or with no Conn, as older logs have it) the player leaves.
 type PlayerLeft struct {
 	PlayerID string `json:"player_id"`
+	Conn     string `json:"conn,omitempty"`
 }
 
 // PlayerMoved: a player walked to another location.

@@ -2,6 +2,7 @@ package world
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -102,13 +103,22 @@ func (s *State) playerJoined(in PlayerJoined) []Effect {
 	}
 	name := strings.TrimSpace(in.Name)
 	if k, ok := s.player(in.PlayerID); ok {
-		s.People[k].Name = name
+		// Another tab of a player already here: counted, and it moves
+		// the player where that tab joined.
+		p := &s.People[k]
+		p.Name = name
+		if in.Conn != "" && !slices.Contains(p.Conns, in.Conn) {
+			p.Conns = append(slices.Clone(p.Conns), in.Conn)
+		}
 		return s.movePlayer(k, in.LocationID)
 	}
 	k, _ := s.player(in.PlayerID)
 	s.People = append(s.People, Player{})
 	copy(s.People[k+1:], s.People[k:])
 	s.People[k] = Player{ID: in.PlayerID, Name: name, Location: in.LocationID}
+	if in.Conn != "" {
+		s.People[k].Conns = []string{in.Conn}
+	}
 	return s.arrive(KindPlayer, in.PlayerID, name, in.LocationID, "")
 }
 
@@ -118,6 +128,17 @@ func (s *State) playerLeft(in PlayerLeft) []Effect {
 		return nil // already gone: a redelivery
 	}
 	p := s.People[k]
+	if in.Conn != "" && len(p.Conns) > 0 {
+		i := slices.Index(p.Conns, in.Conn)
+		if i < 0 {
+			return nil // a redelivery of a tab already gone
+		}
+		if len(p.Conns) > 1 {
+			// Another tab is still here: the player stays.
+			s.People[k].Conns = slices.Delete(slices.Clone(p.Conns), i, i+1)
+			return nil
+		}
+	}
 	s.People = append(s.People[:k], s.People[k+1:]...)
 	return s.depart(KindPlayer, p.ID, p.Name, p.Location, "")
 }

@@ -204,6 +204,9 @@ type Player struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Location string `json:"location"`
+	// Conns are the player's connections in the world (tabs), in the order
+	// they joined; empty for players of older snapshots.
+	Conns []string `json:"conns,omitempty"`
 }
 
 // Room is the recent talk at one location.

@@ -144,3 +144,41 @@ func TestZeroStateDoesNotPanic(t *testing.T) {
 		t.Fatalf("clock %d", s.Clock)
 	}
 }
+
+// A player with several tabs is in the world until the last tab leaves;
+// the others coming and going make no arrivals or departures. A leave
+// without a connection (as older logs have it) still makes the player leave.
+func TestTabsArePresence(t *testing.T) {
+	def, chars := lane()
+	s, err := New(Config{}, def, chars, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	departs := func(effs []Effect) int {
+		n := 0
+		for _, e := range effs {
+			if ev, ok := e.(Broadcast); ok && ev.Event.Kind == "left" {
+				n++
+			}
+		}
+		return n
+	}
+	here := func() bool { _, ok := s.WhereIs("p"); return ok }
+	s.Step(PlayerJoined{PlayerID: "p", Name: "Ada", LocationID: "library", Conn: "tab1"})
+	s.Step(PlayerJoined{PlayerID: "p", Name: "Ada", LocationID: "library", Conn: "tab2"})
+	if effs := s.Step(PlayerLeft{PlayerID: "p", Conn: "tab1"}); departs(effs) != 0 || !here() {
+		t.Fatalf("closing one of two tabs: %d departures, present %v", departs(effs), here())
+	}
+	if effs := s.Step(PlayerLeft{PlayerID: "p", Conn: "tab1"}); len(effs) != 0 || !here() {
+		t.Fatalf("the same tab leaving again: %v, present %v", effs, here())
+	}
+	effs := s.Step(PlayerLeft{PlayerID: "p", Conn: "tab2"})
+	if here() || departs(effs) != 1 {
+		t.Fatalf("the last tab: %d departures, present %v", departs(effs), here())
+	}
+	s.Step(PlayerJoined{PlayerID: "p", Name: "Ada", LocationID: "library", Conn: "tab3"})
+	s.Step(PlayerJoined{PlayerID: "p", Name: "Ada", LocationID: "library", Conn: "tab4"})
+	if s.Step(PlayerLeft{PlayerID: "p"}); here() {
+		t.Fatal("a leave without a connection (older logs) left the player in")
+	}
+}

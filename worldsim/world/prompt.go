@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/characters/lorebook"
 	"github.com/maopao/maopao/engine"
 )
 
@@ -83,9 +85,20 @@ func (s *State) replyRequest(w *Work) engine.Request {
 			b.WriteString("\n\n" + title + ":\n" + body)
 		}
 	}
+	var lines []Line
+	if private {
+		if t := s.thread(w.Audience.PlayerID, c.ID); t != nil {
+			lines = t.Lines
+		}
+	} else if r := s.room(w.Audience.LocationID); r != nil {
+		lines = r.Lines
+	}
+	lore := s.activateLore(w, c, user, lines)
+	section("Lore", strings.Join(lore[lorebook.PositionBeforeChar], "\n"))
 	section(c.Name, x(c.Description))
-	section("Personality", x(c.Personality))
-	section("Scenario", x(c.Scenario))
+	section("Personality", x(c.Personality)+loreAfter(lore[lorebook.PositionPersonality]))
+	section("Scenario", x(c.Scenario)+loreAfter(lore[lorebook.PositionScenario]))
+	section("More lore", strings.Join(lore[lorebook.PositionAfterChar], "\n"))
 	section("World", strings.TrimSpace(s.World.Name+". "+s.World.Description))
 	if l, ok := s.location(a.Location); ok {
 		section("Where "+c.Name+" is", strings.TrimSpace(l.Name+". "+l.Description))
@@ -113,14 +126,6 @@ func (s *State) replyRequest(w *Work) engine.Request {
 	section("Example dialogue", x(strings.ReplaceAll(c.MesExample, "<START>", "")))
 	system := engine.ChatMessage{Role: "system", Content: b.String()}
 
-	var lines []Line
-	if private {
-		if t := s.thread(w.Audience.PlayerID, c.ID); t != nil {
-			lines = t.Lines
-		}
-	} else if r := s.room(w.Audience.LocationID); r != nil {
-		lines = r.Lines
-	}
 	var post []engine.ChatMessage
 	if p := strings.TrimSpace(c.PostHistoryInstructions); p != "" {
 		post = append(post, engine.ChatMessage{Role: "system", Content: x(strings.ReplaceAll(p, "{{original}}", ""))})
@@ -130,6 +135,48 @@ func (s *State) replyRequest(w *Work) engine.Request {
 		cue = "[You are with " + listener + ". Say your next line to them.]"
 	}
 	return s.request(w, fitHistory(system, lines, c.ID, cue, post, s.Config.ContextSize-s.Config.MaxTokens, s.tokens))
+}
+
+// activateLore fires the speaker's card lorebook on what was said where
+// it speaks, as a chat does (the same activation engine; keys scanned in
+// the latest lines; probability rolls seeded by the world and the work,
+// so a replay fires the same entries), within an eighth of the context.
+// Entries go where their position says; those inserted at a depth in a
+// chat join the after-character ones, as a world prompt has no chat to
+// insert into. The result maps position to contents.
+func (s *State) activateLore(w *Work, c maopao.Character, user string, lines []Line) map[string][]string {
+	if c.CharacterBook == nil || len(c.CharacterBook.Entries) == 0 {
+		return nil
+	}
+	chat := make([]lorebook.Message, len(lines))
+	for i, l := range lines {
+		role := "user"
+		if l.From == c.ID {
+			role = "assistant"
+		}
+		chat[i] = lorebook.Message{Role: role, Text: l.FromName + ": " + l.Text}
+	}
+	budget := max(s.Config.ContextSize/8, 1)
+	res := lorebook.Activate(c.CharacterBook, chat, lorebook.Options{
+		TokenBudget: budget, CountTokens: s.tokens, CharName: c.Name, UserName: user,
+		Seed: mix64(s.Seed ^ uint64(w.Seq)*0x9e3779b97f4a7c15 ^ 0x6c6f7265), MessageIndex: len(lines),
+	})
+	out := map[string][]string{}
+	for _, a := range res.Entries {
+		pos := a.Position
+		if a.Depth >= 0 {
+			pos = lorebook.PositionAfterChar
+		}
+		out[pos] = append(out[pos], a.Content)
+	}
+	return out
+}
+
+func loreAfter(parts []string) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	return "\n" + strings.Join(parts, "\n")
 }
 
 // presentList names who is at a location besides actor self.

@@ -322,3 +322,56 @@ func TestReflectionAtThreshold(t *testing.T) {
 		t.Fatalf("reflection effects: %s", got)
 	}
 }
+
+// A resident's card lorebook fires in its world prompts as in a chat: an
+// entry whose key is said reaches the prompt, one whose key is not does
+// not, and a constant entry always does.
+func TestLorebookInWorldPrompts(t *testing.T) {
+	def, chars := lane()
+	yes := new(bool)
+	*yes = true
+	for i := range chars {
+		if chars[i].ID == "mira" {
+			chars[i].CharacterBook = &maopao.Lorebook{Entries: []maopao.LoreEntry{
+				{Keys: []string{"dragon"}, Content: "LORE-DRAGON: a dragon sleeps under the mill.", Enabled: true, InsertionOrder: 1},
+				{Keys: []string{"unicorn"}, Content: "LORE-UNICORN: never said here.", Enabled: true, InsertionOrder: 2},
+				{Constant: yes, Content: "LORE-ALWAYS: {{char}} bakes at dawn.", Enabled: true, InsertionOrder: 3},
+			}}
+		}
+	}
+	s, err := New(Config{ConversationPermille: -1}, def, chars, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prompts []string
+	e := &autoEngine{say: func(g Generate) string {
+		if g.CharacterID == "mira" && speech(g.Kind) {
+			var b strings.Builder
+			for _, m := range g.Request.Messages {
+				b.WriteString(m.Content + "\n")
+			}
+			prompts = append(prompts, b.String())
+		}
+		return cannedText(g)
+	}}
+	step := func(in Input) []Effect {
+		effs := s.Step(in)
+		e.collect(effs)
+		return effs
+	}
+	step(PlayerJoined{PlayerID: "A", Name: "Ada", LocationID: "square"})
+	step(PlayerSaid{MessageID: "m1", PlayerID: "A", Text: "Mira, is there a dragon in this town?", AddressedTo: "mira"})
+	e.drain(step, 100)
+	if len(prompts) == 0 {
+		t.Fatal("Mira was never asked to speak")
+	}
+	p := prompts[0]
+	for _, want := range []string{"LORE-DRAGON", "LORE-ALWAYS: Mira bakes at dawn."} {
+		if !strings.Contains(p, want) {
+			t.Errorf("the prompt lacks %q:\n%s", want, p)
+		}
+	}
+	if strings.Contains(p, "LORE-UNICORN") {
+		t.Errorf("an entry whose key was never said fired:\n%s", p)
+	}
+}

@@ -42,6 +42,19 @@ func (o *serverOpts) identityPath() (string, error) {
 	return chatcli.DefaultIdentityPath(o.url)
 }
 
+// loggedIn reads the identity kept for the server, which must hold a token.
+func (o *serverOpts) loggedIn() (string, chatcli.Identity, error) {
+	path, err := o.identityPath()
+	if err != nil {
+		return "", chatcli.Identity{}, err
+	}
+	id, err := chatcli.LoadIdentity(path)
+	if err != nil || id.Token == "" {
+		return path, id, errors.New("no identity kept here: log in first with maopao account login")
+	}
+	return path, id, nil
+}
+
 func (o *serverOpts) endpoint(path string) (string, error) {
 	u, err := url.Parse(o.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -75,13 +88,9 @@ func accountRevokeCmd() *cobra.Command {
 		Short: "Make every token of this account stop working (other devices must log in again); keeps a new one here",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := o.identityPath()
+			path, id, err := o.loggedIn()
 			if err != nil {
 				return err
-			}
-			id, err := chatcli.LoadIdentity(path)
-			if err != nil || id.Token == "" {
-				return errors.New("no identity kept here: log in first with maopao account login")
 			}
 			endpoint, err := o.endpoint("/api/v1/accounts/revoke-tokens")
 			if err != nil {
@@ -127,13 +136,9 @@ Every token of the account stops working. There is no undo.
 The password comes from --password, else $MAOPAO_PASSWORD, else a prompt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := o.identityPath()
+			path, id, err := o.loggedIn()
 			if err != nil {
 				return err
-			}
-			id, err := chatcli.LoadIdentity(path)
-			if err != nil || id.Token == "" {
-				return errors.New("no identity kept here: log in first with maopao account login")
 			}
 			pw, err := readPassword(cmd, password)
 			if err != nil {

@@ -124,7 +124,12 @@ func (a *creatorAPI) handleList(w http.ResponseWriter, r *http.Request) *apiErro
 // character of someone else is "not found", exactly like a missing one, so
 // that IDs cannot be probed.
 func (a *creatorAPI) loadVisible(r *http.Request, viewer string) (maopao.Character, *apiError) {
-	id := r.PathValue("id")
+	return a.visibleCharacter(r, r.PathValue("id"), viewer)
+}
+
+// visibleCharacter reads character id if viewer may see it: a private
+// character of someone else answers as if it were not there.
+func (a *creatorAPI) visibleCharacter(r *http.Request, id, viewer string) (maopao.Character, *apiError) {
 	c, err := a.s.Store.GetCharacter(r.Context(), id)
 	if errors.Is(err, maopao.ErrNotFound) || (err == nil && c.Visibility == maopao.VisibilityPrivate && (viewer == "" || c.OwnerID != viewer)) {
 		return maopao.Character{}, problemf(http.StatusNotFound, codeNotFound, "no character %q", id)

@@ -58,14 +58,7 @@ func (a *creatorAPI) memoryCharacter(r *http.Request, player string) (maopao.Cha
 		e.status = http.StatusBadRequest
 		return maopao.Character{}, e
 	}
-	c, err := a.s.Store.GetCharacter(r.Context(), id)
-	if errors.Is(err, maopao.ErrNotFound) || (err == nil && c.Visibility == maopao.VisibilityPrivate && c.OwnerID != player) {
-		return maopao.Character{}, problemf(http.StatusNotFound, codeNotFound, "no character %q", id)
-	}
-	if err != nil {
-		return maopao.Character{}, a.storeError("read character", err)
-	}
-	return c, nil
+	return a.visibleCharacter(r, id, player)
 }
 
 // handleListMemories answers GET /api/v1/memories?character=ID: pinned

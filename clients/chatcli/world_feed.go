@@ -32,6 +32,9 @@ type streamLine struct {
 
 func newFeed(out io.Writer) *feed { return &feed{out: out, byID: map[string]*streamLine{}} }
 
+// Clean is clean, for the other commands that print server text.
+func Clean(s string) string { return clean(s) }
+
 // clean makes server text safe for a terminal: escape sequences (CSI,
 // OSC and the rest: they could clear, recolour or retitle the screen) are
 // removed, and other control characters too, except newline and tab.

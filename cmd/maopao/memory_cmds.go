@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/clients/chatcli"
 )
 
 // newMemoryCmd is `maopao memory list|add|pin|unpin|edit|forget`: the
@@ -57,7 +57,7 @@ func memoryListCmd() *cobra.Command {
 					if m.Pinned {
 						pin = "pinned"
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\n", m.ID, pin, m.Kind, printable(m.Text))
+					fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\n", m.ID, pin, m.Kind, oneLine(chatcli.Clean(m.Text)))
 				}
 				if page.Next == nil {
 					return nil
@@ -224,13 +224,6 @@ func resolveCharacterID(cmd *cobra.Command, o serverOpts, character string) (str
 	return "", fmt.Errorf("%d characters are named %q; give the id (%s)", len(found), character, strings.Join(found, ", "))
 }
 
-// printable drops control characters from text a server sent, so it cannot
-// move the cursor or recolour the terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u202e' || r == '\u202d' {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// oneLine keeps a listed text on its line: the list is one memory a line,
+// its fields apart by tabs.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

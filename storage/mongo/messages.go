@@ -267,8 +267,12 @@ func (s *Store) DeletePlayer(ctx context.Context, id string) error {
 	}
 	// Messages before their chats, so a chat is never gone while its
 	// messages remain unreachable.
-	for _, c := range chats {
-		if _, err := s.messages.DeleteMany(ctx, bson.D{{Key: "conversation_id", Value: c.ID}}); err != nil {
+	if len(chats) > 0 {
+		ids := make(bson.A, len(chats))
+		for i, c := range chats {
+			ids[i] = c.ID
+		}
+		if _, err := s.messages.DeleteMany(ctx, bson.D{{Key: "conversation_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
 			return fail(op+" messages", id, err)
 		}
 	}

@@ -291,6 +291,9 @@ type World struct {
 	Description string     `json:"description" bson:"description"`
 	Locations   []Location `json:"locations" bson:"locations"`
 	Residents   []Resident `json:"residents" bson:"residents"`
+	// Lorebook is the world's own lore: its entries fire in every
+	// resident's prompts as a card's lorebook does in a chat.
+	Lorebook *Lorebook `json:"lorebook,omitempty" bson:"lorebook,omitempty"`
 	// SimMinutesPerSecond is how fast the world's clock runs: 1 means a
 	// sim minute passes every real second.
 	SimMinutesPerSecond float64    `json:"sim_minutes_per_second" bson:"sim_minutes_per_second"`
@@ -308,6 +311,15 @@ type Location struct {
 	Name        string   `json:"name" bson:"name"`
 	Description string   `json:"description" bson:"description"`
 	Connections []string `json:"connections" bson:"connections"` // IDs of locations one can walk to
+	// Map places it on the world's map; nil lets clients lay it out.
+	Map *MapPoint `json:"map,omitempty" bson:"map,omitempty"`
+}
+
+// MapPoint is a position on a world's map, in percent of its width (X)
+// and height (Y) from the top left corner.
+type MapPoint struct {
+	X float64 `json:"x" bson:"x"`
+	Y float64 `json:"y" bson:"y"`
 }
 
 // Resident places a character in a world.

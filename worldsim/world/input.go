@@ -90,6 +90,7 @@ func (PrivateSaid) inputKind() string       { return "private_said" }
 func (Generated) inputKind() string         { return "generated" }
 func (ImportanceRated) inputKind() string   { return "importance_rated" }
 func (ReflectionWritten) inputKind() string { return "reflection_written" }
+func (WorldRevised) inputKind() string      { return "world_revised" }
 
 // envelope is how an input travels in the log: its kind and its fields.
 type envelope struct {
@@ -145,6 +146,8 @@ func DecodeInput(data []byte) (Input, error) {
 		in = &ImportanceRated{}
 	case "reflection_written":
 		in = &ReflectionWritten{}
+	case "world_revised":
+		in = &WorldRevised{}
 	default:
 		return nil, fmt.Errorf("world: decode input: unknown kind %q", env.Kind)
 	}
@@ -178,6 +181,8 @@ func deref(in Input) Input {
 	case *ImportanceRated:
 		return *v
 	case *ReflectionWritten:
+		return *v
+	case *WorldRevised:
 		return *v
 	}
 	return in

@@ -93,13 +93,15 @@ func (s *State) replyRequest(w *Work) engine.Request {
 	} else if r := s.room(w.Audience.LocationID); r != nil {
 		lines = r.Lines
 	}
-	lore := s.activateLore(w, c, user, lines)
+	lore := s.activateLore(w, c.CharacterBook, c, user, lines, 0x6c6f7265)
 	section("Lore", strings.Join(lore[lorebook.PositionBeforeChar], "\n"))
 	section(c.Name, x(c.Description))
 	section("Personality", x(c.Personality)+loreAfter(lore[lorebook.PositionPersonality]))
 	section("Scenario", x(c.Scenario)+loreAfter(lore[lorebook.PositionScenario]))
 	section("More lore", strings.Join(lore[lorebook.PositionAfterChar], "\n"))
 	section("World", strings.TrimSpace(s.World.Name+". "+s.World.Description))
+	worldLore := s.activateLore(w, s.World.Lorebook, c, user, lines, 0x776f726c64)
+	section("World lore", strings.Join(append(worldLore[lorebook.PositionBeforeChar], worldLore[lorebook.PositionAfterChar]...), "\n"))
 	if l, ok := s.location(a.Location); ok {
 		section("Where "+c.Name+" is", strings.TrimSpace(l.Name+". "+l.Description))
 	}
@@ -137,15 +139,16 @@ func (s *State) replyRequest(w *Work) engine.Request {
 	return s.request(w, fitHistory(system, lines, c.ID, cue, post, s.Config.ContextSize-s.Config.MaxTokens, s.tokens))
 }
 
-// activateLore fires the speaker's card lorebook on what was said where
-// it speaks, as a chat does (the same activation engine; keys scanned in
-// the latest lines; probability rolls seeded by the world and the work,
-// so a replay fires the same entries), within an eighth of the context.
-// Entries go where their position says; those inserted at a depth in a
-// chat join the after-character ones, as a world prompt has no chat to
-// insert into. The result maps position to contents.
-func (s *State) activateLore(w *Work, c maopao.Character, user string, lines []Line) map[string][]string {
-	if c.CharacterBook == nil || len(c.CharacterBook.Entries) == 0 {
+// activateLore fires a lorebook (the speaker's card's, or the world's) on
+// what was said where the speaker is, as a chat does (the same activation
+// engine; keys scanned in the latest lines; probability rolls seeded by
+// the world, the work and salt, so a replay fires the same entries),
+// within an eighth of the context. Entries go where their position says;
+// those inserted at a depth in a chat join the after-character ones, as a
+// world prompt has no chat to insert into. The result maps position to
+// contents.
+func (s *State) activateLore(w *Work, book *maopao.Lorebook, c maopao.Character, user string, lines []Line, salt uint64) map[string][]string {
+	if book == nil || len(book.Entries) == 0 {
 		return nil
 	}
 	chat := make([]lorebook.Message, len(lines))
@@ -157,9 +160,9 @@ func (s *State) activateLore(w *Work, c maopao.Character, user string, lines []L
 		chat[i] = lorebook.Message{Role: role, Text: l.FromName + ": " + l.Text}
 	}
 	budget := max(s.Config.ContextSize/8, 1)
-	res := lorebook.Activate(c.CharacterBook, chat, lorebook.Options{
+	res := lorebook.Activate(book, chat, lorebook.Options{
 		TokenBudget: budget, CountTokens: s.tokens, CharName: c.Name, UserName: user,
-		Seed: mix64(s.Seed ^ uint64(w.Seq)*0x9e3779b97f4a7c15 ^ 0x6c6f7265), MessageIndex: len(lines),
+		Seed: mix64(s.Seed ^ uint64(w.Seq)*0x9e3779b97f4a7c15 ^ salt), MessageIndex: len(lines),
 	})
 	out := map[string][]string{}
 	for _, a := range res.Entries {

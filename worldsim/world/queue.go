@@ -204,7 +204,7 @@ func (s *State) stillWanted(w *Work) bool {
 		return c != nil && s.Actors[w.Actor].Location == c.Location
 	case WorkPrivate:
 		_, ok := s.player(w.Audience.PlayerID)
-		return ok
+		return ok && !s.Actors[w.Actor].Gone
 	}
 	return true
 }

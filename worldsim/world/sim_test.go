@@ -37,10 +37,18 @@ func checkInvariants(t testing.TB, s *State) {
 		}
 	}
 	x := s.index()
+	placed := 0
 	for i, a := range s.Actors {
 		if a.Pending != pending[i] {
 			t.Fatalf("actor %s pending %d, counted %d", a.Card.ID, a.Pending, pending[i])
 		}
+		if a.Gone {
+			if a.Location != "" || a.Conv != 0 {
+				t.Fatalf("actor %s left the world but is at %q in conversation %d", a.Card.ID, a.Location, a.Conv)
+			}
+			continue
+		}
+		placed++
 		li := x.loc[a.Location]
 		found := false
 		for _, j := range x.byLoc[li] {
@@ -60,8 +68,8 @@ func checkInvariants(t testing.TB, s *State) {
 	for _, l := range x.byLoc {
 		n += len(l)
 	}
-	if n != len(s.Actors) {
-		t.Fatalf("location index holds %d actors, world has %d", n, len(s.Actors))
+	if n != placed {
+		t.Fatalf("location index holds %d actors, world has %d", n, placed)
 	}
 }
 

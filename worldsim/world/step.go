@@ -42,6 +42,8 @@ func (s *State) Step(in Input) []Effect {
 		effs = s.privateSaid(in)
 	case Generated:
 		effs = s.generated(in)
+	case WorldRevised:
+		effs = s.revise(in)
 	case ImportanceRated:
 		effs = s.rate(in.MemoryID, in.Score)
 	case ReflectionWritten:
@@ -362,7 +364,7 @@ func (s *State) privateSaid(in PrivateSaid) []Effect {
 		return s.refuse(in.PlayerID, in.MessageID, fmt.Errorf("private_said: player %q has not joined world %q", in.PlayerID, s.World.ID))
 	}
 	i, ok := s.actorByID(in.CharacterID)
-	if !ok {
+	if !ok || s.Actors[i].Gone {
 		return s.refuse(in.PlayerID, in.MessageID, fmt.Errorf("private_said: character_id %q does not live in world %q", in.CharacterID, s.World.ID))
 	}
 	if err := checkText("text", in.Text, MaxTextRunes); err != nil {
@@ -455,8 +457,8 @@ func (s *State) failed(w *Work, code string) []Effect {
 func (s *State) spoke(w *Work, text string) []Effect {
 	a := &s.Actors[w.Actor]
 	loc := w.Audience.LocationID
-	if w.Kind == WorkTalk && a.Location != loc {
-		return nil // it walked off mid-conversation: the line is never said
+	if a.Gone || (w.Kind == WorkTalk && a.Location != loc) {
+		return nil // it walked off mid-conversation (or out of the world): the line is never said
 	}
 	line := Line{ID: s.lineID(w), From: a.Card.ID, FromName: a.Card.Name, FromKind: KindCharacter,
 		Text: cleanReply(text, a.Card.Name), SimMinute: s.Clock, ReplyTo: w.ReplyTo}
@@ -477,6 +479,9 @@ func (s *State) spoke(w *Work, text string) []Effect {
 
 func (s *State) spokePrivately(w *Work, text string) []Effect {
 	a := &s.Actors[w.Actor]
+	if a.Gone {
+		return nil // it left the world while it was answering
+	}
 	pid := w.Audience.PlayerID
 	line := Line{ID: s.lineID(w), From: a.Card.ID, FromName: a.Card.Name, FromKind: KindCharacter,
 		Text: cleanReply(text, a.Card.Name), SimMinute: s.Clock, ReplyTo: w.ReplyTo}

@@ -25,9 +25,10 @@
 //     memory IDs, message IDs).
 //   - Read what the gateway needs (Present, Transcript) between Steps.
 //
-// A State belongs to one world revision: its actor and location indexes
-// follow the definition's order, so a changed definition starts a new
-// State (or a migration written for it).
+// A new revision of the world's definition comes in as an input
+// (WorldRevised) like everything else, so a replay applies it at the same
+// point: places and residents are added and removed, routines change, and
+// every memory stays.
 package world
 
 import (
@@ -179,6 +180,11 @@ type Actor struct {
 	Stream   []Memory         `json:"stream"`      // observations and dialogue, oldest first
 	Insights []Memory         `json:"reflections"` // oldest first
 	Met      []string         `json:"met"`         // sorted IDs of the players it has seen, capped
+	// Gone: a revision of the world took the character out. It keeps its
+	// place in Actors (work and conversations name actors by index) and
+	// its memories, in case a later revision brings it back; it is
+	// nowhere (Location "") and follows no routine.
+	Gone bool `json:"gone,omitempty"`
 }
 
 // RoutineStep is a maopao.RoutineStep checked against the world.
@@ -261,10 +267,7 @@ func New(cfg Config, def maopao.World, chars []maopao.Character, seed uint64) (S
 	if err := validate(def); err != nil {
 		return State{}, err
 	}
-	cards := make(map[string]maopao.Character, len(chars))
-	for _, c := range chars {
-		cards[c.ID] = c
-	}
+	cards := cardsByID(chars)
 	s := State{Config: cfg.withDefaults(), World: def, Seed: seed, Rng: seed}
 	s.World.Residents = nil // they live on as Actors
 	for _, l := range def.Locations {
@@ -275,19 +278,7 @@ func New(cfg Config, def maopao.World, chars []maopao.Character, seed uint64) (S
 		if !ok {
 			return State{}, fmt.Errorf("world %q: resident %d: no character card for %q", def.ID, i, r.CharacterID)
 		}
-		c.Avatar, c.AvatarType, c.Assets = nil, "", nil
-		talk := r.Talkativeness
-		if talk <= 0 || talk > 1 {
-			talk = 0.5
-		}
-		steps := append([]RoutineStep(nil), r.Routine...)
-		sort.SliceStable(steps, func(a, b int) bool { return steps[a].AtMinute < steps[b].AtMinute })
-		a := Actor{Card: c, Location: r.LocationID, Talk: talk, Routine: steps}
-		// Start where the routine says it is at midnight, if it has a say.
-		if len(steps) > 0 && steps[0].AtMinute == 0 {
-			a.Location, a.Activity = steps[0].LocationID, steps[0].Activity
-		}
-		s.Actors = append(s.Actors, a)
+		s.Actors = append(s.Actors, newActor(c, r, -1))
 	}
 	s.index()
 	return s, nil
@@ -350,6 +341,9 @@ func (s *State) index() *derivedIndexes {
 		x.actor[a.Card.ID] = i
 		if li, ok := x.loc[a.Location]; ok {
 			x.byLoc[li] = append(x.byLoc[li], i)
+		}
+		if a.Gone {
+			continue
 		}
 		for _, st := range a.Routine {
 			if n := len(x.sched[st.AtMinute]); n == 0 || x.sched[st.AtMinute][n-1] != i {

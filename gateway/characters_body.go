@@ -419,16 +419,25 @@ func validateCharacter(c *maopao.Character) []FieldError {
 	}
 	v.jsonSize("extensions", c.Extensions, MaxMapBytes)
 	v.jsonSize("card_extra", c.CardExtra, MaxMapBytes)
-	if b := c.CharacterBook; b != nil {
-		v.text("character_book.name", b.Name, MaxTextFieldBytes)
-		v.text("character_book.description", b.Description, MaxTextFieldBytes)
-		v.jsonSize("character_book.extensions", b.Extensions, MaxMapBytes)
-		v.jsonSize("character_book.extra", b.Extra, MaxMapBytes)
+	v.lorebook("character_book", c.CharacterBook)
+	if len(v.errs) > 16 {
+		v.errs = append(v.errs[:16], FieldError{Path: "(body)", Message: fmt.Sprintf("and %d more errors", len(v.errs)-16)})
+	}
+	return v.errs
+}
+
+// lorebook checks a lorebook (a card's, or a world's) against the limits.
+func (v *validator) lorebook(path string, b *maopao.Lorebook) {
+	if b != nil {
+		v.text(path+".name", b.Name, MaxTextFieldBytes)
+		v.text(path+".description", b.Description, MaxTextFieldBytes)
+		v.jsonSize(path+".extensions", b.Extensions, MaxMapBytes)
+		v.jsonSize(path+".extra", b.Extra, MaxMapBytes)
 		if len(b.Entries) > MaxLoreEntries {
-			v.add("character_book.entries", "%d entries, more than %d", len(b.Entries), MaxLoreEntries)
+			v.add(path+".entries", "%d entries, more than %d", len(b.Entries), MaxLoreEntries)
 		}
 		for i, e := range b.Entries {
-			p := fmt.Sprintf("character_book.entries[%d]", i)
+			p := fmt.Sprintf("%s.entries[%d]", path, i)
 			v.text(p+".content", e.Content, MaxTextFieldBytes)
 			v.text(p+".name", e.Name, MaxTextFieldBytes)
 			v.text(p+".comment", e.Comment, MaxTextFieldBytes)
@@ -448,10 +457,6 @@ func validateCharacter(c *maopao.Character) []FieldError {
 			}
 		}
 	}
-	if len(v.errs) > 16 {
-		v.errs = append(v.errs[:16], FieldError{Path: "(body)", Message: fmt.Sprintf("and %d more errors", len(v.errs)-16)})
-	}
-	return v.errs
 }
 
 type validator struct{ errs []FieldError }

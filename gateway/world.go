@@ -78,6 +78,63 @@ func forwardWorldEvents(data []byte, to []*conn) {
 	}
 }
 
+// forwardPlayerWorldEvents forwards the events meant for one player. Two
+// of them change what the connection knows of the world: the world put
+// the player somewhere else (moved), or a new revision of it applies
+// (changed); the connection then follows and sends the place anew.
+func forwardPlayerWorldEvents(data []byte, to []*conn) {
+	var ev protocol.WorldEvent
+	if err := json.Unmarshal(data, &ev); err == nil && (ev.Kind == protocol.WorldMoved || ev.Kind == protocol.WorldChanged) {
+		for _, c := range to {
+			go c.worldReshaped(ev)
+		}
+	}
+	forwardWorldEvents(data, to)
+}
+
+// worldReshaped reloads the world's definition after a revision (or a
+// move the world made), listens at the player's place in it, and sends
+// world_joined with the new map and who is there.
+func (c *conn) worldReshaped(ev protocol.WorldEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), worldQueryPatience+10*time.Second)
+	go func() {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	w, err := c.s.Store.GetWorld(ctx, ev.WorldID)
+	if err != nil || len(w.Locations) == 0 {
+		return
+	}
+	sum := c.worldSummary(ctx, w)
+	c.mu.Lock()
+	p := c.worlds[w.ID]
+	if p == nil {
+		c.mu.Unlock()
+		return // left meanwhile
+	}
+	loc := p.location
+	if ev.Kind == protocol.WorldMoved && ev.LocationID != "" {
+		loc = ev.LocationID
+	}
+	if !hasLocation(w, loc) {
+		loc = w.Locations[0].ID // where the world puts players whose place is gone
+	}
+	old := p.room
+	room := protocol.WorldRoomSubject(w.ID, loc)
+	p.def, p.summary, p.location, p.room = w, sum, loc, room
+	c.mu.Unlock()
+	if room != old {
+		if err := c.s.hub.join(room, c, forwardWorldEvents); err != nil {
+			c.s.Log.Warn("follow a world's move", "world", w.ID, "err", err)
+		}
+		c.s.hub.leave(old, c)
+	}
+	c.sendWorldJoined(ctx, "", sum, loc)
+}
+
 func (c *conn) playerName(ctx context.Context) string {
 	if p, err := c.s.Store.GetPlayer(ctx, c.playerID); err == nil && p.Name != "" {
 		return p.Name
@@ -112,7 +169,7 @@ func (c *conn) joinWorld(ctx context.Context, ref string, j protocol.JoinWorld) 
 	p := &presence{def: w, summary: c.worldSummary(ctx, w), location: loc}
 	if err = c.s.hub.join(protocol.WorldRoomSubject(w.ID, loc), c, forwardWorldEvents); err == nil {
 		p.room = protocol.WorldRoomSubject(w.ID, loc)
-		if err = c.s.hub.join(protocol.WorldPlayerSubject(w.ID, c.playerID), c, forwardWorldEvents); err == nil {
+		if err = c.s.hub.join(protocol.WorldPlayerSubject(w.ID, c.playerID), c, forwardPlayerWorldEvents); err == nil {
 			p.private = protocol.WorldPlayerSubject(w.ID, c.playerID)
 		}
 	}

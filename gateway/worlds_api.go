@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/maopao/maopao"
+	"github.com/maopao/maopao/protocol"
 )
 
 // Limits of authored worlds.
@@ -35,6 +37,7 @@ type WorldBody struct {
 	Residents           []maopao.Resident `json:"residents"`
 	SimMinutesPerSecond float64           `json:"sim_minutes_per_second"`
 	Visibility          maopao.Visibility `json:"visibility"`
+	Lorebook            *maopao.Lorebook  `json:"lorebook,omitempty"`
 	// Revision is the revision the edit is based on (PUT only).
 	Revision int `json:"revision"`
 }
@@ -147,6 +150,7 @@ func apply(wd *maopao.World, b WorldBody) {
 	wd.Name, wd.Description = strings.TrimSpace(b.Name), b.Description
 	wd.Locations, wd.Residents = b.Locations, b.Residents
 	wd.SimMinutesPerSecond, wd.Visibility = b.SimMinutesPerSecond, b.Visibility
+	wd.Lorebook = b.Lorebook
 }
 
 // loadOwnWorld loads the world a request names for its creator, who alone
@@ -166,8 +170,8 @@ func (a *creatorAPI) loadOwnWorld(r *http.Request, verb string) (maopao.Account,
 	return acc, cur, nil
 }
 
-// handlePutWorld replaces a world. The running simulation picks the new
-// definition up when it next starts (a restart or a hand-over).
+// handlePutWorld replaces a world. The running simulation applies the new
+// revision live (worldsim logs it as an input of the world).
 func (a *creatorAPI) handlePutWorld(w http.ResponseWriter, r *http.Request) *apiError {
 	acc, cur, e := a.loadOwnWorld(r, "edit")
 	if e != nil {
@@ -189,6 +193,11 @@ func (a *creatorAPI) handlePutWorld(w http.ResponseWriter, r *http.Request) *api
 	if err := a.s.Store.PutWorld(r.Context(), cur); err != nil {
 		return a.storeError("store world", err)
 	}
+	// The running world applies it now (its owner would otherwise find
+	// it at its next look at the store, within seconds).
+	if err := a.s.Bus.Publish(protocol.WorldRevisedSubject(cur.ID), nil); err != nil {
+		a.s.Log.Warn("announce a world revision", "world", cur.ID, "err", err)
+	}
 	writeJSON(w, http.StatusOK, cur)
 	return nil
 }
@@ -203,6 +212,15 @@ func (a *creatorAPI) handleDeleteWorld(w http.ResponseWriter, r *http.Request) *
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// maxWorldBytes bounds a world's definition: it travels in one log entry.
+func (a *creatorAPI) maxWorldBytes() int {
+	payload := int64(1 << 20) // NATS's default
+	if a.s.Bus != nil {
+		payload = a.s.Bus.MaxPayload()
+	}
+	return int(payload) - 16<<10
 }
 
 // validateWorld checks a world body and fills defaults, reporting every
@@ -250,6 +268,9 @@ func (a *creatorAPI) validateWorld(r *http.Request, creatorID string, b *WorldBo
 		if len(l.Description) > 16<<10 {
 			bad(p+".description", "must be at most 16 KiB")
 		}
+		if m := l.Map; m != nil && (m.X < 0 || m.X > 100 || m.Y < 0 || m.Y > 100 || m.X != m.X || m.Y != m.Y) {
+			bad(p+".map", "x and y must be between 0 and 100 (percent of the map)")
+		}
 	}
 	for i, l := range b.Locations {
 		for j, c := range l.Connections {
@@ -292,6 +313,13 @@ func (a *creatorAPI) validateWorld(r *http.Request, creatorID string, b *WorldBo
 				bad(q+".activity", "must be at most 200 characters")
 			}
 		}
+	}
+	var lore validator
+	lore.lorebook("lorebook", b.Lorebook)
+	errs = append(errs, lore.errs...)
+	// A revision reaches the running world as one entry of its log.
+	if enc, err := json.Marshal(b); err == nil && len(enc) > a.maxWorldBytes() {
+		bad("(body)", "the world is %d KiB; at most %d KiB can be applied to a running world: shorten descriptions or lore", len(enc)>>10, a.maxWorldBytes()>>10)
 	}
 	if len(errs) > 0 {
 		return invalidFields(errs)

@@ -73,7 +73,11 @@ func buildWorldSummary(ctx context.Context, load func(context.Context, string) (
 		summary: protocol.WorldSummary{ID: w.ID, Name: w.Name, Description: clipRunes(w.Description, listNotesRunes), Residents: len(w.Residents),
 			Locations: []protocol.LocationSummary{}, SimMinutesPerSecond: w.SimMinutesPerSecond}}
 	for _, l := range w.Locations {
-		e.summary.Locations = append(e.summary.Locations, protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: clipRunes(l.Description, listTextRunes), Connections: l.Connections})
+		ls := protocol.LocationSummary{ID: l.ID, Name: l.Name, Description: clipRunes(l.Description, listTextRunes), Connections: l.Connections}
+		if l.Map != nil {
+			ls.Map = &protocol.MapPoint{X: l.Map.X, Y: l.Map.Y}
+		}
+		e.summary.Locations = append(e.summary.Locations, ls)
 	}
 	for _, r := range w.Residents {
 		ch, err := load(ctx, r.CharacterID)

@@ -185,6 +185,14 @@ const (
 	WorldLeaseBucket = "maopao_world_leases"
 )
 
+// WorldRevisedSubject (core NATS, empty payload) says a creator stored a
+// new revision of a world: its owner applies it to the running world at
+// once, rather than at its next look at the store.
+func WorldRevisedSubject(worldID string) string { return "maopao.world.revised." + worldID }
+
+// WorldRevisedSubjects matches every world's WorldRevisedSubject.
+const WorldRevisedSubjects = "maopao.world.revised.*"
+
 // WorldInputSubject is where a world's inputs are appended.
 func WorldInputSubject(worldID string) string { return "maopao.world.in." + worldID }
 

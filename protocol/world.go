@@ -46,6 +46,15 @@ type LocationSummary struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Connections []string `json:"connections,omitempty"`
+	// Map is where the creator put the place on the world's map (percent
+	// from the top left); absent, clients lay the map out themselves.
+	Map *MapPoint `json:"map,omitempty"`
+}
+
+// MapPoint is a position on a world's map, in percent of its size.
+type MapPoint struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
 }
 
 // Worlds answers ListWorlds.
@@ -125,6 +134,9 @@ const (
 	WorldDelta    = "delta"    // the next piece of Actor's line MessageID
 	WorldMoved    = "moved"    // the player is now at LocationID
 	WorldError    = "error"    // a line of the player's could not be answered (Code)
+	// WorldChanged: the creator's new revision of the world applies now
+	// (Text says what changed in words; World is the new summary).
+	WorldChanged = "changed"
 )
 
 // WorldEvent is one thing that happened where a player can perceive it.
@@ -141,6 +153,9 @@ type WorldEvent struct {
 	Seq         int    `json:"seq,omitempty"`
 	SimMinute   int64  `json:"sim_minute"`
 	Code        string `json:"code,omitempty"`
+	// World is the world as it is now, on changed events (filled in by
+	// the gateway, as it depends on who looks).
+	World *WorldSummary `json:"world,omitempty"`
 }
 
 // WorldEventFrame carries a WorldEvent to a client.

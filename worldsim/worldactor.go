@@ -41,14 +41,38 @@ type worldActor struct {
 	results  chan struct{} // wakes the loop when generation finished
 	genSem   chan struct{}
 	memories chan maopao.MemoryRecord
-	handOver bool
-	deleted  bool
-	mu       sync.Mutex
+	// revisions holds the newest definition the store has shown; proposed
+	// is the latest revision this owner logged, so it is logged once.
+	revisions chan maopao.World
+	proposed  int
+	handOver  bool
+	deleted   bool
+	mu        sync.Mutex
 }
 
 type query struct {
 	q     protocol.WorldQuery
 	reply func(protocol.WorldView)
+}
+
+// offerRevision hands the world the definition the store holds now; the
+// loop logs it as a WorldRevised when it is newer than the running one.
+// Only the newest offer is kept.
+func (a *worldActor) offerRevision(w maopao.World) {
+	for {
+		select {
+		case a.revisions <- w:
+			return
+		default:
+		}
+		select {
+		case old := <-a.revisions:
+			if old.Revision > w.Revision {
+				w = old
+			}
+		default:
+		}
+	}
 }
 
 func (a *worldActor) stop(handOver bool) {
@@ -132,6 +156,7 @@ func (a *worldActor) run(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("world %s: log reader stopped", a.def.ID)
 			}
+			revision := a.state.World.Revision
 			wentLive, err := a.apply(genCtx, &genWG, m, takeoverSeq)
 			if err != nil {
 				// Skipping an entry would make this state differ from any
@@ -141,7 +166,19 @@ func (a *worldActor) run(ctx context.Context) error {
 			if wentLive {
 				lastTick = time.Now()
 				log.Info("world live", "seq", a.seq, "clock", a.state.Clock)
+				// The store may hold a revision newer than the snapshot.
+				a.offerRevision(a.def)
 			}
+			if a.live && a.state.World.Revision != revision {
+				log.Info("world revision applied", "revision", a.state.World.Revision)
+				// A snapshot now, so a restart never rebuilds this world
+				// from a definition older than the one it runs.
+				if err := a.snapshot(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("snapshot after revision", "err", err)
+				}
+			}
+		case w := <-a.revisions:
+			a.revise(ctx, w, log)
 		case <-tick.C:
 			if !a.live || len(a.state.People) == 0 {
 				// Nobody is here: the world sleeps, costing nothing. The
@@ -166,6 +203,64 @@ func (a *worldActor) run(ctx context.Context) error {
 				}
 			}
 		}
+	}
+}
+
+// revise logs a newer definition as a WorldRevised, with the cards of
+// the residents the world has never had (staged in entries of their own
+// when they would not fit in one with it). Nothing is logged that the
+// state would refuse: a revision that cannot apply is reported and left.
+func (a *worldActor) revise(ctx context.Context, def maopao.World, log *slog.Logger) {
+	if !a.live || def.Revision <= a.state.World.Revision || def.Revision <= a.proposed {
+		return // not live yet (offered again when it is), or not newer
+	}
+	rev := world.WorldRevised{World: def}
+	for _, id := range a.state.NewResidents(def) {
+		c, err := a.svc.Store.GetCharacter(ctx, id)
+		if err != nil {
+			log.Warn("world revision: load a new resident; trying again later", "revision", def.Revision, "character", id, "err", err)
+			return
+		}
+		c.Avatar, c.AvatarType, c.Assets = nil, "", nil
+		rev.Cards = append(rev.Cards, c)
+	}
+	if err := a.state.CheckRevision(rev); err != nil {
+		log.Error("world revision refused", "revision", def.Revision, "err", err)
+		a.proposed = def.Revision
+		return
+	}
+	limit := int(a.svc.Bus.MaxPayload()) - 4<<10 // room for the log entry's envelope
+	raw, err := world.EncodeInput(rev)
+	if err != nil {
+		log.Error("encode world revision", "err", err)
+		return
+	}
+	if len(raw) > limit {
+		// The cards go ahead in entries of their own.
+		var batch []maopao.Character
+		size := 0
+		flush := func() bool {
+			if len(batch) == 0 {
+				return true
+			}
+			ok := a.appendOwn(ctx, world.CardsStaged{Cards: batch})
+			batch, size = nil, 0
+			return ok
+		}
+		for _, c := range rev.Cards {
+			b, _ := json.Marshal(c)
+			if size+len(b) > limit/2 && !flush() {
+				return
+			}
+			batch, size = append(batch, c), size+len(b)
+		}
+		if !flush() {
+			return
+		}
+		rev.Cards = nil
+	}
+	if a.appendOwn(ctx, rev) {
+		a.proposed = def.Revision
 	}
 }
 
@@ -330,20 +425,25 @@ func (a *worldActor) append(ctx context.Context, e protocol.WorldLogEntry, msgID
 	return seq, nil
 }
 
-// appendOwn logs one of the owner's own inputs under its epoch.
-func (a *worldActor) appendOwn(ctx context.Context, in world.Input) {
+// appendOwn logs one of the owner's own inputs under its epoch and
+// reports whether it is in the log.
+func (a *worldActor) appendOwn(ctx context.Context, in world.Input) bool {
 	raw, err := world.EncodeInput(in)
 	if err != nil {
 		a.svc.Log.Error("encode world input", "err", err)
-		return
+		return false
 	}
 	msgID := ""
 	if g, ok := in.(world.Generated); ok {
 		msgID = fmt.Sprintf("%s/%d/%s", a.def.ID, a.epoch, g.WorkID)
 	}
-	if _, err := a.append(ctx, protocol.WorldLogEntry{Owner: a.svc.Owner, Epoch: a.epoch, Input: raw}, msgID); err != nil && ctx.Err() == nil {
-		a.svc.Log.Warn("append own input", "world", a.def.ID, "err", err)
+	if _, err := a.append(ctx, protocol.WorldLogEntry{Owner: a.svc.Owner, Epoch: a.epoch, Input: raw}, msgID); err != nil {
+		if ctx.Err() == nil {
+			a.svc.Log.Warn("append own input", "world", a.def.ID, "err", err)
+		}
+		return false
 	}
+	return true
 }
 
 func (a *worldActor) snapshot(ctx context.Context) error {

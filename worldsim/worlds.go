@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 // WorldStore is what the world runner needs from storage.
 type WorldStore interface {
 	ListWorlds(ctx context.Context) ([]maopao.World, error)
+	// GetWorld returns maopao.ErrNotFound (wrapped) when absent.
+	GetWorld(ctx context.Context, id string) (maopao.World, error)
 	GetCharacter(ctx context.Context, id string) (maopao.Character, error)
 	// GetWorldSnapshot returns maopao.ErrNotFound (wrapped) when there is none.
 	GetWorldSnapshot(ctx context.Context, worldID string) (maopao.WorldSnapshot, error)
@@ -112,6 +115,28 @@ func (s *WorldService) Run(ctx context.Context) error {
 	s.actors = map[string]*worldActor{}
 	s.failed = map[string]startFailure{}
 	s.mu.Unlock()
+	// A creator's edit reaches the running world at once; the claim loop
+	// below would find it too, a little later, if this notice is missed.
+	revised, err := s.Bus.Subscribe(protocol.WorldRevisedSubjects, func(m bus.Msg) {
+		id := strings.TrimPrefix(m.Subject, strings.TrimSuffix(protocol.WorldRevisedSubjects, "*"))
+		s.mu.Lock()
+		a := s.actors[id]
+		s.mu.Unlock()
+		if a == nil {
+			return
+		}
+		go func() {
+			gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if w, err := s.Store.GetWorld(gctx, id); err == nil {
+				a.offerRevision(w)
+			}
+		}()
+	})
+	if err != nil {
+		return err
+	}
+	defer revised.Unsubscribe()
 	t := time.NewTicker(s.ClaimEvery)
 	defer t.Stop()
 	for {
@@ -160,6 +185,11 @@ func (s *WorldService) claim(ctx context.Context) {
 			a.stopDeleted()
 		}
 	}
+	for _, w := range worlds {
+		if a := s.actors[w.ID]; a != nil {
+			a.offerRevision(w)
+		}
+	}
 	s.mu.Unlock()
 	for _, w := range worlds {
 		s.mu.Lock()
@@ -174,7 +204,7 @@ func (s *WorldService) claim(ctx context.Context) {
 		if err != nil || !ok {
 			continue
 		}
-		a := &worldActor{svc: s, def: w, epoch: rev, done: make(chan struct{})}
+		a := &worldActor{svc: s, def: w, epoch: rev, done: make(chan struct{}), revisions: make(chan maopao.World, 1)}
 		actx, cancel := context.WithCancel(context.Background())
 		a.cancel = cancel
 		s.mu.Lock()

@@ -91,6 +91,7 @@ func (Generated) inputKind() string         { return "generated" }
 func (ImportanceRated) inputKind() string   { return "importance_rated" }
 func (ReflectionWritten) inputKind() string { return "reflection_written" }
 func (WorldRevised) inputKind() string      { return "world_revised" }
+func (CardsStaged) inputKind() string       { return "cards_staged" }
 
 // envelope is how an input travels in the log: its kind and its fields.
 type envelope struct {
@@ -148,6 +149,8 @@ func DecodeInput(data []byte) (Input, error) {
 		in = &ReflectionWritten{}
 	case "world_revised":
 		in = &WorldRevised{}
+	case "cards_staged":
+		in = &CardsStaged{}
 	default:
 		return nil, fmt.Errorf("world: decode input: unknown kind %q", env.Kind)
 	}
@@ -183,6 +186,8 @@ func deref(in Input) Input {
 	case *ReflectionWritten:
 		return *v
 	case *WorldRevised:
+		return *v
+	case *CardsStaged:
 		return *v
 	}
 	return in

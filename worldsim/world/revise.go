@@ -2,6 +2,7 @@ package world
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,6 +16,26 @@ import (
 type WorldRevised struct {
 	World maopao.World       `json:"world"`
 	Cards []maopao.Character `json:"cards,omitempty"`
+}
+
+// CardsStaged: cards for the next revision, logged ahead of it when they
+// are too many for one log entry with the definition.
+type CardsStaged struct {
+	Cards []maopao.Character `json:"cards"`
+}
+
+// stage keeps cards for the next revision (a later card with the same ID
+// replaces an earlier one).
+func (s *State) stage(in CardsStaged) []Effect {
+	for _, c := range in.Cards {
+		c.Avatar, c.AvatarType, c.Assets = nil, "", nil
+		if k := slices.IndexFunc(s.Staged, func(x maopao.Character) bool { return x.ID == c.ID }); k >= 0 {
+			s.Staged[k] = c
+		} else {
+			s.Staged = append(s.Staged, c)
+		}
+	}
+	return nil
 }
 
 // NewResidents lists the residents of def the state has never had: the
@@ -42,7 +63,7 @@ func (s *State) CheckRevision(rev WorldRevised) error {
 	if err := validate(rev.World); err != nil {
 		return err
 	}
-	cards := cardsByID(rev.Cards)
+	cards := cardsByID(append(slices.Clone(s.Staged), rev.Cards...))
 	for _, id := range s.NewResidents(rev.World) {
 		if _, ok := cards[id]; !ok {
 			return fmt.Errorf("world %q: revision %d: no character card for new resident %q: %w", s.World.ID, rev.World.Revision, id, maopao.ErrInvalid)
@@ -175,7 +196,8 @@ func (s *State) revise(in WorldRevised) []Effect {
 			a.setResident(r) // it goes on where it is until its routine moves it
 		}
 	}
-	cards := cardsByID(in.Cards)
+	cards := cardsByID(append(s.Staged, in.Cards...))
+	s.Staged = nil
 	for _, r := range def.Residents {
 		if known[r.CharacterID] {
 			continue

@@ -267,3 +267,27 @@ func TestWorldLorebook(t *testing.T) {
 		t.Fatalf("an entry whose key was never said fired:\n%s", prompts[0])
 	}
 }
+
+// Cards too many for one log entry come first as CardsStaged; the
+// revision after them finds them.
+func TestRevisionWithStagedCards(t *testing.T) {
+	def, chars := lane()
+	def.Revision = 1
+	s, err := New(Config{ConversationPermille: -1}, def, chars, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, eve := laneRevision2()
+	s.Step(CardsStaged{Cards: []maopao.Character{eve}})
+	if err := s.CheckRevision(WorldRevised{World: rev}); err != nil {
+		t.Fatalf("staged card not counted: %v", err)
+	}
+	s.Step(WorldRevised{World: rev})
+	if where, _ := s.WhereIs("eve"); where != "garden" || len(s.Staged) != 0 {
+		t.Fatalf("eve at %q, %d cards still staged", where, len(s.Staged))
+	}
+	clone, err := s.Clone()
+	if err != nil || clone.Summary() != s.Summary() {
+		t.Fatalf("clone: %v", err)
+	}
+}

@@ -44,6 +44,8 @@ func (s *State) Step(in Input) []Effect {
 		effs = s.generated(in)
 	case WorldRevised:
 		effs = s.revise(in)
+	case CardsStaged:
+		effs = s.stage(in)
 	case ImportanceRated:
 		effs = s.rate(in.MemoryID, in.Score)
 	case ReflectionWritten:

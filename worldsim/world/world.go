@@ -129,24 +129,26 @@ type State struct {
 	// it is not part of the state (nil estimates).
 	CountTokens func(string) int `json:"-"`
 
-	Config Config          `json:"config"`
-	World  maopao.World    `json:"world"`
-	Seed   uint64          `json:"seed"`
-	Rng    uint64          `json:"rng"`   // splitmix64 state
-	Clock  int64           `json:"clock"` // sim minutes since the world's first midnight
-	SubMin int64           `json:"sub"`   // real time not yet turned into sim minutes, in 1e-6 sim minutes
-	Actors []Actor         `json:"actors"`
-	Rooms  []Room          `json:"rooms"` // one per location, same order
-	People []Player        `json:"players"`
-	Convos []Conversation  `json:"conversations"`
-	Thread []Thread        `json:"threads"` // private conversations, oldest activity first
-	Queue  []Work          `json:"queue"`
-	Flight []Work          `json:"in_flight"`
-	Due    []int           `json:"due_reflections"` // actor indexes waiting for a reflection slot
-	Seen   []string        `json:"seen"`            // recent player message IDs, for redelivery
-	Next   Counters        `json:"next"`
-	Stats  Stats           `json:"stats"`
-	idx    *derivedIndexes `json:"-"`
+	Config Config         `json:"config"`
+	World  maopao.World   `json:"world"`
+	Seed   uint64         `json:"seed"`
+	Rng    uint64         `json:"rng"`   // splitmix64 state
+	Clock  int64          `json:"clock"` // sim minutes since the world's first midnight
+	SubMin int64          `json:"sub"`   // real time not yet turned into sim minutes, in 1e-6 sim minutes
+	Actors []Actor        `json:"actors"`
+	Rooms  []Room         `json:"rooms"` // one per location, same order
+	People []Player       `json:"players"`
+	Convos []Conversation `json:"conversations"`
+	Thread []Thread       `json:"threads"` // private conversations, oldest activity first
+	Queue  []Work         `json:"queue"`
+	Flight []Work         `json:"in_flight"`
+	Due    []int          `json:"due_reflections"` // actor indexes waiting for a reflection slot
+	Seen   []string       `json:"seen"`            // recent player message IDs, for redelivery
+	// Staged are cards logged for the next revision (CardsStaged).
+	Staged []maopao.Character `json:"staged,omitempty"`
+	Next   Counters           `json:"next"`
+	Stats  Stats              `json:"stats"`
+	idx    *derivedIndexes    `json:"-"`
 }
 
 // Counters hand out IDs; they only grow.

@@ -117,6 +117,7 @@ el.back.addEventListener("click", function () { setTimeout(leftStudio, 0); });
 function renderAccount() {
   el.auth.hidden = !!account;
   el.main.hidden = !account;
+  accountListeners.forEach(function (f) { f(account); });
   if (!account) {
     el.authUser.focus();
     return;
@@ -742,7 +743,30 @@ function parentPath(p) {
   return i > 0 ? p.slice(0, i) : "";
 }
 
-// ---- for studio_chat.js ----
+// ---- for studio_chat.js and world_studio.js ----
+
+export { api, problemText, showFieldErrors, clearErrors };
+
+// onAccount calls f(account) whenever the studio shows an account (null
+// once signed out).
+const accountListeners = [];
+export function onAccount(f) { accountListeners.push(f); }
+
+// yieldEditor hands the editor area to another editor (the world
+// studio). It refuses while the character has unsaved edits, saying so;
+// a second call for the same target drops them.
+export function yieldEditor(target) {
+  if (!leaving(target)) return false;
+  discardFor = null;
+  draft = null;
+  store(LS_EDIT, null);
+  el.form.hidden = true;
+  el.editorEmpty.hidden = true;
+  hideNotices();
+  markSelected();
+  listeners.forEach(function (f) { f(); });
+  return true;
+}
 
 // currentAccount is the signed-in creator, or null.
 export function currentAccount() { return account; }

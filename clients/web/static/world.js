@@ -6,10 +6,10 @@
 // All text from the server or the player goes in through textContent.
 
 import { $, button, enterSubmits, loadJSON, make, store } from "./dom.js";
-import { Connection, forgetToken, newMessageID, storedPlayer } from "./connection.js";
+import { Connection, forgetToken, guestToken, newMessageID, storedPlayer } from "./connection.js";
 import { drawMap, worldClock } from "./world_map.js";
 import { showList } from "./app.js";
-import { leftStudio } from "./studio.js";
+import { currentAccount, leftStudio } from "./studio.js";
 
 const MAX_SAY_RUNES = 4000;
 const LS_WORLD = "maopao.world";
@@ -182,6 +182,12 @@ function setConn(kind, text) {
 // The view's connection, open while the view is shown. Its requests'
 // metadata is {kind: "list"|"join"|"move"|"say", el?, box?}.
 const conn = new Connection("x", {
+  // A signed-in creator enters worlds as themselves (their private worlds
+  // too); anyone else as the page's guest.
+  token: function () {
+    const a = currentAccount();
+    return a ? Promise.resolve(a.token) : guestToken();
+  },
   onStatus: setConn,
   onWelcome: onWelcome,
   onFrame: handle,
@@ -278,6 +284,11 @@ function pickerProblem(text) {
 
 function onWorlds(f) {
   const list = Array.isArray(f.worlds) ? f.worlds : [];
+  if (wanted) {
+    const w = list.find(function (x) { return x.id === wanted; });
+    wanted = null;
+    if (w) { join(w, ""); return; }
+  }
   el.loading.hidden = list.length > 0;
   el.loading.textContent = list.length ? "" : "No worlds yet.";
   el.pickerError.hidden = true;
@@ -298,6 +309,17 @@ function onWorlds(f) {
     card.append(places, enter);
     return card;
   }));
+}
+
+// openWorld shows the worlds and enters one (the studio's "Open in
+// Worlds").
+let wanted = null;
+export function openWorld(id) {
+  if (shown && world && world.id === id) return;
+  if (shown) { resetWorld(); conn.close(); shown = false; }
+  wanted = id;
+  world = null;
+  showWorlds(true);
 }
 
 function join(w, locationID) {
@@ -449,6 +471,13 @@ function onEvent(ev, old) {
   if (!world || ev.world_id !== world.id) return;
   if (ev.kind !== "delta" && !old) tick(ev.sim_minute);
   noteActor(ev.actor);
+  if (ev.kind === "moved" || ev.kind === "changed") {
+    // The world put the player elsewhere (its place was removed), or a new
+    // revision of it applies: the gateway sends world_joined with the new
+    // place, map and people after this; the feed says what happened.
+    if (!old) notice(el.feed, ev.kind, ev, ev.text || "The world has changed.");
+    return;
+  }
   const priv = !!ev.private_with;
   if (!priv && ev.location_id && ev.location_id !== here) return; // the place just left
   let box = priv ? openChat(ev.private_with, ev.actor && ev.actor.kind === "character" ? ev.actor.name : "", false).log : el.feed;

@@ -3,9 +3,11 @@
 
 import { button, make } from "./dom.js";
 
-// drawMap lays the places out in rows by walking distance from the first
-// one (connections taken both ways; places no path reaches go below),
-// paths drawn underneath. Only places next to here can be clicked.
+// drawMap puts the places where the world's creator placed them or, when
+// some have no place on the map, lays them out in rows by walking distance
+// from the first one (connections taken both ways; places no path reaches
+// go below), paths drawn underneath. Only places next to here can be
+// clicked.
 export function drawMap(container, locs, here, onMove) {
   const byId = new Map(locs.map(function (l) { return [l.id, l]; }));
   const near = new Set(locs.filter(function (l) { return l.id === here; }).flatMap(function (l) { return l.connections || []; }));
@@ -26,10 +28,7 @@ export function drawMap(container, locs, here, onMove) {
   });
   const rows = [];
   order.forEach(function (id) { (rows[row.get(id)] = rows[row.get(id)] || []).push(id); });
-  const pos = new Map();
-  rows.forEach(function (ids, r) {
-    ids.forEach(function (id, k) { pos.set(id, { x: (k + 0.5) / ids.length * 100, y: (r + 0.5) / rows.length * 100 }); });
-  });
+  const pos = mapPositions(locs, rows);
   container.style.setProperty("--rows", String(Math.max(rows.length, 1)));
   const svgNS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNS, "svg");
@@ -72,6 +71,23 @@ export function drawMap(container, locs, here, onMove) {
     nodes.push(b);
   });
   container.replaceChildren.apply(container, nodes);
+}
+
+// mapPositions is where each place goes, in percent: the creator's
+// positions when every place has one (kept off the very edges, where a
+// label would be cut), the rows otherwise.
+export function mapPositions(locs, rows) {
+  const pos = new Map();
+  const placed = locs.length > 0 && locs.every(function (l) { return l.map && isFinite(l.map.x) && isFinite(l.map.y); });
+  if (placed) {
+    const clamp = function (v) { return Math.min(92, Math.max(8, v)); };
+    locs.forEach(function (l) { pos.set(l.id, { x: clamp(l.map.x), y: clamp(l.map.y) }); });
+    return pos;
+  }
+  rows.forEach(function (ids, r) {
+    ids.forEach(function (id, k) { pos.set(id, { x: (k + 0.5) / ids.length * 100, y: (r + 0.5) / rows.length * 100 }); });
+  });
+  return pos;
 }
 
 // worldClock follows the world's time. The world's pace is not in the

@@ -314,6 +314,12 @@ func cardImport(ctx context.Context, o serverOpts, file, visibility string) (str
 	if err != nil {
 		return "", nil, err
 	}
+	return cardImportBytes(ctx, o, filepath.Base(file), data, visibility)
+}
+
+// cardImportBytes uploads a card held in memory under a file name (whose
+// extension tells its format) and returns the new character's id.
+func cardImportBytes(ctx context.Context, o serverOpts, file string, data []byte, visibility string) (string, []string, error) {
 	tok, err := o.token()
 	if err != nil {
 		return "", nil, err
@@ -332,7 +338,7 @@ func cardImport(ctx context.Context, o serverOpts, file, visibility string) (str
 			return "", nil, err
 		}
 	}
-	fw, err := mw.CreateFormFile("file", filepath.Base(file))
+	fw, err := mw.CreateFormFile("file", file)
 	if err != nil {
 		return "", nil, err
 	}

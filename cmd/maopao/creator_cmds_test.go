@@ -40,7 +40,7 @@ func startServer(t *testing.T) string {
 func run(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "maopao", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newAccountCmd(), newCardCmd(), newMemoryCmd())
+	root.AddCommand(newAccountCmd(), newCardCmd(), newMemoryCmd(), newWorldCmd())
 	var out, errOut bytes.Buffer
 	root.SetArgs(args)
 	root.SetOut(&out)

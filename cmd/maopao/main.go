@@ -19,7 +19,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetArgs(llamaCppSpellings(os.Args[1:]))
-	root.AddCommand(newServeCmd(), newGatewayCmd(), newWorldsimCmd(), newEngineCmd(), newChatCmd(), newAccountCmd(), newCardCmd(), newModelCmd(), newMemoryCmd())
+	root.AddCommand(newServeCmd(), newGatewayCmd(), newWorldsimCmd(), newEngineCmd(), newChatCmd(), newAccountCmd(), newCardCmd(), newModelCmd(), newMemoryCmd(), newWorldCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "maopao:", err)
 		os.Exit(1)

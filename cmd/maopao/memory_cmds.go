@@ -49,7 +49,7 @@ func memoryListCmd() *cobra.Command {
 					Next     *int                `json:"next"`
 				}
 				q := url.Values{"character": {id}, "offset": {fmt.Sprint(offset)}, "limit": {"200"}}
-				if err := memoryRequest(cmd, o, http.MethodGet, "/api/v1/memories?"+q.Encode(), nil, &page); err != nil {
+				if err := authedJSON(cmd, o, http.MethodGet, "/api/v1/memories?"+q.Encode(), nil, &page); err != nil {
 					return fmt.Errorf("list memories: %w", err)
 				}
 				for _, m := range page.Memories {
@@ -87,7 +87,7 @@ func memoryAddCmd() *cobra.Command {
 			}
 			var m maopao.ChatMemory
 			body := map[string]any{"text": args[0], "pinned": pinned}
-			if err := memoryRequest(cmd, o, http.MethodPost, "/api/v1/memories?character="+url.QueryEscape(id), body, &m); err != nil {
+			if err := authedJSON(cmd, o, http.MethodPost, "/api/v1/memories?character="+url.QueryEscape(id), body, &m); err != nil {
 				return fmt.Errorf("add memory: %w", err)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), m.ID)
@@ -107,7 +107,7 @@ func memoryEditCmd() *cobra.Command {
 		Short: "Rewrite a memory (it becomes your note)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := memoryRequest(cmd, o, http.MethodPatch, "/api/v1/memories/"+url.PathEscape(args[0]), map[string]any{"text": args[1]}, nil); err != nil {
+			if err := authedJSON(cmd, o, http.MethodPatch, "/api/v1/memories/"+url.PathEscape(args[0]), map[string]any{"text": args[1]}, nil); err != nil {
 				return fmt.Errorf("edit memory: %w", err)
 			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "rewrote %s\n", args[0])
@@ -130,7 +130,7 @@ func memoryPinCmd(use string, pin bool) *cobra.Command {
 		Example: "  maopao memory " + use + " 6f1c2b8e-… --url http://127.0.0.1:8080",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := memoryRequest(cmd, o, http.MethodPatch, "/api/v1/memories/"+url.PathEscape(args[0]), map[string]any{"pinned": pin}, nil); err != nil {
+			if err := authedJSON(cmd, o, http.MethodPatch, "/api/v1/memories/"+url.PathEscape(args[0]), map[string]any{"pinned": pin}, nil); err != nil {
 				return fmt.Errorf("%s memory: %w", use, err)
 			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "%sned %s\n", use, args[0])
@@ -149,7 +149,7 @@ func memoryForgetCmd() *cobra.Command {
 		Example: "  maopao memory forget 6f1c2b8e-… --url http://127.0.0.1:8080",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := memoryRequest(cmd, o, http.MethodDelete, "/api/v1/memories/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if err := authedJSON(cmd, o, http.MethodDelete, "/api/v1/memories/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return fmt.Errorf("forget memory: %w", err)
 			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "forgot %s\n", args[0])
@@ -160,11 +160,12 @@ func memoryForgetCmd() *cobra.Command {
 	return cmd
 }
 
-// memoryRequest sends a request with the kept identity's token.
-func memoryRequest(cmd *cobra.Command, o serverOpts, method, path string, body, dst any) error {
+// authedJSON calls the server's REST API with the identity kept for it:
+// body (if any) as JSON in, a 2xx JSON answer into dst (if any).
+func authedJSON(cmd *cobra.Command, o serverOpts, method, path string, body, dst any) error {
 	tok, err := o.token()
 	if err != nil || tok == "" {
-		return errors.New("no identity kept for this server: chat once with `maopao chat --url …` (or log in with `maopao account login`)")
+		return errors.New("no identity kept for this server: log in with `maopao account login` (or chat once with `maopao chat --url …`)")
 	}
 	endpoint, err := o.endpoint(path)
 	if err != nil {
@@ -197,7 +198,7 @@ func resolveCharacterID(cmd *cobra.Command, o serverOpts, character string) (str
 	var one struct {
 		ID string `json:"id"`
 	}
-	if err := memoryRequest(cmd, o, http.MethodGet, "/api/v1/characters/"+url.PathEscape(character), nil, &one); err == nil && one.ID != "" {
+	if err := authedJSON(cmd, o, http.MethodGet, "/api/v1/characters/"+url.PathEscape(character), nil, &one); err == nil && one.ID != "" {
 		return one.ID, nil
 	}
 	var list struct {
@@ -206,7 +207,7 @@ func resolveCharacterID(cmd *cobra.Command, o serverOpts, character string) (str
 			Name string `json:"name"`
 		} `json:"characters"`
 	}
-	if err := memoryRequest(cmd, o, http.MethodGet, "/api/v1/characters?limit=200&q="+url.QueryEscape(character), nil, &list); err != nil {
+	if err := authedJSON(cmd, o, http.MethodGet, "/api/v1/characters?limit=200&q="+url.QueryEscape(character), nil, &list); err != nil {
 		return "", fmt.Errorf("find character %q: %w", character, err)
 	}
 	var found []string

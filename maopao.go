@@ -294,6 +294,9 @@ type World struct {
 	// Lorebook is the world's own lore: its entries fire in every
 	// resident's prompts as a card's lorebook does in a chat.
 	Lorebook *Lorebook `json:"lorebook,omitempty" bson:"lorebook,omitempty"`
+	// Events are happenings the creator scheduled: residents perceive and
+	// react to them, players see them.
+	Events []ScheduledEvent `json:"events,omitempty" bson:"events,omitempty"`
 	// SimMinutesPerSecond is how fast the world's clock runs: 1 means a
 	// sim minute passes every real second.
 	SimMinutesPerSecond float64    `json:"sim_minutes_per_second" bson:"sim_minutes_per_second"`
@@ -313,6 +316,32 @@ type Location struct {
 	Connections []string `json:"connections" bson:"connections"` // IDs of locations one can walk to
 	// Map places it on the world's map; nil lets clients lay it out.
 	Map *MapPoint `json:"map,omitempty" bson:"map,omitempty"`
+}
+
+// ScheduledEvent is something that happens in a world when its trigger
+// holds: at a time of the sim day, when someone arrives at a place, or
+// when a keyword is said.
+type ScheduledEvent struct {
+	ID   string `json:"id" bson:"id"`
+	Text string `json:"text" bson:"text"` // what happens, as those present perceive it
+	// LocationID is where it happens; "" means every place (for a keyword,
+	// the place where it was said).
+	LocationID string       `json:"location_id,omitempty" bson:"location_id,omitempty"`
+	Trigger    EventTrigger `json:"trigger" bson:"trigger"`
+	// CooldownMinutes keeps it from happening again for this many sim
+	// minutes (0: 60); Once makes it happen only the first time.
+	CooldownMinutes int  `json:"cooldown_minutes,omitempty" bson:"cooldown_minutes,omitempty"`
+	Once            bool `json:"once,omitempty" bson:"once,omitempty"`
+}
+
+// EventTrigger says when a ScheduledEvent happens; exactly one field is set.
+type EventTrigger struct {
+	AtMinute *int   `json:"at_minute,omitempty" bson:"at_minute,omitempty"` // every sim day at this minute, 0..1439
+	Arrival  string `json:"arrival,omitempty" bson:"arrival,omitempty"`     // someone arrives at this location
+	Keyword  string `json:"keyword,omitempty" bson:"keyword,omitempty"`     // a line said contains it (any case)
+	// Who narrows an arrival or a keyword to whom it counts for: "player"
+	// (any player), a resident's character ID, or "" (anyone).
+	Who string `json:"who,omitempty" bson:"who,omitempty"`
 }
 
 // MapPoint is a position on a world's map, in percent of its width (X)

@@ -24,6 +24,7 @@ const (
 	MaxWorldResidents   = 1000
 	MaxRoutineSteps     = 48
 	MaxSimMinutesPerSec = 600
+	MaxWorldEvents      = 100
 )
 
 // locationIDRE keeps location ids usable as NATS subject tokens.
@@ -31,13 +32,14 @@ var locationIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // WorldBody is the JSON a creator sends to create or replace a world.
 type WorldBody struct {
-	Name                string            `json:"name"`
-	Description         string            `json:"description"`
-	Locations           []maopao.Location `json:"locations"`
-	Residents           []maopao.Resident `json:"residents"`
-	SimMinutesPerSecond float64           `json:"sim_minutes_per_second"`
-	Visibility          maopao.Visibility `json:"visibility"`
-	Lorebook            *maopao.Lorebook  `json:"lorebook,omitempty"`
+	Name                string                  `json:"name"`
+	Description         string                  `json:"description"`
+	Locations           []maopao.Location       `json:"locations"`
+	Residents           []maopao.Resident       `json:"residents"`
+	SimMinutesPerSecond float64                 `json:"sim_minutes_per_second"`
+	Visibility          maopao.Visibility       `json:"visibility"`
+	Lorebook            *maopao.Lorebook        `json:"lorebook,omitempty"`
+	Events              []maopao.ScheduledEvent `json:"events,omitempty"`
 	// Revision is the revision the edit is based on (PUT only).
 	Revision int `json:"revision"`
 }
@@ -150,7 +152,7 @@ func apply(wd *maopao.World, b WorldBody) {
 	wd.Name, wd.Description = strings.TrimSpace(b.Name), b.Description
 	wd.Locations, wd.Residents = b.Locations, b.Residents
 	wd.SimMinutesPerSecond, wd.Visibility = b.SimMinutesPerSecond, b.Visibility
-	wd.Lorebook = b.Lorebook
+	wd.Lorebook, wd.Events = b.Lorebook, b.Events
 }
 
 // loadOwnWorld loads the world a request names for its creator, who alone
@@ -312,6 +314,54 @@ func (a *creatorAPI) validateWorld(r *http.Request, creatorID string, b *WorldBo
 			if utf8.RuneCountInString(st.Activity) > 200 {
 				bad(q+".activity", "must be at most 200 characters")
 			}
+		}
+	}
+	if len(b.Events) > MaxWorldEvents {
+		bad("events", "at most %d events", MaxWorldEvents)
+	}
+	eventIDs := map[string]bool{}
+	for i, ev := range b.Events {
+		p := fmt.Sprintf("events[%d]", i)
+		switch {
+		case !locationIDRE.MatchString(ev.ID):
+			bad(p+".id", "must be 1 to 64 letters, digits, '-' or '_'")
+		case eventIDs[ev.ID]:
+			bad(p+".id", "%q is used twice", ev.ID)
+		}
+		eventIDs[ev.ID] = true
+		if n := utf8.RuneCountInString(strings.TrimSpace(ev.Text)); n == 0 || n > 2000 {
+			bad(p+".text", "must be 1 to 2000 characters")
+		}
+		if ev.LocationID != "" && !ids[ev.LocationID] {
+			bad(p+".location_id", "%q is not a location of this world", ev.LocationID)
+		}
+		set := 0
+		if m := ev.Trigger.AtMinute; m != nil {
+			set++
+			if *m < 0 || *m > 1439 {
+				bad(p+".trigger.at_minute", "must be 0 to 1439 (minutes after midnight)")
+			}
+		}
+		if ev.Trigger.Arrival != "" {
+			set++
+			if !ids[ev.Trigger.Arrival] {
+				bad(p+".trigger.arrival", "%q is not a location of this world", ev.Trigger.Arrival)
+			}
+		}
+		if kw := strings.TrimSpace(ev.Trigger.Keyword); kw != "" {
+			set++
+			if utf8.RuneCountInString(kw) > 100 {
+				bad(p+".trigger.keyword", "must be at most 100 characters")
+			}
+		}
+		if set != 1 {
+			bad(p+".trigger", "needs exactly one of at_minute, arrival, keyword")
+		}
+		if w := ev.Trigger.Who; w != "" && w != "player" && !seen[w] {
+			bad(p+".trigger.who", "must be \"player\", a resident's character id, or empty (anyone)")
+		}
+		if ev.CooldownMinutes < 0 || ev.CooldownMinutes > 10*1440 {
+			bad(p+".cooldown_minutes", "must be 0 to %d", 10*1440)
 		}
 	}
 	var lore validator

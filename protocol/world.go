@@ -137,6 +137,10 @@ const (
 	// WorldChanged: the creator's new revision of the world applies now
 	// (Text says what changed in words; World is the new summary).
 	WorldChanged = "changed"
+	// WorldHappened: one of the creator's scheduled events happened at
+	// LocationID (Text says what; MessageID is its line, which characters'
+	// reactions name in ReplyTo).
+	WorldHappened = "happened"
 )
 
 // WorldEvent is one thing that happened where a player can perceive it.

@@ -609,7 +609,11 @@ func (a *worldActor) view(q protocol.WorldQuery) protocol.WorldView {
 			continue
 		}
 		for _, l := range r.Lines {
-			v.Recent = append(v.Recent, protocol.WorldEvent{Kind: protocol.WorldSaid, WorldID: a.def.ID, LocationID: loc, MessageID: l.ID, ReplyTo: l.ReplyTo,
+			kind := protocol.WorldSaid
+			if l.FromKind == world.KindEvent {
+				kind = protocol.WorldHappened
+			}
+			v.Recent = append(v.Recent, protocol.WorldEvent{Kind: kind, WorldID: a.def.ID, LocationID: loc, MessageID: l.ID, ReplyTo: l.ReplyTo,
 				Actor: protocol.Actor{Kind: l.FromKind, ID: l.From, Name: l.FromName}, Text: l.Text, SimMinute: l.SimMinute})
 		}
 	}

@@ -108,6 +108,15 @@ func TestBrowserWorldStudio(t *testing.T) {
 	typeInto(p, ".w-routine .w-step-activity", "tending the lamp")
 	setSelect(p, ".w-routine .w-step-place", "place-2")
 
+	// An event: gulls when a player reaches the lighthouse.
+	click(p, "#w-add-event")
+	p.waitJS("an event row", `document.querySelector("#w-events .w-event-row .w-event-kind")`, 5*time.Second)
+	typeInto(p, "#w-events .w-event-text", "Gulls scream over the lighthouse.")
+	setSelect(p, "#w-events .w-event-kind", "arrival")
+	p.waitJS("the arrival place picker", `document.querySelector("#w-events .w-event-arrival")`, 5*time.Second)
+	setSelect(p, "#w-events .w-event-arrival", "place-2")
+	setSelect(p, "#w-events .w-event-who", "player")
+
 	click(p, "#w-publish")
 	p.waitJS("published", `!document.getElementById("w-message").hidden && document.getElementById("w-message").textContent.includes("Published")`, 15*time.Second)
 	p.screenshot("world-studio")
@@ -138,6 +147,9 @@ func TestBrowserWorldStudio(t *testing.T) {
 	if light.Map == nil || light.Map.X < 80 || light.Map.Y > 30 {
 		t.Fatalf("the dragged position was not stored: %+v", light.Map)
 	}
+	if len(wd.Events) != 1 || wd.Events[0].Trigger.Arrival != "place-2" || wd.Events[0].Trigger.Who != "player" || wd.Events[0].Text != "Gulls scream over the lighthouse." {
+		t.Fatalf("stored events: %+v", wd.Events)
+	}
 	r := wd.Residents[0]
 	if r.CharacterID != rosa || r.LocationID != "place-2" || len(r.Routine) != 1 || r.Routine[0].Activity != "tending the lamp" || r.Routine[0].LocationID != "place-2" {
 		t.Fatalf("stored resident: %+v", r)
@@ -149,6 +161,7 @@ func TestBrowserWorldStudio(t *testing.T) {
 	p.do("walk to the lighthouse", chromedp.Click(chromedp.CSS(`#world-map .location.reachable[data-id="place-2"]`)))
 	p.waitJS("at the lighthouse with Rosa", fmt.Sprintf(`document.querySelector('#world-map .location.current[data-id="place-2"]') &&
 		document.querySelector('#world-present .actor.character[data-id=%q]')`, rosa), 30*time.Second)
+	p.waitJS("the gulls in the feed", `Array.from(document.querySelectorAll("#world-feed .event.happened")).some(n => n.textContent === "Gulls scream over the lighthouse.")`, 30*time.Second)
 	p.do("address Rosa", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#world-present .actor[data-id=%q] .address`, rosa))))
 	p.do("say hello", chromedp.SendKeys(chromedp.ID("world-input"), "Hello Rosa, is the lamp lit?"), pressEnter)
 	p.waitJS("Rosa answers", fmt.Sprintf(`document.querySelector('#world-feed .event.line.character.said[data-actor-id=%q]')`, rosa), 2*time.Minute)

@@ -88,6 +88,7 @@ const (
 	EventArrived  = "arrived"
 	EventLeft     = "left"
 	EventError    = "error"   // Code says why
+	EventHappened = "happened" // a scheduled world event happened here (Text says what)
 	EventMoved    = "moved"   // to one player: the world put them at LocationID
 	EventChanged  = "changed" // to every player: a new revision of the world applies (Text says what changed)
 )

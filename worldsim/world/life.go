@@ -71,6 +71,7 @@ func (s *State) minute() []Effect {
 			a.Activity = step.Activity
 		}
 	}
+	effs = append(effs, s.timedEvents(at)...)
 	if !s.queueShort(s.Config.TalkQueueMax) {
 		return effs
 	}

@@ -216,6 +216,9 @@ func fitHistory(system engine.ChatMessage, lines []Line, self, cue string, post 
 	var hist []engine.ChatMessage
 	for _, l := range lines {
 		m := engine.ChatMessage{Role: "user", Content: l.FromName + ": " + l.Text}
+		if l.FromKind == KindEvent {
+			m.Content = "[" + l.Text + "]" // narration, not anyone's words
+		}
 		if l.From == self {
 			m = engine.ChatMessage{Role: "assistant", Content: l.Text}
 		}

@@ -206,7 +206,7 @@ func (s *State) arrive(kind, id, name, at, from string) []Effect {
 		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: text, LocationID: at, Importance: imp})
 		effs = append(effs, e)
 	}
-	return effs
+	return append(effs, s.arrivalEvents(at, kind, id)...)
 }
 
 func (s *State) seen(id string) bool {
@@ -296,7 +296,7 @@ func (s *State) say(loc string, line Line, speaker int) ([]Effect, []string) {
 		targets = append(targets, id)
 		effs = append(effs, e)
 	}
-	return effs, targets
+	return append(effs, s.keywordEvents(loc, line)...), targets
 }
 
 func quote(t string) string { return "“" + t + "”" }

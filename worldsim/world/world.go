@@ -144,6 +144,8 @@ type State struct {
 	Flight []Work         `json:"in_flight"`
 	Due    []int          `json:"due_reflections"` // actor indexes waiting for a reflection slot
 	Seen   []string       `json:"seen"`            // recent player message IDs, for redelivery
+	// Happened is when each scheduled event last happened (sim minute).
+	Happened map[string]int64 `json:"happened,omitempty"`
 	// Staged are cards logged for the next revision (CardsStaged).
 	Staged []maopao.Character `json:"staged,omitempty"`
 	Next   Counters           `json:"next"`
@@ -306,6 +308,9 @@ func validate(def maopao.World) error {
 				return fmt.Errorf("world %q: location %q: connection to unknown location %q: %w", def.ID, l.ID, c, maopao.ErrInvalid)
 			}
 		}
+	}
+	if err := validateEvents(def, locs); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i, r := range def.Residents {

@@ -497,6 +497,14 @@ function onEvent(ev, old) {
       }
       if (ev.actor && ev.actor.id === me) return;
       return notice(box, "left", ev, ev.text || (name(ev.actor) + " left."));
+    case "happened": {
+      // One of the creator's events: narration, not anyone's line.
+      if (ev.message_id && box.querySelector('.event.happened[data-message-id="' + CSS.escape(ev.message_id) + '"]')) return;
+      const n = make("div", "event happened", ev.text || "");
+      if (ev.message_id) n.dataset.messageId = ev.message_id;
+      box.append(n);
+      return scrollDown(box, false);
+    }
     case "error": {
       // An error about a private line may come without private_with.
       if (!priv && ev.reply_to && !findLine(el.feed, ev.reply_to)) {

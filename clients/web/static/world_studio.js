@@ -119,6 +119,11 @@ function build() {
   });
   el.addLore.id = "w-add-lore";
 
+  el.events = make("div");
+  el.events.id = "w-events";
+  el.addEvent = button("", "Add event", addEvent);
+  el.addEvent.id = "w-add-event";
+
   el.del = button("danger", "Delete world…", deleteWorld);
   el.del.id = "w-delete";
 
@@ -134,6 +139,9 @@ function build() {
     make("h3", null, "World lore"),
     make("p", "hint-left small", "Entries fire in every resident's prompt when their keys are said, as a card's lorebook does in a chat."),
     el.lore, el.addLore, errorBox("lorebook"),
+    make("h3", null, "Events"),
+    make("p", "hint-left small", "Things that happen: every day at a time, when someone arrives at a place, or when a word is said. Residents there notice and react; players see them."),
+    el.events, el.addEvent, errorBox("events"),
     make("hr"), el.del);
   $("studio-editor").append(ed);
   el.form = ed;
@@ -238,6 +246,7 @@ function edit(w) {
   wd = w;
   wd.locations = wd.locations || [];
   wd.residents = wd.residents || [];
+  wd.events = wd.events || [];
   deleteArmed = false;
   el.del.textContent = "Delete world…";
   el.form.hidden = false;
@@ -276,6 +285,7 @@ function renderAll() {
   renderPlaces();
   renderResidents();
   renderLore();
+  renderEvents();
   renderPick();
 }
 
@@ -290,7 +300,7 @@ async function save(publish) {
   const book = wd.lorebook && wd.lorebook.entries && wd.lorebook.entries.length ? wd.lorebook : null;
   const body = {
     name: wd.name, description: wd.description, locations: wd.locations, residents: wd.residents,
-    sim_minutes_per_second: wd.sim_minutes_per_second, visibility: wd.visibility, lorebook: book, revision: wd.revision
+    sim_minutes_per_second: wd.sim_minutes_per_second, visibility: wd.visibility, lorebook: book, events: wd.events, revision: wd.revision
   };
   const r = wd.id ? await api("PUT", "api/v1/worlds/" + encodeURIComponent(wd.id), body) : await api("POST", "api/v1/worlds", body);
   if (!r.ok) {
@@ -608,6 +618,95 @@ function renderLore() {
     content.addEventListener("input", function () { e.content = content.value; touched(); });
     const rm = button("link", "remove", function () { lore().entries.splice(i, 1); touched(); renderLore(); });
     box.append(row(keys, rm), content, errorBox(p));
+    return box;
+  }));
+}
+
+// ---- events ----
+
+function addEvent() {
+  let n = wd.events.length + 1;
+  while (wd.events.some(function (e) { return e.id === "event-" + n; })) n++;
+  wd.events.push({ id: "event-" + n, text: "", trigger: { at_minute: 12 * 60 } });
+  touched();
+  renderEvents();
+}
+
+function option(value, text) {
+  const o = make("option", null, text);
+  o.value = value;
+  return o;
+}
+
+function triggerKind(t) {
+  if (t.arrival) return "arrival";
+  if (t.keyword != null && t.at_minute == null) return "keyword";
+  return "time";
+}
+
+function renderEvents() {
+  el.events.replaceChildren.apply(el.events, wd.events.map(function (ev, i) {
+    const p = "events[" + i + "]";
+    const box = make("div", "w-event-row");
+    box.dataset.id = ev.id;
+    const text = make("textarea", "w-event-text");
+    text.rows = 2;
+    text.value = ev.text || "";
+    text.placeholder = "What happens, as those there see it: “A storm rolls in from the sea.”";
+    text.dataset.path = p + ".text";
+    text.addEventListener("input", function () { ev.text = text.value; touched(); });
+    const kind = make("select", "w-event-kind");
+    kind.append(option("time", "every day at"), option("arrival", "when someone arrives at"), option("keyword", "when someone says"));
+    kind.value = triggerKind(ev.trigger || {});
+    kind.addEventListener("change", function () {
+      ev.trigger = kind.value === "time" ? { at_minute: 12 * 60 } : kind.value === "arrival" ? { arrival: wd.locations.length ? wd.locations[0].id : "" } : { keyword: "" };
+      touched();
+      renderEvents();
+    });
+    const t = ev.trigger || (ev.trigger = { at_minute: 12 * 60 });
+    let value;
+    if (kind.value === "time") {
+      value = make("input", "w-event-time");
+      value.type = "time";
+      value.value = hhmm(t.at_minute || 0);
+      value.dataset.path = p + ".trigger.at_minute";
+      value.addEventListener("change", function () {
+        const m = /^(\d\d):(\d\d)/.exec(value.value);
+        if (m) t.at_minute = Number(m[1]) * 60 + Number(m[2]);
+        touched();
+      });
+    } else if (kind.value === "arrival") {
+      value = placeSelect(t.arrival, p + ".trigger.arrival", function (v) { t.arrival = v; });
+      value.classList.add("w-event-arrival");
+    } else {
+      value = make("input", "w-event-keyword");
+      value.value = t.keyword || "";
+      value.placeholder = "a word";
+      value.maxLength = 100;
+      value.dataset.path = p + ".trigger.keyword";
+      value.addEventListener("input", function () { t.keyword = value.value; touched(); });
+    }
+    const who = make("select", "w-event-who");
+    who.dataset.path = p + ".trigger.who";
+    who.append(option("", "anyone"), option("player", "a player"));
+    wd.residents.forEach(function (r) { who.append(option(r.character_id, characterName(r.character_id))); });
+    who.value = t.who || "";
+    who.hidden = kind.value === "time";
+    who.addEventListener("change", function () { t.who = who.value || undefined; touched(); });
+    const where = make("select", "w-event-place");
+    where.dataset.path = p + ".location_id";
+    where.append(option("", kind.value === "time" ? "everywhere" : "where it is set off"));
+    wd.locations.forEach(function (l) { where.append(option(l.id, "at " + (l.name || l.id))); });
+    where.value = ev.location_id || "";
+    where.addEventListener("change", function () { ev.location_id = where.value || undefined; touched(); });
+    const onceLabel = make("label", "w-path-label");
+    const once = make("input", "w-event-once");
+    once.type = "checkbox";
+    once.checked = !!ev.once;
+    once.addEventListener("change", function () { ev.once = once.checked; touched(); });
+    onceLabel.append(once, document.createTextNode(" only once"));
+    const rm = button("link", "remove", function () { wd.events.splice(i, 1); touched(); renderEvents(); });
+    box.append(text, row(kind, value, who, where, onceLabel, rm), errorBox(p));
     return box;
   }));
 }

@@ -86,7 +86,7 @@ func TestWorldBodyChecksEventsMapAndLore(t *testing.T) {
 		}
 	}
 	const places = `"locations":[{"id":"a","name":"A","connections":["b"],"map":{"x":10,"y":90}},{"id":"b","name":"B","connections":["a"]}]`
-	check(`{"name":"W",`+places+`,"events":[{"id":"bell","text":"A bell rings.","location_id":"a","trigger":{"at_minute":720}},
+	check(`{"name":"W",` + places + `,"events":[{"id":"bell","text":"A bell rings.","location_id":"a","trigger":{"at_minute":720}},
 		{"id":"cat","text":"A cat.","trigger":{"arrival":"b","who":"player"},"once":true},{"id":"storm","text":"Thunder.","trigger":{"keyword":"storm"},"cooldown_minutes":30}],
 		"lorebook":{"entries":[{"keys":["bell"],"content":"The bell is old.","enabled":true}]}}`)
 	check(`{"name":"W","locations":[{"id":"a","name":"A","map":{"x":101,"y":-1}}]}`, "locations[0].map")

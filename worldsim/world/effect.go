@@ -87,10 +87,10 @@ const (
 	EventSpeaking = "speaking" // a character started composing a line (LineID says which)
 	EventArrived  = "arrived"
 	EventLeft     = "left"
-	EventError    = "error"   // Code says why
+	EventError    = "error"    // Code says why
 	EventHappened = "happened" // a scheduled world event happened here (Text says what)
-	EventMoved    = "moved"   // to one player: the world put them at LocationID
-	EventChanged  = "changed" // to every player: a new revision of the world applies (Text says what changed)
+	EventMoved    = "moved"    // to one player: the world put them at LocationID
+	EventChanged  = "changed"  // to every player: a new revision of the world applies (Text says what changed)
 )
 
 // Event is what players see happen.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/maopao/maopao/bus"
+	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/worldsim"
@@ -76,6 +77,20 @@ func TestGracefulShutdownHandsTheWorldOver(t *testing.T) {
 		for _, tk := range ticks(t, ctx, gjs, w.ID) {
 			ran += tk.RealMillis
 		}
+	}
+	// The ticks are in the log; wait until the world has folded them (a
+	// stop between the two would save the state before the last one).
+	for {
+		q, _ := json.Marshal(protocol.WorldQuery{PlayerID: "p1", LocationID: "tea-house"})
+		msg, err := gw.Request(ctx, protocol.WorldQuerySubject(w.ID), q)
+		var v protocol.WorldView
+		if err == nil && json.Unmarshal(msg.Data, &v) == nil && v.SimMinute >= 30 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the world never reached minute 30: %+v %v", v, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	stopA()
 	if err := <-doneA; err != nil {

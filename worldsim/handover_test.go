@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/maopao/maopao/bus"
-	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/engine/openai"
+	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/worldsim"
 	"github.com/maopao/maopao/worldsim/world"
 )

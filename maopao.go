@@ -263,7 +263,14 @@ type ChatMemory struct {
 	Pinned bool `json:"pinned,omitempty" bson:"pinned,omitempty"`
 	// Source is the message the memory was drawn from ("" for one the
 	// player wrote).
-	Source    string    `json:"source,omitempty" bson:"source,omitempty"`
+	Source string `json:"source,omitempty" bson:"source,omitempty"`
+	// Rated: the engine rated Importance (otherwise a heuristic set it).
+	Rated bool `json:"rated,omitempty" bson:"rated,omitempty"`
+	// Evidence lists the memories a reflection rests on.
+	Evidence []string `json:"evidence,omitempty" bson:"evidence,omitempty"`
+	// Covers is, for a summary, the Seq of the last message it covers; for
+	// a reflection, the creation time (Unix ms) of the newest memory it read.
+	Covers    int64     `json:"covers,omitempty" bson:"covers,omitempty"`
 	CreatedAt time.Time `json:"created_at" bson:"created_at"`
 	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 }
@@ -273,6 +280,13 @@ const (
 	ChatMemorySaid = "said" // what the player said in a line, kept beyond the chat's recent window
 	ChatMemoryFact = "fact" // something the player told about themselves
 	ChatMemoryNote = "note" // written (or rewritten) by the player in the memory manager
+	// ChatMemoryReflection is an insight the engine drew from the pair's
+	// memories (Evidence names them).
+	ChatMemoryReflection = "reflection"
+	// ChatMemorySummary is the engine's rolling summary of one chat's lines
+	// that left the prompt's window (Source is the chat, Covers the last
+	// message Seq it covers).
+	ChatMemorySummary = "summary"
 )
 
 // Errors shared across packages. Adapters wrap them with context; callers

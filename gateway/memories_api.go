@@ -158,7 +158,8 @@ func (a *creatorAPI) loadOwnMemory(r *http.Request) (maopao.ChatMemory, *apiErro
 }
 
 // handleEditMemory answers PATCH /api/v1/memories/{id}: pin or unpin it,
-// rewrite it (it becomes the player's note), change its importance.
+// rewrite it (it becomes the player's note; a rewritten chat summary stays
+// the summary, which the engine goes on from), change its importance.
 func (a *creatorAPI) handleEditMemory(w http.ResponseWriter, r *http.Request) *apiError {
 	m, e := a.loadOwnMemory(r)
 	if e != nil {
@@ -168,7 +169,7 @@ func (a *creatorAPI) handleEditMemory(w http.ResponseWriter, r *http.Request) *a
 	if e := decodeJSONBody(w, r, maxMemoryBody, &body); e != nil {
 		return e
 	}
-	if body.Text != nil && *body.Text != m.Text {
+	if body.Text != nil && *body.Text != m.Text && m.Kind != maopao.ChatMemorySummary {
 		m.Kind = maopao.ChatMemoryNote
 	}
 	if e := applyMemoryBody(&m, body); e != nil {

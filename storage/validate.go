@@ -145,9 +145,9 @@ func ValidChatMemory(m maopao.ChatMemory) error {
 		return fmt.Errorf("%s: importance %d, want 1 to 10: %w", owner, m.Importance, maopao.ErrInvalid)
 	}
 	switch m.Kind {
-	case maopao.ChatMemorySaid, maopao.ChatMemoryFact, maopao.ChatMemoryNote:
+	case maopao.ChatMemorySaid, maopao.ChatMemoryFact, maopao.ChatMemoryNote, maopao.ChatMemoryReflection, maopao.ChatMemorySummary:
 	default:
-		return fmt.Errorf("%s: kind %q, want said, fact or note: %w", owner, m.Kind, maopao.ErrInvalid)
+		return fmt.Errorf("%s: kind %q, want said, fact, note, reflection or summary: %w", owner, m.Kind, maopao.ErrInvalid)
 	}
 	return nil
 }

@@ -710,6 +710,13 @@ func generate(s ChatState, lineID, replyID, exclude string, mems []maopao.ChatMe
 		}
 	}
 	mem.Facts = nil
+	// This chat's summary, written by the engine (keeper.go), tells what
+	// came before the window in place of the clipped transcript.
+	summaryID := SummaryMemoryID(s.Conversation.ID)
+	if k := slices.IndexFunc(mems, func(m maopao.ChatMemory) bool { return m.ID == summaryID }); k >= 0 {
+		mem.Summary = mems[k].Text
+		mems = slices.Delete(slices.Clone(mems), k, k+1)
+	}
 	for _, m := range selectMemories(mems, query, s.Op.AcceptedAt, inWindow, budget, count) {
 		mem.Facts = append(mem.Facts, m.Text)
 	}

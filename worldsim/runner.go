@@ -60,6 +60,7 @@ type ChatService struct {
 	held              map[*heldLine]struct{}
 	wg                sync.WaitGroup
 	contextFromEngine bool
+	keeper            *memoryKeeper
 }
 
 // Run consumes until ctx is cancelled, then stops every actor; lines being
@@ -98,7 +99,10 @@ func (s *ChatService) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.actors = map[string]*chatActor{}
 	s.parts = map[int]*chatPartition{}
+	s.keeper = newKeeper(s.Store, s.Engine, s.Log)
 	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.keeper.run(ctx) }()
 	s.heldMu.Lock()
 	s.held = map[*heldLine]struct{}{}
 	s.heldMu.Unlock()
@@ -590,6 +594,11 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		for attempt := 0; ; attempt++ {
 			stored, created, err := st.AppendMessage(ctx, m)
 			if err == nil {
+				if stored.Role == maopao.RoleCharacter && stored.Status != maopao.StatusFailed {
+					// A reply is out: the pair's memory work may follow.
+					a.svc.keeper.enqueue(keeperJob{PlayerID: a.state.Conversation.PlayerID, CharacterID: a.state.Character.ID,
+						ConversationID: a.convID, PlayerName: a.state.PlayerName, CharacterName: a.state.Character.Name, Window: a.state.Config.HistoryWindow})
+				}
 				return MessageStored{Message: stored, Created: created}
 			}
 			if ctx.Err() != nil || attempt == 4 {

@@ -27,6 +27,8 @@ func testChatMemories(t *testing.T, s storage.Store) {
 		chatMemory("m5", "p1c", "1", "A pair that joins like p1+c1.", base),
 	}
 	mems[1].Pinned, mems[1].Source = true, "msg-9"
+	// The engine's fields: a rated reflection with its evidence, a summary's cover.
+	mems[1].Kind, mems[1].Rated, mems[1].Evidence, mems[1].Covers = maopao.ChatMemoryReflection, true, []string{"m1", "m0"}, 42
 	for _, m := range mems {
 		must(t, s.PutChatMemory(ctx, m))
 	}

@@ -252,11 +252,24 @@ func fitHistory(system engine.ChatMessage, lines []Line, self, cue string, post 
 	return append(out, post...)
 }
 
-func (s *State) rateRequest(w *Work) engine.Request {
-	msgs := []engine.ChatMessage{
+// RatingMessages ask the engine how significant a memory is (the
+// Generative Agents prompt); ParseScore reads the answer.
+func RatingMessages(memory string) []engine.ChatMessage {
+	return []engine.ChatMessage{
 		{Role: "system", Content: "You rate memories. Answer with a single whole number from 1 to 10 and nothing else."},
-		{Role: "user", Content: "On a scale from 1 to 10, where 1 is entirely everyday (making tea, walking to the shop) and 10 is deeply moving (a death in the family, falling in love), how significant is this memory?\nMemory: " + w.Query + "\nRating:"},
+		{Role: "user", Content: "On a scale from 1 to 10, where 1 is entirely everyday (making tea, walking to the shop) and 10 is deeply moving (a death in the family, falling in love), how significant is this memory?\nMemory: " + memory + "\nRating:"},
 	}
+}
+
+// ParseScore reads the first whole number 1..10 in a rating answer.
+func ParseScore(text string) (int, bool) { return parseScore(text) }
+
+// ParseInsight reads one line of a reflection answer: the insight and the
+// numbers of the statements it cites ("insight (because of 1, 5)").
+func ParseInsight(line string) (string, []int) { return parseInsight(line) }
+
+func (s *State) rateRequest(w *Work) engine.Request {
+	msgs := RatingMessages(w.Query)
 	req := s.request(w, msgs)
 	req.MaxTokens = 4
 	return req

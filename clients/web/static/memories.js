@@ -32,7 +32,7 @@ function showError(e) {
   el.error.textContent = e ? "Memories: " + e.message : "";
 }
 
-const kindLabel = { said: "you said", fact: "fact", note: "your note" };
+const kindLabel = { said: "you said", fact: "fact", note: "your note", reflection: "insight", summary: "summary of a chat" };
 
 function row(m) {
   const li = make("li", "memory" + (m.pinned ? " pinned" : ""));

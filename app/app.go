@@ -64,10 +64,13 @@ type Config struct {
 	// requests (defaults 4 and 8).
 	LinesPerSecond float64
 	LineBurst      int
-	LLMModel       string
-	LLMAPIKey      string
-	ModelPath      string // GGUF model for the in-process engine; "" = bundled model
-	Threads        int    // engine threads (0 = all cores)
+	// MemoryWorkAfter is how long a chat is quiet before the engine rates
+	// its memories, reflects and summarizes (0: 10s; negative: never).
+	MemoryWorkAfter time.Duration
+	LLMModel        string
+	LLMAPIKey       string
+	ModelPath       string // GGUF model for the in-process engine; "" = bundled model
+	Threads         int    // engine threads (0 = all cores)
 	// CacheTypeK and CacheTypeV are how the in-process engine's KV cache
 	// stores keys and values (zero: float16).
 	CacheTypeK, CacheTypeV model.CacheType
@@ -266,7 +269,8 @@ func StartRole(ctx context.Context, role Role, cfg Config) (srv *Server, err err
 			return nil, err
 		}
 		svc := &worldsim.ChatService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worldsim"),
-			Config: worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}}}
+			Config:          worldsim.ChatConfig{MaxTokens: 200, Sampling: engine.Request{Temperature: 0.8, TopP: 0.95, TopK: 40, RepeatPenalty: 1.1}},
+			MemoryWorkAfter: s.cfg.MemoryWorkAfter}
 		worlds := &worldsim.WorldService{Store: s.store, Engine: s.gen, Bus: nc, Log: s.log.With("part", "worlds")}
 		// A stable name lets a restart after a crash take its chat
 		// partitions and worlds back at once instead of waiting for their

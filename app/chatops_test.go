@@ -25,7 +25,8 @@ func testChatOperations(t *testing.T, mongoURI string) {
 	hs := llm
 	srv := startServe(t, t.TempDir(), func(c *app.Config) {
 		c.LLMURL, c.ModelPath, c.MongoURI = hs.URL, "", mongoURI
-		c.LineBurst = 100 // the test asks quicker than a person
+		c.LineBurst = 100      // the test asks quicker than a person
+		c.MemoryWorkAfter = -1 // the checks read the reply prompts alone
 	})
 	defer srv.Close()
 	token, _, err := chatclient.NewSession(ctx, srv.URL(), "")

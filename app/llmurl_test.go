@@ -61,7 +61,8 @@ func TestServeWithLLMURLSendsPersonaAndHistory(t *testing.T) {
 	llm := &capturingLLM{}
 	hs := httptest.NewServer(llm)
 	defer hs.Close()
-	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL = hs.URL; c.ModelPath = "" })
+	// Counted requests are replies: no background memory work.
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL = hs.URL; c.ModelPath = ""; c.MemoryWorkAfter = -1 })
 	defer srv.Close()
 
 	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Mei Lin")

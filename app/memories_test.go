@@ -81,6 +81,7 @@ func TestChatMemoriesRecallPinForgetAndIsolation(t *testing.T) {
 	srv := startServe(t, t.TempDir(), func(c *app.Config) {
 		c.LLMURL, c.ModelPath = hs.URL, ""
 		c.LinesPerSecond, c.LineBurst = 1000, 1000
+		c.MemoryWorkAfter = -1 // the checks read the reply prompts; keeper_test.go and TestChatMemoryWork test the rest
 	})
 	defer srv.Close()
 

@@ -29,9 +29,11 @@ import (
 // in the memory manager, and prompts recall them (a chat's summary stands
 // in for its clipped transcript).
 //
-// It works one job at a time, after the replies, so it takes at most one
-// engine slot from players; jobs wait coalesced per chat, bounded, and a
-// job dropped or lost in a crash is redone by the chat's next reply.
+// It works one job at a time, once a chat has been quiet for a while (the
+// player paused: the engine is not needed for their next reply), so it
+// takes at most one engine slot, and rarely one a player waits for; jobs
+// wait coalesced per chat, bounded, and a job dropped or lost in a crash
+// is redone after the chat's next reply.
 
 // Keeper settings.
 const (
@@ -55,7 +57,8 @@ const (
 type keeperJob struct {
 	PlayerID, CharacterID, ConversationID string
 	PlayerName, CharacterName             string
-	Window                                int // the chat's history window
+	Window                                int       // the chat's history window
+	due                                   time.Time // not before: the chat has been quiet this long
 }
 
 // memoryKeeper runs the jobs; the zero value is not usable, see newKeeper.
@@ -64,6 +67,7 @@ type memoryKeeper struct {
 	engine engine.Generator
 	log    *slog.Logger
 	now    func() time.Time
+	quiet  time.Duration // how long a chat is quiet before its memory work
 
 	mu      sync.Mutex
 	pending map[string]keeperJob // by conversation
@@ -71,13 +75,15 @@ type memoryKeeper struct {
 	wake    chan struct{}
 }
 
-func newKeeper(st storage.Store, gen engine.Generator, log *slog.Logger) *memoryKeeper {
-	return &memoryKeeper{store: st, engine: gen, log: log, now: time.Now, pending: map[string]keeperJob{}, wake: make(chan struct{}, 1)}
+func newKeeper(st storage.Store, gen engine.Generator, log *slog.Logger, quiet time.Duration) *memoryKeeper {
+	return &memoryKeeper{store: st, engine: gen, log: log, now: time.Now, quiet: quiet, pending: map[string]keeperJob{}, wake: make(chan struct{}, 1)}
 }
 
-// enqueue asks for a chat's memory work; a chat already waiting is not
-// queued twice.
+// enqueue asks for a chat's memory work once it has been quiet for a
+// while; a chat already waiting is not queued twice, and its wait starts
+// over.
 func (k *memoryKeeper) enqueue(j keeperJob) {
+	j.due = k.now().Add(k.quiet)
 	k.mu.Lock()
 	if _, ok := k.pending[j.ConversationID]; !ok {
 		if len(k.order) >= maxKeeperJobs {
@@ -94,30 +100,51 @@ func (k *memoryKeeper) enqueue(j keeperJob) {
 	}
 }
 
-func (k *memoryKeeper) next() (keeperJob, bool) {
+// next takes the first job that is due, or says how long until one is
+// (0: none waiting).
+func (k *memoryKeeper) next() (keeperJob, time.Duration, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.order) == 0 {
-		return keeperJob{}, false
+	now := k.now()
+	var wait time.Duration
+	for i, id := range k.order {
+		j := k.pending[id]
+		if d := j.due.Sub(now); d > 0 {
+			if wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		k.order = slices.Delete(k.order, i, i+1)
+		delete(k.pending, id)
+		return j, 0, true
 	}
-	id := k.order[0]
-	k.order = k.order[1:]
-	j := k.pending[id]
-	delete(k.pending, id)
-	return j, true
+	return keeperJob{}, wait, false
 }
 
 // run does the jobs until ctx ends.
 func (k *memoryKeeper) run(ctx context.Context) {
 	for {
-		j, ok := k.next()
+		j, wait, ok := k.next()
 		if !ok {
+			var timer *time.Timer
+			var due <-chan time.Time
+			if wait > 0 {
+				timer = time.NewTimer(wait)
+				due = timer.C
+			}
 			select {
 			case <-ctx.Done():
-				return
 			case <-k.wake:
-				continue
+			case <-due:
 			}
+			if timer != nil {
+				timer.Stop()
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		if err := k.work(ctx, j); err != nil && ctx.Err() == nil {
 			k.log.Warn("chat memory work", "conversation", j.ConversationID, "err", err)

@@ -83,7 +83,7 @@ func TestMemoryKeeper(t *testing.T) {
 	llm := &mindLLM{}
 	hs := httptest.NewServer(llm)
 	defer hs.Close()
-	k := newKeeper(st, openai.New(hs.URL), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	k := newKeeper(st, openai.New(hs.URL), slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
 
 	conv, err := st.OpenConversation(ctx, "p1", "mira")
 	if err != nil {

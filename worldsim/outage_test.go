@@ -47,7 +47,7 @@ func outageBed(t *testing.T, ctx context.Context, llm http.Handler, retryFor tim
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	svc := &worldsim.ChatService{Store: st, Engine: openai.New(hs.URL), Bus: nc, Log: log, EngineRetryFor: retryFor,
+	svc := &worldsim.ChatService{Store: st, Engine: openai.New(hs.URL), Bus: nc, Log: log, EngineRetryFor: retryFor, MemoryWorkAfter: -1,
 		Config: worldsim.ChatConfig{MaxTokens: 32}}
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -40,6 +40,10 @@ type ChatService struct {
 	// EngineRetryFor is how long a reply is retried while the engine is
 	// unavailable before it fails (default 2m).
 	EngineRetryFor time.Duration
+	// MemoryWorkAfter is how long a chat is quiet before the engine rates
+	// its new memories, reflects and summarizes (keeper.go; default 10s,
+	// negative: never).
+	MemoryWorkAfter time.Duration
 	// Owner names this process in the partition leases (default: a fresh
 	// UUID); LeaseTTL is how long a dead process keeps its partitions
 	// (default 10s, longer than AckWait so that its unacknowledged lines
@@ -99,10 +103,15 @@ func (s *ChatService) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.actors = map[string]*chatActor{}
 	s.parts = map[int]*chatPartition{}
-	s.keeper = newKeeper(s.Store, s.Engine, s.Log)
+	if s.MemoryWorkAfter == 0 {
+		s.MemoryWorkAfter = 10 * time.Second
+	}
+	s.keeper = newKeeper(s.Store, s.Engine, s.Log, s.MemoryWorkAfter)
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.keeper.run(ctx) }()
+	if s.MemoryWorkAfter > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.keeper.run(ctx) }()
+	}
 	s.heldMu.Lock()
 	s.held = map[*heldLine]struct{}{}
 	s.heldMu.Unlock()
@@ -594,7 +603,7 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		for attempt := 0; ; attempt++ {
 			stored, created, err := st.AppendMessage(ctx, m)
 			if err == nil {
-				if stored.Role == maopao.RoleCharacter && stored.Status != maopao.StatusFailed {
+				if stored.Role == maopao.RoleCharacter && stored.Status != maopao.StatusFailed && a.svc.MemoryWorkAfter > 0 {
 					// A reply is out: the pair's memory work may follow.
 					a.svc.keeper.enqueue(keeperJob{PlayerID: a.state.Conversation.PlayerID, CharacterID: a.state.Character.ID,
 						ConversationID: a.convID, PlayerName: a.state.PlayerName, CharacterName: a.state.Character.Name, Window: a.state.Config.HistoryWindow})

@@ -213,7 +213,7 @@ func chatService(ctx context.Context, t *testing.T, emb *bus.Embedded, st *bolt.
 		t.Fatal(err)
 	}
 	svc := &worldsim.ChatService{Store: st, Engine: openai.New(llmURL), Bus: nc, Log: log, AckWait: 2 * time.Second,
-		LeaseTTL: 3 * time.Second, ClaimEvery: 100 * time.Millisecond,
+		LeaseTTL: 3 * time.Second, ClaimEvery: 100 * time.Millisecond, MemoryWorkAfter: -1,
 		Config: worldsim.ChatConfig{MaxTokens: 32}}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -246,6 +246,20 @@ type Memory struct {
 	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at"`
 }
 
+// Picture is a picture a player attached to a chat line. Its bytes are
+// stored beside it, checked and encoded anew without metadata
+// (internal/picture); its ID is random, and knowing it is what lets one
+// fetch it.
+type Picture struct {
+	ID        string    `json:"id" bson:"_id"`
+	OwnerID   string    `json:"owner_id" bson:"owner_id"`
+	Type      string    `json:"type" bson:"type"` // "image/png" or "image/jpeg"
+	Width     int       `json:"width" bson:"width"`
+	Height    int       `json:"height" bson:"height"`
+	Size      int       `json:"size" bson:"size"` // bytes
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+}
+
 // ChatMemory is one thing a character remembers about a player from their
 // one-to-one chats: a fact the player told, a note the player wrote, or a
 // memory the player pinned. It belongs to the (player, character) pair,

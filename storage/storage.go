@@ -239,6 +239,23 @@ type ChatMemories interface {
 	DeleteChatMemory(ctx context.Context, id string) error
 }
 
+// Pictures are the pictures players attach to chat lines: metadata and
+// bytes, kept together.
+type Pictures interface {
+	// PutPicture stores a picture with its bytes (len(data) == p.Size);
+	// maopao.ErrConflict (wrapped) when the ID is taken.
+	PutPicture(ctx context.Context, p maopao.Picture, data []byte) error
+	// GetPicture returns a picture and its bytes; maopao.ErrNotFound
+	// (wrapped) when absent.
+	GetPicture(ctx context.Context, id string) (maopao.Picture, []byte, error)
+	// PictureInfo returns a picture without its bytes.
+	PictureInfo(ctx context.Context, id string) (maopao.Picture, error)
+	// PictureBytes sums the sizes of an owner's pictures.
+	PictureBytes(ctx context.Context, ownerID string) (int64, error)
+	// DeletePicture removes it; maopao.ErrNotFound (wrapped) when absent.
+	DeletePicture(ctx context.Context, id string) error
+}
+
 // Store is everything the platform keeps, behind one handle.
 type Store interface {
 	Characters
@@ -248,6 +265,7 @@ type Store interface {
 	Conversations
 	Memories
 	ChatMemories
+	Pictures
 	KV
 	Worlds
 	// Ping reports whether the store is reachable (for /healthz).

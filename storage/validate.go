@@ -239,3 +239,29 @@ func NormTimes(m maopao.Message) maopao.Message {
 	}
 	return m
 }
+
+// MaxPictureBytes bounds a stored picture (what internal/picture makes is
+// smaller; MongoDB documents end at 16 MiB).
+const MaxPictureBytes = 12 << 20
+
+// ValidPicture checks a picture and its bytes before they are stored.
+func ValidPicture(p maopao.Picture, data []byte) error {
+	if err := ValidID("picture", p.ID); err != nil {
+		return err
+	}
+	owner := fmt.Sprintf("picture %q", p.ID)
+	if err := ValidID("owner", p.OwnerID); err != nil {
+		return fmt.Errorf("%s: %w", owner, err)
+	}
+	switch {
+	case p.Type != "image/png" && p.Type != "image/jpeg":
+		return fmt.Errorf("%s: type %q, want image/png or image/jpeg: %w", owner, p.Type, maopao.ErrInvalid)
+	case len(data) == 0 || len(data) != p.Size:
+		return fmt.Errorf("%s: %d bytes, size says %d: %w", owner, len(data), p.Size, maopao.ErrInvalid)
+	case len(data) > MaxPictureBytes:
+		return fmt.Errorf("%s: %d bytes, at most %d: %w", owner, len(data), MaxPictureBytes, maopao.ErrInvalid)
+	case p.Width <= 0 || p.Height <= 0:
+		return fmt.Errorf("%s: %dx%d pixels: %w", owner, p.Width, p.Height, maopao.ErrInvalid)
+	}
+	return nil
+}

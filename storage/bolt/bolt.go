@@ -90,6 +90,7 @@ var allBuckets = [][]byte{
 	bucketCharacters, bucketPlayers, bucketConversations, bucketPairs,
 	bucketMessages, bucketMessageIDs, bucketMemories, bucketSettings, bucketMeta,
 	bucketAvatars, bucketRevisions, bucketAccounts, bucketUsernames, bucketUsernameKeys, bucketChats, bucketChatMemories, bucketChatMemoryIDs,
+	bucketPictures, bucketPictureOwners,
 }
 
 // Store is a storage.Store backed by one bbolt file.

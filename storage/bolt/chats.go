@@ -239,7 +239,8 @@ func (s *Store) DeletePlayer(ctx context.Context, id string) error {
 	if err := storage.ValidID("player", id); err != nil {
 		return fmt.Errorf("bolt: delete player: %w", err)
 	}
-	return s.update(ctx, "delete player "+id, func(tx *bbolt.Tx) error {
+	var pictures []string
+	err := s.update(ctx, "delete player "+id, func(tx *bbolt.Tx) error {
 		// A chat key is the pair key and the chat's ID with no length
 		// between them, so the chat IDs are found from the records: a
 		// scan, but deleting a player is rare.
@@ -278,8 +279,15 @@ func (s *Store) DeletePlayer(ctx context.Context, id string) error {
 		if err := deletePlayerChatMemories(tx, id); err != nil {
 			return err
 		}
+		if pictures, err = deletePlayerPictures(tx, id); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketPlayers).Delete([]byte(id))
 	})
+	if err != nil {
+		return err
+	}
+	return s.removePictureFiles(pictures)
 }
 
 // UpdateMessage replaces what can change of a stored message.

@@ -284,6 +284,7 @@ func (s *Store) DeletePlayer(ctx context.Context, id string) error {
 		{"chats", s.conversations, bson.D{{Key: "player_id", Value: id}}},
 		{"memories", s.memories, bson.D{{Key: "player_id", Value: id}}},
 		{"chat memories", s.chatMemories, bson.D{{Key: "player_id", Value: id}}},
+		{"pictures", s.pictures, bson.D{{Key: "owner_id", Value: id}}},
 		{"private world memories", s.records, bson.D{{Key: "private_to", Value: id}}},
 		{"record", s.players, byID(id)},
 	}

@@ -46,7 +46,7 @@ type Store struct {
 	characters, players, conversations, messages, memories, settings *mongo.Collection
 	revisions, accounts                                              *mongo.Collection
 	worlds, snapshots, records                                       *mongo.Collection
-	chatMemories                                                     *mongo.Collection
+	chatMemories, pictures                                           *mongo.Collection
 
 	closeOnce sync.Once
 	closeErr  error
@@ -91,6 +91,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 		snapshots:     db.Collection("world_snapshots"),
 		records:       db.Collection("memory_records"),
 		chatMemories:  db.Collection("chat_memories"),
+		pictures:      db.Collection("pictures"),
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -139,6 +140,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("create index %s on %s: %w", u.name, u.coll.Name(), err)
 		}
+	}
+	// An owner's pictures are summed for their quota.
+	if _, err := s.pictures.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "owner_id", Value: 1}},
+		Options: options.Index().SetName("owner"),
+	}); err != nil {
+		return fmt.Errorf("create index owner on pictures: %w", err)
 	}
 	// A pair's memories are read together for every prompt.
 	if _, err := s.chatMemories.Indexes().CreateOne(ctx, mongo.IndexModel{

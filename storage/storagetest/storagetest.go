@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"AvatarSize", testAvatarSize},
 		{"RevisionAvatars", testRevisionAvatars},
 		{"ChatMemories", testChatMemories},
+		{"Pictures", testPictures},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,6 +103,8 @@ func RunPersistence(t *testing.T, open func(t *testing.T, dir string) storage.St
 	must(t, s.PutMemory(ctx, mem))
 	secret, err := s.PutSettingIfAbsent(ctx, "secret", []byte{0, 1, 2, 255})
 	must(t, err)
+	pic, picData := samplePicture("persist-pic", pl.ID, 4096)
+	must(t, s.PutPicture(ctx, pic, picData))
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -111,6 +114,9 @@ func RunPersistence(t *testing.T, open func(t *testing.T, dir string) storage.St
 	gotCh, err := s.GetCharacter(ctx, ch.ID)
 	must(t, err)
 	equal(t, "character after reopen", gotCh, wantCharacter(ch))
+	if _, data, err := s.GetPicture(ctx, pic.ID); err != nil || !bytes.Equal(data, picData) {
+		t.Fatalf("picture after reopen: %d bytes, %v", len(data), err)
+	}
 	gotPl, err := s.GetPlayer(ctx, pl.ID)
 	must(t, err)
 	equal(t, "player after reopen", gotPl, wantPlayer(pl))

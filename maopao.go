@@ -189,6 +189,8 @@ type Message struct {
 	Content        string    `json:"content" bson:"content"` // the text the chat continues from (the chosen swipe)
 	ReplyTo        string    `json:"reply_to,omitempty" bson:"reply_to,omitempty"`
 	CreatedAt      time.Time `json:"created_at" bson:"created_at"`
+	// Pictures are the IDs of the pictures the player showed with the line.
+	Pictures []string `json:"pictures,omitempty" bson:"pictures,omitempty"`
 
 	// Swipes are the alternatives of a character's message (replies that
 	// were regenerated, a greeting's alternate greetings); Content is

@@ -57,6 +57,10 @@ type PromptInput struct {
 // Each message costs its text plus a few tokens of chat-template framing.
 const framing = 8
 
+// PictureTokens is what a picture is counted as in a prompt's budget
+// (vision models turn one into a few hundred tokens).
+const PictureTokens = 300
+
 // BuildPrompt assembles the chat messages for the engine; see
 // BuildPromptReport.
 func BuildPrompt(in PromptInput) []engine.ChatMessage {
@@ -262,7 +266,10 @@ func (b *promptBuild) history(system engine.ChatMessage, post *engine.ChatMessag
 	for i := len(b.in.History) - 1; i >= 0; i-- {
 		m := b.in.History[i]
 		msg := engine.ChatMessage{Role: chatRole(m.Role), Content: m.Content}
-		cost := b.count(msg.Content) + framing
+		for _, id := range m.Pictures {
+			msg.Pictures = append(msg.Pictures, engine.Picture{ID: id})
+		}
+		cost := b.count(msg.Content) + framing + len(msg.Pictures)*PictureTokens
 		if b.limited && b.used+cost > b.budget && len(kept) > 0 {
 			reachedStart = false
 			break

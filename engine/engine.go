@@ -15,6 +15,31 @@ import (
 type ChatMessage struct {
 	Role    string `json:"role"` // "system", "user" or "assistant"
 	Content string `json:"content"`
+	// Pictures shown with the message, for engines that see (a user's
+	// message only). Prompts carry their IDs; the caller loads the bytes
+	// just before the call.
+	Pictures []Picture `json:"pictures,omitempty"`
+}
+
+// Picture is a picture in a chat message.
+type Picture struct {
+	ID   string `json:"id"`
+	Type string `json:"type,omitempty"` // image/png or image/jpeg, with Data
+	Data []byte `json:"-"`
+}
+
+// ErrNoVision is returned (wrapped) by an engine that cannot take
+// pictures: the same request without them may be answered.
+var ErrNoVision = errors.New("the engine cannot see pictures")
+
+// SeesPictures says whether pictures may be sent to gen: engines that know
+// they cannot see say so (a SeesPictures method returning false); others
+// are sent pictures and answer ErrNoVision if they cannot.
+func SeesPictures(gen Generator) bool {
+	if s, ok := gen.(interface{ SeesPictures() bool }); ok {
+		return s.SeesPictures()
+	}
+	return true
 }
 
 // Request asks for one completion of a chat.

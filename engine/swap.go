@@ -92,6 +92,14 @@ func (s *Swappable) ContextSize() int {
 	return 0
 }
 
+// SeesPictures is the current engine's.
+func (s *Swappable) SeesPictures() bool {
+	if g := s.current(); g != nil {
+		return SeesPictures(g)
+	}
+	return false
+}
+
 // Describe says what the current model is.
 func (s *Swappable) Describe() string {
 	if g := s.current(); g != nil {

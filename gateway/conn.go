@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -462,9 +463,27 @@ func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 	if !ok {
 		return
 	}
+	var pictures []string
+	for _, id := range sy.Pictures {
+		if !slices.Contains(pictures, id) {
+			pictures = append(pictures, id)
+		}
+	}
+	for _, id := range pictures {
+		// Only the player's own pictures: an ID seen elsewhere is not
+		// theirs to show.
+		if p, err := c.s.Store.PictureInfo(ctx, id); err != nil || p.OwnerID != c.playerID {
+			if err != nil && !errors.Is(err, maopao.ErrNotFound) {
+				c.sendError(ref, protocol.CodeUnavailable, "could not check the picture; try again")
+				return
+			}
+			c.sendError(ref, protocol.CodeInvalid, "say: no picture "+quote(id)+" of yours: upload it with POST /api/v1/pictures first")
+			return
+		}
+	}
 	c.publishLine(ctx, ref, protocol.PlayerLine{
 		MessageID: c.lineID(sy.ClientMessageID), ConversationID: sy.ConversationID, PlayerID: c.playerID,
-		CharacterID: charID, Text: sy.Text, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
+		CharacterID: charID, Text: sy.Text, Pictures: pictures, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
 	})
 }
 

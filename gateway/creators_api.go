@@ -87,6 +87,7 @@ func (a *creatorAPI) register(mux *http.ServeMux) {
 	a.registerWorlds(mux)
 	a.registerChats(mux)
 	a.registerMemories(mux)
+	a.registerPictures(mux)
 	a.registerModels(mux)
 
 	// Whatever the patterns above do not take gets a problem too, rather

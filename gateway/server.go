@@ -329,6 +329,8 @@ func (s *Server) dispatch(convID string, data []byte, targets []*conn) {
 	case protocol.EventRetrying:
 		frame = protocol.Retrying{Envelope: protocol.Envelope{Type: protocol.TypeRetrying}, ConversationID: convID, ReplyTo: ev.ReplyTo,
 			Attempt: ev.Attempt, RetryInMillis: ev.RetryInMillis, Request: ev.Request}
+	case protocol.EventNotice:
+		frame = protocol.Notice{Envelope: protocol.Envelope{Type: protocol.TypeNotice}, ConversationID: convID, ReplyTo: ev.ReplyTo, Code: ev.Code, Text: ev.Text}
 	case protocol.EventRewound:
 		frame = protocol.Rewound{Envelope: protocol.Envelope{Type: protocol.TypeRewound}, ConversationID: convID, ReplyTo: ev.ReplyTo, MessageID: ev.MessageID}
 	case protocol.EventForked:

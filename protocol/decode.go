@@ -87,7 +87,17 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if s.ConversationID == "" {
 			return nil, errFrame(env.ID, CodeInvalid, "say: conversation_id is required")
 		}
-		if s.Text, err = checkSayText("say", s.Text); err != nil {
+		if len(s.Pictures) > MaxPicturesPerLine {
+			return nil, errFrame(env.ID, CodeInvalid, fmt.Sprintf("say: %d pictures; a line carries at most %d", len(s.Pictures), MaxPicturesPerLine))
+		}
+		for i, id := range s.Pictures {
+			if id == "" || len(id) > 64 || !utf8.ValidString(id) {
+				return nil, errFrame(env.ID, CodeInvalid, fmt.Sprintf("say: pictures[%d] is not a picture id", i))
+			}
+		}
+		if len(s.Pictures) > 0 && strings.TrimSpace(s.Text) == "" {
+			s.Text = "" // a picture alone is a line
+		} else if s.Text, err = checkSayText("say", s.Text); err != nil {
 			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
 		if err := checkClientMessageID("say", s.ClientMessageID); err != nil {

@@ -25,6 +25,7 @@ const (
 	TypeDelta      = "delta"
 	TypeComplete   = "complete"
 	TypeRetrying   = "retrying"
+	TypeNotice     = "notice"
 	TypeError      = "error"
 	TypePong       = "pong"
 )
@@ -150,12 +151,19 @@ type ChatMessage struct {
 	Status   string `json:"status,omitempty"`
 	Code     string `json:"code,omitempty"`
 	Greeting bool   `json:"greeting,omitempty"`
+	// Pictures are the IDs of pictures shown with the line; each is at
+	// PictureURL(id).
+	Pictures []string `json:"pictures,omitempty"`
 }
+
+// PictureURL is where a picture is served (GET, no token needed: the ID
+// is unguessable).
+func PictureURL(id string) string { return "/api/v1/pictures/" + id }
 
 // ChatMessageOf is how a stored message is shown to clients.
 func ChatMessageOf(m maopao.Message) ChatMessage {
 	cm := ChatMessage{ID: m.ID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, ReplyTo: m.ReplyTo, At: m.CreatedAt,
-		SwipeID: m.SwipeID, Edited: len(m.Edits) > 0, Deleted: m.Deleted, Status: m.Status, Code: m.Code, Greeting: m.Greeting}
+		SwipeID: m.SwipeID, Edited: len(m.Edits) > 0, Deleted: m.Deleted, Status: m.Status, Code: m.Code, Greeting: m.Greeting, Pictures: m.Pictures}
 	for _, sw := range m.Swipes {
 		cm.Swipes = append(cm.Swipes, sw.Text)
 	}
@@ -185,7 +193,13 @@ type Say struct {
 	// same id from the same player is the same line, stored and answered
 	// once (a client that lost the ack sends the line again with it).
 	ClientMessageID string `json:"client_message_id,omitempty"`
+	// Pictures are pictures uploaded with POST /api/v1/pictures, shown with
+	// the line (at most MaxPicturesPerLine; Text may then be empty).
+	Pictures []string `json:"pictures,omitempty"`
 }
+
+// MaxPicturesPerLine bounds the pictures of one line.
+const MaxPicturesPerLine = 4
 
 // Ack tells the client its line is durably accepted; MessageID names it.
 type Ack struct {
@@ -218,6 +232,16 @@ type Complete struct {
 	FinishReason   string      `json:"finish_reason"`
 	// Request is the regenerate or swipe request this reply answers, if any.
 	Request string `json:"request,omitempty"`
+}
+
+// Notice tells the player something about their line (ReplyTo) in words:
+// Code CodeNoVision, the character could not see its pictures.
+type Notice struct {
+	Envelope
+	ConversationID string `json:"conversation_id"`
+	ReplyTo        string `json:"reply_to"`
+	Code           string `json:"code"`
+	Text           string `json:"text"`
 }
 
 // Retrying says the engine is unavailable for now and the reply to

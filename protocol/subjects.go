@@ -108,6 +108,7 @@ type PlayerLine struct {
 	PlayerID       string    `json:"player_id"`
 	CharacterID    string    `json:"character_id"`
 	Text           string    `json:"text"`
+	Pictures       []string  `json:"pictures,omitempty"`
 	AcceptedAt     time.Time `json:"accepted_at"`
 	// Op is "" for a line, else one of the Op* constants.
 	Op string `json:"op,omitempty"`
@@ -147,7 +148,14 @@ const (
 	// EventRetrying: the engine is unavailable; the reply is tried again
 	// in RetryInMillis (attempt Attempt). The line stays accepted.
 	EventRetrying = "retrying"
+	// EventNotice tells the player something about their line in words
+	// (Text): the character could not see its pictures.
+	EventNotice = "notice"
 )
+
+// CodeNoVision (on an EventNotice): the engine cannot see pictures, so the
+// line's pictures were described to it in words.
+const CodeNoVision = "no_vision"
 
 // ReplyEvent is the message on ChatOutputSubject. ReplyTo names the line
 // or request it concerns.

@@ -326,7 +326,7 @@ func startNext(s ChatState) (ChatState, []Effect) {
 	s.InFlight, s.Op, s.Gen, s.FailText, s.Recalling = l.MessageID, l, nil, "", false
 	switch l.Op {
 	case "":
-		m := maopao.Message{ID: l.MessageID, ConversationID: l.ConversationID, Role: maopao.RoleUser, Content: l.Text, CreatedAt: l.AcceptedAt}
+		m := maopao.Message{ID: l.MessageID, ConversationID: l.ConversationID, Role: maopao.RoleUser, Content: l.Text, Pictures: l.Pictures, CreatedAt: l.AcceptedAt}
 		return s, []Effect{StoreMessage{m}}
 	case protocol.OpRegenerate:
 		return regenerate(s)

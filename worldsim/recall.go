@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,9 @@ func memoriesOfLine(s ChatState, m maopao.Message) []maopao.ChatMemory {
 	said := base
 	said.ID, said.Kind = SaidMemoryID(m.ID), maopao.ChatMemorySaid
 	said.Text = who + " said: " + clip(oneLine(m.Content), 400)
+	if n := len(m.Pictures); n > 0 {
+		said.Text = strings.TrimSuffix(said.Text, " said: ") + pictureWords(n)
+	}
 	said.Importance = sayImportance(m.Content, len(facts) > 0)
 	out := []maopao.ChatMemory{said}
 	for _, f := range facts {
@@ -261,4 +265,12 @@ func normalise(x []float64) {
 			x[i] = 0
 		}
 	}
+}
+
+// pictureWords says in a memory that pictures were shown.
+func pictureWords(n int) string {
+	if n == 1 {
+		return " (showing a picture)"
+	}
+	return " (showing " + strconv.Itoa(n) + " pictures)"
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -836,12 +837,25 @@ func (a *chatActor) generate(ctx context.Context, g Generate) Input {
 func (a *chatActor) generateRetrying(ctx context.Context, g Generate, onToken func(engine.Token) error, onRestart func()) (engine.Result, error) {
 	giveUp := time.Now().Add(a.svc.EngineRetryFor)
 	wait := time.Second
+	blind := !engine.SeesPictures(a.svc.Engine)
+	told := false
 	for attempt := 1; ; attempt++ {
 		streamed := false
-		res, err := a.svc.Engine.Generate(ctx, g.Request, func(tok engine.Token) error {
+		req, unseen := a.withPictures(ctx, g.Request, blind)
+		if unseen && !told {
+			told = true
+			a.tellBlind(g)
+		}
+		res, err := a.svc.Engine.Generate(ctx, req, func(tok engine.Token) error {
 			streamed = streamed || tok.Text != ""
 			return onToken(tok)
 		})
+		if errors.Is(err, engine.ErrNoVision) && !blind && !streamed {
+			// Found out now: the same request, the pictures in words.
+			blind = true
+			attempt--
+			continue
+		}
 		if err == nil || ctx.Err() != nil || !engine.Transient(err) || time.Now().Add(wait).After(giveUp) {
 			return res, err
 		}
@@ -867,4 +881,73 @@ func (a *chatActor) publish(_ context.Context, ev protocol.ReplyEvent) {
 	if err := a.svc.Bus.Publish(protocol.ChatOutputSubject(ev.ConversationID), b); err != nil {
 		a.svc.Log.Warn("publish reply event", "conversation", ev.ConversationID, "err", err)
 	}
+}
+
+// maxPromptPictures is how many of a chat's newest pictures go to an
+// engine that sees; older ones are named in words.
+const maxPromptPictures = 3
+
+// withPictures loads the bytes of the newest pictures the prompt names,
+// for an engine that sees, and puts the others (all of them for a blind
+// engine) into words. unseen says whether the line answered showed
+// pictures the engine will not see for being blind.
+func (a *chatActor) withPictures(ctx context.Context, req engine.Request, blind bool) (out engine.Request, unseen bool) {
+	msgs := slices.Clone(req.Messages)
+	kept := 0
+	last := true // the newest user message: the line answered
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Role != "user" {
+			continue
+		}
+		if len(m.Pictures) > 0 {
+			var pics []engine.Picture
+			dropped := 0
+			for _, p := range m.Pictures {
+				if !blind && kept < maxPromptPictures {
+					info, data, err := a.svc.Store.GetPicture(ctx, p.ID)
+					if err == nil {
+						pics = append(pics, engine.Picture{ID: p.ID, Type: info.Type, Data: data})
+						kept++
+						continue
+					}
+					if !errors.Is(err, maopao.ErrNotFound) {
+						a.svc.Log.Warn("load picture", "conversation", a.convID, "picture", p.ID, "err", err)
+					}
+				}
+				dropped++
+			}
+			m.Pictures = pics
+			if dropped > 0 {
+				m.Content = strings.TrimSpace(m.Content + " " + pictureNote(dropped, blind))
+			}
+			unseen = unseen || (last && blind && dropped > 0)
+			msgs[i] = m
+		}
+		last = false
+	}
+	req.Messages = msgs
+	return req, unseen
+}
+
+// pictureNote names pictures a prompt does not carry.
+func pictureNote(n int, blind bool) string {
+	what := "a picture"
+	if n > 1 {
+		what = strconv.Itoa(n) + " pictures"
+	}
+	if blind {
+		return "[shows " + what + ", which you cannot see]"
+	}
+	return "[showed " + what + " earlier]"
+}
+
+// tellBlind tells the player the character did not see their pictures.
+func (a *chatActor) tellBlind(g Generate) {
+	name := a.state.Character.Name
+	if name == "" {
+		name = "The character"
+	}
+	a.publish(context.Background(), protocol.ReplyEvent{Kind: protocol.EventNotice, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID,
+		Code: protocol.CodeNoVision, Text: name + " cannot see pictures with this model, and answers your words only."})
 }

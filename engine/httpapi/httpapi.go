@@ -228,7 +228,7 @@ func contentText(raw json.RawMessage) (string, error) {
 	var b strings.Builder
 	for i, p := range parts {
 		if p.Type != "text" {
-			return "", fmt.Errorf("part %d has type %q; only text parts are supported", i, p.Type)
+			return "", fmt.Errorf("part %d has type %q: this engine cannot see pictures; only text parts are supported", i, p.Type)
 		}
 		b.WriteString(p.Text)
 	}

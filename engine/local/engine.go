@@ -332,6 +332,10 @@ func (e *Engine) Describe() string { return e.desc }
 // ContextSize is the number of tokens one conversation may hold.
 func (e *Engine) ContextSize() int { return e.ctxSize }
 
+// SeesPictures: the local engine runs text models only (reading a
+// multimodal projector is not done yet).
+func (e *Engine) SeesPictures() bool { return false }
+
 // CountTokens counts the tokens of text as it would appear inside a prompt.
 func (e *Engine) CountTokens(text string) int { return len(e.tok.Encode(text, false, false)) }
 

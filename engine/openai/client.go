@@ -7,12 +7,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/maopao/maopao/engine"
@@ -27,6 +29,50 @@ type Client struct {
 	// Context is the context size to assume for prompt budgeting (default 4096).
 	Context int
 	HTTP    *http.Client
+
+	// blind is set once the server refused pictures: it is not sent any
+	// again.
+	blind atomic.Bool
+}
+
+// SeesPictures is true until the server refuses a request for its
+// pictures.
+func (c *Client) SeesPictures() bool { return !c.blind.Load() }
+
+// wireMessage is a chat message as the API takes it: content is a string,
+// or text and image_url parts when the message carries pictures.
+type wireMessage struct {
+	Role    string `json:"role"`
+	Content any    `json:"content"`
+}
+
+type contentPart struct {
+	Type     string    `json:"type"`
+	Text     string    `json:"text,omitempty"`
+	ImageURL *imageURL `json:"image_url,omitempty"`
+}
+
+type imageURL struct {
+	URL string `json:"url"`
+}
+
+func wireMessages(msgs []engine.ChatMessage) (out []wireMessage, pictures bool) {
+	out = make([]wireMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = wireMessage{Role: m.Role, Content: m.Content}
+		var parts []contentPart
+		for _, p := range m.Pictures {
+			if len(p.Data) == 0 {
+				continue
+			}
+			parts = append(parts, contentPart{Type: "image_url", ImageURL: &imageURL{URL: "data:" + p.Type + ";base64," + base64.StdEncoding.EncodeToString(p.Data)}})
+		}
+		if len(parts) > 0 {
+			pictures = true
+			out[i].Content = append([]contentPart{{Type: "text", Text: m.Content}}, parts...)
+		}
+	}
+	return out, pictures
 }
 
 // New returns a client for baseURL.
@@ -63,20 +109,20 @@ func (c *Client) ContextSize() int {
 func (c *Client) CountTokens(text string) int { return (len(text)+2)/3 + 1 }
 
 type chatRequest struct {
-	Model            string               `json:"model,omitempty"`
-	Messages         []engine.ChatMessage `json:"messages"`
-	Stream           bool                 `json:"stream"`
-	MaxTokens        int                  `json:"max_tokens,omitempty"`
-	Temperature      *float32             `json:"temperature,omitempty"`
-	TopP             float32              `json:"top_p,omitempty"`
-	TopK             int                  `json:"top_k,omitempty"`
-	MinP             float32              `json:"min_p,omitempty"`
-	PresencePenalty  float32              `json:"presence_penalty,omitempty"`
-	FrequencyPenalty float32              `json:"frequency_penalty,omitempty"`
-	RepeatPenalty    float32              `json:"repeat_penalty,omitempty"`
-	Seed             *uint64              `json:"seed,omitempty"`
-	Stop             []string             `json:"stop,omitempty"`
-	StreamOptions    map[string]bool      `json:"stream_options,omitempty"`
+	Model            string          `json:"model,omitempty"`
+	Messages         []wireMessage   `json:"messages"`
+	Stream           bool            `json:"stream"`
+	MaxTokens        int             `json:"max_tokens,omitempty"`
+	Temperature      *float32        `json:"temperature,omitempty"`
+	TopP             float32         `json:"top_p,omitempty"`
+	TopK             int             `json:"top_k,omitempty"`
+	MinP             float32         `json:"min_p,omitempty"`
+	PresencePenalty  float32         `json:"presence_penalty,omitempty"`
+	FrequencyPenalty float32         `json:"frequency_penalty,omitempty"`
+	RepeatPenalty    float32         `json:"repeat_penalty,omitempty"`
+	Seed             *uint64         `json:"seed,omitempty"`
+	Stop             []string        `json:"stop,omitempty"`
+	StreamOptions    map[string]bool `json:"stream_options,omitempty"`
 }
 
 type chunk struct {
@@ -98,8 +144,9 @@ type chunk struct {
 // Generate implements engine.Generator with a streaming request.
 func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(engine.Token) error) (engine.Result, error) {
 	temp := req.Temperature
+	msgs, pictures := wireMessages(req.Messages)
 	body := chatRequest{
-		Model: c.Model, Messages: req.Messages, Stream: true, MaxTokens: req.MaxTokens,
+		Model: c.Model, Messages: msgs, Stream: true, MaxTokens: req.MaxTokens,
 		Temperature: &temp, TopP: req.TopP, TopK: req.TopK, MinP: req.MinP,
 		PresencePenalty: req.PresencePenalty, FrequencyPenalty: req.FrequencyPenalty,
 		Stop: req.Stop, StreamOptions: map[string]bool{"include_usage": true},
@@ -136,8 +183,14 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		err := fmt.Errorf("openai: POST %s: %s: %s", c.endpoint(), resp.Status, strings.TrimSpace(string(msg)))
+		low := bytes.ToLower(msg)
 		switch {
-		case resp.StatusCode == http.StatusBadRequest && bytes.Contains(bytes.ToLower(msg), []byte("context")):
+		case pictures && resp.StatusCode/100 == 4 && refusesPictures(low):
+			// Servers without a vision model say so in a 400 (llama-server:
+			// "image input is not supported"; ours: "cannot see pictures").
+			c.blind.Store(true)
+			err = fmt.Errorf("%w: %v", engine.ErrNoVision, err)
+		case resp.StatusCode == http.StatusBadRequest && bytes.Contains(low, []byte("context")):
 			err = fmt.Errorf("%w: %v", engine.ErrPromptTooLong, err)
 		case transientStatus(resp.StatusCode):
 			err = fmt.Errorf("%w: %v", engine.ErrUnavailable, err)
@@ -239,6 +292,17 @@ func transientStatus(code int) bool {
 	switch code {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
+	}
+	return false
+}
+
+// refusesPictures says whether an error body (lower case) is about the
+// pictures a request carried.
+func refusesPictures(low []byte) bool {
+	for _, w := range []string{"image", "picture", "vision", "multimodal", "mmproj"} {
+		if bytes.Contains(low, []byte(w)) {
+			return true
+		}
 	}
 	return false
 }

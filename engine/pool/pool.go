@@ -273,6 +273,17 @@ func (p *Pool) CountTokens(text string) int {
 	return (len(text)+2)/3 + 1
 }
 
+// SeesPictures holds when every member sees: a conversation may go to
+// any of them.
+func (p *Pool) SeesPictures() bool {
+	for _, m := range p.list() {
+		if !engine.SeesPictures(m.Gen) {
+			return false
+		}
+	}
+	return true
+}
+
 // ContextSize is the smallest of the members'.
 func (p *Pool) ContextSize() int {
 	ms := p.list()

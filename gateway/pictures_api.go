@@ -35,16 +35,6 @@ func (a *creatorAPI) registerPictures(mux *http.ServeMux) {
 	a.handle(mux, "DELETE /api/v1/pictures/{id}", a.handleDeletePicture)
 }
 
-// PictureInfo answers an upload.
-type PictureInfo struct {
-	ID     string `json:"id"`
-	URL    string `json:"url"`
-	Type   string `json:"type"`
-	Width  int    `json:"width"`
-	Height int    `json:"height"`
-	Size   int    `json:"size"`
-}
-
 // handleUploadPicture answers POST /api/v1/pictures: the body is the
 // picture (any Content-Type; the bytes say what it is), or a
 // multipart/form-data body with it in the part "file".
@@ -86,7 +76,7 @@ func (a *creatorAPI) handleUploadPicture(w http.ResponseWriter, r *http.Request)
 		return a.storeError("store picture", err)
 	}
 	w.Header().Set("Location", protocol.PictureURL(info.ID))
-	writeJSON(w, http.StatusCreated, PictureInfo{ID: info.ID, URL: protocol.PictureURL(info.ID), Type: info.Type, Width: info.Width, Height: info.Height, Size: info.Size})
+	writeJSON(w, http.StatusCreated, protocol.PictureInfo{ID: info.ID, URL: protocol.PictureURL(info.ID), Type: info.Type, Width: info.Width, Height: info.Height, Size: info.Size})
 	return nil
 }
 

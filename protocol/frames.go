@@ -156,6 +156,17 @@ type ChatMessage struct {
 	Pictures []string `json:"pictures,omitempty"`
 }
 
+// PictureInfo answers POST /api/v1/pictures: the uploaded picture as
+// stored (checked and encoded anew).
+type PictureInfo struct {
+	ID     string `json:"id"`
+	URL    string `json:"url"`
+	Type   string `json:"type"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Size   int    `json:"size"`
+}
+
 // PictureURL is where a picture is served (GET, no token needed: the ID
 // is unguessable).
 func PictureURL(id string) string { return "/api/v1/pictures/" + id }

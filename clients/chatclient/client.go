@@ -315,7 +315,7 @@ func (c *Client) route(data []byte) {
 	if json.Unmarshal(data, &probe) == nil {
 		f.env = probe.Envelope
 		switch probe.Type {
-		case protocol.TypeDelta, protocol.TypeError, protocol.TypeMessageUpdated, protocol.TypeRewound, protocol.TypeChatForked:
+		case protocol.TypeDelta, protocol.TypeError, protocol.TypeMessageUpdated, protocol.TypeRewound, protocol.TypeChatForked, protocol.TypeNotice:
 			f.replyTo = probe.ReplyTo
 		case protocol.TypeComplete:
 			var m struct {

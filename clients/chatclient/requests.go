@@ -72,10 +72,31 @@ func (c *Client) Say(ctx context.Context, conversationID, text string, onDelta f
 // SayAs is Say with the client message id given: the same id is the same
 // line.
 func (c *Client) SayAs(ctx context.Context, conversationID, clientMessageID, text string, onDelta func(protocol.Delta)) (protocol.Complete, error) {
+	return c.SayLine(ctx, conversationID, Line{Text: text, ClientMessageID: clientMessageID, OnDelta: onDelta})
+}
+
+// Line is a line for SayLine: its text and pictures (IDs from
+// UploadPicture), and what to call as the reply streams.
+type Line struct {
+	Text            string
+	Pictures        []string
+	ClientMessageID string // "" for a fresh one
+	OnDelta         func(protocol.Delta)
+	// OnNotice hears what the server says about the line (the character
+	// could not see its pictures).
+	OnNotice func(protocol.Notice)
+}
+
+// SayLine is Say with pictures and notices.
+func (c *Client) SayLine(ctx context.Context, conversationID string, l Line) (protocol.Complete, error) {
+	clientMessageID, onDelta := l.ClientMessageID, l.OnDelta
+	if clientMessageID == "" {
+		clientMessageID = uuid.NewString()
+	}
 	id := c.newID()
 	mb := c.register(id)
 	defer c.unregister(id, mb)
-	req := protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: id}, ConversationID: conversationID, Text: text, ClientMessageID: clientMessageID}
+	req := protocol.Say{Envelope: protocol.Envelope{Type: protocol.TypeSay, ID: id}, ConversationID: conversationID, Text: l.Text, ClientMessageID: clientMessageID, Pictures: l.Pictures}
 	if err := c.Send(req); err != nil {
 		return protocol.Complete{}, &NotAckedError{ClientMessageID: clientMessageID, Err: err}
 	}
@@ -90,7 +111,7 @@ func (c *Client) SayAs(ctx context.Context, conversationID, clientMessageID, tex
 	if ack.MessageID == "" {
 		return protocol.Complete{}, fmt.Errorf("say: ack without message_id")
 	}
-	done, err := c.collect(ctx, mb, onDelta)
+	done, err := c.collect(ctx, mb, onDelta, l.OnNotice)
 	if fe, ok := err.(*FrameError); ok {
 		if fe.ReplyTo == "" {
 			fe.ReplyTo = ack.MessageID
@@ -174,7 +195,7 @@ func (c *Client) Await(ctx context.Context, replyTo string, onDelta func(protoco
 	}
 	c.mu.Unlock()
 	defer c.unregister("", mb)
-	done, err := c.collect(ctx, mb, onDelta)
+	done, err := c.collect(ctx, mb, onDelta, nil)
 	if err != nil {
 		return protocol.Complete{}, fmt.Errorf("await reply to %s: %w", replyTo, err)
 	}
@@ -182,7 +203,7 @@ func (c *Client) Await(ctx context.Context, replyTo string, onDelta func(protoco
 }
 
 // collect reads a reply's deltas until its complete or error frame.
-func (c *Client) collect(ctx context.Context, mb *mailbox, onDelta func(protocol.Delta)) (protocol.Complete, error) {
+func (c *Client) collect(ctx context.Context, mb *mailbox, onDelta func(protocol.Delta), onNotice func(protocol.Notice)) (protocol.Complete, error) {
 	for {
 		f, err := c.take(ctx, mb)
 		if err != nil {
@@ -205,6 +226,11 @@ func (c *Client) collect(ctx context.Context, mb *mailbox, onDelta func(protocol
 			return done, nil
 		case protocol.TypeError:
 			return protocol.Complete{}, decodeError(f.raw)
+		case protocol.TypeNotice:
+			var n protocol.Notice
+			if onNotice != nil && json.Unmarshal(f.raw, &n) == nil {
+				onNotice(n)
+			}
 		default:
 			// A frame with this request's ref but of another kind (a repeated
 			// ack, say) carries nothing for the caller.

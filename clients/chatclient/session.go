@@ -87,7 +87,24 @@ func Characters(ctx context.Context, baseURL string) ([]protocol.CharacterSummar
 	return rep.Characters, nil
 }
 
+// UploadPicture sends a picture (PNG, JPEG or WebP) for the player whose
+// token is given; its ID then goes into SayLine's Pictures.
+func UploadPicture(ctx context.Context, baseURL, token string, data []byte) (protocol.PictureInfo, error) {
+	u, err := apiURL(baseURL, "/api/v1/pictures")
+	if err != nil {
+		return protocol.PictureInfo{}, err
+	}
+	var out protocol.PictureInfo
+	err = doRequest(ctx, http.MethodPost, u, token, "application/octet-stream", data, &out)
+	return out, err
+}
+
 func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
+	return doRequest(ctx, method, u, "", "application/json", body, out)
+}
+
+// doRequest sends body (if any) and decodes a 2xx JSON answer into out.
+func doRequest(ctx context.Context, method, u, token, contentType string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -97,7 +114,10 @@ func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
 		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -109,7 +129,7 @@ func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: read reply: %w", method, u, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		he := &HTTPError{Method: method, URL: u, Status: resp.StatusCode}
 		// Servers answer with problem JSON ({"code","message"} or RFC 9457
 		// {"type","title","detail"}); anything else is shown as plain text.

@@ -1,0 +1,247 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/clients/chatclient"
+	"github.com/maopao/maopao/protocol"
+)
+
+// visionLLM is an OpenAI-compatible server that records the raw messages
+// it gets; blind, it refuses pictures as llama-server without a projector
+// does.
+type visionLLM struct {
+	mu     sync.Mutex
+	blind  bool
+	bodies [][]json.RawMessage // messages of each request
+}
+
+func (l *visionLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	l.mu.Lock()
+	l.bodies = append(l.bodies, req.Messages)
+	blind := l.blind
+	l.mu.Unlock()
+	for _, m := range req.Messages {
+		if blind && bytes.Contains(m, []byte(`"image_url"`)) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"code":400,"message":"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj","type":"invalid_request_error"}}`)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"What a view!\"}}]}\n\n")
+	fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+}
+
+func (l *visionLLM) last() []json.RawMessage {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bodies[len(l.bodies)-1]
+}
+
+func photo(t *testing.T, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{uint8(x * 7), uint8(y * 5), 90, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An EXIF block with a GPS position, right after SOI.
+	exif := append([]byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x00"), []byte("GPS 31.2304N 121.4737E HOME")...)
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(len(exif)+2))
+	data := b.Bytes()
+	return append(append(append([]byte(nil), data[:2]...), append(seg, exif...)...), data[2:]...)
+}
+
+func upload(t *testing.T, base, token, contentType string, data []byte) (int, protocol.PictureInfo, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/pictures", bytes.NewReader(data))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var info protocol.PictureInfo
+	if resp.StatusCode == http.StatusCreated {
+		_ = json.Unmarshal(body, &info)
+	}
+	return resp.StatusCode, info, string(body)
+}
+
+// Pictures through the platform: uploads are checked (bad ones refused
+// with a problem, EXIF stripped), a line shows the player's own pictures
+// only, the backend gets them as image_url parts, the history keeps them,
+// and a backend that cannot see gets them in words while the player is
+// told.
+func TestPicturesInChat(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	llm := &visionLLM{}
+	hs := httptest.NewServer(llm)
+	defer hs.Close()
+	srv := startServe(t, t.TempDir(), func(c *app.Config) {
+		c.LLMURL, c.ModelPath = hs.URL, ""
+		c.LinesPerSecond, c.LineBurst = 1000, 1000
+		c.MemoryWorkAfter = -1
+	})
+	defer srv.Close()
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Bad uploads.
+	var good bytes.Buffer
+	png.Encode(&good, image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	ihdr := []byte{'I', 'H', 'D', 'R', 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 6, 0, 0, 0} // 100000×100000
+	bomb := binary.BigEndian.AppendUint32(append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d"), ihdr...), crc32.ChecksumIEEE(ihdr))
+	for _, tc := range []struct {
+		name   string
+		token  string
+		data   []byte
+		status int
+		says   string
+	}{
+		{"no token", "", good.Bytes(), http.StatusUnauthorized, ""},
+		{"text", token, []byte("not a picture at all"), http.StatusUnprocessableEntity, "send a PNG, JPEG or WebP"},
+		{"truncated", token, good.Bytes()[:good.Len()/2], http.StatusUnprocessableEntity, "not a readable image/png"},
+		{"pixel bomb", token, bomb, http.StatusRequestEntityTooLarge, "100000×100000"},
+		{"too big", token, make([]byte, 11<<20), http.StatusRequestEntityTooLarge, "larger than 10 MiB"},
+		{"empty", token, nil, http.StatusBadRequest, "empty"},
+	} {
+		status, _, body := upload(t, srv.URL(), tc.token, "image/png", tc.data)
+		if status != tc.status || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d %s, want %d saying %q", tc.name, status, body, tc.status, tc.says)
+		}
+	}
+
+	status, pic, body := upload(t, srv.URL(), token, "image/jpeg", photo(t, 120, 80))
+	if status != http.StatusCreated || pic.ID == "" || pic.Type != "image/jpeg" || pic.Width != 120 {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	resp, err := http.Get(srv.URL() + pic.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || bytes.Contains(stored, []byte("GPS")) || bytes.Contains(stored, []byte("Exif")) {
+		t.Fatalf("GET %s: %d %s, %d bytes, EXIF kept: %v", pic.URL, resp.StatusCode, resp.Header.Get("Content-Type"), len(stored), bytes.Contains(stored, []byte("GPS")))
+	}
+
+	c := dial(t, ctx, srv, token)
+	chars, err := c.ListCharacters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := c.OpenChat(ctx, chars[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another player's picture is not this player's to show.
+	bo, _, err := chatclient.NewSession(ctx, srv.URL(), "Bo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bosPic, _ := upload(t, srv.URL(), bo, "image/png", good.Bytes())
+	if _, err := c.SayLine(ctx, op.ConversationID, chatclient.Line{Text: "look", Pictures: []string{bosPic.ID}}); !chatclient.IsCode(err, protocol.CodeInvalid) {
+		t.Fatalf("a line with another player's picture: %v", err)
+	}
+
+	// A picture alone is a line; the backend gets it as an image_url part.
+	if _, err := c.SayLine(ctx, op.ConversationID, chatclient.Line{Pictures: []string{pic.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	userMsg := string(llm.last()[len(llm.last())-1])
+	const prefix = `"url":"data:image/jpeg;base64,`
+	k := strings.Index(userMsg, prefix)
+	if k < 0 || !strings.Contains(userMsg, `"type":"image_url"`) {
+		t.Fatalf("the backend got no image_url part: %.300s", userMsg)
+	}
+	b64 := userMsg[k+len(prefix):]
+	b64 = b64[:strings.IndexByte(b64, '"')]
+	if sent, err := base64.StdEncoding.DecodeString(b64); err != nil || !bytes.Equal(sent, stored) {
+		t.Fatalf("the picture sent is not the stored one (%v)", err)
+	}
+
+	// The history keeps it.
+	again, err := c.OpenChat(ctx, chars[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := false
+	for _, m := range again.History {
+		shown = shown || (m.Role == "user" && len(m.Pictures) == 1 && m.Pictures[0] == pic.ID)
+	}
+	if !shown {
+		t.Fatalf("the history lacks the picture: %+v", again.History)
+	}
+
+	// A backend that cannot see: the line is answered, the picture in
+	// words, and the player is told.
+	llm.mu.Lock()
+	llm.blind = true
+	llm.mu.Unlock()
+	var notices []protocol.Notice
+	done, err := c.SayLine(ctx, op.ConversationID, chatclient.Line{Text: "And this one?", Pictures: []string{pic.ID},
+		OnNotice: func(n protocol.Notice) { notices = append(notices, n) }})
+	if err != nil || done.Message.Content != "What a view!" {
+		t.Fatalf("the line to a blind backend: %+v %v", done, err)
+	}
+	if len(notices) != 1 || notices[0].Code != protocol.CodeNoVision || !strings.Contains(notices[0].Text, "cannot see pictures") {
+		t.Fatalf("notices %+v", notices)
+	}
+	last := string(llm.last()[len(llm.last())-1])
+	if strings.Contains(last, "image_url") || !strings.Contains(last, "[shows a picture, which you cannot see]") {
+		t.Fatalf("the retried request: %s", last)
+	}
+	// Learned: the next picture goes in words at once.
+	llm.mu.Lock()
+	n := len(llm.bodies)
+	llm.mu.Unlock()
+	if _, err := c.SayLine(ctx, op.ConversationID, chatclient.Line{Text: "Again?", Pictures: []string{pic.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	llm.mu.Lock()
+	if len(llm.bodies) != n+1 {
+		t.Errorf("the blind backend was sent the picture again (%d requests for one line)", len(llm.bodies)-n)
+	}
+	llm.mu.Unlock()
+}

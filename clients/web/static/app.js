@@ -3,7 +3,8 @@
 // through textContent, never as markup.
 
 import { $, button, enterSubmits, load, make, paintAvatar, store } from "./dom.js";
-import { Connection, forgetToken, newMessageID } from "./connection.js";
+import { Connection, forgetToken, guestToken, newMessageID } from "./connection.js";
+import { attacher, pictureStrip } from "./pictures.js";
 import { engineChanged } from "./models.js";
 import * as memories from "./memories.js";
 
@@ -69,6 +70,7 @@ function handle(f, req) {
     case "ack": return onAck(f, req);
     case "delta": return onDelta(f);
     case "retrying": return onRetrying(f);
+    case "notice": return onNotice(f);
     case "complete": return onComplete(f);
     case "error": return onError(f, req);
     case "message_updated": return onMessageUpdated(f);
@@ -315,6 +317,9 @@ function fillMessage(n, m) {
     if (m.status === "stopped") n.classList.add("stopped");
     setRichText(n.querySelector(".text"), m.content);
   }
+  const old = n.querySelector(".pictures");
+  if (old) old.remove();
+  if (m.pictures && m.pictures.length) n.querySelector(".text").after(pictureStrip(m.pictures));
   setMeta(n, (m.status === "stopped" ? "stopped" : "") + (m.edited ? (m.status === "stopped" ? " · " : "") + "edited" : ""));
 }
 
@@ -585,7 +590,7 @@ function onAck(f, req) {
   }
   req.el.classList.remove("pending");
   req.el.dataset.id = f.message_id;
-  req.el.message = { id: f.message_id, role: "user", content: req.text };
+  req.el.message = { id: f.message_id, role: "user", content: req.text, pictures: req.pictures };
   setMeta(req.el, "");
   if (!findReply(null, f.message_id)) {
     el.messages.append(replyPlaceholder(f.message_id));
@@ -626,6 +631,17 @@ function onRetrying(f) {
   const secs = Math.max(1, Math.round((f.retry_in_ms || 0) / 1000));
   n.classList.add("retrying");
   setMeta(n, "the engine is unavailable; still trying (again in " + secs + "s)");
+}
+
+// onNotice: the server says something about a line (the character could
+// not see its pictures); it shows above the reply.
+function onNotice(f) {
+  if (!current || f.conversation_id !== current.conversationId) return;
+  const n = make("div", "message notice", f.text || "");
+  if (f.code) n.dataset.code = f.code;
+  const reply = findReply(null, f.reply_to);
+  if (reply) reply.before(n); else el.messages.append(n);
+  scrollDown(false);
 }
 
 function endRetrying(n) {
@@ -740,14 +756,14 @@ function setMeta(n, text) {
   n.querySelector(".meta").replaceChildren(document.createTextNode(text));
 }
 
-function markFailed(n, why, text, cid) {
+function markFailed(n, why, text, cid, pictures) {
   n.classList.remove("pending");
   n.classList.add("failed");
   setMeta(n, why);
   const retry = button("retry", "retry", function () {
     n.remove();
     unsent = unsent.filter(function (x) { return x !== n; });
-    say(text, cid);
+    say(text, cid, pictures);
   });
   n.querySelector(".meta").append(retry);
 }
@@ -770,8 +786,8 @@ function resendHeld() {
   held = held.filter((r) => !mine.includes(r));
   mine.forEach(function (r) {
     setMeta(r.el, "sending again…");
-    const frame = { type: "say", conversation_id: r.conversationId, text: r.text, client_message_id: r.cid };
-    if (!send(frame, r)) markFailed(r.el, "not sent: offline", r.text, r.cid);
+    const frame = { type: "say", conversation_id: r.conversationId, text: r.text, client_message_id: r.cid, pictures: r.pictures };
+    if (!send(frame, r)) markFailed(r.el, "not sent: offline", r.text, r.cid, r.pictures);
   });
 }
 
@@ -803,12 +819,14 @@ function scrollDown(force) {
 
 // ---- composing ----
 
-// say sends a line; cid names it (a retry of a line whose fate is unknown
-// keeps its name, so it is stored once).
-function say(text, cid) {
+// say sends a line with its pictures' ids; cid names it (a retry of a line
+// whose fate is unknown keeps its name, so it is stored once).
+function say(text, cid, pictures) {
   if (!current) return;
   cid = cid || newMessageID();
+  pictures = pictures || [];
   const n = messageNode("user pending", myName(), text);
+  if (pictures.length) n.querySelector(".text").after(pictureStrip(pictures));
   setMeta(n, "sending…");
   el.messages.append(n);
   scrollDown(true);
@@ -817,23 +835,31 @@ function say(text, cid) {
     return;
   }
   unsent.push(n);
-  const req = { kind: "say", el: n, text: text, cid: cid, conversationId: current.conversationId };
+  const req = { kind: "say", el: n, text: text, cid: cid, conversationId: current.conversationId, pictures: pictures };
   if (!conn.ready || !current.conversationId) {
     // Offline: it goes out when the chat is open again.
     setMeta(n, "offline; will send when back");
-    if (current.conversationId) held.push(req); else markFailed(n, "not sent: offline", text, cid);
+    if (current.conversationId) held.push(req); else markFailed(n, "not sent: offline", text, cid, pictures);
     return;
   }
-  send({ type: "say", conversation_id: current.conversationId, text: text, client_message_id: cid }, req);
+  send({ type: "say", conversation_id: current.conversationId, text: text, client_message_id: cid, pictures: pictures }, req);
 }
+
+const pictures = attacher({
+  composer: el.composer, input: el.input, dropZone: el.chatView,
+  token: function () { return conn.token ? Promise.resolve(conn.token) : guestToken(); },
+  onChange: function () { el.send.disabled = !conn.ready || (pictures ? pictures.busy() : false); },
+  onProblem: function (text) { showError("", text); }
+});
 
 el.composer.addEventListener("submit", function (ev) {
   ev.preventDefault();
   const text = el.input.value.trim();
-  if (!text) return;
+  if (pictures.busy()) return; // the send button says so: it waits for the uploads
+  if (!text && !pictures.count()) return;
   el.input.value = "";
   autosize();
-  say(text);
+  say(text, null, pictures.take());
 });
 
 enterSubmits(el.input);

@@ -23,10 +23,13 @@ import (
 
 // Options configure Run.
 type Options struct {
-	URL          string // server base URL, http(s)://host:port
-	Character    string // id, name, or unique name prefix
-	ChatID       string // a chat to continue instead of the character's latest
-	Say          string // when set, send this one line and exit
+	URL       string // server base URL, http(s)://host:port
+	Character string // id, name, or unique name prefix
+	ChatID    string // a chat to continue instead of the character's latest
+	Say       string // when set, send this one line and exit
+	// Images are picture files (PNG, JPEG, WebP) shown with Say (or
+	// alone): each is uploaded first.
+	Images       []string
 	IdentityFile string // default DefaultIdentityPath(URL)
 	Name         string // player name for a new guest session
 
@@ -174,11 +177,23 @@ func Run(ctx context.Context, opt Options) error {
 		}
 		_, err = fmt.Fprintln(opt.Stdout)
 		return err
-	case opt.Say != "":
+	case opt.Say != "" || len(opt.Images) > 0:
+		var pictures []string
+		for _, file := range opt.Images {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("--image: %w", err)
+			}
+			pic, err := chatclient.UploadPicture(ctx, opt.URL, token, data)
+			if err != nil {
+				return fmt.Errorf("--image %s: %w", file, err)
+			}
+			pictures = append(pictures, pic.ID)
+		}
 		live := &liveChat{c: c, url: opt.URL, token: token, conv: op.ConversationID, stderr: opt.Stderr}
 		defer func() { live.c.Close() }()
 		streamed := false
-		done, err := live.say(ctx, opt.Say, func(d protocol.Delta) { streamed = true; stream(d) })
+		done, err := live.say(ctx, opt.Say, pictures, func(d protocol.Delta) { streamed = true; stream(d) })
 		if err == nil && !streamed {
 			// A line sent again after its reply was written: the reply
 			// comes whole.
@@ -195,7 +210,7 @@ func Run(ctx context.Context, opt Options) error {
 
 func checkOptions(opt Options) error {
 	actions := 0
-	for _, on := range []bool{opt.Regenerate, opt.Swipe > 0, opt.ListChats, opt.Export != "", opt.Import != "", opt.Say != ""} {
+	for _, on := range []bool{opt.Regenerate, opt.Swipe > 0, opt.ListChats, opt.Export != "", opt.Import != "", opt.Say != "" || len(opt.Images) > 0} {
 		if on {
 			actions++
 		}

@@ -241,7 +241,7 @@ func (s *session) command(ctx context.Context, line string) (quit bool, err erro
 // say sends a line and streams the reply, which /stop or Ctrl-C stop.
 func (s *session) say(ctx context.Context, text string) error {
 	return s.streamed(ctx, func(onDelta func(protocol.Delta)) (chatclient.RequestResult, error) {
-		done, err := s.live.say(ctx, text, onDelta)
+		done, err := s.live.say(ctx, text, nil, onDelta)
 		if err == nil {
 			s.op.History = append(s.op.History, protocol.ChatMessage{ID: done.Message.ReplyTo, Role: "user", Content: text})
 		}

@@ -55,12 +55,13 @@ func (l *liveChat) redial(ctx context.Context, wait *time.Duration) error {
 // the connection is back (the server stores and answers it once); a line
 // accepted before the connection went has its reply collected on the new
 // connection.
-func (l *liveChat) say(ctx context.Context, text string, onDelta func(protocol.Delta)) (protocol.Complete, error) {
+func (l *liveChat) say(ctx context.Context, text string, pictures []string, onDelta func(protocol.Delta)) (protocol.Complete, error) {
 	cid := uuid.NewString()
 	giveUp := time.Now().Add(resendFor)
 	wait := 250 * time.Millisecond
 	for {
-		done, err := l.c.SayAs(ctx, l.conv, cid, text, onDelta)
+		done, err := l.c.SayLine(ctx, l.conv, chatclient.Line{Text: text, Pictures: pictures, ClientMessageID: cid, OnDelta: onDelta,
+			OnNotice: func(n protocol.Notice) { fmt.Fprintf(l.stderr, "\nmaopao: %s\n", Clean(n.Text)) }})
 		var notAcked *chatclient.NotAckedError
 		var acked *chatclient.AckedError
 		switch {

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/characters"
+	"github.com/maopao/maopao/clients/chatcli"
+	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine/modelgen"
 )
 
@@ -89,5 +95,61 @@ func TestChatWorldCommand(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("chat %v: %v, want an error saying %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// `maopao chat --say TEXT --image FILE` uploads the picture and shows it
+// with the line; the bundled engine cannot see, which the command says.
+func TestChatImage(t *testing.T) {
+	url := startWorldServe(t)
+	dir := t.TempDir()
+	ident := filepath.Join(dir, "identity.json")
+	pic := filepath.Join(dir, "cat.png")
+	img := image.NewRGBA(image.Rect(0, 0, 16, 9))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pic, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	char := characters.Samples()[0]
+	out, errOut, err := runChat(t, "", "--url", url, "--identity", ident, "--character", char.ID, "--say", "Look at my cat!", "--image", pic)
+	if err != nil || strings.TrimSpace(out) == "" {
+		t.Fatalf("chat with a picture: %q %q %v", out, errOut, err)
+	}
+	if !strings.Contains(errOut, "cannot see pictures") {
+		t.Errorf("stderr does not say the model cannot see: %q", errOut)
+	}
+	id, err := chatcli.LoadIdentity(ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := chatclient.Dial(ctx, url, id.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	op, err := c.OpenChat(ctx, char.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := false
+	for _, m := range op.History {
+		shown = shown || (m.Role == "user" && m.Content == "Look at my cat!" && len(m.Pictures) == 1)
+	}
+	if !shown {
+		t.Fatalf("the history lacks the line with its picture: %+v", op.History)
+	}
+
+	notes := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notes, []byte("not a picture"), 0o644)
+	if _, _, err := runChat(t, "", "--url", url, "--identity", ident, "--character", char.ID, "--say", "x", "--image", notes); err == nil || !strings.Contains(err.Error(), "send a PNG, JPEG or WebP") {
+		t.Errorf("a text file as --image: %v", err)
+	}
+	if _, _, err := runChat(t, "", "--url", url, "--world", "misty", "--say", "x", "--image", pic); err == nil || !strings.Contains(err.Error(), "--image is for one-to-one chats") {
+		t.Errorf("--image in a world: %v", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/maopao/maopao/engine/models"
 	"github.com/maopao/maopao/engine/openai"
 	"github.com/maopao/maopao/engine/pool"
+	"github.com/maopao/maopao/engine/speech"
 	"github.com/maopao/maopao/gateway"
 	"github.com/maopao/maopao/protocol"
 	"github.com/maopao/maopao/storage"
@@ -69,8 +70,12 @@ type Config struct {
 	MemoryWorkAfter time.Duration
 	LLMModel        string
 	LLMAPIKey       string
-	ModelPath       string // GGUF model for the in-process engine; "" = bundled model
-	Threads         int    // engine threads (0 = all cores)
+	// TTSURL is an OpenAI-compatible speech server that speaks replies
+	// (TTSModel, TTSVoice, TTSAPIKey go with it); "" leaves it to the
+	// browsers.
+	TTSURL, TTSModel, TTSVoice, TTSAPIKey string
+	ModelPath                             string // GGUF model for the in-process engine; "" = bundled model
+	Threads                               int    // engine threads (0 = all cores)
 	// CacheTypeK and CacheTypeV are how the in-process engine's KV cache
 	// stores keys and values (zero: float16).
 	CacheTypeK, CacheTypeV model.CacheType
@@ -474,6 +479,9 @@ func (s *Server) startGateway(ctx context.Context, b bus.Bus) error {
 	}
 	if s.models != nil {
 		gw.Models = s.models
+	}
+	if s.cfg.TTSURL != "" {
+		gw.Speech = &speech.Client{BaseURL: s.cfg.TTSURL, Model: s.cfg.TTSModel, Voice: s.cfg.TTSVoice, APIKey: s.cfg.TTSAPIKey}
 	}
 	gw.MetricsPublic = s.cfg.MetricsPublic
 	if host, _, err := net.SplitHostPort(s.cfg.Addr); err == nil {

@@ -25,7 +25,9 @@ type creatorAPI struct {
 	// argonMemoryKiB of memory, so unbounded logins would be a memory DoS.
 	hashSlots chan struct{}
 	exports   *exportCache
-	routes    []route // what register mounted, for the 405 answers
+	// speechCache keeps spoken sentences (speech_api.go).
+	speechCache audioCache
+	routes      []route // what register mounted, for the 405 answers
 	// avatarQuota is MaxAvatarBytesPerAccount (smaller in tests).
 	avatarQuota int
 }
@@ -88,6 +90,7 @@ func (a *creatorAPI) register(mux *http.ServeMux) {
 	a.registerChats(mux)
 	a.registerMemories(mux)
 	a.registerPictures(mux)
+	a.registerSpeech(mux)
 	a.registerModels(mux)
 
 	// Whatever the patterns above do not take gets a problem too, rather

@@ -157,8 +157,10 @@ func summary(c maopao.Character, userName string) protocol.CharacterSummary {
 	if c.Visibility == maopao.VisibilityPrivate {
 		vis = string(c.Visibility)
 	}
+	voice := characters.VoiceOf(c)
 	return protocol.CharacterSummary{
-		ID: c.ID, Name: c.Name, Description: characters.ExpandMacros(c.Description, c.Name, userName),
+		Voice: &protocol.Voice{Name: voice.Name, Lang: voice.Lang},
+		ID:    c.ID, Name: c.Name, Description: characters.ExpandMacros(c.Description, c.Name, userName),
 		Scenario: characters.ExpandMacros(c.Scenario, c.Name, userName),
 		Greeting: characters.Greeting(c, userName), Tags: tags,
 		CreatorNotes: c.CreatorNotes, Creator: c.Creator, AlternateGreetings: len(c.AlternateGreetings), Visibility: vis, CreatedAt: c.CreatedAt,

@@ -44,6 +44,9 @@ type Server struct {
 	// Models, where this process runs the engine, installs models for the
 	// page; nil elsewhere.
 	Models Models
+	// Speech speaks characters' replies (an OpenAI-compatible
+	// /v1/audio/speech server); nil leaves it to the browsers' voices.
+	Speech Speaker
 	// Web serves the web client at /; nil serves nothing there.
 	Web http.Handler
 	// Health adds checks of other parts to /healthz.

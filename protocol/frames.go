@@ -112,6 +112,15 @@ type CharacterSummary struct {
 	// Visibility is "private" for the player's own private characters.
 	Visibility string    `json:"visibility,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
+	// Voice is how the character sounds: the speech server's voice, and
+	// the language the page's own voices fall back to.
+	Voice *Voice `json:"voice,omitempty"`
+}
+
+// Voice is a character's voice (card extensions.maopao.voice).
+type Voice struct {
+	Name string `json:"name,omitempty"`
+	Lang string `json:"lang,omitempty"`
 }
 
 // Characters answers ListCharacters.

@@ -48,6 +48,10 @@ func (f *serverFlags) register(fs *pflag.FlagSet, role app.Role) {
 		fs.IntVar(&c.LineBurst, "line-burst", 8, "lines and chat requests one player may send at once")
 		fs.BoolVar(&c.MetricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 		fs.IntVar(&c.MaxConnsPerAddress, "max-conns-per-address", 200, "WebSocket connections one address may hold")
+		fs.StringVar(&c.TTSURL, "tts-url", "", "OpenAI-compatible speech server (/v1/audio/speech) that speaks characters' replies, e.g. http://127.0.0.1:8880 (default: the page uses the browser's voices)")
+		fs.StringVar(&c.TTSModel, "tts-model", "", "model name to send to the --tts-url server (default tts-1)")
+		fs.StringVar(&c.TTSVoice, "tts-voice", "", "voice for characters whose card names none (default alloy)")
+		fs.StringVar(&c.TTSAPIKey, "tts-api-key", "", "API key for the --tts-url server")
 	} else {
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8090", "HTTP address for /healthz, /readyz and /metrics")
 		fs.BoolVar(&c.MetricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")

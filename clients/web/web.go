@@ -33,11 +33,12 @@ var FS embed.FS
 
 // csp keeps the page to its own files: the page only ever needs its origin
 // (module scripts included) and its WebSocket (which 'self' covers in
-// connect-src), plus blob: images (the previews of pictures being
-// attached, made from the player's own files), and a policy this strict also
+// connect-src), plus blob: images and media (the previews of pictures
+// being attached, made from the player's own files, and speech fetched
+// with the player's token), and a policy this strict also
 // stops injected markup from running, or talking to another host, if
 // escaping were ever missed.
-const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; " +
+const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; " +
 	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 
 // Handler serves the page's files, index.html at /.

@@ -5,6 +5,7 @@
 import { $, button, enterSubmits, load, make, paintAvatar, store } from "./dom.js";
 import { Connection, forgetToken, guestToken, newMessageID } from "./connection.js";
 import { attacher, pictureStrip } from "./pictures.js";
+import * as speech from "./speech.js";
 import { engineChanged } from "./models.js";
 import * as memories from "./memories.js";
 
@@ -185,6 +186,7 @@ el.sort.addEventListener("change", renderList);
 
 function openChat(characterId, byUser, conversationId) {
   if (!current || current.characterId !== characterId || (conversationId && conversationId !== current.conversationId)) {
+    speech.stop();
     current = { characterId: characterId, conversationId: null, character: null };
     unsent = [];
     el.messages.replaceChildren(make("div", "message system", "Opening chat…"));
@@ -226,6 +228,7 @@ function showChatHeader(c) {
 // showList shows the character list, closing the chat. The studio and the
 // world view leave the chat through it, as the back button does.
 export function showList() {
+  speech.stop();
   current = null;
   unsent = [];
   store(LS_CHAR, null);
@@ -350,6 +353,10 @@ function refreshTools() {
       }
     }
     if (n === last && m.role === "user") tools.append(tool("↻", "regenerate", function () { regenerate(""); }));
+    if (m.role === "character" && m.status !== "failed" && m.content) {
+      tools.append(tool("Play", "speak", function () { speech.speakMessage(n, m, current.conversationId, voiceLang()); }),
+        tool("Stop", "speak-stop", function () { speech.stop(); }));
+    }
     if (m.status !== "failed") tools.append(tool("Edit", "edit", function () { editMessage(n); }));
     tools.append(tool("Delete", "delete", function () { chatRequest({ type: "delete_message", message_id: m.id }); }));
     tools.append(tool("Branch", "branch", function () { chatRequest({ type: "fork_chat", message_id: m.id }); }));
@@ -622,6 +629,13 @@ function onDelta(f) {
   if (f.restart) text.replaceChildren();
   text.append(document.createTextNode(f.text || ""));
   scrollDown(false);
+  speech.streamed(f.message_id, n, text.textContent, current.conversationId, voiceLang(), false);
+}
+
+// voiceLang is the language the character speaks in the browser's voices.
+function voiceLang() {
+  const v = current && current.character && current.character.voice;
+  return v && v.lang ? v.lang : "en-US";
 }
 
 // onRetrying: the engine is down for a moment; the line stays accepted.
@@ -657,6 +671,7 @@ function onComplete(f) {
   n.classList.add("complete");
   endRetrying(n);
   fillMessage(n, m);
+  if (m.status !== "failed") speech.streamed(m.id, n, m.content || "", current.conversationId, voiceLang(), true);
   refreshTools();
   scrollDown(false);
   // The line just answered may have left memories.
@@ -844,6 +859,15 @@ function say(text, cid, pictures) {
   }
   send({ type: "say", conversation_id: current.conversationId, text: text, client_message_id: cid, pictures: pictures }, req);
 }
+
+speech.init(function () { return conn.token ? Promise.resolve(conn.token) : guestToken(); });
+const autoplayToggle = $("autoplay-toggle");
+function showAutoplay() {
+  autoplayToggle.setAttribute("aria-pressed", speech.autoplay() ? "true" : "false");
+  autoplayToggle.textContent = speech.autoplay() ? "🔊 Auto-play on" : "🔈 Auto-play off";
+}
+autoplayToggle.addEventListener("click", function () { speech.setAutoplay(!speech.autoplay()); showAutoplay(); });
+showAutoplay();
 
 const pictures = attacher({
   composer: el.composer, input: el.input, dropZone: el.chatView,

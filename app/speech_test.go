@@ -3,58 +3,17 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/clients/chatclient"
+	"github.com/maopao/maopao/engine/speech/speechtest"
 )
-
-// speechServer stands in for an OpenAI-compatible /v1/audio/speech
-// server: it answers a WAV as long as the text, and records what it was
-// asked.
-type speechServer struct {
-	mu   sync.Mutex
-	asks []map[string]any
-}
-
-func (s *speechServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req map[string]any
-	if r.URL.Path != "/v1/audio/speech" || json.NewDecoder(r.Body).Decode(&req) != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	s.asks = append(s.asks, req)
-	s.mu.Unlock()
-	text, _ := req["input"].(string)
-	n := 100 * len(text)
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*n))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*n))
-	b.Write(make([]byte, 2*n))
-	w.Header().Set("Content-Type", "audio/wav")
-	w.Write(b.Bytes())
-}
-
-func (s *speechServer) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.asks)
-}
 
 func speechRequest(t *testing.T, method, url, token, body string) (int, string, []byte) {
 	t.Helper()
@@ -82,11 +41,9 @@ func TestSpeech(t *testing.T) {
 	llm := &visionLLM{}
 	hs := httptest.NewServer(llm)
 	defer hs.Close()
-	tts := &speechServer{}
-	ts := httptest.NewServer(tts)
-	defer ts.Close()
+	tts := speechtest.Start(t)
 	srv := startServe(t, t.TempDir(), func(c *app.Config) {
-		c.LLMURL, c.ModelPath, c.TTSURL, c.MemoryWorkAfter = hs.URL, "", ts.URL, -1
+		c.LLMURL, c.ModelPath, c.TTSURL, c.MemoryWorkAfter = hs.URL, "", tts.URL, -1
 	})
 	defer srv.Close()
 	base := srv.URL()
@@ -127,15 +84,15 @@ func TestSpeech(t *testing.T) {
 	if code != 200 || ct != "audio/wav" || !bytes.HasPrefix(wav, []byte("RIFF")) {
 		t.Fatalf("speak a sentence: %d %s %.60q", code, ct, wav)
 	}
-	if tts.count() != 1 || tts.asks[0]["voice"] != "nova" || tts.asks[0]["input"] != "What a view!" {
-		t.Fatalf("the speech server was asked %+v", tts.asks)
+	if asks := tts.Asks(); len(asks) != 1 || asks[0].Voice != "nova" || asks[0].Input != "What a view!" || asks[0].Format != "wav" {
+		t.Fatalf("the speech server was asked %+v", asks)
 	}
 	code, ct, whole := speechRequest(t, "GET", base+"/api/v1/messages/"+done.Message.ID+"/speech", token, "")
 	if code != 200 || ct != "audio/wav" || len(whole) != len(wav) {
 		t.Fatalf("the message spoken: %d %s, %d bytes (the sentence was %d)", code, ct, len(whole), len(wav))
 	}
-	if tts.count() != 1 {
-		t.Errorf("the message's sentence was synthesized again (%d asks): not cached", tts.count())
+	if n := len(tts.Asks()); n != 1 {
+		t.Errorf("the message's sentence was synthesized again (%d asks): not cached", n)
 	}
 
 	// Only the chat's player.

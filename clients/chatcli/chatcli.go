@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -29,7 +30,9 @@ type Options struct {
 	Say       string // when set, send this one line and exit
 	// Images are picture files (PNG, JPEG, WebP) shown with Say (or
 	// alone): each is uploaded first.
-	Images       []string
+	Images []string
+	// Speak, with Say, writes the reply spoken (WAV) to this file.
+	Speak        string
 	IdentityFile string // default DefaultIdentityPath(URL)
 	Name         string // player name for a new guest session
 
@@ -200,6 +203,20 @@ func Run(ctx context.Context, opt Options) error {
 			io.WriteString(opt.Stdout, clean(done.Message.Content))
 		}
 		fmt.Fprintln(opt.Stdout)
+		if err == nil && opt.Speak != "" {
+			wav, err := chatclient.MessageSpeech(ctx, opt.URL, token, done.Message.ID)
+			var he *chatclient.HTTPError
+			if errors.As(err, &he) && he.Status == http.StatusNotImplemented {
+				return errors.New("--speak: this server has no speech backend (it runs without --tts-url)")
+			}
+			if err != nil {
+				return fmt.Errorf("--speak: %w", err)
+			}
+			if err := os.WriteFile(opt.Speak, wav, 0o644); err != nil {
+				return fmt.Errorf("--speak: %w", err)
+			}
+			fmt.Fprintf(opt.Stderr, "maopao: wrote the reply spoken to %s\n", opt.Speak)
+		}
 		return err
 	case opt.New:
 		printHistory(opt.Stdout, op)
@@ -218,6 +235,8 @@ func checkOptions(opt Options) error {
 	switch {
 	case actions > 1:
 		return errors.New("give one of --say, --regenerate, --swipe, --list-chats, --export and --import")
+	case opt.Speak != "" && opt.Say == "" && len(opt.Images) == 0:
+		return errors.New("--speak goes with --say: it writes the reply spoken")
 	case opt.Swipe < 0:
 		return errors.New("--swipe counts alternatives from 1")
 	case opt.ChatID == "" && opt.Character == "" && !(opt.PersonaName != "" && actions == 0):

@@ -99,6 +99,39 @@ func UploadPicture(ctx context.Context, baseURL, token string, data []byte) (pro
 	return out, err
 }
 
+// MessageSpeech fetches a stored message spoken by the server's speech
+// backend (WAV). A server without one answers an *HTTPError with Status
+// 501.
+func MessageSpeech(ctx context.Context, baseURL, token, messageID string) ([]byte, error) {
+	u, err := apiURL(baseURL, "/api/v1/messages/"+url.PathEscape(messageID)+"/speech")
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		he := &HTTPError{Method: http.MethodGet, URL: u, Status: resp.StatusCode}
+		var prob struct{ Code, Detail string }
+		if json.Unmarshal(data, &prob) == nil {
+			he.Code, he.Message = prob.Code, prob.Detail
+		}
+		return nil, he
+	}
+	return data, nil
+}
+
 func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
 	return doRequest(ctx, method, u, "", "application/json", body, out)
 }

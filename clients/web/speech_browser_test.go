@@ -1,15 +1,9 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,46 +11,8 @@ import (
 
 	"github.com/maopao/maopao/app"
 	"github.com/maopao/maopao/engine/openai/openaitest"
+	"github.com/maopao/maopao/engine/speech/speechtest"
 )
-
-// voiceServer stands in for an OpenAI-compatible speech server: a short
-// silent WAV for any text, and the texts it was asked to say.
-type voiceServer struct {
-	mu    sync.Mutex
-	texts []string
-}
-
-func (v *voiceServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Input string `json:"input"`
-	}
-	if r.URL.Path != "/v1/audio/speech" || json.NewDecoder(r.Body).Decode(&req) != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	v.mu.Lock()
-	v.texts = append(v.texts, req.Input)
-	v.mu.Unlock()
-	const n = 4000 // a quarter of a second at 16 kHz
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*n))
-	b.WriteString("WAVEfmt ")
-	for _, x := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, x)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*n))
-	b.Write(make([]byte, 2*n))
-	w.Header().Set("Content-Type", "audio/wav")
-	w.Write(b.Bytes())
-}
-
-func (v *voiceServer) said() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return append([]string(nil), v.texts...)
-}
 
 // TestBrowserSpeech plays a reply with the server's voice, speaks replies
 // as they come with auto-play, and falls back to the browser's voices on
@@ -66,9 +22,7 @@ func TestBrowserSpeech(t *testing.T) {
 		t.Skip("starts the whole platform and a browser")
 	}
 	llm := openaitest.Start(t)
-	voice := &voiceServer{}
-	vs := httptest.NewServer(voice)
-	defer vs.Close()
+	voice := speechtest.Start(t)
 	start := func(tts string) *app.Server {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -80,7 +34,7 @@ func TestBrowserSpeech(t *testing.T) {
 		t.Cleanup(func() { _ = srv.Close() })
 		return srv
 	}
-	srv := start(vs.URL)
+	srv := start(voice.URL)
 	p := newPage(t)
 	const wait = 30 * time.Second
 	open := func(base string) {
@@ -100,7 +54,7 @@ func TestBrowserSpeech(t *testing.T) {
 	text := evalJS[string](p, reply+`.querySelector(".text").textContent`)
 	click(p, "#messages .message.character.complete:not(.greeting) .tool.speak")
 	p.waitJS("the reply played", `(window.__maopaoPlayed || 0) >= 1`, wait)
-	if got := voice.said(); len(got) != 1 || got[0] != text {
+	if got := voice.Asks(); len(got) != 1 || got[0].Input != text {
 		t.Fatalf("the speech server was asked %q, want the reply %q", got, text)
 	}
 
@@ -110,7 +64,7 @@ func TestBrowserSpeech(t *testing.T) {
 	p.do("say again", chromedp.SendKeys(chromedp.ID("input"), "and again"), pressEnter)
 	p.waitJS("the second reply played", `(window.__maopaoPlayed || 0) >= 2`, wait)
 	second := evalJS[string](p, reply+`.querySelector(".text").textContent`)
-	if got := voice.said(); len(got) < 2 || got[len(got)-1] != second {
+	if got := voice.Asks(); len(got) < 2 || got[len(got)-1].Input != second {
 		t.Fatalf("auto-play asked for %q, want the second reply %q", got, second)
 	}
 	p.screenshot("chat-speech")
@@ -120,7 +74,7 @@ func TestBrowserSpeech(t *testing.T) {
 	open(plain.URL())
 	click(p, "#messages .message.character.greeting .tool.speak")
 	p.waitJS("the browser's voice used", `(window.__maopaoSpoke || 0) >= 1`, wait)
-	if n := len(voice.said()); n > 2 {
+	if n := len(voice.Asks()); n > 2 {
 		t.Errorf("the page without a backend asked a speech server (%d asks)", n)
 	}
 	checkNoJSErrors(t, p)

@@ -133,6 +133,10 @@ func TestBrowserStudio(t *testing.T) {
 	}
 	p.screenshot("studio-editor")
 
+	// A voice, kept in the card's extensions.
+	typeInto(p, "#f-voice-name", "nova")
+	typeInto(p, "#f-voice-lang", "en-GB")
+
 	// Save: revision 1, listed under My characters.
 	click(p, "#studio-save")
 	p.waitJS("saved", `document.getElementById("studio-message").textContent.includes("Saved revision 1")`, 15*time.Second)
@@ -145,7 +149,12 @@ func TestBrowserStudio(t *testing.T) {
 	exported := awaitJS[string](p, fmt.Sprintf(`fetch("api/v1/characters/%s/export?format=json", {headers: {Authorization: "Bearer " + JSON.parse(localStorage.getItem("maopao.account")).token}}).then(r => r.text())`, id))
 	var cardDoc struct {
 		Data struct {
-			Name          string `json:"name"`
+			Name       string `json:"name"`
+			Extensions struct {
+				Maopao struct {
+					Voice struct{ Name, Lang string } `json:"voice"`
+				} `json:"maopao"`
+			} `json:"extensions"`
 			CharacterBook struct {
 				Entries []struct {
 					Keys    []string `json:"keys"`
@@ -156,7 +165,8 @@ func TestBrowserStudio(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(exported), &cardDoc); err != nil || cardDoc.Data.Name != name || len(cardDoc.Data.CharacterBook.Entries) != 2 ||
 		cardDoc.Data.CharacterBook.Entries[0].Content != "Kaldra the dragon sleeps under the lake." ||
-		strings.Join(cardDoc.Data.CharacterBook.Entries[0].Keys, ",") != "dragon,wyrm" {
+		strings.Join(cardDoc.Data.CharacterBook.Entries[0].Keys, ",") != "dragon,wyrm" ||
+		cardDoc.Data.Extensions.Maopao.Voice.Name != "nova" || cardDoc.Data.Extensions.Maopao.Voice.Lang != "en-GB" {
 		t.Errorf("exported card (%v): %.600s", err, exported)
 	}
 

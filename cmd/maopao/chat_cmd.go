@@ -62,7 +62,7 @@ later runs continue as the same player.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			worldOnly := []string{"location", "to", "private", "timeout"}
-			chatOnly := []string{"chat", "new", "regenerate", "swipe", "list-chats", "export", "import", "image"}
+			chatOnly := []string{"chat", "new", "regenerate", "swipe", "list-chats", "export", "import", "image", "speak"}
 			if wopt.World == "" {
 				for _, name := range worldOnly {
 					if f.Changed(name) {
@@ -105,6 +105,7 @@ later runs continue as the same player.`,
 	f.StringVar(&opt.URL, "url", "http://127.0.0.1:8080", "server base URL")
 	f.StringVarP(&opt.Character, "character", "c", "", "character id, name, or unique name prefix (for a one-to-one chat)")
 	f.StringVar(&opt.Say, "say", "", "send this line, print the reply (or replies) and exit")
+	f.StringVar(&opt.Speak, "speak", "", "with --say: write the reply spoken (WAV) to this file (the server needs --tts-url)")
 	f.StringArrayVar(&opt.Images, "image", nil, "show this picture (PNG, JPEG or WebP) with --say, in a one-to-one chat; repeat for more (at most 4)")
 	f.StringVar(&opt.IdentityFile, "identity", "", "file keeping the guest identity (default $XDG_CONFIG_HOME/maopao/identity-<host>_<port>.json)")
 	f.StringVar(&opt.Name, "name", "", "player name for a new guest identity")

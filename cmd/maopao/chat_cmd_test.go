@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -20,11 +21,15 @@ import (
 	"github.com/maopao/maopao/clients/chatcli"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/speech/speechtest"
 )
 
 // startWorldServe runs a whole server on a tiny random model (with a
 // context long enough for a world's prompts), so characters answer.
-func startWorldServe(t *testing.T) string {
+func startWorldServe(t *testing.T) string { return startWorldServeWith(t, nil) }
+
+// startWorldServeWith is startWorldServe with the configuration changed by mod.
+func startWorldServeWith(t *testing.T, mod func(*app.Config)) string {
 	t.Helper()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "tiny.gguf")
@@ -35,8 +40,12 @@ func startWorldServe(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dir, ModelPath: model, Threads: 1,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := app.Config{Addr: "127.0.0.1:0", DataDir: dir, ModelPath: model, Threads: 1,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := app.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,5 +160,47 @@ func TestChatImage(t *testing.T) {
 	}
 	if _, _, err := runChat(t, "", "--url", url, "--world", "misty", "--say", "x", "--image", pic); err == nil || !strings.Contains(err.Error(), "--image is for one-to-one chats") {
 		t.Errorf("--image in a world: %v", err)
+	}
+}
+
+// `maopao chat --say TEXT --speak FILE.wav` writes the reply spoken by the
+// server's speech backend; without one it says so.
+func TestChatSpeak(t *testing.T) {
+	tts := speechtest.Start(t)
+	url := startWorldServeWith(t, func(c *app.Config) { c.TTSURL = tts.URL })
+	dir := t.TempDir()
+	ident, wav := filepath.Join(dir, "identity.json"), filepath.Join(dir, "reply.wav")
+	char := characters.Samples()[0]
+	out, errOut, err := runChat(t, "", "--url", url, "--identity", ident, "--character", char.ID, "--say", "Tell me a story.", "--speak", wav)
+	if err != nil {
+		t.Fatalf("chat --speak: %v %s", err, errOut)
+	}
+	data, err := os.ReadFile(wav)
+	if err != nil || !bytes.HasPrefix(data, []byte("RIFF")) || len(tts.Asks()) == 0 {
+		t.Fatalf("the spoken reply: %d bytes, %v; %d asks", len(data), err, len(tts.Asks()))
+	}
+	said := ""
+	for _, a := range tts.Asks() {
+		said += a.Input
+	}
+	// The random model's reply holds control characters the terminal does
+	// not print; the rest is the same text.
+	printable := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) || unicode.IsSpace(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	if printable(said) != printable(out) {
+		t.Errorf("the speech server said %q, the reply was %q", said, out)
+	}
+	plain := startWorldServe(t)
+	if _, _, err := runChat(t, "", "--url", plain, "--identity", filepath.Join(dir, "other.json"), "--character", char.ID, "--say", "hi", "--speak", wav); err == nil || !strings.Contains(err.Error(), "no speech backend") {
+		t.Errorf("--speak without a backend: %v", err)
+	}
+	if _, _, err := runChat(t, "", "--url", plain, "--character", char.ID, "--speak", wav); err == nil || !strings.Contains(err.Error(), "--speak goes with --say") {
+		t.Errorf("--speak without --say: %v", err)
 	}
 }

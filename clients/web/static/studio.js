@@ -288,6 +288,9 @@ function fillForm() {
     el.form.querySelector('[data-path="' + f + '"]').value = draft[f] || (f === "visibility" ? "private" : "");
   });
   $("f-tags").value = (draft.tags || []).join(", ");
+  const voice = (draft.extensions && draft.extensions.maopao && draft.extensions.maopao.voice) || {};
+  $("f-voice-name").value = typeof voice.name === "string" ? voice.name : "";
+  $("f-voice-lang").value = typeof voice.lang === "string" ? voice.lang : "";
   renderGreetings(draft.alternate_greetings || []);
   const book = draft.character_book || {};
   el.scanDepth.value = book.scan_depth == null ? "" : String(book.scan_depth);
@@ -477,6 +480,15 @@ function collect() {
   c.name = c.name.trim();
   c.tags = splitKeys($("f-tags").value);
   c.alternate_greetings = greetingValues().filter(function (g) { return g.trim() !== ""; });
+  // The voice lives in extensions.maopao.voice; the card's other
+  // extensions (other apps') stay as they were.
+  const voiceName = $("f-voice-name").value.trim(), voiceLang = $("f-voice-lang").value.trim();
+  const ext = Object.assign({}, draft.extensions || {});
+  const mine = Object.assign({}, ext.maopao || {});
+  if (voiceName || voiceLang) mine.voice = Object.assign({}, voiceName ? { name: voiceName } : {}, voiceLang ? { lang: voiceLang } : {});
+  else delete mine.voice;
+  if (Object.keys(mine).length) ext.maopao = mine; else delete ext.maopao;
+  c.extensions = ext;
   syncLore();
   const book = Object.assign({}, draft.character_book || {});
   const num = function (v) { return v.trim() === "" ? null : Number(v); };

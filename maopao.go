@@ -424,6 +424,13 @@ type MemoryRecord struct {
 	PrivateTo string `json:"private_to,omitempty" bson:"private_to,omitempty"`
 	// Evidence lists the memories a reflection was drawn from.
 	Evidence []string `json:"evidence,omitempty" bson:"evidence,omitempty"`
+	// About names the player the memory is about (their line, their
+	// coming or going, a private talk with them): that player sees it in
+	// the memory manager, and may pin, rewrite or forget it.
+	About string `json:"about,omitempty" bson:"about,omitempty"`
+	// Pinned: the player asked that it be in every prompt built while
+	// they are there.
+	Pinned bool `json:"pinned,omitempty" bson:"pinned,omitempty"`
 }
 
 // WorldSnapshot is a world simulation's saved state: the state after the

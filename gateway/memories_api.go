@@ -51,9 +51,6 @@ type MemoryBody struct {
 func (a *creatorAPI) memoryCharacter(r *http.Request, player string) (maopao.Character, *apiError) {
 	id := r.URL.Query().Get("character")
 	if id == "" {
-		if r.URL.Query().Get("world") != "" {
-			return maopao.Character{}, problemf(http.StatusNotImplemented, codeNotImplemented, "world memories are not in the memory manager yet; ask with ?character=ID")
-		}
 		e := invalidFields([]FieldError{{Path: "character", Message: "required: the character whose memories of you to list"}})
 		e.status = http.StatusBadRequest
 		return maopao.Character{}, e
@@ -67,6 +64,9 @@ func (a *creatorAPI) handleListMemories(w http.ResponseWriter, r *http.Request) 
 	player, e := a.s.player(r)
 	if e != nil {
 		return e
+	}
+	if isWorldMemoryRequest(r) {
+		return a.handleListWorldMemories(w, r, player)
 	}
 	c, e := a.memoryCharacter(r, player)
 	if e != nil {
@@ -107,6 +107,9 @@ func (a *creatorAPI) handleAddMemory(w http.ResponseWriter, r *http.Request) *ap
 	player, e := a.s.player(r)
 	if e != nil {
 		return e
+	}
+	if isWorldMemoryRequest(r) {
+		return problemf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "a world's residents remember what happens there; notes are for one-to-one chats (?character=ID)")
 	}
 	c, e := a.memoryCharacter(r, player)
 	if e != nil {
@@ -161,6 +164,13 @@ func (a *creatorAPI) loadOwnMemory(r *http.Request) (maopao.ChatMemory, *apiErro
 // rewrite it (it becomes the player's note; a rewritten chat summary stays
 // the summary, which the engine goes on from), change its importance.
 func (a *creatorAPI) handleEditMemory(w http.ResponseWriter, r *http.Request) *apiError {
+	if isWorldMemoryRequest(r) {
+		player, e := a.s.player(r)
+		if e != nil {
+			return e
+		}
+		return a.handleEditWorldMemory(w, r, player)
+	}
 	m, e := a.loadOwnMemory(r)
 	if e != nil {
 		return e
@@ -186,6 +196,13 @@ func (a *creatorAPI) handleEditMemory(w http.ResponseWriter, r *http.Request) *a
 // handleForgetMemory answers DELETE /api/v1/memories/{id}: the memory
 // leaves the store, and with it every later prompt.
 func (a *creatorAPI) handleForgetMemory(w http.ResponseWriter, r *http.Request) *apiError {
+	if isWorldMemoryRequest(r) {
+		player, e := a.s.player(r)
+		if e != nil {
+			return e
+		}
+		return a.handleForgetWorldMemory(w, r, player)
+	}
 	m, e := a.loadOwnMemory(r)
 	if e != nil {
 		return e

@@ -54,11 +54,22 @@ type WorldPrivateSaid struct {
 	Text        string `json:"text"`
 }
 
-func (WorldPlayerJoined) WorldInputKind() string { return "player_joined" }
-func (WorldPlayerLeft) WorldInputKind() string   { return "player_left" }
-func (WorldPlayerMoved) WorldInputKind() string  { return "player_moved" }
-func (WorldPlayerSaid) WorldInputKind() string   { return "player_said" }
-func (WorldPrivateSaid) WorldInputKind() string  { return "private_said" }
+// WorldMemoryChanged: a player pinned, rewrote or forgot a memory a
+// resident has of them (the memory manager).
+type WorldMemoryChanged struct {
+	PlayerID string  `json:"player_id"`
+	MemoryID string  `json:"memory_id"`
+	Forget   bool    `json:"forget,omitempty"`
+	Pinned   *bool   `json:"pinned,omitempty"`
+	Text     *string `json:"text,omitempty"`
+}
+
+func (WorldMemoryChanged) WorldInputKind() string { return "memory_changed" }
+func (WorldPlayerJoined) WorldInputKind() string  { return "player_joined" }
+func (WorldPlayerLeft) WorldInputKind() string    { return "player_left" }
+func (WorldPlayerMoved) WorldInputKind() string   { return "player_moved" }
+func (WorldPlayerSaid) WorldInputKind() string    { return "player_said" }
+func (WorldPrivateSaid) WorldInputKind() string   { return "private_said" }
 
 // WorldInputEnvelope is how every input travels in a world's log.
 type WorldInputEnvelope struct {

@@ -30,4 +30,10 @@ type Worlds interface {
 	// MemoryRecords returns a character's records in a world, newest
 	// (highest SimMinute, then ID) first, at most limit (<= 0: all).
 	MemoryRecords(ctx context.Context, worldID, characterID string, limit int) ([]maopao.MemoryRecord, error)
+	// MemoryRecordsAbout returns a character's records in a world that are
+	// about a player (About or PrivateTo is the player), newest first.
+	MemoryRecordsAbout(ctx context.Context, worldID, characterID, playerID string) ([]maopao.MemoryRecord, error)
+	// DeleteMemoryRecord removes a record; maopao.ErrNotFound (wrapped)
+	// when absent.
+	DeleteMemoryRecord(ctx context.Context, worldID, characterID, id string) error
 }

@@ -40,7 +40,7 @@ type worldActor struct {
 	queries  chan query
 	results  chan struct{} // wakes the loop when generation finished
 	genSem   chan struct{}
-	memories chan maopao.MemoryRecord
+	memories chan memoryWrite
 	// revisions holds the newest definition the store has shown; proposed
 	// is the latest revision this owner logged, so it is logged once.
 	revisions chan maopao.World
@@ -114,7 +114,7 @@ func (a *worldActor) run(ctx context.Context) error {
 		inFlight = 2
 	}
 	a.genSem = make(chan struct{}, inFlight)
-	a.memories = make(chan maopao.MemoryRecord, 4096)
+	a.memories = make(chan memoryWrite, 4096)
 
 	lease := a.keepLease(ctx, log)
 	defer lease.stop()
@@ -467,11 +467,20 @@ func (a *worldActor) snapshot(ctx context.Context) error {
 // is stopping and the store still refuses it (it stays in the world state
 // and its snapshots either way).
 func (a *worldActor) writeMemories(ctx context.Context) {
-	for r := range a.memories {
+	for w := range a.memories {
+		r := w.rec
 		wait := 100 * time.Millisecond
 		for attempt := 1; ; attempt++ {
 			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := a.svc.Store.PutMemoryRecord(wctx, r)
+			var err error
+			if w.remove {
+				err = a.svc.Store.DeleteMemoryRecord(wctx, a.def.ID, r.CharacterID, r.ID)
+				if errors.Is(err, maopao.ErrNotFound) {
+					err = nil // gone already (the gateway deletes it too)
+				}
+			} else {
+				err = a.svc.Store.PutMemoryRecord(wctx, r)
+			}
 			cancel()
 			if err == nil {
 				break
@@ -490,6 +499,12 @@ func (a *worldActor) writeMemories(ctx context.Context) {
 	}
 }
 
+// memoryWrite is a memory record to store, or (remove) to delete, in order.
+type memoryWrite struct {
+	rec    maopao.MemoryRecord
+	remove bool
+}
+
 // perform carries out one effect of a live world.
 func (a *worldActor) perform(genCtx context.Context, wg *sync.WaitGroup, e world.Effect) {
 	switch e := e.(type) {
@@ -506,7 +521,9 @@ func (a *worldActor) perform(genCtx context.Context, wg *sync.WaitGroup, e world
 		// rather than losing the record. The writer always drains (it
 		// gives up on a record only after retries while stopping), so
 		// this cannot wait forever.
-		a.memories <- e.Record
+		a.memories <- memoryWrite{rec: e.Record}
+	case world.MemoryRemoved:
+		a.memories <- memoryWrite{rec: maopao.MemoryRecord{ID: e.ID, CharacterID: e.CharacterID}, remove: true}
 	case world.Generate:
 		wg.Add(1)
 		go func() {

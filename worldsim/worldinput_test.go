@@ -12,6 +12,7 @@ import (
 // Gateways write player inputs with package protocol's types; the world
 // reads them with its own. Every field must come through.
 func TestPlayerInputsFromProtocolDecodeAsWorldInputs(t *testing.T) {
+	yes, text := true, "Ada likes green tea."
 	for _, c := range []struct {
 		sent protocol.WorldInput
 		want world.Input
@@ -23,6 +24,9 @@ func TestPlayerInputsFromProtocolDecodeAsWorldInputs(t *testing.T) {
 			world.PlayerSaid{MessageID: "m1", PlayerID: "p1", LocationID: "garden", Text: "hello", AddressedTo: "c1"}},
 		{protocol.WorldPrivateSaid{MessageID: "m2", PlayerID: "p1", CharacterID: "c1", Text: "psst"},
 			world.PrivateSaid{MessageID: "m2", PlayerID: "p1", CharacterID: "c1", Text: "psst"}},
+		{protocol.WorldMemoryChanged{PlayerID: "p1", MemoryID: "c1#4", Pinned: &yes, Text: &text},
+			world.MemoryChanged{PlayerID: "p1", MemoryID: "c1#4", Pinned: &yes, Text: &text}},
+		{protocol.WorldMemoryChanged{PlayerID: "p1", MemoryID: "c1#5", Forget: true}, world.MemoryChanged{PlayerID: "p1", MemoryID: "c1#5", Forget: true}},
 	} {
 		b, err := protocol.PlayerLogEntry(c.sent)
 		if err != nil {

@@ -27,6 +27,8 @@ type WorldStore interface {
 	PutWorldSnapshot(ctx context.Context, s maopao.WorldSnapshot) error
 	// PutMemoryRecord inserts or replaces a record by ID.
 	PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) error
+	// DeleteMemoryRecord removes one (a player forgot it).
+	DeleteMemoryRecord(ctx context.Context, worldID, characterID, id string) error
 }
 
 // WorldService runs the worlds this process owns. Ownership comes from

@@ -32,7 +32,7 @@ memories are in every prompt; forgotten ones in none. Uses the identity
 
 func memoryListCmd() *cobra.Command {
 	var o serverOpts
-	var character string
+	var character, worldRef string
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List what a character remembers about you, one memory a line: id, pinned or not, kind, text",
@@ -42,6 +42,9 @@ func memoryListCmd() *cobra.Command {
 			id, err := resolveCharacterID(cmd, o, character)
 			if err != nil {
 				return err
+			}
+			if worldRef != "" {
+				return listWorldMemories(cmd, o, worldRef, id)
 			}
 			for offset := 0; ; {
 				var page struct {
@@ -68,7 +71,82 @@ func memoryListCmd() *cobra.Command {
 	}
 	o.flags(cmd)
 	cmd.Flags().StringVar(&character, "character", "", "the character: its id or its name")
+	worldFlag(cmd, &worldRef)
 	return cmd
+}
+
+// worldFlag adds --world: the memories a world's resident has of you,
+// rather than those of your one-to-one chats.
+func worldFlag(cmd *cobra.Command, ref *string) {
+	cmd.Flags().StringVar(ref, "world", "", "a world (id or name): the memories its resident has of you there")
+}
+
+// memoryPath is the REST path of memory id, in a world when worldID is set.
+func memoryPath(id, worldID string) string {
+	p := "/api/v1/memories/" + url.PathEscape(id)
+	if worldID != "" {
+		p += "?world=" + url.QueryEscape(worldID)
+	}
+	return p
+}
+
+// resolveWorldID takes a world's id, or its name (exactly, any case, or a
+// unique prefix) among the worlds the player may see.
+func resolveWorldID(cmd *cobra.Command, o serverOpts, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	var list struct {
+		Worlds []maopao.World `json:"worlds"`
+	}
+	if err := authedJSON(cmd, o, http.MethodGet, "/api/v1/worlds", nil, &list); err != nil {
+		return "", fmt.Errorf("list worlds: %w", err)
+	}
+	var prefixed []maopao.World
+	for _, w := range list.Worlds {
+		if w.ID == ref || strings.EqualFold(w.Name, ref) {
+			return w.ID, nil
+		}
+		if strings.HasPrefix(strings.ToLower(w.Name), strings.ToLower(ref)) {
+			prefixed = append(prefixed, w)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0].ID, nil
+	}
+	return "", fmt.Errorf("--world %q: no single world of that id or name", ref)
+}
+
+func listWorldMemories(cmd *cobra.Command, o serverOpts, worldRef, characterID string) error {
+	worldID, err := resolveWorldID(cmd, o, worldRef)
+	if err != nil {
+		return err
+	}
+	for offset := 0; ; {
+		var page struct {
+			Memories []maopao.MemoryRecord `json:"memories"`
+			Next     *int                  `json:"next"`
+		}
+		q := url.Values{"world": {worldID}, "character": {characterID}, "offset": {fmt.Sprint(offset)}, "limit": {"200"}}
+		if err := authedJSON(cmd, o, http.MethodGet, "/api/v1/memories?"+q.Encode(), nil, &page); err != nil {
+			return fmt.Errorf("list memories: %w", err)
+		}
+		for _, m := range page.Memories {
+			pin := "-"
+			if m.Pinned {
+				pin = "pinned"
+			}
+			kind := string(m.Kind)
+			if m.PrivateTo != "" {
+				kind += " (private)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\n", m.ID, pin, kind, oneLine(chatcli.Clean(m.Text)))
+		}
+		if page.Next == nil {
+			return nil
+		}
+		offset = *page.Next
+	}
 }
 
 func memoryAddCmd() *cobra.Command {
@@ -102,24 +180,31 @@ func memoryAddCmd() *cobra.Command {
 
 func memoryEditCmd() *cobra.Command {
 	var o serverOpts
+	var worldRef string
 	cmd := &cobra.Command{
 		Use:   "edit ID TEXT",
 		Short: "Rewrite a memory (it becomes your note)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := authedJSON(cmd, o, http.MethodPatch, "/api/v1/memories/"+url.PathEscape(args[0]), map[string]any{"text": args[1]}, nil); err != nil {
+			worldID, err := resolveWorldID(cmd, o, worldRef)
+			if err != nil {
+				return err
+			}
+			if err := authedJSON(cmd, o, http.MethodPatch, memoryPath(args[0], worldID), map[string]any{"text": args[1]}, nil); err != nil {
 				return fmt.Errorf("edit memory: %w", err)
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "rewrote %s\n", args[0])
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "rewrote %s\n", args[0])
 			return err
 		},
 	}
 	o.flags(cmd)
+	worldFlag(cmd, &worldRef)
 	return cmd
 }
 
 func memoryPinCmd(use string, pin bool) *cobra.Command {
 	var o serverOpts
+	var worldRef string
 	short := "Pin a memory: the character has it in every prompt"
 	if !pin {
 		short = "Unpin a memory: it is recalled when it fits the conversation"
@@ -130,33 +215,44 @@ func memoryPinCmd(use string, pin bool) *cobra.Command {
 		Example: "  maopao memory " + use + " 6f1c2b8e-… --url http://127.0.0.1:8080",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := authedJSON(cmd, o, http.MethodPatch, "/api/v1/memories/"+url.PathEscape(args[0]), map[string]any{"pinned": pin}, nil); err != nil {
+			worldID, err := resolveWorldID(cmd, o, worldRef)
+			if err != nil {
+				return err
+			}
+			if err := authedJSON(cmd, o, http.MethodPatch, memoryPath(args[0], worldID), map[string]any{"pinned": pin}, nil); err != nil {
 				return fmt.Errorf("%s memory: %w", use, err)
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "%sned %s\n", use, args[0])
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%sned %s\n", use, args[0])
 			return err
 		},
 	}
 	o.flags(cmd)
+	worldFlag(cmd, &worldRef)
 	return cmd
 }
 
 func memoryForgetCmd() *cobra.Command {
 	var o serverOpts
+	var worldRef string
 	cmd := &cobra.Command{
 		Use:     "forget ID",
 		Short:   "Make the character forget a memory: it leaves every later prompt",
 		Example: "  maopao memory forget 6f1c2b8e-… --url http://127.0.0.1:8080",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := authedJSON(cmd, o, http.MethodDelete, "/api/v1/memories/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			worldID, err := resolveWorldID(cmd, o, worldRef)
+			if err != nil {
+				return err
+			}
+			if err := authedJSON(cmd, o, http.MethodDelete, memoryPath(args[0], worldID), nil, nil); err != nil {
 				return fmt.Errorf("forget memory: %w", err)
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "forgot %s\n", args[0])
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "forgot %s\n", args[0])
 			return err
 		},
 	}
 	o.flags(cmd)
+	worldFlag(cmd, &worldRef)
 	return cmd
 }
 

@@ -216,6 +216,33 @@ func (s *Store) MemoryRecords(ctx context.Context, worldID, characterID string, 
 	return out, err
 }
 
+// MemoryRecordsAbout returns a character's records in a world about a player.
+func (s *Store) MemoryRecordsAbout(ctx context.Context, worldID, characterID, playerID string) ([]maopao.MemoryRecord, error) {
+	all, err := s.MemoryRecords(ctx, worldID, characterID, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []maopao.MemoryRecord{}
+	for _, r := range all {
+		if r.About == playerID || r.PrivateTo == playerID {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// DeleteMemoryRecord removes a record.
+func (s *Store) DeleteMemoryRecord(ctx context.Context, worldID, characterID, id string) error {
+	return s.update(ctx, "delete memory record "+id, func(tx *bbolt.Tx) error {
+		b, _ := worldBucket(tx, bucketMemRecs)
+		key := memRecKey(worldID, characterID, id)
+		if b == nil || b.Get(key) == nil {
+			return fmt.Errorf("memory record %q: %w", id, maopao.ErrNotFound)
+		}
+		return b.Delete(key)
+	})
+}
+
 func sortRecords(rs []maopao.MemoryRecord) {
 	sort.Slice(rs, func(i, j int) bool {
 		if rs[i].SimMinute != rs[j].SimMinute {

@@ -126,6 +126,35 @@ func (s *Store) PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) erro
 	return fail(op, r.ID, err)
 }
 
+// MemoryRecordsAbout returns a character's records in a world about a player.
+func (s *Store) MemoryRecordsAbout(ctx context.Context, worldID, characterID, playerID string) ([]maopao.MemoryRecord, error) {
+	const op = "list memory records about a player"
+	filter := bson.D{{Key: "world_id", Value: worldID}, {Key: "character_id", Value: characterID},
+		{Key: "$or", Value: bson.A{bson.D{{Key: "about", Value: playerID}}, bson.D{{Key: "private_to", Value: playerID}}}}}
+	cur, err := s.records.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "sim_minute", Value: -1}, {Key: "_id", Value: -1}}))
+	if err != nil {
+		return nil, fail(op, "", err)
+	}
+	out := []maopao.MemoryRecord{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fail(op, "", err)
+	}
+	return out, nil
+}
+
+// DeleteMemoryRecord removes a record.
+func (s *Store) DeleteMemoryRecord(ctx context.Context, worldID, characterID, id string) error {
+	const op = "delete memory record"
+	res, err := s.records.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "world_id", Value: worldID}, {Key: "character_id", Value: characterID}})
+	if err != nil {
+		return fail(op, id, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("mongo: %s %q: %w", op, id, maopao.ErrNotFound)
+	}
+	return nil
+}
+
 // MemoryRecords returns a character's records in a world, newest first.
 func (s *Store) MemoryRecords(ctx context.Context, worldID, characterID string, limit int) ([]maopao.MemoryRecord, error) {
 	const op = "list memory records"

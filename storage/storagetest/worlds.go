@@ -171,6 +171,37 @@ func testMemoryRecords(t *testing.T, s storage.Worlds) {
 	if err := s.PutMemoryRecord(ctx, maopao.MemoryRecord{ID: "", WorldID: "w1", CharacterID: "c1"}); !errors.Is(err, maopao.ErrInvalid) {
 		t.Fatalf("record without id: %v", err)
 	}
+
+	// About a player: what the memory manager shows them.
+	about := rec("m6", "c1", 50)
+	about.About, about.Pinned = "p1", true
+	other := rec("m7", "c1", 60)
+	other.About = "p2"
+	for _, r := range []maopao.MemoryRecord{about, other} {
+		if err := s.PutMemoryRecord(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine, err := s.MemoryRecordsAbout(ctx, "w1", "c1", "p1")
+	if err != nil || len(mine) != 1 || !reflect.DeepEqual(mine[0], about) {
+		t.Fatalf("records about p1: %+v %v", mine, err)
+	}
+	private, err := s.MemoryRecordsAbout(ctx, "w1", "c1", "p9")
+	if err != nil || len(private) != 1 || private[0].ID != "m5" {
+		t.Fatalf("records private to p9: %+v %v", private, err)
+	}
+	if err := s.DeleteMemoryRecord(ctx, "w1", "c1", "m6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMemoryRecord(ctx, "w1", "c1", "m6"); !errors.Is(err, maopao.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if err := s.DeleteMemoryRecord(ctx, "w1", "c2", "m7"); !errors.Is(err, maopao.ErrNotFound) {
+		t.Fatalf("delete under another character: %v", err)
+	}
+	if mine, _ := s.MemoryRecordsAbout(ctx, "w1", "c1", "p1"); len(mine) != 0 {
+		t.Fatalf("a deleted record is still listed: %+v", mine)
+	}
 }
 
 func testDeleteWorld(t *testing.T, s storage.Worlds) {

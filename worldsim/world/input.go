@@ -92,6 +92,7 @@ func (ImportanceRated) inputKind() string   { return "importance_rated" }
 func (ReflectionWritten) inputKind() string { return "reflection_written" }
 func (WorldRevised) inputKind() string      { return "world_revised" }
 func (CardsStaged) inputKind() string       { return "cards_staged" }
+func (MemoryChanged) inputKind() string     { return "memory_changed" }
 
 // envelope is how an input travels in the log: its kind and its fields.
 type envelope struct {
@@ -151,6 +152,8 @@ func DecodeInput(data []byte) (Input, error) {
 		in = &WorldRevised{}
 	case "cards_staged":
 		in = &CardsStaged{}
+	case "memory_changed":
+		in = &MemoryChanged{}
 	default:
 		return nil, fmt.Errorf("world: decode input: unknown kind %q", env.Kind)
 	}
@@ -188,6 +191,8 @@ func deref(in Input) Input {
 	case *WorldRevised:
 		return *v
 	case *CardsStaged:
+		return *v
+	case *MemoryChanged:
 		return *v
 	}
 	return in

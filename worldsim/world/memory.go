@@ -35,7 +35,7 @@ func (s *State) record(a *Actor, m *Memory) maopao.MemoryRecord {
 		ID: memoryID(a.Card.ID, m.Seq), WorldID: s.World.ID, CharacterID: a.Card.ID,
 		Kind: m.Kind, Text: m.Text, Importance: m.Importance, SimMinute: m.SimMinute,
 		LastAccess: m.LastAccess, LocationID: m.LocationID, PrivateTo: m.PrivateTo,
-		Evidence: m.Evidence,
+		Evidence: m.Evidence, About: m.About, Pinned: m.Pinned,
 	}
 }
 
@@ -228,17 +228,19 @@ type scored struct {
 // with each part min-max normalised over the candidates, and marks them
 // accessed now. Ties go to the newer memory.
 func (s *State) retrieve(i int, query string, aud Audience, k int) []*Memory {
-	c := s.candidates(i, query, aud)
-	if len(c) == 0 || k <= 0 {
-		return nil
+	// Memories a player pinned come first, beside the k best.
+	out := s.pinnedFor(i, aud)
+	pinned := len(out)
+	for _, c := range s.candidates(i, query, aud) {
+		if len(out) >= pinned+k {
+			break
+		}
+		if !c.m.Pinned || !slices.Contains(out[:pinned], c.m) {
+			out = append(out, c.m)
+		}
 	}
-	if k > len(c) {
-		k = len(c)
-	}
-	out := make([]*Memory, k)
-	for j := range out {
-		out[j] = c[j].m
-		c[j].m.LastAccess = s.Clock
+	for _, m := range out {
+		m.LastAccess = s.Clock
 	}
 	return out
 }

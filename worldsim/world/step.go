@@ -46,6 +46,8 @@ func (s *State) Step(in Input) []Effect {
 		effs = s.revise(in)
 	case CardsStaged:
 		effs = s.stage(in)
+	case MemoryChanged:
+		effs = s.memoryChanged(in)
 	case ImportanceRated:
 		effs = s.rate(in.MemoryID, in.Score)
 	case ReflectionWritten:
@@ -186,7 +188,7 @@ func (s *State) depart(kind, id, name, from, to string) []Effect {
 		if s.Actors[i].Card.ID == id {
 			continue
 		}
-		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: text, LocationID: from, Importance: 1})
+		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: text, LocationID: from, Importance: 1, About: aboutPlayer(kind, id)})
 		effs = append(effs, e)
 	}
 	return effs
@@ -203,7 +205,7 @@ func (s *State) arrive(kind, id, name, at, from string) []Effect {
 			continue
 		}
 		imp := guessImportance(1, "", "", kind == KindPlayer && meet(a, id))
-		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: text, LocationID: at, Importance: imp})
+		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: text, LocationID: at, Importance: imp, About: aboutPlayer(kind, id)})
 		effs = append(effs, e)
 	}
 	return append(effs, s.arrivalEvents(at, kind, id)...)
@@ -285,7 +287,7 @@ func (s *State) say(loc string, line Line, speaker int) ([]Effect, []string) {
 		} else {
 			imp = guessImportance(2, line.Text, a.Card.Name, line.FromKind == KindPlayer && meet(a, line.From))
 		}
-		id, e := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: text, LocationID: loc, Importance: imp})
+		id, e := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: text, LocationID: loc, Importance: imp, About: aboutPlayer(line.FromKind, line.From)})
 		targets = append(targets, id)
 		effs = append(effs, e)
 	}
@@ -379,7 +381,7 @@ func (s *State) privateSaid(in PrivateSaid) []Effect {
 	t := s.touchThread(p.ID, a.Card.ID)
 	t.Lines = appendLine(t.Lines, line, s.Config.TranscriptCap)
 	imp := guessImportance(2, line.Text, a.Card.Name, meet(a, p.ID))
-	_, mem := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: p.Name + " told me in private: " + quote(line.Text), PrivateTo: p.ID, Importance: imp})
+	_, mem := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: p.Name + " told me in private: " + quote(line.Text), PrivateTo: p.ID, About: p.ID, Importance: imp})
 	effs := []Effect{mem}
 	w := s.newWork(WorkPrivate, PriorityPrivate, i)
 	w.Audience = Audience{PlayerID: p.ID}
@@ -494,7 +496,7 @@ func (s *State) spokePrivately(w *Work, text string) []Effect {
 		name = s.People[k].Name
 	}
 	_, mem := s.remember(w.Actor, Memory{Kind: maopao.MemoryDialogue, Text: "I told " + name + " in private: " + quote(line.Text),
-		PrivateTo: pid, Importance: guessImportance(2, line.Text, "", false)})
+		PrivateTo: pid, About: pid, Importance: guessImportance(2, line.Text, "", false)})
 	return []Effect{SendPrivate{pid, Event{Kind: EventSaid, ID: line.ID, ReplyTo: line.ReplyTo, From: a.Card.ID, FromName: a.Card.Name,
 		FromKind: KindCharacter, Text: line.Text, SimMinute: s.Clock}}, mem}
 }
@@ -614,4 +616,13 @@ func parseInsight(line string) (string, []int) {
 		line = string(r[:500])
 	}
 	return line, refs
+}
+
+// aboutPlayer is what a memory of someone's doing is About: the player,
+// when it was a player.
+func aboutPlayer(kind, id string) string {
+	if kind == KindPlayer {
+		return id
+	}
+	return ""
 }

@@ -207,6 +207,8 @@ type Memory struct {
 	LocationID string            `json:"loc,omitempty"`
 	PrivateTo  string            `json:"private_to,omitempty"`
 	Evidence   []string          `json:"evidence,omitempty"`
+	About      string            `json:"about,omitempty"`  // the player it is about (see maopao.MemoryRecord)
+	Pinned     bool              `json:"pinned,omitempty"` // in every prompt while About is there
 }
 
 // Player is a person present in the world.

@@ -166,5 +166,17 @@ func TestBrowserWorldStudio(t *testing.T) {
 	p.do("say hello", chromedp.SendKeys(chromedp.ID("world-input"), "Hello Rosa, is the lamp lit?"), pressEnter)
 	p.waitJS("Rosa answers", fmt.Sprintf(`document.querySelector('#world-feed .event.line.character.said[data-actor-id=%q]')`, rosa), 2*time.Minute)
 	p.screenshot("world-studio-joined")
+
+	// What Rosa remembers about the player here: listed, pinned, forgotten.
+	p.do("open a private chat with Rosa", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#world-present .actor[data-id=%q] .private-open`, rosa))))
+	p.do("say a secret", chromedp.SendKeys(chromedp.ID("private-input"), "My boat is called Gull."), pressEnter)
+	p.waitJS("Rosa's private answer", fmt.Sprintf(`document.querySelector('#private-logs .private-log[data-character=%q] .event.line.character.said')`, rosa), 2*time.Minute)
+	click(p, "#world-memories-toggle")
+	mem := `Array.from(document.querySelectorAll("#world-memories-list .memory")).find(n => n.textContent.includes("Gull"))`
+	p.waitJS("the memory listed", mem, 30*time.Second)
+	p.do("pin it", chromedp.Evaluate[chromedp.Void](mem+`.querySelector(".memory-pin").click()`))
+	p.waitJS("pinned", mem+`?.classList.contains("pinned")`, 10*time.Second)
+	p.do("forget it", chromedp.Evaluate[chromedp.Void](mem+`.querySelector(".memory-forget").click()`))
+	p.waitJS("forgotten", `!(`+mem+`) && document.querySelectorAll("#world-memories-list .memory").length > 0`, 10*time.Second)
 	checkNoJSErrors(t, p)
 }

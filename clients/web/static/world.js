@@ -10,6 +10,7 @@ import { Connection, forgetToken, guestToken, newMessageID, storedPlayer } from 
 import { drawMap, worldClock } from "./world_map.js";
 import { showList } from "./app.js";
 import { currentAccount, leftStudio } from "./studio.js";
+import { manager } from "./memories.js";
 
 const MAX_SAY_RUNES = 4000;
 const LS_WORLD = "maopao.world";
@@ -131,7 +132,30 @@ function buildView() {
   const prow = make("div", "compose-row");
   prow.append(el.privateInput, el.privateSend);
   el.privateForm.append(prow);
-  priv.append(make("h3", null, "Private"), el.privateTabs, el.privateEmpty, el.privateLogs, el.privateForm);
+  // What the open private chat's character remembers about the player in
+  // this world: the memory manager (memories.js), with ?world=.
+  el.memToggle = button("small-button", "Memories", function () {
+    el.memPanel.hidden = !el.memPanel.hidden;
+    el.memToggle.setAttribute("aria-expanded", String(!el.memPanel.hidden));
+    worldMemories.refresh();
+  });
+  el.memToggle.id = "world-memories-toggle";
+  el.memToggle.setAttribute("aria-expanded", "false");
+  el.memToggle.hidden = true;
+  el.memPanel = make("div", "panel");
+  el.memPanel.id = "world-memories";
+  el.memPanel.hidden = true;
+  el.memTitle = make("div", "list-head");
+  el.memError = make("div", "notice error");
+  el.memError.setAttribute("role", "alert");
+  el.memError.hidden = true;
+  el.memList = make("ol");
+  el.memList.id = "world-memories-list";
+  el.memEmpty = make("p", "small", "Nothing yet: what you say and do here is remembered.");
+  el.memEmpty.hidden = true;
+  el.memPanel.append(el.memTitle, make("p", "small hint-left", "Pinned memories are in the character's prompts while you are with it; forgotten ones in none. Only you see these."),
+    el.memError, el.memList, el.memEmpty);
+  priv.append(make("h3", null, "Private"), el.privateTabs, el.privateEmpty, el.memToggle, el.memPanel, el.privateLogs, el.privateForm);
 
   grid.append(side, main, priv);
   room.append(bar, tabs, grid);
@@ -611,6 +635,15 @@ function scrollDown(box, force) {
 
 // ---- private chats ----
 
+const worldMemories = manager({
+  list: el.memList, empty: el.memEmpty, error: el.memError,
+  token: function () { return conn.token ? Promise.resolve(conn.token) : guestToken(); },
+  query: function () {
+    return world && activeChat && !el.memPanel.hidden ? "world=" + encodeURIComponent(world.id) + "&character=" + encodeURIComponent(activeChat) : "";
+  },
+  item: function (id) { return "api/v1/memories/" + encodeURIComponent(id) + "?world=" + encodeURIComponent(world.id); }
+});
+
 function openChat(id, nameHint, focus) {
   let c = chats.get(id);
   if (!c) {
@@ -632,6 +665,10 @@ function openChat(id, nameHint, focus) {
     el.privateEmpty.hidden = true;
     el.privateForm.hidden = false;
     c.tab.classList.remove("unread");
+    el.memToggle.hidden = false;
+    el.memTitle.textContent = "What " + c.name + " remembers about you here";
+    el.memList.replaceChildren();
+    worldMemories.refresh();
   }
   if (focus) {
     showPane("private");

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/characters"
 	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/protocol"
 )
@@ -244,4 +245,73 @@ func TestPicturesInChat(t *testing.T) {
 		t.Errorf("the blind backend was sent the picture again (%d requests for one line)", len(llm.bodies)-n)
 	}
 	llm.mu.Unlock()
+}
+
+// A picture shown in a world's room: the players there see it with the
+// line, the resident answering is sent it, and the residents remember it
+// in the words the engine found (the memory manager lists that memory).
+func TestPicturesInWorlds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	llm := &visionLLM{}
+	hs := httptest.NewServer(llm)
+	defer hs.Close()
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL, c.ModelPath, c.MemoryWorkAfter = hs.URL, "", -1 })
+	defer srv.Close()
+	w := characters.SampleWorlds()[0]
+	xiaoyu := characters.Samples()[0]
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pic, body := upload(t, srv.URL(), token, "image/jpeg", photo(t, 64, 48))
+	if pic.ID == "" {
+		t.Fatalf("upload: %s", body)
+	}
+	c := dial(t, ctx, srv, token)
+	if _, err := c.JoinWorld(ctx, w.ID, "tea-house"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(protocol.RoomSay{Envelope: protocol.Envelope{Type: protocol.TypeRoomSay, ID: "r1"}, WorldID: w.ID, Text: "Xiaoyu, look!", To: xiaoyu.ID, Pictures: []string{pic.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	sawPicture, answered := false, false
+	for !(sawPicture && answered) {
+		ev, err := c.NextWorldEvent(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == protocol.WorldSaid && ev.Actor.Name == "Ada" && len(ev.Pictures) == 1 && ev.Pictures[0] == pic.ID {
+			sawPicture = true
+		}
+		answered = answered || (ev.Kind == protocol.WorldSaid && ev.Actor.ID == xiaoyu.ID)
+	}
+	seen := false
+	llm.mu.Lock()
+	for _, msgs := range llm.bodies {
+		for _, m := range msgs {
+			seen = seen || (bytes.Contains(m, []byte(`"image_url"`)) && bytes.Contains(m, []byte("Ada shows a picture: Xiaoyu, look!")))
+		}
+	}
+	llm.mu.Unlock()
+	if !seen {
+		t.Fatal("the resident's prompt did not carry the picture")
+	}
+	api := memoryAPI{t: t, base: srv.URL(), token: token}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var out struct {
+			Memories []struct{ Text string } `json:"memories"`
+		}
+		api.do("GET", "/api/v1/memories?world="+w.ID+"&character="+xiaoyu.ID, nil, &out)
+		found := false
+		for _, m := range out.Memories {
+			found = found || m.Text == "Ada showed a picture: What a view!"
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no memory of the picture in words: %+v", out.Memories)
+		}
+	}
 }

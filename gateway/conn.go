@@ -463,28 +463,36 @@ func (c *conn) say(ctx context.Context, ref string, sy protocol.Say) {
 	if !ok {
 		return
 	}
-	var pictures []string
-	for _, id := range sy.Pictures {
-		if !slices.Contains(pictures, id) {
-			pictures = append(pictures, id)
-		}
-	}
-	for _, id := range pictures {
-		// Only the player's own pictures: an ID seen elsewhere is not
-		// theirs to show.
-		if p, err := c.s.Store.PictureInfo(ctx, id); err != nil || p.OwnerID != c.playerID {
-			if err != nil && !errors.Is(err, maopao.ErrNotFound) {
-				c.sendError(ref, protocol.CodeUnavailable, "could not check the picture; try again")
-				return
-			}
-			c.sendError(ref, protocol.CodeInvalid, "say: no picture "+quote(id)+" of yours: upload it with POST /api/v1/pictures first")
-			return
-		}
+	pictures, ok := c.ownPictures(ctx, ref, "say", sy.Pictures)
+	if !ok {
+		return
 	}
 	c.publishLine(ctx, ref, protocol.PlayerLine{
 		MessageID: c.lineID(sy.ClientMessageID), ConversationID: sy.ConversationID, PlayerID: c.playerID,
 		CharacterID: charID, Text: sy.Text, Pictures: pictures, AcceptedAt: time.Now().UTC().Truncate(time.Millisecond),
 	})
+}
+
+// ownPictures checks that the pictures a line shows are the player's own
+// (an ID seen elsewhere is not theirs to show) and drops repeats; on a
+// problem the player gets an error frame and ok is false.
+func (c *conn) ownPictures(ctx context.Context, ref, frame string, ids []string) (pictures []string, ok bool) {
+	for _, id := range ids {
+		if !slices.Contains(pictures, id) {
+			pictures = append(pictures, id)
+		}
+	}
+	for _, id := range pictures {
+		if p, err := c.s.Store.PictureInfo(ctx, id); err != nil || p.OwnerID != c.playerID {
+			if err != nil && !errors.Is(err, maopao.ErrNotFound) {
+				c.sendError(ref, protocol.CodeUnavailable, "could not check the picture; try again")
+				return nil, false
+			}
+			c.sendError(ref, protocol.CodeInvalid, frame+": no picture "+quote(id)+" of yours: upload it with POST /api/v1/pictures first")
+			return nil, false
+		}
+	}
+	return pictures, true
 }
 
 // lineNamespace makes line ids from clients' message ids (UUID v5).

@@ -325,8 +325,12 @@ func (c *conn) roomSay(ctx context.Context, ref string, r protocol.RoomSay) {
 	if c.presenceIn(ref, r.WorldID) == nil {
 		return
 	}
+	pictures, ok := c.ownPictures(ctx, ref, "room_say", r.Pictures)
+	if !ok {
+		return
+	}
 	c.acceptLine(ctx, ref, r.WorldID, r.ClientMessageID, func(id string) protocol.WorldInput {
-		return protocol.WorldPlayerSaid{MessageID: id, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To}
+		return protocol.WorldPlayerSaid{MessageID: id, PlayerID: c.playerID, Text: r.Text, AddressedTo: r.To, Pictures: pictures}
 	})
 }
 

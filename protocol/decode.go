@@ -87,13 +87,8 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if s.ConversationID == "" {
 			return nil, errFrame(env.ID, CodeInvalid, "say: conversation_id is required")
 		}
-		if len(s.Pictures) > MaxPicturesPerLine {
-			return nil, errFrame(env.ID, CodeInvalid, fmt.Sprintf("say: %d pictures; a line carries at most %d", len(s.Pictures), MaxPicturesPerLine))
-		}
-		for i, id := range s.Pictures {
-			if id == "" || len(id) > 64 || !utf8.ValidString(id) {
-				return nil, errFrame(env.ID, CodeInvalid, fmt.Sprintf("say: pictures[%d] is not a picture id", i))
-			}
+		if err := checkPictures("say", s.Pictures); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
 		if len(s.Pictures) > 0 && strings.TrimSpace(s.Text) == "" {
 			s.Text = "" // a picture alone is a line
@@ -132,7 +127,12 @@ func DecodeClientFrame(data []byte) (any, *Error) {
 		if r.WorldID == "" {
 			return nil, errFrame(env.ID, CodeInvalid, "room_say: world_id is required")
 		}
-		if r.Text, err = checkSayText("room_say", r.Text); err != nil {
+		if err := checkPictures("room_say", r.Pictures); err != nil {
+			return nil, errFrame(env.ID, CodeInvalid, err.Error())
+		}
+		if len(r.Pictures) > 0 && strings.TrimSpace(r.Text) == "" {
+			r.Text = ""
+		} else if r.Text, err = checkSayText("room_say", r.Text); err != nil {
 			return nil, errFrame(env.ID, CodeInvalid, err.Error())
 		}
 		if err := checkClientMessageID("room_say", r.ClientMessageID); err != nil {
@@ -207,6 +207,19 @@ func checkClientMessageID(frame, id string) error {
 }
 
 // checkSayText trims a player's line and checks it is sayable.
+// checkPictures checks a line's picture ids.
+func checkPictures(frame string, ids []string) error {
+	if len(ids) > MaxPicturesPerLine {
+		return fmt.Errorf("%s: %d pictures; a line carries at most %d", frame, len(ids), MaxPicturesPerLine)
+	}
+	for i, id := range ids {
+		if id == "" || len(id) > 64 || !utf8.ValidString(id) {
+			return fmt.Errorf("%s: pictures[%d] is not a picture id", frame, i)
+		}
+	}
+	return nil
+}
+
 func checkSayText(frame, text string) (string, error) {
 	text = strings.TrimSpace(text)
 	switch {

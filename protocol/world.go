@@ -89,6 +89,8 @@ type RoomSay struct {
 	To      string `json:"to,omitempty"`
 	// ClientMessageID makes a resend safe, as in Say.
 	ClientMessageID string `json:"client_message_id,omitempty"`
+	// Pictures shown to everyone at the place, as in Say.
+	Pictures []string `json:"pictures,omitempty"`
 }
 
 // PrivateSay talks to one character privately: what is said is
@@ -157,6 +159,8 @@ type WorldEvent struct {
 	Seq         int    `json:"seq,omitempty"`
 	SimMinute   int64  `json:"sim_minute"`
 	Code        string `json:"code,omitempty"`
+	// Pictures shown with a said line (ids; see PictureURL).
+	Pictures []string `json:"pictures,omitempty"`
 	// World is the world as it is now, on changed events (filled in by
 	// the gateway, as it depends on who looks).
 	World *WorldSummary `json:"world,omitempty"`

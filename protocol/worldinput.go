@@ -44,6 +44,8 @@ type WorldPlayerSaid struct {
 	LocationID  string `json:"location_id,omitempty"` // "" means where the player is
 	Text        string `json:"text"`
 	AddressedTo string `json:"addressed_to,omitempty"`
+	// Pictures shown with the line (the player's own, checked by the gateway).
+	Pictures []string `json:"pictures,omitempty"`
 }
 
 // WorldPrivateSaid: a player spoke to one character in private.

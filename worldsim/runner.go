@@ -887,14 +887,24 @@ func (a *chatActor) publish(_ context.Context, ev protocol.ReplyEvent) {
 // engine that sees; older ones are named in words.
 const maxPromptPictures = 3
 
-// withPictures loads the bytes of the newest pictures the prompt names,
+// withPictures is attachPictures for this chat.
+func (a *chatActor) withPictures(ctx context.Context, req engine.Request, blind bool) (engine.Request, bool) {
+	return attachPictures(ctx, a.svc.Store, a.svc.Log.With("conversation", a.convID), req, blind)
+}
+
+// pictureStore reads stored pictures.
+type pictureStore interface {
+	GetPicture(ctx context.Context, id string) (maopao.Picture, []byte, error)
+}
+
+// attachPictures loads the bytes of the newest pictures a prompt names,
 // for an engine that sees, and puts the others (all of them for a blind
-// engine) into words. unseen says whether the line answered showed
-// pictures the engine will not see for being blind.
-func (a *chatActor) withPictures(ctx context.Context, req engine.Request, blind bool) (out engine.Request, unseen bool) {
+// engine) into words. unseen says whether the last user message (the line
+// answered) showed pictures the engine will not see for being blind.
+func attachPictures(ctx context.Context, st pictureStore, log *slog.Logger, req engine.Request, blind bool) (out engine.Request, unseen bool) {
 	msgs := slices.Clone(req.Messages)
 	kept := 0
-	last := true // the newest user message: the line answered
+	last := true
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
 		if m.Role != "user" {
@@ -905,14 +915,14 @@ func (a *chatActor) withPictures(ctx context.Context, req engine.Request, blind 
 			dropped := 0
 			for _, p := range m.Pictures {
 				if !blind && kept < maxPromptPictures {
-					info, data, err := a.svc.Store.GetPicture(ctx, p.ID)
+					info, data, err := st.GetPicture(ctx, p.ID)
 					if err == nil {
 						pics = append(pics, engine.Picture{ID: p.ID, Type: info.Type, Data: data})
 						kept++
 						continue
 					}
 					if !errors.Is(err, maopao.ErrNotFound) {
-						a.svc.Log.Warn("load picture", "conversation", a.convID, "picture", p.ID, "err", err)
+						log.Warn("load picture", "picture", p.ID, "err", err)
 					}
 				}
 				dropped++

@@ -557,7 +557,14 @@ func (a *worldActor) generate(ctx context.Context, g world.Generate) {
 		subject = protocol.WorldRoomSubject(a.def.ID, g.Audience.LocationID)
 	}
 	seq := 0
-	res, err := a.svc.Engine.Generate(ctx, g.Request, func(t engine.Token) error {
+	blind := !engine.SeesPictures(a.svc.Engine)
+	if g.Kind == world.WorkCaption && blind {
+		a.appendOwn(ctx, world.Generated{WorkID: g.WorkID, Code: world.CodeNoVision})
+		return
+	}
+	log := a.svc.Log.With("world", a.def.ID)
+	req, _ := attachPictures(ctx, a.svc.Store, log, g.Request, blind)
+	onToken := func(t engine.Token) error {
 		if subject == "" || t.Text == "" {
 			return nil
 		}
@@ -565,7 +572,17 @@ func (a *worldActor) generate(ctx context.Context, g world.Generate) {
 			MessageID: g.LineID, ReplyTo: g.ReplyTo, Actor: actor, Text: t.Text, Seq: seq})
 		seq++
 		return nil
-	})
+	}
+	res, err := a.svc.Engine.Generate(ctx, req, onToken)
+	if errors.Is(err, engine.ErrNoVision) && seq == 0 {
+		if g.Kind == world.WorkCaption {
+			a.appendOwn(ctx, world.Generated{WorkID: g.WorkID, Code: world.CodeNoVision})
+			return
+		}
+		// Found out now: the same request, the pictures in words.
+		req, _ = attachPictures(ctx, a.svc.Store, log, g.Request, true)
+		res, err = a.svc.Engine.Generate(ctx, req, onToken)
+	}
 	if ctx.Err() != nil {
 		return // stopping: the next owner resumes this work
 	}
@@ -595,6 +612,7 @@ func (a *worldActor) event(e world.Event, loc, private string) protocol.WorldEve
 	return protocol.WorldEvent{
 		Kind: kind, WorldID: a.def.ID, LocationID: loc, PrivateWith: private, MessageID: e.ID, ReplyTo: e.ReplyTo,
 		Actor: protocol.Actor{Kind: e.FromKind, ID: e.From, Name: e.FromName}, Text: e.Text, SimMinute: e.SimMinute, Code: e.Code,
+		Pictures: e.Pictures,
 	}
 }
 
@@ -631,7 +649,7 @@ func (a *worldActor) view(q protocol.WorldQuery) protocol.WorldView {
 				kind = protocol.WorldHappened
 			}
 			v.Recent = append(v.Recent, protocol.WorldEvent{Kind: kind, WorldID: a.def.ID, LocationID: loc, MessageID: l.ID, ReplyTo: l.ReplyTo,
-				Actor: protocol.Actor{Kind: l.FromKind, ID: l.From, Name: l.FromName}, Text: l.Text, SimMinute: l.SimMinute})
+				Actor: protocol.Actor{Kind: l.FromKind, ID: l.From, Name: l.FromName}, Text: l.Text, SimMinute: l.SimMinute, Pictures: l.Pictures})
 		}
 	}
 	return v

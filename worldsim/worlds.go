@@ -27,6 +27,8 @@ type WorldStore interface {
 	PutWorldSnapshot(ctx context.Context, s maopao.WorldSnapshot) error
 	// PutMemoryRecord inserts or replaces a record by ID.
 	PutMemoryRecord(ctx context.Context, r maopao.MemoryRecord) error
+	// GetPicture reads a picture players showed (for engines that see).
+	GetPicture(ctx context.Context, id string) (maopao.Picture, []byte, error)
 	// DeleteMemoryRecord removes one (a player forgot it).
 	DeleteMemoryRecord(ctx context.Context, worldID, characterID, id string) error
 }

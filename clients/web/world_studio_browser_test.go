@@ -1,10 +1,15 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -166,6 +171,23 @@ func TestBrowserWorldStudio(t *testing.T) {
 	p.do("say hello", chromedp.SendKeys(chromedp.ID("world-input"), "Hello Rosa, is the lamp lit?"), pressEnter)
 	p.waitJS("Rosa answers", fmt.Sprintf(`document.querySelector('#world-feed .event.line.character.said[data-actor-id=%q]')`, rosa), 2*time.Minute)
 	p.screenshot("world-studio-joined")
+
+	// A picture shown in the room: the line carries it; the scripted model
+	// cannot see, which the room is told.
+	img := image.NewRGBA(image.Rect(0, 0, 30, 20))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	picFile := filepath.Join(t.TempDir(), "lamp.png")
+	if err := os.WriteFile(picFile, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.do("attach a picture in the room", chromedp.SetUploadFiles(chromedp.ID("world-attach-file"), []string{picFile}))
+	p.waitJS("uploaded", `document.querySelector("#world-attachments .attachment[data-id]") && !document.getElementById("world-send").disabled`, 30*time.Second)
+	p.do("show it", chromedp.SendKeys(chromedp.ID("world-input"), "Look, Rosa!"), pressEnter)
+	p.waitJS("the line with its picture", `Array.from(document.querySelectorAll("#world-feed .event.line.mine.said")).some(n => n.querySelector(".pictures img")?.naturalWidth === 30)`, 30*time.Second)
+	p.waitJS("the room told the model cannot see", `Array.from(document.querySelectorAll("#world-feed .event.error")).some(n => n.textContent.includes("cannot see pictures"))`, time.Minute)
 
 	// What Rosa remembers about the player here: listed, pinned, forgotten.
 	p.do("open a private chat with Rosa", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#world-present .actor[data-id=%q] .private-open`, rosa))))

@@ -15,6 +15,7 @@ const (
 	WorkTalk    = "talk"    // a line of an autonomous conversation
 	WorkRate    = "rate"    // rate a memory's importance
 	WorkReflect = "reflect" // write insights from recent memories
+	WorkCaption = "caption" // say in words what a picture shown shows, to remember it
 )
 
 // Priorities of engine work: lower runs first.
@@ -105,6 +106,7 @@ type Event struct {
 	Text       string `json:"text,omitempty"`
 	SimMinute  int64  `json:"sim_minute"`
 	Code       string `json:"code,omitempty"`
+	Pictures   []string `json:"pictures,omitempty"` // shown with a said line
 }
 
 // Error codes in events.
@@ -112,4 +114,6 @@ const (
 	CodeInvalid = "invalid" // the player's input was refused; Text says why
 	CodeBusy    = "busy"    // the world's engine queue was full
 	CodeFailed  = "failed"  // the engine failed (Generated.Code is passed on when set)
+	// CodeNoVision (a Generated code): the engine cannot see pictures.
+	CodeNoVision = "no_vision"
 )

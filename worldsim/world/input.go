@@ -49,6 +49,8 @@ type PlayerSaid struct {
 	LocationID  string `json:"location_id,omitempty"` // "" means where the player is
 	Text        string `json:"text"`
 	AddressedTo string `json:"addressed_to,omitempty"`
+	// Pictures shown with the line: everyone there sees them.
+	Pictures []string `json:"pictures,omitempty"`
 }
 
 // PrivateSaid: a player spoke to one character in private.

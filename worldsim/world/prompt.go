@@ -219,11 +219,18 @@ func fitHistory(system engine.ChatMessage, lines []Line, self, cue string, post 
 		if l.FromKind == KindEvent {
 			m.Content = "[" + l.Text + "]" // narration, not anyone's words
 		}
+		if len(l.Pictures) > 0 {
+			m.Content = l.FromName + " shows " + countPictures(len(l.Pictures)) + ": " + l.Text
+			for _, id := range l.Pictures {
+				m.Pictures = append(m.Pictures, engine.Picture{ID: id})
+			}
+		}
 		if l.From == self {
 			m = engine.ChatMessage{Role: "assistant", Content: l.Text}
 		}
 		if n := len(hist); n > 0 && hist[n-1].Role == m.Role {
 			hist[n-1].Content += "\n" + m.Content
+			hist[n-1].Pictures = append(hist[n-1].Pictures, m.Pictures...)
 			continue
 		}
 		hist = append(hist, m)
@@ -250,6 +257,21 @@ func fitHistory(system engine.ChatMessage, lines []Line, self, cue string, post 
 	}
 	out := append([]engine.ChatMessage{system}, hist[start:]...)
 	return append(out, post...)
+}
+
+// captionRequest asks what the pictures a player showed show, in a
+// sentence a resident can remember.
+func (s *State) captionRequest(w *Work) engine.Request {
+	var pics []engine.Picture
+	for _, id := range w.Pictures {
+		pics = append(pics, engine.Picture{ID: id})
+	}
+	req := s.request(w, []engine.ChatMessage{
+		{Role: "system", Content: "You describe pictures in plain words for someone who cannot see them."},
+		{Role: "user", Content: "Say in one short sentence what this shows.", Pictures: pics},
+	})
+	req.MaxTokens = 60
+	return req
 }
 
 // RatingMessages ask the engine how significant a memory is (the

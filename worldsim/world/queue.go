@@ -21,6 +21,7 @@ type Work struct {
 	Query    string   `json:"query,omitempty"`    // what memories are retrieved against
 	Targets  []string `json:"targets,omitempty"`  // rate: memories the score applies to
 	Evidence []string `json:"evidence,omitempty"` // reflect: the numbered memories, set when it starts
+	Pictures []string `json:"pictures,omitempty"` // caption: the pictures to describe
 	Covered  int      `json:"covered,omitempty"`  // reflect: importance the reflection accounts for
 	// Started is the Generate effect, kept while the work runs so that
 	// Resume can repeat it after a restart without rebuilding the prompt.
@@ -139,6 +140,8 @@ func (s *State) dispatch() []Effect {
 			g.Request = s.rateRequest(&w)
 		case WorkReflect:
 			g.Request = s.reflectRequest(&w)
+		case WorkCaption:
+			g.Request = s.captionRequest(&w)
 		}
 		w.Started = &g
 		s.Flight = append(s.Flight, w)

@@ -243,8 +243,13 @@ func (s *State) playerSaid(in PlayerSaid) []Effect {
 	if in.LocationID != "" && in.LocationID != p.Location {
 		return s.refuse(p.ID, in.MessageID, fmt.Errorf("player_said: location_id %q is not where the player is (%q)", in.LocationID, p.Location))
 	}
-	if err := checkText("text", in.Text, MaxTextRunes); err != nil {
-		return s.refuse(p.ID, in.MessageID, fmt.Errorf("player_said: %w", err))
+	if len(in.Pictures) > maxLinePictures {
+		return s.refuse(p.ID, in.MessageID, fmt.Errorf("player_said: %d pictures, at most %d", len(in.Pictures), maxLinePictures))
+	}
+	if len(in.Pictures) == 0 || strings.TrimSpace(in.Text) != "" {
+		if err := checkText("text", in.Text, MaxTextRunes); err != nil {
+			return s.refuse(p.ID, in.MessageID, fmt.Errorf("player_said: %w", err))
+		}
 	}
 	addressed := -1
 	if in.AddressedTo != "" {
@@ -255,8 +260,18 @@ func (s *State) playerSaid(in PlayerSaid) []Effect {
 		addressed = i
 	}
 	s.markSeen(in.MessageID)
-	line := Line{ID: in.MessageID, From: p.ID, FromName: p.Name, FromKind: KindPlayer, Text: strings.TrimSpace(in.Text), SimMinute: s.Clock}
+	line := Line{ID: in.MessageID, From: p.ID, FromName: p.Name, FromKind: KindPlayer, Text: strings.TrimSpace(in.Text), SimMinute: s.Clock, Pictures: in.Pictures}
 	effs, heard := s.say(p.Location, line, -1)
+	if len(line.Pictures) > 0 {
+		// What the pictures show is remembered in words, once the engine
+		// has looked; until then, that a picture was shown.
+		w := s.newWork(WorkCaption, PriorityIdle, -1)
+		w.Audience = Audience{LocationID: p.Location}
+		w.ReplyTo, w.Pictures = line.ID, line.Pictures
+		w.Query = p.ID // whom the caption's memory is about
+		_, e := s.enqueue(w)
+		effs = append(effs, e...)
+	}
 	for _, i := range s.responders(p.Location, line.Text, -1, addressed, 0) {
 		w := s.newWork(WorkReply, PriorityReply, i)
 		w.Audience = Audience{LocationID: p.Location}
@@ -275,8 +290,14 @@ func (s *State) say(loc string, line Line, speaker int) ([]Effect, []string) {
 	r := s.room(loc)
 	r.Lines = appendLine(r.Lines, line, s.Config.TranscriptCap)
 	effs := []Effect{Broadcast{loc, Event{Kind: EventSaid, ID: line.ID, ReplyTo: line.ReplyTo, From: line.From, FromName: line.FromName,
-		FromKind: line.FromKind, LocationID: loc, Text: line.Text, SimMinute: line.SimMinute}}}
+		FromKind: line.FromKind, LocationID: loc, Text: line.Text, SimMinute: line.SimMinute, Pictures: line.Pictures}}}
 	heard := line.FromName + " said: " + quote(line.Text)
+	if n := len(line.Pictures); n > 0 {
+		heard = line.FromName + " showed " + countPictures(n)
+		if line.Text != "" {
+			heard += " and said: " + quote(line.Text)
+		}
+	}
 	var targets []string
 	for _, i := range s.actorsAt(loc) {
 		a := &s.Actors[i]
@@ -436,8 +457,37 @@ func (s *State) generated(in Generated) []Effect {
 		return effs
 	case WorkReflect:
 		return s.reflected(w, strings.Split(in.Text, "\n"))
+	case WorkCaption:
+		return s.captioned(w, in.Text)
 	}
 	return nil
+}
+
+// maxLinePictures bounds the pictures of one line (as the gateway does).
+const maxLinePictures = 4
+
+func countPictures(n int) string {
+	if n == 1 {
+		return "a picture"
+	}
+	return fmt.Sprintf("%d pictures", n)
+}
+
+// captioned gives the residents still at the place a memory of what the
+// pictures showed.
+func (s *State) captioned(w *Work, text string) []Effect {
+	caption := cleanReply(text, "")
+	who := w.Query
+	if k, ok := s.player(w.Query); ok {
+		who = s.People[k].Name
+	}
+	var effs []Effect
+	for _, i := range s.actorsAt(w.Audience.LocationID) {
+		_, e := s.remember(i, Memory{Kind: maopao.MemoryObservation, Text: who + " showed " + countPictures(len(w.Pictures)) + ": " + caption,
+			LocationID: w.Audience.LocationID, About: w.Query, Importance: guessImportance(3, caption, s.Actors[i].Card.Name, false)})
+		effs = append(effs, e)
+	}
+	return effs
 }
 
 func (s *State) failed(w *Work, code string) []Effect {
@@ -452,6 +502,10 @@ func (s *State) failed(w *Work, code string) []Effect {
 		// Give up on this batch; the next memories will call for another.
 		s.Actors[w.Actor].Reflect = false
 		s.addImportance(w.Actor, -w.Covered)
+	case WorkCaption:
+		if code == CodeNoVision {
+			return []Effect{Broadcast{w.Audience.LocationID, s.errorEvent(w, code, "the characters here cannot see pictures with this model; they hear the words only")}}
+		}
 	}
 	return nil
 }

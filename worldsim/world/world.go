@@ -236,6 +236,8 @@ type Line struct {
 	Text      string `json:"text"`
 	SimMinute int64  `json:"at"`
 	ReplyTo   string `json:"reply_to,omitempty"`
+	// Pictures a player showed with the line (ids of stored pictures).
+	Pictures []string `json:"pictures,omitempty"`
 }
 
 // Thread is the recent talk between one player and one character in private.

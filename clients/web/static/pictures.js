@@ -37,17 +37,18 @@ export function pictureStrip(ids) {
 // called when the set of pictures changes (the send button may follow).
 export function attacher(opts) {
   const items = []; // {file, url, id, failed, node}
-  const strip = make("div");
-  strip.id = "attachments";
+  const prefix = opts.idPrefix || ""; // two composers on the page: ids apart
+  const strip = make("div", "attachments");
+  strip.id = prefix + "attachments";
   strip.hidden = true;
   const input = make("input");
   input.type = "file";
   input.accept = TYPES.join(",");
   input.multiple = true;
   input.hidden = true;
-  input.id = "attach-file";
-  const attach = button("icon-button", "📎", function () { input.click(); });
-  attach.id = "attach";
+  input.id = prefix + "attach-file";
+  const attach = button("icon-button attach-button", "📎", function () { input.click(); });
+  attach.id = prefix + "attach";
   attach.title = "Attach a picture (or paste, or drop one here)";
   attach.setAttribute("aria-label", "Attach a picture");
   input.addEventListener("change", function () {

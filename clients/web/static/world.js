@@ -11,6 +11,7 @@ import { drawMap, worldClock } from "./world_map.js";
 import { showList } from "./app.js";
 import { currentAccount, leftStudio } from "./studio.js";
 import { manager } from "./memories.js";
+import { attacher, pictureStrip } from "./pictures.js";
 
 const MAX_SAY_RUNES = 4000;
 const LS_WORLD = "maopao.world";
@@ -598,6 +599,7 @@ function said(box, ev) {
   n.classList.add("said");
   n.querySelector(".text").textContent = ev.text || "";
   n.querySelector(".meta").textContent = "";
+  if (ev.pictures && ev.pictures.length && !n.querySelector(".pictures")) n.querySelector(".text").after(pictureStrip(ev.pictures));
   scrollDown(box, false);
   unread(box);
 }
@@ -694,6 +696,7 @@ function sayLine(box, text, frame) {
   const n = lineNode({ actor: { kind: "player", id: me, name: "You" } });
   n.classList.add("pending");
   n.querySelector(".text").textContent = text;
+  if (frame.pictures && frame.pictures.length) n.querySelector(".text").after(pictureStrip(frame.pictures));
   n.querySelector(".meta").textContent = "sending…";
   box.append(n);
   scrollDown(box, true);
@@ -766,13 +769,23 @@ function onError(f, req) {
   if (world) notice(el.feed, "error", {}, text); else pickerProblem(text);
 }
 
+// Pictures shown in the room (pictures.js): attach, paste or drop.
+const roomPictures = attacher({
+  composer: el.input.parentNode, input: el.input, dropZone: el.feed, idPrefix: "world-",
+  token: function () { return conn.token ? Promise.resolve(conn.token) : guestToken(); },
+  onChange: function () { el.send.disabled = roomPictures ? roomPictures.busy() : false; },
+  onProblem: function (text) { notice(el.feed, "error", {}, text); }
+});
+
 el.form.addEventListener("submit", function (ev) {
   ev.preventDefault();
   const text = el.input.value.trim();
-  if (!text || !world) return;
+  if (roomPictures.busy() || !world || (!text && !roomPictures.count())) return;
   el.input.value = "";
   el.input.style.height = "auto";
   const frame = { type: "room_say", world_id: world.id, text: text };
+  const pics = roomPictures.take();
+  if (pics.length) frame.pictures = pics;
   if (addressee) frame.to = addressee.id;
   sayLine(el.feed, text, frame);
 });

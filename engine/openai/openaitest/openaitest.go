@@ -1,5 +1,6 @@
 // Package openaitest is an OpenAI-compatible chat completions server for
-// tests: it streams "reply N" to the Nth request and records every prompt.
+// tests: it streams "reply N" to the Nth request and records every prompt;
+// like a server without a vision model, it refuses pictures.
 // A prompt whose last message contains SLOW streams words until the
 // client goes away; one containing FAIL gets a 500 the first time.
 package openaitest
@@ -36,12 +37,26 @@ func Start(t interface{ Cleanup(func()) }) *Server {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Messages []engine.ChatMessage `json:"messages"`
+	var wire struct {
+		Messages []struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
+	if err := json.NewDecoder(r.Body).Decode(&wire); err != nil || len(wire.Messages) == 0 {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
+	}
+	// Like llama-server without a multimodal projector, it takes text and
+	// refuses pictures.
+	var req struct{ Messages []engine.ChatMessage }
+	for _, m := range wire.Messages {
+		var text string
+		if json.Unmarshal(m.Content, &text) != nil {
+			http.Error(w, `{"error":{"code":400,"message":"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj","type":"invalid_request_error"}}`, http.StatusBadRequest)
+			return
+		}
+		req.Messages = append(req.Messages, engine.ChatMessage{Role: m.Role, Content: text})
 	}
 	last := req.Messages[len(req.Messages)-1].Content
 	s.mu.Lock()

@@ -96,16 +96,16 @@ const (
 
 // Event is what players see happen.
 type Event struct {
-	Kind       string `json:"kind"`
-	ID         string `json:"id,omitempty"` // line ID for said and speaking
-	ReplyTo    string `json:"reply_to,omitempty"`
-	From       string `json:"from,omitempty"`
-	FromName   string `json:"from_name,omitempty"`
-	FromKind   string `json:"from_kind,omitempty"`
-	LocationID string `json:"location_id,omitempty"`
-	Text       string `json:"text,omitempty"`
-	SimMinute  int64  `json:"sim_minute"`
-	Code       string `json:"code,omitempty"`
+	Kind       string   `json:"kind"`
+	ID         string   `json:"id,omitempty"` // line ID for said and speaking
+	ReplyTo    string   `json:"reply_to,omitempty"`
+	From       string   `json:"from,omitempty"`
+	FromName   string   `json:"from_name,omitempty"`
+	FromKind   string   `json:"from_kind,omitempty"`
+	LocationID string   `json:"location_id,omitempty"`
+	Text       string   `json:"text,omitempty"`
+	SimMinute  int64    `json:"sim_minute"`
+	Code       string   `json:"code,omitempty"`
 	Pictures   []string `json:"pictures,omitempty"` // shown with a said line
 }
 

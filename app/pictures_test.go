@@ -215,6 +215,52 @@ func TestPicturesInChat(t *testing.T) {
 		t.Fatalf("the history lacks the picture: %+v", again.History)
 	}
 
+	// A chat file keeps it: exported as a data URL in the line's extra,
+	// imported as the importer's own picture.
+	req, _ := http.NewRequest("GET", srv.URL()+"/api/v1/chats/"+op.ConversationID+"/export", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(file, []byte(`"maopao_images":["data:image/jpeg;base64,`)) || !bytes.Contains(file, []byte(`"image":"data:image/jpeg;base64,`)) {
+		t.Fatalf("export: %d, the picture not in the file: %.400s", resp.StatusCode, file)
+	}
+	req, _ = http.NewRequest("POST", srv.URL()+"/api/v1/chats/import?character="+chars[0].ID, bytes.NewReader(file))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imported struct {
+		ConversationID string `json:"conversation_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&imported)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("import: %d", resp.StatusCode)
+	}
+	copied, err := c.OpenChatByID(ctx, imported.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copyPic string
+	for _, m := range copied.History {
+		if m.Role == "user" && len(m.Pictures) == 1 {
+			copyPic = m.Pictures[0]
+		}
+	}
+	if copyPic == "" || copyPic == pic.ID {
+		t.Fatalf("the imported chat's picture: %q (the original %q)", copyPic, pic.ID)
+	}
+	if resp, err := http.Get(srv.URL() + "/api/v1/pictures/" + copyPic); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the imported picture is not served: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// A backend that cannot see: the line is answered, the picture in
 	// words, and the player is told.
 	llm.mu.Lock()

@@ -70,6 +70,9 @@ func (a *creatorAPI) handleChatExport(w http.ResponseWriter, r *http.Request) *a
 			cm.Swipes = append(cm.Swipes, sw.Text)
 		}
 		cm.SwipeID = m.SwipeID
+		if cm.Extra, err = a.exportPictureExtra(r.Context(), m.Pictures, cm.Extra); err != nil {
+			return problemf(http.StatusInternalServerError, protocol.CodeInternal, "write the chat's pictures: %v", err)
+		}
 		out.Messages = append(out.Messages, cm)
 	}
 	var buf bytes.Buffer
@@ -144,6 +147,7 @@ func (a *creatorAPI) importMessages(r *http.Request, conv maopao.Conversation, c
 	at := conv.CreatedAt
 	var lastUser string
 	n := 0
+	budget := maxImportPictures
 	for i, cm := range chat.Messages {
 		if cm.SentAt.After(at) {
 			at = cm.SentAt
@@ -164,6 +168,13 @@ func (a *creatorAPI) importMessages(r *http.Request, conv maopao.Conversation, c
 			m.Swipes = append(m.Swipes, maopao.Swipe{Text: s, CreatedAt: at})
 		}
 		m.SwipeID = cm.SwipeID
+		if m.Role == maopao.RoleUser {
+			pics, err := a.importPictures(r.Context(), conv.PlayerID, cm.Extra, &budget)
+			if err != nil {
+				return n, fmt.Errorf("message %d: %w", i+1, err)
+			}
+			m.Pictures = pics
+		}
 		if err := storage.ValidMessage(m); err != nil {
 			return n, fmt.Errorf("message %d: %w", i+1, err)
 		}

@@ -81,24 +81,31 @@ func (a *creatorAPI) handleListMemories(w http.ResponseWriter, r *http.Request) 
 		return a.storeError("list memories", err)
 	}
 	// Pinned first; ChatMemories gives newest first within each.
-	ordered := make([]maopao.ChatMemory, 0, len(all))
-	for _, pinned := range []bool{true, false} {
+	page, next := pinnedFirstPage(all, func(m maopao.ChatMemory) bool { return m.Pinned }, limit, offset)
+	writeJSON(w, http.StatusOK, MemoryList{Memories: page, Next: next})
+	return nil
+}
+
+// pinnedFirstPage orders memories pinned first (keeping their order
+// otherwise) and returns the page at offset, with the next page's offset
+// when there is one.
+func pinnedFirstPage[T any](all []T, pinned func(T) bool, limit, offset int) ([]T, *int) {
+	ordered := make([]T, 0, len(all))
+	for _, want := range []bool{true, false} {
 		for _, m := range all {
-			if m.Pinned == pinned {
+			if pinned(m) == want {
 				ordered = append(ordered, m)
 			}
 		}
 	}
-	out := MemoryList{Memories: []maopao.ChatMemory{}}
-	if offset < len(ordered) {
-		end := min(offset+limit, len(ordered))
-		out.Memories = ordered[offset:end]
-		if end < len(ordered) {
-			out.Next = &end
-		}
+	if offset >= len(ordered) {
+		return []T{}, nil
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	end := min(offset+limit, len(ordered))
+	if end < len(ordered) {
+		return ordered[offset:end], &end
+	}
+	return ordered[offset:end], nil
 }
 
 // handleAddMemory answers POST /api/v1/memories?character=ID: a note the

@@ -62,23 +62,8 @@ func (a *creatorAPI) handleListWorldMemories(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return a.storeError("list memories", err)
 	}
-	ordered := make([]maopao.MemoryRecord, 0, len(all))
-	for _, pinned := range []bool{true, false} {
-		for _, m := range all {
-			if m.Pinned == pinned {
-				ordered = append(ordered, m)
-			}
-		}
-	}
-	out := WorldMemoryList{Memories: []maopao.MemoryRecord{}}
-	if offset < len(ordered) {
-		end := min(offset+limit, len(ordered))
-		out.Memories = ordered[offset:end]
-		if end < len(ordered) {
-			out.Next = &end
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+	page, next := pinnedFirstPage(all, func(m maopao.MemoryRecord) bool { return m.Pinned }, limit, offset)
+	writeJSON(w, http.StatusOK, WorldMemoryList{Memories: page, Next: next})
 	return nil
 }
 

@@ -8,7 +8,7 @@ import (
 	"image/png"
 	"net/http"
 
-	"golang.org/x/image/draw"
+	"github.com/maopao/maopao/internal/picture"
 )
 
 // Limits on a character's picture, checked from its header before any
@@ -65,28 +65,10 @@ func PrepareAvatar(data []byte) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", &AvatarError{ContentType: ct, Detail: fmt.Sprintf("the picture is not a readable JPEG: %v", err)}
 	}
-	img = fitWithin(img, ConvertedAvatarSide)
+	img = picture.FitWithin(img, ConvertedAvatarSide)
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, "", fmt.Errorf("card: encode avatar as PNG: %w", err)
 	}
 	return buf.Bytes(), "image/png", nil
-}
-
-// fitWithin scales img down so that neither side exceeds side pixels,
-// keeping its proportions; smaller pictures are returned as they are.
-func fitWithin(img image.Image, side int) image.Image {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	if w <= side && h <= side {
-		return img
-	}
-	if w >= h {
-		w, h = side, max(1, h*side/w)
-	} else {
-		w, h = max(1, w*side/h), side
-	}
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.BiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
-	return dst
 }

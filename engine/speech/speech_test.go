@@ -9,23 +9,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/maopao/maopao/engine/speech/speechtest"
 )
 
 // tone is a mono 16-bit WAV of n samples of value v.
 func tone(n int, v int16) []byte {
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+2*n))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
+	b := speechtest.Silence(n)
+	for k := 44; k+1 < len(b); k += 2 {
+		binary.LittleEndian.PutUint16(b[k:], uint16(v))
 	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(2*n))
-	for range n {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	return b.Bytes()
+	return b
 }
 
 func TestJoinWAV(t *testing.T) {

@@ -87,7 +87,7 @@ func Prepare(data []byte) (Picture, error) {
 	if err != nil {
 		return Picture{}, refuse("the picture is not a readable %s: %v", ct, err)
 	}
-	img = fitWithin(img, MaxStoredSide) // first: turning fewer pixels is quicker
+	img = FitWithin(img, MaxStoredSide) // first: turning fewer pixels is quicker
 	if ct == "image/jpeg" {
 		img = orient(img, jpegOrientation(data))
 	}
@@ -142,8 +142,9 @@ func onWhite(img image.Image) image.Image {
 	return dst
 }
 
-// fitWithin scales img down so neither side exceeds side pixels.
-func fitWithin(img image.Image, side int) image.Image {
+// FitWithin scales img down so neither side exceeds side pixels, keeping
+// its proportions; smaller pictures are returned as they are.
+func FitWithin(img image.Image, side int) image.Image {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= side && h <= side {

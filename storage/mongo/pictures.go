@@ -91,13 +91,18 @@ func (s *Store) PictureBytes(ctx context.Context, ownerID string) (int64, error)
 
 // DeletePicture removes a picture.
 func (s *Store) DeletePicture(ctx context.Context, id string) error {
-	const op = "delete picture"
-	res, err := s.pictures.DeleteOne(ctx, byID(id))
+	return deleteOne(ctx, s.pictures, byID(id), "delete picture", id)
+}
+
+// deleteOne deletes the document filter matches; maopao.ErrNotFound
+// (wrapped) when none does.
+func deleteOne(ctx context.Context, c *mongo.Collection, filter bson.D, op, id string) error {
+	res, err := c.DeleteOne(ctx, filter)
 	if err != nil {
 		return fail(op, id, err)
 	}
 	if res.DeletedCount == 0 {
-		return fmt.Errorf("mongo: %s %q: %w", op, id, maopao.ErrNotFound)
+		return fail(op, id, mongo.ErrNoDocuments)
 	}
 	return nil
 }

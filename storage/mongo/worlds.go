@@ -144,15 +144,8 @@ func (s *Store) MemoryRecordsAbout(ctx context.Context, worldID, characterID, pl
 
 // DeleteMemoryRecord removes a record.
 func (s *Store) DeleteMemoryRecord(ctx context.Context, worldID, characterID, id string) error {
-	const op = "delete memory record"
-	res, err := s.records.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "world_id", Value: worldID}, {Key: "character_id", Value: characterID}})
-	if err != nil {
-		return fail(op, id, err)
-	}
-	if res.DeletedCount == 0 {
-		return fmt.Errorf("mongo: %s %q: %w", op, id, maopao.ErrNotFound)
-	}
-	return nil
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "world_id", Value: worldID}, {Key: "character_id", Value: characterID}}
+	return deleteOne(ctx, s.records, filter, "delete memory record", id)
 }
 
 // MemoryRecords returns a character's records in a world, newest first.

@@ -316,12 +316,15 @@ func (s *Server) say(wc *wsConn, ref string, say protocol.Say) {
 	replyID := s.newID("msg")
 	loseAck := s.opt.LoseAck != "" && strings.Contains(say.Text, s.opt.LoseAck) && s.stored[say.Text] == 1
 	s.mu.Unlock()
-	go s.generate(cv, msg, replyID)
 	if loseAck {
+		go s.generate(cv, msg, replyID)
 		wc.c.NetConn().Close()
 		return
 	}
+	// The ack goes out before any frame of the reply, as the real gateway
+	// holds a reply's frames until its line's ack is sent.
 	wc.send(protocol.Ack{Envelope: protocol.Envelope{Type: protocol.TypeAck, Ref: ref}, ConversationID: cv.id, MessageID: msg.ID})
+	go s.generate(cv, msg, replyID)
 }
 
 // generate streams a reply to every connection that has the chat open at the

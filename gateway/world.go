@@ -301,14 +301,23 @@ func (c *conn) move(ctx context.Context, ref string, m protocol.Move) {
 		c.sendError(ref, protocol.CodeInvalid, "move: "+quote(m.LocationID)+" cannot be reached from "+quote(p.location))
 		return
 	}
-	msgID := uuid.NewString()
-	if err := c.appendWorldInput(ctx, m.WorldID, msgID, protocol.WorldPlayerMoved{PlayerID: c.playerID, LocationID: m.LocationID}); err != nil {
-		c.sendError(ref, protocol.CodeUnavailable, "could not move; try again")
-		return
-	}
+	// Listen at the new place before the move is logged: what the world
+	// says the moment the player arrives (their arrival, an event set off
+	// by it) must reach them.
 	room := protocol.WorldRoomSubject(m.WorldID, m.LocationID)
 	if err := c.s.hub.join(room, c, forwardWorldEvents); err != nil {
 		c.sendError(ref, protocol.CodeUnavailable, "could not subscribe to the new place")
+		return
+	}
+	msgID := uuid.NewString()
+	if err := c.appendWorldInput(ctx, m.WorldID, msgID, protocol.WorldPlayerMoved{PlayerID: c.playerID, LocationID: m.LocationID}); err != nil {
+		c.mu.Lock()
+		stayed := p.room != room
+		c.mu.Unlock()
+		if stayed {
+			c.s.hub.leave(room, c)
+		}
+		c.sendError(ref, protocol.CodeUnavailable, "could not move; try again")
 		return
 	}
 	c.mu.Lock()

@@ -125,10 +125,8 @@ func TestBrowserWorldStudio(t *testing.T) {
 	click(p, "#w-publish")
 	p.waitJS("published", `!document.getElementById("w-message").hidden && document.getElementById("w-message").textContent.includes("Published")`, 15*time.Second)
 	p.screenshot("world-studio")
-	worldID := evalJS[string](p, `document.querySelector("#my-worlds .my-world.selected")?.dataset.id || ""`)
-	if worldID == "" {
-		t.Fatalf("the saved world is not selected in the list:\n%s", p.text())
-	}
+	p.waitJS("the saved world selected in the list", `document.querySelector("#my-worlds .my-world.selected")`, 10*time.Second)
+	worldID := evalJS[string](p, `document.querySelector("#my-worlds .my-world.selected").dataset.id`)
 
 	// What the server stored is what the studio showed.
 	resp, err := http.Get(srv.URL() + "/api/v1/worlds/" + worldID)

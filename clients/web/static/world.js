@@ -193,6 +193,7 @@ const characters = new Map();  // character id → name, every one seen in this 
 let addressee = null;          // {id, name} the room line goes to
 const chats = new Map();       // character id → {name, log, tab}
 let activeChat = "";
+let movingTo = "";             // the place a move was asked for, until its world_joined
 let clock = worldClock();
 
 // ---- connection ----
@@ -390,6 +391,7 @@ function locationOf(id) {
 
 function onJoined(f, req) {
   if (!f.world) return;
+  if (f.location_id === movingTo) movingTo = "";
   const moved = world && world.id === f.world.id && here && here !== f.location_id;
   world = f.world;
   here = f.location_id;
@@ -430,6 +432,7 @@ function renderMap() {
 
 function move(locationID) {
   if (!conn.ready || !world) return;
+  movingTo = locationID;
   send({ type: "move", world_id: world.id, location_id: locationID }, { kind: "move" });
 }
 
@@ -504,7 +507,9 @@ function onEvent(ev, old) {
     return;
   }
   const priv = !!ev.private_with;
-  if (!priv && ev.location_id && ev.location_id !== here) return; // the place just left
+  // Events of the place just left are dropped; those of the place being
+  // walked to may come before its world_joined.
+  if (!priv && ev.location_id && ev.location_id !== here && ev.location_id !== movingTo) return;
   let box = priv ? openChat(ev.private_with, ev.actor && ev.actor.kind === "character" ? ev.actor.name : "", false).log : el.feed;
   switch (ev.kind) {
     case "said": return said(box, ev);

@@ -310,8 +310,8 @@ async function save(publish) {
     return;
   }
   edit(r.data);
+  await loadMine(); // the list shows the world (selected) before the message says it is saved
   showMessage(publish ? "Published: everyone can enter “" + wd.name + "”." : "Saved revision " + wd.revision + ". A running world takes it at once.");
-  loadMine();
 }
 
 async function deleteWorld() {

@@ -28,6 +28,21 @@ type Picture struct {
 	Data []byte `json:"-"`
 }
 
+// Embedder turns texts into vectors whose cosine says how alike they
+// are (relevance beside BM25 in memory recall).
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// ErrNoEmbeddings is returned (wrapped) by an engine that cannot embed.
+var ErrNoEmbeddings = errors.New("the engine cannot make embeddings")
+
+// EmbedderOf is gen as an Embedder, when it is one.
+func EmbedderOf(gen Generator) (Embedder, bool) {
+	e, ok := gen.(Embedder)
+	return e, ok
+}
+
 // ErrNoVision is returned (wrapped) by an engine that cannot take
 // pictures: the same request without them may be answered.
 var ErrNoVision = errors.New("the engine cannot see pictures")

@@ -92,6 +92,16 @@ func (s *Swappable) ContextSize() int {
 	return 0
 }
 
+// Embed is the current engine's, when it embeds.
+func (s *Swappable) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if g := s.current(); g != nil {
+		if e, ok := EmbedderOf(g); ok {
+			return e.Embed(ctx, texts)
+		}
+	}
+	return nil, ErrNoEmbeddings
+}
+
 // SeesPictures is the current engine's.
 func (s *Swappable) SeesPictures() bool {
 	if g := s.current(); g != nil {

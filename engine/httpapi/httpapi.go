@@ -50,6 +50,7 @@ func New(g engine.Generator, modelName string) *Server {
 	s.registerProbes()
 	s.mux.HandleFunc("/v1/chat/completions", s.chat)
 	s.mux.HandleFunc("/v1/models", s.models)
+	s.mux.HandleFunc("/v1/embeddings", s.embeddings)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "not_found", "Not found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -7,6 +7,7 @@
 package local
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -68,6 +69,7 @@ const promptChunk = maxBatchTokens
 // safe for concurrent use.
 type Engine struct {
 	need      MemoryNeed
+	embedMu   sync.Mutex // one embedding pass at a time
 	file      *gguf.File
 	model     *model.Model
 	tok       *tokenizer.Tokenizer
@@ -331,6 +333,33 @@ func (e *Engine) Describe() string { return e.desc }
 
 // ContextSize is the number of tokens one conversation may hold.
 func (e *Engine) ContextSize() int { return e.ctxSize }
+
+// maxEmbedTokens bounds one text's embedding pass.
+const maxEmbedTokens = 512
+
+// Embed returns each text's embedding: the model's final hidden states,
+// mean-pooled and scaled to unit length. Texts longer than 512 tokens are
+// cut. One text at a time, beside the generation batches.
+func (e *Engine) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		toks := e.tok.Encode(t, true, false)
+		if len(toks) == 0 {
+			toks = e.tok.Encode(" ", true, false)
+		}
+		if len(toks) > maxEmbedTokens {
+			toks = toks[:maxEmbedTokens]
+		}
+		e.embedMu.Lock()
+		v, err := e.model.EmbedText(ctx, toks)
+		e.embedMu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("local: embed text %d: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
 
 // SeesPictures: the local engine runs text models only (reading a
 // multimodal projector is not done yet).

@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/maopao/maopao/engine/tensor"
@@ -18,6 +19,10 @@ type Batch struct {
 	Pos    []int  // position of each token in its sequence
 	Seq    []int  // sequence id of each token; nil = all sequence 0
 	Logits []bool // which tokens need logits; nil = only the last token
+	// Hidden returns, for the tokens flagged in Logits, the final norm's
+	// output (the hidden state the output projection reads) instead of
+	// logits: what embeddings are pooled from.
+	Hidden bool
 }
 
 // SeqBatch is a batch of consecutive tokens of one sequence starting at pos,
@@ -204,6 +209,14 @@ func (m *Model) forward(ctx context.Context, b Batch, kv *KVCache) ([][]float32,
 		rmsNorm(h[r*c.Hidden:(r+1)*c.Hidden], s.x[r*c.Hidden:(r+1)*c.Hidden], m.OutNorm, c.RMSEps)
 	}
 	m.trace("result_norm", -1, h[:len(rows)*c.Hidden])
+	if b.Hidden {
+		hid := make([]float32, len(rows)*c.Hidden)
+		copy(hid, h[:len(rows)*c.Hidden])
+		for r, i := range rows {
+			out[i] = hid[r*c.Hidden : (r+1)*c.Hidden : (r+1)*c.Hidden]
+		}
+		return out, nil
+	}
 	lg := make([]float32, len(rows)*c.Vocab)
 	m.matMul(m.Output, h, len(rows), lg, false)
 	if c.LogitScale != 1 {
@@ -687,4 +700,45 @@ func scale(x []float32, a float32) {
 	for i := range x {
 		x[i] *= a
 	}
+}
+
+// EmbedText runs tokens through the model in a cache of their own and returns
+// the mean of their final hidden states, scaled to unit length: a text's
+// embedding (mean pooling, as llama.cpp's --pooling mean).
+func (m *Model) EmbedText(ctx context.Context, tokens []int) ([]float32, error) {
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("model: embed: no tokens")
+	}
+	kv, err := NewKVCacheOf(m, 1, len(tokens), CacheF32, CacheF32)
+	if err != nil {
+		return nil, err
+	}
+	b := SeqBatch(0, 0, tokens)
+	b.Logits = make([]bool, len(tokens))
+	for i := range b.Logits {
+		b.Logits[i] = true
+	}
+	b.Hidden = true
+	rows, err := m.Forward(ctx, b, kv)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, m.Config.Hidden)
+	for _, r := range rows {
+		for j, v := range r {
+			out[j] += v
+		}
+	}
+	var sum float64
+	for j := range out {
+		out[j] /= float32(len(rows))
+		sum += float64(out[j]) * float64(out[j])
+	}
+	if sum > 0 {
+		inv := float32(1 / math.Sqrt(sum))
+		for j := range out {
+			out[j] *= inv
+		}
+	}
+	return out, nil
 }

@@ -31,8 +31,8 @@ type Client struct {
 	HTTP    *http.Client
 
 	// blind is set once the server refused pictures: it is not sent any
-	// again.
-	blind atomic.Bool
+	// again; noEmbed once it had no embeddings.
+	blind, noEmbed atomic.Bool
 }
 
 // SeesPictures is true until the server refuses a request for its
@@ -305,4 +305,65 @@ func refusesPictures(low []byte) bool {
 		}
 	}
 	return false
+}
+
+// Embed asks the server's /v1/embeddings for the texts' vectors. A server
+// without embeddings (404, 400, 501) answers engine.ErrNoEmbeddings, and
+// is not asked again.
+func (c *Client) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if c.noEmbed.Load() {
+		return nil, engine.ErrNoEmbeddings
+	}
+	body, _ := json.Marshal(map[string]any{"model": c.Model, "input": texts})
+	u := strings.TrimRight(c.BaseURL, "/") + "/v1/embeddings"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("openai: build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("openai: POST %s: %w: %w", u, engine.ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("openai: POST %s: %w: %w", u, engine.ErrUnavailable, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusNotImplemented || resp.StatusCode == http.StatusBadRequest:
+		c.noEmbed.Store(true)
+		return nil, fmt.Errorf("openai: POST %s: %s: %w", u, resp.Status, engine.ErrNoEmbeddings)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("openai: POST %s: %s: %w", u, resp.Status, engine.ErrUnavailable)
+	}
+	var out struct {
+		Data []struct {
+			Index     int       `json:"index"`
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil || len(out.Data) != len(texts) {
+		return nil, fmt.Errorf("openai: POST %s: unreadable embeddings (%v, %d for %d texts)", u, err, len(out.Data), len(texts))
+	}
+	vecs := make([][]float32, len(texts))
+	for _, d := range out.Data {
+		if d.Index < 0 || d.Index >= len(texts) || len(d.Embedding) == 0 {
+			return nil, fmt.Errorf("openai: POST %s: embedding index %d out of range", u, d.Index)
+		}
+		vecs[d.Index] = d.Embedding
+	}
+	for i, v := range vecs {
+		if v == nil {
+			return nil, fmt.Errorf("openai: POST %s: no embedding for text %d", u, i)
+		}
+	}
+	return vecs, nil
 }

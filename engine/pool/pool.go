@@ -273,6 +273,27 @@ func (p *Pool) CountTokens(text string) int {
 	return (len(text)+2)/3 + 1
 }
 
+// Embed asks the members in turn until one embeds: embeddings are
+// compared with each other, so a pool's members must serve one model.
+func (p *Pool) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	var errs []error
+	for _, m := range p.list() {
+		e, ok := engine.EmbedderOf(m.Gen)
+		if !ok {
+			continue
+		}
+		v, err := e.Embed(ctx, texts)
+		if err == nil {
+			return v, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
+	}
+	if len(errs) == 0 {
+		return nil, engine.ErrNoEmbeddings
+	}
+	return nil, errors.Join(errs...)
+}
+
 // SeesPictures holds when every member sees: a conversation may go to
 // any of them.
 func (p *Pool) SeesPictures() bool {

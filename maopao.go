@@ -284,6 +284,10 @@ type ChatMemory struct {
 	Rated bool `json:"rated,omitempty" bson:"rated,omitempty"`
 	// Evidence lists the memories a reflection rests on.
 	Evidence []string `json:"evidence,omitempty" bson:"evidence,omitempty"`
+	// Embedding is the text's embedding (when the engine makes them), a
+	// unit vector quantized to signed bytes (value/127), for relevance by
+	// meaning beside BM25. It is the store's: the REST API leaves it out.
+	Embedding []byte `json:"embedding,omitempty" bson:"embedding,omitempty"`
 	// Covers is, for a summary, the Seq of the last message it covers; for
 	// a reflection, the creation time (Unix ms) of the newest memory it read.
 	Covers    int64     `json:"covers,omitempty" bson:"covers,omitempty"`

@@ -120,3 +120,53 @@ func TestChatMemoryWork(t *testing.T) {
 		t.Fatalf("the reply's prompt lacks the engine's summary:\n%s", prompt)
 	}
 }
+
+// With the local engine (it makes embeddings), a quiet chat's memories get
+// embeddings in the store, for recall by meaning; the memory manager does
+// not show them.
+func TestChatMemoriesGetEmbeddings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := startServe(t, t.TempDir(), func(c *app.Config) {
+		c.LinesPerSecond, c.LineBurst, c.MemoryWorkAfter = 1000, 1000, 200*time.Millisecond
+	})
+	defer srv.Close()
+	token, player, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	chars, err := c.ListCharacters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := c.OpenChat(ctx, chars[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Say(ctx, op.ConversationID, "My brother Tom plays the violin.", nil); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		mems, err := srv.Store().ChatMemories(ctx, player, chars[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mems) > 0 && len(mems[0].Embedding) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no embedding after a quiet minute: %+v", mems)
+		}
+	}
+	api := memoryAPI{t: t, base: srv.URL(), token: token}
+	for _, m := range api.list(chars[0].ID) {
+		if len(m.Embedding) > 0 {
+			t.Fatal("the memory manager shows the store's embedding")
+		}
+	}
+	// The next line is recalled with its embedding (and answered).
+	if _, err := c.Say(ctx, op.ConversationID, "How is your sibling's music?", nil); err != nil {
+		t.Fatal(err)
+	}
+}

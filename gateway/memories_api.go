@@ -82,6 +82,9 @@ func (a *creatorAPI) handleListMemories(w http.ResponseWriter, r *http.Request) 
 	}
 	// Pinned first; ChatMemories gives newest first within each.
 	page, next := pinnedFirstPage(all, func(m maopao.ChatMemory) bool { return m.Pinned }, limit, offset)
+	for i := range page {
+		page[i].Embedding = nil // the store's, not the player's
+	}
 	writeJSON(w, http.StatusOK, MemoryList{Memories: page, Next: next})
 	return nil
 }
@@ -186,8 +189,11 @@ func (a *creatorAPI) handleEditMemory(w http.ResponseWriter, r *http.Request) *a
 	if e := decodeJSONBody(w, r, maxMemoryBody, &body); e != nil {
 		return e
 	}
-	if body.Text != nil && *body.Text != m.Text && m.Kind != maopao.ChatMemorySummary {
-		m.Kind = maopao.ChatMemoryNote
+	if body.Text != nil && *body.Text != m.Text {
+		m.Embedding = nil // of the old text; the engine embeds the new one
+		if m.Kind != maopao.ChatMemorySummary {
+			m.Kind = maopao.ChatMemoryNote
+		}
 	}
 	if e := applyMemoryBody(&m, body); e != nil {
 		return e
@@ -196,6 +202,7 @@ func (a *creatorAPI) handleEditMemory(w http.ResponseWriter, r *http.Request) *a
 	if err := a.s.Store.PutChatMemory(r.Context(), m); err != nil {
 		return a.storeError("store memory", err)
 	}
+	m.Embedding = nil
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }

@@ -108,7 +108,12 @@ type Generated struct {
 
 // Recalled: a Recall effect finished with every memory the character has
 // of the player.
-type Recalled struct{ Memories []maopao.ChatMemory }
+type Recalled struct {
+	Memories []maopao.ChatMemory
+	// Query is the line's embedding, when the engine makes them (nil
+	// otherwise: relevance is BM25's alone).
+	Query []float32
+}
 
 // EffectFailed: the runner could not carry out an effect for a reason
 // the player should hear about (Code, Text).
@@ -186,7 +191,7 @@ type SaveMemory struct{ Memory maopao.Memory }
 
 // Recall reads every memory the character has of the player; the runner
 // answers with Recalled.
-type Recall struct{ PlayerID, CharacterID string }
+type Recall struct{ PlayerID, CharacterID, Query string }
 
 // Remember stores a memory unless one with its ID is stored already (the
 // player may have edited or pinned it since).
@@ -245,7 +250,7 @@ func Step(s ChatState, in Input) (ChatState, []Effect) {
 		return messageStored(s, in.Message, in.Created)
 
 	case Recalled:
-		return recalled(s, in.Memories)
+		return recalled(s, in.Memories, in.Query)
 
 	case MessageUpdated:
 		return messageUpdated(s, in.Message)
@@ -463,12 +468,18 @@ func generateReply(s ChatState, lineID, replyID string) (ChatState, []Effect) {
 // (recalled).
 func recall(s ChatState, g Generate) (ChatState, []Effect) {
 	s.Gen, s.Recalling = &g, true
-	return s, []Effect{Recall{PlayerID: s.Conversation.PlayerID, CharacterID: s.Character.ID}}
+	query := ""
+	for _, m := range s.History {
+		if m.ID == g.ReplyTo {
+			query = m.Content
+		}
+	}
+	return s, []Effect{Recall{PlayerID: s.Conversation.PlayerID, CharacterID: s.Character.ID, Query: query}}
 }
 
 // recalled builds the prompt of the generation waiting for memories and
 // starts it. Facts kept the old way (Memory.Facts) become memories first.
-func recalled(s ChatState, mems []maopao.ChatMemory) (ChatState, []Effect) {
+func recalled(s ChatState, mems []maopao.ChatMemory, qvec []float32) (ChatState, []Effect) {
 	if !s.Recalling || s.Gen == nil {
 		return s, nil
 	}
@@ -488,7 +499,7 @@ func recalled(s ChatState, mems []maopao.ChatMemory) (ChatState, []Effect) {
 		effs = append(effs, SaveMemory{s.Memory})
 	}
 	g0 := *s.Gen
-	g := generate(s, g0.ReplyTo, g0.ReplyID, g0.Target, mems)
+	g := generate(s, g0.ReplyTo, g0.ReplyID, g0.Target, mems, qvec)
 	g.Target, g.Op = g0.Target, g0.Op
 	s.Gen = &g
 	return s, append(effs, g)
@@ -678,7 +689,7 @@ func quoted(s string) string { return strconv.Quote(s) }
 // generate builds the request for a reply to lineID: the prompt holds the
 // chat up to the line, without exclude (the reply being regenerated) and
 // without failed replies.
-func generate(s ChatState, lineID, replyID, exclude string, mems []maopao.ChatMemory) Generate {
+func generate(s ChatState, lineID, replyID, exclude string, mems []maopao.ChatMemory, qvec []float32) Generate {
 	req := s.Config.Sampling
 	req.MaxTokens = s.Config.MaxTokens
 	reserve := s.Config.MaxTokens
@@ -717,7 +728,7 @@ func generate(s ChatState, lineID, replyID, exclude string, mems []maopao.ChatMe
 		mem.Summary = mems[k].Text
 		mems = slices.Delete(slices.Clone(mems), k, k+1)
 	}
-	for _, m := range selectMemories(mems, query, s.Op.AcceptedAt, inWindow, budget, count) {
+	for _, m := range selectMemories(mems, query, qvec, s.Op.AcceptedAt, inWindow, budget, count) {
 		mem.Facts = append(mem.Facts, m.Text)
 	}
 	req.Messages = characters.BuildPrompt(characters.PromptInput{

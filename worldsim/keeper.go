@@ -159,7 +159,54 @@ func (k *memoryKeeper) work(ctx context.Context, j keeperJob) error {
 	if err != nil {
 		return fmt.Errorf("read memories: %w", err)
 	}
-	return errors.Join(k.rate(ctx, mems), k.reflect(ctx, j, mems), k.summarize(ctx, j, mems))
+	return errors.Join(k.rate(ctx, mems), k.reflect(ctx, j, mems), k.summarize(ctx, j, mems), k.embed(ctx, j))
+}
+
+// embedPerJob bounds the memories embedded after one quiet spell.
+const embedPerJob = 64
+
+// embed gives the pair's memories that have none their embeddings, when
+// the engine makes them (relevance by meaning beside BM25, recall.go).
+func (k *memoryKeeper) embed(ctx context.Context, j keeperJob) error {
+	emb, ok := engine.EmbedderOf(k.engine)
+	if !ok {
+		return nil
+	}
+	mems, err := k.store.ChatMemories(ctx, j.PlayerID, j.CharacterID)
+	if err != nil {
+		return fmt.Errorf("read memories: %w", err)
+	}
+	var todo []maopao.ChatMemory
+	for _, m := range mems {
+		if len(m.Embedding) == 0 && len(todo) < embedPerJob {
+			todo = append(todo, m)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	texts := make([]string, len(todo))
+	for i, m := range todo {
+		texts[i] = m.Text
+	}
+	vecs, err := emb.Embed(ctx, texts)
+	if errors.Is(err, engine.ErrNoEmbeddings) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("embed memories: %w", err)
+	}
+	for i, m := range todo {
+		cur, err := k.store.GetChatMemory(ctx, m.ID)
+		if err != nil || cur.Text != m.Text {
+			continue // forgotten or rewritten meanwhile: the next spell embeds the new text
+		}
+		cur.Embedding = EncodeEmbedding(vecs[i])
+		if err := k.store.PutChatMemory(ctx, cur); err != nil {
+			return fmt.Errorf("store an embedding: %w", err)
+		}
+	}
+	return nil
 }
 
 // ask runs one engine call for the keeper: short, greedy, and stopped

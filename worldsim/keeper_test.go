@@ -204,7 +204,7 @@ func TestMemoryKeeper(t *testing.T) {
 	s := ChatState{Config: ChatConfig{ContextSize: 4096, MaxTokens: 64}, Conversation: conv, Character: maopao.Character{ID: "mira", Name: "Mira"},
 		PlayerName: "Ada", Memory: maopao.Memory{Summary: "CLIPPED TRANSCRIPT"}}
 	all, _ := st.ChatMemories(ctx, "p1", "mira")
-	g := generate(s, "", "r1", "", all)
+	g := generate(s, "", "r1", "", all, nil)
 	system := g.Request.Messages[0].Content
 	if !strings.Contains(system, "SUMMARY-V2") || strings.Contains(system, "CLIPPED TRANSCRIPT") {
 		t.Fatalf("the prompt's summary:\n%s", system)

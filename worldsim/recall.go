@@ -129,7 +129,7 @@ func docsOf(ms []maopao.ChatMemory, idx []int) []textsearch.Doc {
 // residents recall, until budget tokens (as count says) or MaxRecalled.
 // Memories of lines still in the prompt's history (inWindow) are left out:
 // the prompt has them word for word.
-func selectMemories(all []maopao.ChatMemory, query string, now time.Time, inWindow map[string]bool, budget int, count func(string) int) []maopao.ChatMemory {
+func selectMemories(all []maopao.ChatMemory, query string, qvec []float32, now time.Time, inWindow map[string]bool, budget int, count func(string) int) []maopao.ChatMemory {
 	var pinned []maopao.ChatMemory
 	var rest []int // indices into all
 	for i, m := range all {
@@ -149,7 +149,7 @@ func selectMemories(all []maopao.ChatMemory, query string, now time.Time, inWind
 	})
 	quant := make([]int64, len(all))
 	if len(rest) > 0 {
-		rel := textsearch.BM25Docs(textsearch.Terms(query), docsOf(all, rest))
+		rel := relevance(all, rest, query, qvec)
 		rec, imp := make([]float64, len(rest)), make([]float64, len(rest))
 		for k, i := range rest {
 			hours := now.Sub(all[i].UpdatedAt).Hours()
@@ -158,7 +158,6 @@ func selectMemories(all []maopao.ChatMemory, query string, now time.Time, inWind
 		}
 		normalise(rec)
 		normalise(imp)
-		normalise(rel)
 		for k, i := range rest {
 			// Rank on a rounded score: last-bit differences must not
 			// reorder near-ties between machines.
@@ -273,4 +272,138 @@ func pictureWords(n int) string {
 		return " (showing a picture)"
 	}
 	return " (showing " + strconv.Itoa(n) + " pictures)"
+}
+
+// relevance scores memories idx against the query, in [0, 1]: BM25,
+// min-max normalised; with the query's embedding, the mean of that and
+// the normalised cosine of the memories' embeddings (a memory not embedded
+// yet counts 0 there).
+func relevance(all []maopao.ChatMemory, idx []int, query string, qvec []float32) []float64 {
+	rel := textsearch.BM25Docs(textsearch.Terms(query), docsOf(all, idx))
+	normalise(rel)
+	if len(qvec) == 0 {
+		return rel
+	}
+	cos := make([]float64, len(idx))
+	any := false
+	q8 := EncodeEmbedding(qvec)
+	qn := 0.0
+	for _, b := range q8 {
+		qn += float64(int8(b)) * float64(int8(b))
+	}
+	scale := 1 / (math.Sqrt(qn) * 127)
+	for k, i := range idx {
+		if e := all[i].Embedding; len(e) == len(q8) && qn > 0 {
+			// Both are unit vectors quantized by 127: the stored one's
+			// length is 127 but for rounding.
+			cos[k], any = float64(dotInt8(q8, e))*scale, true
+		}
+	}
+	if !any {
+		return rel
+	}
+	normalise(cos)
+	for k := range rel {
+		rel[k] = (rel[k] + cos[k]) / 2
+	}
+	return rel
+}
+
+// EmbeddingDims is the width embeddings are kept at: a model's hidden
+// states (2,048–4,096 wide) are reduced by a fixed random ±1 projection
+// (Johnson–Lindenstrauss: cosines keep within a few hundredths), so a
+// memory costs 256 bytes and recall over 10,000 of them stays in budget.
+const EmbeddingDims = 256
+
+var projections sync.Map // input width → []float32, n × EmbeddingDims of ±1
+
+// projectionFor is the fixed ±1 matrix for inputs n wide, drawn from a
+// fixed seed: every process projects alike.
+func projectionFor(n int) []float32 {
+	if p, ok := projections.Load(n); ok {
+		return p.([]float32)
+	}
+	m := make([]float32, n*EmbeddingDims)
+	x := uint64(0x6d61_6f70_616f_2121)
+	for i := 0; i < len(m); i += 64 {
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		z ^= z >> 31
+		for k := 0; k < 64 && i+k < len(m); k++ {
+			m[i+k] = float32(int(z>>k&1)*2 - 1)
+		}
+	}
+	p, _ := projections.LoadOrStore(n, m)
+	return p.([]float32)
+}
+
+// EncodeEmbedding is how an embedding is kept and compared: reduced to
+// EmbeddingDims (when wider), scaled to unit length and quantized.
+func EncodeEmbedding(v []float32) []byte {
+	if len(v) > EmbeddingDims {
+		p := projectionFor(len(v))
+		out := make([]float32, EmbeddingDims)
+		for i, x := range v {
+			row := p[i*EmbeddingDims : (i+1)*EmbeddingDims]
+			for j, s := range row {
+				out[j] += x * s
+			}
+		}
+		v = out
+	}
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s > 0 {
+		u := make([]float32, len(v))
+		for i, x := range v {
+			u[i] = float32(float64(x) / math.Sqrt(s))
+		}
+		v = u
+	}
+	return QuantizeEmbedding(v)
+}
+
+// QuantizeEmbedding stores a unit vector as signed bytes (value × 127).
+func QuantizeEmbedding(v []float32) []byte {
+	out := make([]byte, len(v))
+	for i, x := range v {
+		q := math.Round(float64(x) * 127)
+		out[i] = byte(int8(min(max(q, -127), 127)))
+	}
+	return out
+}
+
+// dotInt8 is the dot product of two signed-byte vectors of one length.
+func dotInt8(a, b []byte) int32 {
+	var s0, s1, s2, s3 int32
+	n := len(a) &^ 3
+	b = b[:len(a)]
+	for i := 0; i < n; i += 4 {
+		s0 += int32(int8(a[i])) * int32(int8(b[i]))
+		s1 += int32(int8(a[i+1])) * int32(int8(b[i+1]))
+		s2 += int32(int8(a[i+2])) * int32(int8(b[i+2]))
+		s3 += int32(int8(a[i+3])) * int32(int8(b[i+3]))
+	}
+	for i := n; i < len(a); i++ {
+		s0 += int32(int8(a[i])) * int32(int8(b[i]))
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// cosineQ is the cosine of a unit query vector with a quantized one.
+func cosineQ(q []float32, e []byte) float64 {
+	var dot, norm float64
+	for i, b := range e {
+		x := float64(int8(b))
+		dot += float64(q[i]) * x
+		norm += x * x
+	}
+	if norm == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(norm)
 }

@@ -2,6 +2,7 @@ package worldsim
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func TestSelectMemories(t *testing.T) {
 	all[len(all)-2].Pinned = true
 	inWindow := map[string]bool{"src-window": true}
 
-	got := selectMemories(all, "How is my sister doing?", now, inWindow, 60, words)
+	got := selectMemories(all, "How is my sister doing?", nil, now, inWindow, 60, words)
 	if len(got) == 0 || got[0].ID != "pin" {
 		t.Fatalf("first recalled %+v, want the pinned note", got)
 	}
@@ -51,12 +52,12 @@ func TestSelectMemories(t *testing.T) {
 		t.Errorf("recalled %d tokens, budget 60", used)
 	}
 	// Same inputs, same memories: prompts must not depend on map order.
-	again := selectMemories(all, "How is my sister doing?", now, inWindow, 60, words)
+	again := selectMemories(all, "How is my sister doing?", nil, now, inWindow, 60, words)
 	if fmt.Sprint(again) != fmt.Sprint(got) {
 		t.Error("two selections of the same input differ")
 	}
 	// Nothing relevant: the important and recent ones.
-	if got := selectMemories(all, "zzz", now, inWindow, 1000, words); len(got) > MaxRecalled {
+	if got := selectMemories(all, "zzz", nil, now, inWindow, 1000, words); len(got) > MaxRecalled {
 		t.Errorf("%d recalled, at most %d", len(got), MaxRecalled)
 	}
 }
@@ -74,7 +75,7 @@ func BenchmarkSelectMemories10k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		selectMemories(all, "Tell me about the river and my sister again.", now, nil, 1024, words)
+		selectMemories(all, "Tell me about the river and my sister again.", nil, now, nil, 1024, words)
 	}
 }
 
@@ -102,5 +103,42 @@ func TestTopNMatchesSort(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("topN(%d) differs from the sorted prefix", n)
 		}
+	}
+}
+
+// BenchmarkSelectMemories10kEmbedded is the same with every memory and the
+// query embedded (2,048 dimensions, a real model's width): the hybrid's
+// cost.
+func BenchmarkSelectMemories10kEmbedded(b *testing.B) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	topics := []string{"tea", "river", "sister", "market", "winter", "boat", "garden", "letter", "mountain", "song"}
+	const dims = 2048
+	vec := func(seed int) []float32 {
+		v := make([]float32, dims)
+		x := uint32(seed*2654435761 + 1)
+		var s float64
+		for i := range v {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			v[i] = float32(int32(x)) / (1 << 31)
+			s += float64(v[i]) * float64(v[i])
+		}
+		for i := range v {
+			v[i] /= float32(math.Sqrt(s))
+		}
+		return v
+	}
+	all := make([]maopao.ChatMemory, 10000)
+	for i := range all {
+		all[i] = mem(fmt.Sprintf("m%05d", i), maopao.ChatMemorySaid,
+			fmt.Sprintf("Ada said: I went to the %s with the %s on day %d and it was fine.", topics[i%10], topics[(i*7)%10], i), 1+i%10, now.Add(-time.Duration(i)*time.Minute))
+		all[i].Embedding = EncodeEmbedding(vec(i))
+	}
+	q := vec(-1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		selectMemories(all, "Tell me about the river and my sister again.", q, now, nil, 1024, words)
 	}
 }

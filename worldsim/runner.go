@@ -666,7 +666,7 @@ func (a *chatActor) perform(ctx context.Context, e Effect) Input {
 		if err != nil {
 			return a.storeFailed(ctx, "recall memories", a.convID, err)
 		}
-		return Recalled{Memories: mems}
+		return Recalled{Memories: mems, Query: a.embedQuery(ctx, e.Query, mems)}
 	case Remember:
 		// Unless stored already: the player may have edited or pinned it.
 		_, err := st.GetChatMemory(ctx, e.Memory.ID)
@@ -960,4 +960,24 @@ func (a *chatActor) tellBlind(g Generate) {
 	}
 	a.publish(context.Background(), protocol.ReplyEvent{Kind: protocol.EventNotice, ConversationID: a.convID, ReplyTo: g.ReplyTo, MessageID: g.ReplyID,
 		Code: protocol.CodeNoVision, Text: name + " cannot see pictures with this model, and answers your words only."})
+}
+
+// embedQuery is the line's embedding, when the engine makes them and some
+// memory has one to compare it with; nil otherwise (or when it fails:
+// BM25 recalls alone).
+func (a *chatActor) embedQuery(ctx context.Context, query string, mems []maopao.ChatMemory) []float32 {
+	emb, ok := engine.EmbedderOf(a.svc.Engine)
+	if !ok || strings.TrimSpace(query) == "" || !slices.ContainsFunc(mems, func(m maopao.ChatMemory) bool { return len(m.Embedding) > 0 }) {
+		return nil
+	}
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := emb.Embed(ectx, []string{query})
+	if err != nil || len(v) != 1 {
+		if err != nil && !errors.Is(err, engine.ErrNoEmbeddings) {
+			a.svc.Log.Warn("embed the line", "conversation", a.convID, "err", err)
+		}
+		return nil
+	}
+	return v[0]
 }

@@ -80,10 +80,30 @@ func New(baseURL string) *Client {
 	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 0}}
 }
 
-func (c *Client) endpoint() string {
-	u := strings.TrimRight(c.BaseURL, "/")
-	u = strings.TrimSuffix(u, "/v1")
-	return u + "/v1/chat/completions"
+func (c *Client) endpoint() string { return c.url("/v1/chat/completions") }
+
+// url is path (under /v1) on the server; a base URL given with its /v1
+// works too.
+func (c *Client) url(path string) string {
+	return strings.TrimSuffix(strings.TrimRight(c.BaseURL, "/"), "/v1") + path
+}
+
+// post sends a JSON body to u with the client's key and HTTP client.
+func (c *Client) post(ctx context.Context, u string, body []byte, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("openai: build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(req)
 }
 
 // Describe implements engine.Generator.
@@ -159,20 +179,7 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 		body.Seed = &seed
 	}
 	b, _ := json.Marshal(body)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(), bytes.NewReader(b))
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("openai: build request: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream")
-	if c.APIKey != "" {
-		hreq.Header.Set("Authorization", "Bearer "+c.APIKey)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(hreq)
+	resp, err := c.post(ctx, c.endpoint(), b, "text/event-stream")
 	if err != nil {
 		if ctx.Err() != nil {
 			return engine.Result{FinishReason: "cancelled"}, ctx.Err()
@@ -315,20 +322,8 @@ func (c *Client) Embed(ctx context.Context, texts []string) ([][]float32, error)
 		return nil, engine.ErrNoEmbeddings
 	}
 	body, _ := json.Marshal(map[string]any{"model": c.Model, "input": texts})
-	u := strings.TrimRight(c.BaseURL, "/") + "/v1/embeddings"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("openai: build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.APIKey)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	u := c.url("/v1/embeddings")
+	resp, err := c.post(ctx, u, body, "application/json")
 	if err != nil {
 		return nil, fmt.Errorf("openai: POST %s: %w: %w", u, engine.ErrUnavailable, err)
 	}

@@ -270,7 +270,7 @@ func (c *Client) Generate(ctx context.Context, req engine.Request, onToken func(
 func (c *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	u := strings.TrimSuffix(strings.TrimRight(c.BaseURL, "/"), "/v1") + "/v1/models"
+	u := c.url("/v1/models")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err

@@ -122,3 +122,75 @@ func TestWorldEditedWhileRunning(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A creator edits a resident's card while its world runs: the resident's
+// next prompt uses the new card, with no restart.
+func TestResidentCardEditedWhileRunning(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	llm := &capturingLLM{}
+	hs := httptest.NewServer(llm)
+	defer hs.Close()
+	srv := startServe(t, t.TempDir(), func(c *app.Config) { c.LLMURL, c.ModelPath, c.MemoryWorkAfter = hs.URL, "", -1 })
+	defer srv.Close()
+	creator := registerCreator(t, ctx, srv.URL(), "keeper")
+	a := creator.json("POST", "/api/v1/characters", map[string]any{"name": "Rosa", "description": "Keeper of the lighthouse.", "visibility": "public"})
+	if a.status != http.StatusCreated {
+		t.Fatalf("create character: %d %s", a.status, a.body)
+	}
+	var rosa gateway.CharacterView
+	a.decode(t, &rosa)
+	a = creator.json("POST", "/api/v1/worlds", gateway.WorldBody{Name: "Cape", Visibility: maopao.VisibilityPublic,
+		Locations: []maopao.Location{{ID: "tower", Name: "the Tower"}}, Residents: []maopao.Resident{{CharacterID: rosa.ID, LocationID: "tower"}}})
+	if a.status != http.StatusCreated {
+		t.Fatalf("create world: %d %s", a.status, a.body)
+	}
+	var wd maopao.World
+	a.decode(t, &wd)
+
+	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, ctx, srv, token)
+	if _, err := c.JoinWorld(ctx, wd.ID, "tower"); err != nil {
+		t.Fatal(err)
+	}
+	talk := func(text string) string {
+		t.Helper()
+		n := len(llm.all())
+		if _, err := c.RoomSay(ctx, wd.ID, text, rosa.ID); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			ev, err := c.NextWorldEvent(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind == protocol.WorldSaid && ev.Actor.ID == rosa.ID {
+				break
+			}
+		}
+		for _, req := range llm.all()[n:] {
+			if strings.Contains(req[0].Content, "You are Rosa") {
+				return req[0].Content
+			}
+		}
+		t.Fatalf("no prompt for Rosa after %q", text)
+		return ""
+	}
+	if p := talk("Rosa, is the lamp lit?"); !strings.Contains(p, "Keeper of the lighthouse.") {
+		t.Fatalf("first prompt:\n%s", p)
+	}
+	a = creator.json("PUT", "/api/v1/characters/"+rosa.ID, map[string]any{"name": "Rosa", "description": "Keeper of the lighthouse, and of BEES-ON-THE-ROOF.", "visibility": "public", "revision": rosa.Revision})
+	if a.status != http.StatusOK {
+		t.Fatalf("edit character: %d %s", a.status, a.body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for p := talk("Rosa, anything new?"); !strings.Contains(p, "BEES-ON-THE-ROOF"); p = talk("Rosa, anything new now?") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the resident still talks from the old card:\n%s", p)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -45,6 +45,8 @@ type worldActor struct {
 	// is the latest revision this owner logged, so it is logged once.
 	revisions chan maopao.World
 	proposed  int
+	// cardCheck asks the loop to look for residents' cards edited since.
+	cardCheck chan struct{}
 	handOver  bool
 	deleted   bool
 	mu        sync.Mutex
@@ -71,6 +73,49 @@ func (a *worldActor) offerRevision(w maopao.World) {
 				w = old
 			}
 		default:
+		}
+	}
+}
+
+// checkCards asks the loop to look for edited resident cards.
+func (a *worldActor) checkCards() {
+	select {
+	case a.cardCheck <- struct{}{}:
+	default:
+	}
+}
+
+// refreshCards logs the cards of residents edited since the world took
+// them (CardsUpdated), in entries that fit the log.
+func (a *worldActor) refreshCards(ctx context.Context, log *slog.Logger) {
+	if !a.live {
+		return
+	}
+	var cards []maopao.Character
+	for _, act := range a.state.Actors {
+		if act.Gone {
+			continue
+		}
+		c, err := a.svc.Store.GetCharacter(ctx, act.Card.ID)
+		if err != nil {
+			continue // gone from the store: the resident keeps the card it has
+		}
+		cards = append(cards, c)
+	}
+	stale := a.state.StaleCards(cards)
+	limit := int(a.svc.Bus.MaxPayload())/2 - 4<<10
+	var batch []maopao.Character
+	size := 0
+	for i, c := range stale {
+		c.Avatar, c.AvatarType, c.Assets = nil, "", nil
+		b, _ := json.Marshal(c)
+		batch, size = append(batch, c), size+len(b)
+		if size > limit || i == len(stale)-1 {
+			if !a.appendOwn(ctx, world.CardsUpdated{Cards: batch}) {
+				log.Warn("log edited resident cards; the next edit tries again")
+				return
+			}
+			batch, size = nil, 0
 		}
 	}
 }
@@ -166,8 +211,10 @@ func (a *worldActor) run(ctx context.Context) error {
 			if wentLive {
 				lastTick = time.Now()
 				log.Info("world live", "seq", a.seq, "clock", a.state.Clock)
-				// The store may hold a revision newer than the snapshot.
+				// The store may hold a revision newer than the snapshot,
+				// and cards edited since.
 				a.offerRevision(a.def)
+				a.checkCards()
 			}
 			if a.live && a.state.World.Revision != revision {
 				log.Info("world revision applied", "revision", a.state.World.Revision)
@@ -179,6 +226,8 @@ func (a *worldActor) run(ctx context.Context) error {
 			}
 		case w := <-a.revisions:
 			a.revise(ctx, w, log)
+		case <-a.cardCheck:
+			a.refreshCards(ctx, log)
 		case <-tick.C:
 			if !a.live || len(a.state.People) == 0 {
 				// Nobody is here: the world sleeps, costing nothing. The

@@ -141,6 +141,18 @@ func (s *WorldService) Run(ctx context.Context) error {
 		return err
 	}
 	defer revised.Unsubscribe()
+	// A character edited anywhere: the worlds it lives in take the new card.
+	edited, err := s.Bus.Subscribe(protocol.CharactersChangedSubject, func(bus.Msg) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, a := range s.actors {
+			a.checkCards()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer edited.Unsubscribe()
 	t := time.NewTicker(s.ClaimEvery)
 	defer t.Stop()
 	for {
@@ -208,7 +220,7 @@ func (s *WorldService) claim(ctx context.Context) {
 		if err != nil || !ok {
 			continue
 		}
-		a := &worldActor{svc: s, def: w, epoch: rev, done: make(chan struct{}), revisions: make(chan maopao.World, 1)}
+		a := &worldActor{svc: s, def: w, epoch: rev, done: make(chan struct{}), revisions: make(chan maopao.World, 1), cardCheck: make(chan struct{}, 1)}
 		actx, cancel := context.WithCancel(context.Background())
 		a.cancel = cancel
 		s.mu.Lock()

@@ -95,6 +95,7 @@ func (ReflectionWritten) inputKind() string { return "reflection_written" }
 func (WorldRevised) inputKind() string      { return "world_revised" }
 func (CardsStaged) inputKind() string       { return "cards_staged" }
 func (MemoryChanged) inputKind() string     { return "memory_changed" }
+func (CardsUpdated) inputKind() string      { return "cards_updated" }
 
 // envelope is how an input travels in the log: its kind and its fields.
 type envelope struct {
@@ -156,6 +157,8 @@ func DecodeInput(data []byte) (Input, error) {
 		in = &CardsStaged{}
 	case "memory_changed":
 		in = &MemoryChanged{}
+	case "cards_updated":
+		in = &CardsUpdated{}
 	default:
 		return nil, fmt.Errorf("world: decode input: unknown kind %q", env.Kind)
 	}
@@ -195,6 +198,8 @@ func deref(in Input) Input {
 	case *CardsStaged:
 		return *v
 	case *MemoryChanged:
+		return *v
+	case *CardsUpdated:
 		return *v
 	}
 	return in

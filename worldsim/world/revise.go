@@ -38,6 +38,37 @@ func (s *State) stage(in CardsStaged) []Effect {
 	return nil
 }
 
+// CardsUpdated: residents' cards were edited by their creators; the
+// residents go on with the new cards (name, description, lorebook…) and
+// keep their memories, place and routine.
+type CardsUpdated struct {
+	Cards []maopao.Character `json:"cards"`
+}
+
+func (s *State) cardsUpdated(in CardsUpdated) []Effect {
+	for _, c := range in.Cards {
+		i, ok := s.actorByID(c.ID)
+		if !ok || c.Revision <= s.Actors[i].Card.Revision {
+			continue // not a resident, or not newer: a redelivery
+		}
+		c.Avatar, c.AvatarType, c.Assets = nil, "", nil
+		s.Actors[i].Card = c
+	}
+	return nil
+}
+
+// StaleCards lists the residents whose cards in cards are newer than the
+// ones the world holds.
+func (s *State) StaleCards(cards []maopao.Character) []maopao.Character {
+	var out []maopao.Character
+	for _, c := range cards {
+		if i, ok := s.actorByID(c.ID); ok && c.Revision > s.Actors[i].Card.Revision {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // NewResidents lists the residents of def the state has never had: the
 // cards a WorldRevised for def must carry.
 func (s *State) NewResidents(def maopao.World) []string {

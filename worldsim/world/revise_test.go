@@ -291,3 +291,49 @@ func TestRevisionWithStagedCards(t *testing.T) {
 		t.Fatalf("clone: %v", err)
 	}
 }
+
+// An edited card reaches its resident: newer revisions replace the card
+// (memories, place and routine stay), older or equal ones change nothing.
+func TestCardsUpdated(t *testing.T) {
+	def, chars := lane()
+	for i := range chars {
+		chars[i].Revision = 1
+	}
+	s, err := New(Config{ConversationPermille: -1}, def, chars, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Step(PlayerJoined{PlayerID: "A", Name: "Ada", LocationID: "library"})
+	s.Step(PlayerSaid{MessageID: "m1", PlayerID: "A", Text: "Hello Dana!", AddressedTo: "dana"})
+	dana, _ := s.actorByID("dana")
+	memories := len(s.Actors[dana].Stream)
+	edited := chars[3]
+	edited.Revision, edited.Description = 2, "A retired sailor who now keeps bees."
+	if got := s.StaleCards([]maopao.Character{chars[0], edited}); len(got) != 1 || got[0].ID != "dana" {
+		t.Fatalf("stale cards: %+v", got)
+	}
+	s.Step(CardsUpdated{Cards: []maopao.Character{edited}})
+	if a := s.Actors[dana]; a.Card.Description != edited.Description || len(a.Stream) != memories || a.Location != "library" {
+		t.Fatalf("after the update: %q, %d memories, at %s", a.Card.Description, len(a.Stream), a.Location)
+	}
+	old := edited
+	old.Revision, old.Description = 2, "something else at the same revision"
+	s.Step(CardsUpdated{Cards: []maopao.Character{old}})
+	if s.Actors[dana].Card.Description != edited.Description {
+		t.Fatal("a card of the same revision replaced the newer one")
+	}
+	// The work started before the edit finishes; what starts after uses
+	// the new card.
+	for len(s.Flight) > 0 {
+		s.Step(Generated{WorkID: s.Flight[0].ID, Text: "ok"})
+	}
+	var prompt string
+	for _, e := range s.Step(PlayerSaid{MessageID: "m2", PlayerID: "A", Text: "Dana, how are the bees?", AddressedTo: "dana"}) {
+		if g, ok := e.(Generate); ok && g.CharacterID == "dana" && speech(g.Kind) {
+			prompt = g.Request.Messages[0].Content
+		}
+	}
+	if !strings.Contains(prompt, "keeps bees") {
+		t.Fatalf("the prompt does not use the edited card:\n%s", prompt)
+	}
+}

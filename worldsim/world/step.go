@@ -48,6 +48,8 @@ func (s *State) Step(in Input) []Effect {
 		effs = s.stage(in)
 	case MemoryChanged:
 		effs = s.memoryChanged(in)
+	case CardsUpdated:
+		effs = s.cardsUpdated(in)
 	case ImportanceRated:
 		effs = s.rate(in.MemoryID, in.Score)
 	case ReflectionWritten:

@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/maopao/maopao/app"
+	"github.com/maopao/maopao/clients/chatclient"
+	"github.com/maopao/maopao/protocol"
 )
 
 func postJSON(ctx context.Context, url, body string) (*http.Response, error) {
@@ -27,4 +31,30 @@ func metricsText(t *testing.T, ctx context.Context, baseURL string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// guestChat is a guest player named name, connected, with its chat with
+// the first listed character open.
+type guestChat struct {
+	token, player string
+	c             *chatclient.Client
+	chars         []protocol.CharacterSummary
+	op            protocol.ChatOpened
+}
+
+func openGuestChat(t *testing.T, ctx context.Context, srv *app.Server, name string) guestChat {
+	t.Helper()
+	var g guestChat
+	var err error
+	if g.token, g.player, err = chatclient.NewSession(ctx, srv.URL(), name); err != nil {
+		t.Fatal(err)
+	}
+	g.c = dial(t, ctx, srv, g.token)
+	if g.chars, err = g.c.ListCharacters(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g.op, err = g.c.OpenChat(ctx, g.chars[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/app"
-	"github.com/maopao/maopao/clients/chatclient"
 	"github.com/maopao/maopao/engine"
 )
 
@@ -73,19 +72,8 @@ func TestChatMemoryWork(t *testing.T) {
 		c.MemoryWorkAfter = 300 * time.Millisecond
 	})
 	defer srv.Close()
-	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ctx, srv, token)
-	chars, err := c.ListCharacters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := c.OpenChat(ctx, chars[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := openGuestChat(t, ctx, srv, "Ada")
+	token, c, chars, op := g.token, g.c, g.chars, g.op
 	for i := 0; i < 26; i++ {
 		if _, err := c.Say(ctx, op.ConversationID, fmt.Sprintf("Line %d: I keep thinking about the sea and my sister.", i), nil); err != nil {
 			t.Fatal(err)
@@ -131,19 +119,8 @@ func TestChatMemoriesGetEmbeddings(t *testing.T) {
 		c.LinesPerSecond, c.LineBurst, c.MemoryWorkAfter = 1000, 1000, 200*time.Millisecond
 	})
 	defer srv.Close()
-	token, player, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ctx, srv, token)
-	chars, err := c.ListCharacters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := c.OpenChat(ctx, chars[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := openGuestChat(t, ctx, srv, "Ada")
+	token, player, c, chars, op := g.token, g.player, g.c, g.chars, g.op
 	if _, err := c.Say(ctx, op.ConversationID, "My brother Tom plays the violin.", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -122,10 +122,8 @@ func TestPicturesInChat(t *testing.T) {
 		c.MemoryWorkAfter = -1
 	})
 	defer srv.Close()
-	token, _, err := chatclient.NewSession(ctx, srv.URL(), "Ada")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := openGuestChat(t, ctx, srv, "Ada")
+	token, c, chars, op := g.token, g.c, g.chars, g.op
 
 	// Bad uploads.
 	var good bytes.Buffer
@@ -164,16 +162,6 @@ func TestPicturesInChat(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || bytes.Contains(stored, []byte("GPS")) || bytes.Contains(stored, []byte("Exif")) {
 		t.Fatalf("GET %s: %d %s, %d bytes, EXIF kept: %v", pic.URL, resp.StatusCode, resp.Header.Get("Content-Type"), len(stored), bytes.Contains(stored, []byte("GPS")))
-	}
-
-	c := dial(t, ctx, srv, token)
-	chars, err := c.ListCharacters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := c.OpenChat(ctx, chars[0].ID)
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	// Another player's picture is not this player's to show.

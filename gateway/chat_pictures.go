@@ -12,6 +12,7 @@ import (
 
 	"github.com/maopao/maopao"
 	"github.com/maopao/maopao/internal/picture"
+	"github.com/maopao/maopao/protocol"
 )
 
 // Pictures in chat files. SillyTavern keeps a picture attached to a line
@@ -72,7 +73,7 @@ func (a *creatorAPI) importPictures(ctx context.Context, player string, extra js
 	var ids []string
 	for _, u := range urls {
 		data, ok := dataURLBytes(u)
-		if !ok || len(ids) >= maxLinePictures {
+		if !ok || len(ids) >= protocol.MaxPicturesPerLine {
 			continue
 		}
 		if *budget <= 0 {
@@ -91,9 +92,6 @@ func (a *creatorAPI) importPictures(ctx context.Context, player string, extra js
 	}
 	return ids, nil
 }
-
-// maxLinePictures matches protocol.MaxPicturesPerLine.
-const maxLinePictures = 4
 
 // dataURLBytes reads a base64 data URL of an image.
 func dataURLBytes(u string) ([]byte, bool) {

@@ -316,54 +316,7 @@ func (a *creatorAPI) validateWorld(r *http.Request, creatorID string, b *WorldBo
 			}
 		}
 	}
-	if len(b.Events) > MaxWorldEvents {
-		bad("events", "at most %d events", MaxWorldEvents)
-	}
-	eventIDs := map[string]bool{}
-	for i, ev := range b.Events {
-		p := fmt.Sprintf("events[%d]", i)
-		switch {
-		case !locationIDRE.MatchString(ev.ID):
-			bad(p+".id", "must be 1 to 64 letters, digits, '-' or '_'")
-		case eventIDs[ev.ID]:
-			bad(p+".id", "%q is used twice", ev.ID)
-		}
-		eventIDs[ev.ID] = true
-		if n := utf8.RuneCountInString(strings.TrimSpace(ev.Text)); n == 0 || n > 2000 {
-			bad(p+".text", "must be 1 to 2000 characters")
-		}
-		if ev.LocationID != "" && !ids[ev.LocationID] {
-			bad(p+".location_id", "%q is not a location of this world", ev.LocationID)
-		}
-		set := 0
-		if m := ev.Trigger.AtMinute; m != nil {
-			set++
-			if *m < 0 || *m > 1439 {
-				bad(p+".trigger.at_minute", "must be 0 to 1439 (minutes after midnight)")
-			}
-		}
-		if ev.Trigger.Arrival != "" {
-			set++
-			if !ids[ev.Trigger.Arrival] {
-				bad(p+".trigger.arrival", "%q is not a location of this world", ev.Trigger.Arrival)
-			}
-		}
-		if kw := strings.TrimSpace(ev.Trigger.Keyword); kw != "" {
-			set++
-			if utf8.RuneCountInString(kw) > 100 {
-				bad(p+".trigger.keyword", "must be at most 100 characters")
-			}
-		}
-		if set != 1 {
-			bad(p+".trigger", "needs exactly one of at_minute, arrival, keyword")
-		}
-		if w := ev.Trigger.Who; w != "" && w != "player" && !seen[w] {
-			bad(p+".trigger.who", "must be \"player\", a resident's character id, or empty (anyone)")
-		}
-		if ev.CooldownMinutes < 0 || ev.CooldownMinutes > 10*1440 {
-			bad(p+".cooldown_minutes", "must be 0 to %d", 10*1440)
-		}
-	}
+	errs = append(errs, eventErrors(b.Events, ids, seen)...)
 	var lore validator
 	lore.lorebook("lorebook", b.Lorebook)
 	errs = append(errs, lore.errs...)
@@ -375,4 +328,59 @@ func (a *creatorAPI) validateWorld(r *http.Request, creatorID string, b *WorldBo
 		return invalidFields(errs)
 	}
 	return nil
+}
+
+// eventErrors checks a world's scheduled events against its places and
+// residents, each problem at its path.
+func eventErrors(events []maopao.ScheduledEvent, places, residents map[string]bool) []FieldError {
+	var v validator
+	if len(events) > MaxWorldEvents {
+		v.add("events", "at most %d events", MaxWorldEvents)
+	}
+	eventIDs := map[string]bool{}
+	for i, ev := range events {
+		p := fmt.Sprintf("events[%d]", i)
+		switch {
+		case !locationIDRE.MatchString(ev.ID):
+			v.add(p+".id", "must be 1 to 64 letters, digits, '-' or '_'")
+		case eventIDs[ev.ID]:
+			v.add(p+".id", "%q is used twice", ev.ID)
+		}
+		eventIDs[ev.ID] = true
+		if n := utf8.RuneCountInString(strings.TrimSpace(ev.Text)); n == 0 || n > 2000 {
+			v.add(p+".text", "must be 1 to 2000 characters")
+		}
+		if ev.LocationID != "" && !places[ev.LocationID] {
+			v.add(p+".location_id", "%q is not a location of this world", ev.LocationID)
+		}
+		set := 0
+		if m := ev.Trigger.AtMinute; m != nil {
+			set++
+			if *m < 0 || *m > 1439 {
+				v.add(p+".trigger.at_minute", "must be 0 to 1439 (minutes after midnight)")
+			}
+		}
+		if ev.Trigger.Arrival != "" {
+			set++
+			if !places[ev.Trigger.Arrival] {
+				v.add(p+".trigger.arrival", "%q is not a location of this world", ev.Trigger.Arrival)
+			}
+		}
+		if kw := strings.TrimSpace(ev.Trigger.Keyword); kw != "" {
+			set++
+			if utf8.RuneCountInString(kw) > 100 {
+				v.add(p+".trigger.keyword", "must be at most 100 characters")
+			}
+		}
+		if set != 1 {
+			v.add(p+".trigger", "needs exactly one of at_minute, arrival, keyword")
+		}
+		if w := ev.Trigger.Who; w != "" && w != "player" && !residents[w] {
+			v.add(p+".trigger.who", "must be \"player\", a resident's character id, or empty (anyone)")
+		}
+		if ev.CooldownMinutes < 0 || ev.CooldownMinutes > 10*1440 {
+			v.add(p+".cooldown_minutes", "must be 0 to %d", 10*1440)
+		}
+	}
+	return v.errs
 }

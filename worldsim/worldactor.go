@@ -102,22 +102,29 @@ func (a *worldActor) refreshCards(ctx context.Context, log *slog.Logger) {
 		}
 		cards = append(cards, c)
 	}
-	stale := a.state.StaleCards(cards)
+	if !a.appendCards(ctx, a.state.StaleCards(cards), func(b []maopao.Character) world.Input { return world.CardsUpdated{Cards: b} }) {
+		log.Warn("log edited resident cards; the next edit tries again")
+	}
+}
+
+// appendCards logs cards (without pictures) in entries of as many as fit
+// half a log message, each made by entry; it reports whether all went in.
+func (a *worldActor) appendCards(ctx context.Context, cards []maopao.Character, entry func([]maopao.Character) world.Input) bool {
 	limit := int(a.svc.Bus.MaxPayload())/2 - 4<<10
 	var batch []maopao.Character
 	size := 0
-	for i, c := range stale {
+	for i, c := range cards {
 		c.Avatar, c.AvatarType, c.Assets = nil, "", nil
 		b, _ := json.Marshal(c)
 		batch, size = append(batch, c), size+len(b)
-		if size > limit || i == len(stale)-1 {
-			if !a.appendOwn(ctx, world.CardsUpdated{Cards: batch}) {
-				log.Warn("log edited resident cards; the next edit tries again")
-				return
+		if size > limit || i == len(cards)-1 {
+			if !a.appendOwn(ctx, entry(batch)) {
+				return false
 			}
 			batch, size = nil, 0
 		}
 	}
+	return true
 }
 
 func (a *worldActor) stop(handOver bool) {
@@ -286,24 +293,7 @@ func (a *worldActor) revise(ctx context.Context, def maopao.World, log *slog.Log
 	}
 	if len(raw) > limit {
 		// The cards go ahead in entries of their own.
-		var batch []maopao.Character
-		size := 0
-		flush := func() bool {
-			if len(batch) == 0 {
-				return true
-			}
-			ok := a.appendOwn(ctx, world.CardsStaged{Cards: batch})
-			batch, size = nil, 0
-			return ok
-		}
-		for _, c := range rev.Cards {
-			b, _ := json.Marshal(c)
-			if size+len(b) > limit/2 && !flush() {
-				return
-			}
-			batch, size = append(batch, c), size+len(b)
-		}
-		if !flush() {
+		if !a.appendCards(ctx, rev.Cards, func(b []maopao.Character) world.Input { return world.CardsStaged{Cards: b} }) {
 			return
 		}
 		rev.Cards = nil

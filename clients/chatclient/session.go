@@ -107,29 +107,7 @@ func MessageSpeech(ctx context.Context, baseURL, token, messageID string) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		he := &HTTPError{Method: http.MethodGet, URL: u, Status: resp.StatusCode}
-		var prob struct{ Code, Detail string }
-		if json.Unmarshal(data, &prob) == nil {
-			he.Code, he.Message = prob.Code, prob.Detail
-		}
-		return nil, he
-	}
-	return data, nil
+	return doRaw(ctx, http.MethodGet, u, token, "", nil, 64<<20)
 }
 
 func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
@@ -138,13 +116,26 @@ func doJSON(ctx context.Context, method, u string, body []byte, out any) error {
 
 // doRequest sends body (if any) and decodes a 2xx JSON answer into out.
 func doRequest(ctx context.Context, method, u, token, contentType string, body []byte, out any) error {
+	data, err := doRaw(ctx, method, u, token, contentType, body, maxHTTPBody)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode reply: %w", method, u, err)
+	}
+	return nil
+}
+
+// doRaw sends body (if any) and returns a 2xx answer's bytes (at most
+// limit), or the server's problem as an *HTTPError.
+func doRaw(ctx context.Context, method, u, token, contentType string, body []byte, limit int64) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
@@ -155,12 +146,12 @@ func doRequest(ctx context.Context, method, u, token, contentType string, body [
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
-		return fmt.Errorf("%s %s: read reply: %w", method, u, err)
+		return nil, fmt.Errorf("%s %s: read reply: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		he := &HTTPError{Method: method, URL: u, Status: resp.StatusCode}
@@ -175,12 +166,9 @@ func doRequest(ctx context.Context, method, u, token, contentType string, body [
 		} else {
 			he.Message = strings.TrimSpace(string(truncate(data, 200)))
 		}
-		return he
+		return nil, he
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: decode reply: %w", method, u, err)
-	}
-	return nil
+	return data, nil
 }
 
 // apiURL joins an API path onto baseURL, keeping any path prefix the server is

@@ -1,18 +1,14 @@
-package httpapi_test
+package httpapi
 
 import (
 	"context"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/maopao/maopao/engine"
-	"github.com/maopao/maopao/engine/httpapi"
-	"github.com/maopao/maopao/engine/local"
-	"github.com/maopao/maopao/engine/modelgen"
 	"github.com/maopao/maopao/engine/openai"
 )
 
@@ -20,16 +16,8 @@ import (
 // the OpenAI client reads them back exactly; an engine without them and a
 // bad request answer problems.
 func TestEmbeddingsEndpoint(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if err := modelgen.Write(path, modelgen.Tiny("qwen3moe")); err != nil {
-		t.Fatal(err)
-	}
-	e, err := local.Open(path, local.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	srv := httptest.NewServer(httpapi.New(e, "tiny"))
+	e := openTiny(t)
+	srv := httptest.NewServer(New(e, "tiny"))
 	defer srv.Close()
 	ctx := context.Background()
 	texts := []string{"the sea at dawn", "我的猫叫饼干", ""}
@@ -73,7 +61,7 @@ func FuzzEmbeddingsRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		texts, err := httpapi.ParseEmbeddingsRequest(body)
+		texts, err := ParseEmbeddingsRequest(body)
 		if err == nil && len(texts) == 0 {
 			t.Fatal("no texts and no error")
 		}

@@ -20,15 +20,7 @@ import (
 // TestWithLocalEngine serves a tiny random model and checks that the
 // streamed deltas add up to the non-streamed answer for the same request.
 func TestWithLocalEngine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if err := modelgen.Write(path, modelgen.Tiny("qwen3moe")); err != nil {
-		t.Fatal(err)
-	}
-	e, err := local.Open(path, local.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openTiny(t)
 	srv := httptest.NewServer(New(e, "tiny"))
 	defer srv.Close()
 	body := `{"messages":[{"role":"system","content":"You are a cat."},{"role":"user","content":"你好！"}],"max_tokens":12,"temperature":0}`
@@ -126,4 +118,20 @@ func TestOverloadedAndLoadMetrics(t *testing.T) {
 	close(hold)
 	<-done
 	<-waiting
+}
+
+// openTiny opens the local engine on a tiny random model, closed when the
+// test ends.
+func openTiny(t *testing.T) *local.Engine {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := modelgen.Write(path, modelgen.Tiny("qwen3moe")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := local.Open(path, local.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
 }

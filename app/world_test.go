@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,11 @@ func TestWorldRoomPrivateChatAndPrivacy(t *testing.T) {
 		return false
 	})
 	for _, p := range []*worldPlayer{ada, bo} {
-		sawLine := false
+		// The world may broadcast the line before the gateway's ack reaches
+		// Ada: what came while she waited for the ack counts too.
+		sawLine := slices.ContainsFunc(p.evs, func(ev protocol.WorldEvent) bool {
+			return ev.Kind == protocol.WorldSaid && ev.MessageID == lineID && ev.Actor.Name == "Ada"
+		})
 		p.until(ctx, "Xiaoyu's reply", func(env protocol.Envelope, raw []byte) bool {
 			if env.Type != protocol.TypeWorldEvent {
 				return false

@@ -2,6 +2,7 @@ package world
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -63,6 +64,9 @@ func (s *State) memoryChanged(in MemoryChanged) []Effect {
 			}
 			return l
 		}
+		if m.Line != "" {
+			a.Unheard = s.stillSaid(append(a.Unheard, m.Line))
+		}
 		a.Stream, a.Insights = drop(a.Stream), drop(a.Insights)
 		return []Effect{MemoryRemoved{CharacterID: a.Card.ID, ID: in.MemoryID}}
 	}
@@ -73,6 +77,44 @@ func (s *State) memoryChanged(in MemoryChanged) []Effect {
 		m.Text = strings.TrimSpace(*in.Text)
 	}
 	return []Effect{MemoryAdded{s.record(a, m)}}
+}
+
+// stillSaid keeps the line IDs that are still among some room's or
+// thread's recent lines: the others no prompt can reach any more, which
+// keeps an actor's Unheard as short as the transcripts.
+func (s *State) stillSaid(ids []string) []string {
+	keep := ids[:0]
+	for _, id := range ids {
+		found := false
+		has := func(lines []Line) bool {
+			return slices.ContainsFunc(lines, func(l Line) bool { return l.ID == id })
+		}
+		for k := 0; k < len(s.Rooms) && !found; k++ {
+			found = has(s.Rooms[k].Lines)
+		}
+		for k := 0; k < len(s.Thread) && !found; k++ {
+			found = has(s.Thread[k].Lines)
+		}
+		if found && !slices.Contains(keep, id) {
+			keep = append(keep, id)
+		}
+	}
+	return keep
+}
+
+// heardLines drops from a transcript the lines actor i no longer knows of.
+func (s *State) heardLines(i int, lines []Line) []Line {
+	unheard := s.Actors[i].Unheard
+	if len(unheard) == 0 {
+		return lines
+	}
+	out := make([]Line, 0, len(lines))
+	for _, l := range lines {
+		if !slices.Contains(unheard, l.ID) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // pinnedFor lists actor i's pinned memories about the players a prompt is

@@ -1,6 +1,7 @@
 package world
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -108,15 +109,41 @@ func TestWorldMemoryManager(t *testing.T) {
 	asked = nil
 	step(PrivateSaid{MessageID: "q3", PlayerID: "A", CharacterID: "dana", Text: "Do you remember my locker code?"})
 	e.drain(step, 20)
-	if p := promptsOf(asked); strings.Contains(p, "4242") && !strings.Contains(p, "Do you remember my locker code") {
+	if len(asked) == 0 {
+		t.Fatal("Dana was not asked to answer in private")
+	}
+	// Nowhere in the prompt: not recalled, and not in the private thread's
+	// recent lines either, though the line is still among them.
+	if p := promptsOf(asked); strings.Contains(p, "4242") {
 		t.Fatalf("a forgotten memory reached a prompt:\n%s", p)
 	}
-	for _, g := range asked {
-		for _, m := range g.Request.Messages[:1] {
-			if strings.Contains(m.Content, "4242") {
-				t.Fatalf("the forgotten memory is in the system prompt:\n%s", m.Content)
-			}
+	if tr := s.PrivateTranscript("A", "dana"); !strings.Contains(fmt.Sprint(tr), "4242") {
+		t.Fatalf("the player's own thread lost the line (only Dana forgot it): %v", tr)
+	}
+
+	// A line said in the room, forgotten by Dana: her next prompts skip it
+	// while it is still among the room's recent lines.
+	step(PlayerSaid{MessageID: "r1", PlayerID: "A", Text: "My boat is the Gull.", AddressedTo: "dana"})
+	e.drain(step, 20)
+	dana, _ = s.actorByID("dana")
+	var boat string
+	for _, m := range s.Actors[dana].Stream {
+		if strings.Contains(m.Text, "Gull") && m.About == "A" {
+			boat = memoryID("dana", m.Seq)
 		}
+	}
+	step(MemoryChanged{PlayerID: "A", MemoryID: boat, Forget: true})
+	asked = nil
+	step(PlayerSaid{MessageID: "r2", PlayerID: "A", Text: "Dana, what is my boat called?", AddressedTo: "dana"})
+	e.drain(step, 20)
+	if len(asked) == 0 {
+		t.Fatal("Dana was not asked to answer in the room")
+	}
+	if p := promptsOf(asked); strings.Contains(p, "Gull") {
+		t.Fatalf("a forgotten room line reached a prompt:\n%s", p)
+	}
+	if !strings.Contains(fmt.Sprint(s.Transcript("library")), "Gull") {
+		t.Fatal("the room's transcript lost the line for everyone")
 	}
 
 	replayed, err := Replay(cfg, def, chars, 5, log)

@@ -93,6 +93,7 @@ func (s *State) replyRequest(w *Work) engine.Request {
 	} else if r := s.room(w.Audience.LocationID); r != nil {
 		lines = r.Lines
 	}
+	lines = s.heardLines(w.Actor, lines)
 	lore := s.activateLore(w, c.CharacterBook, c, user, lines, 0x6c6f7265)
 	section("Lore", strings.Join(lore[lorebook.PositionBeforeChar], "\n"))
 	section(c.Name, x(c.Description))

@@ -310,14 +310,14 @@ func (s *State) say(loc string, line Line, speaker int) ([]Effect, []string) {
 		} else {
 			imp = guessImportance(2, line.Text, a.Card.Name, line.FromKind == KindPlayer && meet(a, line.From))
 		}
-		id, e := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: text, LocationID: loc, Importance: imp, About: aboutPlayer(line.FromKind, line.From)})
+		id, e := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: text, LocationID: loc, Importance: imp, About: aboutPlayer(line.FromKind, line.From), Line: line.ID})
 		targets = append(targets, id)
 		effs = append(effs, e)
 	}
 	if speaker >= 0 && s.Actors[speaker].Location != loc {
 		// An answer finished after its speaker walked on: still its own words.
 		id, e := s.remember(speaker, Memory{Kind: maopao.MemoryDialogue, Text: "I said: " + quote(line.Text), LocationID: loc,
-			Importance: guessImportance(2, line.Text, "", false)})
+			Importance: guessImportance(2, line.Text, "", false), Line: line.ID})
 		targets = append(targets, id)
 		effs = append(effs, e)
 	}
@@ -404,7 +404,7 @@ func (s *State) privateSaid(in PrivateSaid) []Effect {
 	t := s.touchThread(p.ID, a.Card.ID)
 	t.Lines = appendLine(t.Lines, line, s.Config.TranscriptCap)
 	imp := guessImportance(2, line.Text, a.Card.Name, meet(a, p.ID))
-	_, mem := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: p.Name + " told me in private: " + quote(line.Text), PrivateTo: p.ID, About: p.ID, Importance: imp})
+	_, mem := s.remember(i, Memory{Kind: maopao.MemoryDialogue, Text: p.Name + " told me in private: " + quote(line.Text), PrivateTo: p.ID, About: p.ID, Importance: imp, Line: line.ID})
 	effs := []Effect{mem}
 	w := s.newWork(WorkPrivate, PriorityPrivate, i)
 	w.Audience = Audience{PlayerID: p.ID}
@@ -552,7 +552,7 @@ func (s *State) spokePrivately(w *Work, text string) []Effect {
 		name = s.People[k].Name
 	}
 	_, mem := s.remember(w.Actor, Memory{Kind: maopao.MemoryDialogue, Text: "I told " + name + " in private: " + quote(line.Text),
-		PrivateTo: pid, About: pid, Importance: guessImportance(2, line.Text, "", false)})
+		PrivateTo: pid, About: pid, Importance: guessImportance(2, line.Text, "", false), Line: line.ID})
 	return []Effect{SendPrivate{pid, Event{Kind: EventSaid, ID: line.ID, ReplyTo: line.ReplyTo, From: a.Card.ID, FromName: a.Card.Name,
 		FromKind: KindCharacter, Text: line.Text, SimMinute: s.Clock}}, mem}
 }

@@ -189,6 +189,10 @@ type Actor struct {
 	// its memories, in case a later revision brings it back; it is
 	// nowhere (Location "") and follows no routine.
 	Gone bool `json:"gone,omitempty"`
+	// Unheard are the IDs of transcript lines the character no longer
+	// knows of (a player forgot the memory made of them): its prompts skip
+	// them while they are still among a room's or thread's recent lines.
+	Unheard []string `json:"unheard,omitempty"`
 }
 
 // RoutineStep is a maopao.RoutineStep checked against the world.
@@ -209,6 +213,9 @@ type Memory struct {
 	Evidence   []string          `json:"evidence,omitempty"`
 	About      string            `json:"about,omitempty"`  // the player it is about (see maopao.MemoryRecord)
 	Pinned     bool              `json:"pinned,omitempty"` // in every prompt while About is there
+	// Line is the transcript line the memory was made of, so forgetting
+	// the memory takes the line out of the owner's prompts too.
+	Line string `json:"line,omitempty"`
 }
 
 // Player is a person present in the world.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -239,7 +240,7 @@ func joinInts(xs []int) string {
 }
 
 func engineBenchCmd() *cobra.Command {
-	var modelPath string
+	var modelPath, cpuProfile string
 	var pp, tg, threads, reps int
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -277,6 +278,17 @@ func engineBenchCmd() *cobra.Command {
 				tokens[i] = rng.IntN(c.Vocab)
 			}
 			kv := model.NewKVCache(m, pp+tg+model.BlockSize, pp+tg+1)
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			run := func(name string, n int, once func() error) error {
 				if n == 0 {
 					return nil
@@ -322,6 +334,7 @@ func engineBenchCmd() *cobra.Command {
 	f.IntVarP(&tg, "gen", "n", 128, "tokens generated one at a time")
 	f.IntVarP(&threads, "threads", "t", 1, "threads")
 	f.IntVarP(&reps, "reps", "r", 5, "repetitions (the median is reported)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (go tool pprof reads it)")
 	return cmd
 }
 

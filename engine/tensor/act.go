@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
 )
@@ -27,29 +28,43 @@ type act struct {
 
 	fr []float32 // F16 products: the activations rounded to F16
 
-	// ext, per activation from extFrom on and per pair of 32-blocks: 16
-	// int32 lanes of -128 × (sum of 4 int8s), then the 16 lanes' scales as
-	// float32 bits (see the Q8_0 rows kernel).
-	ext     []uint32
-	extFrom int
+	// pg: the activations packed in groups for the Q8_0 pairs kernel (see
+	// q8pack).
+	pg []byte
 }
 
-// q8ext fills a.ext for activations from..n-1 (32-wide blocks, cols a
-// multiple of 64).
-func (a *act) q8ext(from int) {
-	np := a.cols / 64
-	a.extFrom = from
-	a.ext = grow(a.ext, (a.n-from)*np*32)
-	for i := from; i < a.n; i++ {
-		for p := 0; p < np; p++ {
-			e := a.ext[((i-from)*np+p)*32:][:32]
-			q := a.qs[i*a.cols+64*p:][:64]
-			for l := 0; l < 16; l++ {
-				s := int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3])
-				e[l] = uint32(-128 * s)
-				e[16+l] = math.Float32bits(a.d[i*a.cols/32+2*p+l/8])
+// q8GroupSize is the size of the next group q8pack makes of the rest
+// activations still to pack: up to 8 (the kernels' accumulators).
+func q8GroupSize(rest int) int { return min(rest, 8) }
+
+// q8pack packs the first n activations (32-wide blocks) for the Q8_0
+// pairs kernel in groups of q8GroupSize, group after group, so activation
+// i's group starts at byte i·(cols/32)·68. Per group of J and block: the J
+// activations' 32 int8s, then each one's 8 int32 lane biases (-128 × the
+// sum of the lane's 4 int8s: the kernel flips the weights' sign bits to
+// make them unsigned for VPDPBUSD, and the bias takes the flip's 128·x
+// back out), then their block scales as float32, all little-endian.
+func (a *act) q8pack(n int) {
+	nb := a.cols / 32
+	a.pg = grow(a.pg, n*nb*68)
+	for first := 0; first < n; {
+		J := q8GroupSize(n - first)
+		for k := 0; k < nb; k++ {
+			blk := a.pg[(first*nb+J*k)*68:][:68*J]
+			for j := 0; j < J; j++ {
+				i := first + j
+				q := a.qs[i*a.cols+32*k:][:32]
+				for t, v := range q {
+					blk[32*j+t] = byte(v)
+				}
+				for l := 0; l < 8; l++ {
+					s := int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3])
+					binary.LittleEndian.PutUint32(blk[32*J+32*j+4*l:], uint32(-128*s))
+				}
+				binary.LittleEndian.PutUint32(blk[64*J+4*j:], math.Float32bits(a.d[i*nb+k]))
 			}
 		}
+		first += J
 	}
 }
 
@@ -93,7 +108,6 @@ func prepareAct(t Type, x []float32, n, cols int) *act {
 	a := actPool.Get().(*act)
 	a.n, a.cols, a.f = n, cols, x
 	a.blk = actBlock(t)
-	a.ext, a.extFrom = a.ext[:0], 0
 	if t == F16 {
 		// ggml converts the activations of an F16 product to F16 first
 		// (its vec_dot_type), so they are rounded here as there.

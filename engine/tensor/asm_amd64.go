@@ -62,12 +62,15 @@ type (
 	// nrows consecutive rows against one activation, sums stored in out
 	kasmRows   = func(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
 	q32asmRows = func(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
-	q8asmRows  = func(row *byte, qs *int8, ext *uint32, npairs, nrows int, out *float32)
 
 	// nrows consecutive rows against four packed activations; activation
 	// j's sums go to out[j*ostride:]
 	kasm4Rows   = func(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
 	q32asm4Rows = func(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
+
+	// npairs pairs of rows, stride bytes apart, against one packed group
+	// (act.q8pack); activation j's sums go to out[j*ostride:]
+	q8asmPairs = func(row *byte, stride int, g *byte, nblocks, npairs int, out *float32, ostride int)
 )
 
 type f1asm = func(w unsafe.Pointer, x *float32, n int) float32
@@ -104,11 +107,11 @@ type asmSet struct {
 
 	// nil where the set has none
 	q4kRows, q5kRows, q6kRows       kasmRows
-	q8Rows                          q8asmRows
 	q40Rows                         q32asmRows
 	q4kx4Rows, q5kx4Rows, q6kx4Rows kasm4Rows
 	q4kx4RowsEach                   kasm4Rows
-	q8x4Rows, q40x4Rows             q32asm4Rows
+	q40x4Rows                       q32asm4Rows
+	q8Pairs                         [9]q8asmPairs // by group size, 1 to 8
 }
 
 var avx512Set = asmSet{
@@ -154,12 +157,14 @@ var avx512Set = asmSet{
 	},
 	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
 	q4kx4: dotQ4KVNNIx4b, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4, q4kx4Each: dotQ4KVNNIx4,
-	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q8x4: dotQ8_0VNNIx4, q40x4: dotQ4_0VNNIx4,
+	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q40x4: dotQ4_0VNNIx4,
 	q4kRows: dotQ4KVNNIrows, q5kRows: dotQ5KVNNIrows, q6kRows: dotQ6KVNNIrows,
-	q8Rows: dotQ8_0VNNIrows, q40Rows: dotQ4_0VNNIrows,
+	q40Rows:   dotQ4_0VNNIrows,
 	q4kx4Rows: dotQ4KVNNIx4brows, q5kx4Rows: dotQ5KVNNIx4rows, q6kx4Rows: dotQ6KVNNIx4rows,
 	q4kx4RowsEach: dotQ4KVNNIx4rows,
-	q8x4Rows:      dotQ8_0VNNIx4rows, q40x4Rows: dotQ4_0VNNIx4rows,
+	q40x4Rows:     dotQ4_0VNNIx4rows,
+	q8Pairs: [9]q8asmPairs{1: dotQ8_0VNNIpairs1, 2: dotQ8_0VNNIpairs2, 3: dotQ8_0VNNIpairs3, 4: dotQ8_0VNNIpairs4,
+		5: dotQ8_0VNNIpairs5, 6: dotQ8_0VNNIpairs6, 7: dotQ8_0VNNIpairs7, 8: dotQ8_0VNNIpairs8},
 }
 
 var avx2Set = asmSet{
@@ -383,6 +388,9 @@ func install(s asmSet) {
 	dotQ8_0 = q32(34, s.q8, dotQ8_0Go)
 	dotQ4_0 = q32(18, s.q40, dotQ4_0Go)
 	q32x4 := func(bb int, f q32asm4) qkernel4 {
+		if f == nil {
+			return nil
+		}
 		return func(row []byte, qs []int8, d []float32, _ []int16, out *[4]float32) {
 			np := len(row) / bb / 2 // cols is a multiple of 64 here
 			if np == 0 {
@@ -429,23 +437,6 @@ func install(s asmSet) {
 		qs, d, bs := a.row(i)
 		for r := range out {
 			out[r] = one(rows[r*rb:(r+1)*rb], qs, d, bs)
-		}
-	}
-	if s.q8Rows != nil {
-		dotQ8_0Rows = func(rows []byte, a *act, i int, out []float32) {
-			if len(out) == 0 {
-				return
-			}
-			np := a.cols / 64
-			if a.cols%64 != 0 || np == 0 || i < a.extFrom || len(a.ext) < (i-a.extFrom+1)*np*32 {
-				oneByOne(rows, a, i, out, dotQ8_0)
-				return
-			}
-			qs := a.qs[i*a.cols : (i+1)*a.cols]
-			ext := a.ext[(i-a.extFrom)*np*32 : (i-a.extFrom+1)*np*32]
-			_ = rows[len(out)*np*68-1]
-			f := s.q8Rows
-			f(&rows[0], &qs[0], &ext[0], np, len(out), &out[0])
 		}
 	}
 	if s.q40Rows != nil {
@@ -499,7 +490,30 @@ func install(s asmSet) {
 			f(&rows[0], &qs[0], &d[0], np, nrows, &out[0], ostride)
 		}
 	}
-	dotQ8_0x4Rows = q32x4r(34, s.q8x4Rows)
+	if s.q8Pairs[1] != nil {
+		dotQ8_0Pairs = func(rows []byte, rb int, g []byte, size, nrows int, out []float32, ostride int) {
+			f := s.q8Pairs[size]
+			nb := rb / 34
+			if nrows == 0 || nb == 0 {
+				for j := 0; j < size; j++ {
+					clear(out[j*ostride : j*ostride+nrows])
+				}
+				return
+			}
+			_, _, _ = rows[nrows*rb-1], g[size*nb*68-1], out[(size-1)*ostride+nrows-1]
+			if nrows >= 2 {
+				f(&rows[0], rb, &g[0], nb, nrows/2, &out[0], ostride)
+			}
+			if nrows%2 == 1 {
+				// The last row alone: read twice, one copy's sums kept.
+				var two [2 * 8]float32
+				f(&rows[(nrows-1)*rb], 0, &g[0], nb, 1, &two[0], 2)
+				for j := 0; j < size; j++ {
+					out[j*ostride+nrows-1] = two[2*j]
+				}
+			}
+		}
+	}
 	dotQ4_0x4Rows = q32x4r(18, s.q40x4Rows)
 	k4r := func(bb int, f kasm4Rows) qkernel4Rows {
 		if f == nil {

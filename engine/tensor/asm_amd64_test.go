@@ -129,7 +129,7 @@ func fourWayCases() []struct {
 		{Q4_K, dotQ4Kx4Each, dotQ4Kx4RowsEach, dotQ4KGo, "Q4_K each"},
 		{Q5_K, dotQ5Kx4, dotQ5Kx4Rows, dotQ5KGo, "Q5_K"},
 		{Q6_K, dotQ6Kx4, dotQ6Kx4Rows, dotQ6KGo, "Q6_K"},
-		{Q8_0, dotQ8_0x4, dotQ8_0x4Rows, dotQ8_0Go, "Q8_0"},
+		{Q8_0, dotQ8_0x4, nil, dotQ8_0Go, "Q8_0"},
 		{Q4_0, dotQ4_0x4, dotQ4_0x4Rows, dotQ4_0Go, "Q4_0"},
 	}
 }
@@ -138,6 +138,9 @@ func testAsmFourWay(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, kc := range fourWayCases() {
 		typ, gk := kc.typ, kc.goK
+		if kc.k4 == nil {
+			continue // e.g. Q8_0 on AVX-512, which has the pairs kernels
+		}
 		for _, nchunk := range []int{1, 3} {
 			cols := nchunk * packChunk(actBlock(typ))
 			nblk := cols / typ.BlockSize()
@@ -221,7 +224,7 @@ func TestAsmRows(t *testing.T) {
 }
 
 func testAsmRows(t *testing.T) {
-	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q8_0: dotQ8_0Go, Q4_0: dotQ4_0Go}
+	goK := map[Type]qkernel{Q4_K: dotQ4KGo, Q5_K: dotQ5KGo, Q6_K: dotQ6KGo, Q4_0: dotQ4_0Go}
 	r := rand.New(rand.NewPCG(17, 18))
 	for typ, gk := range goK {
 		kr := qkernelRowsFor(typ)
@@ -239,9 +242,6 @@ func testAsmRows(t *testing.T) {
 				x := randVec(r, cols)
 				a := prepareAct(typ, x, 1, cols)
 				out := make([]float32, nrows)
-				if typ == Q8_0 && cols%64 == 0 {
-					a.q8ext(0)
-				}
 				kr(rows, a, 0, out)
 				for i := range out {
 					want := gk(rows[i*rb:(i+1)*rb], a.qs, a.d, a.bsums)
@@ -293,4 +293,50 @@ func testAsmFourWayRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAsmQ8Pairs checks the two-rows-at-a-time Q8_0 kernels against the
+// pure-Go single-activation kernel, to the bit: every group size (1 to 9
+// activations, the 9th in a group of its own), odd and even block counts,
+// odd row counts (the last row read alone), the strided output.
+func TestAsmQ8Pairs(t *testing.T) {
+	forEachKernelSet(t, true, func(t *testing.T) {
+		if dotQ8_0Pairs == nil {
+			t.Skip("no pairs kernel in this set")
+		}
+		r := rand.New(rand.NewPCG(23, 24))
+		for n := 1; n <= 9; n++ {
+			for _, nblk := range []int{1, 2, 3, 64} {
+				for _, nrows := range []int{1, 2, 5, 16} {
+					cols := 32 * nblk
+					rows := randRow(r, Q8_0, nrows*nblk)
+					rb := len(rows) / nrows
+					x := randVec(r, n*cols)
+					a := prepareAct(Q8_0, x, n, cols)
+					a.q8pack(n)
+					const ostride = 19
+					groups := 0
+					for first := 0; first < n; groups++ {
+						size := q8GroupSize(n - first)
+						out := make([]float32, (size-1)*ostride+nrows)
+						dotQ8_0Pairs(rows, rb, a.pg[first*nblk*68:(first+size)*nblk*68], size, nrows, out, ostride)
+						for j := 0; j < size; j++ {
+							qs, d, bs := a.row(first + j)
+							for i := 0; i < nrows; i++ {
+								want := dotQ8_0Go(rows[i*rb:(i+1)*rb], qs, d, bs)
+								if got := out[j*ostride+i]; math.Float32bits(got) != math.Float32bits(want) {
+									t.Errorf("n %d blocks %d rows %d group of %d act %d row %d: %v, go %v", n, nblk, nrows, size, first+j, i, got, want)
+								}
+							}
+						}
+						first += size
+					}
+					if want := (n + 7) / 8; groups != want {
+						t.Fatalf("%d activations were packed in %d groups, not %d", n, groups, want)
+					}
+					a.release()
+				}
+			}
+		}
+	})
 }

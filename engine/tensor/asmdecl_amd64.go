@@ -46,9 +46,6 @@ func dotQ8_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
 func dotQ4_0VNNI(row *byte, qs *int8, d *float32, npairs int) float32
 
 //go:noescape
-func dotQ8_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
-
-//go:noescape
 func dotQ4_0VNNIx4(row *byte, qs *int8, d *float32, npairs int, out *float32)
 
 //go:noescape
@@ -124,7 +121,28 @@ func dotQ5KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, o
 func dotQ6KVNNIrows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32)
 
 //go:noescape
-func dotQ8_0VNNIrows(row *byte, qs *int8, ext *uint32, npairs, nrows int, out *float32)
+func dotQ8_0VNNIpairs1(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs2(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs3(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs4(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs5(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs6(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs7(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
+
+//go:noescape
+func dotQ8_0VNNIpairs8(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)
 
 //go:noescape
 func dotQ4_0VNNIrows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32)
@@ -140,9 +158,6 @@ func dotQ5KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int,
 
 //go:noescape
 func dotQ6KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
-
-//go:noescape
-func dotQ8_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
 
 //go:noescape
 func dotQ4_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)

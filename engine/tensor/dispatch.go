@@ -34,7 +34,8 @@ func useGo() {
 	dotF32x4Rows, dotF16x4Rows, dotBF16x4Rows = nil, nil, nil
 	dotF32x4Rows64, dotF16x4Rows64, dotBF16x4Rows64 = nil, nil, nil
 	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 = nil, nil, nil, nil, nil
-	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows = nil, nil, nil, nil, nil
-	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ8_0x4Rows, dotQ4_0x4Rows = nil, nil, nil, nil, nil
+	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ4_0Rows = nil, nil, nil, nil
+	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ4_0x4Rows = nil, nil, nil, nil
 	dotQ4Kx4Each, dotQ4Kx4RowsEach = nil, nil
+	dotQ8_0Pairs = nil
 }

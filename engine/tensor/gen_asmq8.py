@@ -117,33 +117,55 @@ def kernel(name, J, q4, rows=False):
     e("\tRET")
     e("")
 
-def q8rows(name):
-    # Q8_0 rows against one activation prepared as ext (see act.q8ext): per
-    # pair of blocks, 16 int32 biases -128*(sum of each 4 activations) and
-    # the 16 lanes' activation scales. Weights are made unsigned by flipping
-    # their sign bit (w+128), which the bias cancels, so each pair costs one
-    # VPDPBUSD and no per-row sign juggling; the two f16 weight scales are
-    # broadcast straight from memory into the halves of one vector.
-    e(f"// func {name}(row *byte, qs *int8, ext *float32, npairs, nrows int, out *float32)")
-    e(f"TEXT ·{name}(SB), NOSPLIT, $0-48")
-    for l in ["MOVQ row+0(FP), SI", "MOVQ nrows+32(FP), R13", "MOVQ out+40(FP), R12",
+def q8pairs(name, J):
+    # Q8_0 weights two rows at a time against J activations: each 512-bit
+    # step holds block k of row r in its low half and block k of row r+1 in
+    # its high half, so a block costs one VPDPBUSD, one convert, one scale
+    # and one full-width FMA per activation, and every float lane still
+    # sums its row's blocks one after another as ggml does (no extracts, no
+    # second FMA). The activations come packed per group (act.q8pack):
+    # per block, J×32 int8s, J×8 int32 biases (-128 × each lane's four
+    # int8s, cancelling the sign flip that makes the weights unsigned) and J
+    # float32 scales; the int8s and biases are broadcast into both halves.
+    # A stride of 0 reads one row twice (the odd row at the end of a tile).
+    e(f"// func {name}(row *byte, stride int, grp *byte, nblocks, npairs int, out *float32, ostride int)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-56")
+    for l in ["MOVQ row+0(FP), R14", "MOVQ stride+8(FP), R10", "MOVQ npairs+32(FP), R13",
+              "MOVQ out+40(FP), R12", "MOVQ ostride+48(FP), R11", "SHLQ $2, R11",
               "VPBROADCASTD q80<>(SB), Z31", "MOVL $0xff00, AX", "KMOVW AX, K2"]:
         e("\t" + l)
-    e(f"{name}_row:")
-    for l in ["MOVQ qs+8(FP), DI", "MOVQ ext+16(FP), R8", "MOVQ npairs+24(FP), CX", "VXORPS Z0, Z0, Z0"]:
+    e(f"{name}_pair:")
+    for l in ["MOVQ R14, SI", "LEAQ (R14)(R10*1), R9", "MOVQ grp+16(FP), DI", "MOVQ nblocks+24(FP), CX"]:
         e("\t" + l)
+    for j in range(J):
+        e(f"\tVXORPS Z{j}, Z{j}, Z{j}")
     e(f"{name}_loop:")
-    e(f"\tPREFETCHT0 {PF}(SI)")
-    for l in ["VMOVDQU 2(SI), Y8", "VINSERTI64X4 $1, 36(SI), Z8, Z8", "VPXORD Z31, Z8, Z8",
-              "VMOVDQU64 (R8), Z12", "VPDPBUSD (DI), Z8, Z12", "VCVTDQ2PS Z12, Z12",
-              "VPBROADCASTW (SI), Y10", "VPBROADCASTW 34(SI), K2, Y10", "VCVTPH2PS Y10, Z10",
-              "VMULPS 64(R8), Z10, Z10", "VFMADD231PS Y12, Y10, Y0",
-              "VEXTRACTF64X4 $1, Z12, Y14", "VEXTRACTF64X4 $1, Z10, Y15", "VFMADD231PS Y14, Y15, Y0",
-              "ADDQ $68, SI", "ADDQ $64, DI", "ADDQ $128, R8", "DECQ CX", f"JNZ {name}_loop"]:
+    for l in [f"PREFETCHT0 {PF}(SI)", f"PREFETCHT0 {PF}(R9)",
+              "VMOVDQU 2(SI), Y8", "VINSERTI64X4 $1, 2(R9), Z8, Z8", "VPXORD Z31, Z8, Z8",
+              "VPBROADCASTW (SI), Y10", "VPBROADCASTW (R9), K2, Y10", "VCVTPH2PS Y10, Z10"]:
         e("\t" + l)
-    for l in hsum(0):
+    for j in range(J):
+        t11, t12, t13 = (f"Z{16+3*(j%5)}", f"Z{17+3*(j%5)}", f"Z{18+3*(j%5)}")
+        for l in [f"VBROADCASTI64X4 {32*J+32*j}(DI), {t12}", f"VBROADCASTI64X4 {32*j}(DI), {t11}",
+                  f"VPDPBUSD {t11}, Z8, {t12}", f"VCVTDQ2PS {t12}, {t12}",
+                  f"VMULPS.BCST {64*J+4*j}(DI), Z10, {t13}", f"VFMADD231PS {t12}, {t13}, Z{j}"]:
+            e("\t" + l)
+    for l in ["ADDQ $34, SI", "ADDQ $34, R9", f"ADDQ ${68*J}, DI", "DECQ CX", f"JNZ {name}_loop"]:
         e("\t" + l)
-    for l in ["VMOVSS X0, (R12)", "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row", "VZEROUPPER", "RET"]:
+    e("\tMOVQ R12, BX")
+    for j in range(J):
+        # row r: lanes 0-7, summed as ggml's hsum_float_8; row r+1: 8-15
+        for half, dst in ((None, "0(BX)"), ("Y15", "4(BX)")):
+            y, x = f"Y{j}", f"X{j}"
+            if half:
+                e(f"\tVEXTRACTF64X4 $1, Z{j}, Y15")
+                y, x = "Y15", "X15"
+            for l in [f"VEXTRACTF128 $1, {y}, X14", f"VADDPS X14, {x}, X14",
+                      "VMOVHLPS X14, X14, X13", "VADDPS X13, X14, X14",
+                      "VPSHUFD $1, X14, X13", "VADDSS X13, X14, X14", f"VMOVSS X14, {dst}"]:
+                e("\t" + l)
+        e("\tADDQ R11, BX")
+    for l in ["ADDQ $8, R12", "LEAQ (R14)(R10*2), R14", "DECQ R13", f"JNZ {name}_pair", "VZEROUPPER", "RET"]:
         e("\t" + l)
     e("")
 
@@ -162,14 +184,16 @@ e("// with a masked negate, then VPDPBUSD; each block's int32 lanes are scaled")
 e("// by weight scale × activation scale in float and added into eight float")
 e("// lanes block after block, the order ggml sums Q8_0 dot products in.")
 e("")
-kernel("dotQ8_0VNNI" + suf, J, False)
+if J == 1:
+    # Single Q8_0 dot products; MatMul takes Q8_0 through the pairs kernels.
+    kernel("dotQ8_0VNNI", J, False)
 kernel("dotQ4_0VNNI" + suf, J, True)
 if J == 1:
-    q8rows("dotQ8_0VNNIrows")
     kernel("dotQ4_0VNNIrows", 1, True, rows=True)
 else:
-    kernel("dotQ8_0VNNIx4rows", J, False, rows=True)
     kernel("dotQ4_0VNNIx4rows", J, True, rows=True)
+    for j in range(1, 9):
+        q8pairs(f"dotQ8_0VNNIpairs{j}", j)
 for i, v in enumerate([0]*8 + [1]*8):
     e(f"DATA pairidx<>+{4*i}(SB)/4, ${v}")
 e("GLOBL pairidx<>(SB), RODATA|NOPTR, $64")

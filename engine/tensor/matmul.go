@@ -102,17 +102,26 @@ var (
 	dotQ6K  qkernel = dotQ6KGo
 
 	// nil unless assembly provides them
-	dotF32x4, dotF16x4, dotBF16x4                                floatKernel4
-	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4           qkernel4
-	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ8_0Rows, dotQ4_0Rows qkernelRows
+	dotF32x4, dotF16x4, dotBF16x4                      floatKernel4
+	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 qkernel4
+	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ4_0Rows    qkernelRows
 
-	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ8_0x4Rows, dotQ4_0x4Rows qkernel4Rows
+	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ4_0x4Rows qkernel4Rows
 
 	// Q4_K's 4-activation kernels in the single-row order (dotQ4KGo); the
 	// ones above sum in the batch order (dotQ4KBatchGo). See MatMulEach.
 	dotQ4Kx4Each     qkernel4
 	dotQ4Kx4RowsEach qkernel4Rows
+
+	// Q8_0 rows two at a time against a group of activations (act.q8pack).
+	dotQ8_0Pairs q8PairsKernel
 )
+
+// q8PairsKernel computes nrows Q8_0 weight rows of rowBytes each, back to
+// back in rows, against one group of size activations (1 to 8)
+// packed by act.q8pack: activation j's sums go to
+// out[j*ostride : j*ostride+nrows], each to the bit what dotQ8_0Go gives.
+type q8PairsKernel func(rows []byte, rowBytes int, group []byte, size, nrows int, out []float32, ostride int)
 
 // batchKernelFor is the single-activation kernel for activations in a
 // batch's groups of four where t sums those differently from a lone row
@@ -136,8 +145,6 @@ func qkernel4RowsFor(t Type) qkernel4Rows {
 		return dotQ5Kx4Rows
 	case Q6_K:
 		return dotQ6Kx4Rows
-	case Q8_0:
-		return dotQ8_0x4Rows
 	case Q4_0:
 		return dotQ4_0x4Rows
 	}
@@ -148,7 +155,7 @@ func qkernel4RowsFor(t Type) qkernel4Rows {
 // against one prepared activation. It exists because a decode step's rows
 // are short (a few hundred bytes): one call per row costs as much as the
 // row's arithmetic.
-// Activation i of a is used; for Q8_0 it needs a.q8ext.
+// Activation i of a is used. (Q8_0 has the pairs kernels instead.)
 type qkernelRows func(rows []byte, a *act, i int, out []float32)
 
 func qkernelRowsFor(t Type) qkernelRows {
@@ -159,8 +166,6 @@ func qkernelRowsFor(t Type) qkernelRows {
 		return dotQ5KRows
 	case Q6_K:
 		return dotQ6KRows
-	case Q8_0:
-		return dotQ8_0Rows
 	case Q4_0:
 		return dotQ4_0Rows
 	}
@@ -437,13 +442,21 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 		if kb != nil {
 			batchRows = 4 * (n / 4)
 		}
-		groups := 0
-		if k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0 {
-			groups = n / 4
-			a.pack4(groups)
+		groups, grouped := 0, 0 // groups of activations, and how many they hold
+		pairs := dotQ8_0Pairs
+		if m.Type != Q8_0 {
+			pairs = nil
 		}
-		if kr != nil && m.Type == Q8_0 && m.Cols%64 == 0 {
-			a.q8ext(4 * groups)
+		switch {
+		case pairs != nil:
+			// Q8_0 batches: two weight rows per step against groups of
+			// up to 8 activations.
+			a.q8pack(n)
+			grouped = n
+		case k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0:
+			groups = n / 4
+			grouped = 4 * groups
+			a.pack4(groups)
 		}
 		if groups == 0 {
 			// Single activations gain nothing from small tiles; fewer,
@@ -458,7 +471,13 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			r0, r1 := t*tile, min((t+1)*tile, m.Rows)
 			// Activation group outside, rows inside: one group stays in
 			// L1 while the tile's rows pass over it.
-			for g := 0; g < groups; g++ {
+			for i := 0; pairs != nil && i < n; {
+				size := q8GroupSize(n - i)
+				off := i * nb * 68
+				pairs(m.Data[r0*rb:r1*rb], rb, a.pg[off:off+size*nb*68], size, r1-r0, y[i*m.Rows+r0:(i+size)*m.Rows], m.Rows)
+				i += size
+			}
+			for g := 0; pairs == nil && g < groups; g++ {
 				var bs []int16
 				if len(a.pbs) > 0 {
 					bs = a.pbs[4*g*ng : 4*(g+1)*ng]
@@ -475,7 +494,7 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 					}
 				}
 			}
-			for i := 4 * groups; i < n; i++ {
+			for i := grouped; i < n; i++ {
 				qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
 				out := y[i*m.Rows+r0 : i*m.Rows+r1]
 				if i < batchRows {

@@ -138,7 +138,7 @@ type route struct {
 }
 
 // attnBufs are one attention worker's scratch.
-type attnBufs struct{ k, vt, q, sc, o []float32 }
+type attnBufs struct{ k, vt, q, sc, o, kq []float32 }
 
 // ffBufs are one expert worker's scratch.
 type ffBufs struct{ in, g, u []float32 }
@@ -358,16 +358,21 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	}
 	tensor.ParallelFor(items, threads, func(worker, w int) {
 		ab := &s.attn[worker]
-		kbuf, vt, qbuf, sc, ob := ab.k, ab.vt, ab.q, ab.sc, ab.o
-		defer func() { ab.k, ab.vt, ab.q, ab.sc, ab.o = kbuf, vt, qbuf, sc, ob }()
+		kbuf, vt, qbuf, sc, ob, kq := ab.k, ab.vt, ab.q, ab.sc, ab.o, ab.kq
+		defer func() { ab.k, ab.vt, ab.q, ab.sc, ab.o, ab.kq = kbuf, vt, qbuf, sc, ob, kq }()
 		idx := bySeq[order[w/c.KVHeads]]
 		h := w % c.KVHeads
 		st := s.seqs[idx[0]]
 		npos := b.Pos[idx[len(idx)-1]] + 1
 		padded := (npos + attnTile - 1) / attnTile * attnTile
-		kbuf = grow(kbuf, padded*hd)
-		kv.gatherK(l, st, h, npos, hd, kbuf)
-		clear(kbuf[npos*hd:])
+		// q8_0 keys are multiplied in place (keyProducts); the others are
+		// unpacked to floats first.
+		q8keys := kv.k.typ == CacheQ8_0
+		if !q8keys {
+			kbuf = grow(kbuf, padded*hd)
+			kv.gatherK(l, st, h, npos, hd, kbuf)
+			clear(kbuf[npos*hd:])
+		}
 		for t0 := 0; t0 < len(idx); {
 			limit := (b.Pos[idx[t0]]/attnTile + 1) * attnTile
 			t1 := t0
@@ -384,13 +389,17 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 					copy(qbuf[(r*group+g)*hd:], s.q[i*qDim+qh*hd:i*qDim+(qh+1)*hd])
 				}
 			}
-			roundLikeCache(kv.k.typ, qbuf[:nq*hd], hd)
 			sc = grow(sc, nq*limit)
-			for r, i := range tile {
-				for g := 0; g < group; g++ {
-					row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
-					qr := qbuf[(r*group+g)*hd : (r*group+g+1)*hd]
-					tensor.DotF32x64Rows(qr, kbuf, hd, row[:b.Pos[i]+1])
+			if q8keys {
+				kq = kv.keyProducts(l, st, h, b.Pos[tile[len(tile)-1]]+1, qbuf[:nq*hd], nq, limit, sc, kq)
+			} else {
+				roundLikeCache(kv.k.typ, qbuf[:nq*hd])
+				for r, i := range tile {
+					for g := 0; g < group; g++ {
+						row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
+						qr := qbuf[(r*group+g)*hd : (r*group+g+1)*hd]
+						tensor.DotF32x64Rows(qr, kbuf, hd, row[:b.Pos[i]+1])
+					}
 				}
 			}
 			for r, i := range tile {
@@ -403,7 +412,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 					scale(row[:p+1], c.AttnScale)
 					tensor.SoftmaxMasked(row[:p+1])
 					if kv.v.typ == CacheF16 {
-						roundLikeCache(CacheF16, row[:p+1], hd)
+						roundLikeCache(CacheF16, row[:p+1])
 					}
 					if len(b.Tokens) == 1 {
 						m.trace("kq_soft_max", l, row[:p+1])
@@ -432,22 +441,15 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	})
 }
 
-// roundLikeCache rounds what multiplies a packed cache (the queries that
-// meet the keys, the probabilities that weigh float16 values) to the
-// cache's type, as ggml converts the other operand of a float16 or q8_0
-// matrix product before the dot products; with the same rounding,
-// greedy tokens follow llama.cpp's with the same cache type.
-func roundLikeCache(t CacheType, x []float32, rowLen int) {
-	switch t {
-	case CacheF16:
+// roundLikeCache rounds what multiplies a float16 cache (the queries that
+// meet the keys, the probabilities that weigh the values) to float16, as
+// ggml converts the other operand of a float16 matrix product before the
+// dot products; with the same rounding, greedy tokens follow llama.cpp's
+// with the same cache type. (q8_0 keys are multiplied as ggml multiplies
+// q8_0, see keyProducts; float32 needs nothing.)
+func roundLikeCache(t CacheType, x []float32) {
+	if t == CacheF16 {
 		tensor.RoundF16(x, x)
-	case CacheQ8_0:
-		for r := 0; r+rowLen <= len(x); r += rowLen {
-			q, err := tensor.Quantize(tensor.Q8_0, x[r:r+rowLen])
-			if err == nil {
-				_ = tensor.Dequantize(tensor.Q8_0, q, x[r:r+rowLen])
-			}
-		}
 	}
 }
 

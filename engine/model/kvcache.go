@@ -291,6 +291,22 @@ func (c *KVCache) gatherK(l int, s *seqState, h, n, headDim int, dst []float32) 
 	}
 }
 
+// keyProducts sets out[i*stride+p] to query row i (of nq, headDim each)
+// times the key of head h at position p, for p in [0, n), from a q8_0 key
+// plane as ggml computes a q8_0 product: the queries quantized to q8_0 as
+// activations, then integer block dot products (tensor.MatMul).
+func (c *KVCache) keyProducts(l int, s *seqState, h, n int, q []float32, nq, stride int, out, tmp []float32) []float32 {
+	for b := 0; b*BlockSize < n; b++ {
+		rows := min(BlockSize, n-b*BlockSize)
+		tmp = grow(tmp, nq*rows)
+		tensor.MatMul(c.k.q8Rows(l, s.blocks[b], h, rows), q, nq, tmp[:nq*rows], 1)
+		for i := 0; i < nq; i++ {
+			copy(out[i*stride+b*BlockSize:], tmp[i*rows:(i+1)*rows])
+		}
+	}
+	return tmp
+}
+
 // gatherVT copies the values of head h for positions [0, n) into dst as
 // headDim rows of stride values, zero-filling each row past n.
 func (c *KVCache) gatherVT(l int, s *seqState, h, n, stride, headDim int, dst []float32) {
@@ -437,14 +453,19 @@ func (p *plane) put(l, b, h, off int, x []float32) {
 			binary.LittleEndian.PutUint16(row[2*d:], tensor.F32ToF16(v))
 		}
 	default:
-		q, err := tensor.Quantize(tensor.Q8_0, x)
-		if err != nil {
-			// A non-finite activation: the model has already diverged, and
-			// a zero row keeps the block's other rows intact.
-			q = make([]byte, p.rowBytes)
-		}
-		copy(p.raw[b][(r*BlockSize+off)*p.rowBytes:], q)
+		// As ggml stores a q8_0 cache row (its CPU quantizer for
+		// activations, not the weight files' rounding). A non-finite row
+		// (the model has already diverged) is stored as zeros.
+		tensor.QuantizeQ8_0Act(x, p.raw[b][(r*BlockSize+off)*p.rowBytes:][:p.rowBytes])
 	}
+}
+
+// q8Rows is the first n rows of head h in block b of a q8_0 plane as a
+// Q8_0 matrix (n rows of headDim), read in place.
+func (p *plane) q8Rows(l, b, h, n int) tensor.Matrix {
+	r := p.region(l, h)
+	return tensor.Matrix{Type: tensor.Q8_0, Rows: n, Cols: p.headDim,
+		Data: p.raw[b][r*BlockSize*p.rowBytes : (r*BlockSize+n)*p.rowBytes]}
 }
 
 // rows unpacks the first n rows of block b into dst (n×headDim), for

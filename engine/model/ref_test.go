@@ -379,11 +379,11 @@ func refRound(t CacheType, x []float64, rowLen int) {
 			f[i] = tensor.F16ToF32(tensor.F32ToF16(f[i]))
 		}
 	case CacheQ8_0:
+		// ggml's activation quantizer, which fills a q8_0 cache and
+		// converts the query that meets q8_0 keys.
 		for r := 0; r < len(f); r += rowLen {
-			q, err := tensor.Quantize(tensor.Q8_0, f[r:r+rowLen])
-			if err != nil {
-				panic(err)
-			}
+			q := make([]byte, rowLen/32*34)
+			tensor.QuantizeQ8_0Act(f[r:r+rowLen], q)
 			if err := tensor.Dequantize(tensor.Q8_0, q, f[r:r+rowLen]); err != nil {
 				panic(err)
 			}

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"encoding/binary"
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -239,5 +240,33 @@ func TestQuantizeSpecialBlocks(t *testing.T) {
 				t.Errorf("%v constant %v: rel err %v", typ, c, e)
 			}
 		}
+	}
+}
+
+// QuantizeQ8_0Act rounds as ggml's CPU quantizer for activations and
+// cache rows does (×127/amax, ties to even), where Quantize rounds as
+// llama-quantize writes files (÷(amax/127), ties away from zero); a
+// non-finite block becomes zeros.
+func TestQuantizeQ8_0Act(t *testing.T) {
+	x := make([]float32, 64)
+	x[0], x[1], x[2], x[3] = 127, 2.5, -3.5, 0.5
+	x[32], x[33] = 1, float32(math.Inf(1))
+	got := make([]byte, 68)
+	QuantizeQ8_0Act(x, got)
+	if d := F16ToF32(uint16(got[0]) | uint16(got[1])<<8); d != 1 {
+		t.Fatalf("scale %v, want 1", d)
+	}
+	if q := [4]int8{int8(got[2]), int8(got[3]), int8(got[4]), int8(got[5])}; q != [4]int8{127, 2, -4, 0} {
+		t.Errorf("activation rounding gave %v, want [127 2 -4 0] (ties to even)", q)
+	}
+	if !bytes.Equal(got[34:], make([]byte, 34)) {
+		t.Errorf("a block with +Inf was stored as %v, want zeros", got[34:])
+	}
+	w, err := Quantize(Q8_0, x[:32])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := [3]int8{int8(w[3]), int8(w[4]), int8(w[5])}; q != [3]int8{3, -4, 1} {
+		t.Errorf("file rounding gave %v, want [3 -4 1] (ties away from zero)", q)
 	}
 }

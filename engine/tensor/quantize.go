@@ -72,6 +72,29 @@ func clampInt(v, lo, hi int) int {
 	return v
 }
 
+// QuantizeQ8_0Act writes x (a multiple of 32 values) as Q8_0 blocks into
+// dst the way ggml's CPU backend quantizes activations and KV-cache rows
+// (quantize_row_q8_0: values times 127/amax rounded to nearest even, the
+// scale amax/127 stored as float16) — not as Quantize writes weight files
+// (llama-quantize's reference rounding, ties away from zero). A block with
+// a non-finite value is stored as zeros.
+func QuantizeQ8_0Act(x []float32, dst []byte) {
+	var q [32]int8
+	for b := 0; b < len(x)/32; b++ {
+		var d float32
+		quantAct(x[32*b:32*b+32], q[:], &d)
+		blk := dst[34*b : 34*b+34]
+		if d != d { // NaN: a non-finite activation
+			clear(blk)
+			continue
+		}
+		binary.LittleEndian.PutUint16(blk, F32ToF16(d))
+		for j, v := range q {
+			blk[2+j] = byte(v)
+		}
+	}
+}
+
 func quantQ8_0(x []float32, blk []byte) {
 	var amax float32
 	for _, v := range x {

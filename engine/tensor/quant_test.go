@@ -1,8 +1,8 @@
 package tensor
 
 import (
-	"encoding/binary"
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"

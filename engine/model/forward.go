@@ -130,11 +130,13 @@ type scratch struct {
 	attn                      []attnBufs // per attention worker
 	ff                        []ffBufs   // per expert worker (small batches)
 	ys                        [][]float32
+	slots                     []float32 // n × ExpertsUsed × Hidden: weighted expert outputs (see expertOut)
 }
 
+// route sends token tok to an expert as its slot-th choice, with weight w.
 type route struct {
-	tok int
-	w   float32
+	tok, slot int
+	w         float32
 }
 
 // attnBufs are one attention worker's scratch.
@@ -280,11 +282,17 @@ func (m *Model) layer(l int, b Batch, kv *KVCache, s *scratch, outRows []int) {
 		for h := 0; h < c.KVHeads; h++ {
 			m.rope.rotate(k[h*hd:(h+1)*hd], cos, sin)
 		}
+		if r := keyRotation(kv.k.typ, hd); r > 0 {
+			hadamard(q, r)
+			hadamard(k, r)
+		}
+		hadamard(v, valueRotation(kv.v.typ, hd))
 		kv.store(l, s.seqs[i], b.Pos[i], k, v, hd)
 	}
 	m.trace("Qcur_rope", l, s.q[:n*qDim])
 	m.trace("Kcur_rope", l, s.k[:n*kvDim])
 	m.attention(l, b, kv, s)
+	hadamard(s.att[:n*qDim], valueRotation(kv.v.typ, hd))
 	m.trace("kqv_out", l, s.att[:n*qDim])
 	m.matMul(L.Wo, s.att, n, s.tmp, false)
 	m.trace("attn_out", l, s.tmp[:n*H])
@@ -482,16 +490,22 @@ func (m *Model) moe(l, n int, s *scratch) {
 		top := s.idx
 		var sum float32 = 1
 		if c.NormTopK {
-			sum = 0
+			// ggml_sum_rows: a double sum over the slots, then the
+			// clamp llama.cpp puts against dividing by zero.
+			var d float64
 			for _, e := range top {
-				sum += p[e]
+				d += float64(p[e])
 			}
+			sum = max(float32(d), 6.103515625e-5)
 		}
-		for _, e := range top {
-			byExpert[e] = append(byExpert[e], route{i, p[e] / sum})
+		for slot, e := range top {
+			byExpert[e] = append(byExpert[e], route{i, slot, p[e] / sum})
 		}
 	}
 	clear(out[:n*H])
+	if K > 2 {
+		s.slots = grow(s.slots, n*K*H)
+	}
 	active := 0
 	for _, rs := range byExpert {
 		if len(rs) > 0 {
@@ -519,10 +533,11 @@ func (m *Model) moe(l, n int, s *scratch) {
 			m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s, true)
 			m.trace("ffn_moe_down", l, y[:ne*H])
 			for r, rt := range rs {
-				axpy(out[rt.tok*H:(rt.tok+1)*H], y[r*H:(r+1)*H], rt.w)
+				m.expertOut(s, rt, y[r*H:(r+1)*H])
 			}
 		}
 	}
+	m.sumSlots(s, n)
 	if c.SharedFF > 0 {
 		m.trace("ffn_moe_out", l, out)
 		s.sh = grow(s.sh, n*H)
@@ -567,11 +582,11 @@ const fewTokensPerExpert = 8
 // expertsParallel runs whole experts on separate threads, for a few tokens
 // (decode): one hand-off per layer instead of one per projection. On the
 // 2-core target the per-matmul hand-offs of a decode step cost more than
-// the second thread gave. Outputs are summed afterwards in expert order, as
+// the second thread gave. Outputs are summed afterwards (expertOut), as
 // on one thread, so the result does not depend on the thread count.
 func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *scratch) {
 	H := m.Config.Hidden
-	xb, out := s.xb, s.tmp
+	xb := s.xb
 	var active []int
 	for e, rs := range byExpert {
 		if len(rs) > 0 {
@@ -599,7 +614,40 @@ func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *sc
 	})
 	for k, e := range active {
 		for r, rt := range byExpert[e] {
-			axpy(out[rt.tok*H:(rt.tok+1)*H], s.ys[k][r*H:(r+1)*H], rt.w)
+			m.expertOut(s, rt, s.ys[k][r*H:(r+1)*H])
+		}
+	}
+}
+
+// expertOut adds expert output y, weighted, to its token's sum in s.tmp,
+// in the order llama.cpp adds them: the weighted outputs in slot order
+// (the token's first choice first), each product rounded before the add.
+// With one or two experts a token the order cannot change the sum, and the
+// output goes straight in; with more it waits in s.slots for sumSlots.
+func (m *Model) expertOut(s *scratch, rt route, y []float32) {
+	H, K := m.Config.Hidden, m.Config.ExpertsUsed
+	if K <= 2 {
+		axpy(s.tmp[rt.tok*H:(rt.tok+1)*H], y, rt.w)
+		return
+	}
+	dst := s.slots[(rt.tok*K+rt.slot)*H:][:H]
+	for j, v := range y[:H] {
+		dst[j] = v * rt.w
+	}
+}
+
+// sumSlots adds up the weighted outputs expertOut kept, token by token in
+// slot order, into s.tmp (n tokens).
+func (m *Model) sumSlots(s *scratch, n int) {
+	H, K := m.Config.Hidden, m.Config.ExpertsUsed
+	if K <= 2 {
+		return
+	}
+	for i := 0; i < n; i++ {
+		o := s.tmp[i*H : (i+1)*H]
+		copy(o, s.slots[i*K*H:(i*K+1)*H])
+		for k := 1; k < K; k++ {
+			addTo(o, s.slots[(i*K+k)*H:(i*K+k+1)*H])
 		}
 	}
 }

@@ -173,10 +173,15 @@ func TestYaRNMatchesReference(t *testing.T) {
 // float32 cache's.
 func TestKVCacheTypesMatchReference(t *testing.T) {
 	for _, arch := range []string{"qwen3moe", "llama"} {
-		for _, c := range []struct{ k, v CacheType }{{CacheF16, CacheF16}, {CacheQ8_0, CacheQ8_0}, {CacheF32, CacheF16}, {CacheQ8_0, CacheF32}} {
-			t.Run(fmt.Sprintf("%s/k=%v,v=%v", arch, c.k, c.v), func(t *testing.T) {
+		for _, c := range []struct {
+			k, v    CacheType
+			headDim int
+		}{{CacheF16, CacheF16, 32}, {CacheQ8_0, CacheQ8_0, 32}, {CacheF32, CacheF16, 32}, {CacheQ8_0, CacheF32, 32},
+			// 64: quantized keys and values are rotated (rotate.go)
+			{CacheQ8_0, CacheQ8_0, 64}, {CacheQ8_0, CacheF16, 64}} {
+			t.Run(fmt.Sprintf("%s/k=%v,v=%v,hd=%d", arch, c.k, c.v, c.headDim), func(t *testing.T) {
 				spec := modelgen.Tiny(arch)
-				spec.HeadDim = 32 // q8_0 rows are whole 32-blocks
+				spec.HeadDim = c.headDim // q8_0 rows are whole 32-blocks
 				m, f := loadModel(t, spec)
 				ref := newRef(t, f)
 				plain := ref.forward(testPrompt)

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"testing"
 
@@ -303,6 +304,11 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 			for h := 0; h < r.kvHeads; h++ {
 				r.rope(k[i][h*hd:(h+1)*hd], i)
 			}
+			// llama.cpp's rotation for quantized caches, as a dense
+			// orthonormal Hadamard product (see rotate.go).
+			refHadamard(q[i], keyRotation(r.kCache, hd))
+			refHadamard(k[i], keyRotation(r.kCache, hd))
+			refHadamard(v[i], valueRotation(r.vCache, hd))
 			refRound(r.kCache, k[i], hd)
 			refRound(r.kCache, q[i], hd)
 			refRound(r.vCache, v[i], hd)
@@ -337,6 +343,7 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 					}
 				}
 			}
+			refHadamard(att, valueRotation(r.vCache, hd))
 			o := mv(L.wo, att)
 			for j := range o {
 				x[i][j] += o[j] * r.resScale
@@ -363,6 +370,28 @@ func (r *refModel) forward(tokens []int) [][]float64 {
 		}
 	}
 	return logits
+}
+
+// refHadamard multiplies x, in blocks of n (0: none), by the orthonormal
+// Walsh-Hadamard matrix written out: entry (i, j) is ±1/√n, negative when
+// i and j share an odd number of set bits.
+func refHadamard(x []float64, n int) {
+	if n == 0 {
+		return
+	}
+	for b := 0; b+n <= len(x); b += n {
+		out := make([]float64, n)
+		for i := range out {
+			for j := 0; j < n; j++ {
+				v := x[b+j] / math.Sqrt(float64(n))
+				if bits.OnesCount(uint(i&j))%2 == 1 {
+					v = -v
+				}
+				out[i] += v
+			}
+		}
+		copy(x[b:b+n], out)
+	}
 }
 
 // refRound rounds x, in rows of rowLen, to cache type t.

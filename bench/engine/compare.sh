@@ -21,6 +21,14 @@
 #   THREADS   thread counts (default "1 2")
 #   ROUNDS    alternations (default 3), REPS repetitions per run (default 5)
 #   PP, TG    prompt and generated tokens (default 512, 128)
+#   SHAPE     gen-model's layer shapes (default "bench"; "qwen3-30b-a3b" is
+#             Qwen3-30B-A3B's hidden size, heads, experts and vocabulary)
+#   LLAMA_ARGS extra llama-bench flags (e.g. "-fa 0": our engine has no flash
+#             attention, so this is the like-for-like comparison)
+#
+# Qwen3-30B-A3B's shapes, one stream, Q8_0 and Q4_K_M:
+#   SHAPE=qwen3-30b-a3b ARCHS=qwen3moe TYPES="Q8_0 Q4_K_M" PP=128 TG=32 \
+#     ROUNDS=2 REPS=3 LLAMA_ARGS="-fa 0" bench/engine/compare.sh LLAMA_BIN_DIR /tmp/q3
 set -euo pipefail
 
 bin=${1:?usage: compare.sh LLAMA_BIN_DIR [WORK_DIR]}
@@ -32,6 +40,8 @@ ROUNDS=${ROUNDS:-3}
 REPS=${REPS:-5}
 PP=${PP:-512}
 TG=${TG:-128}
+SHAPE=${SHAPE:-bench}
+LLAMA_ARGS=${LLAMA_ARGS:-}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
@@ -46,15 +56,15 @@ fi
 
 model() { # arch type -> path, generating it on first use
   local arch=$1 type=$2 f
-  f=$work/$arch-$type.gguf
+  f=$work/$arch-$SHAPE-$type.gguf
   if [[ ! -s $f ]]; then
     case $type in
       Q4_K_M|Q8_0_LC)
         model "$arch" F16 >/dev/null
-        "$bin/llama-quantize" "$work/$arch-F16.gguf" "$f" "${type%_LC}" 1 >"$f.log" 2>&1 \
+        "$bin/llama-quantize" "$work/$arch-$SHAPE-F16.gguf" "$f" "${type%_LC}" 1 >"$f.log" 2>&1 \
           || { echo "llama-quantize failed, see $f.log" >&2; exit 1; } ;;
       *)
-        "$MAOPAO" engine gen-model --arch "$arch" --shape bench --type "$type" -o "$f" >&2 ;;
+        "$MAOPAO" engine gen-model --arch "$arch" --shape "$SHAPE" --type "$type" -o "$f" >&2 ;;
     esac
   fi
   echo "$f"
@@ -83,7 +93,7 @@ for round in $(seq 1 "$ROUNDS"); do
                            best=$NF; sub(/\)$/, "", best);
                            printf "%s\tmaopao\t%s\t%s\t%s\t%s\t%s\t%s\n", r, a, ty, t, test, v, best }' >>"$out"
         # llama.cpp: jsonl with every sample; keep the median and the best.
-        "$bin/llama-bench" -m "$f" -p "$PP" -n "$TG" -t "$t" -r "$REPS" -o jsonl 2>/dev/null |
+        "$bin/llama-bench" -m "$f" -p "$PP" -n "$TG" -t "$t" -r "$REPS" $LLAMA_ARGS -o jsonl 2>/dev/null |
           /usr/bin/env python3 -c '
 import json, sys, statistics
 r, a, ty, t = sys.argv[1:5]

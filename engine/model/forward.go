@@ -402,11 +402,12 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 				kq = kv.keyProducts(l, st, h, b.Pos[tile[len(tile)-1]]+1, qbuf[:nq*hd], nq, limit, sc, kq)
 			} else {
 				roundLikeCache(kv.k.typ, qbuf[:nq*hd])
+				dots := keyDots(kv.k.typ, len(b.Tokens))
 				for r, i := range tile {
 					for g := 0; g < group; g++ {
 						row := sc[(r*group+g)*limit : (r*group+g+1)*limit]
 						qr := qbuf[(r*group+g)*hd : (r*group+g+1)*hd]
-						tensor.DotF32x64Rows(qr, kbuf, hd, row[:b.Pos[i]+1])
+						dots(qr, kbuf, hd, row[:b.Pos[i]+1])
 					}
 				}
 			}
@@ -571,6 +572,20 @@ func (m *Model) moe(l, n int, s *scratch) {
 func rowDots(n int) func(x, rows []float32, stride int, out []float32) {
 	if n >= 2 {
 		return tensor.DotF32x16Rows
+	}
+	return tensor.DotF32x64Rows
+}
+
+// keyDots is the dot product llama.cpp uses for queries × keys with keys
+// of type t in a batch of n tokens. The queries are a permuted, so
+// non-contiguous, view: float32 keys never reach tinyBLAS and always use
+// ggml_vec_dot_f32; float16 keys first convert the queries to float16 into
+// a contiguous buffer, which tinyBLAS then takes for n ≥ 2 (its summation
+// order, tensor.DotF32x16Rows), leaving ggml_vec_dot_f16 (the same order
+// as ggml_vec_dot_f32) to a single token.
+func keyDots(t CacheType, n int) func(x, rows []float32, stride int, out []float32) {
+	if t == CacheF16 {
+		return rowDots(n)
 	}
 	return tensor.DotF32x64Rows
 }

@@ -2,9 +2,11 @@ package model
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/maopao/maopao/engine/modelgen"
+	"github.com/maopao/maopao/engine/tensor"
 )
 
 // Blocks held outside any sequence (Hold) survive the sequence; a sequence
@@ -72,5 +74,44 @@ func TestKVCacheHoldAdoptOnFull(t *testing.T) {
 	c.Remove(1)
 	if _, err := m.Forward(context.Background(), SeqBatch(2, 0, prompt[:1]), c); err != nil {
 		t.Fatalf("a write once blocks are free: %v", err)
+	}
+}
+
+// TestKeyDotsFollowGGML pins which summation order multiplies queries by
+// keys, as ggml dispatches it: float16 keys in a batch of two or more
+// tokens go through tinyBLAS (one 16-lane accumulator), everything else
+// through ggml_vec_dot (four accumulators over 64-element steps). The two
+// orders round differently on these operands; with the wrong one, f16
+// caches part from llama.cpp's greedy tokens (TestLlamaCppGreedy with
+// MAOPAO_LLAMA_CPP_CACHE=f16 on Qwen3-30B-A3B's shapes, at step 36).
+func TestKeyDotsFollowGGML(t *testing.T) {
+	const hd = 128
+	q, k := make([]float32, hd), make([]float32, hd)
+	for i := range q {
+		q[i] = float32(math.Sin(float64(i)*1.7)) * 3
+		k[i] = float32(math.Cos(float64(i)*0.9)) * float32(1+i%7)
+	}
+	got := func(t CacheType, n int) float32 {
+		out := make([]float32, 1)
+		keyDots(t, n)(q, k, hd, out)
+		return out[0]
+	}
+	want := func(f func(x, rows []float32, stride int, out []float32)) float32 {
+		out := make([]float32, 1)
+		f(q, k, hd, out)
+		return out[0]
+	}
+	tiny, vec := want(tensor.DotF32x16Rows), want(tensor.DotF32x64Rows)
+	if tiny == vec {
+		t.Fatalf("operands do not tell the orders apart (%g)", tiny)
+	}
+	for _, c := range []struct {
+		t    CacheType
+		n    int
+		want float32
+	}{{CacheF16, 2, tiny}, {CacheF16, 64, tiny}, {CacheF16, 1, vec}, {CacheF32, 2, vec}, {CacheF32, 1, vec}} {
+		if g := got(c.t, c.n); g != c.want {
+			t.Errorf("keys %v, %d tokens: %g, want %g", c.t, c.n, g, c.want)
+		}
 	}
 }

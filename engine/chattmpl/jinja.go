@@ -1,28 +1,24 @@
 package chattmpl
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
-	"github.com/nikolalohinski/gonja/v2"
-	"github.com/nikolalohinski/gonja/v2/config"
-	"github.com/nikolalohinski/gonja/v2/exec"
-	"github.com/nikolalohinski/gonja/v2/loaders"
+	"github.com/ardanlabs/jinja"
 
 	"github.com/maopao/maopao/engine"
 )
 
 // Template is a model's own Jinja chat template (the GGUF key
-// tokenizer.chat_template), run by the gonja interpreter with the settings
+// tokenizer.chat_template), run by Ardan Labs' Jinja interpreter, which is
+// written for the chat templates in GGUF files and applies the settings
 // Hugging Face's transformers and llama.cpp use (trim_blocks,
 // lstrip_blocks). It lets a model whose format has no hand-written Family
 // get the prompt it was trained on. A Template is safe for concurrent use.
 type Template struct {
-	tpl *exec.Template
+	tpl *jinja.Template
 	// Now gives strftime_now its time; nil means time.Now.
 	Now func() time.Time
 }
@@ -39,18 +35,14 @@ type Tokens struct {
 var ErrUnguardable = errors.New("chattmpl: the template rewrites message text, so it cannot be guarded")
 
 // Compile parses a Jinja chat template. Templates cannot read other files:
-// include, import and extends fail.
+// the interpreter has no include, import or extends.
 func Compile(src string) (t *Template, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			t, err = nil, fmt.Errorf("chattmpl: the chat template crashed the Jinja parser: %v", r)
 		}
 	}()
-	cfg := config.New()
-	cfg.TrimBlocks = true
-	cfg.LeftStripBlocks = true
-	const root = "tokenizer.chat_template"
-	tpl, err := exec.NewTemplate(root, cfg, sealedLoader{root: root, src: src}, environment)
+	tpl, err := jinja.Compile(src)
 	if err != nil {
 		return nil, fmt.Errorf("chattmpl: parse the model's chat template: %s", shorten(err))
 	}
@@ -121,36 +113,60 @@ func (t *Template) execute(msgs []engine.ChatMessage, addGenerationPrompt bool, 
 	if t.Now != nil {
 		now = t.Now
 	}
-	list := make([]map[string]any, len(msgs))
+	list := make([]jinja.Value, len(msgs))
 	for i, m := range msgs {
-		list[i] = map[string]any{"role": m.Role, "content": m.Content}
+		// Built key by key, not from a Go map: a template that walks a
+		// message's items sees role before content, as in Python.
+		d := jinja.NewDict()
+		d.AsDict().Set("role", jinja.NewString(m.Role))
+		d.AsDict().Set("content", jinja.NewString(m.Content))
+		list[i] = d
 	}
 	var raised error
-	ctx := exec.NewContext(map[string]any{
-		"messages":              list,
-		"add_generation_prompt": addGenerationPrompt,
-		"bos_token":             tok.BOS,
-		"eos_token":             tok.EOS,
-		"enable_thinking":       false,
+	budget := rangeBudget
+	out, err = t.tpl.RenderValues(map[string]jinja.Value{
+		"messages":              jinja.NewList(list),
+		"add_generation_prompt": jinja.NewBool(addGenerationPrompt),
+		"bos_token":             jinja.NewString(tok.BOS),
+		"eos_token":             jinja.NewString(tok.EOS),
+		"enable_thinking":       jinja.NewBool(false),
 		// As llama.cpp gives them: Llama 3.1's and FireFunction's
 		// templates print today's date.
-		"date_string": strftime(now(), "%d %b %Y"),
-		"datetime":    strftime(now(), "%b %d %Y"),
-		"raise_exception": func(msg string) string {
+		// llama-server's default (preserve_reasoning): past assistant
+		// turns keep their reasoning block. Characters' turns have none,
+		// but templates draw an empty block for them or not by these.
+		"preserve_thinking":         jinja.NewBool(true),
+		"clear_thinking":            jinja.NewBool(false),
+		"truncate_history_thinking": jinja.NewBool(false),
+		"drop_thinking":             jinja.NewBool(false),
+		"date_string":               jinja.NewString(strftime(now(), "%d %b %Y")),
+		"datetime":                  jinja.NewString(strftime(now(), "%b %d %Y")),
+		"raise_exception": jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+			msg := "(no message)"
+			if len(args) > 0 {
+				msg = args[0].String()
+			}
 			raised = &refusal{msg}
-			return ""
-		},
-		"strftime_now": func(format string) string { return strftime(now(), format) },
-		"range":        boundedRange,
+			return jinja.Undefined(), raised
+		}),
+		"strftime_now": jinja.NewCallable("strftime_now", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+			if len(args) != 1 || !args[0].IsString() {
+				return jinja.Undefined(), errors.New("strftime_now: expected one format string")
+			}
+			return jinja.NewString(strftime(now(), args[0].AsString())), nil
+		}),
+		"range": jinja.NewCallable("range", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+			return boundedRange(args, &budget)
+		}),
 	})
-	var buf cappedBuffer
-	err = t.tpl.Execute(&buf, ctx)
-	out = buf.String()
 	if raised != nil {
 		return "", raised
 	}
 	if err != nil {
 		return "", fmt.Errorf("chattmpl: run the model's chat template: %s", shorten(err))
+	}
+	if len(out) > maxPromptBytes {
+		return "", fmt.Errorf("chattmpl: run the model's chat template: it wrote more than %d MiB", maxPromptBytes>>20)
 	}
 	return out, nil
 }
@@ -163,33 +179,28 @@ func (r *refusal) Error() string {
 }
 
 // maxPromptBytes bounds what a template may write: far beyond any context
-// window, small enough that a broken template cannot fill the memory.
+// window.
 const maxPromptBytes = 16 << 20
 
-type cappedBuffer struct{ strings.Builder }
+// maxRange bounds one range(), and rangeBudget all of a rendering's
+// together: templates count messages, never millions, and loops over
+// ranges nested in ranges must not run for hours.
+const (
+	maxRange    = 1 << 16
+	rangeBudget = 1 << 20
+)
 
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > maxPromptBytes {
-		return 0, fmt.Errorf("the template wrote more than %d MiB", maxPromptBytes>>20)
-	}
-	return b.Builder.Write(p)
-}
-
-// maxRange bounds range(): templates count messages, never millions.
-const maxRange = 1 << 16
-
-// boundedRange is Jinja's range as a list. It replaces gonja's, which
-// feeds a loop from a goroutine that is left blocked when the loop stops
-// early.
-func boundedRange(_ *exec.Evaluator, params *exec.VarArgs) ([]int, error) {
-	args := make([]int, len(params.Args))
-	for i, a := range params.Args {
-		if !a.IsInteger() {
-			return nil, errors.New("range: arguments must be integers")
+// boundedRange is Jinja's range as a list, drawing its numbers from the
+// rendering's budget.
+func boundedRange(params []jinja.Value, budget *int) (jinja.Value, error) {
+	args := make([]int64, len(params))
+	for i, a := range params {
+		if !a.IsInt() {
+			return jinja.Undefined(), errors.New("range: arguments must be integers")
 		}
-		args[i] = a.Integer()
+		args[i] = a.AsInt()
 	}
-	start, stop, step := 0, 0, 1
+	var start, stop, step int64 = 0, 0, 1
 	switch len(args) {
 	case 1:
 		stop = args[0]
@@ -198,78 +209,21 @@ func boundedRange(_ *exec.Evaluator, params *exec.VarArgs) ([]int, error) {
 	case 3:
 		start, stop, step = args[0], args[1], args[2]
 	default:
-		return nil, errors.New("range: expected [start, ]stop[, step]")
+		return jinja.Undefined(), errors.New("range: expected [start, ]stop[, step]")
 	}
 	if step == 0 {
-		return nil, errors.New("range: step cannot be 0")
+		return jinja.Undefined(), errors.New("range: step cannot be 0")
 	}
-	var out []int
+	var out []jinja.Value
 	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
-		if len(out) == maxRange {
-			return nil, fmt.Errorf("range: more than %d numbers", maxRange)
+		if len(out) == maxRange || *budget == 0 {
+			return jinja.Undefined(), fmt.Errorf("range: more than %d numbers", min(maxRange, rangeBudget))
 		}
-		out = append(out, i)
+		*budget--
+		out = append(out, jinja.NewInt(i))
 	}
-	return out, nil
+	return jinja.NewList(out), nil
 }
-
-// environment is gonja's, with Python's str.replace, strip, lstrip and
-// rstrip taking their optional arguments as Python does (gonja's versions
-// refuse replace without a count and strip without characters, which
-// SmolLM3's and QwQ's templates use).
-var environment = func() *exec.Environment {
-	env := *gonja.DefaultEnvironment
-	methods := env.Methods
-	str := map[string]exec.Method[string]{}
-	for _, name := range strings.Fields(`capitalize casefold center count encode endswith expandtabs find format
-		index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable isspace
-		istitle isupper join ljust lower lstrip partition removeprefix removesuffix rfind rindex rjust
-		rpartition rsplit rstrip split splitlines startswith strip swapcase title translate upper zfill`) {
-		if m, ok := methods.Str.Get(name); ok {
-			str[name] = m
-		}
-	}
-	str["replace"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
-		var old, repl string
-		count := -1
-		if err := args.Take(
-			exec.PositionalArgument("old", nil, exec.StringArgument(&old)),
-			exec.PositionalArgument("new", nil, exec.StringArgument(&repl)),
-			exec.PositionalArgument("count", exec.AsValue(-1), exec.IntArgument(&count)),
-		); err != nil {
-			return nil, exec.ErrInvalidCall(err)
-		}
-		return strings.Replace(self, old, repl, count), nil
-	}
-	for name, trim := range map[string]func(string, string) string{
-		"strip":  strings.Trim,
-		"lstrip": strings.TrimLeft,
-		"rstrip": strings.TrimRight,
-	} {
-		str[name] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
-			chars := ""
-			if len(args.Args) > 1 || len(args.KwArgs) > 0 {
-				return nil, exec.ErrInvalidCall(fmt.Errorf("%s takes at most one argument", name))
-			}
-			if len(args.Args) == 1 && !args.Args[0].IsNil() {
-				if !args.Args[0].IsString() {
-					return nil, exec.ErrInvalidCall(fmt.Errorf("%s: the characters must be a string", name))
-				}
-				chars = args.Args[0].String()
-			}
-			if chars == "" && (len(args.Args) == 0 || args.Args[0].IsNil()) {
-				chars = pythonWhitespace
-			}
-			return trim(self, chars), nil
-		}
-	}
-	methods.Str = exec.NewMethodSet(str)
-	env.Methods = methods
-	return &env
-}()
-
-// pythonWhitespace is what str.strip() removes without arguments.
-const pythonWhitespace = " \t\n\r\v\f\u001c\u001d\u001e\u001f\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 // marker stands for message i's text. Private-use runes keep it apart from
 // anything a template writes, and it has no spaces for a trim to remove.
@@ -350,35 +304,9 @@ func joinText(a, b string) string {
 	return a + "\n" + b
 }
 
-// sealedLoader serves the template itself and nothing else: a template in
-// a downloaded model file must not read the machine's files.
-type sealedLoader struct{ root, src string }
-
-func (l sealedLoader) Read(path string) (io.Reader, error) {
-	if path != l.root {
-		return nil, fmt.Errorf("chat templates cannot load other templates (%q)", path)
-	}
-	return bytes.NewReader([]byte(l.src)), nil
-}
-
-func (l sealedLoader) Resolve(path string) (string, error) {
-	if path != l.root {
-		return "", fmt.Errorf("chat templates cannot load other templates (%q)", path)
-	}
-	return path, nil
-}
-
-func (l sealedLoader) Inherit(string) (loaders.Loader, error) { return l, nil }
-
-// shorten keeps an interpreter error readable: gonja quotes the whole
-// template source in some of them.
+// shorten keeps an interpreter error readable.
 func shorten(err error) string {
 	s := err.Error()
-	if i := strings.Index(s, "failed to parse template '"); i >= 0 {
-		if j := strings.LastIndex(s, "': "); j > i {
-			s = s[:i] + "failed to parse template: " + s[j+3:]
-		}
-	}
 	if len(s) > 400 {
 		s = s[:400] + "…"
 	}

@@ -132,6 +132,11 @@ func TestJinjaRangeIsBounded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "range") {
 		t.Fatalf("a million-step range ran: %q, %v", got, err)
 	}
+	// Each range is small, but together they would run 3.6 billion steps.
+	got, _, err = mustCompile(t, `{% for i in range(60000) %}{% for j in range(60000) %}{% endfor %}{% endfor %}`).Render(nil, false, Tokens{})
+	if err == nil || !strings.Contains(err.Error(), "range") {
+		t.Fatalf("nested ranges ran: %q, %v", got, err)
+	}
 	got, _, err = mustCompile(t, `{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(10, 0, -4) %}{{ i }},{% endfor %}`).Render(nil, false, Tokens{})
 	if err != nil || got != "012|10,6,2," {
 		t.Fatalf("got %q, %v", got, err)

@@ -7,7 +7,7 @@
 #   go run ./cmd/maopao engine gen-model --shape bench --arch qwen3moe --type F32 -o /tmp/bench-qwen3moe-f32.gguf
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${LLAMA_BENCH:?set LLAMA_BENCH to llama.cpp's llama-bench}"
+: "${LLAMA_BENCH:?set LLAMA_BENCH to the llama-bench of a llama.cpp build}"
 MODEL=${MODEL:-/tmp/bench-qwen3moe-f32.gguf}
 echo "### Maopao"
 MAOPAO_BENCH_MODEL=$MODEL go test ./engine/model -run XXX -bench DecodeAt2048 -benchtime 30x -count 2 | grep Benchmark

@@ -278,17 +278,11 @@ func engineBenchCmd() *cobra.Command {
 				tokens[i] = rng.IntN(c.Vocab)
 			}
 			kv := model.NewKVCache(m, pp+tg+model.BlockSize, pp+tg+1)
-			if cpuProfile != "" {
-				pf, err := os.Create(cpuProfile)
-				if err != nil {
-					return fmt.Errorf("bench: %w", err)
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return fmt.Errorf("bench: %w", err)
-				}
-				defer pprof.StopCPUProfile()
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
 			}
+			defer stopProfile()
 			run := func(name string, n int, once func() error) error {
 				if n == 0 {
 					return nil
@@ -410,6 +404,7 @@ func engineServeCmd() *cobra.Command {
 	var natsURL, announceURL string
 	var metricsPublic bool
 	var cacheK, cacheV model.CacheType
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the local engine over an OpenAI-compatible HTTP API",
@@ -426,6 +421,11 @@ func engineServeCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return fmt.Errorf("engine serve: %w", err)
+			}
+			defer stopProfile()
 			if name == "" {
 				name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 			}
@@ -468,5 +468,26 @@ func engineServeCmd() *cobra.Command {
 	f.StringVar(&announceURL, "announce-url", "", "the URL world simulations reach this engine at (default: http:// and the listen address)")
 	f.BoolVar(&metricsPublic, "metrics-public", false, "serve /metrics to every address (default: to this machine only)")
 	addCacheTypeFlags(f, &cacheK, &cacheV)
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the engine under load to this file, until the server stops (go tool pprof reads it)")
 	return cmd
+}
+
+// startCPUProfile profiles the process into path until the returned stop
+// is called; an empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

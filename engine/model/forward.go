@@ -140,7 +140,10 @@ type route struct {
 }
 
 // attnBufs are one attention worker's scratch.
-type attnBufs struct{ k, vt, q, sc, o, kq []float32 }
+type attnBufs struct {
+	k, vt, q, sc, o, kq []float32
+	k8                  []byte // q8_0 keys side by side (KVCache.keyProducts)
+}
 
 // ffBufs are one expert worker's scratch.
 type ffBufs struct{ in, g, u []float32 }
@@ -366,8 +369,8 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 	}
 	tensor.ParallelFor(items, threads, func(worker, w int) {
 		ab := &s.attn[worker]
-		kbuf, vt, qbuf, sc, ob, kq := ab.k, ab.vt, ab.q, ab.sc, ab.o, ab.kq
-		defer func() { ab.k, ab.vt, ab.q, ab.sc, ab.o, ab.kq = kbuf, vt, qbuf, sc, ob, kq }()
+		kbuf, vt, qbuf, sc, ob, kq, k8 := ab.k, ab.vt, ab.q, ab.sc, ab.o, ab.kq, ab.k8
+		defer func() { ab.k, ab.vt, ab.q, ab.sc, ab.o, ab.kq, ab.k8 = kbuf, vt, qbuf, sc, ob, kq, k8 }()
 		idx := bySeq[order[w/c.KVHeads]]
 		h := w % c.KVHeads
 		st := s.seqs[idx[0]]
@@ -399,7 +402,7 @@ func (m *Model) attention(l int, b Batch, kv *KVCache, s *scratch) {
 			}
 			sc = grow(sc, nq*limit)
 			if q8keys {
-				kq = kv.keyProducts(l, st, h, b.Pos[tile[len(tile)-1]]+1, qbuf[:nq*hd], nq, limit, sc, kq)
+				kq, k8 = kv.keyProducts(l, st, h, b.Pos[tile[len(tile)-1]]+1, qbuf[:nq*hd], nq, limit, sc, kq, k8)
 			} else {
 				roundLikeCache(kv.k.typ, qbuf[:nq*hd])
 				dots := keyDots(kv.k.typ, len(b.Tokens))

@@ -294,17 +294,23 @@ func (c *KVCache) gatherK(l int, s *seqState, h, n, headDim int, dst []float32) 
 // keyProducts sets out[i*stride+p] to query row i (of nq, headDim each)
 // times the key of head h at position p, for p in [0, n), from a q8_0 key
 // plane as ggml computes a q8_0 product: the queries quantized to q8_0 as
-// activations, then integer block dot products (tensor.MatMul).
-func (c *KVCache) keyProducts(l int, s *seqState, h, n int, q []float32, nq, stride int, out, tmp []float32) []float32 {
+// activations, then integer block dot products (tensor.MatMul). The keys'
+// rows are copied side by side first (keys, grown as needed and returned
+// with tmp), so the queries are quantized once, not once per cache block:
+// per block, preparing the product cost more than the product.
+func (c *KVCache) keyProducts(l int, s *seqState, h, n int, q []float32, nq, stride int, out, tmp []float32, keys []byte) ([]float32, []byte) {
+	rb := c.k.rowBytes
+	keys = grow(keys, n*rb)
 	for b := 0; b*BlockSize < n; b++ {
-		rows := min(BlockSize, n-b*BlockSize)
-		tmp = grow(tmp, nq*rows)
-		tensor.MatMul(c.k.q8Rows(l, s.blocks[b], h, rows), q, nq, tmp[:nq*rows], 1)
-		for i := 0; i < nq; i++ {
-			copy(out[i*stride+b*BlockSize:], tmp[i*rows:(i+1)*rows])
-		}
+		copy(keys[b*BlockSize*rb:], c.k.q8Rows(l, s.blocks[b], h, min(BlockSize, n-b*BlockSize)).Data)
 	}
-	return tmp
+	tmp = grow(tmp, nq*n)
+	m := tensor.Matrix{Type: tensor.Q8_0, Rows: n, Cols: c.k.headDim, Data: keys[:n*rb]}
+	tensor.MatMul(m, q, nq, tmp[:nq*n], 1)
+	for i := 0; i < nq; i++ {
+		copy(out[i*stride:i*stride+n], tmp[i*n:(i+1)*n])
+	}
+	return tmp, keys
 }
 
 // gatherVT copies the values of head h for positions [0, n) into dst as
@@ -499,17 +505,21 @@ func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
 		}
 		return
 	}
-	// q8_0 rows: unpack each, then scatter it into the columns.
-	var buf [256]float32
-	row := buf[:0]
-	if p.headDim > len(buf) {
-		row = make([]float32, p.headDim)
-	}
-	row = row[:p.headDim]
-	for i := 0; i < n; i++ {
-		p.unpack(p.raw[b][(r*BlockSize+i)*p.rowBytes:(r*BlockSize+i+1)*p.rowBytes], row)
-		for d, v := range row {
-			dst[d*stride+col+i] = v
+	// q8_0 rows, dequantized straight into the columns (d·q, as
+	// tensor's q8_0 dequantizer): per 32-wide block, the n rows' scales
+	// first, then each dimension's n values, written contiguously.
+	raw := p.raw[b][r*BlockSize*p.rowBytes:]
+	var scales [BlockSize]float32
+	for j := 0; j < p.headDim/32; j++ {
+		for i := 0; i < n; i++ {
+			blk := raw[i*p.rowBytes+j*34:]
+			scales[i] = tensor.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
+		}
+		for k := 0; k < 32; k++ {
+			out := dst[(32*j+k)*stride+col : (32*j+k)*stride+col+n]
+			for i := range out {
+				out[i] = scales[i] * float32(int8(raw[i*p.rowBytes+j*34+2+k]))
+			}
 		}
 	}
 }

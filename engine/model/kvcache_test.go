@@ -115,3 +115,55 @@ func TestKeyDotsFollowGGML(t *testing.T) {
 		}
 	}
 }
+
+// A q8_0 cache's values read as columns and its keys multiplied in one
+// product over all blocks give, to the bit, what dequantizing each row and
+// multiplying block by block gives.
+func TestKVCacheQ8_0ReadsAsRows(t *testing.T) {
+	m, _ := loadModel(t, modelgen.Tiny("qwen3moe"))
+	c := NewKVCache(m, 4*BlockSize, 4*BlockSize)
+	hd := 64 // q8_0 needs whole 32-blocks: planes of one head of 64 instead of the model's
+	c.k, c.v = newPlane(CacheQ8_0, false, 4, 1, 1, hd), newPlane(CacheQ8_0, true, 4, 1, 1, hd)
+	c.kvDim = hd
+	const n = 2*BlockSize + 5
+	for pos := 0; pos < n; pos++ {
+		if err := c.prepare(0, pos); err != nil {
+			t.Fatal(err)
+		}
+		k, v := make([]float32, hd), make([]float32, hd)
+		for i := range k {
+			k[i] = float32(math.Sin(float64(pos*hd+i))) * float32(1+pos%5)
+			v[i] = float32(math.Cos(float64(pos*hd+i)*1.3)) * float32(1+i%3)
+		}
+		c.store(0, c.seqs[0], pos, k, v, hd)
+		c.seqs[0].n = pos + 1
+	}
+	s := c.seqs[0]
+	const stride = 3 * BlockSize
+	vt := make([]float32, hd*stride)
+	c.gatherVT(0, s, 0, n, stride, hd, vt)
+	q := make([]float32, 2*hd)
+	for i := range q {
+		q[i] = float32(math.Sin(float64(i) * 0.7))
+	}
+	out := make([]float32, 2*stride)
+	c.keyProducts(0, s, 0, n, q, 2, stride, out, nil, nil)
+	row := make([]float32, hd)
+	for p := 0; p < n; p++ {
+		b, off := s.blocks[p/BlockSize], p%BlockSize
+		c.v.unpack(c.v.raw[b][off*c.v.rowBytes:(off+1)*c.v.rowBytes], row)
+		for d, want := range row {
+			if got := vt[d*stride+p]; math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("value %d of position %d: %v, want %v", d, p, got, want)
+			}
+		}
+		keys := c.k.q8Rows(0, b, 0, off+1)
+		one := make([]float32, 2*(off+1))
+		tensor.MatMul(keys, q, 2, one, 1)
+		for i := 0; i < 2; i++ {
+			if got, want := out[i*stride+p], one[i*(off+1)+off]; math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("query %d · key %d: %v, want %v", i, p, got, want)
+			}
+		}
+	}
+}

@@ -24,6 +24,12 @@ type act struct {
 	pd  []float32
 	pbs []int16
 
+	// The 2 or 3 activations after the groups, packed the same way (see
+	// packTail).
+	tqs []int8
+	td  []float32
+	tbs []int16
+
 	bs16 []int16 // scratch: 16-wide sums before pairing for 32-wide blocks
 
 	fr []float32 // F16 products: the activations rounded to F16
@@ -171,8 +177,7 @@ func packChunk(blk int) int {
 // their scales and (K-quants) 16-wide partial sums are adjacent, so a 4-way
 // kernel walks one pointer per array. cols must be a multiple of the chunk.
 func (a *act) pack4(groups int) {
-	G := packChunk(a.blk)
-	nc, nd, dpc := a.cols/G, a.cols/a.blk, G/a.blk
+	nd := a.cols / a.blk
 	a.pqs = grow(a.pqs, 4*groups*a.cols)
 	a.pd = grow(a.pd, 4*groups*nd)
 	if a.blk == QK_K {
@@ -181,17 +186,38 @@ func (a *act) pack4(groups int) {
 		a.pbs = a.pbs[:0]
 	}
 	for g := 0; g < groups; g++ {
-		for j := 0; j < 4; j++ {
-			i := 4*g + j
-			for c := 0; c < nc; c++ {
-				dst := 4*g*a.cols + (4*c+j)*G
-				copy(a.pqs[dst:dst+G], a.qs[i*a.cols+c*G:])
-				dd := 4*g*nd + (4*c+j)*dpc
-				copy(a.pd[dd:dd+dpc], a.d[i*nd+c*dpc:])
-				if a.blk == QK_K {
-					dbs := (4*g*nd + 4*c + j) * 16
-					copy(a.pbs[dbs:dbs+16], a.bsums[(i*nd+c)*16:])
-				}
+		var bs []int16
+		if a.blk == QK_K {
+			bs = a.pbs[4*g*a.cols/16:]
+		}
+		a.packGroup(4*g, 4, a.pqs[4*g*a.cols:], a.pd[4*g*nd:], bs)
+	}
+}
+
+// packTail packs activations first..first+J-1 (J = 2 or 3, K-quants) as
+// pack4 packs a group, into tqs, td and tbs, for the tail kernels.
+func (a *act) packTail(first, J int) {
+	a.tqs = grow(a.tqs, J*a.cols)
+	a.td = grow(a.td, J*a.cols/a.blk)
+	a.tbs = grow(a.tbs, J*a.cols/16)
+	a.packGroup(first, J, a.tqs, a.td, a.tbs)
+}
+
+// packGroup interleaves activations first..first+J-1 chunk by chunk into
+// qs, d and (K-quants) bs.
+func (a *act) packGroup(first, J int, qs []int8, d []float32, bs []int16) {
+	G := packChunk(a.blk)
+	nc, nd, dpc := a.cols/G, a.cols/a.blk, G/a.blk
+	for j := 0; j < J; j++ {
+		i := first + j
+		for c := 0; c < nc; c++ {
+			dst := (J*c + j) * G
+			copy(qs[dst:dst+G], a.qs[i*a.cols+c*G:])
+			dd := (J*c + j) * dpc
+			copy(d[dd:dd+dpc], a.d[i*nd+c*dpc:])
+			if a.blk == QK_K {
+				dbs := (J*c + j) * 16
+				copy(bs[dbs:dbs+16], a.bsums[(i*nd+c)*16:])
 			}
 		}
 	}

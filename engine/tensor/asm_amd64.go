@@ -111,7 +111,9 @@ type asmSet struct {
 	q4kx4Rows, q5kx4Rows, q6kx4Rows kasm4Rows
 	q4kx4RowsEach                   kasm4Rows
 	q40x4Rows                       q32asm4Rows
-	q8Pairs                         [9]q8asmPairs // by group size, 1 to 8
+	// two and three activations (index 2, 3), single-row order
+	q4kTailRows, q5kTailRows, q6kTailRows [4]kasm4Rows
+	q8Pairs                               [9]q8asmPairs // by group size, 1 to 8
 }
 
 var avx512Set = asmSet{
@@ -163,6 +165,9 @@ var avx512Set = asmSet{
 	q4kx4Rows: dotQ4KVNNIx4brows, q5kx4Rows: dotQ5KVNNIx4rows, q6kx4Rows: dotQ6KVNNIx4rows,
 	q4kx4RowsEach: dotQ4KVNNIx4rows,
 	q40x4Rows:     dotQ4_0VNNIx4rows,
+	q4kTailRows:   [4]kasm4Rows{2: dotQ4KVNNIx2rows, 3: dotQ4KVNNIx3rows},
+	q5kTailRows:   [4]kasm4Rows{2: dotQ5KVNNIx2rows, 3: dotQ5KVNNIx3rows},
+	q6kTailRows:   [4]kasm4Rows{2: dotQ6KVNNIx2rows, 3: dotQ6KVNNIx3rows},
 	q8Pairs: [9]q8asmPairs{1: dotQ8_0VNNIpairs1, 2: dotQ8_0VNNIpairs2, 3: dotQ8_0VNNIpairs3, 4: dotQ8_0VNNIpairs4,
 		5: dotQ8_0VNNIpairs5, 6: dotQ8_0VNNIpairs6, 7: dotQ8_0VNNIpairs7, 8: dotQ8_0VNNIpairs8},
 }
@@ -469,10 +474,11 @@ func install(s asmSet) {
 			f(&rows[0], &qs[0], &d[0], &bs[0], nb, len(out), &out[0])
 		}
 	}
-	// out must hold 3*ostride+nrows sums
-	checkOut := func(out []float32, nrows, ostride int) {
-		_ = out[3*ostride+nrows-1]
+	// out must hold (J-1)*ostride+nrows sums for J activations
+	checkOutJ := func(out []float32, nrows, ostride, J int) {
+		_ = out[(J-1)*ostride+nrows-1]
 	}
+	checkOut := func(out []float32, nrows, ostride int) { checkOutJ(out, nrows, ostride, 4) }
 	q32x4r := func(bb int, f q32asm4Rows) qkernel4Rows {
 		if f == nil {
 			return nil
@@ -515,7 +521,8 @@ func install(s asmSet) {
 		}
 	}
 	dotQ4_0x4Rows = q32x4r(18, s.q40x4Rows)
-	k4r := func(bb int, f kasm4Rows) qkernel4Rows {
+	// kjr wraps a kernel over J packed activations (4, or a tail of 2 or 3).
+	kjr := func(bb, J int, f kasm4Rows) qkernel4Rows {
 		if f == nil {
 			return nil
 		}
@@ -525,20 +532,26 @@ func install(s asmSet) {
 				nb = len(rows) / nrows / bb
 			}
 			if nb == 0 {
-				for j := 0; j < 4; j++ {
+				for j := 0; j < J; j++ {
 					clear(out[j*ostride : j*ostride+nrows])
 				}
 				return
 			}
-			checkOut(out, nrows, ostride)
-			_, _, _, _ = rows[nrows*nb*bb-1], qs[4*QK_K*nb-1], d[4*nb-1], bs[4*16*nb-1]
+			checkOutJ(out, nrows, ostride, J)
+			_, _, _, _ = rows[nrows*nb*bb-1], qs[J*QK_K*nb-1], d[J*nb-1], bs[J*16*nb-1]
 			f(&rows[0], &qs[0], &d[0], &bs[0], nb, nrows, &out[0], ostride)
 		}
 	}
+	k4r := func(bb int, f kasm4Rows) qkernel4Rows { return kjr(bb, 4, f) }
 	dotQ4Kx4Rows = k4r(144, s.q4kx4Rows)
 	dotQ5Kx4Rows = k4r(176, s.q5kx4Rows)
 	dotQ6Kx4Rows = k4r(210, s.q6kx4Rows)
 	dotQ4Kx4RowsEach = k4r(144, s.q4kx4RowsEach)
+	for J := 2; J <= 3; J++ {
+		dotQ4KTailRows[J] = kjr(144, J, s.q4kTailRows[J])
+		dotQ5KTailRows[J] = kjr(176, J, s.q5kTailRows[J])
+		dotQ6KTailRows[J] = kjr(210, J, s.q6kTailRows[J])
+	}
 	dotQ4KRows = kr(144, s.q4kRows)
 	dotQ5KRows = kr(176, s.q5kRows)
 	dotQ6KRows = kr(210, s.q6kRows)

@@ -160,6 +160,24 @@ func dotQ5KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int,
 func dotQ6KVNNIx4rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
 
 //go:noescape
+func dotQ4KVNNIx2rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ5KVNNIx2rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ6KVNNIx2rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ4KVNNIx3rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ5KVNNIx3rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
+func dotQ6KVNNIx3rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
 func dotQ4_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
 
 //go:noescape

@@ -349,5 +349,11 @@ else:
     kernel_q4_batch("dotQ4KVNNIx4brows", rows=True)
     kernel_q45("dotQ5KVNNIx4rows", J, True, rows=True)
     kernel_q6("dotQ6KVNNIx4rows", J, rows=True)
+    # two or three activations, the tail of a batch after its groups of
+    # four (each in the single-row order, as the x4 kernels above)
+    for T in (2, 3):
+        kernel_q45(f"dotQ4KVNNIx{T}rows", T, False, rows=True)
+        kernel_q45(f"dotQ5KVNNIx{T}rows", T, True, rows=True)
+        kernel_q6(f"dotQ6KVNNIx{T}rows", T, rows=True)
 consts()
 sys.stdout.write("\n".join(out) + "\n")

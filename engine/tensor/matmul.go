@@ -113,6 +113,11 @@ var (
 	dotQ4Kx4Each     qkernel4
 	dotQ4Kx4RowsEach qkernel4Rows
 
+	// K-quant kernels over the 2 or 3 activations left after a batch's
+	// groups of four (index 2, 3; packed by act.packTail), in the
+	// single-row order.
+	dotQ4KTailRows, dotQ5KTailRows, dotQ6KTailRows [4]qkernel4Rows
+
 	// Q8_0 rows two at a time against a group of activations (act.q8pack).
 	dotQ8_0Pairs q8PairsKernel
 )
@@ -147,6 +152,20 @@ func qkernel4RowsFor(t Type) qkernel4Rows {
 		return dotQ6Kx4Rows
 	case Q4_0:
 		return dotQ4_0x4Rows
+	}
+	return nil
+}
+
+// tailKernelFor is t's kernel for r (2 or 3) packed activations, nil where
+// there is none.
+func tailKernelFor(t Type, r int) qkernel4Rows {
+	switch t {
+	case Q4_K:
+		return dotQ4KTailRows[r]
+	case Q5_K:
+		return dotQ5KTailRows[r]
+	case Q6_K:
+		return dotQ6KTailRows[r]
 	}
 	return nil
 }
@@ -458,6 +477,15 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			grouped = 4 * groups
 			a.pack4(groups)
 		}
+		// Two or three activations left (or in all): one pass over the
+		// weights for them, in the single-row order the lone activations
+		// beyond the groups take anyway.
+		var tail qkernel4Rows
+		if r := n - grouped; pairs == nil && (r == 2 || r == 3) && a.blk == QK_K && m.Cols%QK_K == 0 {
+			if tail = tailKernelFor(m.Type, r); tail != nil {
+				a.packTail(grouped, r)
+			}
+		}
 		if groups == 0 {
 			// Single activations gain nothing from small tiles; fewer,
 			// larger ones cut the per-tile cost while leaving each thread
@@ -494,7 +522,12 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 					}
 				}
 			}
-			for i := grouped; i < n; i++ {
+			start := grouped
+			if tail != nil {
+				tail(m.Data[r0*rb:r1*rb], a.tqs, a.td, a.tbs, r1-r0, y[grouped*m.Rows+r0:n*m.Rows], m.Rows)
+				start = n
+			}
+			for i := start; i < n; i++ {
 				qs, d, bs := a.qs[i*m.Cols:(i+1)*m.Cols], a.d[i*nb:(i+1)*nb], a.bsums[i*ng:(i+1)*ng]
 				out := y[i*m.Rows+r0 : i*m.Rows+r1]
 				if i < batchRows {

@@ -176,21 +176,30 @@ func packChunk(blk int) int {
 // packChunk): for group g and chunk c, the four activations' int8s, then
 // their scales and (K-quants) 16-wide partial sums are adjacent, so a 4-way
 // kernel walks one pointer per array. cols must be a multiple of the chunk.
-func (a *act) pack4(groups int) {
-	nd := a.cols / a.blk
-	a.pqs = grow(a.pqs, 4*groups*a.cols)
-	a.pd = grow(a.pd, 4*groups*nd)
+func (a *act) pack4(groups int) { a.pack(0, groups) }
+
+// pack packs the first 8·eights activations in groups of eight (for the
+// 8-way kernels), then the next 4·fours in groups of four, each group laid
+// out as pack4 lays out one.
+func (a *act) pack(eights, fours int) {
+	nd, n := a.cols/a.blk, 8*eights+4*fours
+	a.pqs = grow(a.pqs, n*a.cols)
+	a.pd = grow(a.pd, n*nd)
 	if a.blk == QK_K {
-		a.pbs = grow(a.pbs, 4*groups*a.cols/16)
+		a.pbs = grow(a.pbs, n*a.cols/16)
 	} else {
 		a.pbs = a.pbs[:0]
 	}
-	for g := 0; g < groups; g++ {
+	for g := 0; g < eights+fours; g++ {
+		first, J := 8*g, 8
+		if g >= eights {
+			first, J = 8*eights+4*(g-eights), 4
+		}
 		var bs []int16
 		if a.blk == QK_K {
-			bs = a.pbs[4*g*a.cols/16:]
+			bs = a.pbs[first*a.cols/16:]
 		}
-		a.packGroup(4*g, 4, a.pqs[4*g*a.cols:], a.pd[4*g*nd:], bs)
+		a.packGroup(first, J, a.pqs[first*a.cols:], a.pd[first*nd:], bs)
 	}
 }
 

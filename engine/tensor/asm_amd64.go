@@ -110,6 +110,7 @@ type asmSet struct {
 	q40Rows                         q32asmRows
 	q4kx4Rows, q5kx4Rows, q6kx4Rows kasm4Rows
 	q4kx4RowsEach                   kasm4Rows
+	q4kx8RowsEach                   kasm4Rows // eight activations
 	q40x4Rows                       q32asm4Rows
 	// two and three activations (index 2, 3), single-row order
 	q4kTailRows, q5kTailRows, q6kTailRows [4]kasm4Rows
@@ -164,6 +165,7 @@ var avx512Set = asmSet{
 	q40Rows:   dotQ4_0VNNIrows,
 	q4kx4Rows: dotQ4KVNNIx4brows, q5kx4Rows: dotQ5KVNNIx4rows, q6kx4Rows: dotQ6KVNNIx4rows,
 	q4kx4RowsEach: dotQ4KVNNIx4rows,
+	q4kx8RowsEach: dotQ4KVNNIx8rows,
 	q40x4Rows:     dotQ4_0VNNIx4rows,
 	q4kTailRows:   [4]kasm4Rows{2: dotQ4KVNNIx2rows, 3: dotQ4KVNNIx3rows},
 	q5kTailRows:   [4]kasm4Rows{2: dotQ5KVNNIx2rows, 3: dotQ5KVNNIx3rows},
@@ -547,6 +549,7 @@ func install(s asmSet) {
 	dotQ5Kx4Rows = k4r(176, s.q5kx4Rows)
 	dotQ6Kx4Rows = k4r(210, s.q6kx4Rows)
 	dotQ4Kx4RowsEach = k4r(144, s.q4kx4RowsEach)
+	dotQ4Kx8RowsEach = kjr(144, 8, s.q4kx8RowsEach)
 	for J := 2; J <= 3; J++ {
 		dotQ4KTailRows[J] = kjr(144, J, s.q4kTailRows[J])
 		dotQ5KTailRows[J] = kjr(176, J, s.q5kTailRows[J])

@@ -178,6 +178,9 @@ func dotQ5KVNNIx3rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int,
 func dotQ6KVNNIx3rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
 
 //go:noescape
+func dotQ4KVNNIx8rows(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)
+
+//go:noescape
 func dotQ4_0VNNIx4rows(row *byte, qs *int8, d *float32, npairs, nrows int, out *float32, ostride int)
 
 //go:noescape

@@ -36,7 +36,7 @@ func useGo() {
 	dotQ4Kx4, dotQ5Kx4, dotQ6Kx4, dotQ8_0x4, dotQ4_0x4 = nil, nil, nil, nil, nil
 	dotQ4KRows, dotQ5KRows, dotQ6KRows, dotQ4_0Rows = nil, nil, nil, nil
 	dotQ4Kx4Rows, dotQ5Kx4Rows, dotQ6Kx4Rows, dotQ4_0x4Rows = nil, nil, nil, nil
-	dotQ4Kx4Each, dotQ4Kx4RowsEach = nil, nil
+	dotQ4Kx4Each, dotQ4Kx4RowsEach, dotQ4Kx8RowsEach = nil, nil, nil
 	dotQ4KTailRows, dotQ5KTailRows, dotQ6KTailRows = [4]qkernel4Rows{}, [4]qkernel4Rows{}, [4]qkernel4Rows{}
 	dotQ8_0Pairs = nil
 }

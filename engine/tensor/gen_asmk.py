@@ -117,11 +117,15 @@ def epilogue(name, J, bb, kind, rows=False):
         e("\tMOVQ ostride+56(FP), AX")
         e("\tSHLQ $2, AX")
         e("\tLEAQ (R12)(AX*2), BX")
+        if J > 4:
+            e("\tLEAQ (R12)(AX*4), DX")
+            e("\tLEAQ (DX)(AX*2), CX")
     for j in range(J):
         for l in finish(kind, j, "X8"):
             e("\t" + l)
         if rows and J > 1:
-            e("\t" + ["VMOVSS X0, (R12)", "VMOVSS X1, (R12)(AX*1)", "VMOVSS X2, (BX)", "VMOVSS X3, (BX)(AX*1)"][j])
+            e("\t" + ["VMOVSS X0, (R12)", "VMOVSS X1, (R12)(AX*1)", "VMOVSS X2, (BX)", "VMOVSS X3, (BX)(AX*1)",
+                       "VMOVSS X4, (DX)", "VMOVSS X5, (DX)(AX*1)", "VMOVSS X6, (CX)", "VMOVSS X7, (CX)(AX*1)"][j])
             if j == J - 1:
                 for l in ["ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
                     e("\t" + l)
@@ -149,6 +153,10 @@ def k4scales():
 def kernel_q45(name, J, five, rows=False):
     bb = 176 if five else 144
     qsoff = 48 if five else 16
+    # integer accumulators: Z4.. for up to four activations; eight (Q4_K
+    # only) take Z16..Z23, which only Q5_K's extra bits use otherwise
+    assert J <= 4 or not five
+    ia = 4 if J <= 4 else 16
     prologue(name, J, rows, five)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
     e("\tVPBROADCASTD words01<>(SB), Z30")
@@ -165,7 +173,7 @@ def kernel_q45(name, J, five, rows=False):
         # X24 = [d, dmin]
         for l in ["MOVL (SI), AX", "VMOVD AX, X24", "VCVTPH2PS X24, X24"]: e("\t" + l)
     for j in range(J):
-        e(f"\tVPXORD Z{4+j}, Z{4+j}, Z{4+j}")
+        e(f"\tVPXORD Z{ia+j}, Z{ia+j}, Z{ia+j}")
     if five:
         e("\tVMOVDQU64 16(SI), Y17")
     for c in range(4):
@@ -182,7 +190,7 @@ def kernel_q45(name, J, five, rows=False):
             e("\tVPORD Z18, Z12, Z12")
         for j in range(J):
             e(f"\tVPMADDUBSW {256*j+64*c}(DI), Z12, Z14")
-            e(f"\tVPDPWSSD Z{8+c}, Z14, Z{4+j}")
+            e(f"\tVPDPWSSD Z{8+c}, Z14, Z{ia+j}")
     for j in range(J):
         # Y13: the eight 32-wide sub-blocks' mins times their partial sums
         e(f"\tVMOVDQU {32*j}(R9), Y13")
@@ -194,12 +202,12 @@ def kernel_q45(name, J, five, rows=False):
                       "VPHADDD X13, X13, X13", "VCVTDQ2PS X13, X13", f"VBROADCASTSS {4*j}(R8), Z14",
                       "VMULPS Z14, Z25, Z12", f"VFNMADD231SS X13, X12, {SUMS[j]}",
                       # scaled sums: ggml's eight lanes (ours are 16: fold the upper half)
-                      f"VEXTRACTI64X4 $1, Z{4+j}, Y12", f"VPADDD Y12, Y{4+j}, Y{4+j}",
-                      f"VCVTDQ2PS Y{4+j}, Y{4+j}", "VMULPS Z14, Z24, Z12", f"VFMADD231PS Y{4+j}, Y12, Y{j}"]:
+                      f"VEXTRACTI64X4 $1, Z{ia+j}, Y12", f"VPADDD Y12, Y{ia+j}, Y{ia+j}",
+                      f"VCVTDQ2PS Y{ia+j}, Y{ia+j}", "VMULPS Z14, Z24, Z12", f"VFMADD231PS Y{ia+j}, Y12, Y{j}"]:
                 e("\t" + l)
         else:
             # whole-block totals [sums, mins] into X{j} = [acc, accMin]
-            for l in [f"VEXTRACTI64X4 $1, Z{4+j}, Y14", f"VPADDD Y14, Y{4+j}, Y14", "VPHADDD Y13, Y14, Y14",
+            for l in [f"VEXTRACTI64X4 $1, Z{ia+j}, Y14", f"VPADDD Y14, Y{ia+j}, Y14", "VPHADDD Y13, Y14, Y14",
                       "VEXTRACTI128 $1, Y14, X12", "VPADDD X12, X14, X14", "VPHADDD X14, X14, X14",
                       "VCVTDQ2PS X14, X14", f"VBROADCASTSS {4*j}(R8), X12", "VMULPS X12, X24, X12",
                       f"VFMADD231PS X14, X12, X{j}"]:
@@ -351,6 +359,8 @@ else:
     kernel_q6("dotQ6KVNNIx4rows", J, rows=True)
     # two or three activations, the tail of a batch after its groups of
     # four (each in the single-row order, as the x4 kernels above)
+    # eight activations (Q4_K's expert products: a block decoded once for 8)
+    kernel_q45("dotQ4KVNNIx8rows", 8, False, rows=True)
     for T in (2, 3):
         kernel_q45(f"dotQ4KVNNIx{T}rows", T, False, rows=True)
         kernel_q45(f"dotQ5KVNNIx{T}rows", T, True, rows=True)

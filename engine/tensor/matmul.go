@@ -112,6 +112,7 @@ var (
 	// ones above sum in the batch order (dotQ4KBatchGo). See MatMulEach.
 	dotQ4Kx4Each     qkernel4
 	dotQ4Kx4RowsEach qkernel4Rows
+	dotQ4Kx8RowsEach qkernel4Rows // eight activations (act.pack), same order
 
 	// K-quant kernels over the 2 or 3 activations left after a batch's
 	// groups of four (index 2, 3; packed by act.packTail), in the
@@ -455,13 +456,15 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 		}
 		k4, kr, k4r := qkernel4For(m.Type), qkernelRowsFor(m.Type), qkernel4RowsFor(m.Type)
 		kb, batchRows := batchKernelFor(m.Type), 0
+		var k8r qkernel4Rows // eight activations at a time, where there is one
 		if each && m.Type == Q4_K {
-			k4, k4r, kb = dotQ4Kx4Each, dotQ4Kx4RowsEach, nil
+			k4, k4r, kb, k8r = dotQ4Kx4Each, dotQ4Kx4RowsEach, nil, dotQ4Kx8RowsEach
 		}
 		if kb != nil {
 			batchRows = 4 * (n / 4)
 		}
-		groups, grouped := 0, 0 // groups of activations, and how many they hold
+		// groups of eight activations, then of four, and how many they hold
+		eights, groups, grouped := 0, 0, 0
 		pairs := dotQ8_0Pairs
 		if m.Type != Q8_0 {
 			pairs = nil
@@ -473,9 +476,12 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			a.q8pack(n)
 			grouped = n
 		case k4 != nil && n >= 4 && m.Cols%packChunk(a.blk) == 0:
-			groups = n / 4
-			grouped = 4 * groups
-			a.pack4(groups)
+			if k8r != nil && k4r != nil {
+				eights = n / 8
+			}
+			groups = (n - 8*eights) / 4
+			grouped = 8*eights + 4*groups
+			a.pack(eights, groups)
 		}
 		// Two or three activations left (or in all): one pass over the
 		// weights for them, in the single-row order the lone activations
@@ -505,20 +511,26 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 				pairs(m.Data[r0*rb:r1*rb], rb, a.pg[off:off+size*nb*68], size, r1-r0, y[i*m.Rows+r0:(i+size)*m.Rows], m.Rows)
 				i += size
 			}
+			for g := 0; g < eights; g++ {
+				f := 8 * g // first activation of the group
+				k8r(m.Data[r0*rb:r1*rb], a.pqs[f*m.Cols:(f+8)*m.Cols], a.pd[f*nb:(f+8)*nb], a.pbs[f*ng:(f+8)*ng],
+					r1-r0, y[f*m.Rows+r0:(f+8)*m.Rows], m.Rows)
+			}
 			for g := 0; pairs == nil && g < groups; g++ {
+				f := 8*eights + 4*g
 				var bs []int16
 				if len(a.pbs) > 0 {
-					bs = a.pbs[4*g*ng : 4*(g+1)*ng]
+					bs = a.pbs[f*ng : (f+4)*ng]
 				}
-				qs, d := a.pqs[4*g*m.Cols:4*(g+1)*m.Cols], a.pd[4*g*nb:4*(g+1)*nb]
+				qs, d := a.pqs[f*m.Cols:(f+4)*m.Cols], a.pd[f*nb:(f+4)*nb]
 				if k4r != nil {
-					k4r(m.Data[r0*rb:r1*rb], qs, d, bs, r1-r0, y[4*g*m.Rows+r0:(4*g+4)*m.Rows], m.Rows)
+					k4r(m.Data[r0*rb:r1*rb], qs, d, bs, r1-r0, y[f*m.Rows+r0:(f+4)*m.Rows], m.Rows)
 					continue
 				}
 				for r := r0; r < r1; r++ {
 					k4(m.Data[r*rb:(r+1)*rb], qs, d, bs, out4)
 					for j, v := range out4 {
-						y[(4*g+j)*m.Rows+r] = v
+						y[(f+j)*m.Rows+r] = v
 					}
 				}
 			}

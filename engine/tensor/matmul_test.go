@@ -350,7 +350,7 @@ func TestQuantKernelsBitExact(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := Matrix{Type: typ, Rows: rows, Cols: cols, Data: data}
-			for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 9} {
+			for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 19} {
 				x := make([]float32, n*cols)
 				for i := range x {
 					x[i] = float32(r.NormFloat64() * 3)

@@ -216,8 +216,11 @@ func boundedRange(params []jinja.Value, budget *int) (jinja.Value, error) {
 	}
 	var out []jinja.Value
 	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
-		if len(out) == maxRange || *budget == 0 {
-			return jinja.Undefined(), fmt.Errorf("range: more than %d numbers", min(maxRange, rangeBudget))
+		if len(out) == maxRange {
+			return jinja.Undefined(), fmt.Errorf("range: more than %d numbers", maxRange)
+		}
+		if *budget == 0 {
+			return jinja.Undefined(), fmt.Errorf("range: more than %d numbers in all of the template's ranges", rangeBudget)
 		}
 		*budget--
 		out = append(out, jinja.NewInt(i))

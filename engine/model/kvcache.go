@@ -509,16 +509,16 @@ func (p *plane) columns(l, b, h, n int, dst []float32, stride, col int) {
 	// tensor's q8_0 dequantizer): per 32-wide block, the n rows' scales
 	// first, then each dimension's n values, written contiguously.
 	raw := p.raw[b][r*BlockSize*p.rowBytes:]
+	bs, bb := tensor.Q8_0.BlockSize(), tensor.Q8_0.BlockBytes() // 32 int8s after an f16 scale
 	var scales [BlockSize]float32
-	for j := 0; j < p.headDim/32; j++ {
+	for j := 0; j < p.headDim/bs; j++ {
 		for i := 0; i < n; i++ {
-			blk := raw[i*p.rowBytes+j*34:]
-			scales[i] = tensor.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
+			scales[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(raw[i*p.rowBytes+j*bb:]))
 		}
-		for k := 0; k < 32; k++ {
-			out := dst[(32*j+k)*stride+col : (32*j+k)*stride+col+n]
+		for k := 0; k < bs; k++ {
+			out := dst[(bs*j+k)*stride+col : (bs*j+k)*stride+col+n]
 			for i := range out {
-				out[i] = scales[i] * float32(int8(raw[i*p.rowBytes+j*34+2+k]))
+				out[i] = scales[i] * float32(int8(raw[i*p.rowBytes+j*bb+2+k]))
 			}
 		}
 	}

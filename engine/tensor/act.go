@@ -24,12 +24,6 @@ type act struct {
 	pd  []float32
 	pbs []int16
 
-	// The 2 or 3 activations after the groups, packed the same way (see
-	// packTail).
-	tqs []int8
-	td  []float32
-	tbs []int16
-
 	bs16 []int16 // scratch: 16-wide sums before pairing for 32-wide blocks
 
 	fr []float32 // F16 products: the activations rounded to F16
@@ -176,13 +170,14 @@ func packChunk(blk int) int {
 // packChunk): for group g and chunk c, the four activations' int8s, then
 // their scales and (K-quants) 16-wide partial sums are adjacent, so a 4-way
 // kernel walks one pointer per array. cols must be a multiple of the chunk.
-func (a *act) pack4(groups int) { a.pack(0, groups) }
+func (a *act) pack4(groups int) { a.pack(0, groups, 0) }
 
 // pack packs the first 8·eights activations in groups of eight (for the
-// 8-way kernels), then the next 4·fours in groups of four, each group laid
-// out as pack4 lays out one.
-func (a *act) pack(eights, fours int) {
-	nd, n := a.cols/a.blk, 8*eights+4*fours
+// 8-way kernels), the next 4·fours in groups of four and then a group of
+// the tail (0, 2 or 3) after them, each group laid out as pack4 lays out
+// one.
+func (a *act) pack(eights, fours, tail int) {
+	nd, n := a.cols/a.blk, 8*eights+4*fours+tail
 	a.pqs = grow(a.pqs, n*a.cols)
 	a.pd = grow(a.pd, n*nd)
 	if a.blk == QK_K {
@@ -190,26 +185,21 @@ func (a *act) pack(eights, fours int) {
 	} else {
 		a.pbs = a.pbs[:0]
 	}
-	for g := 0; g < eights+fours; g++ {
-		first, J := 8*g, 8
-		if g >= eights {
-			first, J = 8*eights+4*(g-eights), 4
+	for first := 0; first < n; {
+		J := 8
+		switch {
+		case first >= 8*eights+4*fours:
+			J = tail
+		case first >= 8*eights:
+			J = 4
 		}
 		var bs []int16
 		if a.blk == QK_K {
 			bs = a.pbs[first*a.cols/16:]
 		}
 		a.packGroup(first, J, a.pqs[first*a.cols:], a.pd[first*nd:], bs)
+		first += J
 	}
-}
-
-// packTail packs activations first..first+J-1 (J = 2 or 3, K-quants) as
-// pack4 packs a group, into tqs, td and tbs, for the tail kernels.
-func (a *act) packTail(first, J int) {
-	a.tqs = grow(a.tqs, J*a.cols)
-	a.td = grow(a.td, J*a.cols/a.blk)
-	a.tbs = grow(a.tbs, J*a.cols/16)
-	a.packGroup(first, J, a.tqs, a.td, a.tbs)
 }
 
 // packGroup interleaves activations first..first+J-1 chunk by chunk into

@@ -115,7 +115,7 @@ var (
 	dotQ4Kx8RowsEach qkernel4Rows // eight activations (act.pack), same order
 
 	// K-quant kernels over the 2 or 3 activations left after a batch's
-	// groups of four (index 2, 3; packed by act.packTail), in the
+	// groups of four (index 2, 3; packed by act.pack), in the
 	// single-row order.
 	dotQ4KTailRows, dotQ5KTailRows, dotQ6KTailRows [4]qkernel4Rows
 
@@ -481,16 +481,19 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			}
 			groups = (n - 8*eights) / 4
 			grouped = 8*eights + 4*groups
-			a.pack(eights, groups)
 		}
 		// Two or three activations left (or in all): one pass over the
 		// weights for them, in the single-row order the lone activations
 		// beyond the groups take anyway.
 		var tail qkernel4Rows
+		tailN := 0
 		if r := n - grouped; pairs == nil && (r == 2 || r == 3) && a.blk == QK_K && m.Cols%QK_K == 0 {
 			if tail = tailKernelFor(m.Type, r); tail != nil {
-				a.packTail(grouped, r)
+				tailN = r
 			}
+		}
+		if eights+groups+tailN > 0 {
+			a.pack(eights, groups, tailN)
 		}
 		if groups == 0 {
 			// Single activations gain nothing from small tiles; fewer,
@@ -536,7 +539,8 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			}
 			start := grouped
 			if tail != nil {
-				tail(m.Data[r0*rb:r1*rb], a.tqs, a.td, a.tbs, r1-r0, y[grouped*m.Rows+r0:n*m.Rows], m.Rows)
+				tail(m.Data[r0*rb:r1*rb], a.pqs[grouped*m.Cols:n*m.Cols], a.pd[grouped*nb:n*nb], a.pbs[grouped*ng:n*ng],
+					r1-r0, y[grouped*m.Rows+r0:n*m.Rows], m.Rows)
 				start = n
 			}
 			for i := start; i < n; i++ {

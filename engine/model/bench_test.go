@@ -111,3 +111,44 @@ func BenchmarkDecodeAt2048(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeBatch is one continuous-batching decode step: seqs
+// sequences with 64 positions cached each decode one token together, as
+// `engine serve --parallel seqs` does under load, on 1 and 2 threads.
+// MAOPAO_BENCH_MODEL=/path/to/Q4_K_M.gguf measures the serving goal's file.
+func BenchmarkDecodeBatch(b *testing.B) {
+	m := benchModel(b)
+	for _, seqs := range []int{8, 32} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("seqs=%d/threads=%d", seqs, threads), func(b *testing.B) {
+				m.Threads = threads
+				defer func() { m.Threads = 1 }()
+				kv, err := NewKVCacheOf(m, seqs*128, 1024, CacheF16, CacheF16)
+				if err != nil {
+					b.Fatal(err)
+				}
+				const prompt = 64
+				for s := 0; s < seqs; s++ {
+					toks := benchTokens(prompt+s, m.Config.Vocab)[s:]
+					if _, err := m.Forward(context.Background(), SeqBatch(s, 0, toks), kv); err != nil {
+						b.Fatal(err)
+					}
+				}
+				step := Batch{Tokens: make([]int, seqs), Pos: make([]int, seqs), Seq: make([]int, seqs), Logits: make([]bool, seqs)}
+				for s := range step.Tokens {
+					step.Tokens[s] = (s*131 + 7) % m.Config.Vocab
+					step.Pos[s] = prompt
+					step.Seq[s] = s
+					step.Logits[s] = true
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := m.Forward(context.Background(), step, kv); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(seqs*b.N)/b.Elapsed().Seconds(), "tokens/s")
+			})
+		}
+	}
+}

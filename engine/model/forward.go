@@ -128,7 +128,9 @@ type scratch struct {
 	routes                    [][]route
 	idx                       []int
 	attn                      []attnBufs // per attention worker
-	ff                        []ffBufs   // per expert worker (small batches)
+	active                    []int      // experts chosen by some token of the batch
+	prods                     []tensor.Product
+	ff                        []ffBufs // per expert worker (expertsParallel)
 	ys                        [][]float32
 	slots                     []float32 // n × ExpertsUsed × Hidden: weighted expert outputs (see expertOut)
 }
@@ -144,9 +146,6 @@ type attnBufs struct {
 	k, vt, q, sc, o, kq []float32
 	k8                  []byte // q8_0 keys side by side (KVCache.keyProducts)
 }
-
-// ffBufs are one expert worker's scratch.
-type ffBufs struct{ in, g, u []float32 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -510,36 +509,10 @@ func (m *Model) moe(l, n int, s *scratch) {
 	if K > 2 {
 		s.slots = grow(s.slots, n*K*H)
 	}
-	active := 0
-	for _, rs := range byExpert {
-		if len(rs) > 0 {
-			active++
-		}
-	}
-	// Whole experts per thread when each has only a few tokens: a decode
-	// step, or a batch spread over many experts (32 tokens over 128
-	// experts top-8 give each about two), where splitting every small
-	// product between threads costs more in hand-offs than it gains.
-	if threads := m.threadsFor(n * c.ExpertFF); threads > 1 && (n < 4 || n*K < fewTokensPerExpert*active) {
+	if threads := m.threadsFor(n * c.ExpertFF); threads > 1 && n == 1 && !m.Exact {
 		m.expertsParallel(L, byExpert, threads, s)
 	} else {
-		for e, rs := range byExpert {
-			if len(rs) == 0 {
-				continue
-			}
-			ne := len(rs)
-			s.in = grow(s.in, ne*H)
-			s.y = grow(s.y, ne*H)
-			in, y := s.in, s.y
-			for r, rt := range rs {
-				copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
-			}
-			m.swiglu(L.GateExp[e], L.UpExp[e], L.DownExp[e], in, ne, y, s, true)
-			m.trace("ffn_moe_down", l, y[:ne*H])
-			for r, rt := range rs {
-				m.expertOut(s, rt, y[r*H:(r+1)*H])
-			}
-		}
+		m.experts(l, L, byExpert, s)
 	}
 	m.sumSlots(s, n)
 	if c.SharedFF > 0 {
@@ -593,15 +566,15 @@ func keyDots(t CacheType, n int) func(x, rows []float32, stride int, out []float
 	return tensor.DotF32x64Rows
 }
 
-// fewTokensPerExpert is the average tokens per active expert below which
-// moe runs whole experts on separate threads (expertsParallel).
-const fewTokensPerExpert = 8
-
-// expertsParallel runs whole experts on separate threads, for a few tokens
-// (decode): one hand-off per layer instead of one per projection. On the
-// 2-core target the per-matmul hand-offs of a decode step cost more than
-// the second thread gave. Outputs are summed afterwards (expertOut), as
-// on one thread, so the result does not depend on the thread count.
+// expertsParallel runs whole experts on separate threads, for one token
+// (a single conversation's decode step), where every chosen expert has
+// the same work: one hand-off per layer instead of experts' two, which
+// made such a step 4% slower (Qwen3-30B-A3B shapes, Q4_K_M, 2 threads).
+// With more tokens the experts' loads differ and whole experts per thread
+// left one thread idle while the other finished the last (8 chats of the
+// bench model: 610–690 against experts' 740–880 tokens/s). Outputs are
+// summed afterwards (expertOut), as on one thread, so the result does not
+// depend on the thread count.
 func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *scratch) {
 	H := m.Config.Hidden
 	xb := s.xb
@@ -635,6 +608,87 @@ func (m *Model) expertsParallel(L *Layer, byExpert [][]route, threads int, s *sc
 			m.expertOut(s, rt, s.ys[k][r*H:(r+1)*H])
 		}
 	}
+}
+
+// ffBufs are one expert worker's scratch (expertsParallel).
+type ffBufs struct{ in, g, u []float32 }
+
+// experts runs every chosen expert's SwiGLU over the tokens routed to it
+// and adds the weighted outputs to their tokens' sums (expertOut): the
+// gate and up products of all the layer's experts as one parallel job,
+// then their down products as another, each cut in row tiles the threads
+// take as they come free (tensor.MatMulsOf). Two hand-offs a layer
+// whatever the batch: a job per product cost a hand-off each (three per
+// expert, 384 a layer for 128 experts), and whole experts per thread left
+// one thread idle while the other finished the last expert of a decode
+// step. Results do not depend on the thread count.
+func (m *Model) experts(l int, L *Layer, byExpert [][]route, s *scratch) {
+	H := m.Config.Hidden
+	xb := s.xb
+	active, total := s.active[:0], 0
+	for e, rs := range byExpert {
+		if len(rs) > 0 {
+			active = append(active, e)
+			total += len(rs)
+		}
+	}
+	s.active = active
+	ff := L.GateExp[active[0]].Rows
+	s.in, s.y = grow(s.in, total*H), grow(s.y, total*H)
+	s.g, s.u = grow(s.g, total*ff), grow(s.u, total*ff)
+	ps, macs := s.prods[:0], 0
+	off := 0
+	for _, e := range active {
+		rs := byExpert[e]
+		ne := len(rs)
+		in := s.in[off*H : (off+ne)*H]
+		for r, rt := range rs {
+			copy(in[r*H:(r+1)*H], xb[rt.tok*H:(rt.tok+1)*H])
+		}
+		g, u := s.g[off*ff:(off+ne)*ff], s.u[off*ff:(off+ne)*ff]
+		ps = append(ps, tensor.Product{M: L.GateExp[e], X: in, N: ne, Y: g, Each: true},
+			tensor.Product{M: L.UpExp[e], X: in, N: ne, Y: u, Each: true})
+		macs += 2 * ne * ff * H
+		off += ne
+	}
+	m.matMuls(ps, macs)
+	ps = ps[:0]
+	off = 0
+	for _, e := range active {
+		ne := len(byExpert[e])
+		g, u := s.g[off*ff:(off+ne)*ff], s.u[off*ff:(off+ne)*ff]
+		tensor.SwiGLU(g, u)
+		ps = append(ps, tensor.Product{M: L.DownExp[e], X: g, N: ne, Y: s.y[off*H : (off+ne)*H], Each: true})
+		off += ne
+	}
+	m.matMuls(ps, macs/2)
+	s.prods = ps
+	off = 0
+	for _, e := range active {
+		rs := byExpert[e]
+		y := s.y[off*H : (off+len(rs))*H]
+		m.trace("ffn_moe_down", l, y)
+		for r, rt := range rs {
+			m.expertOut(s, rt, y[r*H:(r+1)*H])
+		}
+		off += len(rs)
+	}
+}
+
+// matMuls runs products (macs multiply-adds in all) as one job on as many
+// threads as it is worth (see matMul).
+func (m *Model) matMuls(ps []tensor.Product, macs int) {
+	if m.Exact {
+		for _, p := range ps {
+			tensor.MatMulRef(p.M, p.X, p.N, p.Y)
+		}
+		return
+	}
+	threads := m.threadsFor(macs / max(ps[0].M.Cols, 1))
+	if threads > 1 && macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
+		threads = 1
+	}
+	tensor.MatMulsOf(ps, threads)
 }
 
 // expertOut adds expert output y, weighted, to its token's sum in s.tmp,

@@ -388,24 +388,43 @@ func matMul(m Matrix, x []float32, n int, y []float32, threads int, each bool) {
 	})
 }
 
-// Product is one matrix product for MatMuls: Y = X·Mᵀ.
+// Product is one matrix product for MatMuls and MatMulsOf: Y = X·Mᵀ.
 type Product struct {
 	M Matrix
 	Y []float32
+	// X holds the product's N activation rows (MatMulsOf; MatMuls sets
+	// them). Each sums as MatMulEach does.
+	X    []float32
+	N    int
+	Each bool
 }
 
 // MatMuls computes several products of the same n activation rows x as one
 // parallel job, each exactly as MatMul would: a decode step's query, key
-// and value projections are too small to be worth a hand-off each.
+// and value projections are too small to be worth a hand-off each. It
+// sets the products' X and N.
 func MatMuls(ps []Product, x []float32, n int, threads int) {
+	for i := range ps {
+		ps[i].X, ps[i].N, ps[i].Each = x, n, false
+	}
+	MatMulsOf(ps, threads)
+}
+
+// MatMulsOf computes products with activations of their own as one
+// parallel job, each exactly as MatMul (or MatMulEach) would, its rows cut
+// in tiles that the threads take as they come free. A layer's experts,
+// each with its own few tokens, are one such job: whole experts per
+// thread leave one thread idle while another finishes the last expert,
+// and a job per product costs a hand-off each.
+func MatMulsOf(ps []Product, threads int) {
 	plans := make([]matPlan, 0, len(ps))
 	total := 0
 	for _, pr := range ps {
-		mustShape(pr.M, x, n, pr.Y)
-		if n == 0 || pr.M.Rows == 0 {
+		mustShape(pr.M, pr.X, pr.N, pr.Y)
+		if pr.N == 0 || pr.M.Rows == 0 {
 			continue
 		}
-		p := planMatMul(pr.M, x, n, pr.Y, threads, false)
+		p := planMatMul(pr.M, pr.X, pr.N, pr.Y, threads, pr.Each)
 		defer p.a.release()
 		p.first = total
 		total += p.tiles

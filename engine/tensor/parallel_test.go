@@ -78,3 +78,42 @@ func TestMatMulsSameAsMatMul(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulsOfSameAsMatMul checks products with activations of their own
+// (a layer's experts: different token counts, MatMulEach's order) against
+// separate MatMul/MatMulEach calls, bit for bit.
+func TestMatMulsOfSameAsMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const cols = 512
+	ms := []Matrix{randMatrix(t, r, Q4_K, 64, cols), randMatrix(t, r, Q6_K, 48, cols),
+		randMatrix(t, r, Q5_K, 33, cols), randMatrix(t, r, Q8_0, 40, cols), randMatrix(t, r, F16, 24, cols)}
+	ns := []int{1, 2, 3, 8, 13}
+	for _, threads := range []int{1, 2, 3} {
+		for _, each := range []bool{false, true} {
+			var ps []Product
+			for i, m := range ms {
+				for k, n := range ns {
+					if (i+k)%2 == 0 {
+						continue // not every expert gets every count
+					}
+					ps = append(ps, Product{M: m, X: randVec(r, n*cols), N: n, Y: make([]float32, n*m.Rows), Each: each})
+				}
+			}
+			MatMulsOf(ps, threads)
+			for i, p := range ps {
+				want := make([]float32, p.N*p.M.Rows)
+				if each {
+					MatMulEach(p.M, p.X, p.N, want, 1)
+				} else {
+					MatMul(p.M, p.X, p.N, want, 1)
+				}
+				for j := range want {
+					if math.Float32bits(p.Y[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("threads %d each %v product %d (%v, n %d) [%d]: %v, alone %v",
+							threads, each, i, p.M.Type, p.N, j, p.Y[j], want[j])
+					}
+				}
+			}
+		}
+	}
+}

@@ -170,13 +170,14 @@ func packChunk(blk int) int {
 // packChunk): for group g and chunk c, the four activations' int8s, then
 // their scales and (K-quants) 16-wide partial sums are adjacent, so a 4-way
 // kernel walks one pointer per array. cols must be a multiple of the chunk.
-func (a *act) pack4(groups int) { a.pack(0, groups, 0) }
+func (a *act) pack4(groups int) { a.pack(0, groups, 0, false) }
 
 // pack packs the first 8·eights activations in groups of eight (for the
 // 8-way kernels), the next 4·fours in groups of four and then a group of
 // the tail (0, 2 or 3) after them, each group laid out as pack4 lays out
-// one.
-func (a *act) pack(eights, fours, tail int) {
+// one. permFours permutes each 256-wide block of the groups of four as
+// the AVX-512 Q4_K batch kernel reads them (see q4kBatchPerm).
+func (a *act) pack(eights, fours, tail int, permFours bool) {
 	nd, n := a.cols/a.blk, 8*eights+4*fours+tail
 	a.pqs = grow(a.pqs, n*a.cols)
 	a.pd = grow(a.pd, n*nd)
@@ -197,21 +198,36 @@ func (a *act) pack(eights, fours, tail int) {
 		if a.blk == QK_K {
 			bs = a.pbs[first*a.cols/16:]
 		}
-		a.packGroup(first, J, a.pqs[first*a.cols:], a.pd[first*nd:], bs)
+		perm := permFours && J == 4 && first < 8*eights+4*fours && a.blk == QK_K
+		a.packGroup(first, J, a.pqs[first*a.cols:], a.pd[first*nd:], bs, perm)
 		first += J
 	}
 }
 
 // packGroup interleaves activations first..first+J-1 chunk by chunk into
 // qs, d and (K-quants) bs.
-func (a *act) packGroup(first, J int, qs []int8, d []float32, bs []int16) {
+//
+// perm (256-wide blocks only) stores each block's 16-byte pieces in the
+// order 0, 4, 8, 12, 1, 5, 9, 13, ...: 64-byte vector k then holds, in its
+// 128-bit lane g, the int8s 64g+16k .. 64g+16k+15, so that a kernel's
+// lane g sums only the block's 64-weight chunk g.
+func (a *act) packGroup(first, J int, qs []int8, d []float32, bs []int16, perm bool) {
 	G := packChunk(a.blk)
 	nc, nd, dpc := a.cols/G, a.cols/a.blk, G/a.blk
 	for j := 0; j < J; j++ {
 		i := first + j
 		for c := 0; c < nc; c++ {
 			dst := (J*c + j) * G
-			copy(qs[dst:dst+G], a.qs[i*a.cols+c*G:])
+			src := a.qs[i*a.cols+c*G:]
+			if perm {
+				for k := 0; k < 4; k++ {
+					for g := 0; g < 4; g++ {
+						copy(qs[dst+64*k+16*g:dst+64*k+16*g+16], src[64*g+16*k:])
+					}
+				}
+			} else {
+				copy(qs[dst:dst+G], src)
+			}
 			dd := (J*c + j) * dpc
 			copy(d[dd:dd+dpc], a.d[i*nd+c*dpc:])
 			if a.blk == QK_K {

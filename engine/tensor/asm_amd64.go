@@ -102,6 +102,7 @@ type asmSet struct {
 	q4k, q5k, q6k       kasm
 	q4kx4, q5kx4, q6kx4 kasm4 // Q4_K in the batch order, see MatMul
 	q4kx4Each           kasm4
+	q4kx4Perm           bool // q4kx4 and q4kx4Rows read permuted activations (q4kBatchPerm)
 	q8, q40             q32asm
 	q8x4, q40x4         q32asm4
 
@@ -159,7 +160,7 @@ var avx512Set = asmSet{
 		dotBF16x4rows64AVX512((*uint16)(w), x, stride, n, nrows, out, ostride)
 	},
 	q4k: dotQ4KVNNI, q5k: dotQ5KVNNI, q6k: dotQ6KVNNI,
-	q4kx4: dotQ4KVNNIx4b, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4, q4kx4Each: dotQ4KVNNIx4,
+	q4kx4: dotQ4KVNNIx4b, q5kx4: dotQ5KVNNIx4, q6kx4: dotQ6KVNNIx4, q4kx4Each: dotQ4KVNNIx4, q4kx4Perm: true,
 	q8: dotQ8_0VNNI, q40: dotQ4_0VNNI, q40x4: dotQ4_0VNNIx4,
 	q4kRows: dotQ4KVNNIrows, q5kRows: dotQ5KVNNIrows, q6kRows: dotQ6KVNNIrows,
 	q40Rows:   dotQ4_0VNNIrows,
@@ -435,6 +436,7 @@ func install(s asmSet) {
 		}
 	}
 	dotQ4Kx4 = k4(144, s.q4kx4)
+	q4kBatchPerm = s.q4kx4Perm
 	dotQ5Kx4 = k4(176, s.q5kx4)
 	dotQ6Kx4 = k4(210, s.q6kx4)
 	dotQ4Kx4Each = k4(144, s.q4kx4Each)

@@ -116,6 +116,7 @@ func fourWayCases() []struct {
 	k4r  qkernel4Rows
 	goK  qkernel
 	name string
+	perm bool // activations packed as the kernel reads them (q4kBatchPerm)
 } {
 	type c = struct {
 		typ  Type
@@ -123,14 +124,15 @@ func fourWayCases() []struct {
 		k4r  qkernel4Rows
 		goK  qkernel
 		name string
+		perm bool
 	}
 	return []c{
-		{Q4_K, dotQ4Kx4, dotQ4Kx4Rows, dotQ4KBatchGo, "Q4_K"},
-		{Q4_K, dotQ4Kx4Each, dotQ4Kx4RowsEach, dotQ4KGo, "Q4_K each"},
-		{Q5_K, dotQ5Kx4, dotQ5Kx4Rows, dotQ5KGo, "Q5_K"},
-		{Q6_K, dotQ6Kx4, dotQ6Kx4Rows, dotQ6KGo, "Q6_K"},
-		{Q8_0, dotQ8_0x4, nil, dotQ8_0Go, "Q8_0"},
-		{Q4_0, dotQ4_0x4, dotQ4_0x4Rows, dotQ4_0Go, "Q4_0"},
+		{Q4_K, dotQ4Kx4, dotQ4Kx4Rows, dotQ4KBatchGo, "Q4_K", q4kBatchPerm},
+		{Q4_K, dotQ4Kx4Each, dotQ4Kx4RowsEach, dotQ4KGo, "Q4_K each", false},
+		{Q5_K, dotQ5Kx4, dotQ5Kx4Rows, dotQ5KGo, "Q5_K", false},
+		{Q6_K, dotQ6Kx4, dotQ6Kx4Rows, dotQ6KGo, "Q6_K", false},
+		{Q8_0, dotQ8_0x4, nil, dotQ8_0Go, "Q8_0", false},
+		{Q4_0, dotQ4_0x4, dotQ4_0x4Rows, dotQ4_0Go, "Q4_0", false},
 	}
 }
 
@@ -147,7 +149,7 @@ func testAsmFourWay(t *testing.T) {
 			row := randRow(r, typ, nblk)
 			x := randVec(r, 9*cols)
 			a := prepareAct(typ, x, 9, cols)
-			a.pack4(2)
+			a.pack(0, 2, 0, kc.perm)
 			ng := len(a.bsums) / 9
 			for g := 0; g < 2; g++ {
 				var out [4]float32
@@ -276,7 +278,7 @@ func testAsmFourWayRows(t *testing.T) {
 				rb := len(rows) / nrows
 				x := randVec(r, 4*cols)
 				a := prepareAct(typ, x, 4, cols)
-				a.pack4(1)
+				a.pack(0, 1, 0, kc.perm)
 				const ostride = 19
 				out := make([]float32, 3*ostride+nrows)
 				k4r(rows, a.pqs, a.pd, a.pbs, nrows, out, ostride)

@@ -39,4 +39,5 @@ func useGo() {
 	dotQ4Kx4Each, dotQ4Kx4RowsEach, dotQ4Kx8RowsEach = nil, nil, nil
 	dotQ4KTailRows, dotQ5KTailRows, dotQ6KTailRows = [4]qkernel4Rows{}, [4]qkernel4Rows{}, [4]qkernel4Rows{}
 	dotQ8_0Pairs = nil
+	q4kBatchPerm = false
 }

@@ -219,32 +219,52 @@ def kernel_q4_batch(name, rows=False):
     # (dotQ4KBatchGo): per 64 weights, each activation's integer total goes
     # into a float chain. Lanes of X0/X1/X2/X3 are the four activations:
     # X0 the sums chain, X1 the mins chain, X2 d·dₐ, X3 dmin·dₐ.
+    #
+    # The activations come permuted within each block (act.pack with
+    # q4kBatchPerm): vector k of activation j holds, in 128-bit lane g, its
+    # int8s 64g+16k .. 64g+16k+15, and weight vector Wk the same weights of
+    # the block's 64-weight chunk g. Each accumulator's lane g then sums
+    # chunk g only, and one 4×4 transpose within lanes turns the four
+    # accumulators into the sixteen (chunk, activation) totals: no
+    # horizontal reduction per chunk and activation.
     J = 4
     prologue(name, J, rows)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
     e("\tVPBROADCASTD words01<>(SB), Z30")
-    for c in range(4):
-        e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
+    e("\tVMOVDQU64 widxB<>+0(SB), Z29")
+    e("\tVMOVDQU64 widxB<>+64(SB), Z28")
     loop_label(name, rows, J, 144)
-    k4scales()
+    for l in KSCALES: e("\t" + l)
+    # Z8: lane g's words = scale of sub-block 2g, Z9: of 2g+1; Y15: mins
+    for l in ["VMOVQ AX, X15", "VPMOVZXBW X15, X15", "VPERMW Z15, Z29, Z8", "VPERMW Z15, Z28, Z9",
+              "VMOVQ BX, X15", "VPMOVZXBD X15, Y15"]:
+        e("\t" + l)
     for l in f16bcast(0, "X14", "X2") + f16bcast(2, "X14", "X3") + ["VMULPS (R8), X2, X2", "VMULPS (R8), X3, X3"]:
         e("\t" + l)
-    for c in range(4):
-        for j in range(J):
-            e(f"\tVPXORD Z{4+j}, Z{4+j}, Z{4+j}")
-        e(f"\tVMOVDQU {16+32*c}(SI), Y12")
-        e("\tVPSRLW $4, Y12, Y13")
-        e("\tVINSERTI64X4 $1, Y13, Z12, Z12")
-        e("\tVPANDD Z31, Z12, Z12")
-        for j in range(J):
-            e(f"\tVPMADDUBSW {256*j+64*c}(DI), Z12, Z14")
-            e(f"\tVPDPWSSD Z{8+c}, Z14, Z{4+j}")
-        for j in range(J):
-            e(f"\tVEXTRACTI64X4 $1, Z{4+j}, Y12")
-            e(f"\tVPADDD Y12, Y{4+j}, Y{4+j}")
-        for l in ["VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VPHADDD Y6, Y4, Y4", "VEXTRACTI128 $1, Y4, X12",
-                  "VPADDD X12, X4, X4", "VCVTDQ2PS X4, X4", "VFMADD231PS X4, X2, X0"]:
-            e("\t" + l)
+    # W0..W3 in Z20..Z23: lane g = chunk g's weights 0-15, 16-31, 32-47, 48-63
+    for l in ["VMOVDQU64 16(SI), Z12", "VMOVDQU64 80(SI), Z13",
+              "VSHUFI64X2 $0x88, Z13, Z12, Z16", "VSHUFI64X2 $0xdd, Z13, Z12, Z17",
+              "VPANDD Z31, Z16, Z20", "VPANDD Z31, Z17, Z21",
+              "VPSRLW $4, Z16, Z16", "VPSRLW $4, Z17, Z17",
+              "VPANDD Z31, Z16, Z22", "VPANDD Z31, Z17, Z23"]:
+        e("\t" + l)
+    for j in range(J):
+        for k in range(4):
+            e(f"\tVPMADDUBSW {256*j+64*k}(DI), Z{20+k}, Z14")
+            sc = "Z8" if k < 2 else "Z9"
+            if k == 0:
+                e(f"\tVPMADDWD {sc}, Z14, Z{4+j}")
+            else:
+                e(f"\tVPDPWSSD {sc}, Z14, Z{4+j}")
+    # transpose within lanes: Z18 lane g = the four activations' chunk-g totals
+    for l in ["VPUNPCKLDQ Z5, Z4, Z16", "VPUNPCKHDQ Z5, Z4, Z17", "VPADDD Z17, Z16, Z16",
+              "VPUNPCKLDQ Z7, Z6, Z17", "VPUNPCKHDQ Z7, Z6, Z18", "VPADDD Z18, Z17, Z17",
+              "VPUNPCKLQDQ Z17, Z16, Z18", "VPUNPCKHQDQ Z17, Z16, Z19", "VPADDD Z19, Z18, Z18",
+              "VCVTDQ2PS Z18, Z18", "VFMADD231PS X18, X2, X0"]:
+        e("\t" + l)
+    for g in range(1, 4):
+        e(f"\tVEXTRACTF32X4 ${g}, Z18, X19")
+        e("\tVFMADD231PS X19, X2, X0")
     # mins: lane c of activation j's 8 products pairs up into c's total
     for j in range(J):
         e(f"\tVMOVDQU {32*j}(R9), Y{4+j}")
@@ -335,6 +355,11 @@ def consts():
     for c in range(4):
         w += [2*c]*16 + [2*c+1]*16
     data("widxK4", w, 2)
+    w = []
+    for h in range(2):
+        for g in range(4):
+            w += [2*g+h]*8
+    data("widxB", w, 2)
     w = []
     for k in range(4):
         for j in range(4):

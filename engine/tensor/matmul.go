@@ -121,6 +121,10 @@ var (
 
 	// Q8_0 rows two at a time against a group of activations (act.q8pack).
 	dotQ8_0Pairs q8PairsKernel
+
+	// q4kBatchPerm: dotQ4Kx4 and dotQ4Kx4Rows read their activations
+	// permuted within each block (act.packGroup's perm).
+	q4kBatchPerm bool
 )
 
 // q8PairsKernel computes nrows Q8_0 weight rows of rowBytes each, back to
@@ -512,7 +516,7 @@ func planMatMul(m Matrix, x []float32, n int, y []float32, threads int, each boo
 			}
 		}
 		if eights+groups+tailN > 0 {
-			a.pack(eights, groups, tailN)
+			a.pack(eights, groups, tailN, m.Type == Q4_K && !each && q4kBatchPerm)
 		}
 		if groups == 0 {
 			// Single activations gain nothing from small tiles; fewer,

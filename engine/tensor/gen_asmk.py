@@ -295,6 +295,95 @@ def kernel_q4_batch(name, rows=False):
     e("")
 
 
+def reduce4(a, t):
+    # Z{a}..Z{a+3}: four int32 accumulators -> X{t}: their four totals
+    # (a 4x4 transpose within 128-bit lanes, then the lanes summed).
+    # Z12..Z14 are scratch; t is one of them.
+    z = [f"Z{a+i}" for i in range(4)]
+    for l in [f"VPUNPCKLDQ {z[1]}, {z[0]}, Z12", f"VPUNPCKHDQ {z[1]}, {z[0]}, Z13", "VPADDD Z13, Z12, Z12",
+              f"VPUNPCKLDQ {z[3]}, {z[2]}, Z13", f"VPUNPCKHDQ {z[3]}, {z[2]}, Z14", "VPADDD Z14, Z13, Z13",
+              "VPUNPCKLQDQ Z13, Z12, Z14", "VPUNPCKHQDQ Z13, Z12, Z12", "VPADDD Z12, Z14, Z14",
+              "VEXTRACTI64X4 $1, Z14, Y12", "VPADDD Y12, Y14, Y14",
+              "VEXTRACTI128 $1, Y14, X12", f"VPADDD X12, X14, X{t}"]:
+        e("\t" + l)
+
+
+def kernel_q4_each8(name):
+    # Q4_K over eight activations in the single-row order (dotQ4KGo): per
+    # super-block each activation's whole scaled sum and whole min sum go
+    # into two float chains, lanes of Y0 (sums) and Y1 (mins), with Y2 =
+    # d·dₐ and Y3 = dmin·dₐ. The eight integer totals come out of
+    # transposes (reduce4, and a VPHADDD tree for the mins) rather than a
+    # horizontal sum per activation.
+    J = 8
+    e(f"// func {name}(row *byte, qs *int8, d *float32, bs *int16, nb, nrows int, out *float32, ostride int)")
+    e(f"TEXT ·{name}(SB), NOSPLIT, $0-64")
+    for l in ["MOVQ row+0(FP), SI", "MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX"]:
+        e("\t" + l)
+    e("\tVPBROADCASTD bytes0F<>(SB), Z31")
+    e("\tVPBROADCASTD words01<>(SB), Z30")
+    for c in range(4):
+        e(f"\tVMOVDQU64 widxK4<>+{64*c}(SB), Z{29-c}")
+    e("\tMOVQ nrows+40(FP), R13")
+    e("\tMOVQ out+48(FP), R12")
+    e(f"{name}_row:")
+    for l in ["MOVQ qs+8(FP), DI", "MOVQ d+16(FP), R8", "MOVQ bs+24(FP), R9", "MOVQ nb+32(FP), CX",
+              "VXORPS Y0, Y0, Y0", "VXORPS Y1, Y1, Y1"]:
+        e("\t" + l)
+    e(f"{name}_loop:")
+    for off in range(0, 144, 64):
+        e(f"\tPREFETCHT0 {PF+off}(SI)")
+    k4scales()
+    for l in f16bcast(0, "X14", "Y2") + f16bcast(2, "X14", "Y3") + ["VMULPS (R8), Y2, Y2", "VMULPS (R8), Y3, Y3"]:
+        e("\t" + l)
+    for c in range(4):
+        e(f"\tVMOVDQU {16+32*c}(SI), Y12")
+        e("\tVPSRLW $4, Y12, Y13")
+        e("\tVINSERTI64X4 $1, Y13, Z12, Z12")
+        e("\tVPANDD Z31, Z12, Z12")
+        for j in range(J):
+            e(f"\tVPMADDUBSW {256*j+64*c}(DI), Z12, Z14")
+            if c == 0:
+                e(f"\tVPMADDWD Z8, Z14, Z{16+j}")
+            else:
+                e(f"\tVPDPWSSD Z{8+c}, Z14, Z{16+j}")
+    reduce4(16, 4)
+    reduce4(20, 5)
+    for l in ["VINSERTI128 $1, X5, Y4, Y4", "VCVTDQ2PS Y4, Y4", "VFMADD231PS Y4, Y2, Y0"]:
+        e("\t" + l)
+    # mins: activation j's eight sub-block sums times the mins, in Y4..Y11,
+    # then summed by a VPHADDD tree into Y4 = the eight totals
+    for j in range(J):
+        e(f"\tVMOVDQU {32*j}(R9), Y{4+j}")
+        e(f"\tVPMADDWD Y30, Y{4+j}, Y{4+j}")
+        e(f"\tVPMULLD Y15, Y{4+j}, Y{4+j}")
+    for l in ["VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VPHADDD Y9, Y8, Y8", "VPHADDD Y11, Y10, Y10",
+              "VPHADDD Y6, Y4, Y4", "VPHADDD Y10, Y8, Y8",
+              "VPERM2I128 $0x20, Y8, Y4, Y5", "VPERM2I128 $0x31, Y8, Y4, Y6", "VPADDD Y6, Y5, Y4",
+              "VCVTDQ2PS Y4, Y4", "VFMADD231PS Y4, Y3, Y1"]:
+        e("\t" + l)
+    e("\tADDQ $144, SI")
+    e(f"\tADDQ ${256*J}, DI")
+    e(f"\tADDQ ${4*J}, R8")
+    e(f"\tADDQ ${32*J}, R9")
+    e("\tDECQ CX")
+    e(f"\tJNZ {name}_loop")
+    e("\tVSUBPS Y1, Y0, Y0")
+    e("\tVEXTRACTF128 $1, Y0, X1")
+    # activation j's sum goes to out[j*ostride]
+    for l in ["MOVQ ostride+56(FP), AX", "SHLQ $2, AX", "LEAQ (R12)(AX*2), BX", "LEAQ (R12)(AX*4), DX",
+              "LEAQ (DX)(AX*2), CX",
+              "VMOVSS X0, (R12)", "VEXTRACTPS $1, X0, (R12)(AX*1)", "VEXTRACTPS $2, X0, (BX)",
+              "VEXTRACTPS $3, X0, (BX)(AX*1)",
+              "VMOVSS X1, (DX)", "VEXTRACTPS $1, X1, (DX)(AX*1)", "VEXTRACTPS $2, X1, (CX)",
+              "VEXTRACTPS $3, X1, (CX)(AX*1)",
+              "ADDQ $4, R12", "DECQ R13", f"JNZ {name}_row"]:
+        e("\t" + l)
+    e("\tVZEROUPPER")
+    e("\tRET")
+    e("")
+
+
 def kernel_q6(name, J, rows=False):
     prologue(name, J, rows)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
@@ -385,7 +474,7 @@ else:
     # two or three activations, the tail of a batch after its groups of
     # four (each in the single-row order, as the x4 kernels above)
     # eight activations (Q4_K's expert products: a block decoded once for 8)
-    kernel_q45("dotQ4KVNNIx8rows", 8, False, rows=True)
+    kernel_q4_each8("dotQ4KVNNIx8rows")
     for T in (2, 3):
         kernel_q45(f"dotQ4KVNNIx{T}rows", T, False, rows=True)
         kernel_q45(f"dotQ5KVNNIx{T}rows", T, True, rows=True)

@@ -421,19 +421,38 @@ func MatMuls(ps []Product, x []float32, n int, threads int) {
 // thread leave one thread idle while another finishes the last expert,
 // and a job per product costs a hand-off each.
 func MatMulsOf(ps []Product, threads int) {
-	plans := make([]matPlan, 0, len(ps))
-	total := 0
+	work := 0
 	for _, pr := range ps {
 		mustShape(pr.M, pr.X, pr.N, pr.Y)
-		if pr.N == 0 || pr.M.Rows == 0 {
+		work += pr.N * pr.M.Cols
+	}
+	// Planning quantizes each product's activations; for a prompt's
+	// experts (a thousand rows of 2,048) that is worth sharing out too.
+	plans := make([]matPlan, len(ps))
+	plan := func(_, i int) {
+		if pr := ps[i]; pr.N > 0 && pr.M.Rows > 0 {
+			plans[i] = planMatMul(pr.M, pr.X, pr.N, pr.Y, threads, pr.Each)
+		}
+	}
+	if threads > 1 && len(ps) > 1 && work >= parallelPlanWork {
+		ParallelFor(len(ps), threads, plan)
+	} else {
+		for i := range ps {
+			plan(0, i)
+		}
+	}
+	total := 0
+	live := plans[:0]
+	for _, p := range plans {
+		if p.run == nil {
 			continue
 		}
-		p := planMatMul(pr.M, pr.X, pr.N, pr.Y, threads, pr.Each)
 		defer p.a.release()
 		p.first = total
 		total += p.tiles
-		plans = append(plans, p)
+		live = append(live, p)
 	}
+	plans = live
 	var next atomic.Int64
 	parallel(min(threads, total), func() {
 		var w tileScratch
@@ -450,6 +469,10 @@ func MatMulsOf(ps []Product, threads int) {
 		}
 	})
 }
+
+// parallelPlanWork is the activation count (rows × columns over all
+// products) from which MatMulsOf plans its products on several threads.
+const parallelPlanWork = 1 << 18
 
 // matPlan is one MatMul cut into tiles of rows; run computes tile t.
 type matPlan struct {

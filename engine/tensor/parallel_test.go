@@ -87,7 +87,7 @@ func TestMatMulsOfSameAsMatMul(t *testing.T) {
 	const cols = 512
 	ms := []Matrix{randMatrix(t, r, Q4_K, 64, cols), randMatrix(t, r, Q6_K, 48, cols),
 		randMatrix(t, r, Q5_K, 33, cols), randMatrix(t, r, Q8_0, 40, cols), randMatrix(t, r, F16, 24, cols)}
-	ns := []int{1, 2, 3, 8, 13}
+	ns := []int{1, 2, 3, 8, 13, 600} // 600 rows: planned on several threads (parallelPlanWork)
 	for _, threads := range []int{1, 2, 3} {
 		for _, each := range []bool{false, true} {
 			var ps []Product

@@ -150,6 +150,15 @@ def k4scales():
     e("\tVPMOVZXBD X15, Y15")
 
 
+def unpack2(off, t0, t1):
+    # Q4_K weights of two 64-weight chunks from one 64-byte load: Z12 =
+    # [chunk lo nibbles | hi nibbles] of the first, Z13 of the second
+    # (t0, t1 scratch).
+    for l in [f"VMOVDQU64 {off}(SI), {t0}", f"VPSRLW $4, {t0}, {t1}", f"VPANDD Z31, {t0}, {t0}",
+              f"VPANDD Z31, {t1}, {t1}", f"VSHUFI64X2 $0x44, {t1}, {t0}, Z12", f"VSHUFI64X2 $0xee, {t1}, {t0}, Z13"]:
+        e("\t" + l)
+
+
 def kernel_q45(name, J, five, rows=False):
     bb = 176 if five else 144
     qsoff = 48 if five else 16
@@ -177,6 +186,14 @@ def kernel_q45(name, J, five, rows=False):
     if five:
         e("\tVMOVDQU64 16(SI), Y17")
     for c in range(4):
+        if not five:
+            if c % 2 == 0:
+                unpack2(qsoff+32*c, "Z16", "Z17")
+            w = "Z12" if c % 2 == 0 else "Z13"
+            for j in range(J):
+                e(f"\tVPMADDUBSW {256*j+64*c}(DI), {w}, Z14")
+                e(f"\tVPDPWSSD Z{8+c}, Z14, Z{ia+j}")
+            continue
         e(f"\tVMOVDQU {qsoff+32*c}(SI), Y12")
         e("\tVPSRLW $4, Y12, Y13")
         e("\tVINSERTI64X4 $1, Y13, Z12, Z12")
@@ -337,12 +354,11 @@ def kernel_q4_each8(name):
     for l in f16bcast(0, "X14", "Y2") + f16bcast(2, "X14", "Y3") + ["VMULPS (R8), Y2, Y2", "VMULPS (R8), Y3, Y3"]:
         e("\t" + l)
     for c in range(4):
-        e(f"\tVMOVDQU {16+32*c}(SI), Y12")
-        e("\tVPSRLW $4, Y12, Y13")
-        e("\tVINSERTI64X4 $1, Y13, Z12, Z12")
-        e("\tVPANDD Z31, Z12, Z12")
+        if c % 2 == 0:
+            unpack2(16+32*c, "Z4", "Z5")
+        w = "Z12" if c % 2 == 0 else "Z13"
         for j in range(J):
-            e(f"\tVPMADDUBSW {256*j+64*c}(DI), Z12, Z14")
+            e(f"\tVPMADDUBSW {256*j+64*c}(DI), {w}, Z14")
             if c == 0:
                 e(f"\tVPMADDWD Z8, Z14, Z{16+j}")
             else:

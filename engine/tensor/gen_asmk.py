@@ -403,7 +403,9 @@ def kernel_q4_each8(name):
 def kernel_q6(name, J, rows=False):
     prologue(name, J, rows)
     e("\tVPBROADCASTD bytes0F<>(SB), Z31")
-    e("\tVPBROADCASTD bytes03<>(SB), Z21")
+    e("\tVPBROADCASTD bytes30<>(SB), Z21")
+    e("\tVMOVDQU64 shQ6<>+0(SB), Z20")
+    e("\tVMOVDQU64 shQ6<>+64(SB), Z22")
     for k in range(4):
         e(f"\tVMOVDQU64 widxQ6<>+{64*k}(SB), Z{29-k}")
     loop_label(name, rows, J, 210)
@@ -418,22 +420,21 @@ def kernel_q6(name, J, rows=False):
         e(f"\tVPXORD Z{4+j}, Z{4+j}, Z{4+j}")
         e(f"\tVPSUBD Z13, Z{4+j}, Z{4+j}")
     for h in range(2):
+        # Z12 = 64 weights: ql's low nibbles with qh's bits 0-1 (first
+        # 32) and 2-3 (next 32) as bits 4-5; Z13 the high nibbles with
+        # bits 4-5 and 6-7. qh goes to both halves, each half shifted by
+        # its own count (words: bits that cross into the next byte are
+        # masked off with 0x30), and one VPTERNLOGD merges
+        # (ql & 0x0f) | bits.
         e(f"\tVMOVDQU64 {64*h}(SI), Z16")
-        e(f"\tVMOVDQU64 {128+32*h}(SI), Y17")
-        e("\tVPSRLW $2, Y17, Y18")
-        e("\tVINSERTI64X4 $1, Y18, Z17, Z18")
-        e("\tVPANDD Z21, Z18, Z18")
-        e("\tVPSLLW $4, Z18, Z18")
-        e("\tVPANDD Z31, Z16, Z12")
-        e("\tVPORD Z18, Z12, Z12")
-        e("\tVPSRLW $4, Y17, Y18")
-        e("\tVPSRLW $6, Y17, Y19")
-        e("\tVINSERTI64X4 $1, Y19, Z18, Z18")
-        e("\tVPANDD Z21, Z18, Z18")
-        e("\tVPSLLW $4, Z18, Z18")
-        e("\tVPSRLW $4, Z16, Z13")
-        e("\tVPANDD Z31, Z13, Z13")
-        e("\tVPORD Z18, Z13, Z13")
+        e(f"\tVBROADCASTI64X4 {128+32*h}(SI), Z17")
+        e("\tVPSLLVW Z20, Z17, Z12")
+        e("\tVPANDD Z21, Z12, Z12")
+        e("\tVPTERNLOGD $0xf8, Z31, Z16, Z12")
+        e("\tVPSRLVW Z22, Z17, Z13")
+        e("\tVPANDD Z21, Z13, Z13")
+        e("\tVPSRLW $4, Z16, Z18")
+        e("\tVPTERNLOGD $0xf8, Z31, Z18, Z13")
         for j in range(J):
             e(f"\tVPMADDUBSW {256*j+128*h}(DI), Z12, Z14")
             e(f"\tVPDPWSSD Z{8+2*h}, Z14, Z{4+j}")
@@ -454,6 +455,8 @@ def consts():
         e(f"GLOBL {name}<>(SB), RODATA|NOPTR, ${size*len(vals)}")
     data("bytes0F", [0x0f0f0f0f], 4)
     data("bytes03", [0x03030303], 4)
+    data("bytes30", [0x30303030], 4)
+    data("shQ6", [4]*16 + [2]*16 + [0]*16 + [2]*16, 2)
     data("bytes01", [0x01010101], 4)
     data("words01", [0x00010001], 4)
     w = []

@@ -30,24 +30,29 @@ func BenchmarkMatMul(b *testing.B) {
 }
 
 // BenchmarkMatMulVocab is the output projection at a real model's shape
-// (Qwen3-30B-A3B: 151,936 × 2,048, Q8_0, 330 MB, larger than the cache):
-// one activation reads it from memory (decode), 32 compute on it (a
-// serving pass with 32 conversations).
+// (Qwen3-30B-A3B: 151,936 × 2,048; 330 MB at Q8_0, 255 MB at Q6_K as a
+// Q4_K_M file keeps it, larger than the cache): one activation reads it
+// from memory (decode), 32 compute on it (a serving pass with 32
+// conversations).
 func BenchmarkMatMulVocab(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 1))
-	m := randMatrix(b, r, Q8_0, 151936, 2048)
-	for _, n := range []int{1, 32} {
-		for _, threads := range []int{1, 2} {
-			x := randVec(r, n*m.Cols)
-			y := make([]float32, n*m.Rows)
-			b.Run(fmt.Sprintf("n=%d/t=%d", n, threads), func(b *testing.B) {
-				b.SetBytes(int64(len(m.Data)))
-				for b.Loop() {
-					MatMul(m, x, n, y, threads)
+	for _, typ := range []Type{Q8_0, Q6_K} {
+		b.Run(typ.String(), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			m := randMatrix(b, r, typ, 151936, 2048)
+			for _, n := range []int{1, 32} {
+				for _, threads := range []int{1, 2} {
+					x := randVec(r, n*m.Cols)
+					y := make([]float32, n*m.Rows)
+					b.Run(fmt.Sprintf("n=%d/t=%d", n, threads), func(b *testing.B) {
+						b.SetBytes(int64(len(m.Data)))
+						for b.Loop() {
+							MatMul(m, x, n, y, threads)
+						}
+						b.ReportMetric(float64(n*m.Rows*m.Cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+					})
 				}
-				b.ReportMetric(float64(n*m.Rows*m.Cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-			})
-		}
+			}
+		})
 	}
 }
 

@@ -103,13 +103,24 @@ def loop_label(name, rows, J=1, bb=0, five=False):
         for off in range(0, bb, 64):
             e(f"\tPREFETCHT0 {PF+off}(SI)")
 
+def next_block(name, J, bb):
+    # on to the next block of the row and of the J packed activations
+    for l in [f"ADDQ ${bb}, SI", f"ADDQ ${256*J}, DI", f"ADDQ ${4*J}, R8", f"ADDQ ${32*J}, R9", "DECQ CX",
+              f"JNZ {name}_loop"]:
+        e("\t" + l)
+
+
+def min_products(J):
+    # Y4.. : each activation's eight 32-wide sub-block sums (its 16-wide
+    # partial sums paired) times the block's mins in Y15
+    for j in range(J):
+        e(f"\tVMOVDQU {32*j}(R9), Y{4+j}")
+        e(f"\tVPMADDWD Y30, Y{4+j}, Y{4+j}")
+        e(f"\tVPMULLD Y15, Y{4+j}, Y{4+j}")
+
+
 def epilogue(name, J, bb, kind, rows=False):
-    e(f"\tADDQ ${bb}, SI")
-    e(f"\tADDQ ${256*J}, DI")
-    e(f"\tADDQ ${4*J}, R8")
-    e(f"\tADDQ ${32*J}, R9")
-    e("\tDECQ CX")
-    e(f"\tJNZ {name}_loop")
+    next_block(name, J, bb)
     if J > 1 and not rows:
         e("\tMOVQ out+40(FP), DI")
     if J > 1 and rows:
@@ -283,21 +294,13 @@ def kernel_q4_batch(name, rows=False):
         e(f"\tVEXTRACTF32X4 ${g}, Z18, X19")
         e("\tVFMADD231PS X19, X2, X0")
     # mins: lane c of activation j's 8 products pairs up into c's total
-    for j in range(J):
-        e(f"\tVMOVDQU {32*j}(R9), Y{4+j}")
-        e(f"\tVPMADDWD Y30, Y{4+j}, Y{4+j}")
-        e(f"\tVPMULLD Y15, Y{4+j}, Y{4+j}")
+    min_products(J)
     # [j0c0 j0c1 j1c0 j1c1 | j0c2 j0c3 j1c2 j1c3] and the same for j2, j3
     for l in ["VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VSHUFPS $0x88, Y6, Y4, Y5", "VSHUFPS $0xdd, Y6, Y4, Y7",
               "VCVTDQ2PS Y5, Y5", "VCVTDQ2PS Y7, Y7", "VFMADD231PS X5, X3, X1", "VFMADD231PS X7, X3, X1",
               "VEXTRACTF128 $1, Y5, X5", "VEXTRACTF128 $1, Y7, X7", "VFMADD231PS X5, X3, X1", "VFMADD231PS X7, X3, X1"]:
         e("\t" + l)
-    e("\tADDQ $144, SI")
-    e(f"\tADDQ ${256*J}, DI")
-    e(f"\tADDQ ${4*J}, R8")
-    e(f"\tADDQ ${32*J}, R9")
-    e("\tDECQ CX")
-    e(f"\tJNZ {name}_loop")
+    next_block(name, J, 144)
     e("\tVSUBPS X1, X0, X0")
     if rows:
         for l in ["MOVQ ostride+56(FP), AX", "SHLQ $2, AX", "LEAQ (R12)(AX*2), BX", "VMOVSS X0, (R12)",
@@ -369,21 +372,13 @@ def kernel_q4_each8(name):
         e("\t" + l)
     # mins: activation j's eight sub-block sums times the mins, in Y4..Y11,
     # then summed by a VPHADDD tree into Y4 = the eight totals
-    for j in range(J):
-        e(f"\tVMOVDQU {32*j}(R9), Y{4+j}")
-        e(f"\tVPMADDWD Y30, Y{4+j}, Y{4+j}")
-        e(f"\tVPMULLD Y15, Y{4+j}, Y{4+j}")
+    min_products(J)
     for l in ["VPHADDD Y5, Y4, Y4", "VPHADDD Y7, Y6, Y6", "VPHADDD Y9, Y8, Y8", "VPHADDD Y11, Y10, Y10",
               "VPHADDD Y6, Y4, Y4", "VPHADDD Y10, Y8, Y8",
               "VPERM2I128 $0x20, Y8, Y4, Y5", "VPERM2I128 $0x31, Y8, Y4, Y6", "VPADDD Y6, Y5, Y4",
               "VCVTDQ2PS Y4, Y4", "VFMADD231PS Y4, Y3, Y1"]:
         e("\t" + l)
-    e("\tADDQ $144, SI")
-    e(f"\tADDQ ${256*J}, DI")
-    e(f"\tADDQ ${4*J}, R8")
-    e(f"\tADDQ ${32*J}, R9")
-    e("\tDECQ CX")
-    e(f"\tJNZ {name}_loop")
+    next_block(name, J, 144)
     e("\tVSUBPS Y1, Y0, Y0")
     e("\tVEXTRACTF128 $1, Y0, X1")
     # activation j's sum goes to out[j*ostride]

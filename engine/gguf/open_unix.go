@@ -5,6 +5,7 @@ package gguf
 import (
 	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,5 +40,15 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	f.unmap = func() error { return unix.Munmap(data) }
+	f.drop = func(b []byte) {
+		page := uintptr(os.Getpagesize())
+		start := uintptr(unsafe.Pointer(&b[0]))
+		lo, hi := (start+page-1)&^(page-1), (start+uintptr(len(b)))&^(page-1)
+		if hi > lo {
+			// A read-only shared mapping: its pages come back from the
+			// page cache if touched again.
+			_ = unix.Madvise(b[lo-start:hi-start], unix.MADV_DONTNEED)
+		}
+	}
 	return f, nil
 }

@@ -22,6 +22,7 @@ type File struct {
 
 	byName map[string]*TensorInfo
 	unmap  func() error
+	drop   func([]byte) // see Release; nil when the data is not a file mapping
 }
 
 // maxArrayDepth bounds arrays of arrays; real files use none.
@@ -425,6 +426,17 @@ func decodeFixed(vt ValueType, raw []byte, n int) any {
 func (f *File) Tensor(name string) (*TensorInfo, bool) {
 	t, ok := f.byName[name]
 	return t, ok
+}
+
+// Release tells the OS that the caller has copied b, a part of the file's
+// tensor data, and does not need its pages mapped: for a memory-mapped
+// file the whole pages inside b leave the process's resident set (the page
+// cache keeps them, and reading b again maps them back). Otherwise it does
+// nothing.
+func (f *File) Release(b []byte) {
+	if f.drop != nil && len(b) > 0 {
+		f.drop(b)
+	}
 }
 
 // Close releases the file mapping; tensor Data must not be used afterwards.

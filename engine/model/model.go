@@ -1,6 +1,6 @@
 // Package model owns the transformer itself: it turns the hyper-parameters
 // and weights of a GGUF file into a Model (weights stay in the file mapping;
-// on Linux MAOPAO_HUGEPAGE_WEIGHTS=1 copies small models into huge pages) and
+// on Linux small models are copied into huge pages, see pinWeights) and
 // runs the forward pass of the decoder-only Mixture-of-Experts and dense
 // architectures the local engine supports (llama/Mixtral, qwen2, qwen2moe,
 // qwen3, qwen3moe, olmoe, granite, granitemoe) over batches of tokens from
@@ -207,7 +207,7 @@ func Load(f *gguf.File) (*Model, error) {
 		}
 	}
 	m.rope = newRope(cfg)
-	pinWeights(m)
+	pinWeights(m, f)
 	return m, nil
 }
 

@@ -684,11 +684,7 @@ func (m *Model) matMuls(ps []tensor.Product, macs int) {
 		}
 		return
 	}
-	threads := m.threadsFor(macs / max(ps[0].M.Cols, 1))
-	if threads > 1 && macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
-		threads = 1
-	}
-	tensor.MatMulsOf(ps, threads)
+	tensor.MatMulsOf(ps, m.threadsWorth(macs/max(ps[0].M.Cols, 1), macs))
 }
 
 // expertOut adds expert output y, weighted, to its token's sum in s.tmp,
@@ -740,9 +736,9 @@ func (m *Model) swiglu(gate, up, down tensor.Matrix, x []float32, n int, out []f
 // parallel job when they are split at all: in a decode step each is only a
 // few microseconds of work, and three hand-offs cost more than one.
 func (m *Model) projectQKV(L *Layer, n int, s *scratch) {
-	threads := m.threadsFor(n * L.Wq.Rows)
 	macs := n * (L.Wq.Rows*L.Wq.Cols + L.Wk.Rows*L.Wk.Cols + L.Wv.Rows*L.Wv.Cols)
-	if m.Exact || threads <= 1 || macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
+	threads := m.threadsWorth(n*L.Wq.Rows, macs)
+	if m.Exact || threads <= 1 {
 		m.matMul(L.Wq, s.xb, n, s.q, false)
 		m.matMul(L.Wk, s.xb, n, s.k, false)
 		m.matMul(L.Wv, s.xb, n, s.v, false)
@@ -756,11 +752,18 @@ func (m *Model) projectQKV(L *Layer, n int, s *scratch) {
 // tensor.MatMulEach, the order of llama.cpp's expert products, over
 // tensor.MatMul.
 func (m *Model) matMul(w tensor.Matrix, x []float32, n int, y []float32, each bool) {
-	threads := m.threadsFor(n * w.Rows)
-	if macs := n * w.Rows * w.Cols; threads > 1 && macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
-		threads = 1
+	m.matMulT(w, x, n, y, m.threadsWorth(n*w.Rows, n*w.Rows*w.Cols), each)
+}
+
+// threadsWorth is how many threads a product of work output values and
+// macs multiply-adds is split across: one below minParallelMACs, unless
+// it is above minAwakeMACs and a helper is polling already.
+func (m *Model) threadsWorth(work, macs int) int {
+	threads := m.threadsFor(work)
+	if threads > 1 && macs < minParallelMACs && (macs < minAwakeMACs || !tensor.HelpersAwake()) {
+		return 1
 	}
-	m.matMulT(w, x, n, y, threads, each)
+	return threads
 }
 
 // minParallelMACs is the size below which a matmul stays on the calling

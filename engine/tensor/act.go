@@ -166,16 +166,12 @@ func packChunk(blk int) int {
 	return 64
 }
 
-// pack4 interleaves the first 4·groups activations chunk by chunk (see
-// packChunk): for group g and chunk c, the four activations' int8s, then
-// their scales and (K-quants) 16-wide partial sums are adjacent, so a 4-way
-// kernel walks one pointer per array. cols must be a multiple of the chunk.
-func (a *act) pack4(groups int) { a.pack(0, groups, 0, false) }
-
 // pack packs the first 8·eights activations in groups of eight (for the
 // 8-way kernels), the next 4·fours in groups of four and then a group of
-// the tail (0, 2 or 3) after them, each group laid out as pack4 lays out
-// one. permFours permutes each 256-wide block of the groups of four as
+// the tail (0, 2 or 3) after them. Each group is interleaved chunk by chunk
+// (see packChunk): for chunk c, the group's int8s, then their scales and
+// (K-quants) 16-wide partial sums are adjacent, so a J-way kernel walks one
+// pointer per array. cols must be a multiple of the chunk. permFours permutes each 256-wide block of the groups of four as
 // the AVX-512 Q4_K batch kernel reads them (see q4kBatchPerm).
 func (a *act) pack(eights, fours, tail int, permFours bool) {
 	nd, n := a.cols/a.blk, 8*eights+4*fours+tail

@@ -284,11 +284,9 @@ def kernel_q4_batch(name, rows=False):
                 e(f"\tVPMADDWD {sc}, Z14, Z{4+j}")
             else:
                 e(f"\tVPDPWSSD {sc}, Z14, Z{4+j}")
-    # transpose within lanes: Z18 lane g = the four activations' chunk-g totals
-    for l in ["VPUNPCKLDQ Z5, Z4, Z16", "VPUNPCKHDQ Z5, Z4, Z17", "VPADDD Z17, Z16, Z16",
-              "VPUNPCKLDQ Z7, Z6, Z17", "VPUNPCKHDQ Z7, Z6, Z18", "VPADDD Z18, Z17, Z17",
-              "VPUNPCKLQDQ Z17, Z16, Z18", "VPUNPCKHQDQ Z17, Z16, Z19", "VPADDD Z19, Z18, Z18",
-              "VCVTDQ2PS Z18, Z18", "VFMADD231PS X18, X2, X0"]:
+    # Z18 lane g = the four activations' chunk-g totals
+    transpose4(["Z4", "Z5", "Z6", "Z7"], ["Z16", "Z17", "Z18", "Z19"], "Z18")
+    for l in ["VCVTDQ2PS Z18, Z18", "VFMADD231PS X18, X2, X0"]:
         e("\t" + l)
     for g in range(1, 4):
         e(f"\tVEXTRACTF32X4 ${g}, Z18, X19")
@@ -315,15 +313,22 @@ def kernel_q4_batch(name, rows=False):
     e("")
 
 
+def transpose4(z, t, out):
+    # four int32 accumulators z -> out: its 128-bit lane g holds the four
+    # accumulators' sums over their lane g (a 4x4 transpose within lanes).
+    # t: four scratch registers (the last may repeat the first).
+    for l in [f"VPUNPCKLDQ {z[1]}, {z[0]}, {t[0]}", f"VPUNPCKHDQ {z[1]}, {z[0]}, {t[1]}", f"VPADDD {t[1]}, {t[0]}, {t[0]}",
+              f"VPUNPCKLDQ {z[3]}, {z[2]}, {t[1]}", f"VPUNPCKHDQ {z[3]}, {z[2]}, {t[2]}", f"VPADDD {t[2]}, {t[1]}, {t[1]}",
+              f"VPUNPCKLQDQ {t[1]}, {t[0]}, {t[2]}", f"VPUNPCKHQDQ {t[1]}, {t[0]}, {t[3]}", f"VPADDD {t[3]}, {t[2]}, {out}"]:
+        e("\t" + l)
+
+
 def reduce4(a, t):
     # Z{a}..Z{a+3}: four int32 accumulators -> X{t}: their four totals
-    # (a 4x4 transpose within 128-bit lanes, then the lanes summed).
-    # Z12..Z14 are scratch; t is one of them.
-    z = [f"Z{a+i}" for i in range(4)]
-    for l in [f"VPUNPCKLDQ {z[1]}, {z[0]}, Z12", f"VPUNPCKHDQ {z[1]}, {z[0]}, Z13", "VPADDD Z13, Z12, Z12",
-              f"VPUNPCKLDQ {z[3]}, {z[2]}, Z13", f"VPUNPCKHDQ {z[3]}, {z[2]}, Z14", "VPADDD Z14, Z13, Z13",
-              "VPUNPCKLQDQ Z13, Z12, Z14", "VPUNPCKHQDQ Z13, Z12, Z12", "VPADDD Z12, Z14, Z14",
-              "VEXTRACTI64X4 $1, Z14, Y12", "VPADDD Y12, Y14, Y14",
+    # (transpose4, then the lanes summed). Z12..Z14 are scratch; t is one
+    # of them.
+    transpose4([f"Z{a+i}" for i in range(4)], ["Z12", "Z13", "Z14", "Z12"], "Z14")
+    for l in ["VEXTRACTI64X4 $1, Z14, Y12", "VPADDD Y12, Y14, Y14",
               "VEXTRACTI128 $1, Y14, X12", f"VPADDD X12, X14, X{t}"]:
         e("\t" + l)
 
